@@ -1,0 +1,178 @@
+//===- Compiler.cpp - sparq's embeddable C++ API --------------------------===//
+
+#include "compiler/Compiler.h"
+#include "dialects/SparqDialect.h"
+#include "frontends/onnx/Importer.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace sparq;
+
+struct Compiler::Impl {
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::unique_ptr<mlir::ScopedDiagnosticHandler> handler;
+};
+
+namespace {
+void registerEverything() {
+  static bool done = [] {
+    mlir::registerAllPasses();
+    mlir::sparq::registerSparqPasses();
+    mlir::sparq::registerHostPipeline();
+    return true;
+  }();
+  (void)done;
+}
+
+/// A diagnostic as one line: "<message>", with the ONNX node name when the
+/// message does not already carry it.
+std::string formatDiagnostic(mlir::Diagnostic &diag) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  std::string message = diag.str();
+  auto name = mlir::dyn_cast<mlir::NameLoc>(diag.getLocation());
+  if (name && message.rfind("node '", 0) != 0)
+    os << "node '" << name.getName().getValue() << "': ";
+  os << message;
+  for (mlir::Diagnostic &note : diag.getNotes())
+    os << "\n  note: " << note;
+  return os.str();
+}
+} // namespace
+
+Compiler::Compiler() : impl(std::make_unique<Impl>()) {
+  registerEverything();
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::sparq::SparqDialect>();
+  impl->context.appendDialectRegistry(registry);
+  impl->context.loadAllAvailableDialects();
+  impl->context.disableMultithreading();
+  impl->handler = std::make_unique<mlir::ScopedDiagnosticHandler>(
+      &impl->context, [this](mlir::Diagnostic &diag) {
+        if (diag.getSeverity() == mlir::DiagnosticSeverity::Error) {
+          if (!errors.empty())
+            errors += "\n";
+          errors += formatDiagnostic(diag);
+        }
+        return mlir::success();
+      });
+}
+
+Compiler::~Compiler() = default;
+
+mlir::MLIRContext &Compiler::context() { return impl->context; }
+mlir::ModuleOp Compiler::module() { return impl->module.get(); }
+
+bool Compiler::importOnnx(const std::string &path,
+                          const CompileOptions &options) {
+  onnx_import::ImportOptions io;
+  io.inputShapes = options.inputShapes;
+  io.inputValues = options.inputValues;
+  auto imported = onnx_import::importOnnxFile(impl->context, path, io);
+  if (failed(imported)) {
+    if (errors.empty())
+      errors = "failed to import '" + path + "'";
+    return false;
+  }
+  impl->module = std::move(imported->module);
+  inputSpecs.clear();
+  outputSpecs.clear();
+  for (const auto &v : imported->inputs)
+    inputSpecs.push_back({v.name, v.dtype, v.shape});
+  for (const auto &v : imported->outputs)
+    outputSpecs.push_back({v.name, v.dtype, v.shape});
+  layerInfos.clear();
+  for (const auto &n : imported->nodes) {
+    LayerInfo l;
+    l.name = n.name;
+    l.opType = n.opType;
+    l.inputShapes = n.inputShapes;
+    l.outputShapes = n.outputShapes;
+    l.parameters = n.parameters;
+    l.parameterBytes = n.parameterBytes;
+    l.macs = countMacs(n.opType, n.inputShapes, n.outputShapes, n.group);
+    layerInfos.push_back(std::move(l));
+  }
+  return true;
+}
+
+namespace {
+bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp module,
+                 const std::string &pipeline, bool timing,
+                 std::string &errors) {
+  mlir::PassManager pm(&ctx);
+  std::string parseErrors;
+  llvm::raw_string_ostream os(parseErrors);
+  if (failed(mlir::parsePassPipeline(pipeline, pm, os))) {
+    errors += (errors.empty() ? "" : "\n") + std::string("invalid pass "
+                                                         "pipeline: ") +
+              os.str();
+    return false;
+  }
+  // Timing prints to stderr when the pass manager is destroyed.
+  if (timing)
+    pm.enableTiming();
+  if (failed(pm.run(module))) {
+    if (errors.empty())
+      errors = "pass pipeline failed";
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+bool Compiler::runGraphPipeline(const CompileOptions &options) {
+  if (options.passPipeline.empty())
+    return true;
+  std::string p = options.passPipeline;
+  // Accept both "builtin.module(...)" and a bare pass list.
+  if (p.rfind("builtin.module(", 0) == 0)
+    p = p.substr(15, p.size() - 16);
+  return runPipeline(impl->context, module(), p, options.timing, errors);
+}
+
+bool Compiler::lowerForHost(const CompileOptions &options) {
+  return runPipeline(impl->context, module(),
+                     mlir::sparq::hostLoweringPipeline(options.host),
+                     options.timing, errors);
+}
+
+std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
+  std::string err;
+  auto exe = HostExecutable::create(module(), "main", inputSpecs, outputSpecs,
+                                    options.optLevel, err);
+  if (!exe)
+    errors += (errors.empty() ? "" : "\n") + err;
+  return exe;
+}
+
+std::unique_ptr<HostExecutable>
+Compiler::compileForHost(const std::string &path,
+                         const CompileOptions &options) {
+  if (!importOnnx(path, options) || !runGraphPipeline(options) ||
+      !lowerForHost(options))
+    return nullptr;
+  return jit(options);
+}
+
+std::string Compiler::printIR(bool full) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  mlir::OpPrintingFlags flags;
+  if (!full)
+    flags.elideLargeElementsAttrs(16);
+  module()->print(os, flags);
+  return os.str();
+}

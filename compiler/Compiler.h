@@ -1,0 +1,84 @@
+//===- Compiler.h - sparq's embeddable C++ API ------------------*- C++ -*-===//
+//
+// Load a model, compile it with options, run it. This is what sparqc, the
+// tests and the Python package call. Errors are returned as text (the
+// diagnostics the compiler emitted), never thrown.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARQ_COMPILER_COMPILER_H
+#define SPARQ_COMPILER_COMPILER_H
+
+#include "compiler/LayerReport.h"
+#include "runtime/io/HostTensor.h"
+#include "targets/host/HostExecutable.h"
+#include "targets/host/HostPipeline.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class MLIRContext;
+class ModuleOp;
+} // namespace mlir
+
+namespace sparq {
+
+/// Every option of a compilation, in one place.
+struct CompileOptions {
+  /// Static shapes for graph inputs (specializes symbolic dimensions).
+  std::map<std::string, std::vector<int64_t>> inputShapes;
+  /// Values of small integer inputs to specialize on (see ImportOptions).
+  std::map<std::string, io::HostTensor> inputValues;
+  /// A pass pipeline (textual, anchored on builtin.module) run on the graph
+  /// IR before the target lowering; empty for none.
+  std::string passPipeline;
+  mlir::sparq::HostPipelineOptions host;
+  /// LLVM optimization level for the JIT/object code.
+  int optLevel = 3;
+  /// Print per-pass timing to stderr.
+  bool timing = false;
+};
+
+class Compiler {
+public:
+  Compiler();
+  ~Compiler();
+  Compiler(const Compiler &) = delete;
+  Compiler &operator=(const Compiler &) = delete;
+
+  /// Imports the ONNX model at `path` into graph IR.
+  bool importOnnx(const std::string &path, const CompileOptions &options);
+  /// Runs `options.passPipeline` (if any) on the graph IR.
+  bool runGraphPipeline(const CompileOptions &options);
+  /// Lowers the graph IR to the LLVM dialect for the host.
+  bool lowerForHost(const CompileOptions &options);
+  /// JIT-compiles the lowered module.
+  std::unique_ptr<HostExecutable> jit(const CompileOptions &options);
+  /// importOnnx + runGraphPipeline + lowerForHost + jit.
+  std::unique_ptr<HostExecutable> compileForHost(const std::string &path,
+                                                 const CompileOptions &options);
+
+  /// The current IR as text (large constants elided unless `full`).
+  std::string printIR(bool full = false);
+  mlir::ModuleOp module();
+  mlir::MLIRContext &context();
+
+  const std::vector<TensorSpec> &inputs() const { return inputSpecs; }
+  const std::vector<TensorSpec> &outputs() const { return outputSpecs; }
+  const std::vector<LayerInfo> &layers() const { return layerInfos; }
+  /// What went wrong, one diagnostic per line.
+  const std::string &error() const { return errors; }
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+  std::vector<TensorSpec> inputSpecs, outputSpecs;
+  std::vector<LayerInfo> layerInfos;
+  std::string errors;
+};
+
+} // namespace sparq
+
+#endif // SPARQ_COMPILER_COMPILER_H

@@ -1,0 +1,63 @@
+//===- SparqOps.cpp - sparq op verifiers ----------------------------------===//
+
+#include "dialects/SparqDialect.h"
+
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace mlir::sparq;
+
+#define GET_OP_CLASSES
+#include "dialects/SparqOps.cpp.inc"
+
+namespace {
+/// Emits "<what> expects shape [a, b, c], got [..]" unless `type` has `shape`.
+LogicalResult expectShape(Operation *op, StringRef what, Type type,
+                          ArrayRef<int64_t> shape) {
+  auto ranked = cast<RankedTensorType>(type);
+  if (ranked.getShape() == shape)
+    return success();
+  auto diag = op->emitOpError() << what << " expects shape [";
+  llvm::interleaveComma(shape, diag);
+  diag << "], got [";
+  llvm::interleaveComma(ranked.getShape(), diag);
+  return diag << "]";
+}
+} // namespace
+
+LogicalResult LstmOp::verify() {
+  auto xType = cast<RankedTensorType>(getInput().getType());
+  if (xType.getRank() != 3)
+    return emitOpError() << "input expects rank 3 [T, B, I], got rank "
+                         << xType.getRank();
+  if (!xType.hasStaticShape())
+    return emitOpError() << "expects static shapes";
+  int64_t t = xType.getDimSize(0), b = xType.getDimSize(1),
+          i = xType.getDimSize(2), h = getHiddenSize(),
+          d = getNumDirections();
+  if (h <= 0)
+    return emitOpError() << "expects hidden_size > 0, got " << h;
+  if (failed(expectShape(*this, "w", getW().getType(), {d, 4 * h, i})) ||
+      failed(expectShape(*this, "r", getR().getType(), {d, 4 * h, h})) ||
+      failed(expectShape(*this, "bias", getBias().getType(), {d, 8 * h})) ||
+      failed(expectShape(*this, "initial_h", getInitialH().getType(),
+                         {d, b, h})) ||
+      failed(expectShape(*this, "initial_c", getInitialC().getType(),
+                         {d, b, h})) ||
+      failed(expectShape(*this, "peepholes", getPeepholes().getType(),
+                         {d, 3 * h})) ||
+      failed(expectShape(*this, "y", getY().getType(), {t, d, b, h})) ||
+      failed(expectShape(*this, "y_h", getYH().getType(), {d, b, h})) ||
+      failed(expectShape(*this, "y_c", getYC().getType(), {d, b, h})))
+    return failure();
+  Type elem = xType.getElementType();
+  for (Value v : getOperation()->getOperands())
+    if (getElementTypeOrSelf(v.getType()) != elem)
+      return emitOpError() << "expects all operands to have element type "
+                           << elem;
+  if (std::optional<APFloat> clip = getClip())
+    if (clip->isNegative() || clip->isZero())
+      return emitOpError() << "expects clip > 0";
+  return success();
+}

@@ -1,0 +1,518 @@
+//===- Builders.cpp - helpers shared by the ONNX op builders --------------===//
+
+#include "frontends/onnx/Builders.h"
+#include "frontends/onnx/NodeContext.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+//===----------------------------------------------------------------------===//
+// Host data
+//===----------------------------------------------------------------------===//
+
+int64_t onnx_import::numElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+namespace {
+template <typename T, typename F>
+void forEachAs(const io::HostTensor &t, F f) {
+  const T *p = t.as<T>();
+  for (int64_t i = 0, e = t.numElements(); i < e; ++i)
+    f(p[i]);
+}
+
+/// Calls `f(value)` for each element of `t` converted to `R`.
+template <typename R, typename F>
+void forEachElement(const io::HostTensor &t, F f) {
+  switch (t.dtype) {
+  case io::DType::F32:
+    return forEachAs<float>(t, [&](float v) { f(static_cast<R>(v)); });
+  case io::DType::F64:
+    return forEachAs<double>(t, [&](double v) { f(static_cast<R>(v)); });
+  case io::DType::F16:
+  case io::DType::BF16: {
+    // Widened through the exact IEEE bit patterns.
+    bool bf = t.dtype == io::DType::BF16;
+    return forEachAs<uint16_t>(t, [&](uint16_t h) {
+      APFloat a(bf ? APFloat::BFloat() : APFloat::IEEEhalf(), APInt(16, h));
+      bool lost;
+      a.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+      f(static_cast<R>(a.convertToDouble()));
+    });
+  }
+  case io::DType::I8:
+    return forEachAs<int8_t>(t, [&](int8_t v) { f(static_cast<R>(v)); });
+  case io::DType::I16:
+    return forEachAs<int16_t>(t, [&](int16_t v) { f(static_cast<R>(v)); });
+  case io::DType::I32:
+    return forEachAs<int32_t>(t, [&](int32_t v) { f(static_cast<R>(v)); });
+  case io::DType::I64:
+    return forEachAs<int64_t>(t, [&](int64_t v) { f(static_cast<R>(v)); });
+  case io::DType::U8:
+  case io::DType::Bool:
+    return forEachAs<uint8_t>(t, [&](uint8_t v) { f(static_cast<R>(v)); });
+  case io::DType::U16:
+    return forEachAs<uint16_t>(t, [&](uint16_t v) { f(static_cast<R>(v)); });
+  case io::DType::U32:
+    return forEachAs<uint32_t>(t, [&](uint32_t v) { f(static_cast<R>(v)); });
+  case io::DType::U64:
+    return forEachAs<uint64_t>(t, [&](uint64_t v) { f(static_cast<R>(v)); });
+  }
+}
+
+template <typename T, typename V>
+void storeAll(io::HostTensor &t, const std::vector<V> &values) {
+  T *p = t.as<T>();
+  for (size_t i = 0; i < values.size(); ++i)
+    p[i] = static_cast<T>(values[i]);
+}
+
+template <typename V>
+io::HostTensor hostFrom(io::DType dtype, std::vector<int64_t> shape,
+                        const std::vector<V> &values) {
+  io::HostTensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.data.assign(values.size() * io::dtypeSize(dtype), 0);
+  switch (dtype) {
+  case io::DType::F32:
+    storeAll<float>(t, values);
+    break;
+  case io::DType::F64:
+    storeAll<double>(t, values);
+    break;
+  case io::DType::F16:
+  case io::DType::BF16: {
+    uint16_t *p = t.as<uint16_t>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      APFloat a(static_cast<double>(values[i]));
+      bool lost;
+      a.convert(dtype == io::DType::F16 ? APFloat::IEEEhalf()
+                                        : APFloat::BFloat(),
+                APFloat::rmNearestTiesToEven, &lost);
+      p[i] = a.bitcastToAPInt().getZExtValue();
+    }
+    break;
+  }
+  case io::DType::I8:
+    storeAll<int8_t>(t, values);
+    break;
+  case io::DType::I16:
+    storeAll<int16_t>(t, values);
+    break;
+  case io::DType::I32:
+    storeAll<int32_t>(t, values);
+    break;
+  case io::DType::I64:
+    storeAll<int64_t>(t, values);
+    break;
+  case io::DType::U8:
+    storeAll<uint8_t>(t, values);
+    break;
+  case io::DType::U16:
+    storeAll<uint16_t>(t, values);
+    break;
+  case io::DType::U32:
+    storeAll<uint32_t>(t, values);
+    break;
+  case io::DType::U64:
+    storeAll<uint64_t>(t, values);
+    break;
+  case io::DType::Bool: {
+    uint8_t *p = t.as<uint8_t>();
+    for (size_t i = 0; i < values.size(); ++i)
+      p[i] = values[i] != 0;
+    break;
+  }
+  }
+  return t;
+}
+} // namespace
+
+std::vector<int64_t> onnx_import::hostToInts(const io::HostTensor &t) {
+  std::vector<int64_t> out;
+  out.reserve(t.numElements());
+  forEachElement<int64_t>(t, [&](int64_t v) { out.push_back(v); });
+  return out;
+}
+
+std::vector<double> onnx_import::hostToDoubles(const io::HostTensor &t) {
+  std::vector<double> out;
+  out.reserve(t.numElements());
+  forEachElement<double>(t, [&](double v) { out.push_back(v); });
+  return out;
+}
+
+io::HostTensor onnx_import::hostFromInts(io::DType dtype,
+                                         std::vector<int64_t> shape,
+                                         const std::vector<int64_t> &values) {
+  return hostFrom(dtype, std::move(shape), values);
+}
+
+io::HostTensor onnx_import::hostFromDoubles(io::DType dtype,
+                                            std::vector<int64_t> shape,
+                                            const std::vector<double> &values) {
+  return hostFrom(dtype, std::move(shape), values);
+}
+
+Value onnx_import::materializeConstant(OpBuilder &b, Location loc,
+                                       const io::HostTensor &t) {
+  auto type = RankedTensorType::get(t.shape, toMlirType(b.getContext(),
+                                                        t.dtype));
+  DenseElementsAttr attr;
+  if (t.dtype == io::DType::Bool) {
+    SmallVector<bool> bits(t.data.begin(), t.data.end());
+    attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+  } else {
+    attr = DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(reinterpret_cast<const char *>(t.data.data()),
+                             t.data.size()));
+  }
+  return b.create<arith::ConstantOp>(loc, attr);
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+bool onnx_import::broadcastShapes(ArrayRef<std::vector<int64_t>> shapes,
+                                  std::vector<int64_t> &out) {
+  size_t rank = 0;
+  for (const auto &s : shapes)
+    rank = std::max(rank, s.size());
+  out.assign(rank, 1);
+  for (const auto &s : shapes) {
+    for (size_t k = 0; k < s.size(); ++k) {
+      int64_t &o = out[rank - s.size() + k];
+      int64_t d = s[k];
+      if (d == o || d == 1)
+        continue;
+      if (o != 1)
+        return false;
+      o = d;
+    }
+  }
+  return true;
+}
+
+int64_t onnx_import::normalizeAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return -1;
+  return axis < 0 ? axis + rank : axis;
+}
+
+std::string onnx_import::shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+//===----------------------------------------------------------------------===//
+// IR
+//===----------------------------------------------------------------------===//
+
+Value onnx_import::emptyTensor(OpBuilder &b, Location loc,
+                               ArrayRef<int64_t> shape, Type elem) {
+  return b.create<tensor::EmptyOp>(loc, shape, elem);
+}
+
+Value onnx_import::scalarConstant(OpBuilder &b, Location loc, Type elem,
+                                  double value) {
+  if (auto ft = dyn_cast<FloatType>(elem))
+    return b.create<arith::ConstantOp>(loc, b.getFloatAttr(ft, value));
+  auto it = cast<IntegerType>(elem);
+  unsigned w = it.getWidth();
+  APInt v;
+  if (std::isinf(value))
+    v = value > 0 ? APInt::getSignedMaxValue(w) : APInt::getSignedMinValue(w);
+  else
+    v = APInt(w, static_cast<int64_t>(value), /*isSigned=*/true);
+  return b.create<arith::ConstantOp>(loc, b.getIntegerAttr(it, v));
+}
+
+Value onnx_import::filledTensor(OpBuilder &b, Location loc,
+                                ArrayRef<int64_t> shape, Type elem,
+                                double value) {
+  Value scalar = scalarConstant(b, loc, elem, value);
+  return b.create<linalg::FillOp>(loc, scalar, emptyTensor(b, loc, shape, elem))
+      .getResult(0);
+}
+
+Value onnx_import::buildElementwise(OpBuilder &b, Location loc,
+                                    ValueRange inputs,
+                                    ArrayRef<int64_t> outShape, Type outElem,
+                                    BodyFn body) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = outShape.size();
+  SmallVector<AffineMap> maps;
+  for (Value in : inputs) {
+    auto shape = cast<RankedTensorType>(in.getType()).getShape();
+    int64_t r = shape.size();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t k = 0; k < r; ++k) {
+      int64_t o = rank - r + k;
+      if (shape[k] == 1 && outShape[o] != 1)
+        exprs.push_back(getAffineConstantExpr(0, ctx));
+      else
+        exprs.push_back(getAffineDimExpr(o, ctx));
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = emptyTensor(b, loc, outShape, outElem);
+  auto op = b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value r = body(nb, nloc, args.drop_back());
+        nb.create<linalg::YieldOp>(nloc, r);
+      });
+  return op.getResult(0);
+}
+
+Value onnx_import::castScalar(OpBuilder &b, Location loc, Value v,
+                              io::DType from, io::DType to) {
+  Type toType = toMlirType(b.getContext(), to);
+  Type fromType = v.getType();
+  if (fromType == toType)
+    return v;
+  bool fromFloat = isFloat(from), toFloat = isFloat(to);
+  // Bools and unsigned ints widen with zeros.
+  bool fromUnsigned = isUnsigned(from) || isBool(from);
+  if (isBool(to)) {
+    if (fromFloat)
+      return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, v,
+                                     scalarConstant(b, loc, fromType, 0));
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, v,
+                                   scalarConstant(b, loc, fromType, 0));
+  }
+  if (fromFloat && toFloat) {
+    if (fromType.getIntOrFloatBitWidth() < toType.getIntOrFloatBitWidth())
+      return b.create<arith::ExtFOp>(loc, toType, v);
+    if (fromType.getIntOrFloatBitWidth() > toType.getIntOrFloatBitWidth())
+      return b.create<arith::TruncFOp>(loc, toType, v);
+    // f16 <-> bf16: through f32.
+    Value wide = b.create<arith::ExtFOp>(loc, b.getF32Type(), v);
+    return b.create<arith::TruncFOp>(loc, toType, wide);
+  }
+  if (fromFloat) {
+    if (isUnsigned(to))
+      return b.create<arith::FPToUIOp>(loc, toType, v);
+    return b.create<arith::FPToSIOp>(loc, toType, v);
+  }
+  if (toFloat) {
+    if (fromUnsigned)
+      return b.create<arith::UIToFPOp>(loc, toType, v);
+    return b.create<arith::SIToFPOp>(loc, toType, v);
+  }
+  unsigned fw = fromType.getIntOrFloatBitWidth(),
+           tw = toType.getIntOrFloatBitWidth();
+  if (fw < tw) {
+    if (fromUnsigned)
+      return b.create<arith::ExtUIOp>(loc, toType, v);
+    return b.create<arith::ExtSIOp>(loc, toType, v);
+  }
+  return b.create<arith::TruncIOp>(loc, toType, v);
+}
+
+Value onnx_import::reshapeTensor(OpBuilder &b, Location loc, Value v,
+                                 ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getShape() == shape)
+    return v;
+  Type elem = type.getElementType();
+  auto allDims = [](int64_t rank) {
+    SmallVector<ReassociationIndices> r;
+    if (rank == 0)
+      return r;
+    r.emplace_back();
+    for (int64_t i = 0; i < rank; ++i)
+      r[0].push_back(i);
+    return r;
+  };
+  // Through 1-D: collapse then expand; both stay views of one buffer.
+  auto flatType = RankedTensorType::get({numElements(type.getShape())}, elem);
+  Value flat = v;
+  if (type.getRank() == 0)
+    flat = b.create<tensor::ExpandShapeOp>(loc, flatType, v, allDims(0));
+  else if (type.getRank() > 1)
+    flat = b.create<tensor::CollapseShapeOp>(loc, flatType, v,
+                                             allDims(type.getRank()));
+  auto resultType = RankedTensorType::get(shape, elem);
+  if (shape.size() == 1)
+    return flat;
+  if (shape.empty())
+    return b.create<tensor::CollapseShapeOp>(loc, resultType, flat,
+                                             allDims(0));
+  return b.create<tensor::ExpandShapeOp>(loc, resultType, flat,
+                                         allDims(shape.size()));
+}
+
+Value onnx_import::transposeTensor(OpBuilder &b, Location loc, Value v,
+                                   ArrayRef<int64_t> perm) {
+  auto type = cast<RankedTensorType>(v.getType());
+  bool identity = true;
+  for (size_t i = 0; i < perm.size(); ++i)
+    identity &= perm[i] == static_cast<int64_t>(i);
+  if (identity)
+    return v;
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(type.getDimSize(p));
+  Value init = emptyTensor(b, loc, shape, type.getElementType());
+  return b.create<linalg::TransposeOp>(loc, v, init, perm).getResult()[0];
+}
+
+Value onnx_import::buildReduction(
+    OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
+    bool keepDims, double init, CombineFn combine,
+    function_ref<Value(OpBuilder &, Location, Value)> pre) {
+  auto type = cast<RankedTensorType>(input.getType());
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> outShape, keptShape;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool reduced = llvm::is_contained(axes, i);
+    iters.push_back(reduced ? utils::IteratorType::reduction
+                            : utils::IteratorType::parallel);
+    keptShape.push_back(reduced ? 1 : type.getDimSize(i));
+    if (!reduced) {
+      outShape.push_back(type.getDimSize(i));
+      outExprs.push_back(getAffineDimExpr(i, ctx));
+    }
+  }
+  Type elem = type.getElementType();
+  Value acc = filledTensor(b, loc, outShape, elem, init);
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx),
+                                 AffineMap::get(rank, 0, outExprs, ctx)};
+  auto op = b.create<linalg::GenericOp>(
+      loc, TypeRange{acc.getType()}, ValueRange{input}, ValueRange{acc}, maps,
+      iters, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value x = pre ? pre(nb, nloc, args[0]) : args[0];
+        nb.create<linalg::YieldOp>(nloc, combine(nb, nloc, x, args[1]));
+      });
+  Value result = op.getResult(0);
+  if (keepDims)
+    result = reshapeTensor(b, loc, result, keptShape);
+  return result;
+}
+
+Value onnx_import::padTensor(OpBuilder &b, Location loc, Value v,
+                             ArrayRef<int64_t> low, ArrayRef<int64_t> high,
+                             Value padScalar) {
+  if (llvm::all_of(low, [](int64_t x) { return x == 0; }) &&
+      llvm::all_of(high, [](int64_t x) { return x == 0; }))
+    return v;
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    shape.push_back(type.getDimSize(i) + low[i] + high[i]);
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  SmallVector<OpFoldResult> lo, hi;
+  for (size_t i = 0; i < low.size(); ++i) {
+    lo.push_back(b.getIndexAttr(low[i]));
+    hi.push_back(b.getIndexAttr(high[i]));
+  }
+  return b.create<tensor::PadOp>(loc, resultType, v, lo, hi, padScalar);
+}
+
+Value onnx_import::sliceTensor(OpBuilder &b, Location loc, Value v,
+                               ArrayRef<int64_t> offsets,
+                               ArrayRef<int64_t> sizes,
+                               ArrayRef<int64_t> strides) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getShape() == sizes &&
+      llvm::all_of(offsets, [](int64_t o) { return o == 0; }))
+    return v;
+  auto resultType = RankedTensorType::get(sizes, type.getElementType());
+  SmallVector<OpFoldResult> o, s, st;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    o.push_back(b.getIndexAttr(offsets[i]));
+    s.push_back(b.getIndexAttr(sizes[i]));
+    st.push_back(b.getIndexAttr(strides[i]));
+  }
+  return b.create<tensor::ExtractSliceOp>(loc, resultType, v, o, s, st);
+}
+
+Value onnx_import::matmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto rt = cast<RankedTensorType>(rhs.getType());
+  Type elem = lt.getElementType();
+  int64_t rank = lt.getRank();
+  int64_t m = lt.getDimSize(rank - 2), n = rt.getDimSize(rank - 1);
+  if (rank == 2) {
+    Value acc = filledTensor(b, loc, {m, n}, elem, 0);
+    return b.create<linalg::MatmulOp>(loc, ValueRange{lhs, rhs}, acc)
+        .getResult(0);
+  }
+  // Fold all batch dims into one for linalg.batch_matmul.
+  SmallVector<int64_t> batchShape(lt.getShape().begin(),
+                                  lt.getShape().end() - 2);
+  int64_t batch = numElements(batchShape);
+  int64_t k = lt.getDimSize(rank - 1);
+  Value l3 = reshapeTensor(b, loc, lhs, {batch, m, k});
+  Value r3 = reshapeTensor(b, loc, rhs, {batch, k, n});
+  Value acc = filledTensor(b, loc, {batch, m, n}, elem, 0);
+  Value out = b.create<linalg::BatchMatmulOp>(loc, ValueRange{l3, r3}, acc)
+                  .getResult(0);
+  SmallVector<int64_t> outShape = batchShape;
+  outShape.append({m, n});
+  return reshapeTensor(b, loc, out, outShape);
+}
+
+Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value v,
+                               ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getShape() == shape)
+    return v;
+  return buildElementwise(b, loc, v, shape, type.getElementType(),
+                          [](OpBuilder &, Location, ValueRange a) {
+                            return a[0];
+                          });
+}
+
+Value onnx_import::addS(OpBuilder &b, Location loc, Value x, Value y) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::AddFOp>(loc, x, y);
+  return b.create<arith::AddIOp>(loc, x, y);
+}
+
+Value onnx_import::mulS(OpBuilder &b, Location loc, Value x, Value y) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::MulFOp>(loc, x, y);
+  return b.create<arith::MulIOp>(loc, x, y);
+}
+
+Value onnx_import::maxS(OpBuilder &b, Location loc, Value x, Value y,
+                        bool isUnsigned) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::MaximumFOp>(loc, x, y);
+  if (isUnsigned)
+    return b.create<arith::MaxUIOp>(loc, x, y);
+  return b.create<arith::MaxSIOp>(loc, x, y);
+}
+
+Value onnx_import::minS(OpBuilder &b, Location loc, Value x, Value y,
+                        bool isUnsigned) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::MinimumFOp>(loc, x, y);
+  if (isUnsigned)
+    return b.create<arith::MinUIOp>(loc, x, y);
+  return b.create<arith::MinSIOp>(loc, x, y);
+}

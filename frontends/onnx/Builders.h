@@ -1,0 +1,99 @@
+//===- Builders.h - helpers shared by the ONNX op builders ------*- C++ -*-===//
+#ifndef SPARQ_FRONTENDS_ONNX_BUILDERS_H
+#define SPARQ_FRONTENDS_ONNX_BUILDERS_H
+
+#include "runtime/io/HostTensor.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <vector>
+
+namespace sparq::onnx_import {
+
+using BodyFn = llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                              mlir::ValueRange)>;
+using CombineFn = llvm::function_ref<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::Value elem, mlir::Value acc)>;
+
+// --- Host data ------------------------------------------------------------
+int64_t numElements(llvm::ArrayRef<int64_t> shape);
+std::vector<int64_t> hostToInts(const io::HostTensor &t);
+std::vector<double> hostToDoubles(const io::HostTensor &t);
+/// Converts `values` to `dtype` (rounding toward zero for ints, as C does).
+io::HostTensor hostFromInts(io::DType dtype, std::vector<int64_t> shape,
+                            const std::vector<int64_t> &values);
+io::HostTensor hostFromDoubles(io::DType dtype, std::vector<int64_t> shape,
+                               const std::vector<double> &values);
+/// An `arith.constant` holding `t`.
+mlir::Value materializeConstant(mlir::OpBuilder &b, mlir::Location loc,
+                                const io::HostTensor &t);
+
+// --- Shapes ---------------------------------------------------------------
+/// Numpy-style broadcast of `shapes`; false if they are incompatible.
+bool broadcastShapes(llvm::ArrayRef<std::vector<int64_t>> shapes,
+                     std::vector<int64_t> &out);
+/// `axis` in [-rank, rank) made non-negative, or -1 if out of range.
+int64_t normalizeAxis(int64_t axis, int64_t rank);
+std::string shapeStr(llvm::ArrayRef<int64_t> shape);
+
+// --- IR -------------------------------------------------------------------
+mlir::Value emptyTensor(mlir::OpBuilder &b, mlir::Location loc,
+                        llvm::ArrayRef<int64_t> shape, mlir::Type elem);
+mlir::Value scalarConstant(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Type elem, double value);
+mlir::Value filledTensor(mlir::OpBuilder &b, mlir::Location loc,
+                         llvm::ArrayRef<int64_t> shape, mlir::Type elem,
+                         double value);
+/// Elementwise `body` over `inputs` broadcast (numpy rules) to `outShape`.
+mlir::Value buildElementwise(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::ValueRange inputs,
+                             llvm::ArrayRef<int64_t> outShape,
+                             mlir::Type outElem, BodyFn body);
+/// Converts a scalar between ONNX element types (Cast semantics).
+mlir::Value castScalar(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                       io::DType from, io::DType to);
+mlir::Value reshapeTensor(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::Value v, llvm::ArrayRef<int64_t> shape);
+mlir::Value transposeTensor(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value v, llvm::ArrayRef<int64_t> perm);
+/// Reduces `input` over the (non-negative, sorted) `axes` with `combine`,
+/// starting from `init`; keeps reduced dims as size 1 if `keepDims`.
+/// `pre`, if given, maps each element before it is combined.
+mlir::Value buildReduction(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
+    llvm::ArrayRef<int64_t> axes, bool keepDims, double init,
+    CombineFn combine,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                   mlir::Value)>
+        pre = nullptr);
+/// Pads with a constant scalar.
+mlir::Value padTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                      llvm::ArrayRef<int64_t> low, llvm::ArrayRef<int64_t> high,
+                      mlir::Value padScalar);
+/// Static slice with positive strides.
+mlir::Value sliceTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                        llvm::ArrayRef<int64_t> offsets,
+                        llvm::ArrayRef<int64_t> sizes,
+                        llvm::ArrayRef<int64_t> strides);
+/// [.., M, K] x [.., K, N] with equal (already broadcast) batch dims, or
+/// plain 2-D; accumulates in the element type.
+mlir::Value matmul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,
+                   mlir::Value rhs);
+/// Materializes `v` broadcast to `shape` (numpy rules).
+mlir::Value broadcastTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                        llvm::ArrayRef<int64_t> shape);
+
+// Scalar arithmetic that picks the float, signed or unsigned arith op.
+mlir::Value addS(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                 mlir::Value y);
+mlir::Value mulS(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                 mlir::Value y);
+mlir::Value maxS(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                 mlir::Value y, bool isUnsigned = false);
+mlir::Value minS(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                 mlir::Value y, bool isUnsigned = false);
+
+} // namespace sparq::onnx_import
+
+#endif // SPARQ_FRONTENDS_ONNX_BUILDERS_H

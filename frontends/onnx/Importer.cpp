@@ -1,0 +1,414 @@
+//===- Importer.cpp - ONNX model to sparq graph IR ------------------------===//
+//
+// Walks the ONNX graph in dependency order and hands each node to the builder
+// its op type names in the op table. Shapes are static throughout: symbolic
+// dimensions are specialized from the shapes the caller gives, and shape
+// computations are folded on the host while importing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/Importer.h"
+#include "dialects/SparqDialect.h"
+#include "frontends/onnx/Builders.h"
+#include "frontends/onnx/NodeContext.h"
+#include "runtime/io/TensorProto.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Verifier.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+#include <unordered_set>
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+namespace {
+
+/// Largest tensor the importer accepts (elements); beyond it a shape is
+/// treated as corrupt rather than allocated.
+constexpr int64_t kMaxElements = int64_t(1) << 34;
+
+/// Element count of `shape`, or -1 on overflow past kMaxElements.
+int64_t checkedElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return -1;
+    if (d != 0 && n > kMaxElements / d)
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+const OpTable &opTable() {
+  static const OpTable table = [] {
+    OpTable t;
+    registerElementwiseOps(t);
+    registerNeuralNetOps(t);
+    registerShapeOps(t);
+    registerReduceOps(t);
+    registerRecurrentOps(t);
+    return t;
+  }();
+  return table;
+}
+
+class GraphImporter {
+public:
+  GraphImporter(MLIRContext &ctx, const onnx::ModelProto &model,
+                std::string baseDir, const ImportOptions &options)
+      : ctx(ctx), model(model), baseDir(std::move(baseDir)),
+        options(options), b(&ctx) {}
+
+  FailureOr<ImportedModel> run();
+
+private:
+  LogicalResult readOpset();
+  LogicalResult addInitializers(const onnx::GraphProto &graph);
+  LogicalResult addInputs(const onnx::GraphProto &graph,
+                          SmallVectorImpl<Type> &argTypes);
+  FailureOr<std::vector<const onnx::NodeProto *>>
+  sortNodes(const onnx::GraphProto &graph);
+  LogicalResult importNode(const onnx::NodeProto &node);
+  InFlightDiagnostic graphError() {
+    return emitError(UnknownLoc::get(&ctx));
+  }
+
+  MLIRContext &ctx;
+  const onnx::ModelProto &model;
+  std::string baseDir;
+  const ImportOptions &options;
+  OpBuilder b;
+  int64_t opset = 0;
+  std::unordered_map<std::string, std::unique_ptr<GraphValue>> values;
+  std::vector<ValueInfo> inputInfos, outputInfos;
+  std::vector<NodeSummary> summaries;
+  std::unordered_set<std::string> initializerNames;
+};
+
+LogicalResult GraphImporter::readOpset() {
+  for (const onnx::OperatorSetIdProto &id : model.opset_import())
+    if (id.domain().empty() || id.domain() == "ai.onnx")
+      opset = id.version();
+  if (opset == 0 && model.opset_import_size() == 0)
+    opset = 1; // IR version 1-2 models carry no opset import.
+  // A model of other domains only (training, ML) fails at its first node.
+  if (opset == 0)
+    return success();
+  if (opset < 1 || opset > 18)
+    return graphError() << "model imports ONNX opset " << opset
+                        << "; supported opsets are 1 to 18 (tested: 7-17)";
+  return success();
+}
+
+LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    for (int64_t d : init.dims())
+      if (d < 0)
+        return graphError() << "initializer '" << init.name()
+                            << "' has a negative dimension " << d;
+    if (checkedElements(std::vector<int64_t>(init.dims().begin(),
+                                             init.dims().end())) < 0)
+      return graphError() << "initializer '" << init.name()
+                          << "' is too large";
+    auto value = std::make_unique<GraphValue>();
+    auto host = std::make_shared<io::HostTensor>();
+    std::string err;
+    if (!io::tensorFromProto(init, baseDir, *host, err))
+      return graphError() << "initializer '" << init.name() << "': " << err;
+    value->dtype = host->dtype;
+    value->shape = host->shape;
+    value->constant = std::move(host);
+    values[init.name()] = std::move(value);
+    initializerNames.insert(init.name());
+  }
+  return success();
+}
+
+LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
+                                       SmallVectorImpl<Type> &argTypes) {
+  for (const onnx::ValueInfoProto &in : graph.input()) {
+    // Older exporters list initializers among the inputs too.
+    if (values.count(in.name()))
+      continue;
+    const onnx::TypeProto &type = in.type();
+    if (!type.has_tensor_type())
+      return graphError() << "input '" << in.name()
+                          << "' is not a tensor (sequences, maps and "
+                             "optionals are not supported)";
+    io::DType dtype;
+    if (!io::dtypeFromOnnx(type.tensor_type().elem_type(), dtype))
+      return graphError() << "input '" << in.name()
+                          << "' has unsupported element type "
+                          << type.tensor_type().elem_type();
+    std::vector<int64_t> shape;
+    auto given = options.inputShapes.find(in.name());
+    const onnx::TensorShapeProto &decl = type.tensor_type().shape();
+    if (given != options.inputShapes.end()) {
+      shape = given->second;
+      if (type.tensor_type().has_shape() &&
+          decl.dim_size() != static_cast<int>(shape.size()))
+        return graphError() << "input '" << in.name() << "' has rank "
+                            << decl.dim_size() << ", but the shape given is "
+                            << shapeStr(shape);
+      for (int i = 0; i < decl.dim_size(); ++i)
+        if (decl.dim(i).has_dim_value() &&
+            decl.dim(i).dim_value() != shape[i])
+          return graphError()
+                 << "input '" << in.name() << "' expects dimension " << i
+                 << " to be " << decl.dim(i).dim_value()
+                 << ", but the shape given is " << shapeStr(shape);
+    } else {
+      if (!type.tensor_type().has_shape())
+        return graphError() << "input '" << in.name()
+                            << "' has no shape; give one (sparqc: --shape "
+                            << in.name() << "=...)";
+      for (const auto &dim : decl.dim()) {
+        if (!dim.has_dim_value())
+          return graphError()
+                 << "input '" << in.name() << "' has a symbolic dimension '"
+                 << dim.dim_param() << "'; give its shape (sparqc: --shape "
+                 << in.name() << "=... or an input file)";
+        shape.push_back(dim.dim_value());
+      }
+    }
+    if (checkedElements(shape) < 0)
+      return graphError() << "input '" << in.name() << "' of shape "
+                          << shapeStr(shape) << " is too large";
+    auto value = std::make_unique<GraphValue>();
+    value->dtype = dtype;
+    value->shape = shape;
+    auto known = options.inputValues.find(in.name());
+    if (known != options.inputValues.end() && !isFloat(dtype) &&
+        known->second.dtype == dtype && known->second.shape == shape)
+      value->constant = std::make_shared<io::HostTensor>(known->second);
+    argTypes.push_back(RankedTensorType::get(shape, toMlirType(&ctx, dtype)));
+    inputInfos.push_back({in.name(), dtype, shape});
+    values[in.name()] = std::move(value);
+  }
+  return success();
+}
+
+/// Orders nodes so that every value is defined before use (Kahn); reports
+/// undefined inputs and cycles.
+FailureOr<std::vector<const onnx::NodeProto *>>
+GraphImporter::sortNodes(const onnx::GraphProto &graph) {
+  int n = graph.node_size();
+  std::unordered_map<std::string, int> producer;
+  for (int i = 0; i < n; ++i)
+    for (const std::string &out : graph.node(i).output())
+      if (!out.empty())
+        producer[out] = i;
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> users(n);
+  for (int i = 0; i < n; ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    for (const std::string &in : node.input()) {
+      if (in.empty() || values.count(in))
+        continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return emitError(NameLoc::get(StringAttr::get(&ctx, nodeName(node))))
+               << "node '" << nodeName(node) << "' (" << node.op_type()
+               << "): input '" << in
+               << "' is not defined by any node, initializer or graph input";
+      ++pending[i];
+      users[it->second].push_back(i);
+    }
+  }
+  std::deque<int> ready;
+  for (int i = 0; i < n; ++i)
+    if (pending[i] == 0)
+      ready.push_back(i);
+  std::vector<const onnx::NodeProto *> order;
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    order.push_back(&graph.node(i));
+    for (int u : users[i])
+      if (--pending[u] == 0)
+        ready.push_back(u);
+  }
+  if (static_cast<int>(order.size()) != n) {
+    for (int i = 0; i < n; ++i)
+      if (pending[i] > 0)
+        return graphError() << "the graph has a cycle through node '"
+                            << nodeName(graph.node(i)) << "' ("
+                            << graph.node(i).op_type() << ")";
+  }
+  return order;
+}
+
+LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
+  std::string name = nodeName(node);
+  Location loc = NameLoc::get(StringAttr::get(&ctx, name));
+  std::vector<GraphValue *> inputs;
+  bool allConstant = true;
+  for (const std::string &in : node.input()) {
+    if (in.empty()) {
+      inputs.push_back(nullptr);
+      continue;
+    }
+    GraphValue *v = values.at(in).get();
+    allConstant &= v->constant != nullptr;
+    inputs.push_back(v);
+  }
+  NodeContext nc(node, opset, b, loc, std::move(inputs));
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return nc.error() << "unsupported operator (domain '" << node.domain()
+                      << "')";
+  bool folded = allConstant && succeeded(foldNode(nc));
+  if (!folded) {
+    auto it = opTable().find(node.op_type());
+    if (it == opTable().end())
+      return nc.error() << "unsupported operator";
+    if (failed(it->second(nc)))
+      return failure();
+  }
+  for (int i = 0; i < node.output_size(); ++i) {
+    if (node.output(i).empty())
+      continue;
+    GraphValue &out = nc.results()[i];
+    if (!out.value && !out.constant)
+      return nc.error() << "output " << i << " ('" << node.output(i)
+                        << "') is not supported";
+    if (checkedElements(out.shape) < 0)
+      return nc.error() << "output '" << node.output(i) << "' of shape "
+                        << shapeStr(out.shape) << " is too large";
+    values[node.output(i)] = std::make_unique<GraphValue>(std::move(out));
+  }
+  NodeSummary summary;
+  summary.name = name;
+  summary.opType = node.op_type();
+  summary.group = nc.attrInt("group", 1);
+  for (const std::string &in : node.input()) {
+    if (in.empty())
+      continue;
+    const GraphValue &v = *values.at(in);
+    summary.inputShapes.push_back(v.shape);
+    if (initializerNames.count(in)) {
+      int64_t n = numElements(v.shape);
+      summary.parameters += n;
+      summary.parameterBytes += n * io::dtypeSize(v.dtype);
+    }
+  }
+  for (const std::string &out : node.output())
+    if (!out.empty())
+      summary.outputShapes.push_back(values.at(out)->shape);
+  summaries.push_back(std::move(summary));
+  return success();
+}
+
+FailureOr<ImportedModel> GraphImporter::run() {
+  if (!model.has_graph())
+    return graphError() << "the model has no graph";
+  const onnx::GraphProto &graph = model.graph();
+  if (failed(readOpset()) || failed(addInitializers(graph)))
+    return failure();
+  SmallVector<Type> argTypes;
+  if (failed(addInputs(graph, argTypes)))
+    return failure();
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = b.create<func::FuncOp>(UnknownLoc::get(&ctx),
+                                     options.entryName,
+                                     b.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  for (unsigned i = 0; i < argTypes.size(); ++i) {
+    // The caller owns input buffers: bufferization must not write to them.
+    func.setArgAttr(i, "bufferization.writable", b.getBoolAttr(false));
+    func.setArgAttr(i, "onnx.name", b.getStringAttr(inputInfos[i].name));
+    values.at(inputInfos[i].name)->value = entry->getArgument(i);
+  }
+  b.setInsertionPointToStart(entry);
+
+  auto order = sortNodes(graph);
+  if (failed(order))
+    return failure();
+  for (const onnx::NodeProto *node : *order)
+    if (failed(importNode(*node)))
+      return failure();
+
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const onnx::ValueInfoProto &out : graph.output()) {
+    auto it = values.find(out.name());
+    if (it == values.end())
+      return graphError() << "graph output '" << out.name()
+                          << "' is not produced by any node";
+    GraphValue &v = *it->second;
+    if (!v.value)
+      v.value = materializeConstant(b, func.getLoc(), *v.constant);
+    results.push_back(v.value);
+    resultTypes.push_back(v.value.getType());
+    outputInfos.push_back({out.name(), v.dtype, v.shape});
+  }
+  b.create<func::ReturnOp>(UnknownLoc::get(&ctx), results);
+  func.setType(b.getFunctionType(argTypes, resultTypes));
+  for (unsigned i = 0; i < outputInfos.size(); ++i)
+    func.setResultAttr(i, "onnx.name", b.getStringAttr(outputInfos[i].name));
+  if (failed(mlir::verify(*module)))
+    return failure();
+  ImportedModel result;
+  result.module = std::move(module);
+  result.inputs = std::move(inputInfos);
+  result.outputs = std::move(outputInfos);
+  result.nodes = std::move(summaries);
+  return result;
+}
+
+} // namespace
+
+void onnx_import::registerImporterDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, func::FuncDialect,
+                  linalg::LinalgDialect, math::MathDialect, scf::SCFDialect,
+                  tensor::TensorDialect, mlir::sparq::SparqDialect>();
+}
+
+FailureOr<ImportedModel>
+onnx_import::importOnnxFile(MLIRContext &context, const std::string &path,
+                            const ImportOptions &options) {
+  DialectRegistry registry;
+  registerImporterDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return emitError(UnknownLoc::get(&context))
+           << "cannot open model '" << path << "': no such file";
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return emitError(UnknownLoc::get(&context))
+           << "cannot open model '" << path << "'";
+  onnx::ModelProto model;
+  google::protobuf::io::IstreamInputStream raw(&in);
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(INT32_MAX);
+  // Arbitrary bytes can decode as unknown fields: a model without a graph
+  // did not parse either.
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
+      !model.has_graph())
+    return emitError(UnknownLoc::get(&context))
+           << "failed to parse ONNX model '" << path
+           << "': not a valid ONNX protobuf (truncated or another format)";
+  std::string baseDir =
+      std::filesystem::absolute(path).parent_path().string();
+  GraphImporter importer(context, model, baseDir, options);
+  return importer.run();
+}

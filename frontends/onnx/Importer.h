@@ -1,0 +1,65 @@
+//===- Importer.h - ONNX model to sparq graph IR ----------------*- C++ -*-===//
+#ifndef SPARQ_FRONTENDS_ONNX_IMPORTER_H
+#define SPARQ_FRONTENDS_ONNX_IMPORTER_H
+
+#include "runtime/io/HostTensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sparq::onnx_import {
+
+struct ImportOptions {
+  /// Static shapes for graph inputs, by name; they specialize symbolic
+  /// dimensions (a dynamic batch, say). Inputs not named keep the shape the
+  /// model declares, which must then be static.
+  std::map<std::string, std::vector<int64_t>> inputShapes;
+  /// Values of integer graph inputs known when compiling (sparqc run knows
+  /// its inputs). Ops that need compile-time operands (Reshape's shape,
+  /// TopK's k, ...) may use them; the inputs stay function arguments, so the
+  /// compiled function is specialized to these values.
+  std::map<std::string, io::HostTensor> inputValues;
+  /// Name of the function the graph becomes.
+  std::string entryName = "main";
+};
+
+/// Element type and shape of a graph input or output, as the imported function
+/// sees it (after specialization).
+struct ValueInfo {
+  std::string name;
+  io::DType dtype;
+  std::vector<int64_t> shape;
+};
+
+/// What the importer saw of one node (for reports).
+struct NodeSummary {
+  std::string name, opType;
+  std::vector<std::vector<int64_t>> inputShapes, outputShapes;
+  /// Elements and bytes of inputs that are initializers (weights).
+  int64_t parameters = 0, parameterBytes = 0;
+  int64_t group = 1;
+};
+
+struct ImportedModel {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::vector<ValueInfo> inputs, outputs;
+  std::vector<NodeSummary> nodes;
+};
+
+/// Imports the ONNX model at `path` into a new module holding one function.
+/// Errors are reported as diagnostics on `context` (the location names the
+/// ONNX node) and the result is a failure.
+mlir::FailureOr<ImportedModel> importOnnxFile(mlir::MLIRContext &context,
+                                              const std::string &path,
+                                              const ImportOptions &options);
+
+/// Registers the dialects the importer produces.
+void registerImporterDialects(mlir::DialectRegistry &registry);
+
+} // namespace sparq::onnx_import
+
+#endif // SPARQ_FRONTENDS_ONNX_IMPORTER_H

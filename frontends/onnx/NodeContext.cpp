@@ -1,0 +1,182 @@
+//===- NodeContext.cpp - what an op builder sees of its node --------------===//
+
+#include "frontends/onnx/NodeContext.h"
+#include "frontends/onnx/Builders.h"
+#include "runtime/io/TensorProto.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+std::string onnx_import::nodeName(const onnx::NodeProto &node) {
+  if (!node.name().empty())
+    return node.name();
+  if (node.output_size() > 0)
+    return node.output(0);
+  return "<unnamed>";
+}
+
+Type onnx_import::toMlirType(MLIRContext *ctx, io::DType dtype) {
+  Builder b(ctx);
+  switch (dtype) {
+  case io::DType::F32:
+    return b.getF32Type();
+  case io::DType::F64:
+    return b.getF64Type();
+  case io::DType::F16:
+    return b.getF16Type();
+  case io::DType::BF16:
+    return b.getBF16Type();
+  case io::DType::I8:
+  case io::DType::U8:
+    return b.getIntegerType(8);
+  case io::DType::I16:
+  case io::DType::U16:
+    return b.getIntegerType(16);
+  case io::DType::I32:
+  case io::DType::U32:
+    return b.getIntegerType(32);
+  case io::DType::I64:
+  case io::DType::U64:
+    return b.getIntegerType(64);
+  case io::DType::Bool:
+    return b.getI1Type();
+  }
+  return {};
+}
+
+bool onnx_import::isFloat(io::DType d) {
+  return d == io::DType::F32 || d == io::DType::F64 || d == io::DType::F16 ||
+         d == io::DType::BF16;
+}
+bool onnx_import::isUnsigned(io::DType d) {
+  return d == io::DType::U8 || d == io::DType::U16 || d == io::DType::U32 ||
+         d == io::DType::U64;
+}
+bool onnx_import::isBool(io::DType d) { return d == io::DType::Bool; }
+
+NodeContext::NodeContext(const onnx::NodeProto &node, int64_t opset,
+                         OpBuilder &b, Location loc,
+                         std::vector<GraphValue *> inputs)
+    : node(node), opset(opset), b(b), loc(loc), inputs(std::move(inputs)),
+      outputs(node.output_size()) {}
+
+Value NodeContext::value(size_t i) {
+  GraphValue &v = *inputs[i];
+  if (!v.value)
+    v.value = materializeConstant(b, loc, *v.constant);
+  return v.value;
+}
+
+FailureOr<std::vector<int64_t>> NodeContext::constInts(size_t i,
+                                                       const char *what) {
+  const io::HostTensor *t = constant(i);
+  if (!t || isFloat(t->dtype)) {
+    error() << what << " (input " << i
+            << ") must be an integer tensor known at compile time";
+    return failure();
+  }
+  return hostToInts(*t);
+}
+
+FailureOr<std::vector<double>> NodeContext::constFloats(size_t i,
+                                                        const char *what) {
+  const io::HostTensor *t = constant(i);
+  if (!t) {
+    error() << what << " (input " << i << ") must be known at compile time";
+    return failure();
+  }
+  return hostToDoubles(*t);
+}
+
+const onnx::AttributeProto *NodeContext::attr(const std::string &name) const {
+  for (const onnx::AttributeProto &a : node.attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+int64_t NodeContext::attrInt(const std::string &name, int64_t def) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->i() : def;
+}
+
+float NodeContext::attrFloat(const std::string &name, float def) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->f() : def;
+}
+
+std::string NodeContext::attrString(const std::string &name,
+                                    const std::string &def) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->s() : def;
+}
+
+std::vector<int64_t> NodeContext::attrInts(const std::string &name) const {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a)
+    return {};
+  return {a->ints().begin(), a->ints().end()};
+}
+
+std::vector<float> NodeContext::attrFloats(const std::string &name) const {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a)
+    return {};
+  return {a->floats().begin(), a->floats().end()};
+}
+
+std::vector<std::string>
+NodeContext::attrStrings(const std::string &name) const {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a)
+    return {};
+  return {a->strings().begin(), a->strings().end()};
+}
+
+FailureOr<io::HostTensor> NodeContext::attrTensor(const std::string &name) {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a || !a->has_t()) {
+    error() << "expects a tensor attribute '" << name << "'";
+    return failure();
+  }
+  io::HostTensor t;
+  std::string err;
+  // Tensor attributes may not point at external files.
+  if (!io::tensorFromProto(a->t(), "", t, err)) {
+    error() << "attribute '" << name << "': " << err;
+    return failure();
+  }
+  return t;
+}
+
+void NodeContext::setOutput(size_t i, Value v, io::DType dtype) {
+  GraphValue &out = outputs[i];
+  out.value = v;
+  out.dtype = dtype;
+  auto type = cast<RankedTensorType>(v.getType());
+  out.shape.assign(type.getShape().begin(), type.getShape().end());
+}
+
+void NodeContext::setConstant(size_t i, io::HostTensor t) {
+  GraphValue &out = outputs[i];
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.constant = std::make_shared<const io::HostTensor>(std::move(t));
+}
+
+InFlightDiagnostic NodeContext::error() {
+  return emitError(loc) << "node '" << nodeName(node) << "' ("
+                        << node.op_type() << "): ";
+}
+
+Type NodeContext::elementType(io::DType dtype) const {
+  return toMlirType(b.getContext(), dtype);
+}
+
+RankedTensorType NodeContext::tensorType(ArrayRef<int64_t> shape,
+                                         io::DType dtype) const {
+  return RankedTensorType::get(shape, elementType(dtype));
+}

@@ -1,0 +1,139 @@
+//===- NodeContext.h - what an op builder sees of its node ------*- C++ -*-===//
+//
+// The importer is a table from ONNX op type to one small builder function
+// (ops/*.cpp). A builder reads its node's inputs and attributes through a
+// NodeContext, emits upstream ops (linalg, tensor, arith, math) or sparq ops,
+// and sets the node's outputs. Values known at compile time (initializers,
+// Constant nodes, folded shape computations) stay host data until an op needs
+// them as SSA values.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
+#define SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
+
+#include "runtime/io/HostTensor.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sparq::onnx_import {
+
+/// A value of the ONNX graph.
+struct GraphValue {
+  io::DType dtype = io::DType::F32;
+  std::vector<int64_t> shape;
+  /// The SSA value once materialized.
+  mlir::Value value;
+  /// The data, when known at compile time.
+  std::shared_ptr<const io::HostTensor> constant;
+};
+
+class NodeContext;
+using OpBuildFn = mlir::LogicalResult (*)(NodeContext &);
+using OpTable = llvm::StringMap<OpBuildFn>;
+
+class NodeContext {
+public:
+  NodeContext(const onnx::NodeProto &node, int64_t opset, mlir::OpBuilder &b,
+              mlir::Location loc, std::vector<GraphValue *> inputs);
+
+  const onnx::NodeProto &node;
+  /// The default-domain opset the model imports.
+  const int64_t opset;
+  mlir::OpBuilder &b;
+  const mlir::Location loc;
+
+  // --- Inputs -----------------------------------------------------------
+  size_t numInputs() const { return inputs.size(); }
+  /// True if input `i` exists and is not the empty name of an absent
+  /// optional input.
+  bool hasInput(size_t i) const {
+    return i < inputs.size() && inputs[i] != nullptr;
+  }
+  const GraphValue &input(size_t i) const { return *inputs[i]; }
+  io::DType dtype(size_t i) const { return inputs[i]->dtype; }
+  const std::vector<int64_t> &shape(size_t i) const {
+    return inputs[i]->shape;
+  }
+  int64_t rank(size_t i) const { return inputs[i]->shape.size(); }
+  /// Input `i` as an SSA tensor (materializing constants).
+  mlir::Value value(size_t i);
+  /// Input `i`'s data if known at compile time, else null.
+  const io::HostTensor *constant(size_t i) const {
+    return hasInput(i) ? inputs[i]->constant.get() : nullptr;
+  }
+  /// Reads a compile-time integer input (shapes, axes, pads...). Emits an
+  /// error naming `what` and fails if the input is not known at compile time.
+  mlir::FailureOr<std::vector<int64_t>> constInts(size_t i, const char *what);
+  /// Same for float inputs (scales, ...).
+  mlir::FailureOr<std::vector<double>> constFloats(size_t i, const char *what);
+
+  // --- Attributes -------------------------------------------------------
+  const onnx::AttributeProto *attr(const std::string &name) const;
+  bool hasAttr(const std::string &name) const { return attr(name) != nullptr; }
+  int64_t attrInt(const std::string &name, int64_t def) const;
+  float attrFloat(const std::string &name, float def) const;
+  std::string attrString(const std::string &name,
+                         const std::string &def) const;
+  std::vector<int64_t> attrInts(const std::string &name) const;
+  std::vector<float> attrFloats(const std::string &name) const;
+  std::vector<std::string> attrStrings(const std::string &name) const;
+  /// A tensor attribute decoded to host data, or failure with an error.
+  mlir::FailureOr<io::HostTensor> attrTensor(const std::string &name);
+
+  // --- Outputs ----------------------------------------------------------
+  size_t numOutputs() const { return node.output_size(); }
+  /// True if output `i` exists with a non-empty name.
+  bool wantsOutput(size_t i) const {
+    return static_cast<int>(i) < node.output_size() && !node.output(i).empty();
+  }
+  void setOutput(size_t i, mlir::Value v, io::DType dtype);
+  void setConstant(size_t i, io::HostTensor t);
+  std::vector<GraphValue> &results() { return outputs; }
+
+  // --- Errors -----------------------------------------------------------
+  /// An error prefixed with "node 'NAME' (OpType): ".
+  mlir::InFlightDiagnostic error();
+
+  // --- Types ------------------------------------------------------------
+  mlir::Type elementType(io::DType dtype) const;
+  mlir::RankedTensorType tensorType(llvm::ArrayRef<int64_t> shape,
+                                    io::DType dtype) const;
+
+private:
+  std::vector<GraphValue *> inputs;
+  std::vector<GraphValue> outputs;
+};
+
+/// The display name of a node: its name, else its first output.
+std::string nodeName(const onnx::NodeProto &node);
+
+mlir::Type toMlirType(mlir::MLIRContext *ctx, io::DType dtype);
+bool isFloat(io::DType dtype);
+bool isUnsigned(io::DType dtype);
+bool isBool(io::DType dtype);
+
+// Op tables, one per file of ops/.
+void registerElementwiseOps(OpTable &table);
+void registerNeuralNetOps(OpTable &table);
+void registerShapeOps(OpTable &table);
+void registerReduceOps(OpTable &table);
+void registerRecurrentOps(OpTable &table);
+
+/// Evaluates `node` on compile-time inputs (shape computations, small
+/// constants). Returns failure when the op or case is not foldable; then the
+/// node is built as IR instead.
+mlir::LogicalResult foldNode(NodeContext &ctx);
+
+} // namespace sparq::onnx_import
+
+#endif // SPARQ_FRONTENDS_ONNX_NODECONTEXT_H

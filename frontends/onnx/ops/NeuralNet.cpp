@@ -1,0 +1,910 @@
+//===- NeuralNet.cpp - ONNX conv, matmul, normalization, pooling ----------===//
+
+#include "frontends/onnx/Builders.h"
+#include "frontends/onnx/NodeContext.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+namespace {
+
+Value cst(OpBuilder &b, Location loc, Type t, double v) {
+  return scalarConstant(b, loc, t, v);
+}
+
+/// Window geometry shared by Conv and the pools.
+struct Window {
+  std::vector<int64_t> kernel, strides, dilations, padLo, padHi, out;
+};
+
+/// Resolves kernel/strides/dilations/pads/auto_pad for `spatial` input dims.
+FailureOr<Window> resolveWindow(NodeContext &ctx, ArrayRef<int64_t> spatial,
+                                std::vector<int64_t> kernel, bool ceilMode) {
+  size_t s = spatial.size();
+  Window w;
+  w.kernel = std::move(kernel);
+  w.strides = ctx.attrInts("strides");
+  w.dilations = ctx.attrInts("dilations");
+  std::vector<int64_t> pads = ctx.attrInts("pads");
+  if (w.strides.empty())
+    w.strides.assign(s, 1);
+  if (w.dilations.empty())
+    w.dilations.assign(s, 1);
+  if (pads.empty())
+    pads.assign(2 * s, 0);
+  if (w.kernel.size() != s || w.strides.size() != s ||
+      w.dilations.size() != s || pads.size() != 2 * s) {
+    ctx.error() << "kernel_shape, strides, dilations and pads must match "
+                << s << " spatial dimensions";
+    return failure();
+  }
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  for (size_t i = 0; i < s; ++i) {
+    if (w.strides[i] <= 0 || w.dilations[i] <= 0 || w.kernel[i] <= 0) {
+      ctx.error() << "kernel, strides and dilations must be positive";
+      return failure();
+    }
+    int64_t in = spatial[i], k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    int64_t lo = pads[i], hi = pads[i + s];
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      int64_t o = (in + w.strides[i] - 1) / w.strides[i];
+      int64_t total = std::max<int64_t>(0, (o - 1) * w.strides[i] + k - in);
+      lo = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      hi = total - lo;
+    } else if (autoPad == "VALID") {
+      lo = hi = 0;
+    } else if (autoPad != "NOTSET") {
+      ctx.error() << "unsupported auto_pad '" << autoPad << "'";
+      return failure();
+    }
+    int64_t span = in + lo + hi - k;
+    if (span < 0) {
+      ctx.error() << "kernel " << shapeStr(w.kernel)
+                  << " is larger than the padded input "
+                  << shapeStr(spatial);
+      return failure();
+    }
+    int64_t o = ceilMode ? (span + w.strides[i] - 1) / w.strides[i] + 1
+                         : span / w.strides[i] + 1;
+    // A ceil-mode window must start inside the input or its left padding.
+    if (ceilMode && (o - 1) * w.strides[i] >= in + lo)
+      --o;
+    // Extra right padding so the last (ceil-mode) window is in bounds.
+    hi = std::max(hi, (o - 1) * w.strides[i] + k - in - lo);
+    w.padLo.push_back(lo);
+    w.padHi.push_back(hi);
+    w.out.push_back(o);
+  }
+  return w;
+}
+
+// --- Convolution -------------------------------------------------------------
+
+LogicalResult buildConv(NodeContext &ctx) {
+  if (ctx.numInputs() < 2)
+    return ctx.error() << "expects an input and a weight";
+  int64_t rank = ctx.rank(0);
+  if (rank < 3 || ctx.rank(1) != rank)
+    return ctx.error() << "expects input and weight of one rank >= 3, got "
+                       << shapeStr(ctx.shape(0)) << " and "
+                       << shapeStr(ctx.shape(1));
+  if (!isFloat(ctx.dtype(0)))
+    return ctx.error() << "expects float tensors";
+  const auto &xs = ctx.shape(0), &ws = ctx.shape(1);
+  int64_t s = rank - 2, n = xs[0], c = xs[1], f = ws[0];
+  int64_t g = ctx.attrInt("group", 1);
+  if (g <= 0 || c % g || f % g || ws[1] != c / g)
+    return ctx.error() << "weight " << shapeStr(ws) << " does not match "
+                       << c << " input channels in " << g << " groups";
+  std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
+  std::vector<int64_t> wk(ws.begin() + 2, ws.end());
+  if (kernel.empty())
+    kernel = wk;
+  if (kernel != wk)
+    return ctx.error() << "kernel_shape " << shapeStr(kernel)
+                       << " does not match the weight " << shapeStr(ws);
+  auto win = resolveWindow(ctx, ArrayRef<int64_t>(xs).drop_front(2), kernel,
+                           false);
+  if (failed(win))
+    return failure();
+  if (ctx.hasInput(2) && ctx.shape(2) != std::vector<int64_t>{f})
+    return ctx.error() << "bias expects shape [" << f << "], got "
+                       << shapeStr(ctx.shape(2));
+
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type elem = ctx.elementType(ctx.dtype(0));
+  std::vector<int64_t> lo(2, 0), hi(2, 0);
+  lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
+  hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
+  Value x = padTensor(b, loc, ctx.value(0), lo, hi, cst(b, loc, elem, 0));
+  auto xp = cast<RankedTensorType>(x.getType()).getShape();
+  int64_t cg = c / g, fg = f / g;
+
+  // Accumulator [N, G, Fg, out...] starts at the bias.
+  std::vector<int64_t> accShape = {n, g, fg};
+  accShape.insert(accShape.end(), win->out.begin(), win->out.end());
+  Value acc;
+  if (ctx.hasInput(2)) {
+    Value bias = reshapeTensor(b, loc, ctx.value(2), {g, fg});
+    std::vector<int64_t> bshape = {1, g, fg};
+    bshape.insert(bshape.end(), s, 1);
+    acc = broadcastTo(b, loc, reshapeTensor(b, loc, bias, bshape), accShape);
+  } else {
+    acc = filledTensor(b, loc, accShape, elem, 0);
+  }
+
+  std::vector<int64_t> xg = {n, g, cg};
+  xg.insert(xg.end(), xp.begin() + 2, xp.end());
+  std::vector<int64_t> wg = {g, fg, cg};
+  wg.insert(wg.end(), kernel.begin(), kernel.end());
+  Value x5 = reshapeTensor(b, loc, x, xg);
+  Value w5 = reshapeTensor(b, loc, ctx.value(1), wg);
+
+  // Loops: n, g, f, o[s] | c, k[s].
+  MLIRContext *mctx = b.getContext();
+  int64_t loops = 3 + s + 1 + s;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, mctx); };
+  int64_t cDim = 3 + s;
+  SmallVector<AffineExpr> xe = {d(0), d(1), d(cDim)}, we = {d(1), d(2), d(cDim)},
+                          oe = {d(0), d(1), d(2)};
+  for (int64_t i = 0; i < s; ++i) {
+    xe.push_back(d(3 + i) * win->strides[i] +
+                 d(cDim + 1 + i) * win->dilations[i]);
+    we.push_back(d(cDim + 1 + i));
+    oe.push_back(d(3 + i));
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, mctx),
+                                 AffineMap::get(loops, 0, we, mctx),
+                                 AffineMap::get(loops, 0, oe, mctx)};
+  SmallVector<utils::IteratorType> iters(3 + s, utils::IteratorType::parallel);
+  iters.append(1 + s, utils::IteratorType::reduction);
+  auto conv = b.create<linalg::GenericOp>(
+      loc, TypeRange{acc.getType()}, ValueRange{x5, w5}, ValueRange{acc}, maps,
+      iters, [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value m = nb.create<arith::MulFOp>(nl, a[0], a[1]);
+        nb.create<linalg::YieldOp>(nl,
+                                   Value(nb.create<arith::AddFOp>(nl, a[2], m)));
+      });
+  std::vector<int64_t> outShape = {n, f};
+  outShape.insert(outShape.end(), win->out.begin(), win->out.end());
+  ctx.setOutput(0, reshapeTensor(b, loc, conv.getResult(0), outShape),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildConvTranspose(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  if (rank < 3 || ctx.rank(1) != rank)
+    return ctx.error() << "expects input and weight of one rank >= 3";
+  const auto &xs = ctx.shape(0), &ws = ctx.shape(1);
+  int64_t s = rank - 2, n = xs[0], c = xs[1];
+  int64_t g = ctx.attrInt("group", 1);
+  if (g <= 0 || c % g || ws[0] != c)
+    return ctx.error() << "weight " << shapeStr(ws) << " does not match "
+                       << c << " input channels";
+  int64_t fg = ws[1], f = fg * g, cg = c / g;
+  std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
+  std::vector<int64_t> strides = ctx.attrInts("strides"),
+                       dil = ctx.attrInts("dilations"),
+                       pads = ctx.attrInts("pads"),
+                       outPad = ctx.attrInts("output_padding"),
+                       outShapeAttr = ctx.attrInts("output_shape");
+  if (strides.empty())
+    strides.assign(s, 1);
+  if (dil.empty())
+    dil.assign(s, 1);
+  if (outPad.empty())
+    outPad.assign(s, 0);
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  std::vector<int64_t> out(s), lo(s), hi(s);
+  for (int64_t i = 0; i < s; ++i) {
+    int64_t full = strides[i] * (xs[2 + i] - 1) + outPad[i] +
+                   (kernel[i] - 1) * dil[i] + 1;
+    if (!outShapeAttr.empty() || autoPad == "SAME_UPPER" ||
+        autoPad == "SAME_LOWER") {
+      int64_t target = !outShapeAttr.empty()
+                           ? outShapeAttr[outShapeAttr.size() - s + i]
+                           : xs[2 + i] * strides[i];
+      int64_t total = full - target;
+      bool upper = autoPad != "SAME_LOWER";
+      lo[i] = upper ? total / 2 : total - total / 2;
+      hi[i] = total - lo[i];
+    } else if (!pads.empty()) {
+      lo[i] = pads[i];
+      hi[i] = pads[i + s];
+    }
+    out[i] = full - lo[i] - hi[i];
+  }
+  // As a direct convolution over the stride-dilated input: scatter input
+  // pixels with gaps of stride-1, pad by k-1-pad, flip the kernel.
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type elem = ctx.elementType(ctx.dtype(0));
+  std::vector<int64_t> dilShape = {n, c};
+  for (int64_t i = 0; i < s; ++i)
+    dilShape.push_back((xs[2 + i] - 1) * strides[i] + 1);
+  Value x = ctx.value(0);
+  if (llvm::any_of(strides, [](int64_t v) { return v != 1; })) {
+    Value zeros = filledTensor(b, loc, dilShape, elem, 0);
+    SmallVector<OpFoldResult> offs(rank, b.getIndexAttr(0)), sizes, st;
+    for (int64_t i = 0; i < rank; ++i) {
+      sizes.push_back(b.getIndexAttr(xs[i]));
+      st.push_back(b.getIndexAttr(i < 2 ? 1 : strides[i - 2]));
+    }
+    x = b.create<tensor::InsertSliceOp>(loc, x, zeros, offs, sizes, st);
+  }
+  std::vector<int64_t> plo = {0, 0}, phi = {0, 0};
+  for (int64_t i = 0; i < s; ++i) {
+    int64_t k = (kernel[i] - 1) * dil[i];
+    plo.push_back(k - lo[i]);
+    phi.push_back(k - hi[i] + outPad[i]);
+  }
+  // Negative padding (large pads) crops.
+  std::vector<int64_t> offs(rank, 0), sizes = dilShape, st(rank, 1);
+  for (int64_t i = 2; i < rank; ++i) {
+    if (plo[i] < 0) {
+      offs[i] = -plo[i];
+      sizes[i] += plo[i];
+      plo[i] = 0;
+    }
+    if (phi[i] < 0) {
+      sizes[i] += phi[i];
+      phi[i] = 0;
+    }
+  }
+  x = sliceTensor(b, loc, x, offs, sizes, st);
+  x = padTensor(b, loc, x, plo, phi, cst(b, loc, elem, 0));
+  auto xp = cast<RankedTensorType>(x.getType()).getShape();
+
+  std::vector<int64_t> accShape = {n, g, fg};
+  accShape.insert(accShape.end(), out.begin(), out.end());
+  Value acc;
+  if (ctx.hasInput(2)) {
+    std::vector<int64_t> bshape = {1, g, fg};
+    bshape.insert(bshape.end(), s, 1);
+    acc = broadcastTo(b, loc, reshapeTensor(b, loc, ctx.value(2), bshape),
+                      accShape);
+  } else {
+    acc = filledTensor(b, loc, accShape, elem, 0);
+  }
+  std::vector<int64_t> xg = {n, g, cg};
+  xg.insert(xg.end(), xp.begin() + 2, xp.end());
+  std::vector<int64_t> wg = {g, cg, fg};
+  wg.insert(wg.end(), kernel.begin(), kernel.end());
+  Value x5 = reshapeTensor(b, loc, x, xg);
+  Value w5 = reshapeTensor(b, loc, ctx.value(1), wg);
+  MLIRContext *mctx = b.getContext();
+  int64_t loops = 3 + s + 1 + s, cDim = 3 + s;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, mctx); };
+  SmallVector<AffineExpr> xe = {d(0), d(1), d(cDim)}, we = {d(1), d(cDim), d(2)},
+                          oe = {d(0), d(1), d(2)};
+  for (int64_t i = 0; i < s; ++i) {
+    xe.push_back(d(3 + i) + d(cDim + 1 + i) * dil[i]);
+    // Flipped kernel.
+    we.push_back(getAffineConstantExpr(kernel[i] - 1, mctx) -
+                 d(cDim + 1 + i));
+    oe.push_back(d(3 + i));
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, mctx),
+                                 AffineMap::get(loops, 0, we, mctx),
+                                 AffineMap::get(loops, 0, oe, mctx)};
+  SmallVector<utils::IteratorType> iters(3 + s, utils::IteratorType::parallel);
+  iters.append(1 + s, utils::IteratorType::reduction);
+  // The kernel dims appear only flipped; a window operand sizes them.
+  (void)maps;
+  std::vector<int64_t> winShape(kernel.begin(), kernel.end());
+  Value window = emptyTensor(b, loc, winShape, elem);
+  SmallVector<AffineExpr> ke;
+  for (int64_t i = 0; i < s; ++i)
+    ke.push_back(d(cDim + 1 + i));
+  SmallVector<AffineMap> maps2 = {maps[0], maps[1],
+                                  AffineMap::get(loops, 0, ke, mctx), maps[2]};
+  // The channel dim c is sized by the input map's third result.
+  auto conv = b.create<linalg::GenericOp>(
+      loc, TypeRange{acc.getType()}, ValueRange{x5, w5, window},
+      ValueRange{acc}, maps2, iters,
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value m = nb.create<arith::MulFOp>(nl, a[0], a[1]);
+        nb.create<linalg::YieldOp>(nl,
+                                   Value(nb.create<arith::AddFOp>(nl, a[3], m)));
+      });
+  std::vector<int64_t> outShape = {n, f};
+  outShape.insert(outShape.end(), out.begin(), out.end());
+  ctx.setOutput(0, reshapeTensor(b, loc, conv.getResult(0), outShape),
+                ctx.dtype(0));
+  return success();
+}
+
+// --- Matrix products ----------------------------------------------------------
+
+/// numpy.matmul on two SSA tensors.
+FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  auto at = cast<RankedTensorType>(a.getType());
+  auto bt = cast<RankedTensorType>(bm.getType());
+  std::vector<int64_t> as(at.getShape().begin(), at.getShape().end()),
+      bs(bt.getShape().begin(), bt.getShape().end());
+  bool aVec = as.size() == 1, bVec = bs.size() == 1;
+  if (as.empty() || bs.empty()) {
+    ctx.error() << "matmul operands must have rank >= 1";
+    return failure();
+  }
+  if (aVec)
+    as.insert(as.begin(), 1);
+  if (bVec)
+    bs.push_back(1);
+  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k) {
+    ctx.error() << "cannot multiply " << shapeStr(at.getShape()) << " by "
+                << shapeStr(bt.getShape());
+    return failure();
+  }
+  a = reshapeTensor(b, loc, a, as);
+  bm = reshapeTensor(b, loc, bm, bs);
+  std::vector<int64_t> aBatch(as.begin(), as.end() - 2),
+      bBatch(bs.begin(), bs.end() - 2), batch;
+  if (!broadcastShapes({aBatch, bBatch}, batch)) {
+    ctx.error() << "cannot broadcast the batch dims of "
+                << shapeStr(at.getShape()) << " and "
+                << shapeStr(bt.getShape());
+    return failure();
+  }
+  Value r;
+  if (bBatch.empty() || numElements(bBatch) == 1) {
+    // A shared right operand (weights): fold the batch into M.
+    int64_t rows = numElements(batch) * m;
+    Value a2 = reshapeTensor(b, loc, broadcastTo(b, loc, a, [&] {
+                               std::vector<int64_t> s = batch;
+                               s.insert(s.end(), {m, k});
+                               return s;
+                             }()),
+                             {rows, k});
+    Value b2 = reshapeTensor(b, loc, bm, {k, n});
+    r = matmul(b, loc, a2, b2);
+  } else {
+    std::vector<int64_t> sa = batch, sb = batch;
+    sa.insert(sa.end(), {m, k});
+    sb.insert(sb.end(), {k, n});
+    Value a3 = broadcastTo(b, loc, a, sa);
+    Value b3 = broadcastTo(b, loc, bm, sb);
+    if (batch.empty())
+      r = matmul(b, loc, a3, b3);
+    else
+      r = matmul(b, loc, a3, b3);
+  }
+  std::vector<int64_t> out = batch;
+  if (!aVec)
+    out.push_back(m);
+  if (!bVec)
+    out.push_back(n);
+  return reshapeTensor(b, loc, r, out);
+}
+
+LogicalResult buildMatMul(NodeContext &ctx) {
+  if (ctx.dtype(0) != ctx.dtype(1))
+    return ctx.error() << "expects operands of one element type";
+  auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1));
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildGemm(NodeContext &ctx) {
+  if (ctx.rank(0) != 2 || ctx.rank(1) != 2)
+    return ctx.error() << "expects 2-D A and B, got " << shapeStr(ctx.shape(0))
+                       << " and " << shapeStr(ctx.shape(1));
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  double alpha = ctx.attrFloat("alpha", 1), beta = ctx.attrFloat("beta", 1);
+  bool ta = ctx.attrInt("transA", 0), tb = ctx.attrInt("transB", 0);
+  Value a = ctx.value(0), bm = ctx.value(1);
+  if (ta)
+    a = transposeTensor(b, loc, a, {1, 0});
+  if (tb)
+    bm = transposeTensor(b, loc, bm, {1, 0});
+  auto as = cast<RankedTensorType>(a.getType()).getShape();
+  auto bs = cast<RankedTensorType>(bm.getType()).getShape();
+  if (as[1] != bs[0])
+    return ctx.error() << "cannot multiply " << shapeStr(as) << " by "
+                       << shapeStr(bs);
+  Type elem = ctx.elementType(ctx.dtype(0));
+  std::vector<int64_t> out = {as[0], bs[1]};
+  Value acc;
+  if (ctx.hasInput(2) && beta != 0) {
+    std::vector<int64_t> bc;
+    if (!broadcastShapes({ctx.shape(2), out}, bc) || bc != out)
+      return ctx.error() << "C of shape " << shapeStr(ctx.shape(2))
+                         << " does not broadcast to " << shapeStr(out);
+    Value c = ctx.value(2);
+    acc = buildElementwise(b, loc, c, out, elem,
+                           [&](OpBuilder &nb, Location nl, ValueRange v) {
+                             if (beta == 1)
+                               return v[0];
+                             return mulS(nb, nl, v[0], cst(nb, nl, elem, beta));
+                           });
+  } else {
+    acc = filledTensor(b, loc, out, elem, 0);
+  }
+  if (alpha != 1)
+    a = buildElementwise(b, loc, a, as, elem,
+                         [&](OpBuilder &nb, Location nl, ValueRange v) {
+                           return mulS(nb, nl, v[0], cst(nb, nl, elem, alpha));
+                         });
+  Value r = b.create<linalg::MatmulOp>(loc, ValueRange{a, bm}, acc).getResult(0);
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+// --- Normalization ------------------------------------------------------------
+
+/// x of [N, C, ...] times per-channel vectors: x * scale[c] + shift[c].
+Value channelAffine(OpBuilder &b, Location loc, Value x, Value scale,
+                    Value shift) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  int64_t rank = xt.getRank();
+  std::vector<int64_t> vs(rank, 1);
+  vs[1] = xt.getDimSize(1);
+  Value s = reshapeTensor(b, loc, scale, vs), t = reshapeTensor(b, loc, shift, vs);
+  return buildElementwise(b, loc, ValueRange{x, s, t}, xt.getShape(),
+                          xt.getElementType(),
+                          [](OpBuilder &nb, Location nl, ValueRange a) {
+                            Value m = nb.create<arith::MulFOp>(nl, a[0], a[1]);
+                            return nb.create<arith::AddFOp>(nl, m, a[2])
+                                .getResult();
+                          });
+}
+
+LogicalResult buildBatchNorm(NodeContext &ctx) {
+  if (ctx.numInputs() != 5 || ctx.rank(0) < 2)
+    return ctx.error() << "expects X, scale, B, mean and var";
+  if (ctx.attrInt("training_mode", 0))
+    return ctx.error() << "training_mode is not supported (inference only)";
+  int64_t c = ctx.shape(0)[1];
+  for (size_t i = 1; i < 5; ++i)
+    if (ctx.shape(i) != std::vector<int64_t>{c})
+      return ctx.error() << "input " << i << " expects shape [" << c
+                         << "], got " << shapeStr(ctx.shape(i));
+  double eps = ctx.attrFloat("epsilon", 1e-5f);
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  io::DType dt = ctx.dtype(0);
+  Value scale, shift;
+  if (ctx.constant(1) && ctx.constant(2) && ctx.constant(3) &&
+      ctx.constant(4)) {
+    // Fold to one multiply-add per element at compile time.
+    auto g = hostToDoubles(*ctx.constant(1)), be = hostToDoubles(*ctx.constant(2)),
+         mu = hostToDoubles(*ctx.constant(3)), var = hostToDoubles(*ctx.constant(4));
+    std::vector<double> sc(c), sh(c);
+    for (int64_t i = 0; i < c; ++i) {
+      sc[i] = g[i] / std::sqrt(var[i] + eps);
+      sh[i] = be[i] - mu[i] * sc[i];
+    }
+    scale = materializeConstant(b, loc, hostFromDoubles(dt, {c}, sc));
+    shift = materializeConstant(b, loc, hostFromDoubles(dt, {c}, sh));
+  } else {
+    Type elem = ctx.elementType(dt);
+    Value g = ctx.value(1), be = ctx.value(2), mu = ctx.value(3),
+          var = ctx.value(4);
+    scale = buildElementwise(b, loc, ValueRange{g, var}, {c}, elem,
+                             [&](OpBuilder &nb, Location nl, ValueRange a) {
+                               Value v = nb.create<arith::AddFOp>(
+                                   nl, a[1], cst(nb, nl, elem, eps));
+                               Value r = nb.create<math::RsqrtOp>(nl, v);
+                               return nb.create<arith::MulFOp>(nl, a[0], r)
+                                   .getResult();
+                             });
+    shift = buildElementwise(b, loc, ValueRange{be, mu, scale}, {c}, elem,
+                             [](OpBuilder &nb, Location nl, ValueRange a) {
+                               Value m = nb.create<arith::MulFOp>(nl, a[1], a[2]);
+                               return nb.create<arith::SubFOp>(nl, a[0], m)
+                                   .getResult();
+                             });
+  }
+  ctx.setOutput(0, channelAffine(b, loc, ctx.value(0), scale, shift), dt);
+  return success();
+}
+
+/// Mean and 1/sqrt(var + eps) of `x` over `axes`, kept as size-1 dims.
+std::pair<Value, Value> moments(OpBuilder &b, Location loc, Value x,
+                                ArrayRef<int64_t> axes, double eps) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type elem = xt.getElementType();
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= xt.getDimSize(a);
+  auto add = [](OpBuilder &nb, Location nl, Value e, Value acc) {
+    return nb.create<arith::AddFOp>(nl, e, acc).getResult();
+  };
+  Value sum = buildReduction(b, loc, x, axes, true, 0, add);
+  auto ks = cast<RankedTensorType>(sum.getType()).getShape();
+  Value mean = buildElementwise(b, loc, sum, ks, elem,
+                                [&](OpBuilder &nb, Location nl, ValueRange a) {
+                                  return nb.create<arith::DivFOp>(
+                                      nl, a[0], cst(nb, nl, elem, count))
+                                      .getResult();
+                                });
+  Value centered = buildElementwise(
+      b, loc, ValueRange{x, mean}, xt.getShape(), elem,
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+        return nb.create<arith::MulFOp>(nl, d, d).getResult();
+      });
+  Value sq = buildReduction(b, loc, centered, axes, true, 0, add);
+  Value inv = buildElementwise(b, loc, sq, ks, elem,
+                               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                                 Value v = nb.create<arith::DivFOp>(
+                                     nl, a[0], cst(nb, nl, elem, count));
+                                 v = nb.create<arith::AddFOp>(
+                                     nl, v, cst(nb, nl, elem, eps));
+                                 return nb.create<math::RsqrtOp>(nl, v)
+                                     .getResult();
+                               });
+  return {mean, inv};
+}
+
+LogicalResult buildLayerNorm(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", -1), rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  double eps = ctx.attrFloat("epsilon", 1e-5f);
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.value(0);
+  auto xt = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> axes;
+  for (int64_t i = axis; i < rank; ++i)
+    axes.push_back(i);
+  auto [mean, inv] = moments(b, loc, x, axes, eps);
+  SmallVector<Value> ins = {x, mean, inv};
+  bool hasScale = ctx.hasInput(1), hasBias = ctx.hasInput(2);
+  if (hasScale)
+    ins.push_back(ctx.value(1));
+  if (hasBias)
+    ins.push_back(ctx.value(2));
+  std::vector<int64_t> out;
+  std::vector<std::vector<int64_t>> shapes = {ctx.shape(0)};
+  for (size_t i = 1; i < ctx.numInputs(); ++i)
+    if (ctx.hasInput(i))
+      shapes.push_back(ctx.shape(i));
+  if (!broadcastShapes(shapes, out) || out != ctx.shape(0))
+    return ctx.error() << "scale/bias do not broadcast to the input";
+  Value y = buildElementwise(b, loc, ins, xt.getShape(), xt.getElementType(),
+                             [&](OpBuilder &nb, Location nl, ValueRange a) {
+                               Value v = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+                               v = nb.create<arith::MulFOp>(nl, v, a[2]);
+                               size_t k = 3;
+                               if (hasScale)
+                                 v = nb.create<arith::MulFOp>(nl, v, a[k++]);
+                               if (hasBias)
+                                 v = nb.create<arith::AddFOp>(nl, v, a[k++]);
+                               return v;
+                             });
+  ctx.setOutput(0, y, ctx.dtype(0));
+  if (ctx.wantsOutput(1))
+    ctx.setOutput(1, mean, ctx.dtype(0));
+  if (ctx.wantsOutput(2))
+    ctx.setOutput(2, inv, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildInstanceNorm(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  if (rank < 3)
+    return ctx.error() << "expects rank >= 3";
+  double eps = ctx.attrFloat("epsilon", 1e-5f);
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.value(0);
+  auto xt = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> axes;
+  for (int64_t i = 2; i < rank; ++i)
+    axes.push_back(i);
+  auto [mean, inv] = moments(b, loc, x, axes, eps);
+  std::vector<int64_t> vs(rank, 1);
+  vs[1] = xt.getDimSize(1);
+  Value s = reshapeTensor(b, loc, ctx.value(1), vs);
+  Value t = reshapeTensor(b, loc, ctx.value(2), vs);
+  Value y = buildElementwise(
+      b, loc, ValueRange{x, mean, inv, s, t}, xt.getShape(),
+      xt.getElementType(), [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+        v = nb.create<arith::MulFOp>(nl, v, a[2]);
+        v = nb.create<arith::MulFOp>(nl, v, a[3]);
+        return nb.create<arith::AddFOp>(nl, v, a[4]).getResult();
+      });
+  ctx.setOutput(0, y, ctx.dtype(0));
+  return success();
+}
+
+/// Softmax-family on `x` over `axis` (after opset 13) or over the coerced
+/// 2-D [prod(:axis), prod(axis:)] view (before).
+enum class SoftKind { Softmax, LogSoftmax, Hardmax };
+
+template <SoftKind K> LogicalResult buildSoftmax(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t defAxis = ctx.opset >= 13 ? -1 : 1;
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", defAxis), rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  if (!isFloat(ctx.dtype(0)))
+    return ctx.error() << "expects a float input";
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.value(0);
+  auto shape = ctx.shape(0);
+  SmallVector<int64_t> axes;
+  if (ctx.opset < 13) {
+    int64_t outer = numElements(ArrayRef<int64_t>(shape).take_front(axis));
+    int64_t inner = numElements(ArrayRef<int64_t>(shape).drop_front(axis));
+    x = reshapeTensor(b, loc, x, {outer, inner});
+    axes = {1};
+  } else {
+    axes = {axis};
+  }
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type elem = xt.getElementType();
+  auto maxF = [](OpBuilder &nb, Location nl, Value e, Value acc) {
+    return nb.create<arith::MaximumFOp>(nl, e, acc).getResult();
+  };
+  Value mx = buildReduction(b, loc, x, axes, true, -INFINITY, maxF);
+  Value y;
+  if (K == SoftKind::Hardmax) {
+    // One-hot of the first maximum: count maxima seen before via a prefix is
+    // costly; use the first index of the max instead.
+    int64_t ax = axes[0];
+    int64_t rnk = xt.getRank();
+    MLIRContext *mctx = b.getContext();
+    SmallVector<AffineExpr> ke;
+    for (int64_t i = 0; i < rnk; ++i)
+      ke.push_back(i == ax ? getAffineConstantExpr(0, mctx)
+                           : getAffineDimExpr(i, mctx));
+    // First index where x == max, reduced with min.
+    Value big = filledTensor(b, loc, cast<RankedTensorType>(mx.getType()).getShape(),
+                             b.getI64Type(), xt.getDimSize(ax));
+    SmallVector<AffineMap> maps = {
+        AffineMap::getMultiDimIdentityMap(rnk, mctx),
+        AffineMap::get(rnk, 0, ke, mctx), AffineMap::get(rnk, 0, ke, mctx)};
+    SmallVector<utils::IteratorType> iters(rnk, utils::IteratorType::parallel);
+    iters[ax] = utils::IteratorType::reduction;
+    auto first = b.create<linalg::GenericOp>(
+        loc, TypeRange{big.getType()}, ValueRange{x, mx}, ValueRange{big},
+        maps, iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value i = nb.create<arith::IndexCastOp>(
+              nl, nb.getI64Type(), nb.create<linalg::IndexOp>(nl, ax));
+          Value eq = nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OEQ,
+                                              a[0], a[1]);
+          Value cand = nb.create<arith::SelectOp>(nl, eq, i, a[2]);
+          nb.create<linalg::YieldOp>(
+              nl, Value(nb.create<arith::MinSIOp>(nl, cand, a[2])));
+        });
+    Value idx = first.getResult(0);
+    SmallVector<AffineMap> maps2 = {AffineMap::get(rnk, 0, ke, mctx),
+                                    AffineMap::getMultiDimIdentityMap(rnk, mctx)};
+    Value init = emptyTensor(b, loc, xt.getShape(), elem);
+    y = b.create<linalg::GenericOp>(
+             loc, TypeRange{init.getType()}, ValueRange{idx}, ValueRange{init},
+             maps2,
+             SmallVector<utils::IteratorType>(rnk,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange a) {
+               Value i = nb.create<arith::IndexCastOp>(
+                   nl, nb.getI64Type(), nb.create<linalg::IndexOp>(nl, ax));
+               Value eq = nb.create<arith::CmpIOp>(
+                   nl, arith::CmpIPredicate::eq, i, a[0]);
+               Value r = nb.create<arith::SelectOp>(
+                   nl, eq, cst(nb, nl, elem, 1), cst(nb, nl, elem, 0));
+               nb.create<linalg::YieldOp>(nl, r);
+             })
+            .getResult(0);
+  } else {
+    Value e = buildElementwise(b, loc, ValueRange{x, mx}, xt.getShape(), elem,
+                               [](OpBuilder &nb, Location nl, ValueRange a) {
+                                 Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+                                 return nb.create<math::ExpOp>(nl, d).getResult();
+                               });
+    auto add = [](OpBuilder &nb, Location nl, Value v, Value acc) {
+      return nb.create<arith::AddFOp>(nl, v, acc).getResult();
+    };
+    Value sum = buildReduction(b, loc, e, axes, true, 0, add);
+    if (K == SoftKind::Softmax) {
+      y = buildElementwise(b, loc, ValueRange{e, sum}, xt.getShape(), elem,
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             return nb.create<arith::DivFOp>(nl, a[0], a[1])
+                                 .getResult();
+                           });
+    } else {
+      y = buildElementwise(b, loc, ValueRange{x, mx, sum}, xt.getShape(), elem,
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+                             Value l = nb.create<math::LogOp>(nl, a[2]);
+                             return nb.create<arith::SubFOp>(nl, d, l)
+                                 .getResult();
+                           });
+    }
+  }
+  ctx.setOutput(0, reshapeTensor(b, loc, y, shape), ctx.dtype(0));
+  return success();
+}
+
+// --- Pooling --------------------------------------------------------------------
+
+/// Per output position, how many window taps fall inside [lo, hi) of the
+/// (unpadded) input coordinates; separable over dims.
+std::vector<double> windowCounts(const Window &w, ArrayRef<int64_t> spatial,
+                                 bool includePad) {
+  size_t s = spatial.size();
+  std::vector<std::vector<int64_t>> perDim(s);
+  for (size_t i = 0; i < s; ++i) {
+    int64_t lo = includePad ? -w.padLo[i] : 0;
+    // Explicit pads count; the extra ceil-mode tail does not.
+    int64_t explicitHi = w.padHi[i];
+    int64_t hi = includePad ? spatial[i] + explicitHi : spatial[i];
+    for (int64_t o = 0; o < w.out[i]; ++o) {
+      int64_t cnt = 0;
+      for (int64_t k = 0; k < w.kernel[i]; ++k) {
+        int64_t p = o * w.strides[i] + k * w.dilations[i] - w.padLo[i];
+        cnt += p >= lo && p < hi;
+      }
+      perDim[i].push_back(cnt);
+    }
+  }
+  std::vector<double> counts(numElements(w.out), 1);
+  for (size_t idx = 0; idx < counts.size(); ++idx) {
+    size_t rem = idx;
+    for (size_t i = s; i-- > 0;) {
+      counts[idx] *= perDim[i][rem % w.out[i]];
+      rem /= w.out[i];
+    }
+  }
+  return counts;
+}
+
+template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  if (rank < 3)
+    return ctx.error() << "expects an input of rank >= 3";
+  if (IsMax && ctx.wantsOutput(1))
+    return ctx.error() << "the Indices output is not supported";
+  if (!isFloat(ctx.dtype(0)) && !IsMax)
+    return ctx.error() << "expects a float input";
+  const auto &xs = ctx.shape(0);
+  ArrayRef<int64_t> spatial = ArrayRef<int64_t>(xs).drop_front(2);
+  std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
+  if (kernel.size() != spatial.size())
+    return ctx.error() << "kernel_shape must have " << spatial.size()
+                       << " entries";
+  // The explicit pads before ceil-mode widening, for count_include_pad.
+  bool ceilMode = ctx.attrInt("ceil_mode", 0);
+  auto win = resolveWindow(ctx, spatial, kernel, ceilMode);
+  if (failed(win))
+    return failure();
+  Window explicitWin = *win;
+  {
+    auto plain = resolveWindow(ctx, spatial, kernel, false);
+    if (succeeded(plain))
+      explicitWin.padHi = plain->padHi;
+  }
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type elem = ctx.elementType(ctx.dtype(0));
+  int64_t s = spatial.size();
+  std::vector<int64_t> lo = {0, 0}, hi = {0, 0};
+  lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
+  hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
+  double padVal = IsMax ? -INFINITY : 0;
+  Value x = padTensor(b, loc, ctx.value(0), lo, hi,
+                      scalarConstant(b, loc, elem, padVal));
+  std::vector<int64_t> outShape = {xs[0], xs[1]};
+  outShape.insert(outShape.end(), win->out.begin(), win->out.end());
+  Value acc = filledTensor(b, loc, outShape, elem, padVal);
+  Value window = emptyTensor(b, loc, kernel, elem);
+  MLIRContext *mctx = b.getContext();
+  int64_t loops = 2 + 2 * s;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, mctx); };
+  SmallVector<AffineExpr> xe = {d(0), d(1)}, ke, oe = {d(0), d(1)};
+  for (int64_t i = 0; i < s; ++i) {
+    xe.push_back(d(2 + i) * win->strides[i] +
+                 d(2 + s + i) * win->dilations[i]);
+    ke.push_back(d(2 + s + i));
+    oe.push_back(d(2 + i));
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, mctx),
+                                 AffineMap::get(loops, 0, ke, mctx),
+                                 AffineMap::get(loops, 0, oe, mctx)};
+  SmallVector<utils::IteratorType> iters(2 + s, utils::IteratorType::parallel);
+  iters.append(s, utils::IteratorType::reduction);
+  bool uns = isUnsigned(ctx.dtype(0));
+  Value pooled =
+      b.create<linalg::GenericOp>(
+           loc, TypeRange{acc.getType()}, ValueRange{x, window},
+           ValueRange{acc}, maps, iters,
+           [&](OpBuilder &nb, Location nl, ValueRange a) {
+             Value r = IsMax ? maxS(nb, nl, a[0], a[2], uns)
+                             : addS(nb, nl, a[0], a[2]);
+             nb.create<linalg::YieldOp>(nl, r);
+           })
+          .getResult(0);
+  if (!IsMax) {
+    bool includePad = ctx.attrInt("count_include_pad", 0);
+    std::vector<double> counts = windowCounts(explicitWin, spatial, includePad);
+    std::vector<int64_t> cs(2, 1);
+    cs.insert(cs.end(), win->out.begin(), win->out.end());
+    Value cnt = materializeConstant(
+        b, loc, hostFromDoubles(ctx.dtype(0), cs, counts));
+    pooled = buildElementwise(b, loc, ValueRange{pooled, cnt}, outShape, elem,
+                              [](OpBuilder &nb, Location nl, ValueRange a) {
+                                return nb.create<arith::DivFOp>(nl, a[0], a[1])
+                                    .getResult();
+                              });
+  }
+  ctx.setOutput(0, pooled, ctx.dtype(0));
+  return success();
+}
+
+template <bool IsMax> LogicalResult buildGlobalPool(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  if (rank < 3)
+    return ctx.error() << "expects an input of rank >= 3";
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  SmallVector<int64_t> axes;
+  int64_t count = 1;
+  for (int64_t i = 2; i < rank; ++i) {
+    axes.push_back(i);
+    count *= ctx.shape(0)[i];
+  }
+  Type elem = ctx.elementType(ctx.dtype(0));
+  Value r;
+  if (IsMax) {
+    r = buildReduction(b, loc, ctx.value(0), axes, true, -INFINITY,
+                       [](OpBuilder &nb, Location nl, Value e, Value acc) {
+                         return nb.create<arith::MaximumFOp>(nl, e, acc)
+                             .getResult();
+                       });
+  } else {
+    r = buildReduction(b, loc, ctx.value(0), axes, true, 0,
+                       [](OpBuilder &nb, Location nl, Value e, Value acc) {
+                         return nb.create<arith::AddFOp>(nl, e, acc).getResult();
+                       });
+    auto rs = cast<RankedTensorType>(r.getType()).getShape();
+    r = buildElementwise(b, loc, r, rs, elem,
+                         [&](OpBuilder &nb, Location nl, ValueRange a) {
+                           return nb.create<arith::DivFOp>(
+                                      nl, a[0], cst(nb, nl, elem, count))
+                               .getResult();
+                         });
+  }
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+} // namespace
+
+void onnx_import::registerNeuralNetOps(OpTable &t) {
+  t["Conv"] = buildConv;
+  t["ConvTranspose"] = buildConvTranspose;
+  t["MatMul"] = buildMatMul;
+  t["Gemm"] = buildGemm;
+  t["BatchNormalization"] = buildBatchNorm;
+  t["LayerNormalization"] = buildLayerNorm;
+  t["InstanceNormalization"] = buildInstanceNorm;
+  t["Softmax"] = buildSoftmax<SoftKind::Softmax>;
+  t["LogSoftmax"] = buildSoftmax<SoftKind::LogSoftmax>;
+  t["Hardmax"] = buildSoftmax<SoftKind::Hardmax>;
+  t["MaxPool"] = buildPool<true>;
+  t["AveragePool"] = buildPool<false>;
+  t["GlobalMaxPool"] = buildGlobalPool<true>;
+  t["GlobalAveragePool"] = buildGlobalPool<false>;
+}

@@ -1,0 +1,951 @@
+//===- Shape.cpp - ONNX ops that move data: reshape, slice, gather, ... ---===//
+
+#include "frontends/onnx/Builders.h"
+#include "frontends/onnx/NodeContext.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+namespace {
+
+Value toIndex(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isIndex())
+    return v;
+  return b.create<arith::IndexCastOp>(loc, b.getIndexType(), v);
+}
+
+Value cIdx(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+/// Wraps a possibly negative index into [0, dim).
+Value wrapIndex(OpBuilder &b, Location loc, Value idx, int64_t dim) {
+  Value zero = cIdx(b, loc, 0);
+  Value neg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, idx, zero);
+  Value wrapped = b.create<arith::AddIOp>(loc, idx, cIdx(b, loc, dim));
+  return b.create<arith::SelectOp>(loc, neg, wrapped, idx);
+}
+
+/// A linalg.generic over `outShape` whose body computes each element from
+/// the loop indices (gather-like ops read their sources with tensor.extract).
+Value buildIndexed(
+    OpBuilder &b, Location loc, ArrayRef<int64_t> outShape, Type elem,
+    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange idx, ValueRange args)>
+        body) {
+  int64_t rank = outShape.size();
+  SmallVector<AffineMap> maps(inputMaps.begin(), inputMaps.end());
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = emptyTensor(b, loc, outShape, elem);
+  auto op = b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> idx;
+        for (int64_t i = 0; i < rank; ++i)
+          idx.push_back(nb.create<linalg::IndexOp>(nloc, i));
+        nb.create<linalg::YieldOp>(nloc, body(nb, nloc, idx, args.drop_back()));
+      });
+  return op.getResult(0);
+}
+
+FailureOr<std::vector<int64_t>> axesOf(NodeContext &ctx, size_t inputIdx,
+                                       int64_t rank) {
+  std::vector<int64_t> axes;
+  if (ctx.opset >= 13 && ctx.node.op_type() != "Slice" &&
+      ctx.hasInput(inputIdx)) {
+    auto a = ctx.constInts(inputIdx, "axes");
+    if (failed(a))
+      return failure();
+    axes = *a;
+  } else if (ctx.opset < 13 || ctx.node.op_type() == "Slice") {
+    axes = ctx.attrInts("axes");
+  }
+  for (int64_t &a : axes) {
+    int64_t n = normalizeAxis(a, rank);
+    if (n < 0) {
+      ctx.error() << "axis " << a << " is out of range for rank " << rank;
+      return failure();
+    }
+    a = n;
+  }
+  return axes;
+}
+
+// --- Pass-through -----------------------------------------------------------
+
+LogicalResult buildIdentity(NodeContext &ctx) {
+  ctx.setOutput(0, ctx.value(0), ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildDropout(NodeContext &ctx) {
+  ctx.setOutput(0, ctx.value(0), ctx.dtype(0));
+  if (ctx.wantsOutput(1)) {
+    std::vector<int64_t> ones(numElements(ctx.shape(0)), 1);
+    ctx.setConstant(1, hostFromInts(io::DType::Bool, ctx.shape(0), ones));
+  }
+  return success();
+}
+
+// --- Shape queries (always compile-time) ------------------------------------
+
+LogicalResult buildShape(NodeContext &ctx) {
+  std::vector<int64_t> s = ctx.shape(0);
+  int64_t rank = s.size();
+  int64_t start = ctx.attrInt("start", 0), end = ctx.attrInt("end", rank);
+  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+  std::vector<int64_t> dims(s.begin() + start,
+                            s.begin() + std::max(start, end));
+  ctx.setConstant(0, hostFromInts(io::DType::I64,
+                                  {static_cast<int64_t>(dims.size())}, dims));
+  return success();
+}
+
+LogicalResult buildSize(NodeContext &ctx) {
+  ctx.setConstant(0, hostFromInts(io::DType::I64, {},
+                                  {numElements(ctx.shape(0))}));
+  return success();
+}
+
+LogicalResult buildConstant(NodeContext &ctx) {
+  if (ctx.hasAttr("value")) {
+    auto t = ctx.attrTensor("value");
+    if (failed(t))
+      return failure();
+    ctx.setConstant(0, std::move(*t));
+    return success();
+  }
+  if (ctx.hasAttr("value_float"))
+    ctx.setConstant(0, hostFromDoubles(io::DType::F32, {},
+                                       {ctx.attrFloat("value_float", 0)}));
+  else if (ctx.hasAttr("value_int"))
+    ctx.setConstant(0, hostFromInts(io::DType::I64, {},
+                                    {ctx.attrInt("value_int", 0)}));
+  else if (ctx.hasAttr("value_floats")) {
+    auto v = ctx.attrFloats("value_floats");
+    ctx.setConstant(0, hostFromDoubles(io::DType::F32,
+                                       {static_cast<int64_t>(v.size())},
+                                       {v.begin(), v.end()}));
+  } else if (ctx.hasAttr("value_ints")) {
+    auto v = ctx.attrInts("value_ints");
+    ctx.setConstant(0, hostFromInts(io::DType::I64,
+                                    {static_cast<int64_t>(v.size())}, v));
+  } else {
+    return ctx.error() << "unsupported constant kind (sparse or string)";
+  }
+  return success();
+}
+
+LogicalResult buildConstantOfShape(NodeContext &ctx) {
+  auto shape = ctx.constInts(0, "shape");
+  if (failed(shape))
+    return failure();
+  for (int64_t d : *shape)
+    if (d < 0)
+      return ctx.error() << "shape " << shapeStr(*shape)
+                         << " has a negative dimension";
+  io::HostTensor value = hostFromDoubles(io::DType::F32, {1}, {0.0});
+  if (ctx.hasAttr("value")) {
+    auto t = ctx.attrTensor("value");
+    if (failed(t))
+      return failure();
+    value = std::move(*t);
+  }
+  Type elem = ctx.elementType(value.dtype);
+  double v = hostToDoubles(value)[0];
+  Value r = filledTensor(ctx.b, ctx.loc, *shape, elem, v);
+  ctx.setOutput(0, r, value.dtype);
+  return success();
+}
+
+// --- Reshapes -------------------------------------------------------------------
+
+LogicalResult buildReshape(NodeContext &ctx) {
+  std::vector<int64_t> target;
+  if (ctx.opset < 5) {
+    target = ctx.attrInts("shape");
+  } else {
+    auto t = ctx.constInts(1, "shape");
+    if (failed(t))
+      return failure();
+    target = *t;
+  }
+  const std::vector<int64_t> &in = ctx.shape(0);
+  bool allowZero = ctx.attrInt("allowzero", 0);
+  int64_t inferred = -1, known = 1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allowZero) {
+      if (i >= in.size())
+        return ctx.error() << "shape " << shapeStr(target)
+                           << " copies dimension " << i
+                           << " that the input " << shapeStr(in) << " lacks";
+      target[i] = in[i];
+    }
+    if (target[i] == -1) {
+      if (inferred >= 0)
+        return ctx.error() << "shape " << shapeStr(target)
+                           << " has more than one -1";
+      inferred = i;
+      continue;
+    }
+    if (target[i] < 0)
+      return ctx.error() << "invalid shape " << shapeStr(target)
+                         << ": negative dimension " << target[i];
+    known *= target[i];
+  }
+  int64_t n = numElements(in);
+  if (inferred >= 0) {
+    if (known == 0 || n % known != 0)
+      return ctx.error() << "cannot reshape " << shapeStr(in) << " to "
+                         << shapeStr(target);
+    target[inferred] = n / known;
+  } else if (known != n) {
+    return ctx.error() << "cannot reshape " << shapeStr(in) << " ("
+                       << n << " elements) to " << shapeStr(target);
+  }
+  ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), target),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildFlatten(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = ctx.attrInt("axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis > rank)
+    return ctx.error() << "axis " << ctx.attrInt("axis", 1)
+                       << " is out of range for rank " << rank;
+  const auto &s = ctx.shape(0);
+  int64_t outer = numElements(ArrayRef<int64_t>(s).take_front(axis));
+  int64_t inner = numElements(ArrayRef<int64_t>(s).drop_front(axis));
+  ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), {outer, inner}),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildSqueeze(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  auto axes = axesOf(ctx, 1, rank);
+  if (failed(axes))
+    return failure();
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool squeeze = axes->empty() ? ctx.shape(0)[i] == 1
+                                 : llvm::is_contained(*axes, i);
+    if (squeeze && ctx.shape(0)[i] != 1)
+      return ctx.error() << "cannot squeeze axis " << i << " of size "
+                         << ctx.shape(0)[i];
+    if (!squeeze)
+      out.push_back(ctx.shape(0)[i]);
+  }
+  ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), out),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildUnsqueeze(NodeContext &ctx) {
+  std::vector<int64_t> axes;
+  if (ctx.opset >= 13) {
+    auto a = ctx.constInts(1, "axes");
+    if (failed(a))
+      return failure();
+    axes = *a;
+  } else {
+    axes = ctx.attrInts("axes");
+  }
+  int64_t outRank = ctx.rank(0) + axes.size();
+  for (int64_t &a : axes) {
+    int64_t n = normalizeAxis(a, outRank);
+    if (n < 0)
+      return ctx.error() << "axis " << a << " is out of range for rank "
+                         << outRank;
+    a = n;
+  }
+  std::vector<int64_t> out;
+  size_t k = 0;
+  for (int64_t i = 0; i < outRank; ++i) {
+    if (llvm::is_contained(axes, i))
+      out.push_back(1);
+    else if (k < ctx.shape(0).size())
+      out.push_back(ctx.shape(0)[k++]);
+    else
+      return ctx.error() << "duplicate axes";
+  }
+  ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), out),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildTranspose(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  std::vector<int64_t> perm = ctx.attrInts("perm");
+  if (perm.empty())
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  std::vector<int64_t> sorted = perm;
+  llvm::sort(sorted);
+  for (int64_t i = 0; i < rank; ++i)
+    if (static_cast<int64_t>(sorted.size()) != rank || sorted[i] != i)
+      return ctx.error() << "perm " << shapeStr(perm)
+                         << " is not a permutation of rank " << rank;
+  ctx.setOutput(0, transposeTensor(ctx.b, ctx.loc, ctx.value(0), perm),
+                ctx.dtype(0));
+  return success();
+}
+
+// --- Joins and splits -------------------------------------------------------
+
+LogicalResult buildConcat(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  std::vector<int64_t> out = ctx.shape(0);
+  out[axis] = 0;
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    const auto &s = ctx.shape(i);
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && (static_cast<int64_t>(s.size()) != rank ||
+                        s[d] != ctx.shape(0)[d]))
+        return ctx.error() << "cannot concatenate " << shapeStr(ctx.shape(0))
+                           << " and " << shapeStr(s) << " along axis "
+                           << axis;
+    out[axis] += s[axis];
+  }
+  Type elem = ctx.elementType(ctx.dtype(0));
+  Value acc = emptyTensor(ctx.b, ctx.loc, out, elem);
+  int64_t offset = 0;
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    const auto &s = ctx.shape(i);
+    if (s[axis] == 0)
+      continue;
+    SmallVector<OpFoldResult> offs, sizes, strides;
+    for (int64_t d = 0; d < rank; ++d) {
+      offs.push_back(ctx.b.getIndexAttr(d == axis ? offset : 0));
+      sizes.push_back(ctx.b.getIndexAttr(s[d]));
+      strides.push_back(ctx.b.getIndexAttr(1));
+    }
+    acc = ctx.b.create<tensor::InsertSliceOp>(ctx.loc, ctx.value(i), acc, offs,
+                                              sizes, strides);
+    offset += s[axis];
+  }
+  ctx.setOutput(0, acc, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildSplit(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  int64_t dim = ctx.shape(0)[axis];
+  std::vector<int64_t> split;
+  if (ctx.opset >= 13 && ctx.hasInput(1)) {
+    auto s = ctx.constInts(1, "split");
+    if (failed(s))
+      return failure();
+    split = *s;
+  } else if (ctx.opset < 13) {
+    split = ctx.attrInts("split");
+  }
+  int64_t n = ctx.numOutputs();
+  if (split.empty()) {
+    int64_t parts = ctx.hasAttr("num_outputs") ? ctx.attrInt("num_outputs", n)
+                                               : n;
+    int64_t chunk = (dim + parts - 1) / parts;
+    for (int64_t i = 0; i < parts; ++i)
+      split.push_back(std::min(chunk, dim - i * chunk));
+  }
+  int64_t total = 0;
+  for (int64_t s : split)
+    total += s;
+  if (total != dim || static_cast<int64_t>(split.size()) != n)
+    return ctx.error() << "split " << shapeStr(split) << " does not divide "
+                       << "dimension " << dim << " into " << n << " outputs";
+  int64_t offset = 0;
+  Value in = ctx.value(0);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> offs(rank, 0), sizes = ctx.shape(0),
+                                        strides(rank, 1);
+    offs[axis] = offset;
+    sizes[axis] = split[i];
+    offset += split[i];
+    if (ctx.wantsOutput(i))
+      ctx.setOutput(i, sliceTensor(ctx.b, ctx.loc, in, offs, sizes, strides),
+                    ctx.dtype(0));
+  }
+  return success();
+}
+
+LogicalResult buildSlice(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (ctx.opset < 10) {
+    starts = ctx.attrInts("starts");
+    ends = ctx.attrInts("ends");
+    axes = ctx.attrInts("axes");
+  } else {
+    auto s = ctx.constInts(1, "starts");
+    auto e = ctx.constInts(2, "ends");
+    if (failed(s) || failed(e))
+      return failure();
+    starts = *s;
+    ends = *e;
+    if (ctx.hasInput(3)) {
+      auto a = ctx.constInts(3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (ctx.hasInput(4)) {
+      auto st = ctx.constInts(4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return ctx.error() << "starts, ends, axes and steps differ in length";
+  const auto &in = ctx.shape(0);
+  std::vector<int64_t> offs(rank, 0), sizes = in, strides(rank, 1);
+  bool negative = false;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t a = normalizeAxis(axes[i], rank);
+    if (a < 0)
+      return ctx.error() << "axis " << axes[i] << " is out of range";
+    int64_t d = in[a], st = steps[i];
+    if (st == 0)
+      return ctx.error() << "slice step must not be 0";
+    int64_t s = starts[i], e = ends[i];
+    if (s < 0)
+      s += d;
+    if (e < 0)
+      e += d;
+    if (st > 0) {
+      s = std::clamp<int64_t>(s, 0, d);
+      e = std::clamp<int64_t>(e, 0, d);
+      sizes[a] = std::max<int64_t>(0, (e - s + st - 1) / st);
+    } else {
+      s = std::clamp<int64_t>(s, 0, d - 1);
+      e = std::clamp<int64_t>(e, -1, d - 1);
+      sizes[a] = std::max<int64_t>(0, (s - e + (-st) - 1) / (-st));
+      negative = true;
+    }
+    offs[a] = s;
+    strides[a] = st;
+  }
+  Value v = ctx.value(0);
+  if (!negative) {
+    ctx.setOutput(0, sliceTensor(ctx.b, ctx.loc, v, offs, sizes, strides),
+                  ctx.dtype(0));
+    return success();
+  }
+  // Negative steps: an affine read map offs + stride * d.
+  MLIRContext *mctx = ctx.b.getContext();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    exprs.push_back(getAffineConstantExpr(offs[i], mctx) +
+                    getAffineDimExpr(i, mctx) * strides[i]);
+  // The read map alone cannot size the loops; they come from the output.
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, sizes, ctx.elementType(ctx.dtype(0)), {}, {},
+      [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange) -> Value {
+        SmallVector<Value> src;
+        for (int64_t i = 0; i < rank; ++i) {
+          Value m = b.create<arith::MulIOp>(loc, idx[i],
+                                            cIdx(b, loc, strides[i]));
+          src.push_back(
+              b.create<arith::AddIOp>(loc, m, cIdx(b, loc, offs[i])));
+        }
+        return b.create<tensor::ExtractOp>(loc, v, src);
+      });
+  (void)exprs;
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+// --- Gathers ------------------------------------------------------------------
+
+LogicalResult buildGather(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  const auto &ds = ctx.shape(0), &is = ctx.shape(1);
+  std::vector<int64_t> out(ds.begin(), ds.begin() + axis);
+  out.insert(out.end(), is.begin(), is.end());
+  out.insert(out.end(), ds.begin() + axis + 1, ds.end());
+  Value data = ctx.value(0), indices = ctx.value(1);
+  int64_t ir = is.size(), dim = ds[axis];
+  MLIRContext *mctx = ctx.b.getContext();
+  SmallVector<AffineExpr> idxExprs;
+  for (int64_t k = 0; k < ir; ++k)
+    idxExprs.push_back(getAffineDimExpr(axis + k, mctx));
+  AffineMap idxMap = AffineMap::get(out.size(), 0, idxExprs, mctx);
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, out, ctx.elementType(ctx.dtype(0)), {indices}, {idxMap},
+      [&](OpBuilder &b, Location loc, ValueRange idx,
+          ValueRange args) -> Value {
+        SmallVector<Value> src;
+        for (int64_t i = 0; i < axis; ++i)
+          src.push_back(idx[i]);
+        src.push_back(wrapIndex(b, loc, toIndex(b, loc, args[0]), dim));
+        for (int64_t i = axis + 1; i < rank; ++i)
+          src.push_back(idx[i - 1 + ir]);
+        return b.create<tensor::ExtractOp>(loc, data, src);
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildGatherElements(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
+  if (axis < 0 || ctx.rank(1) != rank)
+    return ctx.error() << "expects indices of the data's rank and a valid axis";
+  Value data = ctx.value(0);
+  int64_t dim = ctx.shape(0)[axis];
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx.b.getContext());
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, ctx.shape(1), ctx.elementType(ctx.dtype(0)),
+      {ctx.value(1)}, {id},
+      [&](OpBuilder &b, Location loc, ValueRange idx,
+          ValueRange args) -> Value {
+        SmallVector<Value> src(idx.begin(), idx.end());
+        src[axis] = wrapIndex(b, loc, toIndex(b, loc, args[0]), dim);
+        return b.create<tensor::ExtractOp>(loc, data, src);
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildGatherND(NodeContext &ctx) {
+  int64_t batchDims = ctx.attrInt("batch_dims", 0);
+  const auto &ds = ctx.shape(0), &is = ctx.shape(1);
+  int64_t q = is.size(), k = is.back(), r = ds.size();
+  if (k > r - batchDims)
+    return ctx.error() << "index depth " << k << " exceeds data rank";
+  std::vector<int64_t> out(is.begin(), is.end() - 1);
+  out.insert(out.end(), ds.begin() + batchDims + k, ds.end());
+  Value data = ctx.value(0), indices = ctx.value(1);
+  Value r0 = buildIndexed(
+      ctx.b, ctx.loc, out, ctx.elementType(ctx.dtype(0)), {}, {},
+      [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange) -> Value {
+        SmallVector<Value> src;
+        for (int64_t i = 0; i < batchDims; ++i)
+          src.push_back(idx[i]);
+        SmallVector<Value> ip(idx.begin(), idx.begin() + (q - 1));
+        for (int64_t j = 0; j < k; ++j) {
+          SmallVector<Value> at = ip;
+          at.push_back(cIdx(b, loc, j));
+          Value e = b.create<tensor::ExtractOp>(loc, indices, at);
+          src.push_back(wrapIndex(b, loc, toIndex(b, loc, e),
+                                  ds[batchDims + j]));
+        }
+        for (int64_t i = q - 1; i < static_cast<int64_t>(idx.size()); ++i)
+          src.push_back(idx[i]);
+        return b.create<tensor::ExtractOp>(loc, data, src);
+      });
+  (void)r;
+  ctx.setOutput(0, r0, ctx.dtype(0));
+  return success();
+}
+
+// --- Scatters -------------------------------------------------------------
+
+/// Combines an existing and an update value by the `reduction` attribute.
+Value combine(OpBuilder &b, Location loc, const std::string &reduction,
+              Value old, Value upd, bool uns) {
+  if (reduction == "add")
+    return addS(b, loc, old, upd);
+  if (reduction == "mul")
+    return mulS(b, loc, old, upd);
+  if (reduction == "max")
+    return maxS(b, loc, old, upd, uns);
+  if (reduction == "min")
+    return minS(b, loc, old, upd, uns);
+  return upd;
+}
+
+/// Delinearizes `linear` over `shape` (row-major).
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                               ArrayRef<int64_t> shape) {
+  SmallVector<Value> idx(shape.size());
+  for (size_t i = shape.size(); i-- > 0;) {
+    Value d = cIdx(b, loc, shape[i]);
+    idx[i] = b.create<arith::RemUIOp>(loc, linear, d);
+    linear = b.create<arith::DivUIOp>(loc, linear, d);
+  }
+  return idx;
+}
+
+/// Loops over every element of `updatesShape`, threading the output tensor;
+/// `target` maps the update index to the output index.
+Value scatterLoop(OpBuilder &b, Location loc, Value data, Value updates,
+                  ArrayRef<int64_t> updatesShape, const std::string &reduction,
+                  bool uns,
+                  function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                  ValueRange)>
+                      target) {
+  int64_t n = numElements(updatesShape);
+  Value lb = cIdx(b, loc, 0), ub = cIdx(b, loc, n), one = cIdx(b, loc, 1);
+  auto loop = b.create<scf::ForOp>(
+      loc, lb, ub, one, ValueRange{data},
+      [&](OpBuilder &nb, Location nloc, Value iv, ValueRange iter) {
+        SmallVector<Value> ui = delinearize(nb, nloc, iv, updatesShape);
+        Value upd = nb.create<tensor::ExtractOp>(nloc, updates, ui);
+        SmallVector<Value> ti = target(nb, nloc, ui);
+        Value old = nb.create<tensor::ExtractOp>(nloc, iter[0], ti);
+        Value v = combine(nb, nloc, reduction, old, upd, uns);
+        Value next = nb.create<tensor::InsertOp>(nloc, v, iter[0], ti);
+        nb.create<scf::YieldOp>(nloc, next);
+      });
+  return loop.getResult(0);
+}
+
+LogicalResult buildScatterElements(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
+  if (axis < 0 || ctx.shape(1) != ctx.shape(2))
+    return ctx.error() << "expects indices and updates of one shape";
+  std::string reduction = ctx.attrString("reduction", "none");
+  Value indices = ctx.value(1);
+  int64_t dim = ctx.shape(0)[axis];
+  Value r = scatterLoop(
+      ctx.b, ctx.loc, ctx.value(0), ctx.value(2), ctx.shape(2), reduction,
+      isUnsigned(ctx.dtype(0)),
+      [&](OpBuilder &b, Location loc, ValueRange ui) {
+        SmallVector<Value> ti(ui.begin(), ui.end());
+        Value e = b.create<tensor::ExtractOp>(loc, indices, ui);
+        ti[axis] = wrapIndex(b, loc, toIndex(b, loc, e), dim);
+        return ti;
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildScatterND(NodeContext &ctx) {
+  const auto &ds = ctx.shape(0), &is = ctx.shape(1);
+  int64_t q = is.size(), k = is.back();
+  std::string reduction = ctx.attrString("reduction", "none");
+  Value indices = ctx.value(1);
+  Value r = scatterLoop(
+      ctx.b, ctx.loc, ctx.value(0), ctx.value(2), ctx.shape(2), reduction,
+      isUnsigned(ctx.dtype(0)),
+      [&](OpBuilder &b, Location loc, ValueRange ui) {
+        SmallVector<Value> ti;
+        SmallVector<Value> ip(ui.begin(), ui.begin() + (q - 1));
+        for (int64_t j = 0; j < k; ++j) {
+          SmallVector<Value> at = ip;
+          at.push_back(cIdx(b, loc, j));
+          Value e = b.create<tensor::ExtractOp>(loc, indices, at);
+          ti.push_back(wrapIndex(b, loc, toIndex(b, loc, e), ds[j]));
+        }
+        for (size_t i = q - 1; i < ui.size(); ++i)
+          ti.push_back(ui[i]);
+        return ti;
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+// --- Broadcasts and tiling ----------------------------------------------------
+
+LogicalResult buildExpand(NodeContext &ctx) {
+  auto shape = ctx.constInts(1, "shape");
+  if (failed(shape))
+    return failure();
+  std::vector<int64_t> out;
+  if (!broadcastShapes({ctx.shape(0), *shape}, out))
+    return ctx.error() << "cannot expand " << shapeStr(ctx.shape(0)) << " to "
+                       << shapeStr(*shape);
+  ctx.setOutput(0, broadcastTo(ctx.b, ctx.loc, ctx.value(0), out),
+                ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildTile(NodeContext &ctx) {
+  auto repeats = ctx.constInts(1, "repeats");
+  if (failed(repeats))
+    return failure();
+  int64_t rank = ctx.rank(0);
+  if (static_cast<int64_t>(repeats->size()) != rank)
+    return ctx.error() << "expects " << rank << " repeats, got "
+                       << repeats->size();
+  std::vector<int64_t> out;
+  MLIRContext *mctx = ctx.b.getContext();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i) {
+    out.push_back(ctx.shape(0)[i] * (*repeats)[i]);
+    exprs.push_back(getAffineDimExpr(i, mctx) % std::max<int64_t>(1, ctx.shape(0)[i]));
+  }
+  Value r = buildIndexed(ctx.b, ctx.loc, out, ctx.elementType(ctx.dtype(0)),
+                         {ctx.value(0)}, {AffineMap::get(rank, 0, exprs, mctx)},
+                         [](OpBuilder &, Location, ValueRange, ValueRange a) {
+                           return a[0];
+                         });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+// --- Padding --------------------------------------------------------------------
+
+LogicalResult buildPad(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  std::vector<int64_t> pads;
+  double constant = 0;
+  std::string mode = ctx.attrString("mode", "constant");
+  Value padValue;
+  if (ctx.opset < 11) {
+    pads = ctx.attrInts(ctx.opset < 2 ? "paddings" : "pads");
+    constant = ctx.attrFloat("value", 0);
+  } else {
+    auto p = ctx.constInts(1, "pads");
+    if (failed(p))
+      return failure();
+    pads = *p;
+    if (ctx.hasInput(2)) {
+      Value c = ctx.value(2);
+      if (cast<RankedTensorType>(c.getType()).getRank() != 0)
+        c = reshapeTensor(ctx.b, ctx.loc, c, {});
+      padValue = ctx.b.create<tensor::ExtractOp>(ctx.loc, c, ValueRange{});
+    }
+  }
+  std::vector<int64_t> axes;
+  if (ctx.hasInput(3)) {
+    auto a = ctx.constInts(3, "axes");
+    if (failed(a))
+      return failure();
+    for (int64_t x : *a)
+      axes.push_back(normalizeAxis(x, rank));
+  } else {
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  if (pads.size() != 2 * axes.size())
+    return ctx.error() << "expects " << 2 * axes.size() << " pads, got "
+                       << pads.size();
+  std::vector<int64_t> lo(rank, 0), hi(rank, 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    lo[axes[i]] = pads[i];
+    hi[axes[i]] = pads[i + axes.size()];
+  }
+  Value v = ctx.value(0);
+  std::vector<int64_t> shape = ctx.shape(0);
+  // Negative pads crop first.
+  std::vector<int64_t> offs(rank, 0), sizes = shape, strides(rank, 1);
+  bool crop = false;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (lo[i] < 0) {
+      offs[i] = -lo[i];
+      sizes[i] += lo[i];
+      lo[i] = 0;
+      crop = true;
+    }
+    if (hi[i] < 0) {
+      sizes[i] += hi[i];
+      hi[i] = 0;
+      crop = true;
+    }
+    if (sizes[i] < 0)
+      return ctx.error() << "pads crop more than the input has";
+  }
+  if (crop) {
+    v = sliceTensor(ctx.b, ctx.loc, v, offs, sizes, strides);
+    shape = sizes;
+  }
+  Type elem = ctx.elementType(ctx.dtype(0));
+  if (mode == "constant") {
+    if (!padValue)
+      padValue = scalarConstant(ctx.b, ctx.loc, elem, constant);
+    ctx.setOutput(0, padTensor(ctx.b, ctx.loc, v, lo, hi, padValue),
+                  ctx.dtype(0));
+    return success();
+  }
+  if (mode != "reflect" && mode != "edge" && mode != "wrap")
+    return ctx.error() << "unsupported mode '" << mode << "'";
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < rank; ++i)
+    out.push_back(shape[i] + lo[i] + hi[i]);
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, out, elem, {}, {},
+      [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange) -> Value {
+        SmallVector<Value> src;
+        for (int64_t i = 0; i < rank; ++i) {
+          // Position in the input, possibly outside [0, n).
+          Value p = b.create<arith::SubIOp>(loc, idx[i], cIdx(b, loc, lo[i]));
+          int64_t n = shape[i];
+          Value zero = cIdx(b, loc, 0), last = cIdx(b, loc, n - 1);
+          if (mode == "edge") {
+            p = b.create<arith::MaxSIOp>(loc, p, zero);
+            p = b.create<arith::MinSIOp>(loc, p, last);
+          } else if (mode == "wrap") {
+            Value nn = cIdx(b, loc, n);
+            p = b.create<arith::RemSIOp>(
+                loc, b.create<arith::AddIOp>(
+                         loc, b.create<arith::RemSIOp>(loc, p, nn), nn),
+                nn);
+          } else {
+            // Reflect without repeating the edge: period 2(n-1).
+            if (n == 1) {
+              p = zero;
+            } else {
+              Value period = cIdx(b, loc, 2 * (n - 1));
+              Value m = b.create<arith::RemSIOp>(
+                  loc, b.create<arith::AddIOp>(
+                           loc, b.create<arith::RemSIOp>(loc, p, period),
+                           period),
+                  period);
+              Value mirrored = b.create<arith::SubIOp>(loc, period, m);
+              Value inRange = b.create<arith::CmpIOp>(
+                  loc, arith::CmpIPredicate::sle, m, last);
+              p = b.create<arith::SelectOp>(loc, inRange, m, mirrored);
+            }
+          }
+          src.push_back(p);
+        }
+        return b.create<tensor::ExtractOp>(loc, v, src);
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+// --- Rearrangements -------------------------------------------------------------
+
+LogicalResult buildDepthToSpace(NodeContext &ctx) {
+  if (ctx.rank(0) != 4)
+    return ctx.error() << "expects a 4-D input";
+  int64_t bs = ctx.attrInt("blocksize", 0);
+  auto s = ctx.shape(0);
+  int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+  if (bs <= 0 || c % (bs * bs))
+    return ctx.error() << "channels " << c << " are not divisible by "
+                       << "blocksize^2";
+  bool crd = ctx.attrString("mode", "DCR") == "CRD";
+  Value v = ctx.value(0);
+  int64_t co = c / (bs * bs);
+  Value r;
+  if (crd) {
+    r = reshapeTensor(ctx.b, ctx.loc, v, {n, co, bs, bs, h, w});
+    r = transposeTensor(ctx.b, ctx.loc, r, {0, 1, 4, 2, 5, 3});
+  } else {
+    r = reshapeTensor(ctx.b, ctx.loc, v, {n, bs, bs, co, h, w});
+    r = transposeTensor(ctx.b, ctx.loc, r, {0, 3, 4, 1, 5, 2});
+  }
+  r = reshapeTensor(ctx.b, ctx.loc, r, {n, co, h * bs, w * bs});
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildSpaceToDepth(NodeContext &ctx) {
+  if (ctx.rank(0) != 4)
+    return ctx.error() << "expects a 4-D input";
+  int64_t bs = ctx.attrInt("blocksize", 0);
+  auto s = ctx.shape(0);
+  int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+  if (bs <= 0 || h % bs || w % bs)
+    return ctx.error() << "spatial dims are not divisible by blocksize";
+  Value r = reshapeTensor(ctx.b, ctx.loc, ctx.value(0),
+                          {n, c, h / bs, bs, w / bs, bs});
+  r = transposeTensor(ctx.b, ctx.loc, r, {0, 3, 5, 1, 2, 4});
+  r = reshapeTensor(ctx.b, ctx.loc, r, {n, c * bs * bs, h / bs, w / bs});
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildTrilu(NodeContext &ctx) {
+  int64_t k = 0;
+  if (ctx.hasInput(1)) {
+    auto kv = ctx.constInts(1, "k");
+    if (failed(kv))
+      return failure();
+    k = (*kv)[0];
+  }
+  bool upper = ctx.attrInt("upper", 1);
+  int64_t rank = ctx.rank(0);
+  if (rank < 2)
+    return ctx.error() << "expects rank >= 2";
+  Type elem = ctx.elementType(ctx.dtype(0));
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx.b.getContext());
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, ctx.shape(0), elem, {ctx.value(0)}, {id},
+      [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange a) -> Value {
+        Value i = b.create<arith::IndexCastOp>(loc, b.getI64Type(),
+                                               idx[rank - 2]);
+        Value j = b.create<arith::IndexCastOp>(loc, b.getI64Type(),
+                                               idx[rank - 1]);
+        Value diff = b.create<arith::SubIOp>(loc, j, i);
+        Value kk = b.create<arith::ConstantIntOp>(loc, k, 64);
+        Value keep = b.create<arith::CmpIOp>(
+            loc, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
+            diff, kk);
+        return b.create<arith::SelectOp>(loc, keep, a[0],
+                                         scalarConstant(b, loc, elem, 0));
+      });
+  ctx.setOutput(0, r, ctx.dtype(0));
+  return success();
+}
+
+LogicalResult buildEyeLike(NodeContext &ctx) {
+  io::DType dt = ctx.dtype(0);
+  if (ctx.hasAttr("dtype") &&
+      !io::dtypeFromOnnx(ctx.attrInt("dtype", 1), dt))
+    return ctx.error() << "unsupported dtype";
+  int64_t k = ctx.attrInt("k", 0);
+  auto s = ctx.shape(0);
+  if (s.size() != 2)
+    return ctx.error() << "expects a 2-D input";
+  std::vector<int64_t> v(s[0] * s[1], 0);
+  for (int64_t i = 0; i < s[0]; ++i)
+    if (i + k >= 0 && i + k < s[1])
+      v[i * s[1] + i + k] = 1;
+  ctx.setConstant(0, hostFromInts(dt, s, v));
+  return success();
+}
+
+} // namespace
+
+void onnx_import::registerShapeOps(OpTable &t) {
+  t["Identity"] = buildIdentity;
+  t["Dropout"] = buildDropout;
+  t["Shape"] = buildShape;
+  t["Size"] = buildSize;
+  t["Constant"] = buildConstant;
+  t["ConstantOfShape"] = buildConstantOfShape;
+  t["Reshape"] = buildReshape;
+  t["Flatten"] = buildFlatten;
+  t["Squeeze"] = buildSqueeze;
+  t["Unsqueeze"] = buildUnsqueeze;
+  t["Transpose"] = buildTranspose;
+  t["Concat"] = buildConcat;
+  t["Split"] = buildSplit;
+  t["Slice"] = buildSlice;
+  t["Gather"] = buildGather;
+  t["GatherElements"] = buildGatherElements;
+  t["GatherND"] = buildGatherND;
+  t["ScatterElements"] = buildScatterElements;
+  t["Scatter"] = buildScatterElements;
+  t["ScatterND"] = buildScatterND;
+  t["Expand"] = buildExpand;
+  t["Tile"] = buildTile;
+  t["Pad"] = buildPad;
+  t["DepthToSpace"] = buildDepthToSpace;
+  t["SpaceToDepth"] = buildSpaceToDepth;
+  t["Trilu"] = buildTrilu;
+  t["EyeLike"] = buildEyeLike;
+}

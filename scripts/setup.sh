@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs sparq's dependencies on Debian 12, builds it, and runs the bundled
+# example (a small CNN exported from PyTorch): outputs and per-layer report.
+#   bash scripts/setup.sh            # everything
+#   bash scripts/setup.sh --no-example
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  cmake ninja-build ccache g++ python3-venv
+  llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
+  libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata zlib1g-dev
+  libopenblas-dev libgtest-dev libbenchmark-dev pybind11-dev
+  python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Python pieces that Debian lacks (onnxruntime, the reference and baseline),
+# in a venv that also sees Debian's torch and onnx.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+.venv/bin/pip install -q -r bench/requirements.txt
+
+bash scripts/build.sh
+
+if [ "${1:-}" != "--no-example" ]; then
+  echo "== example: examples/small_cnn.onnx"
+  build/bin/sparqc run examples/small_cnn.onnx -i input=examples/input.npy -o build/example-out
+  build/bin/sparqc report examples/small_cnn.onnx
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs sparq's whole test suite: GoogleTest units, lit/FileCheck, the ONNX
+# backend conformance list, end-to-end PyTorch comparisons and bad inputs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh || exit 1
+export SPARQC="$PWD/build/bin/sparqc"
+PY=/usr/bin/python3
+status=0
+step() { echo; echo "== $1"; shift; "$@" || { echo "FAILED: $*"; status=1; }; }
+
+step "unit tests" build/bin/sparq-unittests --gtest_brief=1
+step "lit" $PY /usr/lib/llvm-19/build/utils/lit/lit.py -sv build/test
+step "ONNX backend conformance" $PY test/onnx-backend/run_backend.py --jobs "$(nproc)"
+step "end-to-end and bad inputs" $PY -m pytest -q test/e2e test/bad-inputs
+exit $status

@@ -1,0 +1,136 @@
+//===- HostExecutable.cpp - JIT-compiled model on the host CPU ------------===//
+
+#include "targets/host/HostExecutable.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/TargetSelect.h"
+
+using namespace sparq;
+
+int64_t TensorSpec::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+HostExecutable::~HostExecutable() = default;
+
+std::unique_ptr<HostExecutable>
+HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
+                       std::vector<TensorSpec> inputs,
+                       std::vector<TensorSpec> outputs, int optLevel,
+                       std::string &error) {
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
+  mlir::DialectRegistry registry;
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  llvmModule->getContext()->appendDialectRegistry(registry);
+
+  mlir::ExecutionEngineOptions options;
+  options.transformer = mlir::makeOptimizingTransformer(optLevel, 0, nullptr);
+  options.jitCodeGenOptLevel = static_cast<llvm::CodeGenOptLevel>(optLevel);
+  options.enableObjectDump = true;
+  // Runtime helpers the lowering calls (memrefCopy for strided copies).
+  llvm::SmallVector<llvm::StringRef, 1> libs = {SPARQ_MLIR_C_RUNNER_UTILS};
+  options.sharedLibPaths = libs;
+  auto engineOrErr = mlir::ExecutionEngine::create(llvmModule, options);
+  if (!engineOrErr) {
+    error = "JIT compilation failed: " + llvm::toString(engineOrErr.takeError());
+    return nullptr;
+  }
+  std::unique_ptr<HostExecutable> exe(new HostExecutable());
+  exe->engine = std::move(*engineOrErr);
+  exe->entry = entry;
+  exe->inputs = std::move(inputs);
+  exe->outputs = std::move(outputs);
+  return exe;
+}
+
+namespace {
+/// A ranked memref descriptor laid out as the LLVM lowering expects:
+/// {allocated, aligned, offset, sizes[rank], strides[rank]}.
+std::vector<int64_t> makeDescriptor(void *data,
+                                    const std::vector<int64_t> &shape) {
+  size_t rank = shape.size();
+  std::vector<int64_t> desc(3 + 2 * rank);
+  desc[0] = reinterpret_cast<int64_t>(data);
+  desc[1] = reinterpret_cast<int64_t>(data);
+  desc[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = rank; i-- > 0;) {
+    desc[3 + i] = shape[i];
+    desc[3 + rank + i] = stride;
+    stride *= shape[i];
+  }
+  return desc;
+}
+} // namespace
+
+bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
+                         std::vector<io::HostTensor> &results,
+                         std::string &error) {
+  if (args.size() != inputs.size()) {
+    error = "expected " + std::to_string(inputs.size()) + " inputs, got " +
+            std::to_string(args.size());
+    return false;
+  }
+  std::vector<std::vector<int64_t>> descs;
+  descs.reserve(inputs.size() + outputs.size());
+  // Inputs are never written: the importer marks them read-only for
+  // bufferization, so the const_cast does not lead to writes.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const io::HostTensor *t = args[i];
+    if (t->dtype != inputs[i].dtype || t->shape != inputs[i].shape) {
+      error = "input '" + inputs[i].name + "' expects " +
+              io::dtypeName(inputs[i].dtype) + " of shape " +
+              io::formatShape(inputs[i].shape) +
+              ", got " + io::dtypeName(t->dtype) + " of shape " +
+              t->shapeString();
+      return false;
+    }
+    descs.push_back(makeDescriptor(const_cast<uint8_t *>(t->data.data()),
+                                   t->shape));
+  }
+  results.resize(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    io::HostTensor &r = results[i];
+    r.name = outputs[i].name;
+    r.dtype = outputs[i].dtype;
+    r.shape = outputs[i].shape;
+    // One spare element so that zero-sized outputs still get a valid pointer.
+    r.data.assign((outputs[i].numElements() + 1) * io::dtypeSize(r.dtype), 0);
+    descs.push_back(makeDescriptor(r.data.data(), r.shape));
+  }
+  std::vector<void *> descPtrs(descs.size());
+  std::vector<void *> packed(descs.size());
+  for (size_t i = 0; i < descs.size(); ++i) {
+    descPtrs[i] = descs[i].data();
+    packed[i] = &descPtrs[i];
+  }
+  if (llvm::Error err =
+          engine->invokePacked("_mlir_ciface_" + entry, packed)) {
+    error = "could not invoke the compiled model: " +
+            llvm::toString(std::move(err));
+    return false;
+  }
+  for (io::HostTensor &r : results)
+    r.data.resize(r.numElements() * io::dtypeSize(r.dtype));
+  return true;
+}
+
+bool HostExecutable::dumpObject(const std::string &path, std::string &error) {
+  engine->dumpToObjectFile(path);
+  (void)error;
+  return true;
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Writes the corpus of broken ONNX models that sparqc must reject cleanly.
+
+Each model is built with onnx.helper and never passes through onnx.checker:
+most are invalid on purpose. The output is deterministic, so rerunning this
+script leaves the checked-in corpus unchanged.
+
+    /usr/bin/python3 test/bad-inputs/make_corpus.py
+
+Writes models/*.onnx and expected.txt (`file.onnx<TAB>substring`: the error
+message must contain the substring, case-insensitively).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+MODELS = HERE / "models"
+OPSET = 13
+FLOAT = TensorProto.FLOAT
+
+
+def model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
+          outputs: list[onnx.ValueInfoProto],
+          initializers: Sequence[TensorProto] = ()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "bad", inputs, outputs, list(initializers))
+    m = helper.make_model(graph, producer_name="sparq make_corpus",
+                          opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8  # fixed, so the bytes do not follow the onnx version
+    return m
+
+
+def tensor(name: str, shape: list[int] | None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, FLOAT, shape)
+
+
+def weight(name: str, shape: list[int]) -> TensorProto:
+    values = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) / 10
+    return numpy_helper.from_array(values, name)
+
+
+def valid_matmul() -> onnx.ModelProto:
+    """x[2,4] @ W[4,3]: the healthy model the damaged ones start from."""
+    return model([helper.make_node("MatMul", ["x", "W"], ["y"], name="matmul")],
+                 [tensor("x", [2, 4])], [tensor("y", [2, 3])], [weight("W", [4, 3])])
+
+
+def truncated() -> bytes:
+    data = valid_matmul().SerializeToString()
+    cut = data[: len(data) // 2]
+    # Half of the bytes ends inside the graph field, so it cannot parse.
+    try:
+        onnx.ModelProto().ParseFromString(cut)
+    except Exception:  # google.protobuf.message.DecodeError
+        return cut
+    raise AssertionError("truncated model still parses")
+
+
+def not_protobuf() -> bytes:
+    # 'O' (0x4f) is a tag of wire type 7, which no protobuf parser accepts.
+    text = b"ONNX? No: this is a plain text file, not a protobuf-encoded model.\n"
+    try:
+        onnx.ModelProto().ParseFromString(text)
+    except Exception:
+        return text
+    raise AssertionError("text parses as a model")
+
+
+def unknown_op() -> onnx.ModelProto:
+    node = helper.make_node("FrobnicateOp", ["x"], ["y"], name="mystery_node")
+    return model([node], [tensor("x", [2, 3])], [tensor("y", [2, 3])])
+
+
+def bad_initializer_size() -> onnx.ModelProto:
+    m = valid_matmul()
+    w = m.graph.initializer[0]
+    w.raw_data = w.raw_data[:8]  # 2 floats where dims [4, 3] need 12
+    return m
+
+
+def shape_mismatch() -> onnx.ModelProto:
+    node = helper.make_node("Add", ["a", "b"], ["y"], name="bad_add")
+    return model([node], [tensor("a", [2, 3]), tensor("b", [4, 5])], [tensor("y", None)])
+
+
+def cycle() -> onnx.ModelProto:
+    nodes = [helper.make_node("Add", ["x", "b_out"], ["a_out"], name="loop_a"),
+             helper.make_node("Relu", ["a_out"], ["b_out"], name="loop_b")]
+    return model(nodes, [tensor("x", [2, 3])], [tensor("a_out", [2, 3])])
+
+
+def missing_input() -> onnx.ModelProto:
+    node = helper.make_node("Add", ["x", "ghost"], ["y"], name="uses_ghost")
+    return model([node], [tensor("x", [2, 3])], [tensor("y", [2, 3])])
+
+
+def external(location: str) -> onnx.ModelProto:
+    """W's 48 bytes live in an external file at `location`."""
+    m = valid_matmul()
+    w = m.graph.initializer[0]
+    external_data_helper.set_external_data(w, location=location, offset=0, length=48)
+    w.data_location = TensorProto.EXTERNAL
+    w.ClearField("raw_data")
+    return m
+
+
+def absurd_dims() -> onnx.ModelProto:
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    huge = [1_000_000_000] * 3  # 1e27 elements: overflows int64 as well
+    return model([node], [tensor("x", huge)], [tensor("y", huge)])
+
+
+def negative_dim() -> onnx.ModelProto:
+    shape = numpy_helper.from_array(np.array([-2, 3], dtype=np.int64), "target_shape")
+    node = helper.make_node("Reshape", ["x", "target_shape"], ["y"], name="bad_reshape")
+    return model([node], [tensor("x", [2, 3])], [tensor("y", None)], [shape])
+
+
+def wrong_rank_conv() -> onnx.ModelProto:
+    node = helper.make_node("Conv", ["x", "W"], ["y"], name="bad_conv",
+                            kernel_shape=[3, 3])
+    return model([node], [tensor("x", [3, 4])], [tensor("y", None)],
+                 [weight("W", [1, 1, 3, 3])])
+
+
+# file name -> (builder, substring the error must contain)
+CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
+    "truncated.onnx": (truncated, "failed to parse"),
+    "not_protobuf.onnx": (not_protobuf, "failed to parse"),
+    "unknown_op.onnx": (unknown_op, "mystery_node"),
+    "bad_initializer_size.onnx": (bad_initializer_size, "'W'"),
+    "shape_mismatch.onnx": (shape_mismatch, "bad_add"),
+    "cycle.onnx": (cycle, "cycle"),
+    "missing_input.onnx": (missing_input, "ghost"),
+    "external_outside.onnx": (lambda: external("../../outside.bin"), "outside the model"),
+    "external_absolute.onnx": (lambda: external("/etc/passwd"), "outside the model"),
+    "absurd_dims.onnx": (absurd_dims, "too large"),
+    "negative_dim.onnx": (negative_dim, "bad_reshape"),
+    "wrong_rank_conv.onnx": (wrong_rank_conv, "bad_conv"),
+}
+
+
+def main() -> None:
+    MODELS.mkdir(exist_ok=True)
+    lines = []
+    for name, (build, substring) in CORPUS.items():
+        built = build()
+        data = built if isinstance(built, bytes) else built.SerializeToString()
+        (MODELS / name).write_bytes(data)
+        lines.append(f"{name}\t{substring}\n")
+    (HERE / "expected.txt").write_text("".join(lines))
+    print(f"wrote {len(CORPUS)} models to {MODELS}")
+
+
+if __name__ == "__main__":
+    main()

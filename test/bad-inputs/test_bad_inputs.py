@@ -1,0 +1,178 @@
+"""sparqc must reject broken models and bad command lines cleanly.
+
+Clean means: a positive exit code (not a signal), a message on stderr with
+`error:` that names what is wrong, and no file written anywhere, not even in
+the output directory. The corpus is written by make_corpus.py.
+
+    SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/bad-inputs
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+MODELS = HERE / "models"
+TIMEOUT_S = 60
+MAX_INPUT_ELEMENTS = 1 << 20
+
+
+def _sparqc() -> Path:
+    env = os.environ.get("SPARQC")
+    return Path(env) if env else REPO / "build" / "bin" / "sparqc"
+
+
+SPARQC = _sparqc()
+if not (SPARQC.is_file() and os.access(SPARQC, os.X_OK)):
+    pytest.skip(f"sparqc not found at {SPARQC} (build it or set SPARQC)",
+                allow_module_level=True)
+
+
+def _read_expected() -> list[tuple[str, str]]:
+    entries = []
+    for line in (HERE / "expected.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, substring = line.split("\t", 1)
+            entries.append((name, substring))
+    return entries
+
+
+def _snapshot(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def _np_dtype(elem_type: int) -> np.dtype:
+    if hasattr(helper, "tensor_dtype_to_np_dtype"):  # onnx >= 1.13
+        return helper.tensor_dtype_to_np_dtype(elem_type)
+    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
+
+
+def _make_inputs(model_path: Path, dest: Path) -> list[str]:
+    """`-i NAME=FILE` for each graph input of a sane static shape.
+
+    Feeding the inputs keeps the error about the model, not a missing input.
+    Unparsable models and absurd or symbolic shapes get no input.
+    """
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception:
+        return []
+    initializers = {t.name for t in model.graph.initializer}
+    args = []
+    for k, value in enumerate(model.graph.input):
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        tensor_type = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else -1
+                for d in tensor_type.shape.dim]
+        if any(d <= 0 for d in dims) or np.prod(dims, dtype=np.float64) > MAX_INPUT_ELEMENTS:
+            continue
+        dest.mkdir(exist_ok=True)
+        path = dest / f"input_{k}.npy"
+        np.save(path, np.ones(dims, dtype=_np_dtype(tensor_type.elem_type)))
+        args += ["-i", f"{value.name}={path}"]
+    return args
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SPARQC), *args], cwd=cwd, capture_output=True,
+                          text=True, errors="replace", timeout=TIMEOUT_S)
+
+
+def _assert_clean_error(proc: subprocess.CompletedProcess[str], substring: str,
+                        root: Path, before: set[str]) -> None:
+    # pytest.fail rather than assert: the rewritten asserts repeat stderr 5 times.
+    detail = f"\nexit code {proc.returncode}\nstderr:\n{proc.stderr}"
+    if proc.returncode < 0:
+        pytest.fail("expected a non-zero exit, not a crash" + detail)
+    if proc.returncode == 0:
+        pytest.fail("expected a non-zero exit" + detail)
+    if "error:" not in proc.stderr:
+        pytest.fail("stderr has no 'error:'" + detail)
+    if substring.lower() not in proc.stderr.lower():
+        pytest.fail(f"the error does not mention {substring!r}" + detail)
+    created = _snapshot(root) - before
+    stray = sorted(p for p in created if p != "out" and not p.startswith("out/"))
+    assert not stray, f"sparqc created files outside OUT: {stray}"
+    out = root / "out"
+    files = sorted(str(p.relative_to(root)) for p in out.rglob("*") if not p.is_dir())
+    assert not files, f"sparqc wrote into OUT although it failed: {files}"
+
+
+@pytest.mark.parametrize("name,substring", _read_expected(),
+                         ids=[n for n, _ in _read_expected()])
+def test_bad_model(name: str, substring: str, tmp_path: Path) -> None:
+    # Two levels down, so that '../../outside.bin' resolves to tmp_path, where
+    # a bait file waits: an importer that follows the path would succeed.
+    model_dir = tmp_path / "models" / "bad"
+    model_dir.mkdir(parents=True)
+    model = model_dir / name
+    shutil.copyfile(MODELS / name, model)
+    np.arange(12, dtype=np.float32).tofile(tmp_path / "outside.bin")
+    inputs = _make_inputs(model, tmp_path / "inputs")
+    before = _snapshot(tmp_path)
+
+    proc = _run(["run", str(model), *inputs, "-o", str(tmp_path / "out")], tmp_path)
+    _assert_clean_error(proc, substring, tmp_path, before)
+
+
+def _relu_model(path: Path) -> None:
+    """A valid model: pixels[2,3] -> Relu -> activated."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["pixels"], ["activated"], name="relu")], "relu",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("activated", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+@pytest.fixture
+def cli_dir(tmp_path: Path) -> Path:
+    """tmp_path with relu.onnx, a good input and a wrongly shaped one."""
+    _relu_model(tmp_path / "relu.onnx")
+    values = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    np.save(tmp_path / "good.npy", values)
+    np.save(tmp_path / "wrong_shape.npy", np.zeros((5, 7), dtype=np.float32))
+    return tmp_path
+
+
+def test_valid_model_runs(cli_dir: Path) -> None:
+    # Control: the bad-input tests mean nothing if sparqc rejects everything.
+    proc = _run(["run", "relu.onnx", "-i", "pixels=good.npy", "-o", "out"], cli_dir)
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(cli_dir / "out" / "activated.npy")
+    np.testing.assert_array_equal(got, np.maximum(np.load(cli_dir / "good.npy"), 0))
+
+
+# (id, arguments after `sparqc`, what the error must name)
+CLI_CASES = [
+    ("unknown_flag", ["run", "relu.onnx", "-i", "pixels=good.npy",
+                      "--frobnicate-harder", "-o", "out"], "--frobnicate-harder"),
+    ("missing_model_path", ["run", "-o", "out"], "model"),
+    ("nonexistent_model", ["run", "no_such_model.onnx", "-o", "out"],
+     "no_such_model.onnx"),
+    ("nonexistent_input_file", ["run", "relu.onnx", "-i", "pixels=no_such_input.npy",
+                                "-o", "out"], "no_such_input.npy"),
+    ("unknown_input_name", ["run", "relu.onnx", "-i", "bogus_input=good.npy",
+                            "-o", "out"], "bogus_input"),
+    ("wrong_input_shape", ["run", "relu.onnx", "-i", "pixels=wrong_shape.npy",
+                           "-o", "out"], "pixels"),
+]
+
+
+@pytest.mark.parametrize("args,substring", [c[1:] for c in CLI_CASES],
+                         ids=[c[0] for c in CLI_CASES])
+def test_bad_cli(args: list[str], substring: str, cli_dir: Path) -> None:
+    before = _snapshot(cli_dir)
+    proc = _run(args, cli_dir)
+    _assert_clean_error(proc, substring, cli_dir, before)

@@ -1,0 +1,207 @@
+"""End to end: PyTorch models exported to ONNX, run by sparqc, compared with PyTorch.
+
+    SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/e2e
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import pytest
+
+try:
+    import torch
+    from torch import nn
+except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
+    pytest.skip(f"torch is not importable ({exc}); run with /usr/bin/python3",
+                allow_module_level=True)
+
+# The run_sparqc fixture of conftest.py (not imported: conftest is no module).
+RunSparqc = Callable[..., dict[str, np.ndarray]]
+RTOL = 1e-3
+ATOL = 1e-4
+SEED = 0
+
+
+def export(model: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
+           input_names: Sequence[str], output_names: Sequence[str], opset: int = 13,
+           dynamic_axes: Optional[dict[str, dict[int, str]]] = None) -> Path:
+    model.eval()
+    # Grad stays enabled: under no_grad, eval-mode nn.MultiheadAttention takes
+    # its fused fast path, which torch 1.13 cannot export.
+    torch.onnx.export(model, args, str(path), input_names=list(input_names),
+                      output_names=list(output_names), opset_version=opset,
+                      dynamic_axes=dynamic_axes)
+    return path
+
+
+def flatten(value: Any) -> list[np.ndarray]:
+    """PyTorch outputs, nested tuples included, in ONNX output order."""
+    if isinstance(value, torch.Tensor):
+        return [value.detach().numpy()]
+    return [array for item in value for array in flatten(item)]
+
+
+def reference(model: nn.Module, *args: torch.Tensor) -> list[np.ndarray]:
+    model.eval()
+    with torch.no_grad():
+        return flatten(model(*args))
+
+
+def assert_outputs_match(got: dict[str, np.ndarray], expected: list[np.ndarray],
+                         output_names: Sequence[str]) -> None:
+    assert len(expected) == len(output_names)
+    for name, want in zip(output_names, expected):
+        assert got[name].shape == want.shape, f"output '{name}': shape"
+        np.testing.assert_allclose(got[name], want, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"output '{name}'")
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class SmallCNN(nn.Module):
+    """Conv+BN+ReLU stem, an identity and a strided residual block, a classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU())
+        self.block1 = ResidualBlock(16, 16, 1)
+        self.block2 = ResidualBlock(16, 32, 2)
+        self.head = nn.Linear(32, 10)
+        # Fresh BN statistics are 0/1, which would hide a wrong BN fold.
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                nn.init.uniform_(m.weight, 0.5, 1.5)
+                nn.init.uniform_(m.bias, -0.5, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.block2(self.block1(self.stem(x)))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def small_cnn() -> SmallCNN:
+    torch.manual_seed(SEED)
+    return SmallCNN()
+
+
+def images(batch: int, size: int) -> torch.Tensor:
+    torch.manual_seed(SEED + 1)
+    return torch.randn(batch, 3, size, size)
+
+
+@pytest.mark.parametrize("input_format", ["npy", "npz", "pb"])
+def test_small_cnn(input_format: str, tmp_path: Path, run_sparqc: RunSparqc) -> None:
+    model, x = small_cnn(), images(2, 32)
+    path = export(model, (x,), tmp_path / "cnn.onnx", ["input"], ["logits"])
+    got = run_sparqc(path, {"input": x.numpy()}, ["logits"], input_format=input_format)
+    assert_outputs_match(got, reference(model, x), ["logits"])
+
+
+def test_small_cnn_timing(tmp_path: Path, run_sparqc: RunSparqc) -> None:
+    model, x = small_cnn(), images(2, 32)
+    path = export(model, (x,), tmp_path / "cnn.onnx", ["input"], ["logits"])
+    timing = tmp_path / "timing.json"
+    got = run_sparqc(path, {"input": x.numpy()}, ["logits"],
+                     extra_args=["--repeat", "3", "--timing-json", str(timing)])
+    assert_outputs_match(got, reference(model, x), ["logits"])
+    report = json.loads(timing.read_text())
+    assert isinstance(report["compile_ms"], (int, float)) and report["compile_ms"] >= 0
+    assert len(report["run_ms"]) == 3
+    assert all(isinstance(t, (int, float)) and t >= 0 for t in report["run_ms"])
+
+
+@pytest.mark.parametrize("with_shape", [False, True], ids=["from_input", "shape_flag"])
+def test_small_cnn_dynamic_batch(with_shape: bool, tmp_path: Path,
+                                 run_sparqc: RunSparqc) -> None:
+    model = small_cnn()
+    path = export(model, (images(2, 32),), tmp_path / "cnn_dyn.onnx", ["input"], ["logits"],
+                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    x = images(3, 32)  # a batch other than the one exported with
+    extra = ["--shape", "input=3x3x32x32"] if with_shape else []
+    got = run_sparqc(path, {"input": x.numpy()}, ["logits"], extra_args=extra)
+    assert_outputs_match(got, reference(model, x), ["logits"])
+
+
+def torchvision_model(name: str) -> nn.Module:
+    torchvision = pytest.importorskip("torchvision")
+    builder = getattr(torchvision.models, name)
+    torch.manual_seed(SEED)
+    try:
+        return builder(weights=None)
+    except TypeError:  # torchvision < 0.13
+        return builder(pretrained=False)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_torchvision(name: str, tmp_path: Path, run_sparqc: RunSparqc) -> None:
+    model, x = torchvision_model(name), images(1, 224)
+    path = export(model, (x,), tmp_path / f"{name}.onnx", ["input"], ["logits"])
+    got = run_sparqc(path, {"input": x.numpy()}, ["logits"])
+    assert_outputs_match(got, reference(model, x), ["logits"])
+
+
+class TwoLayerLSTM(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(input_size=16, hidden_size=32, num_layers=2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        return self.lstm(x)
+
+
+def test_lstm(tmp_path: Path, run_sparqc: RunSparqc) -> None:
+    torch.manual_seed(SEED)
+    model = TwoLayerLSTM()
+    x = torch.randn(5, 2, 16)  # (seq, batch, features)
+    names = ["output", "h_n", "c_n"]
+    path = export(model, (x,), tmp_path / "lstm.onnx", ["x"], names)
+    got = run_sparqc(path, {"x": x.numpy()}, names)
+    assert_outputs_match(got, reference(model, x), names)
+
+
+class PreNormBlock(nn.Module):
+    """x + MHA(LN(x)), then + MLP(LN(.)): a pre-norm transformer block."""
+
+    def __init__(self, dim: int = 64, heads: int = 4) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x)
+        attended = self.attn(h, h, h, need_weights=False)[0]
+        x = x + attended
+        return x + self.mlp(self.ln2(x))
+
+
+# Opset 17 exports LayerNormalization as one op, 14 as its decomposition.
+@pytest.mark.parametrize("opset", [14, 17])
+def test_transformer_block(opset: int, tmp_path: Path, run_sparqc: RunSparqc) -> None:
+    torch.manual_seed(SEED)
+    model = PreNormBlock()
+    x = torch.randn(2, 10, 64)  # (batch, seq, embed)
+    path = export(model, (x,), tmp_path / "block.onnx", ["x"], ["y"], opset=opset)
+    got = run_sparqc(path, {"x": x.numpy()}, ["y"])
+    assert_outputs_match(got, reference(model, x), ["y"])

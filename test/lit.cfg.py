@@ -1,0 +1,20 @@
+# lit configuration for sparq's FileCheck tests (Dialect/, Passes/,
+# Frontends/, Targets/).
+import os
+
+import lit.formats
+
+config.name = "sparq"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sparq_obj_root, "test")
+config.excludes = ["unit", "e2e", "onnx-backend", "bad-inputs", "lit.cfg.py",
+                   "Inputs"]
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.sparq_tools_dir, config.llvm_tools_dir,
+     config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root,
+                                                     "Frontends", "Inputs")))

@@ -1,0 +1,491 @@
+//===- sparqc.cpp - the sparq compiler driver -----------------------------===//
+//
+//   sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
+//   sparqc run     MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
+//   sparqc report  MODEL.onnx [options]
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Compiler.h"
+#include "runtime/io/Npy.h"
+#include "runtime/io/TensorProto.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace sparq;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char *kUsage = R"(sparqc - the sparq compiler for compressed neural networks
+
+usage:
+  sparqc compile MODEL.onnx [--target host] [-o OUTDIR] [options]
+  sparqc run     MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
+  sparqc report  MODEL.onnx [options]
+  sparqc <command> --help
+
+common options:
+  --shape NAME=DxDx..   static shape for input NAME (specializes symbolic dims)
+  --pass-pipeline P     run pass pipeline P on the graph IR before lowering
+  --emit mlir|llvm      print the graph IR (mlir) or the lowered IR (llvm)
+  --mlir-timing         print per-pass timing
+  -O0..-O3              LLVM optimization level (default -O3)
+)";
+
+const char *kRunUsage = R"(usage: sparqc run MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
+
+Compiles MODEL for the host CPU and runs it.
+  -i NAME=FILE       input NAME from FILE (.npy, or ONNX TensorProto .pb)
+  -i FILE.npz        every array of FILE.npz, by key
+  -o OUTDIR          write each output as OUTDIR/<output-name>.npy
+  --repeat N         run N more times after the first (for timing)
+  --timing-json F    write {"compile_ms": .., "run_ms": [..]} to F
+  --print-outputs    print every output's values (default: a summary)
+Shapes of the inputs given specialize the model's symbolic dimensions.
+)";
+
+const char *kCompileUsage = R"(usage: sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
+
+Compiles MODEL ahead of time. For --target host, OUTDIR receives
+model.mlir (graph IR), model.o (object code with the C interface
+_mlir_ciface_main) and model.json (input and output signature).
+Targets: host. (cuda, arm, hls: not available in this build.)
+)";
+
+const char *kReportUsage = R"(usage: sparqc report MODEL.onnx [--json FILE] [options]
+
+Prints a per-layer table: op, shapes, parameters, bytes, MACs.
+  --json FILE    also write the table as JSON
+)";
+
+struct Args {
+  std::string command, model, outDir, target = "host", emit, timingJson,
+      jsonOut;
+  std::vector<std::pair<std::string, std::string>> inputs; // name (or ""), file
+  CompileOptions options;
+  int repeat = 0;
+  bool help = false, printOutputs = false;
+};
+
+int fail(const std::string &msg) {
+  std::cerr << "error: " << msg << "\n";
+  return 1;
+}
+
+bool parseShape(const std::string &text, std::vector<int64_t> &shape) {
+  shape.clear();
+  if (text == "scalar")
+    return true;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, 'x')) {
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
+        part.size() > 12)
+      return false;
+    shape.push_back(std::stoll(part));
+  }
+  return !shape.empty();
+}
+
+/// Parses argv; returns an error message or "".
+std::string parseArgs(int argc, char **argv, Args &a) {
+  if (argc < 2)
+    return "missing command (compile, run or report); see sparqc --help";
+  a.command = argv[1];
+  if (a.command == "--help" || a.command == "-h") {
+    a.help = true;
+    return "";
+  }
+  if (a.command != "compile" && a.command != "run" && a.command != "report")
+    return "unknown command '" + a.command +
+           "' (expected compile, run or report)";
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char *flag) -> std::optional<std::string> {
+      if (i + 1 >= argc)
+        return std::nullopt;
+      (void)flag;
+      return std::string(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      a.help = true;
+    } else if (arg == "-i" || arg == "--input") {
+      auto v = value("-i");
+      if (!v)
+        return "option '" + arg + "' expects NAME=FILE";
+      size_t eq = v->find('=');
+      if (eq == std::string::npos)
+        a.inputs.push_back({"", *v});
+      else
+        a.inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
+    } else if (arg == "-o" || arg == "--output") {
+      auto v = value("-o");
+      if (!v || v->empty())
+        return "option '-o' expects a directory";
+      a.outDir = *v;
+    } else if (arg == "--shape") {
+      auto v = value("--shape");
+      size_t eq = v ? v->find('=') : std::string::npos;
+      std::vector<int64_t> shape;
+      if (!v || eq == std::string::npos ||
+          !parseShape(v->substr(eq + 1), shape))
+        return "option '--shape' expects NAME=DIMxDIMx... (e.g. "
+               "x=1x3x224x224), got '" +
+               (v ? *v : std::string()) + "'";
+      a.options.inputShapes[v->substr(0, eq)] = shape;
+    } else if (arg == "--target") {
+      auto v = value("--target");
+      if (!v)
+        return "option '--target' expects host, cuda, arm or hls";
+      a.target = *v;
+    } else if (arg == "--emit") {
+      auto v = value("--emit");
+      if (!v || (*v != "mlir" && *v != "llvm"))
+        return "option '--emit' expects mlir or llvm";
+      a.emit = *v;
+    } else if (arg == "--pass-pipeline") {
+      auto v = value("--pass-pipeline");
+      if (!v)
+        return "option '--pass-pipeline' expects a pipeline";
+      a.options.passPipeline = *v;
+    } else if (arg == "--repeat") {
+      auto v = value("--repeat");
+      if (!v || v->empty() ||
+          v->find_first_not_of("0123456789") != std::string::npos ||
+          v->size() > 7)
+        return "option '--repeat' expects a count";
+      a.repeat = std::stoi(*v);
+    } else if (arg == "--timing-json") {
+      auto v = value("--timing-json");
+      if (!v)
+        return "option '--timing-json' expects a file";
+      a.timingJson = *v;
+    } else if (arg == "--json") {
+      auto v = value("--json");
+      if (!v)
+        return "option '--json' expects a file";
+      a.jsonOut = *v;
+    } else if (arg == "--mlir-timing") {
+      a.options.timing = true;
+    } else if (arg == "--print-outputs") {
+      a.printOutputs = true;
+    } else if (arg.size() == 3 && arg[0] == '-' && arg[1] == 'O' &&
+               arg[2] >= '0' && arg[2] <= '3') {
+      a.options.optLevel = arg[2] - '0';
+    } else if (!arg.empty() && arg[0] == '-') {
+      return "unknown option '" + arg + "' (see sparqc " + a.command +
+             " --help)";
+    } else if (a.model.empty()) {
+      a.model = arg;
+    } else {
+      return "unexpected argument '" + arg + "' (one model per invocation)";
+    }
+  }
+  if (!a.help && a.model.empty())
+    return "missing model path (sparqc " + a.command + " MODEL.onnx ...)";
+  return "";
+}
+
+/// Output names become file names: anything but [A-Za-z0-9_.-] becomes '_'.
+std::string sanitize(const std::string &name) {
+  std::string s = name;
+  for (char &c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
+        c != '-')
+      c = '_';
+  if (s.empty() || s == "." || s == "..")
+    s = "_" + s;
+  return s;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Reads every -i into `tensors` by name.
+std::string readInputs(const Args &a,
+                       std::map<std::string, io::HostTensor> &tensors) {
+  for (const auto &[name, file] : a.inputs) {
+    std::string err;
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec))
+      return "input file '" + file + "' does not exist";
+    if (endsWith(file, ".npz")) {
+      std::vector<io::HostTensor> all;
+      if (!io::readNpz(file, all, err))
+        return err;
+      for (auto &t : all) {
+        std::string key = t.name;
+        if (!name.empty() && all.size() == 1)
+          key = name;
+        tensors[key] = std::move(t);
+      }
+      continue;
+    }
+    io::HostTensor t;
+    bool ok = endsWith(file, ".pb") ? io::readTensorProtoFile(file, t, err)
+                                    : io::readNpy(file, t, err);
+    if (!ok)
+      return err;
+    std::string key = name.empty() ? t.name : name;
+    if (key.empty())
+      return "input file '" + file +
+             "' carries no name; write -i NAME=" + file;
+    tensors[key] = std::move(t);
+  }
+  return "";
+}
+
+std::string summarize(const io::HostTensor &t, bool all) {
+  std::ostringstream os;
+  os << t.name << ": " << io::dtypeName(t.dtype) << "[" << t.shapeString()
+     << "]";
+  int64_t n = t.numElements(), shown = all ? n : std::min<int64_t>(n, 8);
+  if (n == 0)
+    return os.str();
+  os << " = [";
+  for (int64_t i = 0; i < shown; ++i) {
+    if (i)
+      os << ", ";
+    switch (t.dtype) {
+    case io::DType::F32:
+      os << t.as<float>()[i];
+      break;
+    case io::DType::F64:
+      os << t.as<double>()[i];
+      break;
+    case io::DType::I64:
+      os << t.as<int64_t>()[i];
+      break;
+    case io::DType::I32:
+      os << t.as<int32_t>()[i];
+      break;
+    case io::DType::Bool:
+    case io::DType::U8:
+      os << int(t.as<uint8_t>()[i]);
+      break;
+    case io::DType::I8:
+      os << int(t.as<int8_t>()[i]);
+      break;
+    default:
+      os << "?";
+    }
+  }
+  if (shown < n)
+    os << ", ... (" << n << " values)";
+  os << "]";
+  return os.str();
+}
+
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int runCommand(Args &a) {
+  std::map<std::string, io::HostTensor> tensors;
+  std::string err = readInputs(a, tensors);
+  if (!err.empty())
+    return fail(err);
+  // Inputs given specialize the model's shapes, unless --shape says so.
+  // Small integer inputs (shape operands fed as inputs) specialize too.
+  for (const auto &[name, t] : tensors) {
+    a.options.inputShapes.emplace(name, t.shape);
+    bool integer = t.dtype != io::DType::F32 && t.dtype != io::DType::F64 &&
+                   t.dtype != io::DType::F16 && t.dtype != io::DType::BF16;
+    if (integer && t.numElements() <= 64)
+      a.options.inputValues.emplace(name, t);
+  }
+  auto start = std::chrono::steady_clock::now();
+  Compiler compiler;
+  if (!compiler.importOnnx(a.model, a.options))
+    return fail(compiler.error());
+  for (const auto &[name, t] : tensors) {
+    bool known = false;
+    for (const TensorSpec &s : compiler.inputs())
+      known |= s.name == name;
+    if (!known) {
+      std::string names;
+      for (const TensorSpec &s : compiler.inputs())
+        names += (names.empty() ? "" : ", ") + s.name;
+      return fail("-i " + name + ": the model has no input named '" + name +
+                  "' (inputs: " + (names.empty() ? "none" : names) + ")");
+    }
+  }
+  std::vector<const io::HostTensor *> args;
+  for (const TensorSpec &s : compiler.inputs()) {
+    auto it = tensors.find(s.name);
+    if (it == tensors.end())
+      return fail("missing input '" + s.name + "' (give -i " + s.name +
+                  "=FILE)");
+    if (it->second.dtype != s.dtype)
+      return fail("input '" + s.name + "' expects element type " +
+                  io::dtypeName(s.dtype) + ", got " +
+                  io::dtypeName(it->second.dtype));
+    args.push_back(&it->second);
+  }
+  if (a.emit == "mlir")
+    std::cout << compiler.printIR();
+  if (!compiler.runGraphPipeline(a.options) ||
+      !compiler.lowerForHost(a.options))
+    return fail(compiler.error());
+  if (a.emit == "llvm")
+    std::cout << compiler.printIR();
+  auto exe = compiler.jit(a.options);
+  if (!exe)
+    return fail(compiler.error());
+  double compileMs = msSince(start);
+
+  std::vector<io::HostTensor> outputs;
+  std::vector<double> runMs;
+  for (int r = 0; r <= a.repeat; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!exe->run(args, outputs, err))
+      return fail(err);
+    // The first run warms caches; --repeat times the ones after it.
+    if (r > 0 || a.repeat == 0)
+      runMs.push_back(msSince(t0));
+  }
+  if (!a.outDir.empty()) {
+    std::error_code ec;
+    fs::create_directories(a.outDir, ec);
+    if (ec)
+      return fail("cannot create output directory '" + a.outDir +
+                  "': " + ec.message());
+    for (const io::HostTensor &t : outputs)
+      if (!io::writeNpy((fs::path(a.outDir) / (sanitize(t.name) + ".npy"))
+                            .string(),
+                        t, err))
+        return fail(err);
+  }
+  if (!a.timingJson.empty()) {
+    std::ofstream f(a.timingJson);
+    f << "{\"compile_ms\": " << compileMs << ", \"run_ms\": [";
+    for (size_t i = 0; i < runMs.size(); ++i)
+      f << (i ? ", " : "") << runMs[i];
+    f << "]}\n";
+    if (!f)
+      return fail("cannot write '" + a.timingJson + "'");
+  }
+  if (a.emit.empty()) {
+    for (const io::HostTensor &t : outputs)
+      std::cout << summarize(t, a.printOutputs) << "\n";
+    std::sort(runMs.begin(), runMs.end());
+    fprintf(stderr, "compile: %.1f ms, run: %.3f ms (median of %zu)\n",
+            compileMs, runMs[runMs.size() / 2], runMs.size());
+  }
+  return 0;
+}
+
+int compileCommand(Args &a) {
+  if (a.target != "host")
+    return fail("target '" + a.target +
+                "' is not available in this build (available: host)");
+  Compiler compiler;
+  if (!compiler.importOnnx(a.model, a.options))
+    return fail(compiler.error());
+  if (!compiler.runGraphPipeline(a.options))
+    return fail(compiler.error());
+  std::string graphIR = compiler.printIR(/*full=*/true);
+  if (a.emit == "mlir")
+    std::cout << compiler.printIR();
+  if (!compiler.lowerForHost(a.options))
+    return fail(compiler.error());
+  if (a.emit == "llvm")
+    std::cout << compiler.printIR();
+  auto exe = compiler.jit(a.options);
+  if (!exe)
+    return fail(compiler.error());
+  if (a.outDir.empty())
+    return 0;
+  std::error_code ec;
+  fs::create_directories(a.outDir, ec);
+  if (ec)
+    return fail("cannot create output directory '" + a.outDir +
+                "': " + ec.message());
+  fs::path dir(a.outDir);
+  std::ofstream((dir / "model.mlir").string()) << graphIR;
+  std::string err;
+  if (!exe->dumpObject((dir / "model.o").string(), err))
+    return fail(err);
+  std::ofstream sig((dir / "model.json").string());
+  auto specs = [&](const std::vector<TensorSpec> &v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      s += std::string(i ? ", " : "") + "{\"name\": \"" + v[i].name +
+           "\", \"dtype\": \"" + io::dtypeName(v[i].dtype) + "\", \"shape\": [";
+      for (size_t k = 0; k < v[i].shape.size(); ++k)
+        s += (k ? ", " : "") + std::to_string(v[i].shape[k]);
+      s += "]}";
+    }
+    return s + "]";
+  };
+  sig << "{\"entry\": \"_mlir_ciface_main\", \"inputs\": "
+      << specs(compiler.inputs()) << ", \"outputs\": "
+      << specs(compiler.outputs()) << "}\n";
+  return 0;
+}
+
+int reportCommand(Args &a) {
+  Compiler compiler;
+  if (!compiler.importOnnx(a.model, a.options))
+    return fail(compiler.error());
+  std::cout << formatLayerTable(compiler.layers());
+  if (!a.jsonOut.empty()) {
+    std::ofstream f(a.jsonOut);
+    f << "{\"layers\": [";
+    const auto &ls = compiler.layers();
+    for (size_t i = 0; i < ls.size(); ++i)
+      f << (i ? ", " : "") << "{\"name\": \"" << ls[i].name
+        << "\", \"op\": \"" << ls[i].opType
+        << "\", \"parameters\": " << ls[i].parameters
+        << ", \"bytes\": " << ls[i].parameterBytes
+        << ", \"macs\": " << ls[i].macs << "}";
+    f << "]}\n";
+    if (!f)
+      return fail("cannot write '" + a.jsonOut + "'");
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Args a;
+  std::string err = parseArgs(argc, argv, a);
+  if (!err.empty())
+    return fail(err);
+  if (a.help) {
+    if (a.command == "run")
+      std::cout << kRunUsage;
+    else if (a.command == "compile")
+      std::cout << kCompileUsage;
+    else if (a.command == "report")
+      std::cout << kReportUsage;
+    else
+      std::cout << kUsage;
+    return 0;
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(a.model, ec))
+    return fail("cannot open model '" + a.model + "': no such file");
+  if (a.command == "run")
+    return runCommand(a);
+  if (a.command == "compile")
+    return compileCommand(a);
+  return reportCommand(a);
+}
