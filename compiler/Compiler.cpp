@@ -167,12 +167,14 @@ Compiler::compileForHost(const std::string &path,
   return jit(options);
 }
 
-std::string Compiler::printIR(bool full) {
+std::string Compiler::printIR(bool full, bool debugInfo) {
   std::string text;
   llvm::raw_string_ostream os(text);
   mlir::OpPrintingFlags flags;
   if (!full)
     flags.elideLargeElementsAttrs(16);
+  if (debugInfo)
+    flags.enableDebugInfo();
   module()->print(os, flags);
   return os.str();
 }

@@ -60,8 +60,9 @@ public:
   std::unique_ptr<HostExecutable> compileForHost(const std::string &path,
                                                  const CompileOptions &options);
 
-  /// The current IR as text (large constants elided unless `full`).
-  std::string printIR(bool full = false);
+  /// The current IR as text (large constants elided unless `full`; with
+  /// locations if `debugInfo`).
+  std::string printIR(bool full = false, bool debugInfo = false);
   mlir::ModuleOp module();
   mlir::MLIRContext &context();
 

@@ -20,4 +20,22 @@ def LowerRnn : Pass<"sparq-lower-rnn", "func::FuncOp"> {
   ];
 }
 
+def HostLibraryCalls : Pass<"sparq-host-library-calls", "ModuleOp"> {
+  let summary = "Call library kernels for dense f32 GEMM and convolution";
+  let description = [{
+    On bufferized IR, replaces f32 `linalg.matmul`, `linalg.batch_matmul`,
+    `linalg.conv_2d_nchw_fchw` and `linalg.depthwise_conv_2d_nchw_chw` by
+    calls to the host kernels of `runtime/kernels` (OpenBLAS sgemm, im2col
+    convolution, a vectorizable depthwise loop nest), where they beat the
+    loops MLIR generates. Each call keeps the op's accumulate-into-output
+    semantics. The kernels take memref descriptors through the C interface.
+    It also turns `memref.copy` into `linalg.copy`, so that strided copies
+    become loops LLVM vectorizes instead of calls to the generic runtime copy.
+  }];
+  let dependentDialects = [
+    "arith::ArithDialect", "func::FuncDialect", "linalg::LinalgDialect",
+    "memref::MemRefDialect"
+  ];
+}
+
 #endif // SPARQ_PASSES_TD

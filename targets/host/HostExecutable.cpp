@@ -1,6 +1,7 @@
 //===- HostExecutable.cpp - JIT-compiled model on the host CPU ------------===//
 
 #include "targets/host/HostExecutable.h"
+#include "runtime/kernels/HostKernels.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -51,6 +52,14 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
   }
   std::unique_ptr<HostExecutable> exe(new HostExecutable());
   exe->engine = std::move(*engineOrErr);
+  exe->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    kernels::forEachHostKernel([&](const char *name, void *address) {
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+    });
+    return symbols;
+  });
   exe->entry = entry;
   exe->inputs = std::move(inputs);
   exe->outputs = std::move(outputs);

@@ -23,6 +23,8 @@ std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
        // MLIR 19 when a function returns its argument.)
        "buffer-results-to-out-params,"
        "buffer-deallocation-pipeline,convert-bufferization-to-memref,";
+  if (options.libraryCalls)
+    p += "sparq-host-library-calls,";
   // Loops, then LLVM.
   p += "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
        "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"

@@ -17,6 +17,8 @@ namespace mlir::sparq {
 struct HostPipelineOptions {
   /// Fuse producer/consumer elementwise linalg ops on tensors.
   bool fuseElementwise = true;
+  /// Call library kernels (OpenBLAS) for dense f32 GEMM and convolutions.
+  bool libraryCalls = true;
 };
 
 /// The host lowering as a textual list of module passes (graph IR on tensors

@@ -41,6 +41,7 @@ common options:
   --pass-pipeline P     run pass pipeline P on the graph IR before lowering
   --emit mlir|llvm      print the graph IR (mlir) or the lowered IR (llvm)
   --mlir-timing         print per-pass timing
+  --mlir-print-debuginfo  print locations (ONNX node names) with --emit
   -O0..-O3              LLVM optimization level (default -O3)
 )";
 
@@ -76,7 +77,7 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> inputs; // name (or ""), file
   CompileOptions options;
   int repeat = 0;
-  bool help = false, printOutputs = false;
+  bool help = false, printOutputs = false, debugInfo = false;
 };
 
 int fail(const std::string &msg) {
@@ -177,6 +178,8 @@ std::string parseArgs(int argc, char **argv, Args &a) {
       if (!v)
         return "option '--json' expects a file";
       a.jsonOut = *v;
+    } else if (arg == "--mlir-print-debuginfo") {
+      a.debugInfo = true;
     } else if (arg == "--mlir-timing") {
       a.options.timing = true;
     } else if (arg == "--print-outputs") {
@@ -339,12 +342,12 @@ int runCommand(Args &a) {
     args.push_back(&it->second);
   }
   if (a.emit == "mlir")
-    std::cout << compiler.printIR();
+    std::cout << compiler.printIR(false, a.debugInfo);
   if (!compiler.runGraphPipeline(a.options) ||
       !compiler.lowerForHost(a.options))
     return fail(compiler.error());
   if (a.emit == "llvm")
-    std::cout << compiler.printIR();
+    std::cout << compiler.printIR(false, a.debugInfo);
   auto exe = compiler.jit(a.options);
   if (!exe)
     return fail(compiler.error());
@@ -400,13 +403,20 @@ int compileCommand(Args &a) {
     return fail(compiler.error());
   if (!compiler.runGraphPipeline(a.options))
     return fail(compiler.error());
+  if (a.emit == "mlir" && a.outDir.empty()) {
+    std::cout << compiler.printIR(false, a.debugInfo);
+    return 0;
+  }
   std::string graphIR = compiler.printIR(/*full=*/true);
   if (a.emit == "mlir")
-    std::cout << compiler.printIR();
+    std::cout << compiler.printIR(false, a.debugInfo);
   if (!compiler.lowerForHost(a.options))
     return fail(compiler.error());
-  if (a.emit == "llvm")
-    std::cout << compiler.printIR();
+  if (a.emit == "llvm") {
+    std::cout << compiler.printIR(false, a.debugInfo);
+    if (a.outDir.empty())
+      return 0;
+  }
   auto exe = compiler.jit(a.options);
   if (!exe)
     return fail(compiler.error());

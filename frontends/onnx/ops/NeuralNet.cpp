@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace ::sparq;
@@ -128,6 +129,36 @@ LogicalResult buildConv(NodeContext &ctx) {
   Value x = padTensor(b, loc, ctx.value(0), lo, hi, cst(b, loc, elem, 0));
   auto xp = cast<RankedTensorType>(x.getType()).getShape();
   int64_t cg = c / g, fg = f / g;
+
+  // 2-D convolutions without groups, and depthwise ones, become linalg named
+  // ops, which the host target hands to tuned kernels.
+  bool depthwise = g == c && f == c;
+  if (s == 2 && (g == 1 || depthwise)) {
+    std::vector<int64_t> outShape = {n, f, win->out[0], win->out[1]};
+    Value acc;
+    if (ctx.hasInput(2))
+      acc = broadcastTo(b, loc, reshapeTensor(b, loc, ctx.value(2), {1, f, 1, 1}),
+                        outShape);
+    else
+      acc = filledTensor(b, loc, outShape, elem, 0);
+    auto strides = b.getI64VectorAttr(win->strides);
+    auto dilations = b.getI64VectorAttr(win->dilations);
+    Value r;
+    if (g == 1) {
+      r = b.create<linalg::Conv2DNchwFchwOp>(
+               loc, acc.getType(), ValueRange{x, ctx.value(1)}, ValueRange{acc},
+               strides, dilations)
+              .getResult(0);
+    } else {
+      Value w3 = reshapeTensor(b, loc, ctx.value(1), {c, kernel[0], kernel[1]});
+      r = b.create<linalg::DepthwiseConv2DNchwChwOp>(
+               loc, acc.getType(), ValueRange{x, w3}, ValueRange{acc}, strides,
+               dilations)
+              .getResult(0);
+    }
+    ctx.setOutput(0, r, ctx.dtype(0));
+    return success();
+  }
 
   // Accumulator [N, G, Fg, out...] starts at the bias.
   std::vector<int64_t> accShape = {n, g, fg};
@@ -408,11 +439,26 @@ LogicalResult buildGemm(NodeContext &ctx) {
   Location loc = ctx.loc;
   double alpha = ctx.attrFloat("alpha", 1), beta = ctx.attrFloat("beta", 1);
   bool ta = ctx.attrInt("transA", 0), tb = ctx.attrInt("transB", 0);
-  Value a = ctx.value(0), bm = ctx.value(1);
+  Value a = ctx.value(0), bm;
   if (ta)
     a = transposeTensor(b, loc, a, {1, 0});
-  if (tb)
-    bm = transposeTensor(b, loc, bm, {1, 0});
+  if (tb && ctx.constant(1)) {
+    // Weights: transpose once, at compile time.
+    const io::HostTensor &w = *ctx.constant(1);
+    int64_t rows = w.shape[0], cols = w.shape[1];
+    size_t es = io::dtypeSize(w.dtype);
+    io::HostTensor t = w;
+    t.shape = {cols, rows};
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        std::memcpy(&t.data[(j * rows + i) * es], &w.data[(i * cols + j) * es],
+                    es);
+    bm = materializeConstant(b, loc, t);
+  } else {
+    bm = ctx.value(1);
+    if (tb)
+      bm = transposeTensor(b, loc, bm, {1, 0});
+  }
   auto as = cast<RankedTensorType>(a.getType()).getShape();
   auto bs = cast<RankedTensorType>(bm.getType()).getShape();
   if (as[1] != bs[0])

@@ -1,0 +1,44 @@
+//===- HostKernels.h - library kernels the host code calls -----*- C++ -*-===//
+//
+// Dense f32 GEMM and convolution, where a tuned library (OpenBLAS) beats the
+// loops MLIR generates, and depthwise convolution. The host lowering replaces
+// linalg named ops by calls to these (pass sparq-host-library-calls); the JIT
+// resolves them through registerHostKernels. Each accumulates into its output,
+// as the linalg op it replaces does.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARQ_RUNTIME_KERNELS_HOSTKERNELS_H
+#define SPARQ_RUNTIME_KERNELS_HOSTKERNELS_H
+
+#include "runtime/kernels/MemRef.h"
+
+#include <functional>
+
+namespace sparq::kernels {
+
+using F32x2 = MemRef<float, 2>;
+using F32x3 = MemRef<float, 3>;
+using F32x4 = MemRef<float, 4>;
+
+/// C[M,N] += A[M,K] * B[K,N].
+void matmulF32(F32x2 *a, F32x2 *b, F32x2 *c);
+/// C[b] += A[b] * B[b] for every batch b.
+void batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c);
+/// out[N,F,OH,OW] += conv(in[N,C,H,W] (already padded), w[F,C,KH,KW]).
+void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, int64_t strideH,
+                   int64_t strideW, int64_t dilationH, int64_t dilationW);
+/// out[N,C,OH,OW] += depthwise conv(in[N,C,H,W] (padded), w[C,KH,KW]).
+void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
+                            int64_t strideH, int64_t strideW,
+                            int64_t dilationH, int64_t dilationW);
+
+/// Threads the library kernels may use (OpenBLAS); default 2.
+void setNumThreads(int threads);
+
+/// Calls `fn(symbol, address)` for every kernel, with the C-interface symbol
+/// names the lowering emits (`_mlir_ciface_sparq_...`).
+void forEachHostKernel(const std::function<void(const char *, void *)> &fn);
+
+} // namespace sparq::kernels
+
+#endif // SPARQ_RUNTIME_KERNELS_HOSTKERNELS_H
