@@ -34,7 +34,7 @@ OpTable &builders() {
 /// Ops that only reinterpret the shape: run the IR builder to learn the
 /// output shape, then drop the IR and keep the data.
 LogicalResult foldByShape(NodeContext &ctx) {
-  const io::HostTensor *in = ctx.constant(0);
+  const io::HostTensor *in = ctx.knownValue(0);
   Block *block = ctx.b.getInsertionBlock();
   Operation *last = block->empty() ? nullptr : &block->back();
   // Builders materialize inputs; undo that afterwards.
@@ -100,8 +100,8 @@ LogicalResult foldElementwise(NodeContext &ctx) {
   std::vector<std::vector<double>> d;
   std::vector<std::vector<int64_t>> n;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
-    d.push_back(hostToDoubles(*ctx.constant(i)));
-    n.push_back(hostToInts(*ctx.constant(i)));
+    d.push_back(hostToDoubles(*ctx.knownValue(i)));
+    n.push_back(hostToInts(*ctx.knownValue(i)));
   }
   int64_t count = numElements(out);
   std::vector<double> rd(count);
@@ -160,7 +160,7 @@ LogicalResult foldElementwise(NodeContext &ctx) {
 
 LogicalResult foldCast(NodeContext &ctx) {
   io::DType to;
-  const io::HostTensor &in = *ctx.constant(0);
+  const io::HostTensor &in = *ctx.knownValue(0);
   if (!io::dtypeFromOnnx(ctx.node.op_type() == "CastLike"
                              ? io::dtypeToOnnx(ctx.dtype(1))
                              : ctx.attrInt("to", 0),
@@ -202,7 +202,7 @@ LogicalResult foldConcat(NodeContext &ctx) {
   t.shape = out;
   for (int64_t o = 0; o < outer; ++o)
     for (size_t i = 0; i < ctx.numInputs(); ++i) {
-      const io::HostTensor &in = *ctx.constant(i);
+      const io::HostTensor &in = *ctx.knownValue(i);
       size_t chunk =
           numElements(ArrayRef<int64_t>(in.shape).drop_front(axis)) * es;
       t.data.insert(t.data.end(), in.data.begin() + o * chunk,
@@ -213,12 +213,12 @@ LogicalResult foldConcat(NodeContext &ctx) {
 }
 
 LogicalResult foldGather(NodeContext &ctx) {
-  const io::HostTensor &data = *ctx.constant(0);
+  const io::HostTensor &data = *ctx.knownValue(0);
   int64_t rank = data.shape.size();
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
   if (axis < 0)
     return failure();
-  std::vector<int64_t> idx = hostToInts(*ctx.constant(1));
+  std::vector<int64_t> idx = hostToInts(*ctx.knownValue(1));
   int64_t dim = data.shape[axis];
   for (int64_t &i : idx) {
     if (i < 0)
@@ -245,33 +245,6 @@ LogicalResult foldGather(NodeContext &ctx) {
   return success();
 }
 
-LogicalResult foldRange(NodeContext &ctx) {
-  io::DType dt = ctx.dtype(0);
-  if (isFloat(dt)) {
-    double s = hostToDoubles(*ctx.constant(0))[0],
-           l = hostToDoubles(*ctx.constant(1))[0],
-           d = hostToDoubles(*ctx.constant(2))[0];
-    if (d == 0)
-      return ctx.error() << "delta must not be 0";
-    int64_t n = std::max<int64_t>(0, std::ceil((l - s) / d));
-    std::vector<double> v(n);
-    for (int64_t i = 0; i < n; ++i)
-      v[i] = s + i * d;
-    ctx.setConstant(0, hostFromDoubles(dt, {n}, v));
-    return success();
-  }
-  int64_t s = hostToInts(*ctx.constant(0))[0], l = hostToInts(*ctx.constant(1))[0],
-          d = hostToInts(*ctx.constant(2))[0];
-  if (d == 0)
-    return ctx.error() << "delta must not be 0";
-  int64_t n = std::max<int64_t>(0, (l - s + d + (d > 0 ? -1 : 1)) / d);
-  std::vector<int64_t> v(n);
-  for (int64_t i = 0; i < n; ++i)
-    v[i] = s + i * d;
-  ctx.setConstant(0, hostFromInts(dt, {n}, v));
-  return success();
-}
-
 } // namespace
 
 LogicalResult onnx_import::foldNode(NodeContext &ctx) {
@@ -291,8 +264,6 @@ LogicalResult onnx_import::foldNode(NodeContext &ctx) {
     return foldConcat(ctx);
   if (op == "Gather")
     return foldGather(ctx);
-  if (op == "Range")
-    return foldRange(ctx);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
       op == "Neg" || op == "Abs" || op == "Min" || op == "Max" ||
       op == "Equal" || op == "Less" || op == "Greater" || op == "Not" ||

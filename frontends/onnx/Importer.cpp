@@ -61,6 +61,8 @@ const OpTable &opTable() {
     registerShapeOps(t);
     registerReduceOps(t);
     registerRecurrentOps(t);
+    registerQuantizedOps(t);
+    registerResizeOps(t);
     return t;
   }();
   return table;
@@ -192,9 +194,11 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
     value->dtype = dtype;
     value->shape = shape;
     auto known = options.inputValues.find(in.name());
-    if (known != options.inputValues.end() && !isFloat(dtype) &&
-        known->second.dtype == dtype && known->second.shape == shape)
+    if (known != options.inputValues.end() &&
+        known->second.dtype == dtype && known->second.shape == shape) {
       value->constant = std::make_shared<io::HostTensor>(known->second);
+      value->specialized = true;
+    }
     argTypes.push_back(RankedTensorType::get(shape, toMlirType(&ctx, dtype)));
     inputInfos.push_back({in.name(), dtype, shape});
     values[in.name()] = std::move(value);
@@ -256,21 +260,28 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string name = nodeName(node);
   Location loc = NameLoc::get(StringAttr::get(&ctx, name));
   std::vector<GraphValue *> inputs;
-  bool allConstant = true;
+  // Fold when every input is known. Specialized inputs fold only as shape
+  // computations do (integers, scalars), so that ops on run-time data are
+  // still compiled; what they fold to is specialized too.
+  bool foldable = true, fromSpecialized = false;
   for (const std::string &in : node.input()) {
     if (in.empty()) {
       inputs.push_back(nullptr);
       continue;
     }
     GraphValue *v = values.at(in).get();
-    allConstant &= v->constant != nullptr;
+    foldable &= v->constant != nullptr;
+    if (v->specialized) {
+      fromSpecialized = true;
+      foldable &= !isFloat(v->dtype) || v->shape.empty();
+    }
     inputs.push_back(v);
   }
   NodeContext nc(node, opset, b, loc, std::move(inputs));
   if (!node.domain().empty() && node.domain() != "ai.onnx")
     return nc.error() << "unsupported operator (domain '" << node.domain()
                       << "')";
-  bool folded = allConstant && succeeded(foldNode(nc));
+  bool folded = foldable && succeeded(foldNode(nc));
   if (!folded) {
     auto it = opTable().find(node.op_type());
     if (it == opTable().end())
@@ -285,6 +296,8 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     if (!out.value && !out.constant)
       return nc.error() << "output " << i << " ('" << node.output(i)
                         << "') is not supported";
+    if (out.constant && fromSpecialized)
+      out.specialized = true;
     if (checkedElements(out.shape) < 0)
       return nc.error() << "output '" << node.output(i) << "' of shape "
                         << shapeStr(out.shape) << " is too large";

@@ -72,7 +72,7 @@ Value NodeContext::value(size_t i) {
 
 FailureOr<std::vector<int64_t>> NodeContext::constInts(size_t i,
                                                        const char *what) {
-  const io::HostTensor *t = constant(i);
+  const io::HostTensor *t = knownValue(i);
   if (!t || isFloat(t->dtype)) {
     error() << what << " (input " << i
             << ") must be an integer tensor known at compile time";
@@ -83,7 +83,7 @@ FailureOr<std::vector<int64_t>> NodeContext::constInts(size_t i,
 
 FailureOr<std::vector<double>> NodeContext::constFloats(size_t i,
                                                         const char *what) {
-  const io::HostTensor *t = constant(i);
+  const io::HostTensor *t = knownValue(i);
   if (!t) {
     error() << what << " (input " << i << ") must be known at compile time";
     return failure();

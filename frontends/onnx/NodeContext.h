@@ -35,6 +35,10 @@ struct GraphValue {
   mlir::Value value;
   /// The data, when known at compile time.
   std::shared_ptr<const io::HostTensor> constant;
+  /// True if `constant` holds the value of a graph input that the caller
+  /// specialized on (sparqc run knows its inputs): usable where an op needs a
+  /// compile-time operand, never folded into other constants.
+  bool specialized = false;
 };
 
 class NodeContext;
@@ -67,8 +71,14 @@ public:
   int64_t rank(size_t i) const { return inputs[i]->shape.size(); }
   /// Input `i` as an SSA tensor (materializing constants).
   mlir::Value value(size_t i);
-  /// Input `i`'s data if known at compile time, else null.
+  /// Input `i`'s data if it is a constant of the model, else null.
   const io::HostTensor *constant(size_t i) const {
+    return hasInput(i) && !inputs[i]->specialized ? inputs[i]->constant.get()
+                                                  : nullptr;
+  }
+  /// Input `i`'s data if known at compile time: a constant of the model or a
+  /// specialized graph input.
+  const io::HostTensor *knownValue(size_t i) const {
     return hasInput(i) ? inputs[i]->constant.get() : nullptr;
   }
   /// Reads a compile-time integer input (shapes, axes, pads...). Emits an
@@ -128,6 +138,19 @@ void registerNeuralNetOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerReduceOps(OpTable &table);
 void registerRecurrentOps(OpTable &table);
+
+/// Convolution of `input` by `weight` (+ `bias`, may be null) with the
+/// node's conv attributes (pads, strides, dilations, group, auto_pad); any
+/// element type (integer convs accumulate in the input's type).
+mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx,
+                                           mlir::Value input,
+                                           mlir::Value weight,
+                                           mlir::Value bias);
+/// numpy.matmul of two SSA tensors (broadcast batch dims, 1-D promotion).
+mlir::FailureOr<mlir::Value> buildNumpyMatmul(NodeContext &ctx, mlir::Value a,
+                                              mlir::Value b);
+void registerQuantizedOps(OpTable &table);
+void registerResizeOps(OpTable &table);
 
 /// Evaluates `node` on compile-time inputs (shape computations, small
 /// constants). Returns failure when the op or case is not foldable; then the

@@ -305,12 +305,11 @@ int runCommand(Args &a) {
   if (!err.empty())
     return fail(err);
   // Inputs given specialize the model's shapes, unless --shape says so.
-  // Small integer inputs (shape operands fed as inputs) specialize too.
+  // Small inputs may be operands an op needs at compile time (a Reshape's
+  // shape, Resize's scales, TopK's k): the importer may specialize on them.
   for (const auto &[name, t] : tensors) {
     a.options.inputShapes.emplace(name, t.shape);
-    bool integer = t.dtype != io::DType::F32 && t.dtype != io::DType::F64 &&
-                   t.dtype != io::DType::F16 && t.dtype != io::DType::BF16;
-    if (integer && t.numElements() <= 64)
+    if (t.numElements() <= 64 && t.shape.size() <= 1)
       a.options.inputValues.emplace(name, t);
   }
   auto start = std::chrono::steady_clock::now();

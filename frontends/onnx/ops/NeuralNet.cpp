@@ -89,44 +89,51 @@ FailureOr<Window> resolveWindow(NodeContext &ctx, ArrayRef<int64_t> spatial,
 
 // --- Convolution -------------------------------------------------------------
 
-LogicalResult buildConv(NodeContext &ctx) {
-  if (ctx.numInputs() < 2)
-    return ctx.error() << "expects an input and a weight";
-  int64_t rank = ctx.rank(0);
-  if (rank < 3 || ctx.rank(1) != rank)
-    return ctx.error() << "expects input and weight of one rank >= 3, got "
-                       << shapeStr(ctx.shape(0)) << " and "
-                       << shapeStr(ctx.shape(1));
-  if (!isFloat(ctx.dtype(0)))
-    return ctx.error() << "expects float tensors";
-  const auto &xs = ctx.shape(0), &ws = ctx.shape(1);
+} // namespace
+
+FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
+                                            Value weight, Value bias) {
+  auto xs = cast<RankedTensorType>(input.getType()).getShape();
+  auto ws = cast<RankedTensorType>(weight.getType()).getShape();
+  int64_t rank = xs.size();
+  if (rank < 3 || static_cast<int64_t>(ws.size()) != rank) {
+    ctx.error() << "expects input and weight of one rank >= 3, got "
+                << shapeStr(xs) << " and " << shapeStr(ws);
+    return failure();
+  }
   int64_t s = rank - 2, n = xs[0], c = xs[1], f = ws[0];
   int64_t g = ctx.attrInt("group", 1);
-  if (g <= 0 || c % g || f % g || ws[1] != c / g)
-    return ctx.error() << "weight " << shapeStr(ws) << " does not match "
-                       << c << " input channels in " << g << " groups";
+  if (g <= 0 || c % g || f % g || ws[1] != c / g) {
+    ctx.error() << "weight " << shapeStr(ws) << " does not match " << c
+                << " input channels in " << g << " groups";
+    return failure();
+  }
   std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
   std::vector<int64_t> wk(ws.begin() + 2, ws.end());
   if (kernel.empty())
     kernel = wk;
-  if (kernel != wk)
-    return ctx.error() << "kernel_shape " << shapeStr(kernel)
-                       << " does not match the weight " << shapeStr(ws);
-  auto win = resolveWindow(ctx, ArrayRef<int64_t>(xs).drop_front(2), kernel,
-                           false);
+  if (kernel != wk) {
+    ctx.error() << "kernel_shape " << shapeStr(kernel)
+                << " does not match the weight " << shapeStr(ws);
+    return failure();
+  }
+  auto win = resolveWindow(ctx, xs.drop_front(2), kernel, false);
   if (failed(win))
     return failure();
-  if (ctx.hasInput(2) && ctx.shape(2) != std::vector<int64_t>{f})
-    return ctx.error() << "bias expects shape [" << f << "], got "
-                       << shapeStr(ctx.shape(2));
+  if (bias && cast<RankedTensorType>(bias.getType()).getShape() !=
+                  ArrayRef<int64_t>{f}) {
+    ctx.error() << "bias expects shape [" << f << "], got "
+                << shapeStr(cast<RankedTensorType>(bias.getType()).getShape());
+    return failure();
+  }
 
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
-  Type elem = ctx.elementType(ctx.dtype(0));
+  Type elem = cast<RankedTensorType>(input.getType()).getElementType();
   std::vector<int64_t> lo(2, 0), hi(2, 0);
   lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
   hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
-  Value x = padTensor(b, loc, ctx.value(0), lo, hi, cst(b, loc, elem, 0));
+  Value x = padTensor(b, loc, input, lo, hi, cst(b, loc, elem, 0));
   auto xp = cast<RankedTensorType>(x.getType()).getShape();
   int64_t cg = c / g, fg = f / g;
 
@@ -136,36 +143,33 @@ LogicalResult buildConv(NodeContext &ctx) {
   if (s == 2 && (g == 1 || depthwise)) {
     std::vector<int64_t> outShape = {n, f, win->out[0], win->out[1]};
     Value acc;
-    if (ctx.hasInput(2))
-      acc = broadcastTo(b, loc, reshapeTensor(b, loc, ctx.value(2), {1, f, 1, 1}),
+    if (bias)
+      acc = broadcastTo(b, loc, reshapeTensor(b, loc, bias, {1, f, 1, 1}),
                         outShape);
     else
       acc = filledTensor(b, loc, outShape, elem, 0);
     auto strides = b.getI64VectorAttr(win->strides);
     auto dilations = b.getI64VectorAttr(win->dilations);
-    Value r;
-    if (g == 1) {
-      r = b.create<linalg::Conv2DNchwFchwOp>(
-               loc, acc.getType(), ValueRange{x, ctx.value(1)}, ValueRange{acc},
-               strides, dilations)
-              .getResult(0);
-    } else {
-      Value w3 = reshapeTensor(b, loc, ctx.value(1), {c, kernel[0], kernel[1]});
-      r = b.create<linalg::DepthwiseConv2DNchwChwOp>(
-               loc, acc.getType(), ValueRange{x, w3}, ValueRange{acc}, strides,
-               dilations)
-              .getResult(0);
-    }
-    ctx.setOutput(0, r, ctx.dtype(0));
-    return success();
+    if (g == 1)
+      return b
+          .create<linalg::Conv2DNchwFchwOp>(loc, acc.getType(),
+                                            ValueRange{x, weight},
+                                            ValueRange{acc}, strides, dilations)
+          .getResult(0);
+    Value w3 = reshapeTensor(b, loc, weight, {c, kernel[0], kernel[1]});
+    return b
+        .create<linalg::DepthwiseConv2DNchwChwOp>(loc, acc.getType(),
+                                                  ValueRange{x, w3},
+                                                  ValueRange{acc}, strides,
+                                                  dilations)
+        .getResult(0);
   }
 
   // Accumulator [N, G, Fg, out...] starts at the bias.
   std::vector<int64_t> accShape = {n, g, fg};
   accShape.insert(accShape.end(), win->out.begin(), win->out.end());
   Value acc;
-  if (ctx.hasInput(2)) {
-    Value bias = reshapeTensor(b, loc, ctx.value(2), {g, fg});
+  if (bias) {
     std::vector<int64_t> bshape = {1, g, fg};
     bshape.insert(bshape.end(), s, 1);
     acc = broadcastTo(b, loc, reshapeTensor(b, loc, bias, bshape), accShape);
@@ -178,7 +182,7 @@ LogicalResult buildConv(NodeContext &ctx) {
   std::vector<int64_t> wg = {g, fg, cg};
   wg.insert(wg.end(), kernel.begin(), kernel.end());
   Value x5 = reshapeTensor(b, loc, x, xg);
-  Value w5 = reshapeTensor(b, loc, ctx.value(1), wg);
+  Value w5 = reshapeTensor(b, loc, weight, wg);
 
   // Loops: n, g, f, o[s] | c, k[s].
   MLIRContext *mctx = b.getContext();
@@ -201,14 +205,30 @@ LogicalResult buildConv(NodeContext &ctx) {
   auto conv = b.create<linalg::GenericOp>(
       loc, TypeRange{acc.getType()}, ValueRange{x5, w5}, ValueRange{acc}, maps,
       iters, [](OpBuilder &nb, Location nl, ValueRange a) {
-        Value m = nb.create<arith::MulFOp>(nl, a[0], a[1]);
-        nb.create<linalg::YieldOp>(nl,
-                                   Value(nb.create<arith::AddFOp>(nl, a[2], m)));
+        nb.create<linalg::YieldOp>(
+            nl, addS(nb, nl, a[2], mulS(nb, nl, a[0], a[1])));
       });
   std::vector<int64_t> outShape = {n, f};
   outShape.insert(outShape.end(), win->out.begin(), win->out.end());
-  ctx.setOutput(0, reshapeTensor(b, loc, conv.getResult(0), outShape),
-                ctx.dtype(0));
+  return reshapeTensor(b, loc, conv.getResult(0), outShape);
+}
+
+namespace {
+
+LogicalResult buildConv(NodeContext &ctx) {
+  if (ctx.numInputs() < 2)
+    return ctx.error() << "expects an input and a weight";
+  if (!isFloat(ctx.dtype(0)))
+    return ctx.error() << "expects float tensors";
+  if (ctx.rank(0) < 3 || ctx.rank(1) != ctx.rank(0))
+    return ctx.error() << "expects input and weight of one rank >= 3, got "
+                       << shapeStr(ctx.shape(0)) << " and "
+                       << shapeStr(ctx.shape(1));
+  auto r = buildConvCore(ctx, ctx.value(0), ctx.value(1),
+                         ctx.hasInput(2) ? ctx.value(2) : Value());
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r, ctx.dtype(0));
   return success();
 }
 
@@ -937,6 +957,11 @@ template <bool IsMax> LogicalResult buildGlobalPool(NodeContext &ctx) {
 }
 
 } // namespace
+
+FailureOr<Value> onnx_import::buildNumpyMatmul(NodeContext &ctx, Value a,
+                                               Value b) {
+  return numpyMatmul(ctx, a, b);
+}
 
 void onnx_import::registerNeuralNetOps(OpTable &t) {
   t["Conv"] = buildConv;

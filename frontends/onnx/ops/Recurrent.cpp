@@ -49,7 +49,7 @@ LogicalResult buildLstm(NodeContext &ctx) {
                        << shapeStr(ctx.shape(2))
                        << " do not match hidden_size " << hidden;
   if (ctx.hasInput(4)) {
-    const io::HostTensor *lens = ctx.constant(4);
+    const io::HostTensor *lens = ctx.knownValue(4);
     if (!lens)
       return ctx.error() << "sequence_lens must be known at compile time";
     for (int64_t l : hostToInts(*lens))

@@ -8,6 +8,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace ::sparq;
 using namespace ::sparq::onnx_import;
@@ -918,9 +920,30 @@ LogicalResult buildEyeLike(NodeContext &ctx) {
   return success();
 }
 
+/// Range is always computed while importing: its length shapes the output.
+LogicalResult buildRange(NodeContext &ctx) {
+  io::DType dt = ctx.dtype(0);
+  auto s = ctx.constFloats(0, "start"), l = ctx.constFloats(1, "limit"),
+       d = ctx.constFloats(2, "delta");
+  if (failed(s) || failed(l) || failed(d))
+    return failure();
+  double start = (*s)[0], limit = (*l)[0], delta = (*d)[0];
+  if (delta == 0)
+    return ctx.error() << "delta must not be 0";
+  int64_t n = std::max<int64_t>(0, std::ceil((limit - start) / delta));
+  if (n > (int64_t(1) << 24))
+    return ctx.error() << "range of " << n << " elements is too large";
+  std::vector<double> v(n);
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = start + i * delta;
+  ctx.setConstant(0, hostFromDoubles(dt, {n}, v));
+  return success();
+}
+
 } // namespace
 
 void onnx_import::registerShapeOps(OpTable &t) {
+  t["Range"] = buildRange;
   t["Identity"] = buildIdentity;
   t["Dropout"] = buildDropout;
   t["Shape"] = buildShape;

@@ -1,0 +1,333 @@
+//===- Quantized.cpp - ONNX QDQ and integer ops ---------------------------===//
+//
+// Compressed models often arrive as QDQ graphs (QuantizeLinear /
+// DequantizeLinear around float ops) or with integer ops (MatMulInteger,
+// ConvInteger, QLinear*). Integer products accumulate in i32 after the zero
+// points are subtracted; requantization rounds half to even and saturates.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/Builders.h"
+#include "frontends/onnx/NodeContext.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace ::sparq;
+using namespace ::sparq::onnx_import;
+
+namespace {
+
+/// Reshapes a per-axis 1-D parameter to broadcast along `axis` of a tensor of
+/// rank `rank`; scalars and [1] stay as they are.
+Value alongAxis(OpBuilder &b, Location loc, Value v, int64_t axis,
+                int64_t rank) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getRank() == 0 || numElements(t.getShape()) == 1)
+    return reshapeTensor(b, loc, v, {});
+  std::vector<int64_t> shape(rank, 1);
+  shape[axis] = t.getDimSize(0);
+  return reshapeTensor(b, loc, v, shape);
+}
+
+std::pair<double, double> rangeOf(io::DType t) {
+  switch (t) {
+  case io::DType::U8:
+    return {0, 255};
+  case io::DType::I8:
+    return {-128, 127};
+  case io::DType::U16:
+    return {0, 65535};
+  case io::DType::I16:
+    return {-32768, 32767};
+  case io::DType::I32:
+    return {-2147483648.0, 2147483647.0};
+  default:
+    return {0, 255};
+  }
+}
+
+/// round-half-even(x) + zp, saturated to `to`, converted to `to` (x float).
+Value saturateTo(OpBuilder &b, Location loc, Value x, Value zpF, io::DType to) {
+  Type ft = x.getType();
+  Value r = b.create<math::RoundEvenOp>(loc, x);
+  if (zpF)
+    r = b.create<arith::AddFOp>(loc, r, zpF);
+  auto [lo, hi] = rangeOf(to);
+  r = b.create<arith::MaximumFOp>(loc, r, scalarConstant(b, loc, ft, lo));
+  r = b.create<arith::MinimumFOp>(loc, r, scalarConstant(b, loc, ft, hi));
+  return castScalar(b, loc, r, isFloat(io::DType::F32) && ft.isF64()
+                                   ? io::DType::F64
+                                   : io::DType::F32,
+                    to);
+}
+
+/// `v` (integer) minus its zero point, as i32; `zp` may be null.
+Value minusZeroPoint(OpBuilder &b, Location loc, Value v, io::DType vt,
+                     Value zp, io::DType zt) {
+  auto shape = cast<RankedTensorType>(v.getType()).getShape();
+  SmallVector<Value> ins = {v};
+  if (zp)
+    ins.push_back(zp);
+  return buildElementwise(b, loc, ins, shape, b.getI32Type(),
+                          [&](OpBuilder &nb, Location nl, ValueRange a) {
+                            Value x = castScalar(nb, nl, a[0], vt, io::DType::I32);
+                            if (a.size() == 1)
+                              return x;
+                            Value z = castScalar(nb, nl, a[1], zt, io::DType::I32);
+                            return nb.create<arith::SubIOp>(nl, x, z).getResult();
+                          });
+}
+
+/// The axis of per-axis scales (input 1); 0 when the scale is per tensor.
+int64_t quantAxis(NodeContext &ctx, int64_t rank) {
+  if (numElements(ctx.shape(1)) == 1)
+    return 0;
+  return normalizeAxis(ctx.attrInt("axis", 1), rank);
+}
+
+LogicalResult buildQuantizeLinear(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = quantAxis(ctx, rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  io::DType outType = ctx.hasInput(2) ? ctx.dtype(2) : io::DType::U8;
+  if (outType != io::DType::U8 && outType != io::DType::I8 &&
+      outType != io::DType::U16 && outType != io::DType::I16)
+    return ctx.error() << "unsupported output type "
+                       << io::dtypeName(outType);
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  io::DType xt = ctx.dtype(0);
+  SmallVector<Value> ins = {ctx.value(0),
+                            alongAxis(b, loc, ctx.value(1), axis, rank)};
+  if (ctx.hasInput(2))
+    ins.push_back(alongAxis(b, loc, ctx.value(2), axis, rank));
+  io::DType st = ctx.dtype(1);
+  Value y = buildElementwise(
+      b, loc, ins, ctx.shape(0), ctx.elementType(outType),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value x = castScalar(nb, nl, a[0], xt, io::DType::F32);
+        Value s = castScalar(nb, nl, a[1], st, io::DType::F32);
+        Value q = nb.create<arith::DivFOp>(nl, x, s);
+        Value zp = a.size() > 2
+                       ? castScalar(nb, nl, a[2], outType, io::DType::F32)
+                       : Value();
+        return saturateTo(nb, nl, q, zp, outType);
+      });
+  ctx.setOutput(0, y, outType);
+  return success();
+}
+
+LogicalResult buildDequantizeLinear(NodeContext &ctx) {
+  int64_t rank = ctx.rank(0);
+  int64_t axis = quantAxis(ctx, rank);
+  if (axis < 0)
+    return ctx.error() << "axis is out of range for rank " << rank;
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  io::DType xt = ctx.dtype(0), st = ctx.dtype(1);
+  SmallVector<Value> ins = {ctx.value(0),
+                            alongAxis(b, loc, ctx.value(1), axis, rank)};
+  if (ctx.hasInput(2))
+    ins.push_back(alongAxis(b, loc, ctx.value(2), axis, rank));
+  Value y = buildElementwise(
+      b, loc, ins, ctx.shape(0), ctx.elementType(st),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        // (x - zp) in i32 is exact for every 8/16-bit input.
+        Value x = castScalar(nb, nl, a[0], xt, io::DType::I32);
+        if (a.size() > 2)
+          x = nb.create<arith::SubIOp>(
+              nl, x, castScalar(nb, nl, a[2], xt, io::DType::I32));
+        Value xf = castScalar(nb, nl, x, io::DType::I32, st);
+        return nb.create<arith::MulFOp>(nl, xf, a[1]).getResult();
+      });
+  ctx.setOutput(0, y, st);
+  return success();
+}
+
+LogicalResult buildDynamicQuantizeLinear(NodeContext &ctx) {
+  if (ctx.dtype(0) != io::DType::F32)
+    return ctx.error() << "expects a float input";
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value x = ctx.value(0);
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < ctx.rank(0); ++i)
+    all.push_back(i);
+  auto maxF = [](OpBuilder &nb, Location nl, Value e, Value acc) {
+    return nb.create<arith::MaximumFOp>(nl, e, acc).getResult();
+  };
+  auto minF = [](OpBuilder &nb, Location nl, Value e, Value acc) {
+    return nb.create<arith::MinimumFOp>(nl, e, acc).getResult();
+  };
+  // The range always includes 0 so that 0 is exactly representable.
+  Value mx = buildReduction(b, loc, x, all, false, 0, maxF);
+  Value mn = buildReduction(b, loc, x, all, false, 0, minF);
+  Type f32 = b.getF32Type();
+  Value scale = buildElementwise(b, loc, ValueRange{mx, mn}, {}, f32,
+                                 [](OpBuilder &nb, Location nl, ValueRange a) {
+                                   Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+                                   return nb.create<arith::DivFOp>(
+                                              nl, d,
+                                              scalarConstant(nb, nl, d.getType(), 255))
+                                       .getResult();
+                                 });
+  Value zp = buildElementwise(
+      b, loc, ValueRange{mn, scale}, {}, b.getIntegerType(8),
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value q = nb.create<arith::DivFOp>(
+            nl, nb.create<arith::NegFOp>(nl, a[0]), a[1]);
+        return saturateTo(nb, nl, q, Value(), io::DType::U8);
+      });
+  Value y = buildElementwise(
+      b, loc, ValueRange{x, scale, zp}, ctx.shape(0), b.getIntegerType(8),
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value q = nb.create<arith::DivFOp>(nl, a[0], a[1]);
+        Value z = castScalar(nb, nl, a[2], io::DType::U8, io::DType::F32);
+        return saturateTo(nb, nl, q, z, io::DType::U8);
+      });
+  ctx.setOutput(0, y, io::DType::U8);
+  if (ctx.wantsOutput(1))
+    ctx.setOutput(1, scale, io::DType::F32);
+  if (ctx.wantsOutput(2))
+    ctx.setOutput(2, zp, io::DType::U8);
+  return success();
+}
+
+/// (A - a_zp) @ (B - b_zp) in i32. a_zp may be per row of A, b_zp per
+/// column of B.
+FailureOr<Value> integerMatmul(NodeContext &ctx, size_t a, size_t azp,
+                               size_t bIdx, size_t bzp) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value av = ctx.value(a), bv = ctx.value(bIdx);
+  Value az, bz;
+  if (ctx.hasInput(azp)) {
+    az = ctx.value(azp);
+    if (ctx.rank(azp) == 1 && ctx.shape(azp)[0] > 1)
+      az = reshapeTensor(b, loc, az, {ctx.shape(azp)[0], 1});
+  }
+  if (ctx.hasInput(bzp))
+    bz = ctx.value(bzp);
+  Value a32 = minusZeroPoint(b, loc, av, ctx.dtype(a), az,
+                             az ? ctx.dtype(azp) : ctx.dtype(a));
+  Value b32 = minusZeroPoint(b, loc, bv, ctx.dtype(bIdx), bz,
+                             bz ? ctx.dtype(bzp) : ctx.dtype(bIdx));
+  return buildNumpyMatmul(ctx, a32, b32);
+}
+
+LogicalResult buildMatMulInteger(NodeContext &ctx) {
+  auto r = integerMatmul(ctx, 0, 2, 1, 3);
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r, io::DType::I32);
+  return success();
+}
+
+LogicalResult buildConvInteger(NodeContext &ctx) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value xz, wz;
+  if (ctx.hasInput(2))
+    xz = ctx.value(2);
+  if (ctx.hasInput(3)) {
+    wz = ctx.value(3);
+    if (ctx.rank(3) == 1 && ctx.shape(3)[0] > 1)
+      wz = reshapeTensor(b, loc, wz, {ctx.shape(3)[0], 1, 1, 1});
+  }
+  // Subtracting the zero point first makes zero padding exact.
+  Value x = minusZeroPoint(b, loc, ctx.value(0), ctx.dtype(0), xz,
+                           xz ? ctx.dtype(2) : ctx.dtype(0));
+  Value w = minusZeroPoint(b, loc, ctx.value(1), ctx.dtype(1), wz,
+                           wz ? ctx.dtype(3) : ctx.dtype(1));
+  auto r = buildConvCore(ctx, x, w, Value());
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r, io::DType::I32);
+  return success();
+}
+
+/// acc (i32) * (s_a * s_b / s_y) requantized to y's type. `scales` are
+/// broadcastable f32 tensors multiplied together, `yScale` divides.
+Value requantize(NodeContext &ctx, Value acc, ArrayRef<Value> scales,
+                 Value yScale, Value yZp, io::DType yt) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  auto shape = cast<RankedTensorType>(acc.getType()).getShape();
+  SmallVector<Value> ins = {acc};
+  ins.append(scales.begin(), scales.end());
+  ins.push_back(yScale);
+  if (yZp)
+    ins.push_back(yZp);
+  size_t ns = scales.size();
+  return buildElementwise(
+      b, loc, ins, shape, ctx.elementType(yt),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = castScalar(nb, nl, a[0], io::DType::I32, io::DType::F32);
+        for (size_t i = 0; i < ns; ++i)
+          v = nb.create<arith::MulFOp>(nl, v, a[1 + i]);
+        v = nb.create<arith::DivFOp>(nl, v, a[1 + ns]);
+        Value z = yZp ? castScalar(nb, nl, a[2 + ns], yt, io::DType::F32)
+                      : Value();
+        return saturateTo(nb, nl, v, z, yt);
+      });
+}
+
+LogicalResult buildQLinearMatMul(NodeContext &ctx) {
+  // a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+  auto acc = integerMatmul(ctx, 0, 2, 3, 5);
+  if (failed(acc))
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value as = ctx.value(1);
+  if (ctx.rank(1) == 1 && ctx.shape(1)[0] > 1)
+    as = reshapeTensor(b, loc, as, {ctx.shape(1)[0], 1});
+  io::DType yt = ctx.dtype(7);
+  ctx.setOutput(0,
+                requantize(ctx, *acc, {as, ctx.value(4)}, ctx.value(6),
+                           ctx.value(7), yt),
+                yt);
+  return success();
+}
+
+LogicalResult buildQLinearConv(NodeContext &ctx) {
+  // x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Value wz = ctx.value(5);
+  if (ctx.rank(5) == 1 && ctx.shape(5)[0] > 1)
+    wz = reshapeTensor(b, loc, wz, {ctx.shape(5)[0], 1, 1, 1});
+  Value x = minusZeroPoint(b, loc, ctx.value(0), ctx.dtype(0), ctx.value(2),
+                           ctx.dtype(2));
+  Value w = minusZeroPoint(b, loc, ctx.value(3), ctx.dtype(3), wz,
+                           ctx.dtype(5));
+  Value bias = ctx.hasInput(8) ? ctx.value(8) : Value();
+  auto acc = buildConvCore(ctx, x, w, bias);
+  if (failed(acc))
+    return failure();
+  int64_t rank = ctx.rank(0);
+  Value ws = alongAxis(b, loc, ctx.value(4), 1, rank);
+  io::DType yt = ctx.dtype(7);
+  ctx.setOutput(0,
+                requantize(ctx, *acc, {ctx.value(1), ws}, ctx.value(6),
+                           ctx.value(7), yt),
+                yt);
+  return success();
+}
+
+} // namespace
+
+void onnx_import::registerQuantizedOps(OpTable &t) {
+  t["QuantizeLinear"] = buildQuantizeLinear;
+  t["DequantizeLinear"] = buildDequantizeLinear;
+  t["DynamicQuantizeLinear"] = buildDynamicQuantizeLinear;
+  t["MatMulInteger"] = buildMatMulInteger;
+  t["ConvInteger"] = buildConvInteger;
+  t["QLinearMatMul"] = buildQLinearMatMul;
+  t["QLinearConv"] = buildQLinearConv;
+}
