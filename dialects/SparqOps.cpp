@@ -26,6 +26,47 @@ LogicalResult expectShape(Operation *op, StringRef what, Type type,
 }
 } // namespace
 
+namespace {
+/// Shapes shared by the recurrent ops: `gates` gate blocks of H rows in W
+/// and R, `biasBlocks` blocks of H in the bias.
+template <typename OpT>
+LogicalResult verifyRecurrent(OpT op, int64_t gates, int64_t biasBlocks) {
+  auto xType = cast<RankedTensorType>(op.getInput().getType());
+  if (xType.getRank() != 3)
+    return op.emitOpError() << "input expects rank 3 [T, B, I], got rank "
+                            << xType.getRank();
+  if (!xType.hasStaticShape())
+    return op.emitOpError() << "expects static shapes";
+  int64_t t = xType.getDimSize(0), b = xType.getDimSize(1),
+          i = xType.getDimSize(2), h = op.getHiddenSize(),
+          d = op.getNumDirections();
+  if (h <= 0)
+    return op.emitOpError() << "expects hidden_size > 0, got " << h;
+  if (failed(expectShape(op, "w", op.getW().getType(), {d, gates * h, i})) ||
+      failed(expectShape(op, "r", op.getR().getType(), {d, gates * h, h})) ||
+      failed(expectShape(op, "bias", op.getBias().getType(),
+                         {d, biasBlocks * h})) ||
+      failed(expectShape(op, "initial_h", op.getInitialH().getType(),
+                         {d, b, h})) ||
+      failed(expectShape(op, "y", op.getY().getType(), {t, d, b, h})) ||
+      failed(expectShape(op, "y_h", op.getYH().getType(), {d, b, h})))
+    return failure();
+  Type elem = xType.getElementType();
+  for (Value v : op->getOperands())
+    if (getElementTypeOrSelf(v.getType()) != elem)
+      return op.emitOpError() << "expects all operands to have element type "
+                              << elem;
+  if (std::optional<APFloat> clip = op.getClip())
+    if (clip->isNegative() || clip->isZero())
+      return op.emitOpError() << "expects clip > 0";
+  return success();
+}
+} // namespace
+
+LogicalResult GruOp::verify() { return verifyRecurrent(*this, 3, 6); }
+
+LogicalResult RnnOp::verify() { return verifyRecurrent(*this, 1, 2); }
+
 LogicalResult LstmOp::verify() {
   auto xType = cast<RankedTensorType>(getInput().getType());
   if (xType.getRank() != 3)

@@ -66,4 +66,88 @@ def Sparq_LstmOp : Sparq_Op<"lstm", [Pure]> {
   }];
 }
 
+def Sparq_GruOp : Sparq_Op<"gru", [Pure]> {
+  let summary = "GRU layer (ONNX GRU semantics)";
+  let description = [{
+    A gated recurrent unit layer over a whole sequence, with the gate order
+    and layouts of ONNX `GRU` (layout 0): gates z, r, h; `f = sigmoid`,
+    `g = tanh`. `linear_before_reset` applies the reset gate after the
+    recurrent projection. All operands are present:
+
+    - `input` [T, B, I], `w` [D, 3H, I], `r` [D, 3H, H], `bias` [D, 6H],
+      `initial_h` [D, B, H];
+    - results `y` [T, D, B, H] and `y_h` [D, B, H].
+
+    ```mlir
+    %y, %yh = sparq.gru forward %x, %w, %r, %b, %h0 {hidden_size = 8 : i64}
+        : (tensor<5x2x4xf32>, tensor<1x24x4xf32>, tensor<1x24x8xf32>,
+           tensor<1x48xf32>, tensor<1x2x8xf32>)
+        -> (tensor<5x1x2x8xf32>, tensor<1x2x8xf32>)
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input, AnyRankedTensor:$w, AnyRankedTensor:$r,
+    AnyRankedTensor:$bias, AnyRankedTensor:$initial_h,
+    Sparq_RnnDirectionAttr:$direction, I64Attr:$hidden_size,
+    UnitAttr:$linear_before_reset, OptionalAttr<F32Attr>:$clip);
+  let results = (outs AnyRankedTensor:$y, AnyRankedTensor:$y_h);
+  let assemblyFormat = [{
+    $direction $input `,` $w `,` $r `,` $bias `,` $initial_h attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumDirections() {
+      return getDirection() == RnnDirection::Bidirectional ? 2 : 1;
+    }
+  }];
+}
+
+def Sparq_RnnActivation : I32EnumAttr<"RnnActivation",
+    "activation of a simple recurrent layer", [
+  I32EnumAttrCase<"Tanh", 0, "tanh">,
+  I32EnumAttrCase<"Relu", 1, "relu">,
+  I32EnumAttrCase<"Sigmoid", 2, "sigmoid">
+]> {
+  let cppNamespace = "::mlir::sparq";
+  let genSpecializedAttr = 0;
+}
+def Sparq_RnnActivationAttr : EnumAttr<Sparq_Dialect, Sparq_RnnActivation,
+                                       "activation">;
+
+def Sparq_RnnOp : Sparq_Op<"rnn", [Pure]> {
+  let summary = "Simple recurrent layer (ONNX RNN semantics)";
+  let description = [{
+    `h_t = f(x_t W^T + h_{t-1} R^T + Wb + Rb)` over a whole sequence, with
+    ONNX `RNN` layouts (layout 0): `input` [T, B, I], `w` [D, H, I],
+    `r` [D, H, H], `bias` [D, 2H], `initial_h` [D, B, H]; results `y`
+    [T, D, B, H] and `y_h` [D, B, H]. `activation` is f (one for every
+    direction).
+
+    ```mlir
+    %y, %yh = sparq.rnn forward %x, %w, %r, %b, %h0
+        {hidden_size = 8 : i64, activation = #sparq<activation tanh>}
+        : (tensor<5x2x4xf32>, tensor<1x8x4xf32>, tensor<1x8x8xf32>,
+           tensor<1x16xf32>, tensor<1x2x8xf32>)
+        -> (tensor<5x1x2x8xf32>, tensor<1x2x8xf32>)
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input, AnyRankedTensor:$w, AnyRankedTensor:$r,
+    AnyRankedTensor:$bias, AnyRankedTensor:$initial_h,
+    Sparq_RnnDirectionAttr:$direction, I64Attr:$hidden_size,
+    Sparq_RnnActivationAttr:$activation, OptionalAttr<F32Attr>:$clip);
+  let results = (outs AnyRankedTensor:$y, AnyRankedTensor:$y_h);
+  let assemblyFormat = [{
+    $direction $input `,` $w `,` $r `,` $bias `,` $initial_h attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumDirections() {
+      return getDirection() == RnnDirection::Bidirectional ? 2 : 1;
+    }
+  }];
+}
+
 #endif // SPARQ_OPS_TD

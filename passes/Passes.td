@@ -6,9 +6,10 @@
 include "mlir/Pass/PassBase.td"
 
 def LowerRnn : Pass<"sparq-lower-rnn", "func::FuncOp"> {
-  let summary = "Lower sparq.lstm to linalg and scf on tensors";
+  let summary = "Lower sparq.lstm, sparq.gru and sparq.rnn to linalg and scf";
   let description = [{
-    Expands each `sparq.lstm` into upstream ops: the input projection of all
+    Expands each recurrent layer (`sparq.lstm`, `sparq.gru`, `sparq.rnn`)
+    into upstream ops: the input projection of all
     time steps is one `linalg.matmul`; the recurrence is an `scf.for` over the
     sequence whose body does the recurrent matmul and one fused
     `linalg.generic` for the gates, cell and hidden state. Bidirectional

@@ -63,6 +63,7 @@ const OpTable &opTable() {
     registerRecurrentOps(t);
     registerQuantizedOps(t);
     registerResizeOps(t);
+    registerMiscOps(t);
     return t;
   }();
   return table;

@@ -41,3 +41,36 @@ func.func @lstm_clip(%x: tensor<3x1x2xf32>, %w: tensor<1x16x2xf32>,
       -> (tensor<3x1x1x4xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>)
   return %y : tensor<3x1x1x4xf32>
 }
+
+// -----
+
+// GRU (default linear_before_reset = 0): the reset gate scales h before the
+// second recurrent matmul.
+// CHECK-LABEL: func @gru
+// CHECK-NOT: sparq.gru
+// CHECK: scf.for
+// CHECK: linalg.matmul
+// CHECK: linalg.generic
+// CHECK: linalg.matmul
+// CHECK: math.tanh
+func.func @gru(%x: tensor<3x2x4xf32>, %w: tensor<1x24x4xf32>, %r: tensor<1x24x8xf32>,
+    %b: tensor<1x48xf32>, %h: tensor<1x2x8xf32>) -> tensor<3x1x2x8xf32> {
+  %y, %yh = sparq.gru forward %x, %w, %r, %b, %h {hidden_size = 8 : i64}
+      : (tensor<3x2x4xf32>, tensor<1x24x4xf32>, tensor<1x24x8xf32>, tensor<1x48xf32>,
+         tensor<1x2x8xf32>) -> (tensor<3x1x2x8xf32>, tensor<1x2x8xf32>)
+  return %y : tensor<3x1x2x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @rnn_relu
+// CHECK-NOT: sparq.rnn
+// CHECK: scf.for
+// CHECK: arith.maximumf
+func.func @rnn_relu(%x: tensor<3x2x4xf32>, %w: tensor<1x8x4xf32>, %r: tensor<1x8x8xf32>,
+    %b: tensor<1x16xf32>, %h: tensor<1x2x8xf32>) -> tensor<1x2x8xf32> {
+  %y, %yh = sparq.rnn reverse %x, %w, %r, %b, %h {hidden_size = 8 : i64, activation = #sparq<activation relu>}
+      : (tensor<3x2x4xf32>, tensor<1x8x4xf32>, tensor<1x8x8xf32>, tensor<1x16xf32>,
+         tensor<1x2x8xf32>) -> (tensor<3x1x2x8xf32>, tensor<1x2x8xf32>)
+  return %yh : tensor<1x2x8xf32>
+}
