@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -205,3 +206,32 @@ def test_transformer_block(opset: int, tmp_path: Path, run_sparqc: RunSparqc) ->
     path = export(model, (x,), tmp_path / "block.onnx", ["x"], ["y"], opset=opset)
     got = run_sparqc(path, {"x": x.numpy()}, ["y"])
     assert_outputs_match(got, reference(model, x), ["y"])
+
+
+def test_external_data_inside_model_folder(tmp_path, sparqc) -> None:
+    """Initializers stored as external data beside the model load and run."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 32)).astype(np.float32)
+    x = rng.standard_normal((2, 64)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "ext",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    onnx.save_model(model, str(model_dir / "m.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="weights.bin",
+                    size_threshold=0)
+    assert (model_dir / "weights.bin").stat().st_size == w.nbytes
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    proc = subprocess.run([str(sparqc), "run", str(model_dir / "m.onnx"),
+                           "-i", f"x={tmp_path / 'x.npy'}", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(out / "y.npy"), x @ w, rtol=1e-4, atol=1e-5)
