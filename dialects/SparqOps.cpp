@@ -68,37 +68,16 @@ LogicalResult GruOp::verify() { return verifyRecurrent(*this, 3, 6); }
 LogicalResult RnnOp::verify() { return verifyRecurrent(*this, 1, 2); }
 
 LogicalResult LstmOp::verify() {
+  if (failed(verifyRecurrent(*this, 4, 8)))
+    return failure();
   auto xType = cast<RankedTensorType>(getInput().getType());
-  if (xType.getRank() != 3)
-    return emitOpError() << "input expects rank 3 [T, B, I], got rank "
-                         << xType.getRank();
-  if (!xType.hasStaticShape())
-    return emitOpError() << "expects static shapes";
-  int64_t t = xType.getDimSize(0), b = xType.getDimSize(1),
-          i = xType.getDimSize(2), h = getHiddenSize(),
+  int64_t b = xType.getDimSize(1), h = getHiddenSize(),
           d = getNumDirections();
-  if (h <= 0)
-    return emitOpError() << "expects hidden_size > 0, got " << h;
-  if (failed(expectShape(*this, "w", getW().getType(), {d, 4 * h, i})) ||
-      failed(expectShape(*this, "r", getR().getType(), {d, 4 * h, h})) ||
-      failed(expectShape(*this, "bias", getBias().getType(), {d, 8 * h})) ||
-      failed(expectShape(*this, "initial_h", getInitialH().getType(),
-                         {d, b, h})) ||
-      failed(expectShape(*this, "initial_c", getInitialC().getType(),
+  if (failed(expectShape(*this, "initial_c", getInitialC().getType(),
                          {d, b, h})) ||
       failed(expectShape(*this, "peepholes", getPeepholes().getType(),
                          {d, 3 * h})) ||
-      failed(expectShape(*this, "y", getY().getType(), {t, d, b, h})) ||
-      failed(expectShape(*this, "y_h", getYH().getType(), {d, b, h})) ||
       failed(expectShape(*this, "y_c", getYC().getType(), {d, b, h})))
     return failure();
-  Type elem = xType.getElementType();
-  for (Value v : getOperation()->getOperands())
-    if (getElementTypeOrSelf(v.getType()) != elem)
-      return emitOpError() << "expects all operands to have element type "
-                           << elem;
-  if (std::optional<APFloat> clip = getClip())
-    if (clip->isNegative() || clip->isZero())
-      return emitOpError() << "expects clip > 0";
   return success();
 }
