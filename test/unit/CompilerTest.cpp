@@ -1,0 +1,77 @@
+// The embeddable C++ API: compile the bundled example and compare with the
+// logits PyTorch computed when it was exported; errors come back as text.
+
+#include "compiler/Compiler.h"
+#include "runtime/io/Npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+const std::string kExamples = SPARQ_SOURCE_DIR "/examples/";
+
+TEST(Compiler, RunsTheExampleLikePyTorch) {
+  sparq::Compiler compiler;
+  sparq::CompileOptions options;
+  auto exe = compiler.compileForHost(kExamples + "small_cnn.onnx", options);
+  ASSERT_TRUE(exe) << compiler.error();
+  ASSERT_EQ(exe->inputSpecs().size(), 1u);
+  EXPECT_EQ(exe->inputSpecs()[0].name, "input");
+  sparq::io::HostTensor input, expected;
+  std::string err;
+  ASSERT_TRUE(sparq::io::readNpy(kExamples + "input.npy", input, err)) << err;
+  ASSERT_TRUE(sparq::io::readNpy(kExamples + "expected_logits.npy", expected,
+                                 err))
+      << err;
+  std::vector<sparq::io::HostTensor> outputs;
+  ASSERT_TRUE(exe->run({&input}, outputs, err)) << err;
+  ASSERT_EQ(outputs.size(), 1u);
+  ASSERT_EQ(outputs[0].shape, expected.shape);
+  for (int64_t i = 0; i < expected.numElements(); ++i)
+    EXPECT_NEAR(outputs[0].as<float>()[i], expected.as<float>()[i],
+                1e-4 + 1e-3 * std::fabs(expected.as<float>()[i]));
+  // A second run reuses the compiled code and gives the same result.
+  std::vector<sparq::io::HostTensor> again;
+  ASSERT_TRUE(exe->run({&input}, again, err)) << err;
+  EXPECT_EQ(again[0].data, outputs[0].data);
+}
+
+TEST(Compiler, RejectsInputsOfTheWrongShape) {
+  sparq::Compiler compiler;
+  auto exe = compiler.compileForHost(kExamples + "small_cnn.onnx", {});
+  ASSERT_TRUE(exe) << compiler.error();
+  sparq::io::HostTensor wrong;
+  wrong.dtype = sparq::io::DType::F32;
+  wrong.shape = {1, 3, 16, 16};
+  wrong.data.assign(wrong.numElements() * 4, 0);
+  std::vector<sparq::io::HostTensor> outputs;
+  std::string err;
+  EXPECT_FALSE(exe->run({&wrong}, outputs, err));
+  EXPECT_NE(err.find("input 'input' expects f32 of shape 1x3x32x32"),
+            std::string::npos)
+      << err;
+}
+
+TEST(Compiler, ReportsAMissingModel) {
+  sparq::Compiler compiler;
+  EXPECT_FALSE(compiler.compileForHost("/nonexistent/model.onnx", {}));
+  EXPECT_NE(compiler.error().find("cannot open model"), std::string::npos)
+      << compiler.error();
+}
+
+TEST(Compiler, CountsLayersForTheReport) {
+  sparq::Compiler compiler;
+  ASSERT_TRUE(compiler.importOnnx(kExamples + "small_cnn.onnx", {}))
+      << compiler.error();
+  int64_t convMacs = 0;
+  for (const sparq::LayerInfo &l : compiler.layers())
+    if (l.opType == "Conv")
+      convMacs += l.macs;
+  // stem 16x3x3x3 on 32x32, two 16x16x3x3 on 32x32, head 32x16x3x3 on 8x8.
+  EXPECT_EQ(convMacs, 32 * 32 * 16 * 27 + 2 * 32 * 32 * 16 * 144 +
+                          8 * 8 * 32 * 144);
+}
+
+} // namespace
