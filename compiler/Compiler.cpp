@@ -80,6 +80,7 @@ bool Compiler::importOnnx(const std::string &path,
   onnx_import::ImportOptions io;
   io.inputShapes = options.inputShapes;
   io.inputValues = options.inputValues;
+  io.entryName = kEntryName;
   auto imported = onnx_import::importOnnxFile(impl->context, path, io);
   if (failed(imported)) {
     if (errors.empty())
@@ -151,7 +152,7 @@ bool Compiler::lowerForHost(const CompileOptions &options) {
 
 std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
   std::string err;
-  auto exe = HostExecutable::create(module(), "main", inputSpecs, outputSpecs,
+  auto exe = HostExecutable::create(module(), kEntryName, inputSpecs, outputSpecs,
                                     options.optLevel, err);
   if (!exe)
     errors += (errors.empty() ? "" : "\n") + err;

@@ -25,6 +25,10 @@ class ModuleOp;
 
 namespace sparq {
 
+/// The function a compiled model exports, with the C interface
+/// `_mlir_ciface_forward(inputs..., outputs...)` taking memref descriptors.
+inline constexpr const char *kEntryName = "forward";
+
 /// Every option of a compilation, in one place.
 struct CompileOptions {
   /// Static shapes for graph inputs (specializes symbolic dimensions).

@@ -16,5 +16,8 @@ config.environment["PATH"] = os.pathsep.join(
     [config.sparq_tools_dir, config.llvm_tools_dir,
      config.environment.get("PATH", os.environ.get("PATH", ""))])
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%sparq_src", config.sparq_src_root))
+config.substitutions.append(("%sparq_lib",
+                             os.path.join(config.sparq_obj_root, "lib")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root,
                                                      "Frontends", "Inputs")))

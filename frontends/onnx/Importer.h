@@ -23,8 +23,9 @@ struct ImportOptions {
   /// TopK's k, ...) may use them; the inputs stay function arguments, so the
   /// compiled function is specialized to these values.
   std::map<std::string, io::HostTensor> inputValues;
-  /// Name of the function the graph becomes.
-  std::string entryName = "main";
+  /// Name of the function the graph becomes (not "main": AOT objects link
+  /// into programs that have their own).
+  std::string entryName = "forward";
 };
 
 /// Element type and shape of a graph input or output, as the imported function

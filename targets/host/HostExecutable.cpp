@@ -11,6 +11,8 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <filesystem>
+
 using namespace sparq;
 
 int64_t TensorSpec::numElements() const {
@@ -139,7 +141,17 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
 }
 
 bool HostExecutable::dumpObject(const std::string &path, std::string &error) {
+  // Code is generated lazily: look the entry up so the object exists.
+  auto entryFn = engine->lookup("_mlir_ciface_" + entry);
+  if (!entryFn) {
+    error = "could not compile the model: " + llvm::toString(entryFn.takeError());
+    return false;
+  }
   engine->dumpToObjectFile(path);
-  (void)error;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    error = "could not write the object file '" + path + "'";
+    return false;
+  }
   return true;
 }

@@ -61,7 +61,7 @@ const char *kCompileUsage = R"(usage: sparqc compile MODEL.onnx --target host [-
 
 Compiles MODEL ahead of time. For --target host, OUTDIR receives
 model.mlir (graph IR), model.o (object code with the C interface
-_mlir_ciface_main) and model.json (input and output signature).
+_mlir_ciface_forward) and model.json (input and output signature).
 Targets: host. (cuda, arm, hls: not available in this build.)
 )";
 
@@ -443,7 +443,7 @@ int compileCommand(Args &a) {
     }
     return s + "]";
   };
-  sig << "{\"entry\": \"_mlir_ciface_main\", \"inputs\": "
+  sig << "{\"entry\": \"_mlir_ciface_" << kEntryName << "\", \"inputs\": "
       << specs(compiler.inputs()) << ", \"outputs\": "
       << specs(compiler.outputs()) << "}\n";
   return 0;

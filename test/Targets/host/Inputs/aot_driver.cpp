@@ -1,0 +1,55 @@
+// Links a model compiled ahead of time (sparqc compile -o DIR: DIR/model.o)
+// into a program of its own and runs it through its C interface:
+//   aot_driver INPUT.npy EXPECTED.npy
+// The example model takes a [1, 3, 32, 32] image and returns [1, 10] logits.
+
+#include "runtime/io/Npy.h"
+#include "runtime/kernels/MemRef.h"
+
+#include <cmath>
+#include <cstdio>
+
+using sparq::kernels::MemRef;
+
+extern "C" void _mlir_ciface_forward(MemRef<float, 4> *input,
+                                     MemRef<float, 2> *logits);
+
+template <int R>
+MemRef<float, R> describe(float *data, const int64_t (&sizes)[R]) {
+  MemRef<float, R> m;
+  m.allocated = m.aligned = data;
+  m.offset = 0;
+  int64_t stride = 1;
+  for (int i = R - 1; i >= 0; --i) {
+    m.sizes[i] = sizes[i];
+    m.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return m;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: aot_driver INPUT.npy EXPECTED.npy\n");
+    return 2;
+  }
+  sparq::io::HostTensor input, expected;
+  std::string err;
+  if (!sparq::io::readNpy(argv[1], input, err) ||
+      !sparq::io::readNpy(argv[2], expected, err)) {
+    std::fprintf(stderr, "error: %s\n", err.c_str());
+    return 2;
+  }
+  float logits[10];
+  auto in = describe<4>(input.as<float>(), {1, 3, 32, 32});
+  auto out = describe<2>(logits, {1, 10});
+  _mlir_ciface_forward(&in, &out);
+  double maxDiff = 0;
+  for (int i = 0; i < 10; ++i)
+    maxDiff = std::fmax(maxDiff, std::fabs(logits[i] - expected.as<float>()[i]));
+  std::printf("max abs diff vs PyTorch: %g\n", maxDiff);
+  if (maxDiff > 1e-4)
+    return 1;
+  std::printf("AOT OK\n");
+  return 0;
+}
