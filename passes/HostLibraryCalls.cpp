@@ -1,9 +1,22 @@
 //===- HostLibraryCalls.cpp - linalg named ops to host kernel calls -------===//
+//
+// Runs on bufferized IR. Besides replacing the op by a call, a convolution
+// call absorbs what bufferization left around it when the pattern is plain:
+// - the zero padding of its input (alloc + fill + copy into a subview): the
+//   kernel reads the unpadded source as if padded;
+// - the zero fill of its output right before it: the kernel overwrites;
+// - an in-place clamp (ReLU/ReLU6) right after it: the kernel clamps.
+// Each saves a full pass over an activation tensor.
+//
+//===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
 
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+
+#include <cmath>
 
 namespace mlir::sparq {
 #define GEN_PASS_DEF_HOSTLIBRARYCALLS
@@ -18,8 +31,7 @@ namespace {
 /// every kernel parameter has, so one declaration fits every call.
 MemRefType anyF32(MLIRContext *ctx, int64_t rank) {
   SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
+  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
   return MemRefType::get(dyn, Float32Type::get(ctx), layout);
 }
 
@@ -30,22 +42,23 @@ bool allF32Memrefs(Operation *op) {
   });
 }
 
-/// Declares (once) and calls `name` with the op's memrefs cast to the
-/// generic kernel type, followed by `extra` i64 arguments.
-void replaceWithCall(Operation *op, StringRef name, ArrayRef<int64_t> extra) {
+/// Declares (once) and calls `name` with `memrefs` cast to the generic kernel
+/// type, followed by `scalars` (i64 or f32 constants); erases `op`.
+void replaceWithCall(Operation *op, StringRef name, ValueRange memrefs,
+                     ArrayRef<TypedAttr> scalars) {
   OpBuilder b(op);
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
   SmallVector<Value> args;
   SmallVector<Type> argTypes;
-  for (Value v : op->getOperands()) {
+  for (Value v : memrefs) {
     auto t = anyF32(b.getContext(), cast<MemRefType>(v.getType()).getRank());
     args.push_back(b.create<memref::CastOp>(loc, t, v));
     argTypes.push_back(t);
   }
-  for (int64_t e : extra) {
-    args.push_back(b.create<arith::ConstantIntOp>(loc, e, 64));
-    argTypes.push_back(b.getI64Type());
+  for (TypedAttr s : scalars) {
+    args.push_back(b.create<arith::ConstantOp>(loc, s));
+    argTypes.push_back(s.getType());
   }
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
@@ -65,6 +78,208 @@ SmallVector<int64_t> attrValues(DenseIntElementsAttr attr) {
   return v;
 }
 
+/// The buffer `op` fills with a constant zero (linalg.fill, or a linalg.map /
+/// linalg.generic without inputs yielding 0), else null.
+Value zeroFilled(Operation *op) {
+  auto isZero = [](Value v) {
+    FloatAttr f;
+    return matchPattern(v, m_Constant(&f)) && f.getValue().isZero();
+  };
+  if (auto fill = dyn_cast<linalg::FillOp>(op))
+    return isZero(fill.getInputs()[0]) ? fill.getOutputs()[0] : Value();
+  if (auto map = dyn_cast<linalg::MapOp>(op)) {
+    auto yield = cast<linalg::YieldOp>(map.getMapper().front().getTerminator());
+    if (map.getInputs().empty() && isZero(yield.getOperand(0)))
+      return map.getInit();
+  }
+  if (auto gen = dyn_cast<linalg::GenericOp>(op)) {
+    auto yield = cast<linalg::YieldOp>(gen.getBody()->getTerminator());
+    if (gen.getInputs().empty() && gen.getOutputs().size() == 1 &&
+        gen.getNumReductionLoops() == 0 && isZero(yield.getOperand(0)) &&
+        gen.getIndexingMapsArray()[0].isIdentity())
+      return gen.getOutputs()[0];
+  }
+  return Value();
+}
+
+/// A convolution call being assembled.
+struct ConvCall {
+  Value input, output;
+  int64_t padTop = 0, padLeft = 0;
+  bool accumulate = true;
+  float lo = -INFINITY, hi = INFINITY;
+  SmallVector<Operation *> dead;
+};
+
+/// Input is an alloc that is zero-filled, gets the source copied into its
+/// interior, and is read by `conv` only: read the source with padding.
+void foldPadding(Operation *conv, ConvCall &call) {
+  auto alloc = call.input.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return;
+  Operation *fill = nullptr, *dealloc = nullptr;
+  memref::SubViewOp sub;
+  Operation *copy = nullptr;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == conv)
+      continue;
+    if (isa<memref::DeallocOp>(user) && !dealloc) {
+      dealloc = user;
+    } else if (zeroFilled(user) == alloc.getResult() && !fill) {
+      fill = user;
+    } else if (auto s = dyn_cast<memref::SubViewOp>(user); s && !sub) {
+      sub = s;
+    } else {
+      return;
+    }
+  }
+  if (!fill || !sub || !sub->hasOneUse())
+    return;
+  copy = *sub->getUsers().begin();
+  Value source;
+  if (auto c = dyn_cast<memref::CopyOp>(copy); c && c.getTarget() == sub)
+    source = c.getSource();
+  if (!source || copy->getBlock() != conv->getBlock() ||
+      !copy->isBeforeInBlock(conv))
+    return;
+  // The source must not be touched between the copy and the conv.
+  for (Operation *op = copy->getNextNode(); op != conv; op = op->getNextNode())
+    if (llvm::is_contained(op->getOperands(), source))
+      return;
+  ArrayRef<int64_t> offsets = sub.getStaticOffsets();
+  if (offsets.size() != 4 || offsets[0] != 0 || offsets[1] != 0 ||
+      ShapedType::isDynamic(offsets[2]) || ShapedType::isDynamic(offsets[3]) ||
+      !llvm::all_of(sub.getStaticStrides(), [](int64_t s) { return s == 1; }))
+    return;
+  call.input = source;
+  call.padTop = offsets[2];
+  call.padLeft = offsets[3];
+  call.dead.append({copy, sub, fill});
+  if (dealloc)
+    call.dead.push_back(dealloc);
+  call.dead.push_back(alloc);
+}
+
+/// `op` copies a buffer that holds zeros at that point into `out`: a shared
+/// zero-filled init that bufferization copied for each consumer. The source
+/// must be zero-filled before `op` and written by nothing else before it.
+bool holdsZerosCopiedTo(Operation *op, Value out) {
+  auto copy = dyn_cast<memref::CopyOp>(op);
+  if (!copy || copy.getTarget() != out)
+    return false;
+  Value src = copy.getSource();
+  bool filled = false;
+  for (Operation *user : src.getUsers()) {
+    if (user->getBlock() != op->getBlock())
+      return false;
+    if (zeroFilled(user) == src && user->isBeforeInBlock(op)) {
+      filled = true;
+      continue;
+    }
+    bool readOnly = isa<memref::DeallocOp>(user) ||
+                    (isa<memref::CopyOp>(user) &&
+                     cast<memref::CopyOp>(user).getSource() == src);
+    // Anything else may write the buffer: fine only after `op`.
+    if (!readOnly && !op->isBeforeInBlock(user))
+      return false;
+  }
+  return filled;
+}
+
+/// The output was zero-filled just before: the kernel overwrites it.
+void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
+  for (Operation *op = conv->getPrevNode(); op; op = op->getPrevNode()) {
+    if (llvm::is_contained(call.dead, op) ||
+        isa<arith::ConstantOp, memref::AllocOp, memref::SubViewOp,
+            memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
+            op))
+      continue;
+    if (zeroFilled(op) == out || holdsZerosCopiedTo(op, out)) {
+      call.accumulate = false;
+      call.dead.push_back(op);
+    }
+    return;
+  }
+}
+
+/// A clamp of the output right after: the kernel clamps. In place, or into
+/// another buffer when the kernel overwrites and nothing else reads `out`:
+/// then the kernel writes the clamp's buffer directly.
+void foldClamp(Operation *conv, Value out, ConvCall &call) {
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(conv->getNextNode());
+  if (!gen || gen.getInputs().size() != 1 || gen.getOutputs().size() != 1 ||
+      gen.getInputs()[0] != out || gen.getNumReductionLoops() != 0 ||
+      !llvm::all_of(gen.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return;
+  Block *body = gen.getBody();
+  Value v = body->getArgument(0);
+  float lo = -INFINITY, hi = INFINITY;
+  for (Operation &op : body->without_terminator()) {
+    FloatAttr c;
+    if (op.getNumOperands() != 2 || op.getOperand(0) != v ||
+        !matchPattern(op.getOperand(1), m_Constant(&c)))
+      return;
+    float cv = c.getValueAsDouble();
+    if (isa<arith::MaximumFOp>(op))
+      lo = std::max(lo, cv), hi = std::max(hi, cv);
+    else if (isa<arith::MinimumFOp>(op))
+      hi = std::min(hi, cv), lo = std::min(lo, cv);
+    else
+      return;
+    v = op.getResult(0);
+  }
+  if (body->getTerminator()->getOperand(0) != v || v == body->getArgument(0))
+    return;
+  Value target = gen.getOutputs()[0];
+  SmallVector<Operation *> outDead;
+  if (target != out) {
+    auto alloc = out.getDefiningOp<memref::AllocOp>();
+    if (call.accumulate || !alloc || target == call.input ||
+        target.getType() != out.getType())
+      return;
+    for (Operation *user : out.getUsers()) {
+      if (user == conv || user == gen.getOperation() ||
+          llvm::is_contained(call.dead, user))
+        continue;
+      if (!isa<memref::DeallocOp>(user))
+        return;
+      outDead.push_back(user);
+    }
+    outDead.push_back(alloc);
+    call.output = target;
+  }
+  call.lo = lo;
+  call.hi = hi;
+  call.dead.push_back(gen);
+  call.dead.append(outDead);
+}
+
+template <typename ConvOp>
+void rewriteConv(ConvOp conv, StringRef name) {
+  Value out = conv.getOutputs()[0];
+  ConvCall call;
+  call.input = conv.getInputs()[0];
+  foldPadding(conv, call);
+  foldZeroInit(conv, out, call);
+  foldClamp(conv, out, call);
+  auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
+  Builder b(conv.getContext());
+  SmallVector<TypedAttr> scalars;
+  for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft,
+                    int64_t(call.accumulate)})
+    scalars.push_back(b.getI64IntegerAttr(v));
+  scalars.push_back(b.getF32FloatAttr(call.lo));
+  scalars.push_back(b.getF32FloatAttr(call.hi));
+  replaceWithCall(conv, name,
+                  {call.input, conv.getInputs()[1],
+                   call.output ? call.output : out},
+                  scalars);
+  // Users first: allocs go last in `dead`.
+  for (Operation *op : call.dead)
+    op->erase();
+}
+
 struct HostLibraryCallsPass
     : mlir::sparq::impl::HostLibraryCallsBase<HostLibraryCallsPass> {
   void runOnOperation() override {
@@ -75,6 +290,16 @@ struct HostLibraryCallsPass
           allF32Memrefs(op))
         ops.push_back(op);
     });
+    for (Operation *op : ops) {
+      if (isa<linalg::MatmulOp>(op))
+        replaceWithCall(op, "sparq_matmul_f32", op->getOperands(), {});
+      else if (isa<linalg::BatchMatmulOp>(op))
+        replaceWithCall(op, "sparq_batch_matmul_f32", op->getOperands(), {});
+      else if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(op))
+        rewriteConv(conv, "sparq_conv2d_nchw_f32");
+      else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))
+        rewriteConv(conv, "sparq_depthwise_conv2d_nchw_f32");
+    }
     // Strided copies (tensor.pad, insert_slice) would call MLIR's generic
     // element-by-element memrefCopy; as linalg loops LLVM vectorizes them.
     SmallVector<memref::CopyOp> copies;
@@ -84,20 +309,6 @@ struct HostLibraryCallsPass
       b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(),
                                copy.getTarget());
       copy.erase();
-    }
-    for (Operation *op : ops) {
-      if (isa<linalg::MatmulOp>(op)) {
-        replaceWithCall(op, "sparq_matmul_f32", {});
-      } else if (isa<linalg::BatchMatmulOp>(op)) {
-        replaceWithCall(op, "sparq_batch_matmul_f32", {});
-      } else if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(op)) {
-        auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
-        replaceWithCall(op, "sparq_conv2d_nchw_f32", {s[0], s[1], d[0], d[1]});
-      } else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op)) {
-        auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
-        replaceWithCall(op, "sparq_depthwise_conv2d_nchw_f32",
-                        {s[0], s[1], d[0], d[1]});
-      }
     }
   }
 };

@@ -28,8 +28,11 @@ def HostLibraryCalls : Pass<"sparq-host-library-calls", "ModuleOp"> {
     `linalg.conv_2d_nchw_fchw` and `linalg.depthwise_conv_2d_nchw_chw` by
     calls to the host kernels of `runtime/kernels` (OpenBLAS sgemm, im2col
     convolution, a vectorizable depthwise loop nest), where they beat the
-    loops MLIR generates. Each call keeps the op's accumulate-into-output
-    semantics. The kernels take memref descriptors through the C interface.
+    loops MLIR generates. The kernels take memref descriptors through the C
+    interface. A convolution call also absorbs, when the pattern is plain,
+    the zero padding of its input (read as if padded), the zero init of its
+    output (the kernel overwrites) and a clamp right after it (ReLU, ReLU6):
+    each would otherwise be a full pass over an activation tensor.
     It also turns `memref.copy` into `linalg.copy`, so that strided copies
     become loops LLVM vectorizes instead of calls to the generic runtime copy.
   }];

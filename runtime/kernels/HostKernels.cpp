@@ -5,10 +5,18 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 using namespace sparq::kernels;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPARQ_SIMD_CLONES                                                      \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SPARQ_SIMD_CLONES
+#endif
 
 namespace {
 
@@ -19,12 +27,18 @@ int64_t leadingDim(int64_t rowStride, int64_t colStride, int64_t cols) {
   return std::max<int64_t>(rowStride, std::max<int64_t>(cols, 1));
 }
 
-/// C += A * B on raw strided 2-D views, through sgemm when the views are
-/// row-major, else by loops.
-void gemmAccumulate(const float *a, int64_t as0, int64_t as1, const float *b,
-                    int64_t bs0, int64_t bs1, float *c, int64_t cs0,
-                    int64_t cs1, int64_t m, int64_t n, int64_t k) {
-  if (m == 0 || n == 0 || k == 0)
+/// C (+)= A * B on raw strided 2-D views, through sgemm when the views are
+/// row-major, else by loops. `accumulate` false overwrites C.
+void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
+          int64_t bs1, float *c, int64_t cs0, int64_t cs1, int64_t m,
+          int64_t n, int64_t k, bool accumulate = true) {
+  if (m == 0 || n == 0)
+    return;
+  if (!accumulate)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c[i * cs0 + j * cs1] = 0.0f;
+  if (k == 0)
     return;
   int64_t lda = leadingDim(as0, as1, k), ldb = leadingDim(bs0, bs1, n),
           ldc = leadingDim(cs0, cs1, n);
@@ -44,27 +58,40 @@ void gemmAccumulate(const float *a, int64_t as0, int64_t as1, const float *b,
 } // namespace
 
 void sparq::kernels::matmulF32(F32x2 *a, F32x2 *b, F32x2 *c) {
-  gemmAccumulate(a->data(), a->strides[0], a->strides[1], b->data(),
+  gemm(a->data(), a->strides[0], a->strides[1], b->data(),
                  b->strides[0], b->strides[1], c->data(), c->strides[0],
                  c->strides[1], c->sizes[0], c->sizes[1], a->sizes[1]);
 }
 
 void sparq::kernels::batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c) {
   for (int64_t i = 0; i < c->sizes[0]; ++i)
-    gemmAccumulate(a->data() + i * a->strides[0], a->strides[1], a->strides[2],
+    gemm(a->data() + i * a->strides[0], a->strides[1], a->strides[2],
                    b->data() + i * b->strides[0], b->strides[1], b->strides[2],
                    c->data() + i * c->strides[0], c->strides[1], c->strides[2],
                    c->sizes[1], c->sizes[2], a->sizes[2]);
 }
 
+namespace {
+void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
+               float lo, float hi) {
+  if (lo == -INFINITY && hi == INFINITY)
+    return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      o[r * rowStride + j] = std::min(std::max(o[r * rowStride + j], lo), hi);
+}
+} // namespace
+
+SPARQ_SIMD_CLONES
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
-                                   int64_t sh, int64_t sw, int64_t dh,
-                                   int64_t dw) {
-  int64_t n = in->sizes[0], c = in->sizes[1];
+                                   const ConvParams &p) {
+  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
+          wd = in->sizes[3];
   int64_t f = w->sizes[0], kh = w->sizes[2], kw = w->sizes[3];
   int64_t oh = out->sizes[2], ow = out->sizes[3];
   int64_t k = c * kh * kw, cols = oh * ow;
-  const float *wd = w->data();
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  const float *wdata = w->data();
   bool wContiguous = w->strides[3] == 1 && w->strides[2] == kw &&
                      w->strides[1] == kh * kw && w->strides[0] == k;
   std::vector<float> wPacked;
@@ -75,96 +102,183 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
         for (int64_t y = 0; y < kh; ++y)
           for (int64_t x = 0; x < kw; ++x)
             wPacked[((fi * c + ci) * kh + y) * kw + x] =
-                wd[fi * w->strides[0] + ci * w->strides[1] +
-                   y * w->strides[2] + x * w->strides[3]];
-    wd = wPacked.data();
+                wdata[fi * w->strides[0] + ci * w->strides[1] +
+                      y * w->strides[2] + x * w->strides[3]];
+    wdata = wPacked.data();
   }
-  bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1;
-  std::vector<float> cols_;
+  bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 &&
+                   p.padTop == 0 && p.padLeft == 0 && h == oh && wd == ow;
+  std::vector<float> colBuf;
   for (int64_t b = 0; b < n; ++b) {
     const float *x = in->data() + b * in->strides[0];
     const float *bmat;
     int64_t bs0;
-    if (pointwise && in->strides[3] == 1 && in->strides[2] == in->sizes[3] &&
-        in->sizes[2] == oh && in->sizes[3] == ow) {
+    if (pointwise && in->strides[3] == 1 && in->strides[2] == wd) {
       // A 1x1 convolution is a GEMM over the input as is.
       bmat = x;
       bs0 = in->strides[1];
     } else {
-      // im2col: rows (c, ky, kx), columns (oy, ox).
-      cols_.resize(k * cols);
+      // im2col: rows (c, ky, kx), columns (oy, ox); taps that fall in the
+      // padding read as zeros.
+      colBuf.resize(k * cols);
       for (int64_t ci = 0; ci < c; ++ci)
         for (int64_t y = 0; y < kh; ++y)
           for (int64_t xk = 0; xk < kw; ++xk) {
-            float *row = cols_.data() + ((ci * kh + y) * kw + xk) * cols;
+            float *row = colBuf.data() + ((ci * kh + y) * kw + xk) * cols;
+            int64_t xoff = xk * dw - p.padLeft;
+            // Output columns whose input column is inside [0, wd).
+            int64_t ox0 = xoff >= 0 ? 0 : (-xoff + sw - 1) / sw;
+            int64_t ox1 = wd - 1 - xoff < 0
+                              ? 0
+                              : std::min<int64_t>(ow, (wd - 1 - xoff) / sw + 1);
+            ox0 = std::min(ox0, ox1);
             for (int64_t oy = 0; oy < oh; ++oy) {
-              const float *src = x + ci * in->strides[1] +
-                                 (oy * sh + y * dh) * in->strides[2] +
-                                 xk * dw * in->strides[3];
               float *dst = row + oy * ow;
+              int64_t iy = oy * sh + y * dh - p.padTop;
+              if (iy < 0 || iy >= h) {
+                std::memset(dst, 0, ow * sizeof(float));
+                continue;
+              }
+              const float *src = x + ci * in->strides[1] + iy * in->strides[2];
+              std::fill(dst, dst + ox0, 0.0f);
+              std::fill(dst + ox1, dst + ow, 0.0f);
               int64_t step = sw * in->strides[3];
+              const float *s0 = src + (ox0 * sw + xoff) * in->strides[3];
               if (step == 1)
-                std::memcpy(dst, src, ow * sizeof(float));
+                std::memcpy(dst + ox0, s0, (ox1 - ox0) * sizeof(float));
               else
-                for (int64_t ox = 0; ox < ow; ++ox)
-                  dst[ox] = src[ox * step];
+                for (int64_t ox = ox0; ox < ox1; ++ox)
+                  dst[ox] = s0[(ox - ox0) * step];
             }
           }
-      bmat = cols_.data();
+      bmat = colBuf.data();
       bs0 = cols;
     }
     float *o = out->data() + b * out->strides[0];
-    // out[F, OH*OW] += W[F, K] * cols[K, OH*OW].
+    // out[F, OH*OW] (+)= W[F, K] * cols[K, OH*OW].
     bool oContiguous = out->strides[3] == 1 && out->strides[2] == ow;
     if (oContiguous) {
-      gemmAccumulate(wd, k, 1, bmat, bs0, 1, o, out->strides[1], 1, f, cols,
-                     k);
+      gemm(wdata, k, 1, bmat, bs0, 1, o, out->strides[1], 1, f, cols, k,
+           p.accumulate);
+      clampRows(o, f, out->strides[1], cols, p.lo, p.hi);
     } else {
       std::vector<float> tmp(f * cols, 0.0f);
-      gemmAccumulate(wd, k, 1, bmat, bs0, 1, tmp.data(), cols, 1, f, cols, k);
+      gemm(wdata, k, 1, bmat, bs0, 1, tmp.data(), cols, 1, f, cols, k);
       for (int64_t fi = 0; fi < f; ++fi)
         for (int64_t oy = 0; oy < oh; ++oy)
-          for (int64_t ox = 0; ox < ow; ++ox)
-            o[fi * out->strides[1] + oy * out->strides[2] +
-              ox * out->strides[3]] += tmp[(fi * oh + oy) * ow + ox];
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            float &r = o[fi * out->strides[1] + oy * out->strides[2] +
+                         ox * out->strides[3]];
+            float v = (p.accumulate ? r : 0.0f) + tmp[(fi * oh + oy) * ow + ox];
+            r = std::min(std::max(v, p.lo), p.hi);
+          }
     }
   }
 }
 
+namespace {
+/// One output row of a depthwise convolution with a KHxKW kernel known at
+/// compile time, for output columns [ox0, ox1) whose taps are all inside the
+/// input row: the taps accumulate in a register and the row is stored once,
+/// so the loop over ox vectorizes (contiguous loads for stride 1).
+template <int KH, int KW, int S>
+void depthwiseRow(const float *x, int64_t rowStride, const float *w, float *dst,
+                  int64_t ox0, int64_t ox1, int64_t dh, int64_t dw,
+                  bool accumulate, float lo, float hi) {
+  for (int64_t ox = ox0; ox < ox1; ++ox) {
+    float acc = accumulate ? dst[ox] : 0.0f;
+    for (int ky = 0; ky < KH; ++ky)
+      for (int kx = 0; kx < KW; ++kx)
+        acc += w[ky * KW + kx] * x[ky * dh * rowStride + ox * S + kx * dw];
+    dst[ox] = std::min(std::max(acc, lo), hi);
+  }
+}
+} // namespace
+
+// Portable binary, SIMD chosen at run time: one clone per instruction set.
+SPARQ_SIMD_CLONES
 void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
-                                            F32x4 *out, int64_t sh, int64_t sw,
-                                            int64_t dh, int64_t dw) {
-  int64_t n = in->sizes[0], c = in->sizes[1];
+                                            F32x4 *out, const ConvParams &p) {
+  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
+          wd = in->sizes[3];
   int64_t kh = w->sizes[1], kw = w->sizes[2];
   int64_t oh = out->sizes[2], ow = out->sizes[3];
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  int64_t is2 = in->strides[2], is3 = in->strides[3], os3 = out->strides[3];
+  bool unit = is3 == 1 && os3 == 1 && w->strides[2] == 1 &&
+              w->strides[1] == kw;
+  // Output columns whose every tap is inside the input: the fast path.
+  int64_t ox0 = std::min<int64_t>(ow, (p.padLeft + sw - 1) / sw);
+  int64_t lastTap = (kw - 1) * dw - p.padLeft;
+  int64_t ox1 = wd - 1 - lastTap < 0
+                    ? ox0
+                    : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ci = 0; ci < c; ++ci) {
       const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
       const float *wk = w->data() + ci * w->strides[0];
       float *o = out->data() + b * out->strides[0] + ci * out->strides[1];
-      for (int64_t y = 0; y < kh; ++y)
-        for (int64_t xk = 0; xk < kw; ++xk) {
-          float wv = wk[y * w->strides[1] + xk * w->strides[2]];
-          for (int64_t oy = 0; oy < oh; ++oy) {
-            const float *src = x + (oy * sh + y * dh) * in->strides[2] +
-                               xk * dw * in->strides[3];
-            float *dst = o + oy * out->strides[2];
-            int64_t is = sw * in->strides[3], os = out->strides[3];
-            // The common unit-stride case vectorizes.
-            if (is == 1 && os == 1)
-              for (int64_t ox = 0; ox < ow; ++ox)
-                dst[ox] += wv * src[ox];
-            else
-              for (int64_t ox = 0; ox < ow; ++ox)
-                dst[ox * os] += wv * src[ox * is];
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        float *dst = o + oy * out->strides[2];
+        int64_t iy0 = oy * sh - p.padTop;
+        bool rowsInside = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
+        // Slow path: any column, taps checked against the borders.
+        auto general = [&](int64_t from, int64_t to) {
+          for (int64_t ox = from; ox < to; ++ox) {
+            float acc = p.accumulate ? dst[ox * os3] : 0.0f;
+            for (int64_t y = 0; y < kh; ++y) {
+              int64_t iy = iy0 + y * dh;
+              if (iy < 0 || iy >= h)
+                continue;
+              for (int64_t xk = 0; xk < kw; ++xk) {
+                int64_t ix = ox * sw + xk * dw - p.padLeft;
+                if (ix < 0 || ix >= wd)
+                  continue;
+                acc += wk[y * w->strides[1] + xk * w->strides[2]] *
+                       x[iy * is2 + ix * is3];
+              }
+            }
+            dst[ox * os3] = std::min(std::max(acc, p.lo), p.hi);
           }
+        };
+        if (!(unit && rowsInside && kh == 3 && kw == 3 && (sw == 1 || sw == 2))) {
+          general(0, ow);
+          continue;
         }
+        general(0, ox0);
+        const float *src = x + iy0 * is2 - p.padLeft;
+        if (sw == 1)
+          depthwiseRow<3, 3, 1>(src, is2, wk, dst, ox0, ox1, dh, dw,
+                                p.accumulate, p.lo, p.hi);
+        else
+          depthwiseRow<3, 3, 2>(src, is2, wk, dst, ox0, ox1, dh, dw,
+                                p.accumulate, p.lo, p.hi);
+        general(ox1, ow);
+      }
     }
 }
 
 void sparq::kernels::setNumThreads(int threads) {
   openblas_set_num_threads(threads);
 }
+
+namespace {
+ConvParams convParams(int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                      int64_t padTop, int64_t padLeft, int64_t accumulate,
+                      float lo, float hi) {
+  ConvParams p;
+  p.strideH = sh;
+  p.strideW = sw;
+  p.dilationH = dh;
+  p.dilationW = dw;
+  p.padTop = padTop;
+  p.padLeft = padLeft;
+  p.accumulate = accumulate != 0;
+  p.lo = lo;
+  p.hi = hi;
+  return p;
+}
+} // namespace
 
 extern "C" {
 void _mlir_ciface_sparq_matmul_f32(F32x2 *a, F32x2 *b, F32x2 *c) {
@@ -173,16 +287,22 @@ void _mlir_ciface_sparq_matmul_f32(F32x2 *a, F32x2 *b, F32x2 *c) {
 void _mlir_ciface_sparq_batch_matmul_f32(F32x3 *a, F32x3 *b, F32x3 *c) {
   batchMatmulF32(a, b, c);
 }
+// Arguments after the memrefs: strides (h, w), dilations (h, w), padding
+// (top, left), accumulate, clamp (lo, hi); see ConvParams.
 void _mlir_ciface_sparq_conv2d_nchw_f32(F32x4 *in, F32x4 *w, F32x4 *out,
                                         int64_t sh, int64_t sw, int64_t dh,
-                                        int64_t dw) {
-  conv2dNchwF32(in, w, out, sh, sw, dh, dw);
+                                        int64_t dw, int64_t pt, int64_t pl,
+                                        int64_t acc, float lo, float hi) {
+  conv2dNchwF32(in, w, out, convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
 }
 void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(F32x4 *in, F32x3 *w,
                                                   F32x4 *out, int64_t sh,
                                                   int64_t sw, int64_t dh,
-                                                  int64_t dw) {
-  depthwiseConv2dNchwF32(in, w, out, sh, sw, dh, dw);
+                                                  int64_t dw, int64_t pt,
+                                                  int64_t pl, int64_t acc,
+                                                  float lo, float hi) {
+  depthwiseConv2dNchwF32(in, w, out,
+                         convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
 }
 }
 

@@ -24,13 +24,23 @@ using F32x4 = MemRef<float, 4>;
 void matmulF32(F32x2 *a, F32x2 *b, F32x2 *c);
 /// C[b] += A[b] * B[b] for every batch b.
 void batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c);
-/// out[N,F,OH,OW] += conv(in[N,C,H,W] (already padded), w[F,C,KH,KW]).
-void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, int64_t strideH,
-                   int64_t strideW, int64_t dilationH, int64_t dilationW);
-/// out[N,C,OH,OW] += depthwise conv(in[N,C,H,W] (padded), w[C,KH,KW]).
+/// How a convolution call reads its input and writes its output.
+struct ConvParams {
+  int64_t strideH = 1, strideW = 1, dilationH = 1, dilationW = 1;
+  /// Zero padding before the input (top, left); the padding after it is
+  /// implied by the output size. The input is read as if padded.
+  int64_t padTop = 0, padLeft = 0;
+  /// out += conv (true) or out = conv (false: out's contents are ignored).
+  bool accumulate = true;
+  /// The result is clamped to [lo, hi] (ReLU, ReLU6); +-inf for none.
+  float lo, hi;
+};
+
+/// out[N,F,OH,OW] (+)= conv(in[N,C,H,W], w[F,C,KH,KW]) by im2col + sgemm.
+void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, const ConvParams &p);
+/// out[N,C,OH,OW] (+)= depthwise conv(in[N,C,H,W], w[C,KH,KW]).
 void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
-                            int64_t strideH, int64_t strideW,
-                            int64_t dilationH, int64_t dilationW);
+                            const ConvParams &p);
 
 /// Threads the library kernels may use (OpenBLAS); default 2.
 void setNumThreads(int threads);

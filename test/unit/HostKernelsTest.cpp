@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -68,70 +70,117 @@ TEST(HostKernels, MatmulOnTransposedViewFallsBackCorrectly) {
 
 struct ConvCase {
   int64_t n, c, h, w, f, kh, kw, sh, sw, dh, dw;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0; // implicit zero padding
+  bool accumulate = true;
+  float lo = -INFINITY, hi = INFINITY;
 };
 
-class Conv2dTest : public ::testing::TestWithParam<ConvCase> {};
-
-TEST_P(Conv2dTest, MatchesReference) {
-  ConvCase p = GetParam();
-  int64_t oh = (p.h - (p.kh - 1) * p.dh - 1) / p.sh + 1;
-  int64_t ow = (p.w - (p.kw - 1) * p.dw - 1) / p.sw + 1;
-  auto x = randomVector(p.n * p.c * p.h * p.w, 6);
-  auto wt = randomVector(p.f * p.c * p.kh * p.kw, 7);
-  auto out = randomVector(p.n * p.f * oh * ow, 8);
-  std::vector<float> expected = out;
+/// Reference convolution with implicit zero padding; `groups` = channels
+/// gives the depthwise case (w is [C, KH, KW] then).
+std::vector<float> referenceConv(const ConvCase &p, const std::vector<float> &x,
+                                 const std::vector<float> &wt,
+                                 std::vector<float> out, int64_t oh, int64_t ow,
+                                 bool depthwise) {
   for (int64_t b = 0; b < p.n; ++b)
     for (int64_t f = 0; f < p.f; ++f)
       for (int64_t y = 0; y < oh; ++y)
         for (int64_t xo = 0; xo < ow; ++xo) {
           float acc = 0;
-          for (int64_t c = 0; c < p.c; ++c)
+          for (int64_t c = 0; c < p.c; ++c) {
+            if (depthwise && c != f)
+              continue;
             for (int64_t ky = 0; ky < p.kh; ++ky)
-              for (int64_t kx = 0; kx < p.kw; ++kx)
-                acc += x[((b * p.c + c) * p.h + y * p.sh + ky * p.dh) * p.w +
-                         xo * p.sw + kx * p.dw] *
-                       wt[((f * p.c + c) * p.kh + ky) * p.kw + kx];
-          expected[((b * p.f + f) * oh + y) * ow + xo] += acc;
+              for (int64_t kx = 0; kx < p.kw; ++kx) {
+                int64_t iy = y * p.sh + ky * p.dh - p.pt;
+                int64_t ix = xo * p.sw + kx * p.dw - p.pl;
+                if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w)
+                  continue;
+                float wv = depthwise ? wt[(f * p.kh + ky) * p.kw + kx]
+                                     : wt[((f * p.c + c) * p.kh + ky) * p.kw + kx];
+                acc += x[((b * p.c + c) * p.h + iy) * p.w + ix] * wv;
+              }
+          }
+          float &o = out[((b * p.f + f) * oh + y) * ow + xo];
+          o = std::min(std::max((p.accumulate ? o : 0.0f) + acc, p.lo), p.hi);
         }
+  return out;
+}
+
+ConvParams paramsOf(const ConvCase &p) {
+  ConvParams cp;
+  cp.strideH = p.sh;
+  cp.strideW = p.sw;
+  cp.dilationH = p.dh;
+  cp.dilationW = p.dw;
+  cp.padTop = p.pt;
+  cp.padLeft = p.pl;
+  cp.accumulate = p.accumulate;
+  cp.lo = p.lo;
+  cp.hi = p.hi;
+  return cp;
+}
+
+class Conv2dTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dTest, MatchesReference) {
+  ConvCase p = GetParam();
+  int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
+  int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+  auto x = randomVector(p.n * p.c * p.h * p.w, 6);
+  auto wt = randomVector(p.f * p.c * p.kh * p.kw, 7);
+  // A NaN-free garbage output: must be ignored when not accumulating.
+  auto out = randomVector(p.n * p.f * oh * ow, 8);
+  auto expected = referenceConv(p, x, wt, out, oh, ow, false);
   auto xv = view<4>(x, {p.n, p.c, p.h, p.w},
                     {p.c * p.h * p.w, p.h * p.w, p.w, 1});
   auto wv = view<4>(wt, {p.f, p.c, p.kh, p.kw},
                     {p.c * p.kh * p.kw, p.kh * p.kw, p.kw, 1});
   auto ov = view<4>(out, {p.n, p.f, oh, ow}, {p.f * oh * ow, oh * ow, ow, 1});
-  conv2dNchwF32(&xv, &wv, &ov, p.sh, p.sw, p.dh, p.dw);
+  conv2dNchwF32(&xv, &wv, &ov, paramsOf(p));
   for (size_t i = 0; i < out.size(); ++i)
     ASSERT_NEAR(out[i], expected[i], 1e-3) << "at " << i;
 }
 
+TEST_P(Conv2dTest, DepthwiseMatchesReference) {
+  ConvCase p = GetParam();
+  p.f = p.c;
+  int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
+  int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+  auto x = randomVector(p.n * p.c * p.h * p.w, 9);
+  auto wt = randomVector(p.c * p.kh * p.kw, 10);
+  auto out = randomVector(p.n * p.c * oh * ow, 11);
+  auto expected = referenceConv(p, x, wt, out, oh, ow, true);
+  auto xv = view<4>(x, {p.n, p.c, p.h, p.w},
+                    {p.c * p.h * p.w, p.h * p.w, p.w, 1});
+  auto wv = view<3>(wt, {p.c, p.kh, p.kw}, {p.kh * p.kw, p.kw, 1});
+  auto ov = view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
+  depthwiseConv2dNchwF32(&xv, &wv, &ov, paramsOf(p));
+  for (size_t i = 0; i < out.size(); ++i)
+    ASSERT_NEAR(out[i], expected[i], 1e-4) << "at " << i;
+}
+
+ConvCase padded(ConvCase c, int64_t pad, bool accumulate, float lo = -INFINITY,
+                float hi = INFINITY) {
+  c.pt = c.pl = c.pb = c.pr = pad;
+  c.accumulate = accumulate;
+  c.lo = lo;
+  c.hi = hi;
+  return c;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Conv2dTest,
-    ::testing::Values(ConvCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 1},
-                      ConvCase{2, 4, 10, 7, 5, 3, 2, 2, 1, 1, 1},
-                      ConvCase{1, 8, 6, 6, 16, 1, 1, 1, 1, 1, 1},   // pointwise
-                      ConvCase{1, 2, 11, 11, 3, 3, 3, 2, 2, 2, 2},  // dilated
-                      ConvCase{1, 1, 5, 5, 1, 5, 5, 1, 1, 1, 1}));
-
-TEST(HostKernels, DepthwiseMatchesReference) {
-  const int64_t n = 2, c = 3, h = 8, w = 7, kh = 3, kw = 3, s = 2;
-  int64_t oh = (h - kh) / s + 1, ow = (w - kw) / s + 1;
-  auto x = randomVector(n * c * h * w, 9), wt = randomVector(c * kh * kw, 10);
-  std::vector<float> out(n * c * oh * ow, 0.5f), expected = out;
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ci = 0; ci < c; ++ci)
-      for (int64_t y = 0; y < oh; ++y)
-        for (int64_t xo = 0; xo < ow; ++xo)
-          for (int64_t ky = 0; ky < kh; ++ky)
-            for (int64_t kx = 0; kx < kw; ++kx)
-              expected[((b * c + ci) * oh + y) * ow + xo] +=
-                  x[((b * c + ci) * h + y * s + ky) * w + xo * s + kx] *
-                  wt[(ci * kh + ky) * kw + kx];
-  auto xv = view<4>(x, {n, c, h, w}, {c * h * w, h * w, w, 1});
-  auto wv = view<3>(wt, {c, kh, kw}, {kh * kw, kw, 1});
-  auto ov = view<4>(out, {n, c, oh, ow}, {c * oh * ow, oh * ow, ow, 1});
-  depthwiseConv2dNchwF32(&xv, &wv, &ov, s, s, 1, 1);
-  for (size_t i = 0; i < out.size(); ++i)
-    EXPECT_NEAR(out[i], expected[i], 1e-4);
-}
+    ::testing::Values(
+        ConvCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 1},
+        ConvCase{2, 4, 10, 7, 5, 3, 2, 2, 1, 1, 1},
+        ConvCase{1, 8, 6, 6, 16, 1, 1, 1, 1, 1, 1},   // pointwise
+        ConvCase{1, 2, 11, 11, 3, 3, 3, 2, 2, 2, 2},  // dilated
+        ConvCase{1, 1, 5, 5, 1, 5, 5, 1, 1, 1, 1},
+        // Implicit padding, overwriting, ReLU6 clamp (MobileNet's blocks).
+        padded(ConvCase{1, 6, 12, 12, 6, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6),
+        padded(ConvCase{2, 4, 13, 9, 4, 3, 3, 2, 2, 1, 1}, 1, false, 0, 0.5f),
+        padded(ConvCase{1, 3, 8, 8, 3, 3, 3, 1, 1, 2, 2}, 2, true),
+        padded(ConvCase{1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1}, 3, false, -0.25f)));
 
 TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
   std::vector<std::string> names;
