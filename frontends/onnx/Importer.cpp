@@ -64,6 +64,7 @@ const OpTable &opTable() {
     registerQuantizedOps(t);
     registerResizeOps(t);
     registerMiscOps(t);
+    registerLossOps(t);
     return t;
   }();
   return table;

@@ -152,6 +152,7 @@ mlir::FailureOr<mlir::Value> buildNumpyMatmul(NodeContext &ctx, mlir::Value a,
 void registerQuantizedOps(OpTable &table);
 void registerResizeOps(OpTable &table);
 void registerMiscOps(OpTable &table);
+void registerLossOps(OpTable &table);
 
 /// Evaluates `node` on compile-time inputs (shape computations, small
 /// constants). Returns failure when the op or case is not foldable; then the
