@@ -12,6 +12,7 @@
 #include "mlir/IR/Operation.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace ::sparq;
@@ -245,6 +246,31 @@ LogicalResult foldGather(NodeContext &ctx) {
   return success();
 }
 
+LogicalResult foldSlice(NodeContext &ctx) {
+  auto spec = resolveSlice(ctx);
+  if (failed(spec))
+    return failure();
+  const io::HostTensor &in = *ctx.knownValue(0);
+  size_t es = io::dtypeSize(in.dtype);
+  std::vector<int64_t> inStrides = stridesOf(in.shape);
+  io::HostTensor t;
+  t.dtype = in.dtype;
+  t.shape = spec->sizes;
+  int64_t n = numElements(spec->sizes);
+  t.data.resize(n * es);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t rem = e, src = 0;
+    for (size_t d = spec->sizes.size(); d-- > 0;) {
+      int64_t coord = rem % spec->sizes[d];
+      rem /= spec->sizes[d];
+      src += (spec->offsets[d] + coord * spec->strides[d]) * inStrides[d];
+    }
+    std::memcpy(&t.data[e * es], &in.data[src * es], es);
+  }
+  ctx.setConstant(0, std::move(t));
+  return success();
+}
+
 } // namespace
 
 LogicalResult onnx_import::foldNode(NodeContext &ctx) {
@@ -264,6 +290,8 @@ LogicalResult onnx_import::foldNode(NodeContext &ctx) {
     return foldConcat(ctx);
   if (op == "Gather")
     return foldGather(ctx);
+  if (op == "Slice")
+    return foldSlice(ctx);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
       op == "Neg" || op == "Abs" || op == "Min" || op == "Max" ||
       op == "Equal" || op == "Less" || op == "Greater" || op == "Not" ||

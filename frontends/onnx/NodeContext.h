@@ -154,6 +154,12 @@ void registerResizeOps(OpTable &table);
 void registerMiscOps(OpTable &table);
 void registerLossOps(OpTable &table);
 
+/// A Slice node's starts/ends/axes/steps resolved and clamped per axis.
+struct SliceSpec {
+  std::vector<int64_t> offsets, sizes, strides;
+};
+mlir::FailureOr<SliceSpec> resolveSlice(NodeContext &ctx);
+
 /// Evaluates `node` on compile-time inputs (shape computations, small
 /// constants). Returns failure when the op or case is not foldable; then the
 /// node is built as IR instead.

@@ -108,6 +108,27 @@ LogicalResult buildLeakyRelu(NodeContext &ctx) {
 LogicalResult buildPRelu(NodeContext &ctx) {
   if (failed(requireFloat(ctx)))
     return failure();
+  // Before opset 7 a 1-D slope of C entries applies per channel (axis 1).
+  std::vector<int64_t> out;
+  if (ctx.rank(1) == 1 && ctx.rank(0) > 2 &&
+      ctx.shape(1)[0] == ctx.shape(0)[1] &&
+      !broadcastShapes({ctx.shape(0), ctx.shape(1)}, out)) {
+    std::vector<int64_t> perChannel(ctx.rank(0) - 1, 1);
+    perChannel[0] = ctx.shape(1)[0];
+    Value slope = reshapeTensor(ctx.b, ctx.loc, ctx.value(1), perChannel);
+    Value x = ctx.value(0);
+    Value r = buildElementwise(
+        ctx.b, ctx.loc, ValueRange{x, slope}, ctx.shape(0),
+        ctx.elementType(ctx.dtype(0)),
+        [](OpBuilder &b, Location loc, ValueRange a) {
+          Value zero = cst(b, loc, a[0].getType(), 0);
+          Value scaled = b.create<arith::MulFOp>(loc, a[0], a[1]);
+          return selectF(b, loc, arith::CmpFPredicate::OLT, a[0], zero, scaled,
+                         a[0]);
+        });
+    ctx.setOutput(0, r, ctx.dtype(0));
+    return success();
+  }
   // The slope broadcasts unidirectionally to X.
   return elementwise(ctx, ctx.dtype(0),
                      [](OpBuilder &b, Location loc, ValueRange a) {

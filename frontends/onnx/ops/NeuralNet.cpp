@@ -869,7 +869,9 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
   std::vector<int64_t> lo = {0, 0}, hi = {0, 0};
   lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
   hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
-  double padVal = IsMax ? -INFINITY : 0;
+  bool uns = isUnsigned(ctx.dtype(0));
+  // The identity of max: -inf, the least signed value, or 0 if unsigned.
+  double padVal = IsMax && !uns ? -INFINITY : 0;
   Value x = padTensor(b, loc, ctx.value(0), lo, hi,
                       scalarConstant(b, loc, elem, padVal));
   std::vector<int64_t> outShape = {xs[0], xs[1]};
@@ -891,7 +893,6 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
                                  AffineMap::get(loops, 0, oe, mctx)};
   SmallVector<utils::IteratorType> iters(2 + s, utils::IteratorType::parallel);
   iters.append(s, utils::IteratorType::reduction);
-  bool uns = isUnsigned(ctx.dtype(0));
   Value pooled =
       b.create<linalg::GenericOp>(
            loc, TypeRange{acc.getType()}, ValueRange{x, window},

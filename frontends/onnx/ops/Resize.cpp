@@ -39,14 +39,20 @@ struct AxisTaps {
   std::vector<int64_t> inside; // [out]
 };
 
+/// The source coordinate of output position x. As the ONNX reference does,
+/// align_corners and tf_crop_and_resize divide by the unrounded resized
+/// length in * scale.
 double sourceCoordinate(const ResizeAttrs &a, double x, double scale,
                         int64_t in, int64_t out, double roiStart,
                         double roiEnd) {
   const std::string &t = a.transform;
+  double resized = in * scale;
   if (t == "asymmetric")
     return x / scale;
+  if (t == "tf_half_pixel_for_nn")
+    return (x + 0.5) / scale;
   if (t == "align_corners")
-    return out == 1 ? 0 : x * double(in - 1) / double(out - 1);
+    return resized == 1 ? 0 : x * double(in - 1) / (resized - 1);
   if (t == "pytorch_half_pixel")
     return out > 1 ? (x + 0.5) / scale - 0.5 : 0;
   if (t == "tf_crop_and_resize")

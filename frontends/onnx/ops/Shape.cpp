@@ -88,6 +88,23 @@ LogicalResult buildIdentity(NodeContext &ctx) {
 }
 
 LogicalResult buildDropout(NodeContext &ctx) {
+  // Inference is the identity; training mode drops at random, which a
+  // compiled model for deployment does not do.
+  bool training = ctx.attrInt("is_test", 1) == 0 && ctx.opset < 7;
+  if (ctx.hasInput(2)) {
+    const io::HostTensor *mode = ctx.knownValue(2);
+    if (!mode)
+      return ctx.error() << "training_mode must be known at compile time";
+    training = hostToInts(*mode)[0] != 0;
+  }
+  double ratio = ctx.attrFloat("ratio", 0.5f);
+  if (ctx.hasInput(1)) {
+    const io::HostTensor *r = ctx.knownValue(1);
+    if (r)
+      ratio = hostToDoubles(*r)[0];
+  }
+  if (training && ratio != 0)
+    return ctx.error() << "training-mode dropout (random) is not supported";
   ctx.setOutput(0, ctx.value(0), ctx.dtype(0));
   if (ctx.wantsOutput(1)) {
     std::vector<int64_t> ones(numElements(ctx.shape(0)), 1);
@@ -163,6 +180,17 @@ LogicalResult buildConstantOfShape(NodeContext &ctx) {
   }
   Type elem = ctx.elementType(value.dtype);
   double v = hostToDoubles(value)[0];
+  // Small results are shape data: keep them foldable.
+  if (numElements(*shape) <= 64) {
+    if (isFloat(value.dtype))
+      ctx.setConstant(0, hostFromDoubles(value.dtype, *shape,
+                                         std::vector<double>(numElements(*shape), v)));
+    else
+      ctx.setConstant(0, hostFromInts(value.dtype, *shape,
+                                      std::vector<int64_t>(numElements(*shape),
+                                                           hostToInts(value)[0])));
+    return success();
+  }
   Value r = filledTensor(ctx.b, ctx.loc, *shape, elem, v);
   ctx.setOutput(0, r, value.dtype);
   return success();
@@ -388,7 +416,9 @@ LogicalResult buildSplit(NodeContext &ctx) {
   return success();
 }
 
-LogicalResult buildSlice(NodeContext &ctx) {
+} // namespace
+
+FailureOr<SliceSpec> onnx_import::resolveSlice(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   std::vector<int64_t> starts, ends, axes, steps;
   if (ctx.opset < 10) {
@@ -421,18 +451,27 @@ LogicalResult buildSlice(NodeContext &ctx) {
   if (steps.empty())
     steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() ||
-      steps.size() != starts.size())
-    return ctx.error() << "starts, ends, axes and steps differ in length";
+      steps.size() != starts.size()) {
+    ctx.error() << "starts, ends, axes and steps differ in length";
+    return failure();
+  }
   const auto &in = ctx.shape(0);
-  std::vector<int64_t> offs(rank, 0), sizes = in, strides(rank, 1);
-  bool negative = false;
+  SliceSpec spec;
+  spec.offsets.assign(rank, 0);
+  spec.sizes = in;
+  spec.strides.assign(rank, 1);
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t a = normalizeAxis(axes[i], rank);
-    if (a < 0)
-      return ctx.error() << "axis " << axes[i] << " is out of range";
+    if (a < 0) {
+      ctx.error() << "axis " << axes[i] << " is out of range";
+      return failure();
+    }
     int64_t d = in[a], st = steps[i];
-    if (st == 0)
-      return ctx.error() << "slice step must not be 0";
+    if (st == 0) {
+      ctx.error() << "slice step must not be 0";
+      return failure();
+    }
+    // ONNX clamping: to [0, d] for positive steps, [-1, d-1] for negative.
     int64_t s = starts[i], e = ends[i];
     if (s < 0)
       s += d;
@@ -441,29 +480,35 @@ LogicalResult buildSlice(NodeContext &ctx) {
     if (st > 0) {
       s = std::clamp<int64_t>(s, 0, d);
       e = std::clamp<int64_t>(e, 0, d);
-      sizes[a] = std::max<int64_t>(0, (e - s + st - 1) / st);
+      spec.sizes[a] = std::max<int64_t>(0, (e - s + st - 1) / st);
     } else {
       s = std::clamp<int64_t>(s, 0, d - 1);
       e = std::clamp<int64_t>(e, -1, d - 1);
-      sizes[a] = std::max<int64_t>(0, (s - e + (-st) - 1) / (-st));
-      negative = true;
+      spec.sizes[a] = std::max<int64_t>(0, (s - e + (-st) - 1) / (-st));
     }
-    offs[a] = s;
-    strides[a] = st;
+    spec.offsets[a] = s;
+    spec.strides[a] = st;
   }
+  return spec;
+}
+
+namespace {
+
+LogicalResult buildSlice(NodeContext &ctx) {
+  auto spec = resolveSlice(ctx);
+  if (failed(spec))
+    return failure();
+  int64_t rank = ctx.rank(0);
+  const std::vector<int64_t> &offs = spec->offsets, &sizes = spec->sizes,
+                             &strides = spec->strides;
+  bool negative = llvm::any_of(strides, [](int64_t s) { return s < 0; });
   Value v = ctx.value(0);
   if (!negative) {
     ctx.setOutput(0, sliceTensor(ctx.b, ctx.loc, v, offs, sizes, strides),
                   ctx.dtype(0));
     return success();
   }
-  // Negative steps: an affine read map offs + stride * d.
-  MLIRContext *mctx = ctx.b.getContext();
-  SmallVector<AffineExpr> exprs;
-  for (int64_t i = 0; i < rank; ++i)
-    exprs.push_back(getAffineConstantExpr(offs[i], mctx) +
-                    getAffineDimExpr(i, mctx) * strides[i]);
-  // The read map alone cannot size the loops; they come from the output.
+  // Negative steps: read offs + stride * index.
   Value r = buildIndexed(
       ctx.b, ctx.loc, sizes, ctx.elementType(ctx.dtype(0)), {}, {},
       [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange) -> Value {
@@ -476,7 +521,6 @@ LogicalResult buildSlice(NodeContext &ctx) {
         }
         return b.create<tensor::ExtractOp>(loc, v, src);
       });
-  (void)exprs;
   ctx.setOutput(0, r, ctx.dtype(0));
   return success();
 }
