@@ -1,6 +1,7 @@
 //===- HostKernels.cpp - library kernels the host code calls --------------===//
 
 #include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/BufferCache.h"
 
 #include <cblas.h>
 
@@ -34,19 +35,17 @@ void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
           int64_t n, int64_t k, bool accumulate = true) {
   if (m == 0 || n == 0)
     return;
+  int64_t lda = leadingDim(as0, as1, k), ldb = leadingDim(bs0, bs1, n),
+          ldc = leadingDim(cs0, cs1, n);
+  if (k > 0 && lda > 0 && ldb > 0 && ldc > 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
+                lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+    return;
+  }
   if (!accumulate)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j)
         c[i * cs0 + j * cs1] = 0.0f;
-  if (k == 0)
-    return;
-  int64_t lda = leadingDim(as0, as1, k), ldb = leadingDim(bs0, bs1, n),
-          ldc = leadingDim(cs0, cs1, n);
-  if (lda > 0 && ldb > 0 && ldc > 0) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
-                lda, b, ldb, 1.0f, c, ldc);
-    return;
-  }
   for (int64_t i = 0; i < m; ++i)
     for (int64_t p = 0; p < k; ++p) {
       float av = a[i * as0 + p * as1];
@@ -182,15 +181,30 @@ namespace {
 /// input row: the taps accumulate in a register and the row is stored once,
 /// so the loop over ox vectorizes (contiguous loads for stride 1).
 template <int KH, int KW, int S>
-void depthwiseRow(const float *x, int64_t rowStride, const float *w, float *dst,
-                  int64_t ox0, int64_t ox1, int64_t dh, int64_t dw,
-                  bool accumulate, float lo, float hi) {
-  for (int64_t ox = ox0; ox < ox1; ++ox) {
-    float acc = accumulate ? dst[ox] : 0.0f;
+__attribute__((always_inline)) inline void
+depthwiseRow(const float *__restrict x, int64_t rowStride,
+             const float *__restrict w, float *__restrict dst, int64_t ox0,
+             int64_t ox1, int64_t dh, int64_t dw, bool accumulate, float lo,
+             float hi) {
+  // Chunks of output columns accumulate tap by tap in a local buffer: each
+  // tap is one contiguous (S = 1) multiply-add loop that vectorizes.
+  constexpr int64_t kChunk = 64;
+  alignas(64) float acc[kChunk];
+  for (int64_t c0 = ox0; c0 < ox1; c0 += kChunk) {
+    int64_t len = std::min(kChunk, ox1 - c0);
+    for (int64_t j = 0; j < len; ++j)
+      acc[j] = accumulate ? dst[c0 + j] : 0.0f;
     for (int ky = 0; ky < KH; ++ky)
-      for (int kx = 0; kx < KW; ++kx)
-        acc += w[ky * KW + kx] * x[ky * dh * rowStride + ox * S + kx * dw];
-    dst[ox] = std::min(std::max(acc, lo), hi);
+      for (int kx = 0; kx < KW; ++kx) {
+        const float *__restrict r = x + ky * dh * rowStride + kx * dw + c0 * S;
+        float wv = w[ky * KW + kx];
+        for (int64_t j = 0; j < len; ++j)
+          acc[j] += wv * r[j * S];
+      }
+    for (int64_t j = 0; j < len; ++j) {
+      float v = acc[j] < lo ? lo : acc[j];
+      dst[c0 + j] = v > hi ? hi : v;
+    }
   }
 }
 } // namespace
@@ -308,6 +322,9 @@ void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(F32x4 *in, F32x3 *w,
 
 void sparq::kernels::forEachHostKernel(
     const std::function<void(const char *, void *)> &fn) {
+  // The lowering's malloc/free: large buffers are reused between runs.
+  fn("malloc", reinterpret_cast<void *>(&cachedMalloc));
+  fn("free", reinterpret_cast<void *>(&cachedFree));
   fn("_mlir_ciface_sparq_matmul_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_matmul_f32));
   fn("_mlir_ciface_sparq_batch_matmul_f32",

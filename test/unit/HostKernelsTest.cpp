@@ -2,6 +2,7 @@
 // (non-contiguous) views, which the library path must handle or fall back on.
 
 #include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/BufferCache.h"
 
 #include <gtest/gtest.h>
 
@@ -188,9 +189,34 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
     EXPECT_NE(address, nullptr);
     names.push_back(name);
   });
-  EXPECT_EQ(names.size(), 4u);
+  EXPECT_EQ(names.size(), 6u);
   for (const std::string &n : names)
-    EXPECT_EQ(n.rfind("_mlir_ciface_sparq_", 0), 0u) << n;
+    EXPECT_TRUE(n.rfind("_mlir_ciface_sparq_", 0) == 0 || n == "malloc" ||
+                n == "free")
+        << n;
+}
+
+TEST(BufferCache, ReusesLargeBlocksOfTheSameSize) {
+  releaseCachedBuffers();
+  size_t big = 4 * kMinCachedBytes;
+  void *a = cachedMalloc(big);
+  ASSERT_NE(a, nullptr);
+  static_cast<char *>(a)[big - 1] = 1; // usable to its end
+  cachedFree(a);
+  EXPECT_EQ(cachedBytes(), big);
+  void *b = cachedMalloc(big);
+  EXPECT_EQ(a, b) << "a block of the same size is reused";
+  EXPECT_EQ(cachedBytes(), 0u);
+  void *c = cachedMalloc(big + 64);
+  EXPECT_NE(c, b) << "other sizes get their own block";
+  cachedFree(b);
+  cachedFree(c);
+  // Small blocks bypass the cache.
+  void *s = cachedMalloc(16);
+  cachedFree(s);
+  EXPECT_EQ(cachedBytes(), 2 * big + 64);
+  releaseCachedBuffers();
+  EXPECT_EQ(cachedBytes(), 0u);
 }
 
 } // namespace
