@@ -487,6 +487,43 @@ Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value v,
                           });
 }
 
+Value onnx_import::indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+SmallVector<Value> onnx_import::delinearize(OpBuilder &b, Location loc,
+                                            Value linear,
+                                            ArrayRef<int64_t> shape) {
+  SmallVector<Value> idx(shape.size());
+  for (size_t i = shape.size(); i-- > 0;) {
+    Value d = indexConstant(b, loc, shape[i]);
+    idx[i] = b.create<arith::RemUIOp>(loc, linear, d);
+    linear = b.create<arith::DivUIOp>(loc, linear, d);
+  }
+  return idx;
+}
+
+Value onnx_import::buildIndexed(
+    OpBuilder &b, Location loc, ArrayRef<int64_t> outShape, Type elem,
+    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange idx, ValueRange args)>
+        body) {
+  int64_t rank = outShape.size();
+  SmallVector<AffineMap> maps(inputMaps.begin(), inputMaps.end());
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = emptyTensor(b, loc, outShape, elem);
+  auto op = b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> idx;
+        for (int64_t i = 0; i < rank; ++i)
+          idx.push_back(nb.create<linalg::IndexOp>(nloc, i));
+        nb.create<linalg::YieldOp>(nloc, body(nb, nloc, idx, args.drop_back()));
+      });
+  return op.getResult(0);
+}
+
 Value onnx_import::addS(OpBuilder &b, Location loc, Value x, Value y) {
   if (isa<FloatType>(x.getType()))
     return b.create<arith::AddFOp>(loc, x, y);

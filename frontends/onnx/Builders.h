@@ -84,6 +84,24 @@ mlir::Value matmul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,
 mlir::Value broadcastTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                         llvm::ArrayRef<int64_t> shape);
 
+/// An index constant.
+mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+/// Row-major coordinates of `linear` (an index) in `shape`.
+llvm::SmallVector<mlir::Value> delinearize(mlir::OpBuilder &b,
+                                           mlir::Location loc,
+                                           mlir::Value linear,
+                                           llvm::ArrayRef<int64_t> shape);
+/// A linalg.generic over `outShape` whose body computes each element from
+/// the loop indices and the elements of `inputs` (read through `inputMaps`);
+/// gather-like ops read other tensors with tensor.extract in `body`.
+mlir::Value buildIndexed(
+    mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<int64_t> outShape,
+    mlir::Type elem, mlir::ValueRange inputs,
+    llvm::ArrayRef<mlir::AffineMap> inputMaps,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                   mlir::ValueRange idx, mlir::ValueRange args)>
+        body);
+
 // Scalar arithmetic that picks the float, signed or unsigned arith op.
 mlir::Value addS(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                  mlir::Value y);

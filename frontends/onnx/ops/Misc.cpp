@@ -19,7 +19,7 @@ using namespace ::sparq::onnx_import;
 namespace {
 
 Value cIdx(OpBuilder &b, Location loc, int64_t v) {
-  return b.create<arith::ConstantIndexOp>(loc, v);
+  return indexConstant(b, loc, v);
 }
 
 /// TopK by ranking: rank[i] counts the elements that come before element i
@@ -123,13 +123,7 @@ LogicalResult buildTopK(NodeContext &ctx) {
       loc, cIdx(b, loc, 0), cIdx(b, loc, total), cIdx(b, loc, 1),
       ValueRange{vals, idxs},
       [&](OpBuilder &nb, Location nl, Value iv, ValueRange iter) {
-        SmallVector<Value> at(rank);
-        Value lin = iv;
-        for (int64_t d = rank; d-- > 0;) {
-          Value dim = cIdx(nb, nl, xs[d]);
-          at[d] = nb.create<arith::RemUIOp>(nl, lin, dim);
-          lin = nb.create<arith::DivUIOp>(nl, lin, dim);
-        }
+        SmallVector<Value> at = delinearize(nb, nl, iv, xs);
         Value r = nb.create<tensor::ExtractOp>(nl, ranks, at);
         Value kk = nb.create<arith::ConstantIntOp>(nl, k, 64);
         Value win = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::slt, r, kk);

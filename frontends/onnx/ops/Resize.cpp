@@ -189,16 +189,12 @@ LogicalResult buildResizeCore(NodeContext &ctx, const ResizeAttrs &a,
       maps.push_back(m);
     }
   }
-  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, mctx));
   Value src = ctx.value(0);
-  Value init = emptyTensor(b, loc, outShape, elem);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  auto op = b.create<linalg::GenericOp>(
-      loc, TypeRange{init.getType()}, tables, ValueRange{init}, maps, iters,
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        SmallVector<Value> base;
-        for (int64_t i = 0; i < rank; ++i)
-          base.push_back(nb.create<linalg::IndexOp>(nl, i));
+  Value r = buildIndexed(
+      b, loc, outShape, elem, tables, maps,
+      [&](OpBuilder &nb, Location nl, ValueRange idx,
+          ValueRange args) -> Value {
+        SmallVector<Value> base(idx.begin(), idx.end());
         // Walk the tap combinations: one read per combination.
         int64_t combos = 1;
         for (const AxisTaps &t : taps)
@@ -242,9 +238,9 @@ LogicalResult buildResizeCore(NodeContext &ctx, const ResizeAttrs &a,
           acc = nb.create<arith::SelectOp>(
               nl, allInside, acc,
               scalarConstant(nb, nl, elem, a.extrapolation));
-        nb.create<linalg::YieldOp>(nl, acc);
+        return acc;
       });
-  ctx.setOutput(0, op.getResult(0), dt);
+  ctx.setOutput(0, r, dt);
   return success();
 }
 

@@ -23,7 +23,7 @@ Value toIndex(OpBuilder &b, Location loc, Value v) {
 }
 
 Value cIdx(OpBuilder &b, Location loc, int64_t v) {
-  return b.create<arith::ConstantIndexOp>(loc, v);
+  return indexConstant(b, loc, v);
 }
 
 /// Wraps a possibly negative index into [0, dim).
@@ -32,29 +32,6 @@ Value wrapIndex(OpBuilder &b, Location loc, Value idx, int64_t dim) {
   Value neg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, idx, zero);
   Value wrapped = b.create<arith::AddIOp>(loc, idx, cIdx(b, loc, dim));
   return b.create<arith::SelectOp>(loc, neg, wrapped, idx);
-}
-
-/// A linalg.generic over `outShape` whose body computes each element from
-/// the loop indices (gather-like ops read their sources with tensor.extract).
-Value buildIndexed(
-    OpBuilder &b, Location loc, ArrayRef<int64_t> outShape, Type elem,
-    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-    function_ref<Value(OpBuilder &, Location, ValueRange idx, ValueRange args)>
-        body) {
-  int64_t rank = outShape.size();
-  SmallVector<AffineMap> maps(inputMaps.begin(), inputMaps.end());
-  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  Value init = emptyTensor(b, loc, outShape, elem);
-  auto op = b.create<linalg::GenericOp>(
-      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
-      [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        SmallVector<Value> idx;
-        for (int64_t i = 0; i < rank; ++i)
-          idx.push_back(nb.create<linalg::IndexOp>(nloc, i));
-        nb.create<linalg::YieldOp>(nloc, body(nb, nloc, idx, args.drop_back()));
-      });
-  return op.getResult(0);
 }
 
 FailureOr<std::vector<int64_t>> axesOf(NodeContext &ctx, size_t inputIdx,
@@ -626,18 +603,6 @@ Value combine(OpBuilder &b, Location loc, const std::string &reduction,
   if (reduction == "min")
     return minS(b, loc, old, upd, uns);
   return upd;
-}
-
-/// Delinearizes `linear` over `shape` (row-major).
-SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
-                               ArrayRef<int64_t> shape) {
-  SmallVector<Value> idx(shape.size());
-  for (size_t i = shape.size(); i-- > 0;) {
-    Value d = cIdx(b, loc, shape[i]);
-    idx[i] = b.create<arith::RemUIOp>(loc, linear, d);
-    linear = b.create<arith::DivUIOp>(loc, linear, d);
-  }
-  return idx;
 }
 
 /// Loops over every element of `updatesShape`, threading the output tensor;
