@@ -1,0 +1,586 @@
+//===- Packed.cpp - pack, view and decode compressed weights --------------===//
+
+#include "runtime/formats/Packed.h"
+#include "runtime/formats/BitPack.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+using namespace sparq::formats;
+
+namespace {
+
+std::string fmtError(const std::string &what) { return "cannot pack: " + what; }
+
+unsigned idxWidth(int64_t dim) { return dim <= 65536 ? 2 : 4; }
+
+unsigned ceilLog2(int64_t v) {
+  unsigned b = 0;
+  while ((int64_t(1) << b) < v)
+    ++b;
+  return std::max(b, 1u);
+}
+
+/// Bytes per stored row of a dense quantized layout.
+uint64_t denseRowBytes(const Layout &l, int64_t cols) {
+  if (l.quant == Quant::Ternary)
+    return (cols + 15) / 16 * 4;
+  return bytesForBits(uint64_t(cols) * l.valueBits());
+}
+
+//===----------------------------------------------------------------------===//
+// Value codes: ternary, codebook and fixed point share one encoder.
+//===----------------------------------------------------------------------===//
+
+struct Codec {
+  Layout l;
+  float wp = 0, wn = 0;
+  std::vector<float> table; // codebook
+
+  uint32_t encode(float v) const {
+    switch (l.quant) {
+    case Quant::Ternary:
+      return v > 0 ? 1 : v < 0 ? 2 : 0;
+    case Quant::Codebook:
+      return static_cast<uint32_t>(
+          std::lower_bound(table.begin(), table.end(), v) - table.begin());
+    case Quant::Fixed: {
+      unsigned t = l.valueBits();
+      double q = std::nearbyint(double(v) * std::ldexp(1.0, l.fracBits));
+      double lo = -std::ldexp(1.0, t - 1), hi = std::ldexp(1.0, t - 1) - 1;
+      return static_cast<uint32_t>(std::clamp(q, lo, hi) - lo);
+    }
+    default:
+      return 0;
+    }
+  }
+};
+
+/// Mean of the values of one sign, which must all be equal (a ternarized
+/// weight); throws otherwise.
+float ternaryScale(const float *w, int64_t n, int sign, int64_t row) {
+  float first = 0;
+  bool seen = false;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = w[i] * sign;
+    if (v <= 0)
+      continue;
+    if (seen && v != first) {
+      std::ostringstream os;
+      os << "the weight is not ternary: " << (sign > 0 ? "positive" : "negative")
+         << " values " << first << " and " << v;
+      if (row >= 0)
+        os << " in row " << row;
+      os << " differ (run sparq-ternarize first)";
+      throw FormatError(fmtError(os.str()));
+    }
+    first = v;
+    seen = true;
+  }
+  return first;
+}
+
+Codec makeCodec(const Layout &l, const float *w, int64_t rows, int64_t cols) {
+  Codec c{l};
+  int64_t n = rows * cols;
+  if (l.quant == Quant::Ternary && !l.perChannel) {
+    c.wp = ternaryScale(w, n, 1, -1);
+    c.wn = ternaryScale(w, n, -1, -1);
+  } else if (l.quant == Quant::Codebook) {
+    std::vector<float> v(w, w + n);
+    if (l.isSparse())
+      v.push_back(0.0f); // padding entries and empty slots decode to 0
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    if (v.size() > (size_t(1) << l.bits)) {
+      std::ostringstream os;
+      os << "the weight has " << v.size() << " distinct values"
+         << (l.isSparse() ? " (counting 0)" : "") << ", more than a "
+         << l.bits << "-bit codebook holds (run sparq-weight-share first)";
+      throw FormatError(fmtError(os.str()));
+    }
+    c.table = v;
+  }
+  return c;
+}
+
+/// Appends stored values one entry at a time: f32, or codes in a bit stream.
+struct ValueWriter {
+  const Codec &codec;
+  std::vector<uint8_t> &out;
+  uint64_t count = 0;
+  void push(float v) {
+    if (codec.l.quant == Quant::None) {
+      size_t at = out.size();
+      out.resize(at + 4);
+      std::memcpy(&out[at], &v, 4);
+    } else {
+      unsigned bits = codec.l.valueBits();
+      out.resize(bytesForBits((count + 1) * bits), 0);
+      writeBits(out.data(), count * bits, bits, codec.encode(v));
+    }
+    ++count;
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Builders
+//===----------------------------------------------------------------------===//
+
+struct Blob {
+  Header h{};
+  std::vector<uint8_t> sec[kNumSections];
+
+  template <typename T> void append(Section s, T v) {
+    size_t at = sec[s].size();
+    sec[s].resize(at + sizeof(T));
+    std::memcpy(&sec[s][at], &v, sizeof(T));
+  }
+  void appendIndex(Section s, uint32_t v, unsigned width) {
+    if (width == 2)
+      append<uint16_t>(s, static_cast<uint16_t>(v));
+    else
+      append<uint32_t>(s, v);
+  }
+
+  std::vector<uint8_t> finish() {
+    uint64_t at = (sizeof(Header) + kSectionAlign - 1) / kSectionAlign *
+                  kSectionAlign;
+    for (unsigned s = 0; s < kNumSections; ++s) {
+      h.offset[s] = at;
+      h.size[s] = sec[s].size();
+      at += (sec[s].size() + kSectionAlign - 1) / kSectionAlign * kSectionAlign;
+    }
+    std::vector<uint8_t> bytes(at, 0);
+    std::memcpy(bytes.data(), &h, sizeof(Header));
+    for (unsigned s = 0; s < kNumSections; ++s)
+      if (!sec[s].empty())
+        std::memcpy(&bytes[h.offset[s]], sec[s].data(), sec[s].size());
+    return bytes;
+  }
+};
+
+void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
+               int64_t cols) {
+  const Layout &l = c.l;
+  auto &vals = b.sec[Values];
+  if (l.quant == Quant::None) {
+    vals.resize(rows * cols * 4);
+    std::memcpy(vals.data(), w, vals.size());
+    return;
+  }
+  uint64_t stride = denseRowBytes(l, cols);
+  unsigned bits = l.valueBits();
+  vals.assign(stride * rows, 0);
+  if (l.quant == Quant::Int) {
+    int64_t g = l.group ? l.group : cols;
+    int64_t levels = (int64_t(1) << l.bits) - 1;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t g0 = 0; g0 < cols; g0 += g) {
+        const float *x = w + r * cols + g0;
+        float scale, zero;
+        if (l.zeroPoints) {
+          // AWQ: scale = (max - min) / (2^N - 1) (the range at least 1e-5),
+          // zero = clamp(-round(min / scale), 0, 2^N - 1).
+          float lo = *std::min_element(x, x + g);
+          float hi = *std::max_element(x, x + g);
+          scale = std::max(hi - lo, 1e-5f) / levels;
+          zero = std::clamp<float>(-std::nearbyint(lo / scale), 0, levels);
+        } else {
+          float amax = 0;
+          for (int64_t i = 0; i < g; ++i)
+            amax = std::max(amax, std::fabs(x[i]));
+          int64_t qmax = (int64_t(1) << (l.bits - 1)) - 1;
+          scale = amax / qmax;
+          if (scale == 0)
+            scale = 1;
+          zero = qmax + 1; // offset binary: code = q + 2^(N-1)
+        }
+        b.append<float>(Scales, scale);
+        if (l.zeroPoints)
+          b.append<uint8_t>(Zeros, static_cast<uint8_t>(zero));
+        for (int64_t i = 0; i < g; ++i) {
+          float q = std::nearbyint(x[i] / scale) + zero;
+          uint32_t code = static_cast<uint32_t>(std::clamp<float>(
+              q, l.zeroPoints ? 0 : 1, levels));
+          writeBits(&vals[r * stride], uint64_t(g0 + i) * bits, bits, code);
+        }
+      }
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = w + r * cols;
+    Codec rc = c;
+    if (l.quant == Quant::Ternary && l.perChannel) {
+      rc.wp = ternaryScale(x, cols, 1, r);
+      rc.wn = ternaryScale(x, cols, -1, r);
+      b.append<float>(Scales, rc.wp);
+      b.append<float>(Scales, rc.wn);
+    }
+    for (int64_t i = 0; i < cols; ++i)
+      writeBits(&vals[r * stride], uint64_t(i) * bits, bits, rc.encode(x[i]));
+  }
+}
+
+void packCsr(Blob &b, const Codec &c, const float *w, int64_t rows,
+             int64_t cols, bool transpose) {
+  // CSC is CSR of the transpose.
+  int64_t outer = transpose ? cols : rows, inner = transpose ? rows : cols;
+  unsigned width = idxWidth(inner);
+  ValueWriter vw{c, b.sec[Values]};
+  uint32_t count = 0;
+  b.append<uint32_t>(Ptr, 0);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      float v = transpose ? w[i * cols + o] : w[o * cols + i];
+      if (v == 0)
+        continue;
+      b.appendIndex(Index, static_cast<uint32_t>(i), width);
+      vw.push(v);
+      ++count;
+    }
+    b.append<uint32_t>(Ptr, count);
+  }
+  b.h.entries = count;
+}
+
+void packBcsr(Blob &b, const Codec &c, const float *w, int64_t rows,
+              int64_t cols) {
+  int64_t br = b.h.layout.blockRows, bc = b.h.layout.blockCols;
+  unsigned width = idxWidth(cols / bc);
+  ValueWriter vw{c, b.sec[Values]};
+  uint32_t blocks = 0;
+  b.append<uint32_t>(Ptr, 0);
+  for (int64_t r0 = 0; r0 < rows; r0 += br) {
+    for (int64_t c0 = 0; c0 < cols; c0 += bc) {
+      bool any = false;
+      for (int64_t i = 0; i < br && !any; ++i)
+        for (int64_t j = 0; j < bc && !any; ++j)
+          any = w[(r0 + i) * cols + c0 + j] != 0;
+      if (!any)
+        continue;
+      b.appendIndex(Index, static_cast<uint32_t>(c0 / bc), width);
+      for (int64_t i = 0; i < br; ++i)
+        for (int64_t j = 0; j < bc; ++j)
+          vw.push(w[(r0 + i) * cols + c0 + j]);
+      ++blocks;
+    }
+    b.append<uint32_t>(Ptr, blocks);
+  }
+  b.h.entries = blocks;
+}
+
+void packNm(Blob &b, const Codec &c, const float *w, int64_t rows,
+            int64_t cols) {
+  int64_t n = b.h.layout.n, m = b.h.layout.m;
+  unsigned ib = ceilLog2(m);
+  ValueWriter vw{c, b.sec[Values]};
+  auto &idx = b.sec[Index];
+  uint64_t slot = 0;
+  idx.assign(bytesForBits(uint64_t(rows) * (cols / m) * n * ib), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g0 = 0; g0 < cols; g0 += m) {
+      int64_t used = 0;
+      for (int64_t j = 0; j < m; ++j) {
+        float v = w[r * cols + g0 + j];
+        if (v == 0)
+          continue;
+        if (used == n) {
+          std::ostringstream os;
+          os << "row " << r << " has more than " << n << " non-zeros in the "
+             << m << " columns from " << g0 << " (not " << n << ":" << m
+             << " sparse)";
+          throw FormatError(fmtError(os.str()));
+        }
+        writeBits(idx.data(), (slot + used) * ib, ib, static_cast<uint32_t>(j));
+        vw.push(v);
+        ++used;
+      }
+      for (; used < n; ++used)
+        vw.push(0.0f); // empty slot: value 0 at position 0
+      slot += n;
+    }
+  b.h.entries = static_cast<int64_t>(slot);
+}
+
+void packInterleaved(Blob &b, const Codec &c, const float *w, int64_t rows,
+                     int64_t cols) {
+  const Layout &l = b.h.layout;
+  int64_t pes = l.pes;
+  unsigned ib = l.indexBits;
+  uint32_t maxRun = (1u << ib) - 1;
+  ValueWriter vw{c, b.sec[Values]};
+  std::vector<uint32_t> runs;
+  for (int64_t p = 0; p < pes; ++p) {
+    b.append<uint32_t>(Ptr, static_cast<uint32_t>(runs.size()));
+    for (int64_t j = 0; j < cols; ++j) {
+      int64_t last = -1, local = 0;
+      for (int64_t r = p; r < rows; r += pes, ++local) {
+        float v = w[r * cols + j];
+        if (v == 0)
+          continue;
+        int64_t zeros = local - last - 1;
+        // A run longer than the index can say becomes padding entries:
+        // value 0 with the largest index, each covering 2^b positions.
+        while (zeros > maxRun) {
+          runs.push_back(maxRun);
+          vw.push(0.0f);
+          zeros -= maxRun + 1;
+        }
+        runs.push_back(static_cast<uint32_t>(zeros));
+        vw.push(v);
+        last = local;
+      }
+      b.append<uint32_t>(Ptr, static_cast<uint32_t>(runs.size()));
+    }
+  }
+  auto &idx = b.sec[Index];
+  idx.assign(bytesForBits(uint64_t(runs.size()) * ib), 0);
+  for (size_t e = 0; e < runs.size(); ++e)
+    writeBits(idx.data(), e * ib, ib, runs[e]);
+  b.h.entries = static_cast<int64_t>(runs.size());
+}
+
+//===----------------------------------------------------------------------===//
+// Decoding
+//===----------------------------------------------------------------------===//
+
+struct ValueReader {
+  const PackedView &v;
+  const uint8_t *codes;
+  unsigned bits;
+  explicit ValueReader(const PackedView &v)
+      : v(v), codes(v.section<uint8_t>(Values)), bits(v.layout().valueBits()) {}
+  float operator()(uint64_t e) const {
+    if (v.layout().quant == Quant::None)
+      return v.section<float>(Values)[e];
+    return codeValue(v, readBits(codes, e * bits, bits), -1);
+  }
+};
+
+uint32_t readIndex(const PackedView &v, uint64_t e) {
+  return v.indexBytes() == 2 ? v.section<uint16_t>(Index)[e]
+                             : v.section<uint32_t>(Index)[e];
+}
+
+void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
+  const Layout &l = v.layout();
+  int64_t cols = v.cols();
+  if (l.quant == Quant::None) {
+    std::memcpy(out, v.section<float>(Values) + r0 * cols,
+                (r1 - r0) * cols * sizeof(float));
+    return;
+  }
+  uint64_t stride = denseRowBytes(l, cols);
+  unsigned bits = l.valueBits();
+  const uint8_t *vals = v.section<uint8_t>(Values);
+  int64_t g = l.group ? l.group : cols, groups = cols / g;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t *row = vals + r * stride;
+    float *o = out + (r - r0) * cols;
+    for (int64_t i = 0; i < cols; ++i) {
+      uint32_t code = readBits(row, uint64_t(i) * bits, bits);
+      if (l.quant == Quant::Int) {
+        int64_t gi = r * groups + i / g;
+        float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[gi]
+                                  : float(1u << (l.bits - 1));
+        o[i] = (float(code) - zero) * v.section<float>(Scales)[gi];
+      } else {
+        o[i] = codeValue(v, code, r);
+      }
+    }
+  }
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Public API
+//===----------------------------------------------------------------------===//
+
+std::vector<uint8_t> sparq::formats::pack(const float *w, int64_t rows,
+                                          int64_t cols, const Layout &layout) {
+  std::string why = checkLayout(layout, rows, cols);
+  if (!why.empty())
+    throw FormatError(fmtError(why));
+  for (int64_t i = 0; i < rows * cols; ++i)
+    if (!std::isfinite(w[i]))
+      throw FormatError(fmtError("the weight holds a non-finite value"));
+  Blob b;
+  std::memcpy(b.h.magic, "SPQW", 4);
+  b.h.version = kBlobVersion;
+  b.h.layout = layout;
+  b.h.rows = rows;
+  b.h.cols = cols;
+  b.h.entries = rows * cols;
+  for (int64_t i = 0; i < rows * cols; ++i)
+    b.h.nonzeros += w[i] != 0;
+  Codec c = makeCodec(layout, w, rows, cols);
+  b.h.wp = c.wp;
+  b.h.wn = c.wn;
+  for (float t : c.table)
+    b.append<float>(Table, t);
+  if (layout.quant == Quant::Codebook)
+    b.sec[Table].resize(size_t(4) << layout.bits, 0); // 2^bits entries
+  switch (layout.format) {
+  case Format::Dense:
+    packDense(b, c, w, rows, cols);
+    break;
+  case Format::CSR:
+  case Format::CSC:
+    packCsr(b, c, w, rows, cols, layout.format == Format::CSC);
+    break;
+  case Format::BCSR:
+    packBcsr(b, c, w, rows, cols);
+    break;
+  case Format::NM:
+    packNm(b, c, w, rows, cols);
+    break;
+  case Format::InterleavedCSC:
+    packInterleaved(b, c, w, rows, cols);
+    break;
+  }
+  return b.finish();
+}
+
+PackedView::PackedView(const uint8_t *data, size_t size)
+    : base(data), h(reinterpret_cast<const Header *>(data)) {
+  if (size < sizeof(Header) || std::memcmp(h->magic, "SPQW", 4) != 0)
+    throw FormatError("not a packed sparq weight");
+  check(size);
+}
+
+PackedView::PackedView(const uint8_t *data)
+    : base(data), h(reinterpret_cast<const Header *>(data)) {}
+
+void PackedView::check(size_t size) const {
+  if (h->version != kBlobVersion)
+    throw FormatError("packed weight version " + std::to_string(h->version) +
+                      ", expected " + std::to_string(kBlobVersion));
+  for (unsigned s = 0; s < kNumSections; ++s)
+    if (h->offset[s] > size || h->size[s] > size - h->offset[s] ||
+        h->offset[s] % kSectionAlign)
+      throw FormatError("packed weight section " + std::to_string(s) +
+                        " lies outside its " + std::to_string(size) +
+                        " bytes");
+  std::string why = checkLayout(h->layout, h->rows, h->cols);
+  if (!why.empty())
+    throw FormatError("packed weight: " + why);
+}
+
+uint64_t PackedView::payloadBytes() const {
+  uint64_t total = 0;
+  for (unsigned s = 0; s < kNumSections; ++s)
+    total += h->size[s];
+  return total;
+}
+
+unsigned PackedView::indexBytes() const {
+  switch (h->layout.format) {
+  case Format::CSR:
+    return idxWidth(h->cols);
+  case Format::CSC:
+    return idxWidth(h->rows);
+  case Format::BCSR:
+    return idxWidth(h->cols / h->layout.blockCols);
+  default:
+    return 0;
+  }
+}
+
+float sparq::formats::codeValue(const PackedView &v, uint32_t code,
+                                int64_t row) {
+  const Layout &l = v.layout();
+  switch (l.quant) {
+  case Quant::Ternary: {
+    float wp = v.header().wp, wn = v.header().wn;
+    if (l.perChannel) {
+      wp = v.section<float>(Scales)[2 * row];
+      wn = v.section<float>(Scales)[2 * row + 1];
+    }
+    return code == 1 ? wp : code == 2 ? -wn : 0.0f;
+  }
+  case Quant::Codebook:
+    return v.section<float>(Table)[code];
+  case Quant::Fixed: {
+    unsigned t = l.valueBits();
+    return float(std::ldexp(double(code) - std::ldexp(1.0, t - 1),
+                            -int(l.fracBits)));
+  }
+  default:
+    return 0.0f;
+  }
+}
+
+void sparq::formats::decodeRows(const PackedView &v, int64_t r0, int64_t r1,
+                                float *out) {
+  const Layout &l = v.layout();
+  int64_t cols = v.cols();
+  if (l.format == Format::Dense)
+    return decodeDense(v, r0, r1, out);
+  std::fill(out, out + (r1 - r0) * cols, 0.0f);
+  ValueReader val(v);
+  const uint32_t *ptr = v.section<uint32_t>(Ptr);
+  auto put = [&](int64_t r, int64_t c, float x) {
+    if (r >= r0 && r < r1)
+      out[(r - r0) * cols + c] = x;
+  };
+  switch (l.format) {
+  case Format::CSR:
+    for (int64_t r = r0; r < r1; ++r)
+      for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
+        put(r, readIndex(v, e), val(e));
+    break;
+  case Format::CSC:
+    for (int64_t c = 0; c < cols; ++c)
+      for (uint32_t e = ptr[c]; e < ptr[c + 1]; ++e)
+        put(readIndex(v, e), c, val(e));
+    break;
+  case Format::BCSR: {
+    int64_t br = l.blockRows, bc = l.blockCols;
+    for (int64_t b = r0 / br; b * br < r1; ++b)
+      for (uint32_t e = ptr[b]; e < ptr[b + 1]; ++e) {
+        int64_t c0 = int64_t(readIndex(v, e)) * bc;
+        for (int64_t i = 0; i < br; ++i)
+          for (int64_t j = 0; j < bc; ++j)
+            put(b * br + i, c0 + j, val(uint64_t(e) * br * bc + i * bc + j));
+      }
+    break;
+  }
+  case Format::NM: {
+    unsigned ib = ceilLog2(l.m);
+    int64_t groups = cols / l.m;
+    const uint8_t *idx = v.section<uint8_t>(Index);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t s = 0; s < l.n; ++s) {
+          uint64_t e = (uint64_t(r) * groups + g) * l.n + s;
+          float x = val(e);
+          if (x != 0)
+            put(r, g * l.m + readBits(idx, e * ib, ib), x);
+        }
+    break;
+  }
+  case Format::InterleavedCSC: {
+    const uint8_t *idx = v.section<uint8_t>(Index);
+    for (int64_t p = 0; p < l.pes; ++p) {
+      const uint32_t *cp = ptr + p * (cols + 1);
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t local = -1;
+        for (uint32_t e = cp[c]; e < cp[c + 1]; ++e) {
+          local += readBits(idx, uint64_t(e) * l.indexBits, l.indexBits) + 1;
+          float x = val(e);
+          if (x != 0)
+            put(p + local * l.pes, c, x);
+        }
+      }
+    }
+    break;
+  }
+  case Format::Dense:
+    break;
+  }
+}
