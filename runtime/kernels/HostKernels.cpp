@@ -81,15 +81,10 @@ void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
 }
 } // namespace
 
-SPARQ_SIMD_CLONES
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                                    const ConvParams &p) {
-  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
-          wd = in->sizes[3];
-  int64_t f = w->sizes[0], kh = w->sizes[2], kw = w->sizes[3];
-  int64_t oh = out->sizes[2], ow = out->sizes[3];
-  int64_t k = c * kh * kw, cols = oh * ow;
-  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  int64_t c = in->sizes[1], f = w->sizes[0], kh = w->sizes[2],
+          kw = w->sizes[3], k = c * kh * kw;
   const float *wdata = w->data();
   bool wContiguous = w->strides[3] == 1 && w->strides[2] == kw &&
                      w->strides[1] == kh * kw && w->strides[0] == k;
@@ -105,6 +100,23 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                       y * w->strides[2] + x * w->strides[3]];
     wdata = wPacked.data();
   }
+  convIm2col(in, f, kh, kw, out, p,
+             [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,
+                 int64_t cols, bool accumulate) {
+               gemm(wdata, k, 1, bmat, bs0, 1, o, ldo, 1, f, cols, k,
+                    accumulate);
+             });
+}
+
+SPARQ_SIMD_CLONES
+void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
+                                F32x4 *out, const ConvParams &p,
+                                const ConvGemm &mm) {
+  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
+          wd = in->sizes[3];
+  int64_t oh = out->sizes[2], ow = out->sizes[3];
+  int64_t k = c * kh * kw, cols = oh * ow;
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
   bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 &&
                    p.padTop == 0 && p.padLeft == 0 && h == oh && wd == ow;
   std::vector<float> colBuf;
@@ -157,12 +169,11 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
     // out[F, OH*OW] (+)= W[F, K] * cols[K, OH*OW].
     bool oContiguous = out->strides[3] == 1 && out->strides[2] == ow;
     if (oContiguous) {
-      gemm(wdata, k, 1, bmat, bs0, 1, o, out->strides[1], 1, f, cols, k,
-           p.accumulate);
+      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate);
       clampRows(o, f, out->strides[1], cols, p.lo, p.hi);
     } else {
       std::vector<float> tmp(f * cols, 0.0f);
-      gemm(wdata, k, 1, bmat, bs0, 1, tmp.data(), cols, 1, f, cols, k);
+      mm(bmat, bs0, tmp.data(), cols, cols, false);
       for (int64_t fi = 0; fi < f; ++fi)
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {

@@ -1,0 +1,569 @@
+//===- PackedKernels.cpp - kernels on compressed weights ------------------===//
+
+#include "runtime/kernels/PackedKernels.h"
+#include "runtime/formats/BitPack.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPARQ_SIMD_CLONES                                                      \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SPARQ_SIMD_CLONES
+#endif
+
+using namespace sparq::kernels;
+using sparq::formats::Format;
+using sparq::formats::PackedView;
+using sparq::formats::Quant;
+using sparq::formats::Section;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Values of sparse formats: f32, or codes looked up in a table.
+//===----------------------------------------------------------------------===//
+
+struct F32Values {
+  const float *v;
+  float operator()(uint64_t e) const { return v[e]; }
+};
+
+template <unsigned Bits> struct CodeValues {
+  const uint8_t *codes;
+  const float *table;
+  float operator()(uint64_t e) const {
+    if constexpr (Bits == 8)
+      return table[codes[e]];
+    else if constexpr (Bits == 4)
+      return table[(codes[e >> 1] >> ((e & 1) * 4)) & 15];
+    else if constexpr (Bits == 2)
+      return table[(codes[e >> 2] >> ((e & 3) * 2)) & 3];
+    else
+      return table[sparq::formats::readBits(codes, e * bitsAtRun,
+                                            bitsAtRun)];
+  }
+  unsigned bitsAtRun = Bits;
+};
+
+/// Table of every code's value (ternary, codebook, fixed point up to 16 bits).
+std::vector<float> codeTable(const PackedView &w) {
+  unsigned bits = w.layout().valueBits();
+  std::vector<float> t(size_t(1) << bits);
+  for (size_t c = 0; c < t.size(); ++c)
+    t[c] = sparq::formats::codeValue(w, uint32_t(c), 0);
+  return t;
+}
+
+/// Calls f(values) with the value reader of a sparse layout.
+template <typename F> void withValues(const PackedView &w, F &&f) {
+  if (w.layout().quant == Quant::None)
+    return f(F32Values{w.section<float>(Section::Values)});
+  std::vector<float> table = codeTable(w);
+  const uint8_t *codes = w.section<uint8_t>(Section::Values);
+  switch (w.layout().valueBits()) {
+  case 2:
+    return f(CodeValues<2>{codes, table.data()});
+  case 4:
+    return f(CodeValues<4>{codes, table.data()});
+  case 8:
+    return f(CodeValues<8>{codes, table.data()});
+  default:
+    return f(CodeValues<0>{codes, table.data(), w.layout().valueBits()});
+  }
+}
+
+template <typename F> void withIndex(const PackedView &w, F &&f) {
+  if (w.indexBytes() == 2)
+    f(w.section<uint16_t>(Section::Index));
+  else
+    f(w.section<uint32_t>(Section::Index));
+}
+
+void zeroRows(float *y, int64_t ldy, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    std::memset(y + r * ldy, 0, n * sizeof(float));
+}
+
+/// yr[0, n) += sum of v[i] * xs[i][0, n) for i < count (count <= 4): four
+/// rows at a time, so that yr is loaded and stored once per four non-zeros.
+SPARQ_SIMD_CLONES
+void axpy4(float *__restrict yr, const float *const *xs, const float *v,
+           int count, int64_t n) {
+  if (count == 4) {
+    const float *__restrict x0 = xs[0], *__restrict x1 = xs[1],
+                            *__restrict x2 = xs[2], *__restrict x3 = xs[3];
+    float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+    for (int64_t j = 0; j < n; ++j)
+      yr[j] += v0 * x0[j] + v1 * x1[j] + v2 * x2[j] + v3 * x3[j];
+    return;
+  }
+  for (int i = 0; i < count; ++i) {
+    const float *__restrict x = xs[i];
+    float vi = v[i];
+    for (int64_t j = 0; j < n; ++j)
+      yr[j] += vi * x[j];
+  }
+}
+
+/// Accumulates the entries of one output row, four at a time.
+struct RowAccumulator {
+  float *yr;
+  int64_t n;
+  const float *xs[4];
+  float v[4];
+  int count = 0;
+  void add(const float *x, float value) {
+    if (value == 0)
+      return;
+    xs[count] = x;
+    v[count++] = value;
+    if (count == 4)
+      flush();
+  }
+  void flush() {
+    if (count)
+      axpy4(yr, xs, v, count, n);
+    count = 0;
+  }
+};
+
+// Columns of X are processed in chunks so that the rows of X a weight row
+// touches stay in cache.
+constexpr int64_t kChunk = 512;
+
+//===----------------------------------------------------------------------===//
+// Sparse formats times a dense matrix
+//===----------------------------------------------------------------------===//
+
+void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+             int64_t ldy, int64_t n) {
+  const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
+  withIndex(w, [&](auto *idx) {
+    withValues(w, [&](auto val) {
+      for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+        int64_t len = std::min(kChunk, n - j0);
+        for (int64_t r = 0; r < w.rows(); ++r) {
+          RowAccumulator acc{y + r * ldy + j0, len};
+          for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
+            acc.add(x + int64_t(idx[e]) * ldx + j0, val(e));
+          acc.flush();
+        }
+      }
+    });
+  });
+}
+
+void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+              int64_t ldy, int64_t n) {
+  const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
+  int64_t br = w.layout().blockRows, bc = w.layout().blockCols;
+  withIndex(w, [&](auto *idx) {
+    withValues(w, [&](auto val) {
+      for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+        int64_t len = std::min(kChunk, n - j0);
+        for (int64_t b = 0; b < w.rows() / br; ++b)
+          for (int64_t i = 0; i < br; ++i) {
+            RowAccumulator acc{y + (b * br + i) * ldy + j0, len};
+            for (uint32_t e = ptr[b]; e < ptr[b + 1]; ++e) {
+              int64_t c0 = int64_t(idx[e]) * bc;
+              uint64_t v0 = uint64_t(e) * br * bc + i * bc;
+              for (int64_t j = 0; j < bc; ++j)
+                acc.add(x + (c0 + j) * ldx + j0, val(v0 + j));
+            }
+            acc.flush();
+          }
+      }
+    });
+  });
+}
+
+unsigned nmIndexBits(int64_t m) {
+  unsigned b = 1;
+  while ((int64_t(1) << b) < m)
+    ++b;
+  return b;
+}
+
+void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+            int64_t ldy, int64_t n) {
+  int64_t nn = w.layout().n, m = w.layout().m, groups = w.cols() / m;
+  unsigned ib = nmIndexBits(m);
+  const uint8_t *idx = w.section<uint8_t>(Section::Index);
+  withValues(w, [&](auto val) {
+    for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+      int64_t len = std::min(kChunk, n - j0);
+      for (int64_t r = 0; r < w.rows(); ++r) {
+        RowAccumulator acc{y + r * ldy + j0, len};
+        uint64_t e = uint64_t(r) * groups * nn;
+        for (int64_t g = 0; g < groups; ++g)
+          for (int64_t s = 0; s < nn; ++s, ++e)
+            acc.add(x + (g * m + sparq::formats::readBits(idx, e * ib, ib)) *
+                            ldx + j0,
+                    val(e));
+        acc.flush();
+      }
+    }
+  });
+}
+
+/// Interleaved CSC: PE by PE, column by column, as the ESE engine walks it.
+SPARQ_SIMD_CLONES
+void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+              int64_t ldy, int64_t n) {
+  const auto &l = w.layout();
+  const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
+  const uint8_t *idx = w.section<uint8_t>(Section::Index);
+  int64_t cols = w.cols();
+  withValues(w, [&](auto val) {
+    for (int64_t p = 0; p < l.pes; ++p) {
+      const uint32_t *cp = ptr + p * (cols + 1);
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t local = -1;
+        const float *__restrict xr = x + c * ldx;
+        for (uint32_t e = cp[c]; e < cp[c + 1]; ++e) {
+          local += sparq::formats::readBits(idx, uint64_t(e) * l.indexBits,
+                                            l.indexBits) +
+                   1;
+          float v = val(e);
+          if (v == 0)
+            continue;
+          float *__restrict yr = y + (p + local * l.pes) * ldy;
+          for (int64_t j = 0; j < n; ++j)
+            yr[j] += v * xr[j];
+        }
+      }
+    }
+  });
+}
+
+/// Rows decoded a block at a time, multiplied by sgemm: for quantized dense
+/// layouts times a wide matrix, where the product, not the weight bytes,
+/// bounds the time.
+void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+                 int64_t ldy, int64_t n, bool accumulate) {
+  int64_t cols = w.cols();
+  int64_t block = std::max<int64_t>(1, std::min<int64_t>(
+                                           w.rows(), (1 << 16) / cols));
+  block = std::max<int64_t>(block, 16);
+  std::vector<float> buf(std::min(block, w.rows()) * cols);
+  for (int64_t r0 = 0; r0 < w.rows(); r0 += block) {
+    int64_t r1 = std::min(w.rows(), r0 + block);
+    sparq::formats::decodeRows(w, r0, r1, buf.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, n, cols,
+                1.0f, buf.data(), cols, x, ldx, accumulate ? 1.0f : 0.0f,
+                y + r0 * ldy, ldy);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix-vector products: bound by the bytes of the weight.
+//===----------------------------------------------------------------------===//
+
+SPARQ_SIMD_CLONES
+void ternaryGemv(const PackedView &w, const float *x, float *y) {
+  int64_t cols = w.cols(), words = (cols + 15) / 16;
+  // x padded to whole words: codes past `cols` are 0 but x there may not be.
+  std::vector<float> xp(words * 16, 0.0f);
+  std::memcpy(xp.data(), x, cols * sizeof(float));
+  const uint32_t *codes = w.section<uint32_t>(Section::Values);
+  const auto &h = w.header();
+  const float *scales = w.section<float>(Section::Scales);
+  for (int64_t r = 0; r < w.rows(); ++r) {
+    const uint32_t *row = codes + r * words;
+    // Per-lane sums of the x under +1 codes and under -1 codes; the codes
+    // become 0/1 multipliers, so the loop has no branches and vectorizes.
+    float sp[16] = {}, sn[16] = {};
+    for (int64_t k = 0; k < words; ++k) {
+      uint32_t word = row[k];
+      const float *xk = xp.data() + k * 16;
+      for (int j = 0; j < 16; ++j) {
+        uint32_t c = (word >> (2 * j)) & 3;
+        sp[j] += float(c & 1) * xk[j];
+        sn[j] += float(c >> 1) * xk[j];
+      }
+    }
+    float p = 0, q = 0;
+    for (int j = 0; j < 16; ++j) {
+      p += sp[j];
+      q += sn[j];
+    }
+    float wp = h.layout.perChannel ? scales[2 * r] : h.wp;
+    float wn = h.layout.perChannel ? scales[2 * r + 1] : h.wn;
+    y[r] += wp * p - wn * q;
+  }
+}
+
+SPARQ_SIMD_CLONES
+void int4Gemv(const PackedView &w, const float *x, float *y) {
+  const auto &l = w.layout();
+  int64_t cols = w.cols(), g = l.group ? l.group : cols, groups = cols / g;
+  int64_t stride = (cols + 1) / 2;
+  const uint8_t *codes = w.section<uint8_t>(Section::Values);
+  const float *scales = w.section<float>(Section::Scales);
+  const uint8_t *zeros = w.section<uint8_t>(Section::Zeros);
+  // sum(q - z) * x * s = s * (sum q * x - z * sum x): the group sums of x
+  // are the same for every row.
+  std::vector<float> xsum(groups, 0.0f);
+  for (int64_t gi = 0; gi < groups; ++gi)
+    for (int64_t i = 0; i < g; ++i)
+      xsum[gi] += x[gi * g + i];
+  // De-interleave x into even and odd halves per group, so that the low and
+  // high nibbles of each byte multiply contiguous floats.
+  std::vector<float> xe(cols / 2), xo(cols / 2);
+  for (int64_t i = 0; i < cols / 2; ++i) {
+    xe[i] = x[2 * i];
+    xo[i] = x[2 * i + 1];
+  }
+  for (int64_t r = 0; r < w.rows(); ++r) {
+    const uint8_t *row = codes + r * stride;
+    float total = 0;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const uint8_t *gb = row + gi * g / 2;
+      const float *ge = xe.data() + gi * g / 2, *go = xo.data() + gi * g / 2;
+      float acc = 0;
+      for (int64_t i = 0; i < g / 2; ++i)
+        acc += float(gb[i] & 15) * ge[i] + float(gb[i] >> 4) * go[i];
+      float z = l.zeroPoints ? float(zeros[r * groups + gi]) : 8.0f;
+      total += scales[r * groups + gi] * (acc - z * xsum[gi]);
+    }
+    y[r] += total;
+  }
+}
+
+SPARQ_SIMD_CLONES
+void codebook4Gemv(const PackedView &w, const float *x, float *y) {
+  int64_t cols = w.cols(), stride = (cols + 1) / 2;
+  const uint8_t *codes = w.section<uint8_t>(Section::Values);
+  const float *table = w.section<float>(Section::Table);
+  for (int64_t r = 0; r < w.rows(); ++r) {
+    const uint8_t *row = codes + r * stride;
+    float acc = 0;
+    for (int64_t i = 0; i < cols / 2; ++i)
+      acc += table[row[i] & 15] * x[2 * i] + table[row[i] >> 4] * x[2 * i + 1];
+    if (cols & 1)
+      acc += table[row[cols / 2] & 15] * x[cols - 1];
+    y[r] += acc;
+  }
+}
+
+void sparseGemv(const PackedView &w, const float *x, float *y) {
+  const auto &l = w.layout();
+  const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
+  withValues(w, [&](auto val) {
+    switch (l.format) {
+    case Format::CSR:
+      withIndex(w, [&](auto *idx) {
+        for (int64_t r = 0; r < w.rows(); ++r) {
+          float acc = 0;
+          for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
+            acc += val(e) * x[idx[e]];
+          y[r] += acc;
+        }
+      });
+      break;
+    case Format::BCSR: {
+      int64_t br = l.blockRows, bc = l.blockCols;
+      withIndex(w, [&](auto *idx) {
+        for (int64_t b = 0; b < w.rows() / br; ++b)
+          for (uint32_t e = ptr[b]; e < ptr[b + 1]; ++e) {
+            const float *xb = x + int64_t(idx[e]) * bc;
+            uint64_t v0 = uint64_t(e) * br * bc;
+            for (int64_t i = 0; i < br; ++i) {
+              float acc = 0;
+              for (int64_t j = 0; j < bc; ++j)
+                acc += val(v0 + i * bc + j) * xb[j];
+              y[b * br + i] += acc;
+            }
+          }
+      });
+      break;
+    }
+    default:
+      break;
+    }
+  });
+}
+
+/// Rows decoded a few at a time, then dot products.
+void decodedGemv(const PackedView &w, const float *x, float *y) {
+  int64_t cols = w.cols(), block = 8;
+  std::vector<float> buf(block * cols);
+  for (int64_t r0 = 0; r0 < w.rows(); r0 += block) {
+    int64_t r1 = std::min(w.rows(), r0 + block);
+    sparq::formats::decodeRows(w, r0, r1, buf.data());
+    for (int64_t r = r0; r < r1; ++r)
+      y[r] += cblas_sdot(cols, buf.data() + (r - r0) * cols, 1, x, 1);
+  }
+}
+
+} // namespace
+
+void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
+                                int64_t ldx, float *y, int64_t ldy, int64_t n,
+                                bool accumulate) {
+  const auto &l = w.layout();
+  if (n == 1 && ldy == 1 && ldx == 1)
+    return packedGemv(w, x, y, accumulate);
+  bool tableValues = l.quant == Quant::None ||
+                     (l.quant != Quant::Int && l.valueBits() <= 16);
+  if (!l.isSparse() || !tableValues || l.format == Format::CSC)
+    return decodedSpmm(w, x, ldx, y, ldy, n, accumulate);
+  if (!accumulate)
+    zeroRows(y, ldy, w.rows(), n);
+  switch (l.format) {
+  case Format::CSR:
+    return csrSpmm(w, x, ldx, y, ldy, n);
+  case Format::BCSR:
+    return bcsrSpmm(w, x, ldx, y, ldy, n);
+  case Format::NM:
+    return nmSpmm(w, x, ldx, y, ldy, n);
+  case Format::InterleavedCSC:
+    return icscSpmm(w, x, ldx, y, ldy, n);
+  default:
+    return decodedSpmm(w, x, ldx, y, ldy, n, true);
+  }
+}
+
+void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
+                                bool accumulate) {
+  const auto &l = w.layout();
+  if (!accumulate)
+    std::memset(y, 0, w.rows() * sizeof(float));
+  bool tableValues = l.quant == Quant::None ||
+                     (l.quant != Quant::Int && l.valueBits() <= 16);
+  if (l.format == Format::Dense) {
+    if (l.quant == Quant::None)
+      return cblas_sgemv(CblasRowMajor, CblasNoTrans, w.rows(), w.cols(), 1.0f,
+                         w.section<float>(Section::Values), w.cols(), x, 1,
+                         1.0f, y, 1);
+    if (l.quant == Quant::Ternary)
+      return ternaryGemv(w, x, y);
+    if (l.quant == Quant::Int && l.bits == 4 && w.cols() % 2 == 0 &&
+        (l.group == 0 || l.group % 2 == 0))
+      return int4Gemv(w, x, y);
+    if (l.quant == Quant::Codebook && l.bits == 4)
+      return codebook4Gemv(w, x, y);
+    return decodedGemv(w, x, y);
+  }
+  if (!tableValues)
+    return decodedGemv(w, x, y);
+  switch (l.format) {
+  case Format::CSR:
+  case Format::BCSR:
+    return sparseGemv(w, x, y);
+  case Format::NM:
+    return nmSpmm(w, x, 1, y, 1, 1);
+  case Format::InterleavedCSC:
+    return icscSpmm(w, x, 1, y, 1, 1);
+  default:
+    return decodedGemv(w, x, y);
+  }
+}
+
+void sparq::kernels::packedLinear(const PackedView &w, const float *a,
+                                  int64_t lda, float *y, int64_t ldy,
+                                  int64_t m, bool accumulate) {
+  const auto &l = w.layout();
+  int64_t rows = w.rows(), cols = w.cols();
+  if (l.format == Format::Dense && l.quant == Quant::None) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, cols, 1.0f,
+                a, lda, w.section<float>(Section::Values), cols,
+                accumulate ? 1.0f : 0.0f, y, ldy);
+    return;
+  }
+  if (m <= 4) {
+    // A few rows (batch-1 inference, a decoder step): matrix-vector products
+    // straight on the packed bytes.
+    std::vector<float> yr(rows);
+    for (int64_t i = 0; i < m; ++i) {
+      packedGemv(w, a + i * lda, yr.data(), false);
+      float *out = y + i * ldy;
+      for (int64_t r = 0; r < rows; ++r)
+        out[r] = (accumulate ? out[r] : 0.0f) + yr[r];
+    }
+    return;
+  }
+  // Y^T[rows, m] = W * A^T[cols, m].
+  std::vector<float> at(cols * m), yt(rows * m);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < cols; ++c)
+      at[c * m + i] = a[i * lda + c];
+  packedSpmm(w, at.data(), m, yt.data(), m, m, false);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r)
+      y[i * ldy + r] = (accumulate ? y[i * ldy + r] : 0.0f) + yt[r * m + i];
+}
+
+void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
+                                         F32x4 *out, int64_t kh, int64_t kw,
+                                         const ConvParams &p) {
+  convIm2col(in, w.rows(), kh, kw, out, p,
+             [&](const float *cols, int64_t ldCols, float *o, int64_t ldo,
+                 int64_t n, bool accumulate) {
+               packedSpmm(w, cols, ldCols, o, ldo, n, accumulate);
+             });
+}
+
+//===----------------------------------------------------------------------===//
+// C interface for generated code
+//===----------------------------------------------------------------------===//
+
+using U8x1 = MemRef<uint8_t, 1>;
+
+extern "C" {
+/// y[M, rows] (+)= a[M, cols] * W^T with W packed in `blob`.
+void _mlir_ciface_sparq_packed_linear_f32(U8x1 *blob, F32x2 *a, F32x2 *y,
+                                          int64_t accumulate) {
+  PackedView w(blob->data());
+  if (a->strides[1] == 1 && y->strides[1] == 1) {
+    packedLinear(w, a->data(), a->strides[0], y->data(), y->strides[0],
+                 a->sizes[0], accumulate != 0);
+    return;
+  }
+  // Strided views: copy into contiguous rows first.
+  int64_t m = a->sizes[0], cols = a->sizes[1], rows = y->sizes[1];
+  std::vector<float> ac(m * cols), yc(m * rows);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < cols; ++c)
+      ac[i * cols + c] = a->data()[i * a->strides[0] + c * a->strides[1]];
+  packedLinear(w, ac.data(), cols, yc.data(), rows, m, false);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      float &o = y->data()[i * y->strides[0] + r * y->strides[1]];
+      o = (accumulate ? o : 0.0f) + yc[i * rows + r];
+    }
+}
+
+// Arguments after the memrefs: kernel (h, w), strides, dilations, padding
+// (top, left), accumulate, clamp (lo, hi); see ConvParams.
+void _mlir_ciface_sparq_packed_conv2d_nchw_f32(
+    U8x1 *blob, F32x4 *in, F32x4 *out, int64_t kh, int64_t kw, int64_t sh,
+    int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc,
+    float lo, float hi) {
+  ConvParams p;
+  p.strideH = sh;
+  p.strideW = sw;
+  p.dilationH = dh;
+  p.dilationW = dw;
+  p.padTop = pt;
+  p.padLeft = pl;
+  p.accumulate = acc != 0;
+  p.lo = lo;
+  p.hi = hi;
+  packedConv2dNchwF32(PackedView(blob->data()), in, out, kh, kw, p);
+}
+}
+
+void sparq::kernels::forEachPackedKernel(
+    const std::function<void(const char *, void *)> &fn) {
+  fn("_mlir_ciface_sparq_packed_linear_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_linear_f32));
+  fn("_mlir_ciface_sparq_packed_conv2d_nchw_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_f32));
+}

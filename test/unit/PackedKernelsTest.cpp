@@ -1,0 +1,222 @@
+//===- PackedKernelsTest.cpp - kernels on packed weights vs loops ---------===//
+//
+// Every layout, every product shape: the kernel on the packed bytes must
+// equal a plain loop over the decoded weight.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/formats/Packed.h"
+#include "runtime/formats/Pruning.h"
+#include "runtime/formats/Quantize.h"
+#include "runtime/kernels/PackedKernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace sparq::formats;
+using namespace sparq::kernels;
+
+namespace {
+
+struct Case {
+  const char *name;
+  Layout layout;
+  double density;
+};
+
+Layout make(Format f, Quant q = Quant::None, unsigned bits = 0) {
+  Layout l;
+  l.format = f;
+  l.quant = q;
+  l.bits = bits;
+  return l;
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> c;
+  c.push_back({"dense", make(Format::Dense), 1.0});
+  c.push_back({"csr", make(Format::CSR), 0.1});
+  c.push_back({"csc", make(Format::CSC), 0.3});
+  Layout b = make(Format::BCSR);
+  b.blockRows = 4;
+  b.blockCols = 4;
+  c.push_back({"bcsr4x4", b, 0.3});
+  Layout nm = make(Format::NM);
+  nm.n = 2;
+  nm.m = 4;
+  c.push_back({"nm2:4", nm, 1.0});
+  Layout ic = make(Format::InterleavedCSC);
+  ic.pes = 4;
+  ic.indexBits = 4;
+  c.push_back({"icsc", ic, 0.1});
+  c.push_back({"ternary", make(Format::Dense, Quant::Ternary), 1.0});
+  Layout tpc = make(Format::Dense, Quant::Ternary);
+  tpc.perChannel = true;
+  c.push_back({"ternary/ch", tpc, 1.0});
+  c.push_back({"csr+ternary", make(Format::CSR, Quant::Ternary), 0.2});
+  Layout i4 = make(Format::Dense, Quant::Int, 4);
+  i4.group = 32;
+  i4.zeroPoints = true;
+  c.push_back({"int4g32", i4, 1.0});
+  Layout i8 = make(Format::Dense, Quant::Int, 8);
+  c.push_back({"int8", i8, 1.0});
+  c.push_back({"cb4", make(Format::Dense, Quant::Codebook, 4), 1.0});
+  c.push_back({"csr+cb4", make(Format::CSR, Quant::Codebook, 4), 0.2});
+  Layout icb = ic;
+  icb.quant = Quant::Codebook;
+  icb.bits = 4;
+  c.push_back({"icsc+cb4", icb, 0.1});
+  Layout fx = make(Format::Dense, Quant::Fixed);
+  fx.intBits = 3;
+  fx.fracBits = 8;
+  c.push_back({"q3.8", fx, 1.0});
+  return c;
+}
+
+/// A weight the layout stores: pruned to the density, then ternarized or
+/// shared as the layout needs.
+std::vector<float> weightFor(const Case &c, int64_t rows, int64_t cols,
+                             std::mt19937 &rng) {
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> w(rows * cols);
+  for (float &x : w)
+    x = d(rng);
+  const Layout &l = c.layout;
+  PruneSpec spec;
+  spec.ratio = 1 - c.density;
+  if (l.format == Format::NM) {
+    spec.granularity = Granularity::NM;
+    spec.n = l.n;
+    spec.m = l.m;
+  } else if (l.format == Format::BCSR) {
+    spec.granularity = Granularity::Block;
+    spec.blockRows = l.blockRows;
+    spec.blockCols = l.blockCols;
+  }
+  applyMask(w.data(), pruneMask(w.data(), {rows, cols, 1, 1}, spec));
+  if (l.quant == Quant::Ternary) {
+    if (l.perChannel)
+      for (int64_t r = 0; r < rows; ++r)
+        ternarize(w.data() + r * cols, cols, 0.05);
+    else
+      ternarize(w.data(), w.size(), 0.05);
+  } else if (l.quant == Quant::Codebook) {
+    shareWeights(w.data(), w.size(), (1 << l.bits) - (l.isSparse() ? 1 : 0),
+                 l.isSparse());
+  }
+  return w;
+}
+
+void expectNear(const std::vector<float> &got, const std::vector<float> &want,
+                const char *what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::fabs(want[i])))
+        << what << " at " << i;
+}
+
+TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> d(0, 1);
+  for (const Case &c : cases()) {
+    int64_t rows = 24, cols = 64;
+    std::vector<float> w = weightFor(c, rows, cols, rng);
+    std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
+    PackedView v(blob.data(), blob.size());
+    std::vector<float> wd(rows * cols);
+    decodeRows(v, 0, rows, wd.data());
+
+    for (int64_t n : {1, 7, 600}) {
+      int64_t ldx = n + 3, ldy = n + 5;
+      std::vector<float> x(cols * ldx), y(rows * ldy), want(rows * ldy);
+      for (float &e : x)
+        e = d(rng);
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] = want[i] = d(rng);
+      for (bool acc : {true, false}) {
+        std::vector<float> got = y, ref = want;
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            double s = acc ? ref[r * ldy + j] : 0.0;
+            for (int64_t k = 0; k < cols; ++k)
+              s += double(wd[r * cols + k]) * x[k * ldx + j];
+            ref[r * ldy + j] = float(s);
+          }
+        packedSpmm(v, x.data(), ldx, got.data(), ldy, n, acc);
+        expectNear(got, ref, (std::string(c.name) + " spmm").c_str());
+      }
+    }
+
+    std::vector<float> x(cols), y(rows, 0.5f), ref(rows, 0.5f);
+    for (float &e : x)
+      e = d(rng);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < cols; ++k)
+        ref[r] += wd[r * cols + k] * x[k];
+    packedGemv(v, x.data(), y.data(), true);
+    expectNear(y, ref, (std::string(c.name) + " gemv").c_str());
+
+    for (int64_t m : {1, 3, 9}) {
+      std::vector<float> a(m * cols), out(m * rows, 0.0f), want(m * rows);
+      for (float &e : a)
+        e = d(rng);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = 0; r < rows; ++r) {
+          double s = 0;
+          for (int64_t k = 0; k < cols; ++k)
+            s += double(a[i * cols + k]) * wd[r * cols + k];
+          want[i * rows + r] = float(s);
+        }
+      packedLinear(v, a.data(), cols, out.data(), rows, m, false);
+      expectNear(out, want, (std::string(c.name) + " linear").c_str());
+    }
+  }
+}
+
+TEST(PackedKernels, ConvMatchesDirectLoops) {
+  std::mt19937 rng(22);
+  std::normal_distribution<float> d(0, 1);
+  int64_t n = 2, c = 3, h = 9, wd = 8, k = 8, kh = 3, kw = 3;
+  ConvParams p;
+  p.strideH = 2;
+  p.strideW = 1;
+  p.padTop = 1;
+  p.padLeft = 1;
+  p.accumulate = false;
+  p.lo = 0.0f; // fused ReLU
+  p.hi = INFINITY;
+  int64_t oh = (h + 2 - kh) / 2 + 1, ow = wd + 2 - kw + 1;
+  std::vector<float> x(n * c * h * wd), out(n * k * oh * ow, 7.0f);
+  for (float &e : x)
+    e = d(rng);
+  Case kernelSparse{"csr", make(Format::CSR), 0.3};
+  std::vector<float> w = weightFor(kernelSparse, k, c * kh * kw, rng);
+  std::vector<uint8_t> blob = pack(w.data(), k, c * kh * kw, make(Format::CSR));
+  MemRef<float, 4> in{x.data(), x.data(), 0, {n, c, h, wd},
+                      {c * h * wd, h * wd, wd, 1}};
+  MemRef<float, 4> o{out.data(), out.data(), 0, {n, k, oh, ow},
+                     {k * oh * ow, oh * ow, ow, 1}};
+  packedConv2dNchwF32(PackedView(blob.data(), blob.size()), &in, &o, kh, kw,
+                      p);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t f = 0; f < k; ++f)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double s = 0;
+          for (int64_t ci = 0; ci < c; ++ci)
+            for (int64_t ky = 0; ky < kh; ++ky)
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                int64_t iy = oy * 2 + ky - 1, ix = ox + kx - 1;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                  continue;
+                s += double(w[((f * c + ci) * kh + ky) * kw + kx]) *
+                     x[((b * c + ci) * h + iy) * wd + ix];
+              }
+          float want = std::max(float(s), 0.0f);
+          ASSERT_NEAR(out[((b * k + f) * oh + oy) * ow + ox], want, 1e-4f);
+        }
+}
+
+} // namespace
