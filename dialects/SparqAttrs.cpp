@@ -111,8 +111,13 @@ SparsityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (pattern == SparsityPattern::NM && group[0] >= group[1])
     return emitError() << "N:M sparsity expects N < M, got " << group[0] << ":"
                        << group[1];
-  if (format == StorageFormat::BCSR && pattern != SparsityPattern::Block)
-    return emitError() << "format 'bcsr' expects a block pattern";
+  // BCSR blocks are the pruning groups: explicit blocks, or the rows of the
+  // 2-D view a vector, kernel or filter occupies.
+  if (format == StorageFormat::BCSR && pattern != SparsityPattern::Block &&
+      pattern != SparsityPattern::Vector &&
+      pattern != SparsityPattern::Kernel && pattern != SparsityPattern::Filter)
+    return emitError() << "format 'bcsr' expects a block, vector, kernel or "
+                          "filter pattern";
   if (format == StorageFormat::NM && pattern != SparsityPattern::NM)
     return emitError() << "format 'nm' expects an N:M pattern";
   if (format == StorageFormat::InterleavedCSC) {

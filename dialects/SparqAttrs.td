@@ -64,7 +64,9 @@ def Sparq_SparsityAttr : Sparq_Attr<"Sparsity", "sparsity"> {
     block of the 2-D view), `nm[N, M]` (at most N non-zeros in every M
     consecutive weights along the input dimension).
 
-    Formats: `dense`, `csr`, `csc`, `bcsr` (needs a block pattern), `nm`
+    Formats: `dense`, `csr`, `csc`, `bcsr` (blocks are the pattern's
+    groups: `block[R, C]`, or the 1 x S, 1 x R*S or 1 x C*R*S run of the
+    2-D view a vector, kernel or filter occupies), `nm`
     (needs an N:M pattern), and `interleaved_csc` with `pes` processing
     elements and an `index_bits`-bit relative index (the EIE/ESE layout:
     row i belongs to PE i mod P).

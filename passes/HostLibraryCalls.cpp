@@ -27,12 +27,13 @@ using namespace mlir;
 
 namespace {
 
-/// A memref of `rank` f32 with dynamic sizes, strides and offset: the type
-/// every kernel parameter has, so one declaration fits every call.
-MemRefType anyF32(MLIRContext *ctx, int64_t rank) {
+/// A memref of `rank` elements with dynamic sizes, strides and offset: the
+/// type every kernel parameter has, so one declaration fits every call.
+MemRefType anyMemRef(int64_t rank, Type elem) {
   SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, Float32Type::get(ctx), layout);
+  auto layout =
+      StridedLayoutAttr::get(elem.getContext(), ShapedType::kDynamic, dyn);
+  return MemRefType::get(dyn, elem, layout);
 }
 
 bool allF32Memrefs(Operation *op) {
@@ -43,7 +44,8 @@ bool allF32Memrefs(Operation *op) {
 }
 
 /// Declares (once) and calls `name` with `memrefs` cast to the generic kernel
-/// type, followed by `scalars` (i64 or f32 constants); erases `op`.
+/// type of their element type, followed by `scalars` (i64 or f32
+/// constants); erases `op`.
 void replaceWithCall(Operation *op, StringRef name, ValueRange memrefs,
                      ArrayRef<TypedAttr> scalars) {
   OpBuilder b(op);
@@ -52,7 +54,8 @@ void replaceWithCall(Operation *op, StringRef name, ValueRange memrefs,
   SmallVector<Value> args;
   SmallVector<Type> argTypes;
   for (Value v : memrefs) {
-    auto t = anyF32(b.getContext(), cast<MemRefType>(v.getType()).getRank());
+    auto mt = cast<MemRefType>(v.getType());
+    auto t = anyMemRef(mt.getRank(), mt.getElementType());
     args.push_back(b.create<memref::CastOp>(loc, t, v));
     argTypes.push_back(t);
   }
@@ -255,6 +258,26 @@ void foldClamp(Operation *conv, Value out, ConvCall &call) {
   call.dead.append(outDead);
 }
 
+/// The packed bytes behind a weight operand: a memref.get_global of a
+/// placeholder sparq-pack-weights made, as a get_global of the blob global
+/// inserted before `user`; else null.
+Value packedBlob(Value weight, Operation *user) {
+  auto get = weight.getDefiningOp<memref::GetGlobalOp>();
+  if (!get)
+    return {};
+  auto module = user->getParentOfType<ModuleOp>();
+  auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+  auto blobName = global ? global->getAttrOfType<FlatSymbolRefAttr>(
+                               "sparq.packed")
+                         : FlatSymbolRefAttr();
+  if (!blobName)
+    return {};
+  auto blob = module.lookupSymbol<memref::GlobalOp>(blobName);
+  OpBuilder b(user);
+  return b.create<memref::GetGlobalOp>(user->getLoc(), blob.getType(),
+                                       blob.getSymName());
+}
+
 template <typename ConvOp>
 void rewriteConv(ConvOp conv, StringRef name) {
   Value out = conv.getOutputs()[0];
@@ -266,18 +289,65 @@ void rewriteConv(ConvOp conv, StringRef name) {
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
   Builder b(conv.getContext());
   SmallVector<TypedAttr> scalars;
+  SmallVector<Value> memrefs = {call.input, conv.getInputs()[1],
+                                call.output ? call.output : out};
+  if (Value blob = packedBlob(conv.getInputs()[1], conv)) {
+    // The filter is packed: the call takes the blob and the kernel size.
+    auto fs = cast<MemRefType>(conv.getInputs()[1].getType()).getShape();
+    memrefs = {blob, call.input, call.output ? call.output : out};
+    scalars.push_back(b.getI64IntegerAttr(fs[2]));
+    scalars.push_back(b.getI64IntegerAttr(fs[3]));
+    name = "sparq_packed_conv2d_nchw_f32";
+  }
   for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft,
                     int64_t(call.accumulate)})
     scalars.push_back(b.getI64IntegerAttr(v));
   scalars.push_back(b.getF32FloatAttr(call.lo));
   scalars.push_back(b.getF32FloatAttr(call.hi));
-  replaceWithCall(conv, name,
-                  {call.input, conv.getInputs()[1],
-                   call.output ? call.output : out},
-                  scalars);
+  replaceWithCall(conv, name, memrefs, scalars);
   // Users first: allocs go last in `dead`.
   for (Operation *op : call.dead)
     op->erase();
+}
+
+/// C += A * B^T: a packed linear call when B is packed, else the dense
+/// matmul on a transposed view of B (sgemm reads it transposed).
+void rewriteMatmulTransposeB(Operation *op) {
+  Value a = op->getOperand(0), bm = op->getOperand(1), c = op->getOperand(2);
+  if (Value blob = packedBlob(bm, op)) {
+    Builder b(op->getContext());
+    replaceWithCall(op, "sparq_packed_linear_f32", {blob, a, c},
+                    {b.getI64IntegerAttr(1)});
+    return;
+  }
+  OpBuilder b(op);
+  auto perm = AffineMapAttr::get(
+      AffineMap::getPermutationMap(ArrayRef<unsigned>{1, 0}, b.getContext()));
+  Value bt = b.create<memref::TransposeOp>(op->getLoc(), bm, perm);
+  replaceWithCall(op, "sparq_matmul_f32", {a, bt, c}, {});
+}
+
+/// Placeholders of packed weights must all be gone: a use left means an op
+/// without a packed kernel reads it.
+LogicalResult dropPlaceholders(ModuleOp module) {
+  SmallVector<memref::GetGlobalOp> gets;
+  module.walk([&](memref::GetGlobalOp g) { gets.push_back(g); });
+  for (memref::GetGlobalOp g : gets)
+    if (g->use_empty())
+      g->erase();
+  SymbolTableCollection symbols;
+  SymbolUserMap users(symbols, module);
+  for (auto global :
+       llvm::make_early_inc_range(module.getOps<memref::GlobalOp>())) {
+    if (!global->hasAttr("sparq.packed"))
+      continue;
+    if (!users.getUsers(global).empty())
+      return global.emitError()
+             << "packed weight of layer " << global->getAttr("sparq.layer")
+             << " is read by an op without a packed kernel";
+    global->erase();
+  }
+  return success();
 }
 
 struct HostLibraryCallsPass
@@ -285,7 +355,8 @@ struct HostLibraryCallsPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
+      if (isa<linalg::MatmulOp, linalg::MatmulTransposeBOp,
+              linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
               linalg::DepthwiseConv2DNchwChwOp>(op) &&
           allF32Memrefs(op))
         ops.push_back(op);
@@ -293,6 +364,8 @@ struct HostLibraryCallsPass
     for (Operation *op : ops) {
       if (isa<linalg::MatmulOp>(op))
         replaceWithCall(op, "sparq_matmul_f32", op->getOperands(), {});
+      else if (isa<linalg::MatmulTransposeBOp>(op))
+        rewriteMatmulTransposeB(op);
       else if (isa<linalg::BatchMatmulOp>(op))
         replaceWithCall(op, "sparq_batch_matmul_f32", op->getOperands(), {});
       else if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(op))
@@ -300,6 +373,8 @@ struct HostLibraryCallsPass
       else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))
         rewriteConv(conv, "sparq_depthwise_conv2d_nchw_f32");
     }
+    if (failed(dropPlaceholders(getOperation())))
+      return signalPassFailure();
     // Strided copies (tensor.pad, insert_slice) would call MLIR's generic
     // element-by-element memrefCopy; as linalg loops LLVM vectorizes them.
     SmallVector<memref::CopyOp> copies;

@@ -42,4 +42,193 @@ def HostLibraryCalls : Pass<"sparq-host-library-calls", "ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Compression (graph IR). Weights are f32 constants feeding
+// linalg.conv_2d_nchw_fchw or linalg.matmul_transpose_b; each pass rewrites
+// their values and the #sparq.encoding of their type.
+//===----------------------------------------------------------------------===//
+
+def DetectCompression : Pass<"sparq-detect-compression", "ModuleOp"> {
+  let summary = "Encode weights that are already sparse, ternary or few-valued";
+  let description = [{
+    Finds weights pruned or quantized while training and records what they
+    are, losslessly: the coarsest sparsity granularity whose all-zero groups
+    hold every zero (filter, channel, kernel, vector, block, N:M, else
+    element) when at least `min-sparsity` of the weights are zero; ternary
+    when the non-zeros take one positive and one negative value; a codebook
+    of the fewest bits when they take at most 256 values. Values are not
+    changed. sparq-select-layout then picks the storage.
+  }];
+  let options = [
+    Option<"minSparsity", "min-sparsity", "double", /*default=*/"0.1",
+           "Fraction of zeros from which a weight counts as sparse">
+  ];
+}
+
+def Prune : Pass<"sparq-prune", "ModuleOp"> {
+  let summary = "Magnitude pruning at a granularity (DSD)";
+  let description = [{
+    Per layer, removes the `ratio` fraction of weight groups with the
+    smallest norm: `element` (DSD: sort |w|, threshold at the ratio),
+    `vector` (a row of a kernel), `kernel`, `filter`, `channel`,
+    `blockRxC` of the weight matrix, or `N:M` (the N largest of every M
+    inputs; the ratio is implied). The encoding records the pattern.
+  }];
+  let options = [
+    Option<"ratio", "ratio", "double", /*default=*/"0.5",
+           "Fraction of groups removed">,
+    Option<"granularity", "granularity", "std::string",
+           /*default=*/"\"element\"",
+           "element, vector, kernel, filter, channel, blockRxC or N:M">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"l1\"",
+           "Group score: l1, l2 or max">,
+    Option<"layers", "layers", "std::string", /*default=*/"\"\"",
+           "Comma-separated layer-name patterns ('*' wildcards); empty: all">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"false",
+           "Leave the first weight layer alone">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"false",
+           "Leave the last weight layer alone">
+  ];
+}
+
+def SelectLayout : Pass<"sparq-select-layout", "ModuleOp"> {
+  let summary = "Choose each compressed weight's storage with a cost model";
+  let description = [{
+    For every weight with a sparsity part, packs it in each candidate
+    format (dense, CSR, BCSR with the pruning block, N:M for an N:M
+    pattern; interleaved CSC stays as sparq-pe-balance chose it) and keeps
+    the smallest in bytes, index bits included. Sparse storage must save at
+    least `min-saving` of the dense bytes, else the weight stays dense; ties
+    go to fewer memory references (one per stored value plus one per index,
+    as in the granularity-of-sparsity cost model). The choice is the
+    encoding's format; the cost is the `sparq.cost` attribute of the
+    constant: packed bytes, dense f32 bytes, memory references.
+  }];
+  let options = [
+    Option<"minSaving", "min-saving", "double", /*default=*/"0.2",
+           "Fraction of the dense bytes sparse storage must save">
+  ];
+}
+
+def Ternarize : Pass<"sparq-ternarize", "ModuleOp"> {
+  let summary = "Trained ternary quantization (TTQ), packed at 2 bits";
+  let description = [{
+    delta = threshold * max|w|; w > delta becomes +Wp, w < -delta becomes
+    -Wn, the rest 0. A weight that is already ternary keeps its Wp/Wn;
+    otherwise they are the mean magnitude of each side. The first and last
+    layers stay fp32 unless asked (TTQ keeps them full precision).
+  }];
+  let options = [
+    Option<"threshold", "threshold", "double", /*default=*/"0.05",
+           "t in delta = t * max|w|">,
+    Option<"perChannel", "per-channel", "bool", /*default=*/"false",
+           "Wp/Wn per output channel">,
+    Option<"layers", "layers", "std::string", /*default=*/"\"\"",
+           "Comma-separated layer-name patterns ('*' wildcards); empty: all">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"true",
+           "Leave the first weight layer alone">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"true",
+           "Leave the last weight layer alone">
+  ];
+}
+
+def Quantize : Pass<"sparq-quantize", "ModuleOp"> {
+  let summary = "Weight-only integer quantization (AWQ-style groups)";
+  let description = [{
+    MatMul/Gemm weights get `bits`-bit integers with a scale (and, unless
+    `symmetric`, a zero point) per group of `group` inputs (AWQ: scale =
+    (max - min) / (2^N - 1), zero = clamp(-round(min / scale), 0,
+    2^N - 1)); conv weights get `conv-bits` per output channel (0 leaves
+    them alone). The constant keeps the float weights; packing quantizes,
+    so decode(pack(w)) is the weight the compiled model uses.
+  }];
+  let options = [
+    Option<"bits", "bits", "unsigned", /*default=*/"4",
+           "Bits of MatMul/Gemm weights">,
+    Option<"group", "group", "int64_t", /*default=*/"128",
+           "Inputs per scale (0: one per output channel)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "No zero points">,
+    Option<"convBits", "conv-bits", "unsigned", /*default=*/"8",
+           "Bits of conv weights, per output channel (0: leave fp32)">,
+    Option<"layers", "layers", "std::string", /*default=*/"\"\"",
+           "Comma-separated layer-name patterns ('*' wildcards); empty: all">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"false",
+           "Leave the first weight layer alone">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"false",
+           "Leave the last weight layer alone">
+  ];
+}
+
+def WeightShare : Pass<"sparq-weight-share", "ModuleOp"> {
+  let summary = "k-means weight sharing: a 2^bits-entry codebook per layer";
+  let description = [{
+    Deep Compression: 1-D k-means over each layer's weights (linear
+    initialization), every weight replaced by its centroid. The zeros of a
+    sparse weight stay zero and take one codebook entry.
+  }];
+  let options = [
+    Option<"bits", "bits", "unsigned", /*default=*/"4", "Bits per index">,
+    Option<"layers", "layers", "std::string", /*default=*/"\"\"",
+           "Comma-separated layer-name patterns ('*' wildcards); empty: all">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"false",
+           "Leave the first weight layer alone">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"false",
+           "Leave the last weight layer alone">
+  ];
+}
+
+def PeBalance : Pass<"sparq-pe-balance", "ModuleOp"> {
+  let summary = "ESE load-balance-aware pruning into interleaved CSC";
+  let description = [{
+    Rows of each MatMul/Gemm/LSTM weight are interleaved over `pes`
+    processing elements (row i to PE i mod P); each PE's sub-matrix is
+    pruned by magnitude to the same density, so every PE has the same work,
+    and the weight is stored as interleaved CSC with an `index-bits`
+    relative index. The constant's `sparq.pe_balance` attribute holds the
+    per-PE non-zeros and the balance efficiency (mean/max) that plain
+    magnitude pruning to the same ratio would give ("before") and the
+    balanced one ("after"). With ratio 0 an already sparse weight is only
+    re-encoded.
+  }];
+  let options = [
+    Option<"pes", "pes", "unsigned", /*default=*/"32",
+           "Processing elements">,
+    Option<"ratio", "ratio", "double", /*default=*/"0.9",
+           "Fraction of weights removed">,
+    Option<"indexBits", "index-bits", "unsigned", /*default=*/"4",
+           "Bits of the relative index">,
+    Option<"layers", "layers", "std::string", /*default=*/"\"\"",
+           "Comma-separated layer-name patterns ('*' wildcards); empty: all">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"false",
+           "Leave the first weight layer alone">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"false",
+           "Leave the last weight layer alone">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Target preparation
+//===----------------------------------------------------------------------===//
+
+def PackWeights : Pass<"sparq-pack-weights", "ModuleOp"> {
+  let summary = "Pack encoded weights into byte blobs for packed kernels";
+  let description = [{
+    Runs before bufferization. Each weight with a `#sparq.encoding` is
+    packed by runtime/formats into a `memref.global` of bytes. Its convs
+    and matmuls then read a placeholder global (no data) that names the
+    blob in its `sparq.packed` attribute; sparq-host-library-calls turns
+    them into calls of the packed kernels. Other uses, and every use when
+    `kernels` is false, get the decoded dense weight (a warning says so).
+  }];
+  let options = [
+    Option<"kernels", "kernels", "bool", /*default=*/"true",
+           "Use packed kernels (false: decode every weight to dense)">
+  ];
+  let dependentDialects = [
+    "arith::ArithDialect", "bufferization::BufferizationDialect",
+    "memref::MemRefDialect"
+  ];
+}
+
 #endif // SPARQ_PASSES_TD

@@ -450,6 +450,29 @@ Value onnx_import::sliceTensor(OpBuilder &b, Location loc, Value v,
   return b.create<tensor::ExtractSliceOp>(loc, resultType, v, o, s, st);
 }
 
+io::HostTensor onnx_import::transposed2d(const io::HostTensor &t) {
+  int64_t rows = t.shape[0], cols = t.shape[1];
+  size_t es = io::dtypeSize(t.dtype);
+  io::HostTensor r = t;
+  r.shape = {cols, rows};
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      std::memcpy(&r.data[(j * rows + i) * es], &t.data[(i * cols + j) * es],
+                  es);
+  return r;
+}
+
+Value onnx_import::matmulWeight(OpBuilder &b, Location loc, Value lhs, Value w,
+                                Value acc) {
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto wt = cast<RankedTensorType>(w.getType());
+  if (!acc)
+    acc = filledTensor(b, loc, {lt.getDimSize(0), wt.getDimSize(0)},
+                       lt.getElementType(), 0);
+  return b.create<linalg::MatmulTransposeBOp>(loc, ValueRange{lhs, w}, acc)
+      .getResult(0);
+}
+
 Value onnx_import::matmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   auto lt = cast<RankedTensorType>(lhs.getType());
   auto rt = cast<RankedTensorType>(rhs.getType());

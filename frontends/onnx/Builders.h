@@ -76,6 +76,17 @@ mlir::Value sliceTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                         llvm::ArrayRef<int64_t> offsets,
                         llvm::ArrayRef<int64_t> sizes,
                         llvm::ArrayRef<int64_t> strides);
+/// A 2-D host tensor transposed.
+io::HostTensor transposed2d(const io::HostTensor &t);
+
+/// lhs[M, K] times a weight stored output-major, w[N, K]: a
+/// linalg.matmul_transpose_b into zeros (or into `acc` when given). Constant
+/// weights keep this [out, in] orientation, the one compression passes and
+/// packed kernels work on.
+mlir::Value matmulWeight(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value lhs, mlir::Value w,
+                         mlir::Value acc = {});
+
 /// [.., M, K] x [.., K, N] with equal (already broadcast) batch dims, or
 /// plain 2-D; accumulates in the element type.
 mlir::Value matmul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,

@@ -229,11 +229,6 @@ std::vector<uint8_t> sparq::formats::pruneMask(const float *w,
       }
     return mask;
   }
-  bool convOnly = spec.granularity == Granularity::Vector ||
-                  spec.granularity == Granularity::Kernel;
-  if (convOnly && !shape.isConv())
-    throw std::invalid_argument("granularity '" + granularityName(spec) +
-                                "' needs a conv weight with a spatial kernel");
   std::vector<int64_t> gid;
   int64_t groups = groupIds(shape, spec, gid);
   std::vector<double> score(groups, 0.0);

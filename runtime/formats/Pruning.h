@@ -49,7 +49,8 @@ std::string granularityName(const PruneSpec &spec);
 /// group is scored by its norm and the round(ratio * groups) smallest are
 /// removed (DSD: sort |w|, threshold at the ratio). N:M keeps the n largest of
 /// every m consecutive weights along the input dimension. Ties go to the
-/// earlier group, so masks are deterministic. Throws std::invalid_argument
+/// earlier group, so masks are deterministic. On a matrix (or a 1x1 conv)
+/// vector and kernel groups are single weights. Throws std::invalid_argument
 /// for a spec the shape cannot take.
 std::vector<uint8_t> pruneMask(const float *w, const WeightShape &shape,
                                const PruneSpec &spec);

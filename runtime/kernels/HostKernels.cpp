@@ -1,6 +1,7 @@
 //===- HostKernels.cpp - library kernels the host code calls --------------===//
 
 #include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/BufferCache.h"
 
 #include <cblas.h>
@@ -37,9 +38,14 @@ void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
     return;
   int64_t lda = leadingDim(as0, as1, k), ldb = leadingDim(bs0, bs1, n),
           ldc = leadingDim(cs0, cs1, n);
+  // B may be a transposed view (weights stored output-major).
+  bool transB = ldb < 0 && leadingDim(bs1, bs0, k) > 0;
+  if (transB)
+    ldb = leadingDim(bs1, bs0, k);
   if (k > 0 && lda > 0 && ldb > 0 && ldc > 0) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
-                lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c,
+                ldc);
     return;
   }
   if (!accumulate)
@@ -344,4 +350,5 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_f32));
   fn("_mlir_ciface_sparq_depthwise_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_depthwise_conv2d_nchw_f32));
+  forEachPackedKernel(fn);
 }

@@ -55,8 +55,9 @@ void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
 void setNumThreads(int threads);
 
 /// Calls `fn(symbol, address)` for every symbol the generated host code
-/// needs from the runtime: the kernels, by the C-interface names the lowering
-/// emits (`_mlir_ciface_sparq_...`), and `malloc`/`free` (BufferCache.h).
+/// needs from the runtime: the kernels (dense and packed, PackedKernels.h), by
+/// the C-interface names the lowering emits (`_mlir_ciface_sparq_...`), and
+/// `malloc`/`free` (BufferCache.h).
 void forEachHostKernel(const std::function<void(const char *, void *)> &fn);
 
 } // namespace sparq::kernels

@@ -14,7 +14,11 @@ std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   p += "func.func(sparq-lower-rnn,canonicalize";
   if (options.fuseElementwise)
     p += ",linalg-fuse-elementwise-ops";
-  p += "),canonicalize,cse,";
+  p += "),";
+  // Compressed weights become packed blobs read by packed kernels (or, with
+  // the library calls off, dense constants again).
+  p += std::string("sparq-pack-weights{kernels=") +
+       (options.libraryCalls ? "true" : "false") + "},canonicalize,cse,";
   // Tensors to buffers; outputs become caller-allocated out-params.
   p += "one-shot-bufferize{allow-return-allocs-from-loops "
        "bufferize-function-boundaries "

@@ -13,7 +13,7 @@ func.func @f(%a: tensor<8x8xf32, #sparq.encoding<sparsity = <pattern = nm[4, 2],
 // -----
 
 // expected-error @+2 {{failed to parse Sparq_EncodingAttr parameter 'sparsity'}}
-// expected-error @+1 {{format 'bcsr' expects a block pattern}}
+// expected-error @+1 {{format 'bcsr' expects a block, vector, kernel or filter pattern}}
 func.func @f(%a: tensor<8x8xf32, #sparq.encoding<sparsity = <pattern = element, format = bcsr>>>)
 
 // -----

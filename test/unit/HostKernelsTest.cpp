@@ -189,7 +189,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
     EXPECT_NE(address, nullptr);
     names.push_back(name);
   });
-  EXPECT_EQ(names.size(), 6u);
+  EXPECT_EQ(names.size(), 8u);
   for (const std::string &n : names)
     EXPECT_TRUE(n.rfind("_mlir_ciface_sparq_", 0) == 0 || n == "malloc" ||
                 n == "free")

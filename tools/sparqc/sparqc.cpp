@@ -340,10 +340,12 @@ int runCommand(Args &a) {
                   io::dtypeName(it->second.dtype));
     args.push_back(&it->second);
   }
+  if (!compiler.runGraphPipeline(a.options))
+    return fail(compiler.error());
+  // The graph IR as compiled: after the compression passes.
   if (a.emit == "mlir")
     std::cout << compiler.printIR(false, a.debugInfo);
-  if (!compiler.runGraphPipeline(a.options) ||
-      !compiler.lowerForHost(a.options))
+  if (!compiler.lowerForHost(a.options))
     return fail(compiler.error());
   if (a.emit == "llvm")
     std::cout << compiler.printIR(false, a.debugInfo);

@@ -378,7 +378,8 @@ LogicalResult buildConvTranspose(NodeContext &ctx) {
 // --- Matrix products ----------------------------------------------------------
 
 /// numpy.matmul on two SSA tensors.
-FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm) {
+FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
+                             const io::HostTensor *bConst = nullptr) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   auto at = cast<RankedTensorType>(a.getType());
@@ -420,18 +421,20 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm) {
                                return s;
                              }()),
                              {rows, k});
-    Value b2 = reshapeTensor(b, loc, bm, {k, n});
-    r = matmul(b, loc, a2, b2);
+    if (bConst && bConst->shape.size() == 2) {
+      // A 2-D constant is a weight: stored output-major (see matmulWeight).
+      r = matmulWeight(b, loc, a2,
+                       materializeConstant(b, loc, transposed2d(*bConst)));
+    } else {
+      r = matmul(b, loc, a2, reshapeTensor(b, loc, bm, {k, n}));
+    }
   } else {
     std::vector<int64_t> sa = batch, sb = batch;
     sa.insert(sa.end(), {m, k});
     sb.insert(sb.end(), {k, n});
     Value a3 = broadcastTo(b, loc, a, sa);
     Value b3 = broadcastTo(b, loc, bm, sb);
-    if (batch.empty())
-      r = matmul(b, loc, a3, b3);
-    else
-      r = matmul(b, loc, a3, b3);
+    r = matmul(b, loc, a3, b3);
   }
   std::vector<int64_t> out = batch;
   if (!aVec)
@@ -444,7 +447,9 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm) {
 LogicalResult buildMatMul(NodeContext &ctx) {
   if (ctx.dtype(0) != ctx.dtype(1))
     return ctx.error() << "expects operands of one element type";
-  auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1));
+  auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1),
+                       ctx.dtype(1) == io::DType::F32 ? ctx.constant(1)
+                                                      : nullptr);
   if (failed(r))
     return failure();
   ctx.setOutput(0, *r, ctx.dtype(0));
@@ -462,18 +467,12 @@ LogicalResult buildGemm(NodeContext &ctx) {
   Value a = ctx.value(0), bm;
   if (ta)
     a = transposeTensor(b, loc, a, {1, 0});
-  if (tb && ctx.constant(1)) {
-    // Weights: transpose once, at compile time.
-    const io::HostTensor &w = *ctx.constant(1);
-    int64_t rows = w.shape[0], cols = w.shape[1];
-    size_t es = io::dtypeSize(w.dtype);
-    io::HostTensor t = w;
-    t.shape = {cols, rows};
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        std::memcpy(&t.data[(j * rows + i) * es], &w.data[(i * cols + j) * es],
-                    es);
-    bm = materializeConstant(b, loc, t);
+  // A constant B is a weight: kept output-major ([N, K]), transposed once at
+  // compile time if it comes as [K, N].
+  bool weight = ctx.constant(1) != nullptr;
+  if (weight) {
+    bm = materializeConstant(
+        b, loc, tb ? *ctx.constant(1) : transposed2d(*ctx.constant(1)));
   } else {
     bm = ctx.value(1);
     if (tb)
@@ -481,11 +480,13 @@ LogicalResult buildGemm(NodeContext &ctx) {
   }
   auto as = cast<RankedTensorType>(a.getType()).getShape();
   auto bs = cast<RankedTensorType>(bm.getType()).getShape();
-  if (as[1] != bs[0])
+  int64_t k = weight ? bs[1] : bs[0], n = weight ? bs[0] : bs[1];
+  if (as[1] != k)
     return ctx.error() << "cannot multiply " << shapeStr(as) << " by "
-                       << shapeStr(bs);
+                       << shapeStr(ctx.shape(1))
+                       << (tb ? " transposed" : "");
   Type elem = ctx.elementType(ctx.dtype(0));
-  std::vector<int64_t> out = {as[0], bs[1]};
+  std::vector<int64_t> out = {as[0], n};
   Value acc;
   if (ctx.hasInput(2) && beta != 0) {
     std::vector<int64_t> bc;
@@ -507,7 +508,9 @@ LogicalResult buildGemm(NodeContext &ctx) {
                          [&](OpBuilder &nb, Location nl, ValueRange v) {
                            return mulS(nb, nl, v[0], cst(nb, nl, elem, alpha));
                          });
-  Value r = b.create<linalg::MatmulOp>(loc, ValueRange{a, bm}, acc).getResult(0);
+  Value r = weight ? matmulWeight(b, loc, a, bm, acc)
+                   : b.create<linalg::MatmulOp>(loc, ValueRange{a, bm}, acc)
+                         .getResult(0);
   ctx.setOutput(0, r, ctx.dtype(0));
   return success();
 }

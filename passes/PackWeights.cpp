@@ -1,0 +1,117 @@
+//===- PackWeights.cpp - encoded weights to packed byte blobs -------------===//
+
+#include "passes/Passes.h"
+#include "passes/Weights.h"
+
+#include "runtime/formats/Packed.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+namespace mlir::sparq {
+#define GEN_PASS_DEF_PACKWEIGHTS
+#include "passes/Passes.h.inc"
+} // namespace mlir::sparq
+
+using namespace mlir;
+using namespace mlir::sparq;
+
+namespace {
+
+/// The weight as the packed bytes give it back, as a plain constant.
+Value decodedConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                      const std::vector<uint8_t> &blob) {
+  formats::PackedView p(blob.data(), blob.size());
+  std::vector<float> dense(p.rows() * p.cols());
+  formats::decodeRows(p, 0, p.rows(), dense.data());
+  auto plain = RankedTensorType::get(type.getShape(), type.getElementType());
+  return b.create<arith::ConstantOp>(
+      loc, plain, DenseElementsAttr::get(plain, ArrayRef<float>(dense)));
+}
+
+struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+    int64_t count = 0;
+    for (Weight &w : collectWeights(module)) {
+      EncodingAttr enc = w.encoding();
+      if (!enc)
+        continue;
+      std::vector<float> v = w.values();
+      std::vector<uint8_t> blob;
+      try {
+        blob = formats::pack(v.data(), w.rows(), w.cols(), toLayout(enc, w.type().getShape()));
+      } catch (const formats::FormatError &e) {
+        layerError(w, "sparq-pack-weights") << e.what();
+        return signalPassFailure();
+      }
+      Location loc = w.cst.getLoc();
+      if (!kernels) {
+        OpBuilder b(w.cst);
+        w.cst->replaceAllUsesWith(
+            decodedConstant(b, loc, w.type(), blob).getDefiningOp());
+        w.cst->erase();
+        continue;
+      }
+      std::string id = std::to_string(count++);
+      auto bytesType = MemRefType::get({int64_t(blob.size())},
+                                       IntegerType::get(ctx, 8));
+      auto data = DenseElementsAttr::getFromRawBuffer(
+          RankedTensorType::get(bytesType.getShape(),
+                                bytesType.getElementType()),
+          ArrayRef<char>(reinterpret_cast<const char *>(blob.data()),
+                         blob.size()));
+      auto packed = mb.create<memref::GlobalOp>(
+          loc, "__sparq_packed_" + id, mb.getStringAttr("private"), bytesType,
+          data, /*constant=*/true, mb.getI64IntegerAttr(64));
+      // A global without data: what the kernels' weight operand refers to
+      // until sparq-host-library-calls replaces them by packed calls. Were
+      // one left, linking would fail rather than read zeros.
+      auto weightType =
+          MemRefType::get(w.type().getShape(), w.type().getElementType());
+      auto placeholder = mb.create<memref::GlobalOp>(
+          loc, "__sparq_weight_" + id, mb.getStringAttr("private"),
+          weightType, Attribute(), /*constant=*/false, IntegerAttr());
+      placeholder->setAttr("sparq.packed",
+                           FlatSymbolRefAttr::get(packed.getSymNameAttr()));
+      placeholder->setAttr("sparq.layer", mb.getStringAttr(w.layer));
+      placeholder->setAttr(
+          "sparq.layout", mb.getStringAttr(formats::describe(toLayout(enc, w.type().getShape()))));
+      for (OpOperand &use : llvm::make_early_inc_range(w.cst->getUses())) {
+        OpBuilder b(use.getOwner());
+        Value m = b.create<memref::GetGlobalOp>(loc, weightType,
+                                                placeholder.getSymName());
+        Value t = b.create<bufferization::ToTensorOp>(
+            loc, RankedTensorType::get(weightType.getShape(),
+                                       weightType.getElementType()),
+            m, /*restrict=*/true, /*writable=*/false);
+        use.set(t);
+      }
+      w.cst->erase();
+    }
+    // Encoded constants that are not weights of a conv or matmul: decode.
+    SmallVector<arith::ConstantOp> rest;
+    module.walk([&](arith::ConstantOp c) {
+      auto t = dyn_cast<RankedTensorType>(c.getType());
+      if (t && isa_and_nonnull<EncodingAttr>(t.getEncoding()))
+        rest.push_back(c);
+    });
+    for (arith::ConstantOp c : rest) {
+      auto t = cast<RankedTensorType>(c.getType());
+      auto attr = cast<DenseElementsAttr>(c.getValue());
+      emitWarning(c.getLoc())
+          << "sparq-pack-weights: an encoded constant that no conv or matmul "
+             "consumes is stored dense";
+      OpBuilder b(c);
+      auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
+      c->replaceAllUsesWith(
+          b.create<arith::ConstantOp>(c.getLoc(), plain,
+                                      attr.reshape(plain)));
+      c->erase();
+    }
+  }
+};
+
+} // namespace

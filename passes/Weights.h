@@ -1,0 +1,94 @@
+//===- Weights.h - the weights compression passes work on -------*- C++ -*-===//
+//
+// A weight is an f32 `arith.constant` of rank >= 2 whose every use is the
+// filter of a `linalg.conv_2d_nchw_fchw` or the right operand of a
+// `linalg.matmul_transpose_b` (the importer stores constant Gemm/MatMul
+// operands output-major for this). Its matrix view is [shape[0],
+// prod(shape[1:])]: output channels by inputs. Its encoding, when it has
+// one, is the `#sparq.encoding` of the constant's type.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARQ_PASSES_WEIGHTS_H
+#define SPARQ_PASSES_WEIGHTS_H
+
+#include "dialects/SparqDialect.h"
+#include "runtime/formats/Layout.h"
+#include "runtime/formats/Pruning.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::sparq {
+
+namespace formats = ::sparq::formats;
+
+struct Weight {
+  mutable arith::ConstantOp cst; // op accessors are not const
+  Operation *consumer = nullptr; // the first use
+  std::string layer;   // the consumer's ONNX node name
+  int64_t index = 0;   // position among the module's weights
+  bool isConv = false;
+
+  RankedTensorType type() const {
+    return cast<RankedTensorType>(cst.getType());
+  }
+  int64_t rows() const { return type().getDimSize(0); }
+  int64_t cols() const { return type().getNumElements() / rows(); }
+  std::vector<int64_t> shape() const {
+    return std::vector<int64_t>(type().getShape().begin(),
+                                type().getShape().end());
+  }
+  EncodingAttr encoding() const {
+    return dyn_cast_or_null<EncodingAttr>(type().getEncoding());
+  }
+  std::vector<float> values() const;
+};
+
+/// The module's weights in program order.
+std::vector<Weight> collectWeights(ModuleOp module);
+
+/// Replaces the weight's constant by one holding `values` with `encoding`
+/// (null: none), for all its uses; `w.cst` is updated. Fails, with an error
+/// at the layer, if the encoding does not fit the weight.
+LogicalResult setWeight(Weight &w, ArrayRef<float> values,
+                        EncodingAttr encoding);
+
+/// `enc` with its sparsity (or quant) part replaced.
+EncodingAttr withSparsity(MLIRContext *ctx, EncodingAttr enc,
+                          SparsityAttr sparsity);
+EncodingAttr withQuant(MLIRContext *ctx, EncodingAttr enc, QuantAttr quant);
+
+/// The storage an encoding describes for a weight of `shape`, for the
+/// formats library (dense f32 for none).
+formats::Layout toLayout(EncodingAttr enc, ArrayRef<int64_t> shape);
+
+/// Which weights a pass touches: `layers` is a comma-separated list of
+/// patterns matched against layer names ('*' matches any run of characters;
+/// empty: all); the first/last weight is left alone when asked.
+struct LayerFilter {
+  std::string layers;
+  bool skipFirst = false, skipLast = false;
+  bool matches(const Weight &w, int64_t count) const;
+};
+
+/// The sparsity part recording a pruning pattern of `w`, stored as `format`.
+/// On a matrix, whose patterns are named on its 2-D view, a filter is a
+/// block of one row, a channel a block of one column, and vectors and
+/// kernels are single weights.
+SparsityAttr sparsityFor(const Weight &w, const formats::PruneSpec &pattern,
+                         StorageFormat format = StorageFormat::Dense);
+
+/// Reports a failure of `pass` on a layer at its consumer's location.
+InFlightDiagnostic layerError(const Weight &w, StringRef pass);
+
+/// Attribute names sparq passes leave on weight constants for the report.
+inline constexpr const char *kCostAttr = "sparq.cost";
+inline constexpr const char *kBalanceAttr = "sparq.pe_balance";
+
+} // namespace mlir::sparq
+
+#endif // SPARQ_PASSES_WEIGHTS_H
