@@ -135,12 +135,15 @@ bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp module,
 } // namespace
 
 bool Compiler::runGraphPipeline(const CompileOptions &options) {
-  if (options.passPipeline.empty())
-    return true;
-  std::string p = options.passPipeline;
+  std::string custom = options.passPipeline;
   // Accept both "builtin.module(...)" and a bare pass list.
-  if (p.rfind("builtin.module(", 0) == 0)
-    p = p.substr(15, p.size() - 16);
+  if (custom.rfind("builtin.module(", 0) == 0 && custom.back() == ')')
+    custom = custom.substr(15, custom.size() - 16);
+  std::string p = recipePipeline(options.compression);
+  if (!custom.empty())
+    p += (p.empty() ? "" : ",") + custom;
+  if (p.empty())
+    return true;
   return runPipeline(impl->context, module(), p, options.timing, errors);
 }
 

@@ -9,6 +9,7 @@
 #define SPARQ_COMPILER_COMPILER_H
 
 #include "compiler/LayerReport.h"
+#include "compiler/Recipe.h"
 #include "runtime/io/HostTensor.h"
 #include "targets/host/HostExecutable.h"
 #include "targets/host/HostPipeline.h"
@@ -35,8 +36,10 @@ struct CompileOptions {
   std::map<std::string, std::vector<int64_t>> inputShapes;
   /// Values of small integer inputs to specialize on (see ImportOptions).
   std::map<std::string, io::HostTensor> inputValues;
+  /// Compression asked for by flags; it runs first on the graph IR.
+  CompressionRecipe compression;
   /// A pass pipeline (textual, anchored on builtin.module) run on the graph
-  /// IR before the target lowering; empty for none.
+  /// IR after the recipe, before the target lowering; empty for none.
   std::string passPipeline;
   mlir::sparq::HostPipelineOptions host;
   /// LLVM optimization level for the JIT/object code.
@@ -54,7 +57,7 @@ public:
 
   /// Imports the ONNX model at `path` into graph IR.
   bool importOnnx(const std::string &path, const CompileOptions &options);
-  /// Runs `options.passPipeline` (if any) on the graph IR.
+  /// Runs the compression recipe and `options.passPipeline` on the graph IR.
   bool runGraphPipeline(const CompileOptions &options);
   /// Lowers the graph IR to the LLVM dialect for the host.
   bool lowerForHost(const CompileOptions &options);

@@ -52,8 +52,11 @@ struct DetectCompressionPass
       if (!quant) {
         // Few distinct values: a codebook of the fewest bits that holds
         // them (and 0, which sparse storage needs for padding).
-        int64_t distinct = formats::distinctValues(v.data(), v.size());
-        if (distinct <= 256 && distinct > 1) {
+        // Values must also repeat (4 uses each on average): a small layer
+        // has few distinct values without being quantized.
+        int64_t distinct = formats::distinctValues(v.data(), v.size(), 256);
+        if (distinct <= 256 && distinct > 1 &&
+            distinct * 4 <= int64_t(v.size())) {
           unsigned bits = 1;
           while ((int64_t(1) << bits) < distinct)
             ++bits;

@@ -56,8 +56,8 @@ def DetectCompression : Pass<"sparq-detect-compression", "ModuleOp"> {
     hold every zero (filter, channel, kernel, vector, block, N:M, else
     element) when at least `min-sparsity` of the weights are zero; ternary
     when the non-zeros take one positive and one negative value; a codebook
-    of the fewest bits when they take at most 256 values. Values are not
-    changed. sparq-select-layout then picks the storage.
+    of the fewest bits when they take at most 256 values, each used four
+    times on average. Values are not changed. sparq-select-layout then picks the storage.
   }];
   let options = [
     Option<"minSparsity", "min-sparsity", "double", /*default=*/"0.1",

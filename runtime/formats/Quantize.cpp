@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 using namespace sparq::formats;
 
@@ -117,8 +118,13 @@ std::vector<float> sparq::formats::shareWeights(float *w, int64_t n,
   return used;
 }
 
-int64_t sparq::formats::distinctValues(const float *w, int64_t n) {
-  std::vector<float> v(w, w + n);
-  std::sort(v.begin(), v.end());
-  return std::unique(v.begin(), v.end()) - v.begin();
+int64_t sparq::formats::distinctValues(const float *w, int64_t n,
+                                       int64_t limit) {
+  std::unordered_set<float> seen;
+  for (int64_t i = 0; i < n; ++i) {
+    seen.insert(w[i]);
+    if (int64_t(seen.size()) > limit)
+      break;
+  }
+  return seen.size();
 }

@@ -37,8 +37,10 @@ TernaryScales ternarize(float *w, int64_t n, double t,
 std::vector<float> shareWeights(float *w, int64_t n, int64_t clusters,
                                 bool keepZeros, int iters = 30);
 
-/// Number of distinct values in w.
-int64_t distinctValues(const float *w, int64_t n);
+/// Number of distinct values in w, counting no further than `limit` + 1
+/// (a trained fp32 weight stops after a few hundred values).
+int64_t distinctValues(const float *w, int64_t n,
+                       int64_t limit = INT64_MAX - 1);
 
 } // namespace sparq::formats
 

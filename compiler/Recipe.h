@@ -1,0 +1,51 @@
+//===- Recipe.h - compression recipes as pass pipelines ---------*- C++ -*-===//
+//
+// What `sparqc --prune kernel:0.7 --ternary ...` and the Python package ask
+// for, turned into the long form: a pipeline of sparq compression passes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARQ_COMPILER_RECIPE_H
+#define SPARQ_COMPILER_RECIPE_H
+
+#include <string>
+
+namespace sparq {
+
+struct CompressionRecipe {
+  /// sparq-detect-compression: encode what training already compressed.
+  bool detect = true;
+  /// sparq-prune: granularity ("" for none) and ratio.
+  std::string prune;
+  double pruneRatio = 0.0;
+  /// sparq-ternarize.
+  bool ternary = false;
+  double ternaryThreshold = 0.05;
+  /// sparq-quantize: bits of MatMul/Gemm weights (0: none), group size.
+  unsigned intBits = 0;
+  long long intGroup = 128;
+  /// sparq-weight-share: codebook bits (0: none).
+  unsigned codebookBits = 0;
+  /// sparq-pe-balance: PEs (0: none) and pruning ratio.
+  unsigned pes = 0;
+  double peRatio = 0.9;
+  /// Layer-name patterns the recipe applies to ("" for all).
+  std::string layers;
+
+  bool compresses() const {
+    return !prune.empty() || ternary || intBits || codebookBits || pes;
+  }
+};
+
+/// Parses a `--prune` value: "GRANULARITY:RATIO" (kernel:0.7, block4x4:0.5)
+/// or "N:M" (2:4). Returns "" or what is wrong.
+std::string parsePruneFlag(const std::string &value, CompressionRecipe &r);
+
+/// The recipe as a comma-separated pass list ("" when it does nothing):
+/// detect, pe-balance, prune, ternarize / quantize / weight-share, then
+/// select-layout.
+std::string recipePipeline(const CompressionRecipe &r);
+
+} // namespace sparq
+
+#endif // SPARQ_COMPILER_RECIPE_H
