@@ -59,6 +59,7 @@ def DetectCompression : Pass<"sparq-detect-compression", "ModuleOp"> {
     of the fewest bits when they take at most 256 values, each used four
     times on average. Values are not changed. sparq-select-layout then picks the storage.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"minSparsity", "min-sparsity", "double", /*default=*/"0.1",
            "Fraction of zeros from which a weight counts as sparse">
@@ -74,6 +75,7 @@ def Prune : Pass<"sparq-prune", "ModuleOp"> {
     `blockRxC` of the weight matrix, or `N:M` (the N largest of every M
     inputs; the ratio is implied). The encoding records the pattern.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"ratio", "ratio", "double", /*default=*/"0.5",
            "Fraction of groups removed">,
@@ -104,6 +106,7 @@ def SelectLayout : Pass<"sparq-select-layout", "ModuleOp"> {
     encoding's format; the cost is the `sparq.cost` attribute of the
     constant: packed bytes, dense f32 bytes, memory references.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"minSaving", "min-saving", "double", /*default=*/"0.2",
            "Fraction of the dense bytes sparse storage must save">
@@ -118,6 +121,7 @@ def Ternarize : Pass<"sparq-ternarize", "ModuleOp"> {
     otherwise they are the mean magnitude of each side. The first and last
     layers stay fp32 unless asked (TTQ keeps them full precision).
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"threshold", "threshold", "double", /*default=*/"0.05",
            "t in delta = t * max|w|">,
@@ -142,6 +146,7 @@ def Quantize : Pass<"sparq-quantize", "ModuleOp"> {
     them alone). The constant keeps the float weights; packing quantizes,
     so decode(pack(w)) is the weight the compiled model uses.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"bits", "bits", "unsigned", /*default=*/"4",
            "Bits of MatMul/Gemm weights">,
@@ -167,6 +172,7 @@ def WeightShare : Pass<"sparq-weight-share", "ModuleOp"> {
     initialization), every weight replaced by its centroid. The zeros of a
     sparse weight stay zero and take one codebook entry.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"bits", "bits", "unsigned", /*default=*/"4", "Bits per index">,
     Option<"layers", "layers", "std::string", /*default=*/"\"\"",
@@ -191,6 +197,7 @@ def PeBalance : Pass<"sparq-pe-balance", "ModuleOp"> {
     balanced one ("after"). With ratio 0 an already sparse weight is only
     re-encoded.
   }];
+  let dependentDialects = ["mlir::sparq::SparqDialect"];
   let options = [
     Option<"pes", "pes", "unsigned", /*default=*/"32",
            "Processing elements">,

@@ -155,7 +155,37 @@ struct Blob {
       at += (sec[s].size() + kSectionAlign - 1) / kSectionAlign * kSectionAlign;
     }
     std::vector<uint8_t> bytes(at, 0);
-    std::memcpy(bytes.data(), &h, sizeof(Header));
+    // Field by field into zeroed bytes: struct padding must not carry
+    // garbage into the blob, so that packing is reproducible.
+    Header out;
+    std::memset(static_cast<void *>(&out), 0, sizeof(Header));
+    std::memcpy(out.magic, h.magic, 4);
+    out.version = h.version;
+    const Layout &l = h.layout;
+    Layout &o = out.layout;
+    o.format = l.format;
+    o.blockRows = l.blockRows;
+    o.blockCols = l.blockCols;
+    o.n = l.n;
+    o.m = l.m;
+    o.pes = l.pes;
+    o.indexBits = l.indexBits;
+    o.quant = l.quant;
+    o.bits = l.bits;
+    o.group = l.group;
+    o.zeroPoints = l.zeroPoints;
+    o.perChannel = l.perChannel;
+    o.intBits = l.intBits;
+    o.fracBits = l.fracBits;
+    out.rows = h.rows;
+    out.cols = h.cols;
+    out.entries = h.entries;
+    out.nonzeros = h.nonzeros;
+    out.wp = h.wp;
+    out.wn = h.wn;
+    std::memcpy(out.offset, h.offset, sizeof(h.offset));
+    std::memcpy(out.size, h.size, sizeof(h.size));
+    std::memcpy(bytes.data(), &out, sizeof(Header));
     for (unsigned s = 0; s < kNumSections; ++s)
       if (!sec[s].empty())
         std::memcpy(&bytes[h.offset[s]], sec[s].data(), sec[s].size());

@@ -354,3 +354,25 @@ TEST(Formats, RejectsBadBlobsAndLayouts) {
 }
 
 } // namespace
+
+namespace {
+TEST(Formats, PackingIsReproducible) {
+  std::mt19937 rng(17);
+  std::vector<float> w = randomMatrix(rng, 16, 32, 0.3);
+  Layout a, b;
+  a.format = b.format = Format::CSR;
+  // Different garbage in the callers' padding must not reach the bytes.
+  std::memset(static_cast<void *>(&b), 0xAB, sizeof(Layout));
+  b.format = Format::CSR;
+  b.blockRows = b.blockCols = 1;
+  b.n = b.m = 0;
+  b.pes = 1;
+  b.indexBits = 4;
+  b.quant = Quant::None;
+  b.bits = 0;
+  b.group = 0;
+  b.zeroPoints = b.perChannel = false;
+  b.intBits = b.fracBits = 0;
+  EXPECT_EQ(pack(w.data(), 16, 32, a), pack(w.data(), 16, 32, b));
+}
+} // namespace
