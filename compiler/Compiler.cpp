@@ -1,6 +1,8 @@
 //===- Compiler.cpp - sparq's embeddable C++ API --------------------------===//
 
 #include "compiler/Compiler.h"
+#include "passes/Weights.h"
+#include "runtime/formats/Packed.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Importer.h"
 #include "passes/Passes.h"
@@ -145,6 +147,80 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
   if (p.empty())
     return true;
   return runPipeline(impl->context, module(), p, options.timing, errors);
+}
+
+bool Compiler::collectCompression() {
+  for (LayerInfo &l : layerInfos)
+    l.weights.clear();
+  std::map<std::string, LayerInfo *> byName;
+  for (LayerInfo &l : layerInfos)
+    byName[l.name] = &l;
+  for (mlir::sparq::Weight &w : mlir::sparq::collectWeights(module())) {
+    auto it = byName.find(w.layer);
+    if (it == byName.end())
+      continue;
+    WeightStats st;
+    st.shape = w.shape();
+    int64_t rows = w.rows(), cols = w.cols();
+    std::vector<float> v = w.values();
+    st.elements = rows * cols;
+    st.denseBytes = st.elements * 4;
+    for (float x : v)
+      st.nonzeros += x != 0;
+    mlir::sparq::EncodingAttr enc = w.encoding();
+    formats::Layout layout = mlir::sparq::toLayout(enc, w.type().getShape());
+    st.format = formats::describe(layout);
+    if (enc && enc.getSparsity()) {
+      auto sp = enc.getSparsity();
+      st.pattern = mlir::sparq::stringifySparsityPattern(sp.getPattern()).str();
+      if (!sp.getGroup().empty())
+        st.pattern += std::to_string(sp.getGroup()[0]) +
+                      (sp.getPattern() == mlir::sparq::SparsityPattern::NM
+                           ? ":"
+                           : "x") +
+                      std::to_string(sp.getGroup()[1]);
+    }
+    try {
+      std::vector<uint8_t> blob = formats::pack(v.data(), rows, cols, layout);
+      st.bytes = formats::PackedView(blob.data(), blob.size()).payloadBytes();
+    } catch (const formats::FormatError &e) {
+      errors = "layer '" + w.layer + "': " + e.what();
+      return false;
+    }
+    if (auto bal = w.cst->getAttrOfType<mlir::DictionaryAttr>(
+            mlir::sparq::kBalanceAttr)) {
+      auto f = [&](const char *k) {
+        auto a = bal.getAs<mlir::FloatAttr>(k);
+        return a ? a.getValueAsDouble() : -1.0;
+      };
+      auto arr = [&](const char *k) {
+        auto a = bal.getAs<mlir::DenseI64ArrayAttr>(k);
+        return a ? std::vector<int64_t>(a.asArrayRef().begin(),
+                                        a.asArrayRef().end())
+                 : std::vector<int64_t>();
+      };
+      st.peBefore = f("before");
+      st.peAfter = f("after");
+      st.peNonzeros = arr("nonzeros");
+      st.peNonzerosBefore = arr("nonzeros_before");
+    }
+    // The picture: at most 32 x 64 cells over the matrix.
+    st.gridRows = std::min<int64_t>(rows, 32);
+    st.gridCols = std::min<int64_t>(cols, 64);
+    std::vector<int64_t> count(st.gridRows * st.gridCols, 0);
+    st.grid.assign(count.size(), 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t cell = (r * st.gridRows / rows) * st.gridCols +
+                       c * st.gridCols / cols;
+        ++count[cell];
+        st.grid[cell] += v[r * cols + c] != 0;
+      }
+    for (size_t i = 0; i < count.size(); ++i)
+      st.grid[i] = count[i] ? st.grid[i] / count[i] : 0.0f;
+    it->second->weights.push_back(std::move(st));
+  }
+  return true;
 }
 
 bool Compiler::lowerForHost(const CompileOptions &options) {

@@ -59,6 +59,10 @@ public:
   bool importOnnx(const std::string &path, const CompileOptions &options);
   /// Runs the compression recipe and `options.passPipeline` on the graph IR.
   bool runGraphPipeline(const CompileOptions &options);
+  /// Fills each layer's `weights` from the graph IR as it is now: how every
+  /// weight is stored, packed sizes measured by packing. Call after
+  /// runGraphPipeline, before lowering.
+  bool collectCompression();
   /// Lowers the graph IR to the LLVM dialect for the host.
   bool lowerForHost(const CompileOptions &options);
   /// JIT-compiles the lowered module.

@@ -8,6 +8,28 @@
 
 namespace sparq {
 
+/// How one weight of a layer is stored (sparq-compressed or not).
+struct WeightStats {
+  std::vector<int64_t> shape;
+  std::string pattern = "-"; // pruning granularity ("-": none)
+  std::string format = "dense";
+  int64_t elements = 0, nonzeros = 0;
+  /// fp32 bytes and the bytes as stored (index bits, scales included).
+  int64_t denseBytes = 0, bytes = 0;
+  /// Non-zeros per PE and balance efficiency (mean/max) before and after
+  /// balancing, for weights sparq-pe-balance interleaved.
+  std::vector<int64_t> peNonzeros, peNonzerosBefore;
+  double peBefore = -1, peAfter = -1;
+  /// A picture of the non-zeros of the [rows, cols] matrix: gridRows x
+  /// gridCols cells, each the density of the weights it covers.
+  int64_t gridRows = 0, gridCols = 0;
+  std::vector<float> grid;
+
+  double density() const {
+    return elements ? double(nonzeros) / elements : 1.0;
+  }
+};
+
 /// One ONNX node as the report shows it.
 struct LayerInfo {
   std::string name, opType;
@@ -16,6 +38,13 @@ struct LayerInfo {
   int64_t parameters = 0, parameterBytes = 0;
   /// Multiply-accumulates of one inference (0 for data movement).
   int64_t macs = 0;
+  /// The node's weights as compiled (filled by Compiler::collectCompression).
+  std::vector<WeightStats> weights;
+
+  /// Parameter bytes as stored: compressed weights at their packed size.
+  int64_t storedBytes() const;
+  /// MACs left when multiplications by pruned weights are skipped.
+  int64_t effectiveMacs() const;
 };
 
 /// MACs of a node from its op type, attributes-free shapes and group count.
@@ -24,8 +53,20 @@ int64_t countMacs(const std::string &opType,
                   const std::vector<std::vector<int64_t>> &outputShapes,
                   int64_t group);
 
-/// The per-layer table with totals, as text.
+/// The per-layer table with totals, as text: shapes, parameters, bytes and
+/// MACs, and for layers with weights their pattern, format, density, bits
+/// per weight, bytes dense -> stored, ratio, MACs dense -> effective and PE
+/// balance.
 std::string formatLayerTable(const std::vector<LayerInfo> &layers);
+
+/// The same as JSON: {"layers": [...], "totals": {...}}; every layer has a
+/// `ratio` (dense bytes / stored bytes).
+std::string formatLayerJson(const std::vector<LayerInfo> &layers);
+
+/// A self-contained HTML page: the table, a picture of each weight's
+/// sparsity pattern and the per-PE load bars.
+std::string formatLayerHtml(const std::vector<LayerInfo> &layers,
+                            const std::string &title);
 
 } // namespace sparq
 

@@ -63,7 +63,13 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   if (r.codebookBits)
     add("sparq-weight-share{bits=" + std::to_string(r.codebookBits) + layers +
         "}");
-  if (p.tellp() > 0)
-    add("sparq-select-layout");
+  if (p.tellp() == 0)
+    return "";
+  add("sparq-select-layout");
+  // Compressing: recurrent layers first become matmuls on 2-D weight
+  // constants, which the passes above then see. (Detection alone leaves
+  // them to the target.)
+  if (r.compresses())
+    return "func.func(sparq-lower-rnn)," + p.str();
   return p.str();
 }

@@ -43,7 +43,8 @@ std::string parsePruneFlag(const std::string &value, CompressionRecipe &r);
 
 /// The recipe as a comma-separated pass list ("" when it does nothing):
 /// detect, pe-balance, prune, ternarize / quantize / weight-share, then
-/// select-layout.
+/// select-layout; when it compresses, recurrent layers are lowered to
+/// matmuls first so that their weights are compressed too.
 std::string recipePipeline(const CompressionRecipe &r);
 
 } // namespace sparq

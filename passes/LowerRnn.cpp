@@ -3,6 +3,8 @@
 #include "dialects/SparqDialect.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/Matchers.h"
+
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -33,6 +35,17 @@ Value matmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       .getResult(0);
 }
 
+/// lhs [M, K] x w [N, K]^T -> [M, N]: weights stay output-major, the
+/// orientation compression passes and packed kernels work on.
+Value matmulTransposeB(OpBuilder &b, Location loc, Value lhs, Value w) {
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto wt = cast<RankedTensorType>(w.getType());
+  Value init = zeros(b, loc, {lt.getDimSize(0), wt.getDimSize(0)},
+                     lt.getElementType());
+  return b.create<linalg::MatmulTransposeBOp>(loc, ValueRange{lhs, w}, init)
+      .getResult(0);
+}
+
 Value transpose2d(OpBuilder &b, Location loc, Value v) {
   auto t = cast<RankedTensorType>(v.getType());
   Value init = b.create<tensor::EmptyOp>(
@@ -54,6 +67,29 @@ Value slice(OpBuilder &b, Location loc, Value src,
   auto resultType = RankedTensorType::get(resultShape, st.getElementType());
   return b.create<tensor::ExtractSliceOp>(loc, resultType, src, offsets,
                                           sizeAttrs, strides);
+}
+
+/// Direction `d` of a [dirs, rows, cols] weight as [rows, cols]: a new
+/// constant when the weight is one, else a slice.
+Value weightSlice(OpBuilder &b, Location loc, Value all, int64_t d,
+                  ArrayRef<int64_t> shape) {
+  DenseElementsAttr attr;
+  auto elem = cast<RankedTensorType>(all.getType()).getElementType();
+  auto type = RankedTensorType::get(shape, elem);
+  if (matchPattern(all, m_Constant(&attr))) {
+    int64_t n = shape[0] * shape[1];
+    if (attr.isSplat())
+      return b.create<arith::ConstantOp>(loc, type, attr.resizeSplat(type));
+    int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
+    ArrayRef<char> raw = attr.getRawData();
+    return b.create<arith::ConstantOp>(
+        loc, type,
+        DenseElementsAttr::getFromRawBuffer(
+            type, raw.slice(d * n * bytes, n * bytes)));
+  }
+  return slice(b, loc, all, {b.getIndexAttr(d), b.getIndexAttr(0),
+                             b.getIndexAttr(0)},
+               {1, shape[0], shape[1]}, shape);
 }
 
 Value insert(OpBuilder &b, Location loc, Value src, Value dest,
@@ -103,15 +139,15 @@ SmallVector<Value> lowerRecurrent(OpBuilder &rewriter, Location loc,
       loc, input, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
   for (int64_t d = 0; d < dirs; ++d) {
     bool reverse = direction == RnnDirection::Reverse || d == 1;
-    Value w = slice(rewriter, loc, wAll, {idx(d), idx(0), idx(0)},
-                    {1, gh, in}, {gh, in});
-    Value r = slice(rewriter, loc, rAll, {idx(d), idx(0), idx(0)},
-                    {1, gh, hidden}, {gh, hidden});
+    // A direction's weights: constants are sliced now, so that each stays a
+    // 2-D weight constant for the compression passes.
+    Value w = weightSlice(rewriter, loc, wAll, d, {gh, in});
+    Value r = weightSlice(rewriter, loc, rAll, d, {gh, hidden});
     SmallVector<Value> init = {};
     for (Value s0 : initialStates)
       init.push_back(slice(rewriter, loc, s0, {idx(d), idx(0), idx(0)},
                            {1, batch, hidden}, {batch, hidden}));
-    Value xw = matmul(rewriter, loc, xFlat, transpose2d(rewriter, loc, w));
+    Value xw = matmulTransposeB(rewriter, loc, xFlat, w);
     Value xw3 = rewriter.create<tensor::ExpandShapeOp>(
         loc, RankedTensorType::get({seq, batch, gh}, elem), xw,
         ArrayRef<ReassociationIndices>{{0, 1}, {2}});
@@ -130,7 +166,7 @@ SmallVector<Value> lowerRecurrent(OpBuilder &rewriter, Location loc,
           Value xwT = slice(b, loc, xw3,
                             {t, b.getIndexAttr(0), b.getIndexAttr(0)},
                             {1, batch, gh}, {batch, gh});
-          Value hr = matmul(b, loc, iter[0], rT);
+          Value hr = matmulTransposeB(b, loc, iter[0], r);
           SmallVector<Value> next =
               step(b, loc, d, xwT, hr, iter.take_front(ns), rT);
           next.push_back(insert(b, loc, next[0], iter[ns],

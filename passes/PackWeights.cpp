@@ -100,15 +100,27 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
     });
     for (arith::ConstantOp c : rest) {
       auto t = cast<RankedTensorType>(c.getType());
-      auto attr = cast<DenseElementsAttr>(c.getValue());
       emitWarning(c.getLoc())
           << "sparq-pack-weights: an encoded constant that no conv or matmul "
              "consumes is stored dense";
+      // Its values are what the encoding stores: decode(pack(values)).
+      auto attr = cast<DenseElementsAttr>(c.getValue());
+      std::vector<float> v;
+      for (const APFloat &x : attr.getValues<APFloat>())
+        v.push_back(x.convertToFloat());
+      int64_t rows = t.getRank() ? t.getDimSize(0) : 1;
+      std::vector<uint8_t> blob;
+      try {
+        blob = formats::pack(v.data(), rows, rows ? v.size() / rows : 0,
+                             toLayout(cast<EncodingAttr>(t.getEncoding()),
+                                      t.getShape()));
+      } catch (const formats::FormatError &e) {
+        emitError(c.getLoc()) << "sparq-pack-weights: " << e.what();
+        return signalPassFailure();
+      }
       OpBuilder b(c);
-      auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
       c->replaceAllUsesWith(
-          b.create<arith::ConstantOp>(c.getLoc(), plain,
-                                      attr.reshape(plain)));
+          decodedConstant(b, c.getLoc(), t, blob).getDefiningOp());
       c->erase();
     }
   }

@@ -21,6 +21,20 @@ def LowerRnn : Pass<"sparq-lower-rnn", "func::FuncOp"> {
   ];
 }
 
+def FuseElementwise : Pass<"sparq-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuse elementwise linalg ops and reshapes, keeping named ops";
+  let description = [{
+    The patterns of upstream's linalg-fuse-elementwise-ops (elementwise
+    producer-consumer fusion, reshapes folded by expansion, constant
+    folding), except that named ops such as matmuls and convolutions are
+    never rewritten into linalg.generic: they stay recognizable for the
+    library and packed kernels.
+  }];
+  let dependentDialects = [
+    "affine::AffineDialect", "linalg::LinalgDialect", "tensor::TensorDialect"
+  ];
+}
+
 def HostLibraryCalls : Pass<"sparq-host-library-calls", "ModuleOp"> {
   let summary = "Call library kernels for dense f32 GEMM and convolution";
   let description = [{

@@ -13,7 +13,7 @@ std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   // Graph level, on tensors: expand domain ops, then fuse elementwise chains.
   p += "func.func(sparq-lower-rnn,canonicalize";
   if (options.fuseElementwise)
-    p += ",linalg-fuse-elementwise-ops";
+    p += ",sparq-fuse-elementwise";
   p += "),";
   // Compressed weights become packed blobs read by packed kernels (or, with
   // the library calls off, dense constants again).

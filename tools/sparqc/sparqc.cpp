@@ -82,15 +82,20 @@ _mlir_ciface_forward) and model.json (input and output signature).
 Targets: host. (cuda, arm, hls: not available in this build.)
 )";
 
-const char *kReportUsage = R"(usage: sparqc report MODEL.onnx [--json FILE] [options]
+const char *kReportUsage = R"(usage: sparqc report MODEL.onnx [--json FILE] [--html FILE] [options]
 
-Prints a per-layer table: op, shapes, parameters, bytes, MACs.
-  --json FILE    also write the table as JSON
+Prints a per-layer table after the compression flags given: op, output and
+weight shapes, sparsity pattern, storage format, density, bits per weight
+(index bits included), bytes dense > stored, ratio, MACs dense > effective
+and PE balance, with totals.
+  --json FILE    also write the table as JSON (per-layer "ratio" fields)
+  --html FILE    also write a self-contained HTML page with a picture of
+                 each weight's sparsity and the per-PE load bars
 )";
 
 struct Args {
   std::string command, model, outDir, target = "host", emit, timingJson,
-      jsonOut;
+      jsonOut, htmlOut;
   std::vector<std::pair<std::string, std::string>> inputs; // name (or ""), file
   CompileOptions options;
   int repeat = 0;
@@ -190,6 +195,11 @@ std::string parseArgs(int argc, char **argv, Args &a) {
       if (!v)
         return "option '--timing-json' expects a file";
       a.timingJson = *v;
+    } else if (arg == "--html") {
+      auto v = value("--html");
+      if (!v)
+        return "option '--html' expects a file";
+      a.htmlOut = *v;
     } else if (arg == "--json") {
       auto v = value("--json");
       if (!v)
@@ -530,23 +540,23 @@ int compileCommand(Args &a) {
 
 int reportCommand(Args &a) {
   Compiler compiler;
-  if (!compiler.importOnnx(a.model, a.options))
+  if (!compiler.importOnnx(a.model, a.options) ||
+      !compiler.runGraphPipeline(a.options) || !compiler.collectCompression())
     return fail(compiler.error());
   std::cout << formatLayerTable(compiler.layers());
-  if (!a.jsonOut.empty()) {
-    std::ofstream f(a.jsonOut);
-    f << "{\"layers\": [";
-    const auto &ls = compiler.layers();
-    for (size_t i = 0; i < ls.size(); ++i)
-      f << (i ? ", " : "") << "{\"name\": \"" << ls[i].name
-        << "\", \"op\": \"" << ls[i].opType
-        << "\", \"parameters\": " << ls[i].parameters
-        << ", \"bytes\": " << ls[i].parameterBytes
-        << ", \"macs\": " << ls[i].macs << "}";
-    f << "]}\n";
-    if (!f)
-      return fail("cannot write '" + a.jsonOut + "'");
-  }
+  auto write = [&](const std::string &path, const std::string &text) {
+    std::ofstream f(path);
+    f << text;
+    return static_cast<bool>(f);
+  };
+  if (!a.jsonOut.empty() && !write(a.jsonOut, formatLayerJson(compiler.layers())))
+    return fail("cannot write '" + a.jsonOut + "'");
+  if (!a.htmlOut.empty() &&
+      !write(a.htmlOut,
+             formatLayerHtml(compiler.layers(),
+                             "sparq report: " +
+                                 fs::path(a.model).filename().string())))
+    return fail("cannot write '" + a.htmlOut + "'");
   return 0;
 }
 

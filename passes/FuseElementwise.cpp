@@ -1,0 +1,56 @@
+//===- FuseElementwise.cpp - elementwise fusion that keeps named ops ------===//
+//
+// Upstream's linalg-fuse-elementwise-ops also folds reshapes into named ops
+// by expanding them into linalg.generic: a matmul on a collapsed 3-D input
+// becomes a generic, which no library or packed kernel matches. This pass
+// applies the same patterns with a control function that leaves named ops
+// (matmuls, convolutions) as they are.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::sparq {
+#define GEN_PASS_DEF_FUSEELEMENTWISE
+#include "passes/Passes.h.inc"
+} // namespace mlir::sparq
+
+using namespace mlir;
+
+namespace {
+
+bool isNamedLinalgOp(Operation *op) {
+  return op && isa<linalg::LinalgOp>(op) && !isa<linalg::GenericOp>(op);
+}
+
+struct FuseElementwisePass
+    : mlir::sparq::impl::FuseElementwiseBase<FuseElementwisePass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    linalg::ControlFusionFn control = [](OpOperand *fused) {
+      Operation *producer = fused->get().getDefiningOp();
+      return producer && producer->hasOneUse() &&
+             !isNamedLinalgOp(producer) && !isNamedLinalgOp(fused->getOwner());
+    };
+    RewritePatternSet patterns(ctx);
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
+    affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+    linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
+        patterns);
+    linalg::populateConstantFoldLinalgOperations(patterns, control);
+    GreedyRewriteConfig config;
+    config.useTopDownTraversal = true;
+    (void)applyPatternsAndFoldGreedily(getOperation(), std::move(patterns),
+                                       config);
+  }
+};
+
+} // namespace
