@@ -1,0 +1,197 @@
+//===- packed_kernels.cpp - packed-weight kernels against dense BLAS ------===//
+//
+// Google Benchmark, one process, side by side:
+//   - memory bandwidth, STREAM triad style (a = b + s * c), the ceiling for
+//     matrix-vector products;
+//   - 90%-sparse GEMM and 1x1 conv (CSR) against dense sgemm (OpenBLAS);
+//   - ternary, int4-group and 4-bit codebook GEMV against fp32 sgemv, with
+//     bytes/s counted on the packed bytes.
+// Everything runs on one thread (OpenBLAS is set to 1) so that the ratios
+// compare kernels, not thread pools.
+//
+//   build/bin/sparq-bench-kernels --benchmark_min_time=0.5
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/formats/Packed.h"
+#include "runtime/formats/Pruning.h"
+#include "runtime/formats/Quantize.h"
+#include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/PackedKernels.h"
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <random>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int);
+
+using namespace sparq;
+
+namespace {
+
+std::vector<float> randomWeights(int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> w(n);
+  for (float &x : w)
+    x = d(rng);
+  return w;
+}
+
+// Arrays well beyond the last-level cache (32 MiB here).
+constexpr int64_t kStreamElems = int64_t(1) << 24; // 64 MiB per array
+
+void BM_StreamTriad(benchmark::State &state) {
+  std::vector<float> a(kStreamElems), b(kStreamElems, 1.0f),
+      c(kStreamElems, 2.0f);
+  for (auto _ : state) {
+    for (int64_t i = 0; i < kStreamElems; ++i)
+      a[i] = b[i] + 3.0f * c[i];
+    benchmark::DoNotOptimize(a.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * kStreamElems * 3 * 4);
+}
+BENCHMARK(BM_StreamTriad)->Unit(benchmark::kMillisecond);
+
+// --- Sparse GEMM: W[M, K] (90% sparse) x X[K, N] --------------------------
+
+constexpr int64_t kM = 1024, kK = 1024, kN = 256;
+
+std::vector<float> sparseWeight(int64_t rows, int64_t cols, double ratio) {
+  std::vector<float> w = randomWeights(rows * cols, 1);
+  formats::PruneSpec spec;
+  spec.ratio = ratio;
+  formats::applyMask(w.data(),
+                     formats::pruneMask(w.data(), {rows, cols, 1, 1}, spec));
+  return w;
+}
+
+void BM_DenseSgemm(benchmark::State &state) {
+  std::vector<float> w = sparseWeight(kM, kK, 0.9), x = randomWeights(kK * kN, 2),
+                     y(kM * kN);
+  for (auto _ : state)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f,
+                w.data(), kK, x.data(), kN, 0.0f, y.data(), kN);
+  state.SetItemsProcessed(state.iterations() * kM * kN * kK);
+}
+BENCHMARK(BM_DenseSgemm)->Unit(benchmark::kMillisecond);
+
+void BM_SparseGemm90(benchmark::State &state) {
+  std::vector<float> w = sparseWeight(kM, kK, 0.9), x = randomWeights(kK * kN, 2),
+                     y(kM * kN);
+  formats::Layout l;
+  l.format = formats::Format::CSR;
+  std::vector<uint8_t> blob = formats::pack(w.data(), kM, kK, l);
+  formats::PackedView v(blob.data(), blob.size());
+  for (auto _ : state)
+    kernels::packedSpmm(v, x.data(), kN, y.data(), kN, kN, false);
+  // Dense-equivalent multiply-adds, so items/s compare with sgemm.
+  state.SetItemsProcessed(state.iterations() * kM * kN * kK);
+}
+BENCHMARK(BM_SparseGemm90)->Unit(benchmark::kMillisecond);
+
+// --- 1x1 convolution, 256 -> 256 channels on 56x56 --------------------------
+
+constexpr int64_t kC = 256, kHW = 56;
+
+void conv1x1(benchmark::State &state, bool packed) {
+  std::vector<float> w = sparseWeight(kC, kC, 0.9),
+                     x = randomWeights(kC * kHW * kHW, 3), y(kC * kHW * kHW);
+  kernels::F32x4 in{x.data(), x.data(), 0, {1, kC, kHW, kHW},
+                    {kC * kHW * kHW, kHW * kHW, kHW, 1}};
+  kernels::F32x4 out{y.data(), y.data(), 0, {1, kC, kHW, kHW},
+                     {kC * kHW * kHW, kHW * kHW, kHW, 1}};
+  kernels::F32x4 wm{w.data(), w.data(), 0, {kC, kC, 1, 1}, {kC, 1, 1, 1}};
+  kernels::ConvParams p;
+  p.accumulate = false;
+  p.lo = -INFINITY;
+  p.hi = INFINITY;
+  formats::Layout l;
+  l.format = formats::Format::CSR;
+  std::vector<uint8_t> blob = formats::pack(w.data(), kC, kC, l);
+  formats::PackedView v(blob.data(), blob.size());
+  for (auto _ : state) {
+    if (packed)
+      kernels::packedConv2dNchwF32(v, &in, &out, 1, 1, p);
+    else
+      kernels::conv2dNchwF32(&in, &wm, &out, p);
+  }
+  state.SetItemsProcessed(state.iterations() * kC * kC * kHW * kHW);
+}
+void BM_DenseConv1x1(benchmark::State &s) { conv1x1(s, false); }
+void BM_SparseConv1x1_90(benchmark::State &s) { conv1x1(s, true); }
+BENCHMARK(BM_DenseConv1x1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SparseConv1x1_90)->Unit(benchmark::kMillisecond);
+
+// --- GEMV on 8192 x 8192: fp32 (256 MiB) vs packed ----------------------------
+
+constexpr int64_t kRows = 8192, kCols = 8192;
+
+void BM_DenseSgemv(benchmark::State &state) {
+  std::vector<float> w = randomWeights(kRows * kCols, 4),
+                     x = randomWeights(kCols, 5), y(kRows);
+  for (auto _ : state)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, kRows, kCols, 1.0f, w.data(),
+                kCols, x.data(), 1, 0.0f, y.data(), 1);
+  state.SetBytesProcessed(state.iterations() * kRows * kCols * 4);
+}
+BENCHMARK(BM_DenseSgemv)->Unit(benchmark::kMillisecond);
+
+void packedGemv(benchmark::State &state, formats::Layout l,
+                void (*prepare)(std::vector<float> &)) {
+  std::vector<float> w = randomWeights(kRows * kCols, 4),
+                     x = randomWeights(kCols, 5), y(kRows);
+  if (prepare)
+    prepare(w);
+  std::vector<uint8_t> blob = formats::pack(w.data(), kRows, kCols, l);
+  std::vector<float>().swap(w);
+  formats::PackedView v(blob.data(), blob.size());
+  for (auto _ : state)
+    kernels::packedGemv(v, x.data(), y.data(), false);
+  state.SetBytesProcessed(state.iterations() * v.payloadBytes());
+  state.counters["packed_MiB"] = v.payloadBytes() / 1048576.0;
+}
+
+void BM_TernaryGemv(benchmark::State &state) {
+  formats::Layout l;
+  l.quant = formats::Quant::Ternary;
+  packedGemv(state, l, [](std::vector<float> &w) {
+    formats::ternarize(w.data(), w.size(), 0.05);
+  });
+}
+BENCHMARK(BM_TernaryGemv)->Unit(benchmark::kMillisecond);
+
+void BM_Int4Gemv(benchmark::State &state) {
+  formats::Layout l;
+  l.quant = formats::Quant::Int;
+  l.bits = 4;
+  l.group = 128;
+  l.zeroPoints = true;
+  packedGemv(state, l, nullptr);
+}
+BENCHMARK(BM_Int4Gemv)->Unit(benchmark::kMillisecond);
+
+void BM_Codebook4Gemv(benchmark::State &state) {
+  formats::Layout l;
+  l.quant = formats::Quant::Codebook;
+  l.bits = 4;
+  packedGemv(state, l, [](std::vector<float> &w) {
+    formats::shareWeights(w.data(), w.size(), 16, false, 5);
+  });
+}
+BENCHMARK(BM_Codebook4Gemv)->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+int main(int argc, char **argv) {
+  openblas_set_num_threads(1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
