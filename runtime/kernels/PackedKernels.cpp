@@ -2,6 +2,7 @@
 
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/formats/BitPack.h"
+#include "runtime/kernels/PackedGemvAvx512.h"
 
 #include <cblas.h>
 
@@ -24,6 +25,11 @@ using sparq::formats::Quant;
 using sparq::formats::Section;
 
 namespace {
+
+bool haveAvx512() {
+  static const bool yes = avx512::available();
+  return yes;
+}
 
 //===----------------------------------------------------------------------===//
 // Values of sparse formats: f32, or codes looked up in a table.
@@ -274,6 +280,13 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   const uint32_t *codes = w.section<uint32_t>(Section::Values);
   const auto &h = w.header();
   const float *scales = w.section<float>(Section::Scales);
+  if (haveAvx512()) {
+    float layer[2] = {h.wp, h.wn};
+    avx512::ternaryGemv(codes, w.rows(), words, xp.data(),
+                        h.layout.perChannel ? scales : layer,
+                        h.layout.perChannel, y);
+    return;
+  }
   for (int64_t r = 0; r < w.rows(); ++r) {
     const uint32_t *row = codes + r * words;
     // Per-lane sums of the x under +1 codes and under -1 codes; the codes
@@ -320,6 +333,12 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     xe[i] = x[2 * i];
     xo[i] = x[2 * i + 1];
   }
+  if (haveAvx512()) {
+    avx512::int4Gemv(codes, w.rows(), cols, g, scales,
+                     l.zeroPoints ? zeros : nullptr, xe.data(), xo.data(),
+                     xsum.data(), y);
+    return;
+  }
   for (int64_t r = 0; r < w.rows(); ++r) {
     const uint8_t *row = codes + r * stride;
     float total = 0;
@@ -341,6 +360,19 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
   int64_t cols = w.cols(), stride = (cols + 1) / 2;
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *table = w.section<float>(Section::Table);
+  if (haveAvx512()) {
+    std::vector<float> xe(cols / 2), xo(cols / 2);
+    for (int64_t i = 0; i < cols / 2; ++i) {
+      xe[i] = x[2 * i];
+      xo[i] = x[2 * i + 1];
+    }
+    avx512::codebook4Gemv(codes, w.rows(), cols, table, xe.data(), xo.data(),
+                          y);
+    if (cols & 1)
+      for (int64_t r = 0; r < w.rows(); ++r)
+        y[r] += table[codes[r * stride + cols / 2] & 15] * x[cols - 1];
+    return;
+  }
   for (int64_t r = 0; r < w.rows(); ++r) {
     const uint8_t *row = codes + r * stride;
     float acc = 0;
