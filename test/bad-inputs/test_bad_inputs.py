@@ -167,6 +167,21 @@ CLI_CASES = [
                             "-o", "out"], "bogus_input"),
     ("wrong_input_shape", ["run", "relu.onnx", "-i", "pixels=wrong_shape.npy",
                            "-o", "out"], "pixels"),
+    # Compression recipe flags.
+    ("prune_unknown_granularity", ["run", "relu.onnx", "--prune", "blob:0.5"],
+     "'--prune'"),
+    ("prune_ratio_out_of_range", ["run", "relu.onnx", "--prune", "kernel:1.5"],
+     "ratio in [0, 1]"),
+    ("prune_without_value", ["report", "relu.onnx", "--prune"], "'--prune'"),
+    ("ternary_bad_threshold", ["run", "relu.onnx", "--ternary=2"], "--ternary"),
+    ("codebook_bits", ["run", "relu.onnx", "--codebook", "9"], "--codebook"),
+    ("int4_bad_group", ["run", "relu.onnx", "--int4", "group=x"], "--int4"),
+    ("pe_balance_bad", ["run", "relu.onnx", "--pe-balance", "0"], "--pe-balance"),
+    ("layers_with_braces", ["run", "relu.onnx", "--prune", "kernel:0.5",
+                            "--layers", "a}b"], "--layers"),
+    ("bad_pass_option", ["report", "relu.onnx", "--pass-pipeline",
+                         "builtin.module(sparq-prune{granularity=blob})"],
+     "unknown granularity 'blob'"),
 ]
 
 

@@ -75,3 +75,56 @@ TEST(Compiler, CountsLayersForTheReport) {
 }
 
 } // namespace
+
+#include "compiler/Recipe.h"
+
+namespace {
+
+TEST(Recipe, FlagsBecomeTheLongForm) {
+  sparq::CompressionRecipe r;
+  EXPECT_EQ(sparq::recipePipeline(r),
+            "sparq-detect-compression,sparq-select-layout");
+  r.detect = false;
+  EXPECT_EQ(sparq::recipePipeline(r), "");
+  EXPECT_EQ(sparq::parsePruneFlag("kernel:0.7", r), "");
+  EXPECT_EQ(r.prune, "kernel");
+  EXPECT_DOUBLE_EQ(r.pruneRatio, 0.7);
+  r.ternary = true;
+  r.layers = "conv*";
+  EXPECT_EQ(sparq::recipePipeline(r),
+            "func.func(sparq-lower-rnn),"
+            "sparq-prune{granularity=kernel ratio=0.700000 layers=conv*},"
+            "sparq-ternarize{threshold=0.050000 layers=conv*},"
+            "sparq-select-layout");
+  sparq::CompressionRecipe nm;
+  EXPECT_EQ(sparq::parsePruneFlag("2:4", nm), "");
+  EXPECT_EQ(nm.prune, "2:4");
+  EXPECT_NE(sparq::parsePruneFlag("kernel", nm), "");
+  EXPECT_NE(sparq::parsePruneFlag("kernel:x", nm), "");
+  EXPECT_NE(sparq::parsePruneFlag("4:2", nm), "");
+}
+
+TEST(Recipe, ReportMeasuresTheStoredBytes) {
+  sparq::Compiler c;
+  sparq::CompileOptions o;
+  o.compression.prune = "element";
+  o.compression.pruneRatio = 0.9;
+  ASSERT_TRUE(c.importOnnx(SPARQ_SOURCE_DIR "/examples/small_cnn.onnx", o))
+      << c.error();
+  ASSERT_TRUE(c.runGraphPipeline(o)) << c.error();
+  ASSERT_TRUE(c.collectCompression()) << c.error();
+  int64_t weights = 0;
+  for (const sparq::LayerInfo &l : c.layers())
+    for (const sparq::WeightStats &w : l.weights) {
+      ++weights;
+      EXPECT_NEAR(w.density(), 0.1, 0.01) << l.name;
+      EXPECT_EQ(w.format, "csr") << l.name;
+      // CSR with 16-bit indices: 4 + 2 bytes per non-zero and a pointer
+      // per row.
+      EXPECT_EQ(w.bytes, (w.shape[0] + 1) * 4 + w.nonzeros * 6) << l.name;
+      EXPECT_LT(l.storedBytes(), l.parameterBytes);
+    }
+  EXPECT_EQ(weights, 5);
+}
+
+} // namespace
