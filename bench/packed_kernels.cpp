@@ -70,8 +70,8 @@ std::vector<float> sparseWeight(int64_t rows, int64_t cols, double ratio) {
 }
 
 void BM_DenseSgemm(benchmark::State &state) {
-  std::vector<float> w = sparseWeight(kM, kK, 0.9), x = randomWeights(kK * kN, 2),
-                     y(kM * kN);
+  std::vector<float> w = sparseWeight(kM, kK, 0.9),
+                     x = randomWeights(kK * kN, 2), y(kM * kN);
   for (auto _ : state)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f,
                 w.data(), kK, x.data(), kN, 0.0f, y.data(), kN);
@@ -80,8 +80,8 @@ void BM_DenseSgemm(benchmark::State &state) {
 BENCHMARK(BM_DenseSgemm)->Unit(benchmark::kMillisecond);
 
 void BM_SparseGemm90(benchmark::State &state) {
-  std::vector<float> w = sparseWeight(kM, kK, 0.9), x = randomWeights(kK * kN, 2),
-                     y(kM * kN);
+  std::vector<float> w = sparseWeight(kM, kK, 0.9),
+                     x = randomWeights(kK * kN, 2), y(kM * kN);
   formats::Layout l;
   l.format = formats::Format::CSR;
   std::vector<uint8_t> blob = formats::pack(w.data(), kM, kK, l);
@@ -100,9 +100,15 @@ constexpr int64_t kC = 256, kHW = 56;
 void conv1x1(benchmark::State &state, bool packed) {
   std::vector<float> w = sparseWeight(kC, kC, 0.9),
                      x = randomWeights(kC * kHW * kHW, 3), y(kC * kHW * kHW);
-  kernels::F32x4 in{x.data(), x.data(), 0, {1, kC, kHW, kHW},
+  kernels::F32x4 in{x.data(),
+                    x.data(),
+                    0,
+                    {1, kC, kHW, kHW},
                     {kC * kHW * kHW, kHW * kHW, kHW, 1}};
-  kernels::F32x4 out{y.data(), y.data(), 0, {1, kC, kHW, kHW},
+  kernels::F32x4 out{y.data(),
+                     y.data(),
+                     0,
+                     {1, kC, kHW, kHW},
                      {kC * kHW * kHW, kHW * kHW, kHW, 1}};
   kernels::F32x4 wm{w.data(), w.data(), 0, {kC, kC, 1, 1}, {kC, 1, 1, 1}};
   kernels::ConvParams p;
@@ -126,7 +132,8 @@ void BM_SparseConv1x1_90(benchmark::State &s) { conv1x1(s, true); }
 BENCHMARK(BM_DenseConv1x1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SparseConv1x1_90)->Unit(benchmark::kMillisecond);
 
-// --- GEMV on 8192 x 8192: fp32 (256 MiB) vs packed ----------------------------
+// --- GEMV on 8192 x 8192: fp32 (256 MiB) vs packed
+// ----------------------------
 
 constexpr int64_t kRows = 8192, kCols = 8192;
 

@@ -1,11 +1,11 @@
 //===- Compiler.cpp - sparq's embeddable C++ API --------------------------===//
 
 #include "compiler/Compiler.h"
-#include "passes/Weights.h"
-#include "runtime/formats/Packed.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Importer.h"
 #include "passes/Passes.h"
+#include "passes/Weights.h"
+#include "runtime/formats/Packed.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -119,8 +119,9 @@ bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp module,
   std::string parseErrors;
   llvm::raw_string_ostream os(parseErrors);
   if (failed(mlir::parsePassPipeline(pipeline, pm, os))) {
-    errors += (errors.empty() ? "" : "\n") + std::string("invalid pass "
-                                                         "pipeline: ") +
+    errors += (errors.empty() ? "" : "\n") +
+              std::string("invalid pass "
+                          "pipeline: ") +
               os.str();
     return false;
   }
@@ -174,11 +175,10 @@ bool Compiler::collectCompression() {
       auto sp = enc.getSparsity();
       st.pattern = mlir::sparq::stringifySparsityPattern(sp.getPattern()).str();
       if (!sp.getGroup().empty())
-        st.pattern += std::to_string(sp.getGroup()[0]) +
-                      (sp.getPattern() == mlir::sparq::SparsityPattern::NM
-                           ? ":"
-                           : "x") +
-                      std::to_string(sp.getGroup()[1]);
+        st.pattern +=
+            std::to_string(sp.getGroup()[0]) +
+            (sp.getPattern() == mlir::sparq::SparsityPattern::NM ? ":" : "x") +
+            std::to_string(sp.getGroup()[1]);
     }
     try {
       std::vector<uint8_t> blob = formats::pack(v.data(), rows, cols, layout);
@@ -211,8 +211,8 @@ bool Compiler::collectCompression() {
     st.grid.assign(count.size(), 0.0f);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
-        int64_t cell = (r * st.gridRows / rows) * st.gridCols +
-                       c * st.gridCols / cols;
+        int64_t cell =
+            (r * st.gridRows / rows) * st.gridCols + c * st.gridCols / cols;
         ++count[cell];
         st.grid[cell] += v[r * cols + c] != 0;
       }
@@ -231,8 +231,8 @@ bool Compiler::lowerForHost(const CompileOptions &options) {
 
 std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
   std::string err;
-  auto exe = HostExecutable::create(module(), kEntryName, inputSpecs, outputSpecs,
-                                    options.optLevel, err);
+  auto exe = HostExecutable::create(module(), kEntryName, inputSpecs,
+                                    outputSpecs, options.optLevel, err);
   if (!exe)
     errors += (errors.empty() ? "" : "\n") + err;
   return exe;

@@ -174,9 +174,9 @@ std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers) {
   char line[1024];
   const char *fmt = "%-30s %-14s %-16s %-14s %-10s %-14s %7s %6s %21s %7s "
                     "%19s %11s\n";
-  snprintf(line, sizeof line, fmt, "layer", "op", "output", "weight",
-           "pattern", "format", "density", "bits/w", "bytes dense>stored",
-           "ratio", "MACs dense>effective", "PE balance");
+  snprintf(line, sizeof line, fmt, "layer", "op", "output", "weight", "pattern",
+           "format", "density", "bits/w", "bytes dense>stored", "ratio",
+           "MACs dense>effective", "PE balance");
   s += line;
   int64_t params = 0, bytes = 0, stored = 0, macs = 0, effective = 0;
   for (const LayerInfo &l : layers) {
@@ -185,10 +185,10 @@ std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers) {
     std::string name =
         l.name.size() > 30 ? "..." + l.name.substr(l.name.size() - 27) : l.name;
     WeightColumns c = weightColumns(l);
-    std::string ratio = l.parameterBytes && l.storedBytes()
-                            ? fixed(double(l.parameterBytes) / l.storedBytes(),
-                                    2) + "x"
-                            : "-";
+    std::string ratio =
+        l.parameterBytes && l.storedBytes()
+            ? fixed(double(l.parameterBytes) / l.storedBytes(), 2) + "x"
+            : "-";
     snprintf(line, sizeof line, fmt, name.c_str(), l.opType.c_str(),
              out.c_str(), c.shape.c_str(), c.pattern.c_str(), c.format.c_str(),
              c.density.c_str(), c.bits.c_str(),
@@ -219,8 +219,8 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers) {
     const LayerInfo &l = layers[i];
     int64_t st = l.storedBytes();
     s += i ? ",\n  " : "\n  ";
-    s += "{\"name\": " + jsonString(l.name) + ", \"op\": " +
-         jsonString(l.opType) +
+    s += "{\"name\": " + jsonString(l.name) +
+         ", \"op\": " + jsonString(l.opType) +
          ", \"parameters\": " + std::to_string(l.parameters) +
          ", \"bytes\": " + std::to_string(l.parameterBytes) +
          ", \"stored_bytes\": " + std::to_string(st) +
@@ -237,8 +237,7 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers) {
            ", \"bits_per_weight\": " +
            fixed(w.elements ? w.bytes * 8.0 / w.elements : 32.0, 4) +
            ", \"dense_bytes\": " + std::to_string(w.denseBytes) +
-           ", \"bytes\": " + std::to_string(w.bytes) +
-           ", \"ratio\": " +
+           ", \"bytes\": " + std::to_string(w.bytes) + ", \"ratio\": " +
            fixed(w.bytes ? double(w.denseBytes) / w.bytes : 1.0, 4);
       if (w.peAfter >= 0)
         s += ", \"pe_nonzeros\": " + jsonArray(w.peNonzeros) +
@@ -324,8 +323,9 @@ std::string sparq::formatLayerHtml(const std::vector<LayerInfo> &layers,
                    "height=\"%lld\" fill=\"#36c\"/>",
                    (long long)(p * barW * 2), (long long)(height - before),
                    (long long)barW, (long long)before,
-                   (long long)(p * barW * 2 + barW), (long long)(height - after),
-                   (long long)barW, (long long)after);
+                   (long long)(p * barW * 2 + barW),
+                   (long long)(height - after), (long long)barW,
+                   (long long)after);
           s += bars;
         }
         s += "</svg>";

@@ -33,8 +33,8 @@ struct FuseElementwisePass
     MLIRContext *ctx = &getContext();
     linalg::ControlFusionFn control = [](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
-      return producer && producer->hasOneUse() &&
-             !isNamedLinalgOp(producer) && !isNamedLinalgOp(fused->getOwner());
+      return producer && producer->hasOneUse() && !isNamedLinalgOp(producer) &&
+             !isNamedLinalgOp(fused->getOwner());
     };
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);

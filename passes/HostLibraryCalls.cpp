@@ -65,8 +65,8 @@ void replaceWithCall(Operation *op, StringRef name, ValueRange memrefs,
   }
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
-    auto decl = mb.create<func::FuncOp>(loc, name,
-                                        mb.getFunctionType(argTypes, {}));
+    auto decl =
+        mb.create<func::FuncOp>(loc, name, mb.getFunctionType(argTypes, {}));
     decl.setPrivate();
     decl->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
   }
@@ -194,8 +194,7 @@ void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
   for (Operation *op = conv->getPrevNode(); op; op = op->getPrevNode()) {
     if (llvm::is_contained(call.dead, op) ||
         isa<arith::ConstantOp, memref::AllocOp, memref::SubViewOp,
-            memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
-            op))
+            memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(op))
       continue;
     if (zeroFilled(op) == out || holdsZerosCopiedTo(op, out)) {
       call.accumulate = false;
@@ -267,9 +266,9 @@ Value packedBlob(Value weight, Operation *user) {
     return {};
   auto module = user->getParentOfType<ModuleOp>();
   auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
-  auto blobName = global ? global->getAttrOfType<FlatSymbolRefAttr>(
-                               "sparq.packed")
-                         : FlatSymbolRefAttr();
+  auto blobName = global
+                      ? global->getAttrOfType<FlatSymbolRefAttr>("sparq.packed")
+                      : FlatSymbolRefAttr();
   if (!blobName)
     return {};
   auto blob = module.lookupSymbol<memref::GlobalOp>(blobName);
@@ -278,8 +277,7 @@ Value packedBlob(Value weight, Operation *user) {
                                        blob.getSymName());
 }
 
-template <typename ConvOp>
-void rewriteConv(ConvOp conv, StringRef name) {
+template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
   Value out = conv.getOutputs()[0];
   ConvCall call;
   call.input = conv.getInputs()[0];

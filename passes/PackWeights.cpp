@@ -42,7 +42,8 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
       std::vector<float> v = w.values();
       std::vector<uint8_t> blob;
       try {
-        blob = formats::pack(v.data(), w.rows(), w.cols(), toLayout(enc, w.type().getShape()));
+        blob = formats::pack(v.data(), w.rows(), w.cols(),
+                             toLayout(enc, w.type().getShape()));
       } catch (const formats::FormatError &e) {
         layerError(w, "sparq-pack-weights") << e.what();
         return signalPassFailure();
@@ -56,8 +57,8 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
         continue;
       }
       std::string id = std::to_string(count++);
-      auto bytesType = MemRefType::get({int64_t(blob.size())},
-                                       IntegerType::get(ctx, 8));
+      auto bytesType =
+          MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
       auto data = DenseElementsAttr::getFromRawBuffer(
           RankedTensorType::get(bytesType.getShape(),
                                 bytesType.getElementType()),
@@ -72,20 +73,22 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
       auto weightType =
           MemRefType::get(w.type().getShape(), w.type().getElementType());
       auto placeholder = mb.create<memref::GlobalOp>(
-          loc, "__sparq_weight_" + id, mb.getStringAttr("private"),
-          weightType, Attribute(), /*constant=*/false, IntegerAttr());
+          loc, "__sparq_weight_" + id, mb.getStringAttr("private"), weightType,
+          Attribute(), /*constant=*/false, IntegerAttr());
       placeholder->setAttr("sparq.packed",
                            FlatSymbolRefAttr::get(packed.getSymNameAttr()));
       placeholder->setAttr("sparq.layer", mb.getStringAttr(w.layer));
-      placeholder->setAttr(
-          "sparq.layout", mb.getStringAttr(formats::describe(toLayout(enc, w.type().getShape()))));
+      placeholder->setAttr("sparq.layout",
+                           mb.getStringAttr(formats::describe(
+                               toLayout(enc, w.type().getShape()))));
       for (OpOperand &use : llvm::make_early_inc_range(w.cst->getUses())) {
         OpBuilder b(use.getOwner());
         Value m = b.create<memref::GetGlobalOp>(loc, weightType,
                                                 placeholder.getSymName());
         Value t = b.create<bufferization::ToTensorOp>(
-            loc, RankedTensorType::get(weightType.getShape(),
-                                       weightType.getElementType()),
+            loc,
+            RankedTensorType::get(weightType.getShape(),
+                                  weightType.getElementType()),
             m, /*restrict=*/true, /*writable=*/false);
         use.set(t);
       }
@@ -111,9 +114,9 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
       int64_t rows = t.getRank() ? t.getDimSize(0) : 1;
       std::vector<uint8_t> blob;
       try {
-        blob = formats::pack(v.data(), rows, rows ? v.size() / rows : 0,
-                             toLayout(cast<EncodingAttr>(t.getEncoding()),
-                                      t.getShape()));
+        blob = formats::pack(
+            v.data(), rows, rows ? v.size() / rows : 0,
+            toLayout(cast<EncodingAttr>(t.getEncoding()), t.getShape()));
       } catch (const formats::FormatError &e) {
         emitError(c.getLoc()) << "sparq-pack-weights: " << e.what();
         return signalPassFailure();

@@ -27,12 +27,11 @@ struct PeBalancePass : mlir::sparq::impl::PeBalanceBase<PeBalancePass> {
           << " (got " << indexBits << ")";
       return signalPassFailure();
     }
-    LayerFilter filter{layers, skipFirst, skipLast};
-    std::vector<Weight> weights = collectWeights(getOperation());
     Builder b(ctx);
-    for (Weight &w : weights) {
+    for (Weight &w :
+         selectWeights(getOperation(), {layers, skipFirst, skipLast})) {
       // ESE balances the matrix-vector products: MatMul/Gemm/LSTM weights.
-      if (w.isConv || !filter.matches(w, weights.size()))
+      if (w.isConv)
         continue;
       int64_t rows = w.rows(), cols = w.cols();
       std::vector<float> v = w.values(), plain = v;
@@ -40,9 +39,9 @@ struct PeBalancePass : mlir::sparq::impl::PeBalanceBase<PeBalancePass> {
       if (ratio > 0) {
         formats::PruneSpec spec;
         spec.ratio = ratio;
-        formats::applyMask(plain.data(),
-                           formats::pruneMask(plain.data(), {rows, cols, 1, 1},
-                                              spec));
+        formats::applyMask(
+            plain.data(),
+            formats::pruneMask(plain.data(), {rows, cols, 1, 1}, spec));
         before = formats::peLoad(plain.data(), rows, cols, pes);
         formats::applyMask(v.data(), formats::balancedPruneMask(
                                          v.data(), rows, cols, pes, ratio));
@@ -50,9 +49,9 @@ struct PeBalancePass : mlir::sparq::impl::PeBalanceBase<PeBalancePass> {
         before = formats::peLoad(v.data(), rows, cols, pes);
       }
       formats::PeLoad after = formats::peLoad(v.data(), rows, cols, pes);
-      auto sparsity = SparsityAttr::get(ctx, SparsityPattern::Element, {},
-                                        StorageFormat::InterleavedCSC, pes,
-                                        indexBits);
+      auto sparsity =
+          SparsityAttr::get(ctx, SparsityPattern::Element, {},
+                            StorageFormat::InterleavedCSC, pes, indexBits);
       if (failed(setWeight(w, v, withSparsity(ctx, w.encoding(), sparsity))))
         return signalPassFailure();
       w.cst->setAttr(

@@ -23,8 +23,7 @@ struct PrunePass : mlir::sparq::impl::PruneBase<PrunePass> {
     ModuleOp module = getOperation();
     formats::PruneSpec spec;
     if (!formats::parseGranularity(granularity, spec)) {
-      module.emitError() << "sparq-prune: unknown granularity '"
-                         << granularity
+      module.emitError() << "sparq-prune: unknown granularity '" << granularity
                          << "' (element, vector, kernel, filter, channel, "
                             "blockRxC or N:M)";
       return signalPassFailure();
@@ -46,24 +45,19 @@ struct PrunePass : mlir::sparq::impl::PruneBase<PrunePass> {
       return signalPassFailure();
     }
     spec.ratio = ratio;
-    LayerFilter filter{layers, skipFirst, skipLast};
-    std::vector<Weight> weights = collectWeights(module);
-    for (Weight &w : weights) {
-      if (!filter.matches(w, weights.size()))
-        continue;
+    for (Weight &w : selectWeights(module, {layers, skipFirst, skipLast})) {
       std::vector<float> v = w.values();
       try {
-        formats::applyMask(v.data(),
-                           formats::pruneMask(v.data(),
-                                              formats::weightShape(w.shape()),
-                                              spec));
+        formats::applyMask(
+            v.data(), formats::pruneMask(
+                          v.data(), formats::weightShape(w.shape()), spec));
       } catch (const std::invalid_argument &e) {
         layerError(w, "sparq-prune") << e.what();
         return signalPassFailure();
       }
-      if (failed(setWeight(w, v,
-                withSparsity(&getContext(), w.encoding(),
-                             sparsityFor(w, spec)))))
+      if (failed(setWeight(
+              w, v,
+              withSparsity(&getContext(), w.encoding(), sparsityFor(w, spec)))))
         return signalPassFailure();
     }
   }

@@ -24,18 +24,16 @@ struct QuantizePass : mlir::sparq::impl::QuantizeBase<QuantizePass> {
           << convBits << ") and group >= 0 (got " << group << ")";
       return signalPassFailure();
     }
-    LayerFilter filter{layers, skipFirst, skipLast};
-    std::vector<Weight> weights = collectWeights(getOperation());
-    for (Weight &w : weights) {
-      if (!filter.matches(w, weights.size()) || (w.isConv && convBits == 0))
+    for (Weight &w :
+         selectWeights(getOperation(), {layers, skipFirst, skipLast})) {
+      if (w.isConv && convBits == 0)
         continue;
       EncodingAttr enc = w.encoding();
       if (enc && (enc.getQuant() || enc.getSparsity())) {
-        emitWarning(w.consumer->getLoc())
-            << "sparq-quantize: layer '" << w.layer << "' is already "
-            << (enc.getQuant() ? "quantized" : "sparse (int groups are "
-                                               "stored dense; use a codebook)")
-            << "; left as it is";
+        warnSkipped(w, "sparq-quantize",
+                    enc.getQuant() ? "is already quantized"
+                                   : "is sparse (int groups are stored dense; "
+                                     "use a codebook)");
         continue;
       }
       QuantAttr quant;
@@ -51,8 +49,8 @@ struct QuantizePass : mlir::sparq::impl::QuantizeBase<QuantizePass> {
               << " inputs";
           return signalPassFailure();
         }
-        quant = QuantAttr::get(ctx, QuantKind::Int, bits, g, !symmetric,
-                               false, APFloat(0.0f), APFloat(0.0f), 0, 0);
+        quant = QuantAttr::get(ctx, QuantKind::Int, bits, g, !symmetric, false,
+                               APFloat(0.0f), APFloat(0.0f), 0, 0);
       }
       // The float weights stay: packing quantizes them (see the pass
       // description).

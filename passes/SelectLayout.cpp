@@ -41,7 +41,8 @@ std::optional<Cost> measure(const std::vector<float> &v, int64_t rows,
   }
 }
 
-struct SelectLayoutPass : mlir::sparq::impl::SelectLayoutBase<SelectLayoutPass> {
+struct SelectLayoutPass
+    : mlir::sparq::impl::SelectLayoutBase<SelectLayoutPass> {
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
@@ -64,9 +65,9 @@ struct SelectLayoutPass : mlir::sparq::impl::SelectLayoutBase<SelectLayoutPass> 
         if (s.getPattern() == SparsityPattern::NM)
           formatsToTry.push_back(StorageFormat::NM);
         auto with = [&](StorageFormat f) {
-          return withSparsity(ctx, enc,
-                              SparsityAttr::get(ctx, s.getPattern(),
-                                                s.getGroup(), f, 0, 0));
+          return withSparsity(
+              ctx, enc,
+              SparsityAttr::get(ctx, s.getPattern(), s.getGroup(), f, 0, 0));
         };
         EncodingAttr best = with(StorageFormat::Dense);
         chosen = measure(v, rows, cols, toLayout(best, w.type().getShape()));
@@ -81,10 +82,11 @@ struct SelectLayoutPass : mlir::sparq::impl::SelectLayoutBase<SelectLayoutPass> 
         EncodingAttr bestSparseEnc;
         for (StorageFormat f : formatsToTry) {
           EncodingAttr e = with(f);
-          std::optional<Cost> c = measure(v, rows, cols, toLayout(e, w.type().getShape()));
-          if (c && (!bestSparse || c->bytes < bestSparse->bytes ||
-                    (c->bytes == bestSparse->bytes &&
-                     c->refs < bestSparse->refs))) {
+          std::optional<Cost> c =
+              measure(v, rows, cols, toLayout(e, w.type().getShape()));
+          if (c &&
+              (!bestSparse || c->bytes < bestSparse->bytes ||
+               (c->bytes == bestSparse->bytes && c->refs < bestSparse->refs))) {
             bestSparse = c;
             bestSparseEnc = e;
           }

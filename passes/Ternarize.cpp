@@ -38,17 +38,12 @@ struct TernarizePass : mlir::sparq::impl::TernarizeBase<TernarizePass> {
           << "sparq-ternarize: threshold " << threshold << " is not in [0, 1)";
       return signalPassFailure();
     }
-    LayerFilter filter{layers, skipFirst, skipLast};
-    std::vector<Weight> weights = collectWeights(getOperation());
-    for (Weight &w : weights) {
-      if (!filter.matches(w, weights.size()))
-        continue;
+    for (Weight &w :
+         selectWeights(getOperation(), {layers, skipFirst, skipLast})) {
       EncodingAttr enc = w.encoding();
       if (enc && enc.getQuant() &&
           enc.getQuant().getKind() != QuantKind::Ternary) {
-        emitWarning(w.consumer->getLoc())
-            << "sparq-ternarize: layer '" << w.layer
-            << "' is already quantized; left as it is";
+        warnSkipped(w, "sparq-ternarize", "is already quantized");
         continue;
       }
       std::vector<float> v = w.values();

@@ -24,16 +24,11 @@ struct WeightSharePass : mlir::sparq::impl::WeightShareBase<WeightSharePass> {
           << "sparq-weight-share: expects 1..8 bits, got " << bits;
       return signalPassFailure();
     }
-    LayerFilter filter{layers, skipFirst, skipLast};
-    std::vector<Weight> weights = collectWeights(getOperation());
-    for (Weight &w : weights) {
-      if (!filter.matches(w, weights.size()))
-        continue;
+    for (Weight &w :
+         selectWeights(getOperation(), {layers, skipFirst, skipLast})) {
       EncodingAttr enc = w.encoding();
       if (enc && enc.getQuant()) {
-        emitWarning(w.consumer->getLoc())
-            << "sparq-weight-share: layer '" << w.layer
-            << "' is already quantized; left as it is";
+        warnSkipped(w, "sparq-weight-share", "is already quantized");
         continue;
       }
       // A sparse weight keeps its zeros; 0 takes one codebook entry.

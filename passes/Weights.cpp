@@ -37,7 +37,8 @@ bool glob(StringRef pattern, StringRef text) {
   size_t star = pattern.find('*');
   if (star == StringRef::npos)
     return pattern == text;
-  StringRef head = pattern.take_front(star), rest = pattern.drop_front(star + 1);
+  StringRef head = pattern.take_front(star),
+            rest = pattern.drop_front(star + 1);
   if (!text.starts_with(head))
     return false;
   text = text.drop_front(head.size());
@@ -73,9 +74,9 @@ std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {
         return;
     // The first consumer in program order names the layer.
     for (OpOperand &use : cst->getUses())
-      if (!w.consumer || (use.getOwner()->getBlock() ==
-                              w.consumer->getBlock() &&
-                          use.getOwner()->isBeforeInBlock(w.consumer)))
+      if (!w.consumer ||
+          (use.getOwner()->getBlock() == w.consumer->getBlock() &&
+           use.getOwner()->isBeforeInBlock(w.consumer)))
         w.consumer = use.getOwner();
     w.layer = nameOf(w.consumer->getLoc());
     if (w.layer.empty())
@@ -98,12 +99,11 @@ LogicalResult mlir::sparq::setWeight(Weight &w, ArrayRef<float> values,
   RankedTensorType old = w.type();
   if (encoding &&
       failed(encoding.verifyEncoding(old.getShape(), old.getElementType(), [&] {
-        return emitError(w.consumer->getLoc())
-               << "layer '" << w.layer << "': ";
+        return emitError(w.consumer->getLoc()) << "layer '" << w.layer << "': ";
       })))
     return failure();
-  auto type = RankedTensorType::get(old.getShape(), old.getElementType(),
-                                    encoding);
+  auto type =
+      RankedTensorType::get(old.getShape(), old.getElementType(), encoding);
   auto attr = DenseElementsAttr::get(type, values);
   OpBuilder b(w.cst);
   auto cst = b.create<arith::ConstantOp>(w.cst.getLoc(), type, attr);
@@ -282,4 +282,18 @@ SparsityAttr mlir::sparq::sparsityFor(const Weight &w,
 InFlightDiagnostic mlir::sparq::layerError(const Weight &w, StringRef pass) {
   return emitError(w.consumer->getLoc())
          << pass << ": layer '" << w.layer << "': ";
+}
+
+std::vector<Weight> mlir::sparq::selectWeights(ModuleOp module,
+                                               const LayerFilter &filter) {
+  std::vector<Weight> all = collectWeights(module), picked;
+  for (const Weight &w : all)
+    if (filter.matches(w, all.size()))
+      picked.push_back(w);
+  return picked;
+}
+
+void mlir::sparq::warnSkipped(const Weight &w, StringRef pass, StringRef why) {
+  emitWarning(w.consumer->getLoc())
+      << pass << ": layer '" << w.layer << "' " << why << "; left as it is";
 }

@@ -29,8 +29,8 @@ namespace formats = ::sparq::formats;
 struct Weight {
   mutable arith::ConstantOp cst; // op accessors are not const
   Operation *consumer = nullptr; // the first use
-  std::string layer;   // the consumer's ONNX node name
-  int64_t index = 0;   // position among the module's weights
+  std::string layer;             // the consumer's ONNX node name
+  int64_t index = 0;             // position among the module's weights
   bool isConv = false;
 
   RankedTensorType type() const {
@@ -84,6 +84,12 @@ SparsityAttr sparsityFor(const Weight &w, const formats::PruneSpec &pattern,
 
 /// Reports a failure of `pass` on a layer at its consumer's location.
 InFlightDiagnostic layerError(const Weight &w, StringRef pass);
+
+/// The weights `filter` selects, in program order.
+std::vector<Weight> selectWeights(ModuleOp module, const LayerFilter &filter);
+
+/// Warns that `pass` leaves layer `w` as it is, because `why`.
+void warnSkipped(const Weight &w, StringRef pass, StringRef why);
 
 /// Attribute names sparq passes leave on weight constants for the report.
 inline constexpr const char *kCostAttr = "sparq.cost";

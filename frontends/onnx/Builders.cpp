@@ -27,8 +27,7 @@ int64_t onnx_import::numElements(ArrayRef<int64_t> shape) {
 }
 
 namespace {
-template <typename T, typename F>
-void forEachAs(const io::HostTensor &t, F f) {
+template <typename T, typename F> void forEachAs(const io::HostTensor &t, F f) {
   const T *p = t.as<T>();
   for (int64_t i = 0, e = t.numElements(); i < e; ++i)
     f(p[i]);
@@ -170,8 +169,8 @@ io::HostTensor onnx_import::hostFromDoubles(io::DType dtype,
 
 Value onnx_import::materializeConstant(OpBuilder &b, Location loc,
                                        const io::HostTensor &t) {
-  auto type = RankedTensorType::get(t.shape, toMlirType(b.getContext(),
-                                                        t.dtype));
+  auto type =
+      RankedTensorType::get(t.shape, toMlirType(b.getContext(), t.dtype));
   DenseElementsAttr attr;
   if (t.dtype == io::DType::Bool) {
     SmallVector<bool> bits(t.data.begin(), t.data.end());
@@ -356,8 +355,7 @@ Value onnx_import::reshapeTensor(OpBuilder &b, Location loc, Value v,
   if (shape.size() == 1)
     return flat;
   if (shape.empty())
-    return b.create<tensor::CollapseShapeOp>(loc, resultType, flat,
-                                             allDims(0));
+    return b.create<tensor::CollapseShapeOp>(loc, resultType, flat, allDims(0));
   return b.create<tensor::ExpandShapeOp>(loc, resultType, flat,
                                          allDims(shape.size()));
 }
@@ -504,10 +502,9 @@ Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value v,
   auto type = cast<RankedTensorType>(v.getType());
   if (type.getShape() == shape)
     return v;
-  return buildElementwise(b, loc, v, shape, type.getElementType(),
-                          [](OpBuilder &, Location, ValueRange a) {
-                            return a[0];
-                          });
+  return buildElementwise(
+      b, loc, v, shape, type.getElementType(),
+      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
 }
 
 Value onnx_import::indexConstant(OpBuilder &b, Location loc, int64_t v) {

@@ -53,20 +53,20 @@ mlir::Value buildElementwise(mlir::OpBuilder &b, mlir::Location loc,
 /// Converts a scalar between ONNX element types (Cast semantics).
 mlir::Value castScalar(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                        io::DType from, io::DType to);
-mlir::Value reshapeTensor(mlir::OpBuilder &b, mlir::Location loc,
-                          mlir::Value v, llvm::ArrayRef<int64_t> shape);
+mlir::Value reshapeTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                          llvm::ArrayRef<int64_t> shape);
 mlir::Value transposeTensor(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value v, llvm::ArrayRef<int64_t> perm);
 /// Reduces `input` over the (non-negative, sorted) `axes` with `combine`,
 /// starting from `init`; keeps reduced dims as size 1 if `keepDims`.
 /// `pre`, if given, maps each element before it is combined.
-mlir::Value buildReduction(
-    mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
-    llvm::ArrayRef<int64_t> axes, bool keepDims, double init,
-    CombineFn combine,
-    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
-                                   mlir::Value)>
-        pre = nullptr);
+mlir::Value
+buildReduction(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
+               llvm::ArrayRef<int64_t> axes, bool keepDims, double init,
+               CombineFn combine,
+               llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                              mlir::Value)>
+                   pre = nullptr);
 /// Pads with a constant scalar.
 mlir::Value padTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
                       llvm::ArrayRef<int64_t> low, llvm::ArrayRef<int64_t> high,
@@ -84,8 +84,7 @@ io::HostTensor transposed2d(const io::HostTensor &t);
 /// weights keep this [out, in] orientation, the one compression passes and
 /// packed kernels work on.
 mlir::Value matmulWeight(mlir::OpBuilder &b, mlir::Location loc,
-                         mlir::Value lhs, mlir::Value w,
-                         mlir::Value acc = {});
+                         mlir::Value lhs, mlir::Value w, mlir::Value acc = {});
 
 /// [.., M, K] x [.., K, N] with equal (already broadcast) batch dims, or
 /// plain 2-D; accumulates in the element type.

@@ -70,8 +70,9 @@ float ternaryScale(const float *w, int64_t n, int sign, int64_t row) {
       continue;
     if (seen && v != first) {
       std::ostringstream os;
-      os << "the weight is not ternary: " << (sign > 0 ? "positive" : "negative")
-         << " values " << first << " and " << v;
+      os << "the weight is not ternary: "
+         << (sign > 0 ? "positive" : "negative") << " values " << first
+         << " and " << v;
       if (row >= 0)
         os << " in row " << row;
       os << " differ (run sparq-ternarize first)";
@@ -98,8 +99,8 @@ Codec makeCodec(const Layout &l, const float *w, int64_t rows, int64_t cols) {
     if (v.size() > (size_t(1) << l.bits)) {
       std::ostringstream os;
       os << "the weight has " << v.size() << " distinct values"
-         << (l.isSparse() ? " (counting 0)" : "") << ", more than a "
-         << l.bits << "-bit codebook holds (run sparq-weight-share first)";
+         << (l.isSparse() ? " (counting 0)" : "") << ", more than a " << l.bits
+         << "-bit codebook holds (run sparq-weight-share first)";
       throw FormatError(fmtError(os.str()));
     }
     c.table = v;
@@ -147,8 +148,8 @@ struct Blob {
   }
 
   std::vector<uint8_t> finish() {
-    uint64_t at = (sizeof(Header) + kSectionAlign - 1) / kSectionAlign *
-                  kSectionAlign;
+    uint64_t at =
+        (sizeof(Header) + kSectionAlign - 1) / kSectionAlign * kSectionAlign;
     for (unsigned s = 0; s < kNumSections; ++s) {
       h.offset[s] = at;
       h.size[s] = sec[s].size();
@@ -234,8 +235,8 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
           b.append<uint8_t>(Zeros, static_cast<uint8_t>(zero));
         for (int64_t i = 0; i < g; ++i) {
           float q = std::nearbyint(x[i] / scale) + zero;
-          uint32_t code = static_cast<uint32_t>(std::clamp<float>(
-              q, l.zeroPoints ? 0 : 1, levels));
+          uint32_t code = static_cast<uint32_t>(
+              std::clamp<float>(q, l.zeroPoints ? 0 : 1, levels));
           writeBits(&vals[r * stride], uint64_t(g0 + i) * bits, bits, code);
         }
       }
@@ -494,8 +495,7 @@ void PackedView::check(size_t size) const {
     if (h->offset[s] > size || h->size[s] > size - h->offset[s] ||
         h->offset[s] % kSectionAlign)
       throw FormatError("packed weight section " + std::to_string(s) +
-                        " lies outside its " + std::to_string(size) +
-                        " bytes");
+                        " lies outside its " + std::to_string(size) + " bytes");
   std::string why = checkLayout(h->layout, h->rows, h->cols);
   if (!why.empty())
     throw FormatError("packed weight: " + why);
@@ -537,8 +537,8 @@ float sparq::formats::codeValue(const PackedView &v, uint32_t code,
     return v.section<float>(Table)[code];
   case Quant::Fixed: {
     unsigned t = l.valueBits();
-    return float(std::ldexp(double(code) - std::ldexp(1.0, t - 1),
-                            -int(l.fracBits)));
+    return float(
+        std::ldexp(double(code) - std::ldexp(1.0, t - 1), -int(l.fracBits)));
   }
   default:
     return 0.0f;

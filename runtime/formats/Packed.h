@@ -1,4 +1,5 @@
-//===- Packed.h - a compressed weight as one self-describing blob -*- C++ -*-===//
+//===- Packed.h - a compressed weight as one self-describing blob -*- C++
+//-*-===//
 //
 // pack() turns a dense row-major matrix and a Layout into bytes: a fixed
 // header followed by 64-byte aligned sections. The compiler embeds these bytes
@@ -45,8 +46,15 @@ struct FormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum Section : unsigned { Ptr, Index, Values, Table, Scales, Zeros,
-                          kNumSections };
+enum Section : unsigned {
+  Ptr,
+  Index,
+  Values,
+  Table,
+  Scales,
+  Zeros,
+  kNumSections
+};
 
 struct Header {
   char magic[4];

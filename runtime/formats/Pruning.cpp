@@ -27,8 +27,10 @@ WeightShape sparq::formats::weightShape(const std::vector<int64_t> &shape) {
 bool sparq::formats::parseGranularity(const std::string &name,
                                       PruneSpec &spec) {
   static const std::pair<const char *, Granularity> simple[] = {
-      {"element", Granularity::Element}, {"vector", Granularity::Vector},
-      {"kernel", Granularity::Kernel},   {"filter", Granularity::Filter},
+      {"element", Granularity::Element},
+      {"vector", Granularity::Vector},
+      {"kernel", Granularity::Kernel},
+      {"filter", Granularity::Filter},
       {"channel", Granularity::Channel}};
   for (auto &[n, g] : simple)
     if (name == n) {
@@ -52,8 +54,8 @@ bool sparq::formats::parseGranularity(const std::string &name,
   const char *s = name.c_str();
   if (name.rfind("nm", 0) == 0)
     s += 2;
-  if (std::sscanf(s, "%lld%c%lld%c", &a, &sep, &b, &tail) == 3 &&
-      sep == ':' && a > 0 && b > a) {
+  if (std::sscanf(s, "%lld%c%lld%c", &a, &sep, &b, &tail) == 3 && sep == ':' &&
+      a > 0 && b > a) {
     spec.granularity = Granularity::NM;
     spec.n = a;
     spec.m = b;
@@ -93,10 +95,10 @@ int64_t groupIds(const WeightShape &w, const PruneSpec &spec,
   int64_t cols = w.cols();
   if (spec.granularity == Granularity::Block &&
       (w.k % spec.blockRows || cols % spec.blockCols))
-    throw std::invalid_argument(
-        "blocks " + std::to_string(spec.blockRows) + "x" +
-        std::to_string(spec.blockCols) + " do not tile the " +
-        std::to_string(w.k) + "x" + std::to_string(cols) + " weight matrix");
+    throw std::invalid_argument("blocks " + std::to_string(spec.blockRows) +
+                                "x" + std::to_string(spec.blockCols) +
+                                " do not tile the " + std::to_string(w.k) +
+                                "x" + std::to_string(cols) + " weight matrix");
   int64_t i = 0;
   for (int64_t k = 0; k < w.k; ++k)
     for (int64_t c = 0; c < w.c; ++c)
@@ -188,15 +190,14 @@ int64_t maxPerGroup(const float *w, int64_t rows, int64_t cols, int64_t m) {
 
 } // namespace
 
-std::vector<uint8_t> sparq::formats::keepLargest(
-    const std::vector<double> &scores, double ratio) {
+std::vector<uint8_t>
+sparq::formats::keepLargest(const std::vector<double> &scores, double ratio) {
   int64_t n = scores.size();
   int64_t drop = std::clamp<int64_t>(std::llround(ratio * n), 0, n);
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return scores[a] < scores[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return scores[a] < scores[b]; });
   std::vector<uint8_t> keep(n, 1);
   for (int64_t i = 0; i < drop; ++i)
     keep[order[i]] = 0;
@@ -212,10 +213,10 @@ std::vector<uint8_t> sparq::formats::pruneMask(const float *w,
   if (spec.granularity == Granularity::NM) {
     int64_t rows = shape.rows(), cols = shape.cols();
     if (spec.m <= 0 || spec.n <= 0 || spec.n >= spec.m || cols % spec.m)
-      throw std::invalid_argument(
-          "N:M " + std::to_string(spec.n) + ":" + std::to_string(spec.m) +
-          " needs 0 < N < M and M to divide the " + std::to_string(cols) +
-          " input columns");
+      throw std::invalid_argument("N:M " + std::to_string(spec.n) + ":" +
+                                  std::to_string(spec.m) +
+                                  " needs 0 < N < M and M to divide the " +
+                                  std::to_string(cols) + " input columns");
     std::vector<uint8_t> mask(shape.size(), 0);
     std::vector<double> scores(spec.m);
     for (int64_t r = 0; r < rows; ++r)
@@ -270,8 +271,12 @@ SparsityInfo sparq::formats::detectSparsity(const float *w,
     add(Granularity::Kernel);
     add(Granularity::Vector);
   }
-  for (auto [br, bc] : {std::pair<int64_t, int64_t>{8, 8}, {4, 4}, {1, 8},
-                        {8, 1}, {1, 4}, {4, 1}})
+  for (auto [br, bc] : {std::pair<int64_t, int64_t>{8, 8},
+                        {4, 4},
+                        {1, 8},
+                        {8, 1},
+                        {1, 4},
+                        {4, 1}})
     if (shape.rows() % br == 0 && shape.cols() % bc == 0 && br * bc > 1)
       add(Granularity::Block, br, bc);
   for (const PruneSpec &s : candidates)
@@ -279,8 +284,8 @@ SparsityInfo sparq::formats::detectSparsity(const float *w,
       info.pattern = s;
       return info;
     }
-  for (auto [n, m] : {std::pair<int64_t, int64_t>{1, 4}, {2, 4}, {2, 8},
-                      {4, 8}})
+  for (auto [n, m] :
+       {std::pair<int64_t, int64_t>{1, 4}, {2, 4}, {2, 8}, {4, 8}})
     if (shape.cols() % m == 0 &&
         maxPerGroup(w, shape.rows(), shape.cols(), m) <= n &&
         info.nonzeros * m >= info.size * n * 3 / 4) {
@@ -296,8 +301,8 @@ double PeLoad::efficiency() const {
   if (nonzeros.empty())
     return 1.0;
   int64_t most = *std::max_element(nonzeros.begin(), nonzeros.end());
-  double mean = std::accumulate(nonzeros.begin(), nonzeros.end(), 0.0) /
-                nonzeros.size();
+  double mean =
+      std::accumulate(nonzeros.begin(), nonzeros.end(), 0.0) / nonzeros.size();
   return most ? mean / most : 1.0;
 }
 
@@ -311,11 +316,9 @@ PeLoad sparq::formats::peLoad(const float *w, int64_t rows, int64_t cols,
   return load;
 }
 
-std::vector<uint8_t> sparq::formats::balancedPruneMask(const float *w,
-                                                       int64_t rows,
-                                                       int64_t cols,
-                                                       int64_t pes,
-                                                       double ratio) {
+std::vector<uint8_t>
+sparq::formats::balancedPruneMask(const float *w, int64_t rows, int64_t cols,
+                                  int64_t pes, double ratio) {
   if (pes <= 0)
     throw std::invalid_argument("pe-balance needs at least one PE");
   std::vector<uint8_t> mask(rows * cols, 0);

@@ -80,8 +80,7 @@ PeLoad peLoad(const float *w, int64_t rows, int64_t cols, int64_t pes);
 /// by magnitude to the same density (1 - ratio), so PEs with equal rows get
 /// equal non-zeros. Returns the keep-mask of the [rows, cols] matrix.
 std::vector<uint8_t> balancedPruneMask(const float *w, int64_t rows,
-                                       int64_t cols, int64_t pes,
-                                       double ratio);
+                                       int64_t cols, int64_t pes, double ratio);
 
 /// Keep-mask of the largest round((1 - ratio) * n) of `scores`. Ties go to
 /// the earlier entry, so masks are deterministic.

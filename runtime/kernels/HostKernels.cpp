@@ -1,8 +1,8 @@
 //===- HostKernels.cpp - library kernels the host code calls --------------===//
 
 #include "runtime/kernels/HostKernels.h"
-#include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/BufferCache.h"
+#include "runtime/kernels/PackedKernels.h"
 
 #include <cblas.h>
 
@@ -32,8 +32,8 @@ int64_t leadingDim(int64_t rowStride, int64_t colStride, int64_t cols) {
 /// C (+)= A * B on raw strided 2-D views, through sgemm when the views are
 /// row-major, else by loops. `accumulate` false overwrites C.
 void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
-          int64_t bs1, float *c, int64_t cs0, int64_t cs1, int64_t m,
-          int64_t n, int64_t k, bool accumulate = true) {
+          int64_t bs1, float *c, int64_t cs0, int64_t cs1, int64_t m, int64_t n,
+          int64_t k, bool accumulate = true) {
   if (m == 0 || n == 0)
     return;
   int64_t lda = leadingDim(as0, as1, k), ldb = leadingDim(bs0, bs1, n),
@@ -63,17 +63,17 @@ void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
 } // namespace
 
 void sparq::kernels::matmulF32(F32x2 *a, F32x2 *b, F32x2 *c) {
-  gemm(a->data(), a->strides[0], a->strides[1], b->data(),
-                 b->strides[0], b->strides[1], c->data(), c->strides[0],
-                 c->strides[1], c->sizes[0], c->sizes[1], a->sizes[1]);
+  gemm(a->data(), a->strides[0], a->strides[1], b->data(), b->strides[0],
+       b->strides[1], c->data(), c->strides[0], c->strides[1], c->sizes[0],
+       c->sizes[1], a->sizes[1]);
 }
 
 void sparq::kernels::batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c) {
   for (int64_t i = 0; i < c->sizes[0]; ++i)
     gemm(a->data() + i * a->strides[0], a->strides[1], a->strides[2],
-                   b->data() + i * b->strides[0], b->strides[1], b->strides[2],
-                   c->data() + i * c->strides[0], c->strides[1], c->strides[2],
-                   c->sizes[1], c->sizes[2], a->sizes[2]);
+         b->data() + i * b->strides[0], b->strides[1], b->strides[2],
+         c->data() + i * c->strides[0], c->strides[1], c->strides[2],
+         c->sizes[1], c->sizes[2], a->sizes[2]);
 }
 
 namespace {
@@ -89,8 +89,8 @@ void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
 
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                                    const ConvParams &p) {
-  int64_t c = in->sizes[1], f = w->sizes[0], kh = w->sizes[2],
-          kw = w->sizes[3], k = c * kh * kw;
+  int64_t c = in->sizes[1], f = w->sizes[0], kh = w->sizes[2], kw = w->sizes[3],
+          k = c * kh * kw;
   const float *wdata = w->data();
   bool wContiguous = w->strides[3] == 1 && w->strides[2] == kw &&
                      w->strides[1] == kh * kw && w->strides[0] == k;
@@ -123,8 +123,8 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
   int64_t oh = out->sizes[2], ow = out->sizes[3];
   int64_t k = c * kh * kw, cols = oh * ow;
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
-  bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 &&
-                   p.padTop == 0 && p.padLeft == 0 && h == oh && wd == ow;
+  bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && p.padTop == 0 &&
+                   p.padLeft == 0 && h == oh && wd == ow;
   std::vector<float> colBuf;
   for (int64_t b = 0; b < n; ++b) {
     const float *x = in->data() + b * in->strides[0];
@@ -236,14 +236,14 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
   int64_t oh = out->sizes[2], ow = out->sizes[3];
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
   int64_t is2 = in->strides[2], is3 = in->strides[3], os3 = out->strides[3];
-  bool unit = is3 == 1 && os3 == 1 && w->strides[2] == 1 &&
-              w->strides[1] == kw;
+  bool unit = is3 == 1 && os3 == 1 && w->strides[2] == 1 && w->strides[1] == kw;
   // Output columns whose every tap is inside the input: the fast path.
   int64_t ox0 = std::min<int64_t>(ow, (p.padLeft + sw - 1) / sw);
   int64_t lastTap = (kw - 1) * dw - p.padLeft;
-  int64_t ox1 = wd - 1 - lastTap < 0
-                    ? ox0
-                    : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
+  int64_t ox1 =
+      wd - 1 - lastTap < 0
+          ? ox0
+          : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ci = 0; ci < c; ++ci) {
       const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
@@ -272,7 +272,8 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
             dst[ox * os3] = std::min(std::max(acc, p.lo), p.hi);
           }
         };
-        if (!(unit && rowsInside && kh == 3 && kw == 3 && (sw == 1 || sw == 2))) {
+        if (!(unit && rowsInside && kh == 3 && kw == 3 &&
+              (sw == 1 || sw == 2))) {
           general(0, ow);
           continue;
         }
@@ -293,10 +294,10 @@ void sparq::kernels::setNumThreads(int threads) {
   openblas_set_num_threads(threads);
 }
 
-namespace {
-ConvParams convParams(int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-                      int64_t padTop, int64_t padLeft, int64_t accumulate,
-                      float lo, float hi) {
+ConvParams sparq::kernels::convParams(int64_t sh, int64_t sw, int64_t dh,
+                                      int64_t dw, int64_t padTop,
+                                      int64_t padLeft, int64_t accumulate,
+                                      float lo, float hi) {
   ConvParams p;
   p.strideH = sh;
   p.strideW = sw;
@@ -309,7 +310,6 @@ ConvParams convParams(int64_t sh, int64_t sw, int64_t dh, int64_t dw,
   p.hi = hi;
   return p;
 }
-} // namespace
 
 extern "C" {
 void _mlir_ciface_sparq_matmul_f32(F32x2 *a, F32x2 *b, F32x2 *c) {
@@ -326,12 +326,9 @@ void _mlir_ciface_sparq_conv2d_nchw_f32(F32x4 *in, F32x4 *w, F32x4 *out,
                                         int64_t acc, float lo, float hi) {
   conv2dNchwF32(in, w, out, convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
 }
-void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(F32x4 *in, F32x3 *w,
-                                                  F32x4 *out, int64_t sh,
-                                                  int64_t sw, int64_t dh,
-                                                  int64_t dw, int64_t pt,
-                                                  int64_t pl, int64_t acc,
-                                                  float lo, float hi) {
+void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(
+    F32x4 *in, F32x3 *w, F32x4 *out, int64_t sh, int64_t sw, int64_t dh,
+    int64_t dw, int64_t pt, int64_t pl, int64_t acc, float lo, float hi) {
   depthwiseConv2dNchwF32(in, w, out,
                          convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
 }

@@ -19,8 +19,7 @@ bool available() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") &&
          __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("bmi2");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
 }
 
 SPARQ_AVX512
@@ -34,8 +33,8 @@ void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
   for (; r + 4 <= rows; r += 4) {
     __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
     __m512 n0 = p0, n1 = p0, n2 = p0, n3 = p0;
-    const uint32_t *c0 = codes + r * words, *c1 = c0 + words,
-                   *c2 = c1 + words, *c3 = c2 + words;
+    const uint32_t *c0 = codes + r * words, *c1 = c0 + words, *c2 = c1 + words,
+                   *c3 = c2 + words;
     for (int64_t k = 0; k < words; ++k) {
       __m512 x = _mm512_loadu_ps(xPadded + k * 16);
 #define SPARQ_TERNARY_ROW(C, P, N)                                             \
@@ -56,7 +55,8 @@ void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
       int64_t row = r + i;
       const float *s = scales + (perRow ? 2 * row : 0);
       float a = s[0], b = s[1];
-      y[row] += a * _mm512_reduce_add_ps(ps[i]) - b * _mm512_reduce_add_ps(ns[i]);
+      y[row] +=
+          a * _mm512_reduce_add_ps(ps[i]) - b * _mm512_reduce_add_ps(ns[i]);
     }
   }
   for (; r < rows; ++r) {
@@ -76,9 +76,10 @@ void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
 /// sum over 32 weights of one 16-byte run: low nibbles times xe, high
 /// nibbles times xo (x de-interleaved by the caller), values from `lut`
 /// (the code itself for int4, the codebook otherwise).
-SPARQ_AVX512 static inline void
-nibbles16(const uint8_t *b, const float *xe, const float *xo, __m512 lut,
-          bool useLut, __m512 &acc0, __m512 &acc1) {
+SPARQ_AVX512 static inline void nibbles16(const uint8_t *b, const float *xe,
+                                          const float *xo, __m512 lut,
+                                          bool useLut, __m512 &acc0,
+                                          __m512 &acc1) {
   __m512i v = _mm512_cvtepu8_epi32(
       _mm_loadu_si128(reinterpret_cast<const __m128i *>(b)));
   __m512i lo = _mm512_and_si512(v, _mm512_set1_epi32(15));

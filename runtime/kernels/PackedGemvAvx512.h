@@ -1,4 +1,5 @@
-//===- PackedGemvAvx512.h - AVX-512 GEMV kernels on packed codes -*- C++ -*-===//
+//===- PackedGemvAvx512.h - AVX-512 GEMV kernels on packed codes -*- C++
+//-*-===//
 //
 // Matrix-vector products on packed weights, vectorized by hand for AVX-512:
 // what the compiler does not find on its own (bit masks from 2-bit codes,

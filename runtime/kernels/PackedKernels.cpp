@@ -51,8 +51,7 @@ template <unsigned Bits> struct CodeValues {
     else if constexpr (Bits == 2)
       return table[(codes[e >> 2] >> ((e & 3) * 2)) & 3];
     else
-      return table[sparq::formats::readBits(codes, e * bitsAtRun,
-                                            bitsAtRun)];
+      return table[sparq::formats::readBits(codes, e * bitsAtRun, bitsAtRun)];
   }
   unsigned bitsAtRun = Bits;
 };
@@ -209,9 +208,10 @@ void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
         uint64_t e = uint64_t(r) * groups * nn;
         for (int64_t g = 0; g < groups; ++g)
           for (int64_t s = 0; s < nn; ++s, ++e)
-            acc.add(x + (g * m + sparq::formats::readBits(idx, e * ib, ib)) *
-                            ldx + j0,
-                    val(e));
+            acc.add(
+                x + (g * m + sparq::formats::readBits(idx, e * ib, ib)) * ldx +
+                    j0,
+                val(e));
         acc.flush();
       }
     }
@@ -254,8 +254,8 @@ void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
                  int64_t ldy, int64_t n, bool accumulate) {
   int64_t cols = w.cols();
-  int64_t block = std::max<int64_t>(1, std::min<int64_t>(
-                                           w.rows(), (1 << 16) / cols));
+  int64_t block =
+      std::max<int64_t>(1, std::min<int64_t>(w.rows(), (1 << 16) / cols));
   block = std::max<int64_t>(block, 16);
   std::vector<float> buf(std::min(block, w.rows()) * cols);
   for (int64_t r0 = 0; r0 < w.rows(); r0 += block) {
@@ -442,8 +442,8 @@ void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
   const auto &l = w.layout();
   if (n == 1 && ldy == 1 && ldx == 1)
     return packedGemv(w, x, y, accumulate);
-  bool tableValues = l.quant == Quant::None ||
-                     (l.quant != Quant::Int && l.valueBits() <= 16);
+  bool tableValues =
+      l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
   if (!l.isSparse() || !tableValues || l.format == Format::CSC)
     return decodedSpmm(w, x, ldx, y, ldy, n, accumulate);
   if (!accumulate)
@@ -467,8 +467,8 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
   const auto &l = w.layout();
   if (!accumulate)
     std::memset(y, 0, w.rows() * sizeof(float));
-  bool tableValues = l.quant == Quant::None ||
-                     (l.quant != Quant::Int && l.valueBits() <= 16);
+  bool tableValues =
+      l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
   if (l.format == Format::Dense) {
     if (l.quant == Quant::None)
       return cblas_sgemv(CblasRowMajor, CblasNoTrans, w.rows(), w.cols(), 1.0f,
@@ -499,13 +499,13 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
 }
 
 void sparq::kernels::packedLinear(const PackedView &w, const float *a,
-                                  int64_t lda, float *y, int64_t ldy,
-                                  int64_t m, bool accumulate) {
+                                  int64_t lda, float *y, int64_t ldy, int64_t m,
+                                  bool accumulate) {
   const auto &l = w.layout();
   int64_t rows = w.rows(), cols = w.cols();
   if (l.format == Format::Dense && l.quant == Quant::None) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, cols, 1.0f,
-                a, lda, w.section<float>(Section::Values), cols,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, cols, 1.0f, a,
+                lda, w.section<float>(Section::Values), cols,
                 accumulate ? 1.0f : 0.0f, y, ldy);
     return;
   }
@@ -578,16 +578,7 @@ void _mlir_ciface_sparq_packed_conv2d_nchw_f32(
     U8x1 *blob, F32x4 *in, F32x4 *out, int64_t kh, int64_t kw, int64_t sh,
     int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc,
     float lo, float hi) {
-  ConvParams p;
-  p.strideH = sh;
-  p.strideW = sw;
-  p.dilationH = dh;
-  p.dilationW = dw;
-  p.padTop = pt;
-  p.padLeft = pl;
-  p.accumulate = acc != 0;
-  p.lo = lo;
-  p.hi = hi;
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi);
   packedConv2dNchwF32(PackedView(blob->data()), in, out, kh, kw, p);
 }
 }

@@ -22,8 +22,8 @@ TEST(Compiler, RunsTheExampleLikePyTorch) {
   sparq::io::HostTensor input, expected;
   std::string err;
   ASSERT_TRUE(sparq::io::readNpy(kExamples + "input.npy", input, err)) << err;
-  ASSERT_TRUE(sparq::io::readNpy(kExamples + "expected_logits.npy", expected,
-                                 err))
+  ASSERT_TRUE(
+      sparq::io::readNpy(kExamples + "expected_logits.npy", expected, err))
       << err;
   std::vector<sparq::io::HostTensor> outputs;
   ASSERT_TRUE(exe->run({&input}, outputs, err)) << err;
@@ -70,8 +70,8 @@ TEST(Compiler, CountsLayersForTheReport) {
     if (l.opType == "Conv")
       convMacs += l.macs;
   // stem 16x3x3x3 on 32x32, two 16x16x3x3 on 32x32, head 32x16x3x3 on 8x8.
-  EXPECT_EQ(convMacs, 32 * 32 * 16 * 27 + 2 * 32 * 32 * 16 * 144 +
-                          8 * 8 * 32 * 144);
+  EXPECT_EQ(convMacs,
+            32 * 32 * 16 * 27 + 2 * 32 * 32 * 16 * 144 + 8 * 8 * 32 * 144);
 }
 
 } // namespace

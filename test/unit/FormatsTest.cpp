@@ -138,9 +138,9 @@ TEST(Formats, SparseRoundTripAndExactSizes) {
           }
         PackedView iv(blob.data(), blob.size());
         EXPECT_EQ(iv.header().entries, entries);
-        EXPECT_EQ(iv.payloadBytes(), uint64_t(pes * (cols + 1) * 4 +
-                                              bitsToBytes(entries * ib) +
-                                              entries * 4));
+        EXPECT_EQ(iv.payloadBytes(),
+                  uint64_t(pes * (cols + 1) * 4 + bitsToBytes(entries * ib) +
+                           entries * 4));
       }
   }
 }
@@ -231,7 +231,8 @@ std::vector<float> awqReference(const std::vector<float> &w, int64_t rows,
         hi = std::max(hi, w[r * cols + g + i]);
       }
       float scale = std::max(hi - lo, 1e-5f) / levels;
-      float zero = std::min(std::max(-std::nearbyint(lo / scale), 0.0f), levels);
+      float zero =
+          std::min(std::max(-std::nearbyint(lo / scale), 0.0f), levels);
       for (int64_t i = 0; i < group; ++i) {
         float q = std::min(
             std::max(std::nearbyint(w[r * cols + g + i] / scale) + zero, 0.0f),
@@ -253,9 +254,8 @@ TEST(Formats, IntGroupsMatchAwqAndSizes) {
     l.group = group;
     l.zeroPoints = true;
     auto blob = pack(w.data(), rows, cols, l);
-    std::vector<float> got = decodeAll(blob), want =
-                                                  awqReference(w, rows, cols,
-                                                               bits, group);
+    std::vector<float> got = decodeAll(blob),
+                       want = awqReference(w, rows, cols, bits, group);
     for (size_t i = 0; i < w.size(); ++i)
       ASSERT_NEAR(got[i], want[i], 1e-6) << bits << " bits at " << i;
     int64_t groups = rows * cols / group;

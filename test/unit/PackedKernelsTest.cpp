@@ -5,10 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/kernels/PackedKernels.h"
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
-#include "runtime/kernels/PackedKernels.h"
 
 #include <gtest/gtest.h>
 
@@ -194,12 +194,11 @@ TEST(PackedKernels, ConvMatchesDirectLoops) {
   Case kernelSparse{"csr", make(Format::CSR), 0.3};
   std::vector<float> w = weightFor(kernelSparse, k, c * kh * kw, rng);
   std::vector<uint8_t> blob = pack(w.data(), k, c * kh * kw, make(Format::CSR));
-  MemRef<float, 4> in{x.data(), x.data(), 0, {n, c, h, wd},
-                      {c * h * wd, h * wd, wd, 1}};
-  MemRef<float, 4> o{out.data(), out.data(), 0, {n, k, oh, ow},
-                     {k * oh * ow, oh * ow, ow, 1}};
-  packedConv2dNchwF32(PackedView(blob.data(), blob.size()), &in, &o, kh, kw,
-                      p);
+  MemRef<float, 4> in{
+      x.data(), x.data(), 0, {n, c, h, wd}, {c * h * wd, h * wd, wd, 1}};
+  MemRef<float, 4> o{
+      out.data(), out.data(), 0, {n, k, oh, ow}, {k * oh * ow, oh * ow, ow, 1}};
+  packedConv2dNchwF32(PackedView(blob.data(), blob.size()), &in, &o, kh, kw, p);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t f = 0; f < k; ++f)
       for (int64_t oy = 0; oy < oh; ++oy)

@@ -45,8 +45,11 @@ TEST(Pruning, KernelFilterChannelVectorAndBlockRemoveWholeGroups) {
   struct Case {
     const char *name;
     int64_t groups, groupSize;
-  } cases[] = {{"kernel", 48, 9}, {"filter", 8, 54}, {"channel", 6, 72},
-               {"vector", 144, 3}, {"block2x9", 24, 18}};
+  } cases[] = {{"kernel", 48, 9},
+               {"filter", 8, 54},
+               {"channel", 6, 72},
+               {"vector", 144, 3},
+               {"block2x9", 24, 18}};
   for (const Case &c : cases) {
     PruneSpec spec;
     ASSERT_TRUE(parseGranularity(c.name, spec));

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char *kUsage = R"(sparqc - the sparq compiler for compressed neural networks
+const char *kUsage =
+    R"(sparqc - the sparq compiler for compressed neural networks
 
 usage:
   sparqc compile MODEL.onnx [--target host] [-o OUTDIR] [options]
@@ -62,7 +63,8 @@ compression (run first; --pass-pipeline runs after):
                         weights already have (on by default)
 )";
 
-const char *kRunUsage = R"(usage: sparqc run MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
+const char *kRunUsage =
+    R"(usage: sparqc run MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
 
 Compiles MODEL for the host CPU and runs it.
   -i NAME=FILE       input NAME from FILE (.npy, or ONNX TensorProto .pb)
@@ -74,7 +76,8 @@ Compiles MODEL for the host CPU and runs it.
 Shapes of the inputs given specialize the model's symbolic dimensions.
 )";
 
-const char *kCompileUsage = R"(usage: sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
+const char *kCompileUsage =
+    R"(usage: sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
 
 Compiles MODEL ahead of time. For --target host, OUTDIR receives
 model.mlir (graph IR), model.o (object code with the C interface
@@ -82,7 +85,8 @@ _mlir_ciface_forward) and model.json (input and output signature).
 Targets: host. (cuda, arm, hls: not available in this build.)
 )";
 
-const char *kReportUsage = R"(usage: sparqc report MODEL.onnx [--json FILE] [--html FILE] [options]
+const char *kReportUsage =
+    R"(usage: sparqc report MODEL.onnx [--json FILE] [--html FILE] [options]
 
 Prints a per-layer table after the compression flags given: op, output and
 weight shapes, sparsity pattern, storage format, density, bits per weight
@@ -95,7 +99,7 @@ and PE balance, with totals.
 
 struct Args {
   std::string command, model, outDir, target = "host", emit, timingJson,
-      jsonOut, htmlOut;
+                                      jsonOut, htmlOut;
   std::vector<std::pair<std::string, std::string>> inputs; // name (or ""), file
   CompileOptions options;
   int repeat = 0;
@@ -114,7 +118,8 @@ bool parseShape(const std::string &text, std::vector<int64_t> &shape) {
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, 'x')) {
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
+    if (part.empty() ||
+        part.find_first_not_of("0123456789") != std::string::npos ||
         part.size() > 12)
       return false;
     shape.push_back(std::stoll(part));
@@ -332,8 +337,7 @@ std::string readInputs(const Args &a,
       return err;
     std::string key = name.empty() ? t.name : name;
     if (key.empty())
-      return "input file '" + file +
-             "' carries no name; write -i NAME=" + file;
+      return "input file '" + file + "' carries no name; write -i NAME=" + file;
     tensors[key] = std::move(t);
   }
   return "";
@@ -458,9 +462,9 @@ int runCommand(Args &a) {
       return fail("cannot create output directory '" + a.outDir +
                   "': " + ec.message());
     for (const io::HostTensor &t : outputs)
-      if (!io::writeNpy((fs::path(a.outDir) / (sanitize(t.name) + ".npy"))
-                            .string(),
-                        t, err))
+      if (!io::writeNpy(
+              (fs::path(a.outDir) / (sanitize(t.name) + ".npy")).string(), t,
+              err))
         return fail(err);
   }
   if (!a.timingJson.empty()) {
@@ -532,9 +536,9 @@ int compileCommand(Args &a) {
     }
     return s + "]";
   };
-  sig << "{\"entry\": \"_mlir_ciface_" << kEntryName << "\", \"inputs\": "
-      << specs(compiler.inputs()) << ", \"outputs\": "
-      << specs(compiler.outputs()) << "}\n";
+  sig << "{\"entry\": \"_mlir_ciface_" << kEntryName
+      << "\", \"inputs\": " << specs(compiler.inputs())
+      << ", \"outputs\": " << specs(compiler.outputs()) << "}\n";
   return 0;
 }
 
@@ -549,7 +553,8 @@ int reportCommand(Args &a) {
     f << text;
     return static_cast<bool>(f);
   };
-  if (!a.jsonOut.empty() && !write(a.jsonOut, formatLayerJson(compiler.layers())))
+  if (!a.jsonOut.empty() &&
+      !write(a.jsonOut, formatLayerJson(compiler.layers())))
     return fail("cannot write '" + a.jsonOut + "'");
   if (!a.htmlOut.empty() &&
       !write(a.htmlOut,
