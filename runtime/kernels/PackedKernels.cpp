@@ -95,17 +95,29 @@ void zeroRows(float *y, int64_t ldy, int64_t rows, int64_t n) {
     std::memset(y + r * ldy, 0, n * sizeof(float));
 }
 
-/// yr[0, n) += sum of v[i] * xs[i][0, n) for i < count (count <= 4): four
-/// rows at a time, so that yr is loaded and stored once per four non-zeros.
+/// yr[0, n) += sum of v[i] * xs[i][0, n) for i < count (count <= 8): four or
+/// eight rows at a time, so that yr is loaded and stored once per group.
 SPARQ_SIMD_CLONES
-void axpy4(float *__restrict yr, const float *const *xs, const float *v,
+void axpy8(float *__restrict yr, const float *const *xs, const float *v,
            int count, int64_t n) {
+  if (count == 8) {
+    const float *__restrict x0 = xs[0], *__restrict x1 = xs[1],
+                            *__restrict x2 = xs[2], *__restrict x3 = xs[3],
+                            *__restrict x4 = xs[4], *__restrict x5 = xs[5],
+                            *__restrict x6 = xs[6], *__restrict x7 = xs[7];
+    float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], v4 = v[4], v5 = v[5],
+          v6 = v[6], v7 = v[7];
+    for (int64_t j = 0; j < n; ++j)
+      yr[j] += (v0 * x0[j] + v1 * x1[j]) + (v2 * x2[j] + v3 * x3[j]) +
+               ((v4 * x4[j] + v5 * x5[j]) + (v6 * x6[j] + v7 * x7[j]));
+    return;
+  }
   if (count == 4) {
     const float *__restrict x0 = xs[0], *__restrict x1 = xs[1],
                             *__restrict x2 = xs[2], *__restrict x3 = xs[3];
     float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
     for (int64_t j = 0; j < n; ++j)
-      yr[j] += v0 * x0[j] + v1 * x1[j] + v2 * x2[j] + v3 * x3[j];
+      yr[j] += (v0 * x0[j] + v1 * x1[j]) + (v2 * x2[j] + v3 * x3[j]);
     return;
   }
   for (int i = 0; i < count; ++i) {
@@ -116,31 +128,34 @@ void axpy4(float *__restrict yr, const float *const *xs, const float *v,
   }
 }
 
-/// Accumulates the entries of one output row, four at a time.
+/// Accumulates the entries of one output row, a group at a time: eight
+/// rows of X for short rows, four for long ones, whose eight segments and
+/// output would overflow L1 (measured in bench/packed_kernels.cpp).
 struct RowAccumulator {
   float *yr;
   int64_t n;
-  const float *xs[4];
-  float v[4];
+  int width = n > 512 ? 4 : 8;
+  const float *xs[8];
+  float v[8];
   int count = 0;
   void add(const float *x, float value) {
     if (value == 0)
       return;
     xs[count] = x;
     v[count++] = value;
-    if (count == 4)
+    if (count == width)
       flush();
   }
   void flush() {
     if (count)
-      axpy4(yr, xs, v, count, n);
+      axpy8(yr, xs, v, count, n);
     count = 0;
   }
 };
 
 // Columns of X are processed in chunks so that the rows of X a weight row
 // touches stay in cache.
-constexpr int64_t kChunk = 512;
+constexpr int64_t kChunk = 1024;
 
 //===----------------------------------------------------------------------===//
 // Sparse formats times a dense matrix
