@@ -26,9 +26,14 @@ SPARQ_AVX512
 void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
                  const float *xPadded, const float *scales, bool perRow,
                  float *y) {
-  // Four rows share every load of x. Each 32-bit word holds 16 codes; its
-  // even bits (code 1: +Wp) and odd bits (code 2: -Wn) are extracted as
-  // 16-lane masks by pext, and the masks select which x to add.
+  // Four rows share every load of x. Each 32-bit word holds 16 codes:
+  // broadcast to 16 lanes and shifted by 2 * lane, bit 0 (code 1: +Wp) and
+  // bit 1 (code 2: -Wn) of each lane become masks that select which x to add.
+  // (All vector work: pext would serialize on one scalar port.)
+  const __m512i shifts =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                        30);
+  const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
@@ -39,9 +44,9 @@ void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
       __m512 x = _mm512_loadu_ps(xPadded + k * 16);
 #define SPARQ_TERNARY_ROW(C, P, N)                                             \
   {                                                                            \
-    uint32_t w = C[k];                                                         \
-    __mmask16 mp = static_cast<__mmask16>(_pext_u32(w, 0x55555555u));          \
-    __mmask16 mn = static_cast<__mmask16>(_pext_u32(w, 0xAAAAAAAAu));          \
+    __m512i s = _mm512_srlv_epi32(_mm512_set1_epi32(int(C[k])), shifts);       \
+    __mmask16 mp = _mm512_test_epi32_mask(s, one);                             \
+    __mmask16 mn = _mm512_test_epi32_mask(s, two);                             \
     P = _mm512_mask_add_ps(P, mp, P, x);                                       \
     N = _mm512_mask_add_ps(N, mn, N, x);                                       \
   }
