@@ -6,10 +6,11 @@
 //   - 90%-sparse GEMM and 1x1 conv (CSR) against dense sgemm (OpenBLAS);
 //   - ternary, int4-group and 4-bit codebook GEMV against fp32 sgemv, with
 //     bytes/s counted on the packed bytes.
-// Everything runs on one thread (OpenBLAS is set to 1) so that the ratios
-// compare kernels, not thread pools.
+// Everything runs on SPARQ_BENCH_THREADS threads (default 1), OpenBLAS and
+// the packed kernels' pool alike, so that the ratios compare kernels.
 //
 //   build/bin/sparq-bench-kernels --benchmark_min_time=0.5
+//   SPARQ_BENCH_THREADS=2 build/bin/sparq-bench-kernels ...
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,11 +19,15 @@
 #include "runtime/formats/Quantize.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
@@ -47,8 +52,11 @@ void BM_StreamTriad(benchmark::State &state) {
   std::vector<float> a(kStreamElems), b(kStreamElems, 1.0f),
       c(kStreamElems, 2.0f);
   for (auto _ : state) {
-    for (int64_t i = 0; i < kStreamElems; ++i)
-      a[i] = b[i] + 3.0f * c[i];
+    // On the same threads as the kernels: the bandwidth they can have.
+    kernels::parallelFor(kStreamElems, 1 << 16, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i)
+        a[i] = b[i] + 3.0f * c[i];
+    });
     benchmark::DoNotOptimize(a.data());
     benchmark::ClobberMemory();
   }
@@ -194,7 +202,11 @@ BENCHMARK(BM_Codebook4Gemv)->Unit(benchmark::kMillisecond);
 } // namespace
 
 int main(int argc, char **argv) {
-  openblas_set_num_threads(1);
+  const char *env = std::getenv("SPARQ_BENCH_THREADS");
+  int threads = env ? std::max(1, std::atoi(env)) : 1;
+  openblas_set_num_threads(threads);
+  kernels::setPoolThreads(threads);
+  benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;

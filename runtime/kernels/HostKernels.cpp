@@ -3,6 +3,7 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
 
@@ -292,6 +293,7 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
 
 void sparq::kernels::setNumThreads(int threads) {
   openblas_set_num_threads(threads);
+  setPoolThreads(threads);
 }
 
 ConvParams sparq::kernels::convParams(int64_t sh, int64_t sw, int64_t dh,

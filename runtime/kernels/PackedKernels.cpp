@@ -3,6 +3,7 @@
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/kernels/PackedGemvAvx512.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
 
@@ -153,6 +154,9 @@ struct RowAccumulator {
   }
 };
 
+// Rows per thread below which a GEMV stays on one thread.
+constexpr int64_t kGemvGrain = 256;
+
 // Columns of X are processed in chunks so that the rows of X a weight row
 // touches stay in cache.
 constexpr int64_t kChunk = 1024;
@@ -161,14 +165,17 @@ constexpr int64_t kChunk = 1024;
 // Sparse formats times a dense matrix
 //===----------------------------------------------------------------------===//
 
+// Each SpMM takes the range [u0, u1) of its units: rows (CSR, N:M), block
+// rows (BCSR) or PEs (interleaved CSC), which write disjoint output rows.
+
 void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-             int64_t ldy, int64_t n) {
+             int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   withIndex(w, [&](auto *idx) {
     withValues(w, [&](auto val) {
       for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
         int64_t len = std::min(kChunk, n - j0);
-        for (int64_t r = 0; r < w.rows(); ++r) {
+        for (int64_t r = u0; r < u1; ++r) {
           RowAccumulator acc{y + r * ldy + j0, len};
           for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
             acc.add(x + int64_t(idx[e]) * ldx + j0, val(e));
@@ -180,14 +187,14 @@ void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 }
 
 void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-              int64_t ldy, int64_t n) {
+              int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   int64_t br = w.layout().blockRows, bc = w.layout().blockCols;
   withIndex(w, [&](auto *idx) {
     withValues(w, [&](auto val) {
       for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
         int64_t len = std::min(kChunk, n - j0);
-        for (int64_t b = 0; b < w.rows() / br; ++b)
+        for (int64_t b = u0; b < u1; ++b)
           for (int64_t i = 0; i < br; ++i) {
             RowAccumulator acc{y + (b * br + i) * ldy + j0, len};
             for (uint32_t e = ptr[b]; e < ptr[b + 1]; ++e) {
@@ -211,14 +218,14 @@ unsigned nmIndexBits(int64_t m) {
 }
 
 void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-            int64_t ldy, int64_t n) {
+            int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   int64_t nn = w.layout().n, m = w.layout().m, groups = w.cols() / m;
   unsigned ib = nmIndexBits(m);
   const uint8_t *idx = w.section<uint8_t>(Section::Index);
   withValues(w, [&](auto val) {
     for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
       int64_t len = std::min(kChunk, n - j0);
-      for (int64_t r = 0; r < w.rows(); ++r) {
+      for (int64_t r = u0; r < u1; ++r) {
         RowAccumulator acc{y + r * ldy + j0, len};
         uint64_t e = uint64_t(r) * groups * nn;
         for (int64_t g = 0; g < groups; ++g)
@@ -236,13 +243,13 @@ void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 /// Interleaved CSC: PE by PE, column by column, as the ESE engine walks it.
 SPARQ_SIMD_CLONES
 void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-              int64_t ldy, int64_t n) {
+              int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   const auto &l = w.layout();
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   const uint8_t *idx = w.section<uint8_t>(Section::Index);
   int64_t cols = w.cols();
   withValues(w, [&](auto val) {
-    for (int64_t p = 0; p < l.pes; ++p) {
+    for (int64_t p = u0; p < u1; ++p) {
       const uint32_t *cp = ptr + p * (cols + 1);
       for (int64_t c = 0; c < cols; ++c) {
         int64_t local = -1;
@@ -295,36 +302,40 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   const uint32_t *codes = w.section<uint32_t>(Section::Values);
   const auto &h = w.header();
   const float *scales = w.section<float>(Section::Scales);
+  bool perRow = h.layout.perChannel;
   if (haveAvx512()) {
     float layer[2] = {h.wp, h.wn};
-    avx512::ternaryGemv(codes, w.rows(), words, xp.data(),
-                        h.layout.perChannel ? scales : layer,
-                        h.layout.perChannel, y);
+    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      avx512::ternaryGemv(codes + r0 * words, r1 - r0, words, xp.data(),
+                          perRow ? scales + 2 * r0 : layer, perRow, y + r0);
+    });
     return;
   }
-  for (int64_t r = 0; r < w.rows(); ++r) {
-    const uint32_t *row = codes + r * words;
-    // Per-lane sums of the x under +1 codes and under -1 codes; the codes
-    // become 0/1 multipliers, so the loop has no branches and vectorizes.
-    float sp[16] = {}, sn[16] = {};
-    for (int64_t k = 0; k < words; ++k) {
-      uint32_t word = row[k];
-      const float *xk = xp.data() + k * 16;
-      for (int j = 0; j < 16; ++j) {
-        uint32_t c = (word >> (2 * j)) & 3;
-        sp[j] += float(c & 1) * xk[j];
-        sn[j] += float(c >> 1) * xk[j];
+  parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint32_t *row = codes + r * words;
+      // Per-lane sums of the x under +1 codes and under -1 codes; the codes
+      // become 0/1 multipliers, so the loop has no branches and vectorizes.
+      float sp[16] = {}, sn[16] = {};
+      for (int64_t k = 0; k < words; ++k) {
+        uint32_t word = row[k];
+        const float *xk = xp.data() + k * 16;
+        for (int j = 0; j < 16; ++j) {
+          uint32_t c = (word >> (2 * j)) & 3;
+          sp[j] += float(c & 1) * xk[j];
+          sn[j] += float(c >> 1) * xk[j];
+        }
       }
+      float p = 0, q = 0;
+      for (int j = 0; j < 16; ++j) {
+        p += sp[j];
+        q += sn[j];
+      }
+      float wp = perRow ? scales[2 * r] : h.wp;
+      float wn = perRow ? scales[2 * r + 1] : h.wn;
+      y[r] += wp * p - wn * q;
     }
-    float p = 0, q = 0;
-    for (int j = 0; j < 16; ++j) {
-      p += sp[j];
-      q += sn[j];
-    }
-    float wp = h.layout.perChannel ? scales[2 * r] : h.wp;
-    float wn = h.layout.perChannel ? scales[2 * r + 1] : h.wn;
-    y[r] += wp * p - wn * q;
-  }
+  });
 }
 
 SPARQ_SIMD_CLONES
@@ -349,25 +360,30 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     xo[i] = x[2 * i + 1];
   }
   if (haveAvx512()) {
-    avx512::int4Gemv(codes, w.rows(), cols, g, scales,
-                     l.zeroPoints ? zeros : nullptr, xe.data(), xo.data(),
-                     xsum.data(), y);
+    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      avx512::int4Gemv(codes + r0 * stride, r1 - r0, cols, g,
+                       scales + r0 * groups,
+                       l.zeroPoints ? zeros + r0 * groups : nullptr, xe.data(),
+                       xo.data(), xsum.data(), y + r0);
+    });
     return;
   }
-  for (int64_t r = 0; r < w.rows(); ++r) {
-    const uint8_t *row = codes + r * stride;
-    float total = 0;
-    for (int64_t gi = 0; gi < groups; ++gi) {
-      const uint8_t *gb = row + gi * g / 2;
-      const float *ge = xe.data() + gi * g / 2, *go = xo.data() + gi * g / 2;
-      float acc = 0;
-      for (int64_t i = 0; i < g / 2; ++i)
-        acc += float(gb[i] & 15) * ge[i] + float(gb[i] >> 4) * go[i];
-      float z = l.zeroPoints ? float(zeros[r * groups + gi]) : 8.0f;
-      total += scales[r * groups + gi] * (acc - z * xsum[gi]);
+  parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t *row = codes + r * stride;
+      float total = 0;
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const uint8_t *gb = row + gi * g / 2;
+        const float *ge = xe.data() + gi * g / 2, *go = xo.data() + gi * g / 2;
+        float acc = 0;
+        for (int64_t i = 0; i < g / 2; ++i)
+          acc += float(gb[i] & 15) * ge[i] + float(gb[i] >> 4) * go[i];
+        float z = l.zeroPoints ? float(zeros[r * groups + gi]) : 8.0f;
+        total += scales[r * groups + gi] * (acc - z * xsum[gi]);
+      }
+      y[r] += total;
     }
-    y[r] += total;
-  }
+  });
 }
 
 SPARQ_SIMD_CLONES
@@ -381,22 +397,27 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
       xe[i] = x[2 * i];
       xo[i] = x[2 * i + 1];
     }
-    avx512::codebook4Gemv(codes, w.rows(), cols, table, xe.data(), xo.data(),
-                          y);
+    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      avx512::codebook4Gemv(codes + r0 * stride, r1 - r0, cols, table,
+                            xe.data(), xo.data(), y + r0);
+    });
     if (cols & 1)
       for (int64_t r = 0; r < w.rows(); ++r)
         y[r] += table[codes[r * stride + cols / 2] & 15] * x[cols - 1];
     return;
   }
-  for (int64_t r = 0; r < w.rows(); ++r) {
-    const uint8_t *row = codes + r * stride;
-    float acc = 0;
-    for (int64_t i = 0; i < cols / 2; ++i)
-      acc += table[row[i] & 15] * x[2 * i] + table[row[i] >> 4] * x[2 * i + 1];
-    if (cols & 1)
-      acc += table[row[cols / 2] & 15] * x[cols - 1];
-    y[r] += acc;
-  }
+  parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t *row = codes + r * stride;
+      float acc = 0;
+      for (int64_t i = 0; i < cols / 2; ++i)
+        acc +=
+            table[row[i] & 15] * x[2 * i] + table[row[i] >> 4] * x[2 * i + 1];
+      if (cols & 1)
+        acc += table[row[cols / 2] & 15] * x[cols - 1];
+      y[r] += acc;
+    }
+  });
 }
 
 void sparseGemv(const PackedView &w, const float *x, float *y) {
@@ -406,12 +427,14 @@ void sparseGemv(const PackedView &w, const float *x, float *y) {
     switch (l.format) {
     case Format::CSR:
       withIndex(w, [&](auto *idx) {
-        for (int64_t r = 0; r < w.rows(); ++r) {
-          float acc = 0;
-          for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
-            acc += val(e) * x[idx[e]];
-          y[r] += acc;
-        }
+        parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            float acc = 0;
+            for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
+              acc += val(e) * x[idx[e]];
+            y[r] += acc;
+          }
+        });
       });
       break;
     case Format::BCSR: {
@@ -463,18 +486,24 @@ void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
     return decodedSpmm(w, x, ldx, y, ldy, n, accumulate);
   if (!accumulate)
     zeroRows(y, ldy, w.rows(), n);
-  switch (l.format) {
-  case Format::CSR:
-    return csrSpmm(w, x, ldx, y, ldy, n);
-  case Format::BCSR:
-    return bcsrSpmm(w, x, ldx, y, ldy, n);
-  case Format::NM:
-    return nmSpmm(w, x, ldx, y, ldy, n);
-  case Format::InterleavedCSC:
-    return icscSpmm(w, x, ldx, y, ldy, n);
-  default:
-    return decodedSpmm(w, x, ldx, y, ldy, n, true);
-  }
+  // Threads take disjoint output rows.
+  int64_t units = l.format == Format::BCSR             ? w.rows() / l.blockRows
+                  : l.format == Format::InterleavedCSC ? l.pes
+                                                       : w.rows();
+  parallelFor(units, 1, [&](int64_t u0, int64_t u1) {
+    switch (l.format) {
+    case Format::CSR:
+      return csrSpmm(w, x, ldx, y, ldy, n, u0, u1);
+    case Format::BCSR:
+      return bcsrSpmm(w, x, ldx, y, ldy, n, u0, u1);
+    case Format::NM:
+      return nmSpmm(w, x, ldx, y, ldy, n, u0, u1);
+    case Format::InterleavedCSC:
+      return icscSpmm(w, x, ldx, y, ldy, n, u0, u1);
+    default:
+      return;
+    }
+  });
 }
 
 void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
@@ -505,9 +534,13 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
   case Format::BCSR:
     return sparseGemv(w, x, y);
   case Format::NM:
-    return nmSpmm(w, x, 1, y, 1, 1);
+    return parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      nmSpmm(w, x, 1, y, 1, 1, r0, r1);
+    });
   case Format::InterleavedCSC:
-    return icscSpmm(w, x, 1, y, 1, 1);
+    return parallelFor(l.pes, 1, [&](int64_t p0, int64_t p1) {
+      icscSpmm(w, x, 1, y, 1, 1, p0, p1);
+    });
   default:
     return decodedGemv(w, x, y);
   }

@@ -219,3 +219,46 @@ TEST(PackedKernels, ConvMatchesDirectLoops) {
 }
 
 } // namespace
+
+#include "runtime/kernels/ThreadPool.h"
+
+#include <atomic>
+
+namespace {
+
+TEST(ThreadPool, CoversTheRangeOnce) {
+  for (int threads : {1, 2, 3}) {
+    setPoolThreads(threads);
+    for (int64_t n : {0, 1, 5, 1000}) {
+      std::vector<std::atomic<int>> hits(n);
+      parallelFor(n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          ++hits[i];
+      });
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[i].load(), 1) << threads << " threads, n = " << n;
+    }
+  }
+  setPoolThreads(2);
+}
+
+TEST(PackedKernels, ThreadedGemvEqualsSerial) {
+  std::mt19937 rng(23);
+  int64_t rows = 1000, cols = 256;
+  for (const Case &c : cases()) {
+    std::vector<float> w = weightFor(c, rows, cols, rng);
+    std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
+    PackedView v(blob.data(), blob.size());
+    std::normal_distribution<float> d(0, 1);
+    std::vector<float> x(cols), serial(rows), threaded(rows);
+    for (float &e : x)
+      e = d(rng);
+    setPoolThreads(1);
+    packedGemv(v, x.data(), serial.data(), false);
+    setPoolThreads(2);
+    packedGemv(v, x.data(), threaded.data(), false);
+    EXPECT_EQ(serial, threaded) << c.name;
+  }
+}
+
+} // namespace
