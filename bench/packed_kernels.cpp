@@ -11,6 +11,7 @@
 //
 //   build/bin/sparq-bench-kernels --benchmark_min_time=0.5
 //   SPARQ_BENCH_THREADS=2 build/bin/sparq-bench-kernels ...
+//   SPARQ_BENCH_SIMD=avx2 build/bin/sparq-bench-kernels ...   (or portable)
 //
 //===----------------------------------------------------------------------===//
 
@@ -207,6 +208,16 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(threads);
   kernels::setPoolThreads(threads);
   benchmark::AddCustomContext("threads", std::to_string(threads));
+  const char *simd = std::getenv("SPARQ_BENCH_SIMD");
+  kernels::SimdLevel level = kernels::limitSimd(
+      !simd                             ? kernels::SimdLevel::Avx512
+      : std::string(simd) == "avx2"     ? kernels::SimdLevel::Avx2
+      : std::string(simd) == "portable" ? kernels::SimdLevel::Portable
+                                        : kernels::SimdLevel::Avx512);
+  benchmark::AddCustomContext(
+      "gemv_simd", level == kernels::SimdLevel::Avx512 ? "avx512"
+                   : level == kernels::SimdLevel::Avx2 ? "avx2"
+                                                       : "portable");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;

@@ -1,11 +1,12 @@
 //===- PackedGemvAvx512.cpp - AVX-512 GEMV on ternary/int4/codebook codes -===//
 //
 // Compiled for AVX-512 (F, BW, VL) and BMI2 whatever the build's baseline;
-// PackedKernels.cpp calls these only when the CPU has those features.
+// PackedKernels.cpp calls these only when the CPU has those features
+// (contracts in PackedGemvSimd.h).
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/kernels/PackedGemvAvx512.h"
+#include "runtime/kernels/PackedGemvSimd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

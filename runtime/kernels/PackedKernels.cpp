@@ -2,7 +2,7 @@
 
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/formats/BitPack.h"
-#include "runtime/kernels/PackedGemvAvx512.h"
+#include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
@@ -27,10 +27,16 @@ using sparq::formats::Section;
 
 namespace {
 
-bool haveAvx512() {
-  static const bool yes = avx512::available();
-  return yes;
+SimdLevel detectedSimd() {
+  static const SimdLevel level = avx512::available() ? SimdLevel::Avx512
+                                 : avx2::available() ? SimdLevel::Avx2
+                                                     : SimdLevel::Portable;
+  return level;
 }
+
+SimdLevel simdCap = SimdLevel::Avx512;
+
+SimdLevel simd() { return std::min(detectedSimd(), simdCap); }
 
 //===----------------------------------------------------------------------===//
 // Values of sparse formats: f32, or codes looked up in a table.
@@ -303,11 +309,13 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   const auto &h = w.header();
   const float *scales = w.section<float>(Section::Scales);
   bool perRow = h.layout.perChannel;
-  if (haveAvx512()) {
+  if (SimdLevel level = simd(); level != SimdLevel::Portable) {
     float layer[2] = {h.wp, h.wn};
+    auto kernel =
+        level == SimdLevel::Avx512 ? avx512::ternaryGemv : avx2::ternaryGemv;
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      avx512::ternaryGemv(codes + r0 * words, r1 - r0, words, xp.data(),
-                          perRow ? scales + 2 * r0 : layer, perRow, y + r0);
+      kernel(codes + r0 * words, r1 - r0, words, xp.data(),
+             perRow ? scales + 2 * r0 : layer, perRow, y + r0);
     });
     return;
   }
@@ -359,12 +367,13 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     xe[i] = x[2 * i];
     xo[i] = x[2 * i + 1];
   }
-  if (haveAvx512()) {
+  if (SimdLevel level = simd(); level != SimdLevel::Portable) {
+    auto kernel =
+        level == SimdLevel::Avx512 ? avx512::int4Gemv : avx2::int4Gemv;
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      avx512::int4Gemv(codes + r0 * stride, r1 - r0, cols, g,
-                       scales + r0 * groups,
-                       l.zeroPoints ? zeros + r0 * groups : nullptr, xe.data(),
-                       xo.data(), xsum.data(), y + r0);
+      kernel(codes + r0 * stride, r1 - r0, cols, g, scales + r0 * groups,
+             l.zeroPoints ? zeros + r0 * groups : nullptr, xe.data(), xo.data(),
+             xsum.data(), y + r0);
     });
     return;
   }
@@ -391,15 +400,17 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
   int64_t cols = w.cols(), stride = (cols + 1) / 2;
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *table = w.section<float>(Section::Table);
-  if (haveAvx512()) {
+  if (SimdLevel level = simd(); level != SimdLevel::Portable) {
+    auto kernel = level == SimdLevel::Avx512 ? avx512::codebook4Gemv
+                                             : avx2::codebook4Gemv;
     std::vector<float> xe(cols / 2), xo(cols / 2);
     for (int64_t i = 0; i < cols / 2; ++i) {
       xe[i] = x[2 * i];
       xo[i] = x[2 * i + 1];
     }
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      avx512::codebook4Gemv(codes + r0 * stride, r1 - r0, cols, table,
-                            xe.data(), xo.data(), y + r0);
+      kernel(codes + r0 * stride, r1 - r0, cols, table, xe.data(), xo.data(),
+             y + r0);
     });
     if (cols & 1)
       for (int64_t r = 0; r < w.rows(); ++r)
@@ -637,4 +648,9 @@ void sparq::kernels::forEachPackedKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_linear_f32));
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_f32));
+}
+
+SimdLevel sparq::kernels::limitSimd(SimdLevel max) {
+  simdCap = max;
+  return simd();
 }

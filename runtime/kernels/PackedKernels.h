@@ -35,6 +35,14 @@ void packedLinear(const formats::PackedView &w, const float *a, int64_t lda,
 void packedConv2dNchwF32(const formats::PackedView &w, F32x4 *in, F32x4 *out,
                          int64_t kh, int64_t kw, const ConvParams &p);
 
+/// Instruction sets of the hand-vectorized GEMV kernels, picked at run time.
+enum class SimdLevel { Portable, Avx2, Avx512 };
+
+/// Caps the instruction set the GEMV kernels use at `max` (tests and
+/// benchmarks exercise every level a machine has); returns the level they
+/// use now.
+SimdLevel limitSimd(SimdLevel max);
+
 /// Symbols of the packed kernels for the JIT, as forEachHostKernel.
 void forEachPackedKernel(const std::function<void(const char *, void *)> &fn);
 

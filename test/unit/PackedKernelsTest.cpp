@@ -117,62 +117,77 @@ void expectNear(const std::vector<float> &got, const std::vector<float> &want,
         << what << " at " << i;
 }
 
-TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
-  std::mt19937 rng(21);
-  std::normal_distribution<float> d(0, 1);
-  for (const Case &c : cases()) {
-    int64_t rows = 24, cols = 64;
-    std::vector<float> w = weightFor(c, rows, cols, rng);
-    std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
-    PackedView v(blob.data(), blob.size());
-    std::vector<float> wd(rows * cols);
-    decodeRows(v, 0, rows, wd.data());
+/// Every instruction set this machine has, from the widest down.
+std::vector<SimdLevel> simdLevels() {
+  std::vector<SimdLevel> levels = {limitSimd(SimdLevel::Avx512)};
+  if (levels[0] == SimdLevel::Avx512)
+    levels.push_back(SimdLevel::Avx2);
+  if (levels.back() != SimdLevel::Portable)
+    levels.push_back(SimdLevel::Portable);
+  return levels;
+}
 
-    for (int64_t n : {1, 7, 600}) {
-      int64_t ldx = n + 3, ldy = n + 5;
-      std::vector<float> x(cols * ldx), y(rows * ldy), want(rows * ldy);
+TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
+  for (SimdLevel level : simdLevels()) {
+    SCOPED_TRACE("SIMD level " + std::to_string(int(level)));
+    ASSERT_EQ(limitSimd(level), level);
+    std::mt19937 rng(21);
+    std::normal_distribution<float> d(0, 1);
+    for (const Case &c : cases()) {
+      int64_t rows = 24, cols = 64;
+      std::vector<float> w = weightFor(c, rows, cols, rng);
+      std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
+      PackedView v(blob.data(), blob.size());
+      std::vector<float> wd(rows * cols);
+      decodeRows(v, 0, rows, wd.data());
+
+      for (int64_t n : {1, 7, 600}) {
+        int64_t ldx = n + 3, ldy = n + 5;
+        std::vector<float> x(cols * ldx), y(rows * ldy), want(rows * ldy);
+        for (float &e : x)
+          e = d(rng);
+        for (size_t i = 0; i < y.size(); ++i)
+          y[i] = want[i] = d(rng);
+        for (bool acc : {true, false}) {
+          std::vector<float> got = y, ref = want;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < n; ++j) {
+              double s = acc ? ref[r * ldy + j] : 0.0;
+              for (int64_t k = 0; k < cols; ++k)
+                s += double(wd[r * cols + k]) * x[k * ldx + j];
+              ref[r * ldy + j] = float(s);
+            }
+          packedSpmm(v, x.data(), ldx, got.data(), ldy, n, acc);
+          expectNear(got, ref, (std::string(c.name) + " spmm").c_str());
+        }
+      }
+
+      std::vector<float> x(cols), y(rows, 0.5f), ref(rows, 0.5f);
       for (float &e : x)
         e = d(rng);
-      for (size_t i = 0; i < y.size(); ++i)
-        y[i] = want[i] = d(rng);
-      for (bool acc : {true, false}) {
-        std::vector<float> got = y, ref = want;
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t j = 0; j < n; ++j) {
-            double s = acc ? ref[r * ldy + j] : 0.0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < cols; ++k)
+          ref[r] += wd[r * cols + k] * x[k];
+      packedGemv(v, x.data(), y.data(), true);
+      expectNear(y, ref, (std::string(c.name) + " gemv").c_str());
+
+      for (int64_t m : {1, 3, 9}) {
+        std::vector<float> a(m * cols), out(m * rows, 0.0f), want(m * rows);
+        for (float &e : a)
+          e = d(rng);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t r = 0; r < rows; ++r) {
+            double s = 0;
             for (int64_t k = 0; k < cols; ++k)
-              s += double(wd[r * cols + k]) * x[k * ldx + j];
-            ref[r * ldy + j] = float(s);
+              s += double(a[i * cols + k]) * wd[r * cols + k];
+            want[i * rows + r] = float(s);
           }
-        packedSpmm(v, x.data(), ldx, got.data(), ldy, n, acc);
-        expectNear(got, ref, (std::string(c.name) + " spmm").c_str());
+        packedLinear(v, a.data(), cols, out.data(), rows, m, false);
+        expectNear(out, want, (std::string(c.name) + " linear").c_str());
       }
     }
-
-    std::vector<float> x(cols), y(rows, 0.5f), ref(rows, 0.5f);
-    for (float &e : x)
-      e = d(rng);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k = 0; k < cols; ++k)
-        ref[r] += wd[r * cols + k] * x[k];
-    packedGemv(v, x.data(), y.data(), true);
-    expectNear(y, ref, (std::string(c.name) + " gemv").c_str());
-
-    for (int64_t m : {1, 3, 9}) {
-      std::vector<float> a(m * cols), out(m * rows, 0.0f), want(m * rows);
-      for (float &e : a)
-        e = d(rng);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t r = 0; r < rows; ++r) {
-          double s = 0;
-          for (int64_t k = 0; k < cols; ++k)
-            s += double(a[i * cols + k]) * wd[r * cols + k];
-          want[i * rows + r] = float(s);
-        }
-      packedLinear(v, a.data(), cols, out.data(), rows, m, false);
-      expectNear(out, want, (std::string(c.name) + " linear").c_str());
-    }
   }
+  limitSimd(SimdLevel::Avx512);
 }
 
 TEST(PackedKernels, ConvMatchesDirectLoops) {
