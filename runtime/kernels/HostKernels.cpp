@@ -227,10 +227,12 @@ depthwiseRow(const float *__restrict x, int64_t rowStride,
 }
 } // namespace
 
+namespace {
 // Portable binary, SIMD chosen at run time: one clone per instruction set.
+/// Images x channels [u0, u1) of a depthwise convolution.
 SPARQ_SIMD_CLONES
-void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
-                                            F32x4 *out, const ConvParams &p) {
+void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
+                     const ConvParams &p, int64_t u0, int64_t u1) {
   int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
           wd = in->sizes[3];
   int64_t kh = w->sizes[1], kw = w->sizes[2];
@@ -245,8 +247,10 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
       wd - 1 - lastTap < 0
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ci = 0; ci < c; ++ci) {
+  (void)n;
+  for (int64_t u = u0; u < u1; ++u) {
+    int64_t b = u / c, ci = u % c;
+    {
       const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
       const float *wk = w->data() + ci * w->strides[0];
       float *o = out->data() + b * out->strides[0] + ci * out->strides[1];
@@ -289,6 +293,17 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
         general(ox1, ow);
       }
     }
+  }
+}
+} // namespace
+
+void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
+                                            F32x4 *out, const ConvParams &p) {
+  int64_t planes = in->sizes[0] * in->sizes[1];
+  int64_t work = out->sizes[2] * out->sizes[3] * w->sizes[1] * w->sizes[2];
+  parallelFor(
+      planes, std::max<int64_t>(1, (int64_t(1) << 14) / (work + 1)),
+      [&](int64_t u0, int64_t u1) { depthwisePlanes(in, w, out, p, u0, u1); });
 }
 
 void sparq::kernels::setNumThreads(int threads) {

@@ -181,7 +181,9 @@ INSTANTIATE_TEST_SUITE_P(
         padded(ConvCase{1, 6, 12, 12, 6, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6),
         padded(ConvCase{2, 4, 13, 9, 4, 3, 3, 2, 2, 1, 1}, 1, false, 0, 0.5f),
         padded(ConvCase{1, 3, 8, 8, 3, 3, 3, 1, 1, 2, 2}, 2, true),
-        padded(ConvCase{1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1}, 3, false, -0.25f)));
+        padded(ConvCase{1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1}, 3, false, -0.25f),
+        // Enough planes for the depthwise kernel to split over threads.
+        padded(ConvCase{2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6)));
 
 TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
   std::vector<std::string> names;
