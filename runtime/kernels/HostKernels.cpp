@@ -3,6 +3,7 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
@@ -13,13 +14,6 @@
 #include <vector>
 
 using namespace sparq::kernels;
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPARQ_SIMD_CLONES                                                      \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SPARQ_SIMD_CLONES
-#endif
 
 namespace {
 

@@ -1,6 +1,7 @@
 //===- PackedKernels.cpp - kernels on compressed weights ------------------===//
 
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/SimdClones.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -11,13 +12,6 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPARQ_SIMD_CLONES                                                      \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SPARQ_SIMD_CLONES
-#endif
 
 using namespace sparq::kernels;
 using sparq::formats::Format;
