@@ -180,12 +180,21 @@ bool Compiler::collectCompression() {
             (sp.getPattern() == mlir::sparq::SparsityPattern::NM ? ":" : "x") +
             std::to_string(sp.getGroup()[1]);
     }
-    try {
-      std::vector<uint8_t> blob = formats::pack(v.data(), rows, cols, layout);
-      st.bytes = formats::PackedView(blob.data(), blob.size()).payloadBytes();
-    } catch (const formats::FormatError &e) {
-      errors = "layer '" + w.layer + "': " + e.what();
-      return false;
+    // sparq-select-layout measured the stored bytes already (passes that
+    // change a weight drop the attribute); else measure by packing.
+    auto cost =
+        w.cst->getAttrOfType<mlir::DictionaryAttr>(mlir::sparq::kCostAttr);
+    if (auto bytes = cost ? cost.getAs<mlir::IntegerAttr>("bytes")
+                          : mlir::IntegerAttr()) {
+      st.bytes = bytes.getInt();
+    } else {
+      try {
+        std::vector<uint8_t> blob = formats::pack(v.data(), rows, cols, layout);
+        st.bytes = formats::PackedView(blob.data(), blob.size()).payloadBytes();
+      } catch (const formats::FormatError &e) {
+        errors = "layer '" + w.layer + "': " + e.what();
+        return false;
+      }
     }
     if (auto bal = w.cst->getAttrOfType<mlir::DictionaryAttr>(
             mlir::sparq::kBalanceAttr)) {

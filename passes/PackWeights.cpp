@@ -103,27 +103,36 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
     });
     for (arith::ConstantOp c : rest) {
       auto t = cast<RankedTensorType>(c.getType());
-      emitWarning(c.getLoc())
-          << "sparq-pack-weights: an encoded constant that no conv or matmul "
-             "consumes is stored dense";
-      // Its values are what the encoding stores: decode(pack(values)).
+      auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
       auto attr = cast<DenseElementsAttr>(c.getValue());
-      std::vector<float> v;
-      for (const APFloat &x : attr.getValues<APFloat>())
-        v.push_back(x.convertToFloat());
-      int64_t rows = t.getRank() ? t.getDimSize(0) : 1;
-      std::vector<uint8_t> blob;
-      try {
-        blob = formats::pack(
-            v.data(), rows, rows ? v.size() / rows : 0,
-            toLayout(cast<EncodingAttr>(t.getEncoding()), t.getShape()));
-      } catch (const formats::FormatError &e) {
-        emitError(c.getLoc()) << "sparq-pack-weights: " << e.what();
-        return signalPassFailure();
-      }
       OpBuilder b(c);
-      c->replaceAllUsesWith(
-          decodedConstant(b, c.getLoc(), t, blob).getDefiningOp());
+      Value dense;
+      if (t.getElementType().isF32() && t.getRank() >= 1) {
+        // Its values are what the encoding stores: decode(pack(values)).
+        emitWarning(c.getLoc())
+            << "sparq-pack-weights: an encoded constant that no conv or "
+               "matmul consumes is stored dense";
+        std::vector<float> v = floatValues(attr);
+        int64_t rows = t.getDimSize(0);
+        try {
+          dense = decodedConstant(
+              b, c.getLoc(), t,
+              formats::pack(
+                  v.data(), rows, rows ? v.size() / rows : 0,
+                  toLayout(cast<EncodingAttr>(t.getEncoding()), t.getShape())));
+        } catch (const formats::FormatError &e) {
+          emitError(c.getLoc()) << "sparq-pack-weights: " << e.what();
+          return signalPassFailure();
+        }
+      } else {
+        // The formats library packs f32 only: other types keep their values.
+        emitWarning(c.getLoc())
+            << "sparq-pack-weights: the encoding of a " << t.getElementType()
+            << " constant is dropped; its values are used as they are";
+        dense =
+            b.create<arith::ConstantOp>(c.getLoc(), plain, attr.reshape(plain));
+      }
+      c->replaceAllUsesWith(dense.getDefiningOp());
       c->erase();
     }
   }

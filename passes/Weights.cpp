@@ -50,13 +50,16 @@ bool glob(StringRef pattern, StringRef text) {
 
 } // namespace
 
-std::vector<float> Weight::values() const {
-  auto attr = cast<DenseElementsAttr>(cst.getValue());
+std::vector<float> mlir::sparq::floatValues(DenseElementsAttr attr) {
   std::vector<float> v;
   v.reserve(attr.getNumElements());
   for (const APFloat &x : attr.getValues<APFloat>())
     v.push_back(x.convertToFloat());
   return v;
+}
+
+std::vector<float> Weight::values() const {
+  return floatValues(cast<DenseElementsAttr>(cst.getValue()));
 }
 
 std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {

@@ -48,6 +48,9 @@ struct Weight {
   std::vector<float> values() const;
 };
 
+/// The elements of an f32 dense attribute.
+std::vector<float> floatValues(DenseElementsAttr attr);
+
 /// The module's weights in program order.
 std::vector<Weight> collectWeights(ModuleOp module);
 

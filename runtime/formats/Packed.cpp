@@ -2,6 +2,7 @@
 
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/BitPack.h"
+#include "runtime/formats/Quantize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,20 +17,6 @@ namespace {
 std::string fmtError(const std::string &what) { return "cannot pack: " + what; }
 
 unsigned idxWidth(int64_t dim) { return dim <= 65536 ? 2 : 4; }
-
-unsigned ceilLog2(int64_t v) {
-  unsigned b = 0;
-  while ((int64_t(1) << b) < v)
-    ++b;
-  return std::max(b, 1u);
-}
-
-/// Bytes per stored row of a dense quantized layout.
-uint64_t denseRowBytes(const Layout &l, int64_t cols) {
-  if (l.quant == Quant::Ternary)
-    return (cols + 15) / 16 * 4;
-  return bytesForBits(uint64_t(cols) * l.valueBits());
-}
 
 //===----------------------------------------------------------------------===//
 // Value codes: ternary, codebook and fixed point share one encoder.
@@ -59,37 +46,29 @@ struct Codec {
   }
 };
 
-/// Mean of the values of one sign, which must all be equal (a ternarized
-/// weight); throws otherwise.
-float ternaryScale(const float *w, int64_t n, int sign, int64_t row) {
-  float first = 0;
-  bool seen = false;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = w[i] * sign;
-    if (v <= 0)
-      continue;
-    if (seen && v != first) {
-      std::ostringstream os;
-      os << "the weight is not ternary: "
-         << (sign > 0 ? "positive" : "negative") << " values " << first
-         << " and " << v;
-      if (row >= 0)
-        os << " in row " << row;
-      os << " differ (run sparq-ternarize first)";
-      throw FormatError(fmtError(os.str()));
-    }
-    first = v;
-    seen = true;
+/// Wp/Wn of a ternarized weight (row `row`, or -1 for the layer); throws
+/// if it holds more than one positive or one negative value.
+TernaryScales ternaryScales(const float *w, int64_t n, int64_t row) {
+  std::optional<TernaryScales> s = ternaryValues(w, n);
+  if (!s) {
+    std::ostringstream os;
+    os << "the weight";
+    if (row >= 0)
+      os << "'s row " << row;
+    os << " is not ternary: more than one positive or negative value (run "
+          "sparq-ternarize first)";
+    throw FormatError(fmtError(os.str()));
   }
-  return first;
+  return *s;
 }
 
 Codec makeCodec(const Layout &l, const float *w, int64_t rows, int64_t cols) {
   Codec c{l};
   int64_t n = rows * cols;
   if (l.quant == Quant::Ternary && !l.perChannel) {
-    c.wp = ternaryScale(w, n, 1, -1);
-    c.wn = ternaryScale(w, n, -1, -1);
+    TernaryScales s = ternaryScales(w, n, -1);
+    c.wp = s.wp;
+    c.wn = s.wn;
   } else if (l.quant == Quant::Codebook) {
     std::vector<float> v(w, w + n);
     if (l.isSparse())
@@ -246,8 +225,9 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
     const float *x = w + r * cols;
     Codec rc = c;
     if (l.quant == Quant::Ternary && l.perChannel) {
-      rc.wp = ternaryScale(x, cols, 1, r);
-      rc.wn = ternaryScale(x, cols, -1, r);
+      TernaryScales s = ternaryScales(x, cols, r);
+      rc.wp = s.wp;
+      rc.wn = s.wn;
       b.append<float>(Scales, rc.wp);
       b.append<float>(Scales, rc.wn);
     }
@@ -307,7 +287,7 @@ void packBcsr(Blob &b, const Codec &c, const float *w, int64_t rows,
 void packNm(Blob &b, const Codec &c, const float *w, int64_t rows,
             int64_t cols) {
   int64_t n = b.h.layout.n, m = b.h.layout.m;
-  unsigned ib = ceilLog2(m);
+  unsigned ib = nmIndexBits(m);
   ValueWriter vw{c, b.sec[Values]};
   auto &idx = b.sec[Index];
   uint64_t slot = 0;
@@ -431,6 +411,19 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
 //===----------------------------------------------------------------------===//
 // Public API
 //===----------------------------------------------------------------------===//
+
+unsigned sparq::formats::nmIndexBits(int64_t m) {
+  unsigned b = 1;
+  while ((int64_t(1) << b) < m)
+    ++b;
+  return b;
+}
+
+uint64_t sparq::formats::denseRowBytes(const Layout &l, int64_t cols) {
+  if (l.quant == Quant::Ternary)
+    return (cols + 15) / 16 * 4;
+  return bytesForBits(uint64_t(cols) * l.valueBits());
+}
 
 std::vector<uint8_t> sparq::formats::pack(const float *w, int64_t rows,
                                           int64_t cols, const Layout &layout) {
@@ -581,7 +574,7 @@ void sparq::formats::decodeRows(const PackedView &v, int64_t r0, int64_t r1,
     break;
   }
   case Format::NM: {
-    unsigned ib = ceilLog2(l.m);
+    unsigned ib = nmIndexBits(l.m);
     int64_t groups = cols / l.m;
     const uint8_t *idx = v.section<uint8_t>(Index);
     for (int64_t r = r0; r < r1; ++r)

@@ -101,6 +101,13 @@ private:
   const Header *h;
 };
 
+/// Bits of an N:M slot's position: ceil(log2 M), at least 1.
+unsigned nmIndexBits(int64_t m);
+
+/// Bytes of one stored row of a dense quantized layout (ternary rows are
+/// padded to whole uint32 words, others to a byte).
+uint64_t denseRowBytes(const Layout &layout, int64_t cols);
+
 /// Decodes rows [r0, r1) into out[(r1-r0) * cols].
 void decodeRows(const PackedView &v, int64_t r0, int64_t r1, float *out);
 

@@ -219,16 +219,13 @@ depthwiseRow(const float *__restrict x, int64_t rowStride,
     }
   }
 }
-} // namespace
 
-namespace {
-// Portable binary, SIMD chosen at run time: one clone per instruction set.
-/// Images x channels [u0, u1) of a depthwise convolution.
+/// Images x channels [u0, u1) of a depthwise convolution; one clone per
+/// instruction set.
 SPARQ_SIMD_CLONES
 void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
                      const ConvParams &p, int64_t u0, int64_t u1) {
-  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
-          wd = in->sizes[3];
+  int64_t c = in->sizes[1], h = in->sizes[2], wd = in->sizes[3];
   int64_t kh = w->sizes[1], kw = w->sizes[2];
   int64_t oh = out->sizes[2], ow = out->sizes[3];
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
@@ -241,7 +238,6 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
       wd - 1 - lastTap < 0
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
-  (void)n;
   for (int64_t u = u0; u < u1; ++u) {
     int64_t b = u / c, ci = u % c;
     {

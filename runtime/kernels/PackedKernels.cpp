@@ -1,9 +1,9 @@
 //===- PackedKernels.cpp - kernels on compressed weights ------------------===//
 
 #include "runtime/kernels/PackedKernels.h"
-#include "runtime/kernels/SimdClones.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/kernels/PackedGemvSimd.h"
+#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
@@ -210,17 +210,10 @@ void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
   });
 }
 
-unsigned nmIndexBits(int64_t m) {
-  unsigned b = 1;
-  while ((int64_t(1) << b) < m)
-    ++b;
-  return b;
-}
-
 void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
             int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   int64_t nn = w.layout().n, m = w.layout().m, groups = w.cols() / m;
-  unsigned ib = nmIndexBits(m);
+  unsigned ib = sparq::formats::nmIndexBits(m);
   const uint8_t *idx = w.section<uint8_t>(Section::Index);
   withValues(w, [&](auto val) {
     for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
@@ -241,7 +234,6 @@ void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 }
 
 /// Interleaved CSC: PE by PE, column by column, as the ESE engine walks it.
-SPARQ_SIMD_CLONES
 void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
               int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
   const auto &l = w.layout();
@@ -253,7 +245,7 @@ void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
       const uint32_t *cp = ptr + p * (cols + 1);
       for (int64_t c = 0; c < cols; ++c) {
         int64_t local = -1;
-        const float *__restrict xr = x + c * ldx;
+        const float *xr = x + c * ldx;
         for (uint32_t e = cp[c]; e < cp[c + 1]; ++e) {
           local += sparq::formats::readBits(idx, uint64_t(e) * l.indexBits,
                                             l.indexBits) +
@@ -261,9 +253,8 @@ void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
           float v = val(e);
           if (v == 0)
             continue;
-          float *__restrict yr = y + (p + local * l.pes) * ldy;
-          for (int64_t j = 0; j < n; ++j)
-            yr[j] += v * xr[j];
+          // (axpy8 is compiled per instruction set; this lambda is not.)
+          axpy8(y + (p + local * l.pes) * ldy, &xr, &v, 1, n);
         }
       }
     }
@@ -293,9 +284,9 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 // Matrix-vector products: bound by the bytes of the weight.
 //===----------------------------------------------------------------------===//
 
-SPARQ_SIMD_CLONES
 void ternaryGemv(const PackedView &w, const float *x, float *y) {
-  int64_t cols = w.cols(), words = (cols + 15) / 16;
+  int64_t cols = w.cols(),
+          words = sparq::formats::denseRowBytes(w.layout(), cols) / 4;
   // x padded to whole words: codes past `cols` are 0 but x there may not be.
   std::vector<float> xp(words * 16, 0.0f);
   std::memcpy(xp.data(), x, cols * sizeof(float));
@@ -340,11 +331,22 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   });
 }
 
-SPARQ_SIMD_CLONES
+/// x's even and odd elements: the low and high nibbles of each byte then
+/// multiply contiguous floats.
+void splitEvenOdd(const float *x, int64_t cols, std::vector<float> &xe,
+                  std::vector<float> &xo) {
+  xe.resize(cols / 2);
+  xo.resize(cols / 2);
+  for (int64_t i = 0; i < cols / 2; ++i) {
+    xe[i] = x[2 * i];
+    xo[i] = x[2 * i + 1];
+  }
+}
+
 void int4Gemv(const PackedView &w, const float *x, float *y) {
   const auto &l = w.layout();
   int64_t cols = w.cols(), g = l.group ? l.group : cols, groups = cols / g;
-  int64_t stride = (cols + 1) / 2;
+  int64_t stride = sparq::formats::denseRowBytes(l, cols);
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *scales = w.section<float>(Section::Scales);
   const uint8_t *zeros = w.section<uint8_t>(Section::Zeros);
@@ -354,13 +356,8 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
   for (int64_t gi = 0; gi < groups; ++gi)
     for (int64_t i = 0; i < g; ++i)
       xsum[gi] += x[gi * g + i];
-  // De-interleave x into even and odd halves per group, so that the low and
-  // high nibbles of each byte multiply contiguous floats.
-  std::vector<float> xe(cols / 2), xo(cols / 2);
-  for (int64_t i = 0; i < cols / 2; ++i) {
-    xe[i] = x[2 * i];
-    xo[i] = x[2 * i + 1];
-  }
+  std::vector<float> xe, xo;
+  splitEvenOdd(x, cols, xe, xo);
   if (SimdLevel level = simd(); level != SimdLevel::Portable) {
     auto kernel =
         level == SimdLevel::Avx512 ? avx512::int4Gemv : avx2::int4Gemv;
@@ -389,19 +386,16 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
   });
 }
 
-SPARQ_SIMD_CLONES
 void codebook4Gemv(const PackedView &w, const float *x, float *y) {
-  int64_t cols = w.cols(), stride = (cols + 1) / 2;
+  int64_t cols = w.cols(),
+          stride = sparq::formats::denseRowBytes(w.layout(), cols);
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *table = w.section<float>(Section::Table);
   if (SimdLevel level = simd(); level != SimdLevel::Portable) {
     auto kernel = level == SimdLevel::Avx512 ? avx512::codebook4Gemv
                                              : avx2::codebook4Gemv;
-    std::vector<float> xe(cols / 2), xo(cols / 2);
-    for (int64_t i = 0; i < cols / 2; ++i) {
-      xe[i] = x[2 * i];
-      xo[i] = x[2 * i + 1];
-    }
+    std::vector<float> xe, xo;
+    splitEvenOdd(x, cols, xe, xo);
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
       kernel(codes + r0 * stride, r1 - r0, cols, table, xe.data(), xo.data(),
              y + r0);

@@ -33,8 +33,6 @@ public:
       workers.emplace_back([this, i, start] { work(i, start); });
   }
 
-  int threads() const { return size; }
-
   void run(int64_t n, int64_t grain,
            const std::function<void(int64_t, int64_t)> &fn) {
     int parts =
@@ -112,5 +110,3 @@ void sparq::kernels::parallelFor(
 }
 
 void sparq::kernels::setPoolThreads(int threads) { pool().resize(threads); }
-
-int sparq::kernels::poolThreads() { return pool().threads(); }

@@ -21,7 +21,6 @@ void parallelFor(int64_t n, int64_t grain,
 
 /// Threads parallelFor uses (the caller's included); at least 1.
 void setPoolThreads(int threads);
-int poolThreads();
 
 } // namespace sparq::kernels
 

@@ -125,6 +125,22 @@ TEST(Recipe, ReportMeasuresTheStoredBytes) {
       EXPECT_LT(l.storedBytes(), l.parameterBytes);
     }
   EXPECT_EQ(weights, 5);
+
+  // Without sparq-select-layout there is no recorded cost: the report packs
+  // (here a plain prune leaves the storage dense: 4 bytes a weight).
+  sparq::Compiler d;
+  sparq::CompileOptions plain;
+  plain.compression.detect = false;
+  plain.passPipeline = "sparq-prune{granularity=element ratio=0.5}";
+  ASSERT_TRUE(d.importOnnx(SPARQ_SOURCE_DIR "/examples/small_cnn.onnx", plain));
+  ASSERT_TRUE(d.runGraphPipeline(plain)) << d.error();
+  ASSERT_TRUE(d.collectCompression()) << d.error();
+  for (const sparq::LayerInfo &l : d.layers())
+    for (const sparq::WeightStats &w : l.weights) {
+      EXPECT_EQ(w.format, "dense") << l.name;
+      EXPECT_EQ(w.bytes, w.denseBytes) << l.name;
+      EXPECT_NEAR(w.density(), 0.5, 0.01) << l.name;
+    }
 }
 
 } // namespace
