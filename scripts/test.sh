@@ -12,5 +12,5 @@ step() { echo; echo "== $1"; shift; "$@" || { echo "FAILED: $*"; status=1; }; }
 step "unit tests" build/bin/sparq-unittests --gtest_brief=1
 step "lit" $PY /usr/lib/llvm-19/build/utils/lit/lit.py -sv build/test
 step "ONNX backend conformance" $PY test/onnx-backend/run_backend.py --jobs "$(nproc)"
-step "end-to-end and bad inputs" $PY -m pytest -q test/e2e test/bad-inputs
+step "end-to-end and bad inputs" $PY -m pytest -q -rs test/e2e test/bad-inputs
 exit $status
