@@ -18,6 +18,7 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
+#include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -26,6 +27,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -140,6 +142,37 @@ void BM_DenseConv1x1(benchmark::State &s) { conv1x1(s, false); }
 void BM_SparseConv1x1_90(benchmark::State &s) { conv1x1(s, true); }
 BENCHMARK(BM_DenseConv1x1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SparseConv1x1_90)->Unit(benchmark::kMillisecond);
+
+// --- Dense convolution GEMM: out[M, N] = W[M, K] * cols[K, N] ------------
+// ResNet-18's 3x3 convolutions (M filters, K = 9 C, N = output pixels):
+// sgemm against DenseGemm's gemmF32, multiply-adds per second.
+
+void denseConvGemm(benchmark::State &state, bool own) {
+  int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  std::vector<float> w = randomWeights(m * k, 8), b = randomWeights(k * n, 9),
+                     c(m * n);
+  for (auto _ : state) {
+    if (own)
+      kernels::gemmF32(w.data(), k, b.data(), n, m, n, k, c.data(), n, false,
+                       -INFINITY, INFINITY);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
+                  w.data(), k, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetItemsProcessed(state.iterations() * m * n * k);
+}
+void BM_ConvGemmSgemm(benchmark::State &s) { denseConvGemm(s, false); }
+void BM_ConvGemmOwn(benchmark::State &s) { denseConvGemm(s, true); }
+#define SPARQ_CONV_SHAPES                                                      \
+  Args({64, 576, 3136})                                                        \
+      ->Args({128, 1152, 784})                                                 \
+      ->Args({256, 2304, 196})                                                 \
+      ->Args({512, 4608, 49})                                                  \
+      ->Unit(benchmark::kMillisecond)                                          \
+      ->UseRealTime()
+BENCHMARK(BM_ConvGemmSgemm)->SPARQ_CONV_SHAPES;
+BENCHMARK(BM_ConvGemmOwn)->SPARQ_CONV_SHAPES;
 
 // --- GEMV on 8192 x 8192: fp32 (256 MiB) vs packed
 // ----------------------------

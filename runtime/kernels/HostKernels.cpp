@@ -2,6 +2,7 @@
 
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
+#include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -37,12 +38,8 @@ void gemm(const float *a, int64_t as0, int64_t as1, const float *b, int64_t bs0,
   bool transB = ldb < 0 && leadingDim(bs1, bs0, k) > 0;
   if (transB)
     ldb = leadingDim(bs1, bs0, k);
-  if (k > 0 && lda > 0 && ldb > 0 && ldc > 0) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c,
-                ldc);
-    return;
-  }
+  if (k > 0 && lda > 0 && ldb > 0 && ldc > 0)
+    return denseGemm(a, lda, b, ldb, transB, m, n, k, c, ldc, accumulate);
   if (!accumulate)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j)
@@ -71,16 +68,14 @@ void sparq::kernels::batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c) {
          c->sizes[1], c->sizes[2], a->sizes[2]);
 }
 
-namespace {
-void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
-               float lo, float hi) {
+void sparq::kernels::clampRows(float *o, int64_t rows, int64_t rowStride,
+                               int64_t cols, float lo, float hi) {
   if (lo == -INFINITY && hi == INFINITY)
     return;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j)
       o[r * rowStride + j] = std::min(std::max(o[r * rowStride + j], lo), hi);
 }
-} // namespace
 
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                                    const ConvParams &p) {
@@ -103,9 +98,9 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
   }
   convIm2col(in, f, kh, kw, out, p,
              [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,
-                 int64_t cols, bool accumulate) {
-               gemm(wdata, k, 1, bmat, bs0, 1, o, ldo, 1, f, cols, k,
-                    accumulate);
+                 int64_t cols, bool accumulate, float lo, float hi) {
+               denseGemm(wdata, k, bmat, bs0, false, f, cols, k, o, ldo,
+                         accumulate, lo, hi);
              });
 }
 
@@ -120,7 +115,9 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
   bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && p.padTop == 0 &&
                    p.padLeft == 0 && h == oh && wd == ow;
-  std::vector<float> colBuf;
+  // Kept between calls: a fresh multi-megabyte buffer per convolution costs
+  // an mmap and page faults each time.
+  static thread_local std::vector<float> colBuf;
   for (int64_t b = 0; b < n; ++b) {
     const float *x = in->data() + b * in->strides[0];
     const float *bmat;
@@ -133,36 +130,42 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
       // im2col: rows (c, ky, kx), columns (oy, ox); taps that fall in the
       // padding read as zeros.
       colBuf.resize(k * cols);
-      for (int64_t ci = 0; ci < c; ++ci)
-        for (int64_t y = 0; y < kh; ++y)
-          for (int64_t xk = 0; xk < kw; ++xk) {
-            float *row = colBuf.data() + ((ci * kh + y) * kw + xk) * cols;
-            int64_t xoff = xk * dw - p.padLeft;
-            // Output columns whose input column is inside [0, wd).
-            int64_t ox0 = xoff >= 0 ? 0 : (-xoff + sw - 1) / sw;
-            int64_t ox1 = wd - 1 - xoff < 0
-                              ? 0
-                              : std::min<int64_t>(ow, (wd - 1 - xoff) / sw + 1);
-            ox0 = std::min(ox0, ox1);
-            for (int64_t oy = 0; oy < oh; ++oy) {
-              float *dst = row + oy * ow;
-              int64_t iy = oy * sh + y * dh - p.padTop;
-              if (iy < 0 || iy >= h) {
-                std::memset(dst, 0, ow * sizeof(float));
-                continue;
+      float *colData = colBuf.data();
+      int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / (k / c * cols));
+      parallelFor(c, grain, [&](int64_t c0, int64_t c1) {
+        for (int64_t ci = c0; ci < c1; ++ci)
+          for (int64_t y = 0; y < kh; ++y)
+            for (int64_t xk = 0; xk < kw; ++xk) {
+              float *row = colData + ((ci * kh + y) * kw + xk) * cols;
+              int64_t xoff = xk * dw - p.padLeft;
+              // Output columns whose input column is inside [0, wd).
+              int64_t ox0 = xoff >= 0 ? 0 : (-xoff + sw - 1) / sw;
+              int64_t ox1 =
+                  wd - 1 - xoff < 0
+                      ? 0
+                      : std::min<int64_t>(ow, (wd - 1 - xoff) / sw + 1);
+              ox0 = std::min(ox0, ox1);
+              for (int64_t oy = 0; oy < oh; ++oy) {
+                float *dst = row + oy * ow;
+                int64_t iy = oy * sh + y * dh - p.padTop;
+                if (iy < 0 || iy >= h) {
+                  std::memset(dst, 0, ow * sizeof(float));
+                  continue;
+                }
+                const float *src =
+                    x + ci * in->strides[1] + iy * in->strides[2];
+                std::fill(dst, dst + ox0, 0.0f);
+                std::fill(dst + ox1, dst + ow, 0.0f);
+                int64_t step = sw * in->strides[3];
+                const float *s0 = src + (ox0 * sw + xoff) * in->strides[3];
+                if (step == 1)
+                  std::memcpy(dst + ox0, s0, (ox1 - ox0) * sizeof(float));
+                else
+                  for (int64_t ox = ox0; ox < ox1; ++ox)
+                    dst[ox] = s0[(ox - ox0) * step];
               }
-              const float *src = x + ci * in->strides[1] + iy * in->strides[2];
-              std::fill(dst, dst + ox0, 0.0f);
-              std::fill(dst + ox1, dst + ow, 0.0f);
-              int64_t step = sw * in->strides[3];
-              const float *s0 = src + (ox0 * sw + xoff) * in->strides[3];
-              if (step == 1)
-                std::memcpy(dst + ox0, s0, (ox1 - ox0) * sizeof(float));
-              else
-                for (int64_t ox = ox0; ox < ox1; ++ox)
-                  dst[ox] = s0[(ox - ox0) * step];
             }
-          }
+      });
       bmat = colBuf.data();
       bs0 = cols;
     }
@@ -170,11 +173,10 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
     // out[F, OH*OW] (+)= W[F, K] * cols[K, OH*OW].
     bool oContiguous = out->strides[3] == 1 && out->strides[2] == ow;
     if (oContiguous) {
-      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate);
-      clampRows(o, f, out->strides[1], cols, p.lo, p.hi);
+      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate, p.lo, p.hi);
     } else {
       std::vector<float> tmp(f * cols, 0.0f);
-      mm(bmat, bs0, tmp.data(), cols, cols, false);
+      mm(bmat, bs0, tmp.data(), cols, cols, false, -INFINITY, INFINITY);
       for (int64_t fi = 0; fi < f; ++fi)
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
@@ -297,8 +299,7 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
 }
 
 void sparq::kernels::setNumThreads(int threads) {
-  openblas_set_num_threads(threads);
-  setPoolThreads(threads);
+  setDenseGemmThreads(threads);
 }
 
 ConvParams sparq::kernels::convParams(int64_t sh, int64_t sw, int64_t dh,

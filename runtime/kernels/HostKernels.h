@@ -44,10 +44,14 @@ ConvParams convParams(int64_t sh, int64_t sw, int64_t dh, int64_t dw,
 /// out[N,F,OH,OW] (+)= conv(in[N,C,H,W], w[F,C,KH,KW]) by im2col + sgemm.
 void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, const ConvParams &p);
 /// The GEMM of an im2col convolution: out[F, n] (+)= W[F, K] * cols[K, n],
-/// `cols` with row stride ldCols, `out` with row stride ldOut.
-using ConvGemm =
-    std::function<void(const float *cols, int64_t ldCols, float *out,
-                       int64_t ldOut, int64_t n, bool accumulate)>;
+/// `cols` with row stride ldCols, `out` with row stride ldOut, the result
+/// clamped to [lo, hi].
+using ConvGemm = std::function<void(const float *cols, int64_t ldCols,
+                                    float *out, int64_t ldOut, int64_t n,
+                                    bool accumulate, float lo, float hi)>;
+/// Clamps rows x cols floats (row stride rowStride) to [lo, hi].
+void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
+               float lo, float hi);
 /// A convolution with F filters of KHxKW as im2col + `mm`, one image at a
 /// time; shared by the dense and the compressed kernels.
 void convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,

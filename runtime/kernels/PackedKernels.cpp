@@ -1,6 +1,7 @@
 //===- PackedKernels.cpp - kernels on compressed weights ------------------===//
 
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/DenseGemm.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/SimdClones.h"
@@ -274,9 +275,8 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
   for (int64_t r0 = 0; r0 < w.rows(); r0 += block) {
     int64_t r1 = std::min(w.rows(), r0 + block);
     sparq::formats::decodeRows(w, r0, r1, buf.data());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, n, cols,
-                1.0f, buf.data(), cols, x, ldx, accumulate ? 1.0f : 0.0f,
-                y + r0 * ldy, ldy);
+    denseGemm(buf.data(), cols, x, ldx, false, r1 - r0, n, cols, y + r0 * ldy,
+              ldy, accumulate);
   }
 }
 
@@ -514,9 +514,11 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
       l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
   if (l.format == Format::Dense) {
     if (l.quant == Quant::None)
-      return cblas_sgemv(CblasRowMajor, CblasNoTrans, w.rows(), w.cols(), 1.0f,
-                         w.section<float>(Section::Values), w.cols(), x, 1,
-                         1.0f, y, 1);
+      return parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, r1 - r0, w.cols(), 1.0f,
+                    w.section<float>(Section::Values) + r0 * w.cols(),
+                    w.cols(), x, 1, 1.0f, y + r0, 1);
+      });
     if (l.quant == Quant::Ternary)
       return ternaryGemv(w, x, y);
     if (l.quant == Quant::Int && l.bits == 4 && w.cols() % 2 == 0 &&
@@ -551,10 +553,8 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
   const auto &l = w.layout();
   int64_t rows = w.rows(), cols = w.cols();
   if (l.format == Format::Dense && l.quant == Quant::None) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, rows, cols, 1.0f, a,
-                lda, w.section<float>(Section::Values), cols,
-                accumulate ? 1.0f : 0.0f, y, ldy);
-    return;
+    return denseGemm(a, lda, w.section<float>(Section::Values), cols, true, m,
+                     rows, cols, y, ldy, accumulate);
   }
   if (m <= 4) {
     // A few rows (batch-1 inference, a decoder step): matrix-vector products
@@ -584,8 +584,9 @@ void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          const ConvParams &p) {
   convIm2col(in, w.rows(), kh, kw, out, p,
              [&](const float *cols, int64_t ldCols, float *o, int64_t ldo,
-                 int64_t n, bool accumulate) {
+                 int64_t n, bool accumulate, float lo, float hi) {
                packedSpmm(w, cols, ldCols, o, ldo, n, accumulate);
+               clampRows(o, w.rows(), ldo, n, lo, hi);
              });
 }
 

@@ -1,0 +1,122 @@
+//===- DenseGemm.cpp - dense f32 GEMM for convolutions --------------------===//
+
+#include "runtime/kernels/DenseGemm.h"
+#include "runtime/kernels/PackedGemvSimd.h"
+#include "runtime/kernels/ThreadPool.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+using namespace sparq::kernels;
+using avx512::kTileCols;
+using avx512::kTileRows;
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+/// Rows of one tile (the microkernel's), and tiles per unit of work: a
+/// thread takes consecutive units, so B's columns stay in its L2.
+constexpr int64_t kTilesPerUnit = 4;
+/// Below this many multiply-adds a product runs on the calling thread:
+/// waking another costs more.
+constexpr int64_t kSerialMacs = int64_t(1) << 17;
+/// Whether OpenBLAS runs its own threads (only where gemmF32 does not run).
+bool blasThreaded = false;
+std::once_flag blasConfigured;
+
+void setBlasThreads(int threads) {
+  blasThreaded = !gemmF32Available();
+  openblas_set_num_threads(blasThreaded ? threads : 1);
+}
+
+/// OpenBLAS starts with a thread per core; the first product sets it as the
+/// pool's default (2) would.
+void configureBlas() {
+  std::call_once(blasConfigured, [] { setBlasThreads(2); });
+}
+} // namespace
+
+bool sparq::kernels::gemmF32Available() {
+  static const bool ok = avx512::available();
+  return ok;
+}
+
+void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
+                             int64_t ldb, int64_t m, int64_t n, int64_t k,
+                             float *c, int64_t ldc, bool accumulate, float lo,
+                             float hi) {
+  if (m == 0 || n == 0)
+    return;
+  int64_t colTiles = (n + kTileCols - 1) / kTileCols;
+  // The last, partial tile's columns, zero-padded to 32: the tile reads
+  // whole rows of 32 (masked loads in its inner loop would halve its speed).
+  int64_t tail = n % kTileCols;
+  // Named through a pointer in the loop: other threads have their own.
+  static thread_local std::vector<float> tailBuffer;
+  std::vector<float> &tailCols = tailBuffer;
+  if (tail) {
+    tailCols.assign(k * kTileCols, 0.0f);
+    for (int64_t p = 0; p < k; ++p)
+      std::memcpy(&tailCols[p * kTileCols], b + p * ldb + (n - tail),
+                  tail * sizeof(float));
+  }
+  int64_t rowTiles = (m + kTileRows - 1) / kTileRows;
+  int64_t rowUnits = (rowTiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  // Many columns: units run column tile by column tile, down the rows, so
+  // a thread's columns of B stay in its L2. Few: row block by row block,
+  // across the columns, so that each thread gets its share of every column
+  // and a partial tile does not leave one thread with less work.
+  bool byColumns = colTiles >= 8;
+  int64_t units = colTiles * rowUnits;
+  parallelFor(units, m * n * k < kSerialMacs ? units : 1,
+              [&](int64_t u0, int64_t u1) {
+                for (int64_t u = u0; u < u1; ++u) {
+                  int64_t t = byColumns ? u / rowUnits : u % colTiles;
+                  int64_t j0 = t * kTileCols;
+                  int cols = int(std::min(kTileCols, n - j0));
+                  bool partial = cols < kTileCols;
+                  const float *bt = partial ? tailCols.data() : b + j0;
+                  int64_t ldbt = partial ? kTileCols : ldb;
+                  int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
+                               kTilesPerUnit * kTileRows;
+                  int64_t r1 = std::min(m, r0 + kTilesPerUnit * kTileRows);
+                  for (int64_t r = r0; r < r1; r += kTileRows)
+                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, k,
+                                     int(std::min(kTileRows, r1 - r)), cols,
+                                     c + r * ldc + j0, ldc, accumulate, lo, hi);
+                }
+              });
+}
+
+void sparq::kernels::setDenseGemmThreads(int threads) {
+  configureBlas();
+  setBlasThreads(threads);
+  setPoolThreads(threads);
+}
+
+void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
+                               int64_t ldb, bool transB, int64_t m, int64_t n,
+                               int64_t k, float *c, int64_t ldc,
+                               bool accumulate, float lo, float hi) {
+  if (m == 0 || n == 0)
+    return;
+  configureBlas();
+  if (!transB && gemmF32Available())
+    return gemmF32(a, lda, b, ldb, m, n, k, c, ldc, accumulate, lo, hi);
+  // OpenBLAS: threaded itself, or one call per column range on the pool.
+  auto blas = [&](int64_t j0, int64_t j1) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                m, j1 - j0, k, 1.0f, a, lda, b + (transB ? j0 * ldb : j0), ldb,
+                accumulate ? 1.0f : 0.0f, c + j0, ldc);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        c[i * ldc + j] = std::min(std::max(c[i * ldc + j], lo), hi);
+  };
+  if (blasThreaded || m * n * k < kSerialMacs)
+    return blas(0, n);
+  parallelFor(n, 16, blas);
+}

@@ -1,0 +1,54 @@
+//===- DenseGemm.h - dense f32 GEMM for convolutions ------------*- C++ -*-===//
+//
+// The GEMM of dense convolutions: C[M, N] (+)= A[M, K] * B[K, N], with A the
+// weights and B the im2col columns (or the input of a 1x1 convolution), both
+// row-major and read in place. Unlike sgemm it packs neither operand on each
+// call (only the last, partial 32 columns of B), wakes its threads once, and
+// applies the convolution's clamp (ReLU, ReLU6) as it stores.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARQ_RUNTIME_KERNELS_DENSEGEMM_H
+#define SPARQ_RUNTIME_KERNELS_DENSEGEMM_H
+
+#include <cmath>
+#include <cstdint>
+
+namespace sparq::kernels {
+
+/// Whether gemmF32 runs on this CPU (AVX-512); callers fall back to sgemm.
+bool gemmF32Available();
+
+/// C[M, N] (+)= A[M, K] * B[K, N], every result clamped to [lo, hi]; row
+/// strides lda, ldb, ldc; on the kernels' thread pool.
+void gemmF32(const float *a, int64_t lda, const float *b, int64_t ldb,
+             int64_t m, int64_t n, int64_t k, float *c, int64_t ldc,
+             bool accumulate, float lo, float hi);
+
+/// C[M, N] (+)= A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B [N, K]), all
+/// row-major; clamped to [lo, hi]. gemmF32 where it runs, else OpenBLAS:
+/// either way on the kernels' threads (setDenseGemmThreads), so that no
+/// other threads spin between calls.
+void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
+               bool transB, int64_t m, int64_t n, int64_t k, float *c,
+               int64_t ldc, bool accumulate, float lo = -INFINITY,
+               float hi = INFINITY);
+
+/// Threads for denseGemm: the pool's, and OpenBLAS's own only where gemmF32
+/// does not run.
+void setDenseGemmThreads(int threads);
+
+namespace avx512 {
+/// Columns of one tile (kTileVecs vectors of 16), and its most rows.
+constexpr int kTileVecs = 4;
+constexpr int64_t kTileCols = 16 * kTileVecs, kTileRows = 6;
+/// One tile: C[0:rows, 0:cols] (+)= A[0:rows, 0:K] * B[0:K, 0:32], clamped;
+/// rows <= 6, cols <= 32 (B is read 32 wide whatever cols is).
+void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
+              int64_t k, int rows, int cols, float *c, int64_t ldc,
+              bool accumulate, float lo, float hi);
+} // namespace avx512
+
+} // namespace sparq::kernels
+
+#endif // SPARQ_RUNTIME_KERNELS_DENSEGEMM_H
