@@ -3,6 +3,8 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/DenseGemm.h"
+#include "runtime/kernels/Depthwise.h"
+#include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -240,8 +242,18 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
       wd - 1 - lastTap < 0
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
+  bool fast = unit && w->strides[0] == kh * kw && (sw == 1 || sw == 2) &&
+              avx512::available();
   for (int64_t u = u0; u < u1; ++u) {
     int64_t b = u / c, ci = u % c;
+    if (fast) {
+      avx512::depthwisePlane(
+          in->data() + b * in->strides[0] + ci * in->strides[1], h, wd, is2,
+          w->data() + ci * kh * kw, kh, kw,
+          out->data() + b * out->strides[0] + ci * out->strides[1], oh, ow,
+          out->strides[2], p);
+      continue;
+    }
     {
       const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
       const float *wk = w->data() + ci * w->strides[0];

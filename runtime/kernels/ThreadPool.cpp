@@ -3,6 +3,8 @@
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -11,6 +13,21 @@
 using namespace sparq::kernels;
 
 namespace {
+
+/// Spins while `cond()` holds, for at most kSpin: a model's kernels follow
+/// each other within microseconds, and waking a blocked thread costs tens
+/// of them. Past that, the caller blocks on its condition variable.
+template <typename Cond> void spinWhile(Cond cond) {
+  constexpr auto kSpin = std::chrono::microseconds(100);
+  auto start = std::chrono::steady_clock::now();
+  for (unsigned i = 1; cond(); ++i) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0 && std::chrono::steady_clock::now() - start > kSpin)
+      return;
+  }
+}
 
 class Pool {
 public:
@@ -53,6 +70,7 @@ public:
     }
     wake.notify_all();
     fn(0, n / parts);
+    spinWhile([&] { return pending.load() != 0; });
     std::unique_lock<std::mutex> l(m);
     done.wait(l, [&] { return pending == 0; });
     task = nullptr;
@@ -64,6 +82,9 @@ private:
   void work(int index, uint64_t seen) {
     std::unique_lock<std::mutex> l(m);
     for (;;) {
+      l.unlock();
+      spinWhile([&] { return !stop.load() && generation.load() == seen; });
+      l.lock();
       wake.wait(l, [&] { return stop || generation != seen; });
       if (stop)
         return;
@@ -88,9 +109,11 @@ private:
   std::vector<std::thread> workers;
   const std::function<void(int64_t, int64_t)> *task = nullptr;
   int64_t total = 0;
-  int size = 1, active = 0, pending = 0;
-  uint64_t generation = 0;
-  bool stop = false;
+  int size = 1, active = 0;
+  // Atomic as well as guarded by `m`: spinning threads read them unlocked.
+  std::atomic<int> pending{0};
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> stop{false};
 };
 
 Pool &pool() {

@@ -182,6 +182,9 @@ INSTANTIATE_TEST_SUITE_P(
         padded(ConvCase{2, 4, 13, 9, 4, 3, 3, 2, 2, 1, 1}, 1, false, 0, 0.5f),
         padded(ConvCase{1, 3, 8, 8, 3, 3, 3, 1, 1, 2, 2}, 2, true),
         padded(ConvCase{1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1}, 3, false, -0.25f),
+        // Asymmetric padding ("same" at stride 2), rows wider than a vector.
+        ConvCase{1, 3, 35, 37, 3, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, true},
+        ConvCase{1, 2, 20, 40, 2, 5, 3, 1, 2, 1, 3, 2, 0, 2, 4, false, -1, 1},
         // Enough planes for the depthwise kernel to split over threads.
         padded(ConvCase{2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6)));
 

@@ -1,0 +1,24 @@
+//===- Depthwise.h - depthwise convolution planes, by instruction set -----===//
+//
+// Internal to the kernels: HostKernels.cpp's depthwiseConv2dNchwF32 calls
+// the AVX-512 plane (DepthwiseAvx512.cpp) where the CPU has AVX-512, and
+// its portable loops otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARQ_RUNTIME_KERNELS_DEPTHWISE_H
+#define SPARQ_RUNTIME_KERNELS_DEPTHWISE_H
+
+#include "runtime/kernels/HostKernels.h"
+
+namespace sparq::kernels::avx512 {
+/// out[OH, OW] (+)= one plane x[H, W] convolved with wk[KH * KW] (rows of
+/// x and out `rowStride` / `outRowStride` apart, columns contiguous);
+/// strides (p.strideW) 1 or 2, any dilation and padding.
+void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
+                    const float *wk, int64_t kh, int64_t kw, float *out,
+                    int64_t oh, int64_t ow, int64_t outRowStride,
+                    const ConvParams &p);
+} // namespace sparq::kernels::avx512
+
+#endif // SPARQ_RUNTIME_KERNELS_DEPTHWISE_H
