@@ -154,7 +154,7 @@ void denseConvGemm(benchmark::State &state, bool own) {
   for (auto _ : state) {
     if (own)
       kernels::gemmF32(w.data(), k, b.data(), n, m, n, k, c.data(), n, false,
-                       -INFINITY, INFINITY);
+                       nullptr, -INFINITY, INFINITY);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
                   w.data(), k, b.data(), n, 0.0f, c.data(), n);
@@ -247,10 +247,10 @@ int main(int argc, char **argv) {
       : std::string(simd) == "avx2"     ? kernels::SimdLevel::Avx2
       : std::string(simd) == "portable" ? kernels::SimdLevel::Portable
                                         : kernels::SimdLevel::Avx512);
-  benchmark::AddCustomContext(
-      "gemv_simd", level == kernels::SimdLevel::Avx512 ? "avx512"
-                   : level == kernels::SimdLevel::Avx2 ? "avx2"
-                                                       : "portable");
+  benchmark::AddCustomContext("gemv_simd",
+                              level == kernels::SimdLevel::Avx512 ? "avx512"
+                              : level == kernels::SimdLevel::Avx2 ? "avx2"
+                                                                  : "portable");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;

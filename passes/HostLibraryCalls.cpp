@@ -5,6 +5,9 @@
 // - the zero padding of its input (alloc + fill + copy into a subview): the
 //   kernel reads the unpadded source as if padded;
 // - the zero fill of its output right before it: the kernel overwrites;
+// - a broadcast of a per-channel bias into its output right before it (a
+//   folded BatchNormalization, a Conv's bias): the kernel starts from the
+//   bias and overwrites;
 // - an in-place clamp (ReLU/ReLU6) right after it: the kernel clamps.
 // Each saves a full pass over an activation tensor.
 //
@@ -105,9 +108,41 @@ Value zeroFilled(Operation *op) {
   return Value();
 }
 
+/// The per-channel bias `op` broadcasts into `out` ([N, C, H, W] from a
+/// contiguous [1, C, 1, 1]), collapsed to [C] before `op`; else null.
+Value biasBroadcastInto(Operation *op, Value out) {
+  auto gen = dyn_cast<linalg::GenericOp>(op);
+  if (!gen || gen.getInputs().size() != 1 || gen.getOutputs().size() != 1 ||
+      gen.getOutputs()[0] != out || gen.getNumReductionLoops() != 0)
+    return {};
+  auto yield = cast<linalg::YieldOp>(gen.getBody()->getTerminator());
+  if (yield.getOperand(0) != gen.getBody()->getArgument(0))
+    return {};
+  Value bias = gen.getInputs()[0];
+  auto type = dyn_cast<MemRefType>(bias.getType());
+  auto maps = gen.getIndexingMapsArray();
+  if (!type || type.getRank() != 4 || !type.getLayout().isIdentity() ||
+      type.getShape()[0] != 1 || type.getShape()[2] != 1 ||
+      type.getShape()[3] != 1 || !maps[1].isIdentity() ||
+      maps[0].getNumResults() != 4)
+    return {};
+  // Channel from the output's channel; every other index is the single 0.
+  MLIRContext *ctx = op->getContext();
+  if (maps[0].getResult(1) != getAffineDimExpr(1, ctx))
+    return {};
+  for (unsigned i : {0u, 2u, 3u}) {
+    AffineExpr e = maps[0].getResult(i);
+    if (e != getAffineConstantExpr(0, ctx) && e != getAffineDimExpr(i, ctx))
+      return {};
+  }
+  OpBuilder b(op);
+  return b.create<memref::CollapseShapeOp>(
+      op->getLoc(), bias, ArrayRef<ReassociationIndices>{{0, 1, 2, 3}});
+}
+
 /// A convolution call being assembled.
 struct ConvCall {
-  Value input, output;
+  Value input, output, bias;
   int64_t padTop = 0, padLeft = 0;
   bool accumulate = true;
   float lo = -INFINITY, hi = INFINITY;
@@ -189,7 +224,8 @@ bool holdsZerosCopiedTo(Operation *op, Value out) {
   return filled;
 }
 
-/// The output was zero-filled just before: the kernel overwrites it.
+/// The output was zero-filled, or filled with the broadcast of a bias, just
+/// before: the kernel overwrites it (starting from the bias).
 void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
   for (Operation *op = conv->getPrevNode(); op; op = op->getPrevNode()) {
     if (llvm::is_contained(call.dead, op) ||
@@ -197,6 +233,10 @@ void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
             memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(op))
       continue;
     if (zeroFilled(op) == out || holdsZerosCopiedTo(op, out)) {
+      call.accumulate = false;
+      call.dead.push_back(op);
+    } else if (Value bias = biasBroadcastInto(op, out)) {
+      call.bias = bias;
       call.accumulate = false;
       call.dead.push_back(op);
     }
@@ -287,12 +327,18 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
   Builder b(conv.getContext());
   SmallVector<TypedAttr> scalars;
+  if (!call.bias) {
+    // No bias: an empty one.
+    OpBuilder ob(conv);
+    call.bias = ob.create<memref::AllocaOp>(
+        conv.getLoc(), MemRefType::get({0}, ob.getF32Type()));
+  }
   SmallVector<Value> memrefs = {call.input, conv.getInputs()[1],
-                                call.output ? call.output : out};
+                                call.output ? call.output : out, call.bias};
   if (Value blob = packedBlob(conv.getInputs()[1], conv)) {
     // The filter is packed: the call takes the blob and the kernel size.
     auto fs = cast<MemRefType>(conv.getInputs()[1].getType()).getShape();
-    memrefs = {blob, call.input, call.output ? call.output : out};
+    memrefs = {blob, call.input, call.output ? call.output : out, call.bias};
     scalars.push_back(b.getI64IntegerAttr(fs[2]));
     scalars.push_back(b.getI64IntegerAttr(fs[3]));
     name = "sparq_packed_conv2d_nchw_f32";

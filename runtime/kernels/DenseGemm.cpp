@@ -1,6 +1,7 @@
 //===- DenseGemm.cpp - dense f32 GEMM for convolutions --------------------===//
 
 #include "runtime/kernels/DenseGemm.h"
+#include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/ThreadPool.h"
 
@@ -47,8 +48,8 @@ bool sparq::kernels::gemmF32Available() {
 
 void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
                              int64_t ldb, int64_t m, int64_t n, int64_t k,
-                             float *c, int64_t ldc, bool accumulate, float lo,
-                             float hi) {
+                             float *c, int64_t ldc, bool accumulate,
+                             const float *bias, float lo, float hi) {
   if (m == 0 || n == 0)
     return;
   int64_t colTiles = (n + kTileCols - 1) / kTileCols;
@@ -87,7 +88,8 @@ void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
                   for (int64_t r = r0; r < r1; r += kTileRows)
                     avx512::gemmTile(a + r * lda, lda, bt, ldbt, k,
                                      int(std::min(kTileRows, r1 - r)), cols,
-                                     c + r * ldc + j0, ldc, accumulate, lo, hi);
+                                     c + r * ldc + j0, ldc, accumulate,
+                                     bias ? bias + r : nullptr, lo, hi);
                 }
               });
 }
@@ -101,17 +103,20 @@ void sparq::kernels::setDenseGemmThreads(int threads) {
 void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
                                int64_t ldb, bool transB, int64_t m, int64_t n,
                                int64_t k, float *c, int64_t ldc,
-                               bool accumulate, float lo, float hi) {
+                               bool accumulate, const float *bias, float lo,
+                               float hi) {
   if (m == 0 || n == 0)
     return;
   configureBlas();
   if (!transB && gemmF32Available())
-    return gemmF32(a, lda, b, ldb, m, n, k, c, ldc, accumulate, lo, hi);
+    return gemmF32(a, lda, b, ldb, m, n, k, c, ldc, accumulate, bias, lo, hi);
   // OpenBLAS: threaded itself, or one call per column range on the pool.
   auto blas = [&](int64_t j0, int64_t j1) {
+    if (bias)
+      addRowBias(c + j0, m, ldc, j1 - j0, bias, !accumulate);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 m, j1 - j0, k, 1.0f, a, lda, b + (transB ? j0 * ldb : j0), ldb,
-                accumulate ? 1.0f : 0.0f, c + j0, ldc);
+                accumulate || bias ? 1.0f : 0.0f, c + j0, ldc);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = j0; j < j1; ++j)
         c[i * ldc + j] = std::min(std::max(c[i * ldc + j], lo), hi);

@@ -19,20 +19,21 @@ namespace sparq::kernels {
 /// Whether gemmF32 runs on this CPU (AVX-512); callers fall back to sgemm.
 bool gemmF32Available();
 
-/// C[M, N] (+)= A[M, K] * B[K, N], every result clamped to [lo, hi]; row
-/// strides lda, ldb, ldc; on the kernels' thread pool.
+/// C[M, N] (+)= bias + A[M, K] * B[K, N] (bias[M] per row, may be null),
+/// every result clamped to [lo, hi]; row strides lda, ldb, ldc; on the
+/// kernels' thread pool.
 void gemmF32(const float *a, int64_t lda, const float *b, int64_t ldb,
              int64_t m, int64_t n, int64_t k, float *c, int64_t ldc,
-             bool accumulate, float lo, float hi);
+             bool accumulate, const float *bias, float lo, float hi);
 
-/// C[M, N] (+)= A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B [N, K]), all
-/// row-major; clamped to [lo, hi]. gemmF32 where it runs, else OpenBLAS:
-/// either way on the kernels' threads (setDenseGemmThreads), so that no
-/// other threads spin between calls.
+/// C[M, N] (+)= bias + A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B
+/// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. gemmF32
+/// where it runs, else OpenBLAS: either way on the kernels' threads
+/// (setDenseGemmThreads), so that no other threads spin between calls.
 void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                bool transB, int64_t m, int64_t n, int64_t k, float *c,
-               int64_t ldc, bool accumulate, float lo = -INFINITY,
-               float hi = INFINITY);
+               int64_t ldc, bool accumulate, const float *bias = nullptr,
+               float lo = -INFINITY, float hi = INFINITY);
 
 /// Threads for denseGemm: the pool's, and OpenBLAS's own only where gemmF32
 /// does not run.
@@ -42,11 +43,12 @@ namespace avx512 {
 /// Columns of one tile (kTileVecs vectors of 16), and its most rows.
 constexpr int kTileVecs = 4;
 constexpr int64_t kTileCols = 16 * kTileVecs, kTileRows = 6;
-/// One tile: C[0:rows, 0:cols] (+)= A[0:rows, 0:K] * B[0:K, 0:32], clamped;
-/// rows <= 6, cols <= 32 (B is read 32 wide whatever cols is).
+/// One tile: C[0:rows, 0:cols] (+)= bias + A[0:rows, 0:K] * B[0:K, 0:cols],
+/// clamped; rows <= kTileRows, cols <= kTileCols (B is read in whole
+/// vectors of 16 whatever cols is).
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
               int64_t k, int rows, int cols, float *c, int64_t ldc,
-              bool accumulate, float lo, float hi);
+              bool accumulate, const float *bias, float lo, float hi);
 } // namespace avx512
 
 } // namespace sparq::kernels

@@ -18,9 +18,10 @@ namespace {
 /// R rows x 16V columns: R*V accumulators; per k, V loads of B and R
 /// broadcasts of weights feed R*V FMAs.
 template <int R, int V>
-SPARQ_AVX512 inline void
-tile(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k,
-     int cols, float *c, int64_t ldc, bool accumulate, float lo, float hi) {
+SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
+                              int64_t ldb, int64_t k, int cols, float *c,
+                              int64_t ldc, bool accumulate, const float *bias,
+                              float lo, float hi) {
   __mmask16 mask[V];
   for (int v = 0; v < V; ++v) {
     int left = cols - 16 * v;
@@ -29,7 +30,7 @@ tile(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k,
   __m512 acc[R][V];
   for (int i = 0; i < R; ++i)
     for (int v = 0; v < V; ++v)
-      acc[i][v] = _mm512_setzero_ps();
+      acc[i][v] = bias ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
   const float *rows[R];
   for (int i = 0; i < R; ++i)
     rows[i] = a + i * lda;
@@ -60,20 +61,27 @@ tile(const float *a, int64_t lda, const float *b, int64_t ldb, int64_t k,
 template <int V>
 SPARQ_AVX512 void tileRows(const float *a, int64_t lda, const float *b,
                            int64_t ldb, int64_t k, int rows, int cols, float *c,
-                           int64_t ldc, bool accumulate, float lo, float hi) {
+                           int64_t ldc, bool accumulate, const float *bias,
+                           float lo, float hi) {
   switch (rows) {
   case 6:
-    return tile<6, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<6, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   case 5:
-    return tile<5, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<5, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   case 4:
-    return tile<4, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<4, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   case 3:
-    return tile<3, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<3, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   case 2:
-    return tile<2, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<2, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   default:
-    return tile<1, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, lo, hi);
+    return tile<1, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
+                      hi);
   }
 }
 
@@ -82,21 +90,21 @@ SPARQ_AVX512 void tileRows(const float *a, int64_t lda, const float *b,
 SPARQ_AVX512
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
               int64_t k, int rows, int cols, float *c, int64_t ldc,
-              bool accumulate, float lo, float hi) {
+              bool accumulate, const float *bias, float lo, float hi) {
   // A partial tile computes only the vectors it needs.
   switch ((cols + 15) / 16) {
   case 1:
-    return tileRows<1>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, lo,
-                       hi);
+    return tileRows<1>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
+                       lo, hi);
   case 2:
-    return tileRows<2>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, lo,
-                       hi);
+    return tileRows<2>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
+                       lo, hi);
   case 3:
-    return tileRows<3>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, lo,
-                       hi);
+    return tileRows<3>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
+                       lo, hi);
   default:
     return tileRows<kTileVecs>(a, lda, b, ldb, k, rows, cols, c, ldc,
-                               accumulate, lo, hi);
+                               accumulate, bias, lo, hi);
   }
 }
 
@@ -105,6 +113,6 @@ void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
 #else
 namespace sparq::kernels::avx512 {
 void gemmTile(const float *, int64_t, const float *, int64_t, int64_t, int, int,
-              float *, int64_t, bool, float, float) {}
+              float *, int64_t, bool, const float *, float, float) {}
 } // namespace sparq::kernels::avx512
 #endif

@@ -26,14 +26,18 @@ namespace {
 /// column ox: R independent chains of FMAs, one per row, so the FMA latency
 /// is hidden even when a row is a single vector (7x7, 14x14 planes).
 template <int R>
-SPARQ_AVX512 inline void
-rowsChunk(const float *base, int64_t rowStep, const int64_t *off,
-          const float *wk, int64_t taps, float *o, int64_t outRowStride,
-          int64_t ox, __mmask16 m, bool accumulate, __m512 vlo, __m512 vhi) {
+SPARQ_AVX512 inline void rowsChunk(const float *base, int64_t rowStep,
+                                   const int64_t *off, const float *wk,
+                                   int64_t taps, float *o, int64_t outRowStride,
+                                   int64_t ox, __mmask16 m, bool accumulate,
+                                   __m512 vbias, __m512 vlo, __m512 vhi) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r)
-    acc[r] = accumulate ? _mm512_maskz_loadu_ps(m, o + r * outRowStride + ox)
-                        : _mm512_setzero_ps();
+    acc[r] =
+        accumulate
+            ? _mm512_add_ps(vbias,
+                            _mm512_maskz_loadu_ps(m, o + r * outRowStride + ox))
+            : vbias;
   for (int64_t t = 0; t < taps; ++t) {
     __m512 w = _mm512_set1_ps(wk[t]);
     const float *src = base + off[t] + ox;
@@ -53,7 +57,7 @@ SPARQ_AVX512
 void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
                     const float *wk, int64_t kh, int64_t kw, float *out,
                     int64_t oh, int64_t ow, int64_t outRowStride,
-                    const ConvParams &p) {
+                    const ConvParams &p, float bias) {
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
   // The padded plane: every row an output reads, every column a tap reads,
   // plus 16 so that the last vector of a row may read past it.
@@ -100,6 +104,7 @@ void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
       off[ky * kw + kx] = ky * dh * ld + (sw == 2 ? (q & 1) * half + q / 2 : q);
     }
   __m512 vlo = _mm512_set1_ps(p.lo), vhi = _mm512_set1_ps(p.hi);
+  __m512 vbias = _mm512_set1_ps(bias);
   int64_t taps = kh * kw, rowStep = sh * ld;
   for (int64_t oy = 0; oy < oh; oy += 4) {
     const float *base = scratch.data() + oy * rowStep;
@@ -109,19 +114,19 @@ void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
       switch (std::min<int64_t>(4, oh - oy)) {
       case 4:
         rowsChunk<4>(base, rowStep, off.data(), wk, taps, o, outRowStride, ox,
-                     m, p.accumulate, vlo, vhi);
+                     m, p.accumulate, vbias, vlo, vhi);
         break;
       case 3:
         rowsChunk<3>(base, rowStep, off.data(), wk, taps, o, outRowStride, ox,
-                     m, p.accumulate, vlo, vhi);
+                     m, p.accumulate, vbias, vlo, vhi);
         break;
       case 2:
         rowsChunk<2>(base, rowStep, off.data(), wk, taps, o, outRowStride, ox,
-                     m, p.accumulate, vlo, vhi);
+                     m, p.accumulate, vbias, vlo, vhi);
         break;
       default:
         rowsChunk<1>(base, rowStep, off.data(), wk, taps, o, outRowStride, ox,
-                     m, p.accumulate, vlo, vhi);
+                     m, p.accumulate, vbias, vlo, vhi);
       }
     }
   }
@@ -133,6 +138,6 @@ void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
 namespace sparq::kernels::avx512 {
 void depthwisePlane(const float *, int64_t, int64_t, int64_t, const float *,
                     int64_t, int64_t, float *, int64_t, int64_t, int64_t,
-                    const ConvParams &) {}
+                    const ConvParams &, float) {}
 } // namespace sparq::kernels::avx512
 #endif

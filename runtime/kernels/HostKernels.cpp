@@ -12,6 +12,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -79,6 +80,14 @@ void sparq::kernels::clampRows(float *o, int64_t rows, int64_t rowStride,
       o[r * rowStride + j] = std::min(std::max(o[r * rowStride + j], lo), hi);
 }
 
+void sparq::kernels::addRowBias(float *o, int64_t rows, int64_t rowStride,
+                                int64_t cols, const float *bias,
+                                bool overwrite) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      o[r * rowStride + j] = (overwrite ? 0.0f : o[r * rowStride + j]) + bias[r];
+}
+
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                                    const ConvParams &p) {
   int64_t c = in->sizes[1], f = w->sizes[0], kh = w->sizes[2], kw = w->sizes[3],
@@ -100,9 +109,10 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
   }
   convIm2col(in, f, kh, kw, out, p,
              [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,
-                 int64_t cols, bool accumulate, float lo, float hi) {
+                 int64_t cols, bool accumulate, const float *bias, float lo,
+                 float hi) {
                denseGemm(wdata, k, bmat, bs0, false, f, cols, k, o, ldo,
-                         accumulate, lo, hi);
+                         accumulate, bias, lo, hi);
              });
 }
 
@@ -175,10 +185,12 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
     // out[F, OH*OW] (+)= W[F, K] * cols[K, OH*OW].
     bool oContiguous = out->strides[3] == 1 && out->strides[2] == ow;
     if (oContiguous) {
-      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate, p.lo, p.hi);
+      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate, p.bias, p.lo,
+         p.hi);
     } else {
       std::vector<float> tmp(f * cols, 0.0f);
-      mm(bmat, bs0, tmp.data(), cols, cols, false, -INFINITY, INFINITY);
+      mm(bmat, bs0, tmp.data(), cols, cols, false, p.bias, -INFINITY,
+         INFINITY);
       for (int64_t fi = 0; fi < f; ++fi)
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
@@ -251,7 +263,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
           in->data() + b * in->strides[0] + ci * in->strides[1], h, wd, is2,
           w->data() + ci * kh * kw, kh, kw,
           out->data() + b * out->strides[0] + ci * out->strides[1], oh, ow,
-          out->strides[2], p);
+          out->strides[2], p, p.bias ? p.bias[ci] : 0.0f);
       continue;
     }
     {
@@ -265,7 +277,8 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
         // Slow path: any column, taps checked against the borders.
         auto general = [&](int64_t from, int64_t to) {
           for (int64_t ox = from; ox < to; ++ox) {
-            float acc = p.accumulate ? dst[ox * os3] : 0.0f;
+            float acc = (p.accumulate ? dst[ox * os3] : 0.0f) +
+                        (p.bias ? p.bias[ci] : 0.0f);
             for (int64_t y = 0; y < kh; ++y) {
               int64_t iy = iy0 + y * dh;
               if (iy < 0 || iy >= h)
@@ -314,6 +327,15 @@ void sparq::kernels::setNumThreads(int threads) {
   setDenseGemmThreads(threads);
 }
 
+const float *sparq::kernels::biasOf(F32x1 *bias, int64_t channels) {
+  if (bias->sizes[0] == 0)
+    return nullptr;
+  // The lowering folds only contiguous biases of the right length.
+  assert(bias->sizes[0] == channels && bias->strides[0] == 1);
+  (void)channels;
+  return bias->data();
+}
+
 ConvParams sparq::kernels::convParams(int64_t sh, int64_t sw, int64_t dh,
                                       int64_t dw, int64_t padTop,
                                       int64_t padLeft, int64_t accumulate,
@@ -338,19 +360,25 @@ void _mlir_ciface_sparq_matmul_f32(F32x2 *a, F32x2 *b, F32x2 *c) {
 void _mlir_ciface_sparq_batch_matmul_f32(F32x3 *a, F32x3 *b, F32x3 *c) {
   batchMatmulF32(a, b, c);
 }
-// Arguments after the memrefs: strides (h, w), dilations (h, w), padding
-// (top, left), accumulate, clamp (lo, hi); see ConvParams.
+// After input, filter and output: the bias (per output channel; empty for
+// none), then strides (h, w), dilations (h, w), padding (top, left),
+// accumulate, clamp (lo, hi); see ConvParams.
 void _mlir_ciface_sparq_conv2d_nchw_f32(F32x4 *in, F32x4 *w, F32x4 *out,
-                                        int64_t sh, int64_t sw, int64_t dh,
-                                        int64_t dw, int64_t pt, int64_t pl,
-                                        int64_t acc, float lo, float hi) {
-  conv2dNchwF32(in, w, out, convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
+                                        F32x1 *bias, int64_t sh, int64_t sw,
+                                        int64_t dh, int64_t dw, int64_t pt,
+                                        int64_t pl, int64_t acc, float lo,
+                                        float hi) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi);
+  p.bias = biasOf(bias, w->sizes[0]);
+  conv2dNchwF32(in, w, out, p);
 }
 void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(
-    F32x4 *in, F32x3 *w, F32x4 *out, int64_t sh, int64_t sw, int64_t dh,
-    int64_t dw, int64_t pt, int64_t pl, int64_t acc, float lo, float hi) {
-  depthwiseConv2dNchwF32(in, w, out,
-                         convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi));
+    F32x4 *in, F32x3 *w, F32x4 *out, F32x1 *bias, int64_t sh, int64_t sw,
+    int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc, float lo,
+    float hi) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi);
+  p.bias = biasOf(bias, w->sizes[0]);
+  depthwiseConv2dNchwF32(in, w, out, p);
 }
 }
 

@@ -16,6 +16,7 @@
 
 namespace sparq::kernels {
 
+using F32x1 = MemRef<float, 1>;
 using F32x2 = MemRef<float, 2>;
 using F32x3 = MemRef<float, 3>;
 using F32x4 = MemRef<float, 4>;
@@ -34,6 +35,8 @@ struct ConvParams {
   bool accumulate = true;
   /// The result is clamped to [lo, hi] (ReLU, ReLU6); +-inf for none.
   float lo, hi;
+  /// Added to every output of a channel (the folded bias), or null.
+  const float *bias = nullptr;
 };
 
 /// ConvParams from the scalar arguments of a conv call (C interface order).
@@ -41,14 +44,23 @@ ConvParams convParams(int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                       int64_t padTop, int64_t padLeft, int64_t accumulate,
                       float lo, float hi);
 
+/// The bias argument of a conv call: null when empty (no bias), else its
+/// `channels` floats.
+const float *biasOf(F32x1 *bias, int64_t channels);
+
 /// out[N,F,OH,OW] (+)= conv(in[N,C,H,W], w[F,C,KH,KW]) by im2col + sgemm.
 void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, const ConvParams &p);
-/// The GEMM of an im2col convolution: out[F, n] (+)= W[F, K] * cols[K, n],
-/// `cols` with row stride ldCols, `out` with row stride ldOut, the result
-/// clamped to [lo, hi].
+/// The GEMM of an im2col convolution: out[F, n] (+)= bias + W[F, K] *
+/// cols[K, n] (bias per row, may be null), `cols` with row stride ldCols,
+/// `out` with row stride ldOut, the result clamped to [lo, hi].
 using ConvGemm = std::function<void(const float *cols, int64_t ldCols,
                                     float *out, int64_t ldOut, int64_t n,
-                                    bool accumulate, float lo, float hi)>;
+                                    bool accumulate, const float *bias,
+                                    float lo, float hi)>;
+/// Adds bias[r] to row r of rows x cols floats (row stride rowStride), or
+/// writes it there when `overwrite`.
+void addRowBias(float *o, int64_t rows, int64_t rowStride, int64_t cols,
+                const float *bias, bool overwrite);
 /// Clamps rows x cols floats (row stride rowStride) to [lo, hi].
 void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
                float lo, float hi);

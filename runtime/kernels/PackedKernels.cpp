@@ -584,8 +584,11 @@ void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          const ConvParams &p) {
   convIm2col(in, w.rows(), kh, kw, out, p,
              [&](const float *cols, int64_t ldCols, float *o, int64_t ldo,
-                 int64_t n, bool accumulate, float lo, float hi) {
-               packedSpmm(w, cols, ldCols, o, ldo, n, accumulate);
+                 int64_t n, bool accumulate, const float *bias, float lo,
+                 float hi) {
+               if (bias)
+                 addRowBias(o, w.rows(), ldo, n, bias, !accumulate);
+               packedSpmm(w, cols, ldCols, o, ldo, n, accumulate || bias);
                clampRows(o, w.rows(), ldo, n, lo, hi);
              });
 }
@@ -620,13 +623,15 @@ void _mlir_ciface_sparq_packed_linear_f32(U8x1 *blob, F32x2 *a, F32x2 *y,
     }
 }
 
-// Arguments after the memrefs: kernel (h, w), strides, dilations, padding
-// (top, left), accumulate, clamp (lo, hi); see ConvParams.
+// Arguments after the memrefs (blob, input, output, bias; the bias empty
+// for none): kernel (h, w), strides, dilations, padding (top, left),
+// accumulate, clamp (lo, hi); see ConvParams.
 void _mlir_ciface_sparq_packed_conv2d_nchw_f32(
-    U8x1 *blob, F32x4 *in, F32x4 *out, int64_t kh, int64_t kw, int64_t sh,
-    int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc,
-    float lo, float hi) {
+    U8x1 *blob, F32x4 *in, F32x4 *out, F32x1 *bias, int64_t kh, int64_t kw,
+    int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl,
+    int64_t acc, float lo, float hi) {
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi);
+  p.bias = biasOf(bias, PackedView(blob->data()).rows());
   packedConv2dNchwF32(PackedView(blob->data()), in, out, kh, kw, p);
 }
 }

@@ -12,13 +12,16 @@ func.func @gemm(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>)
 
 // -----
 
-// Arguments after the memrefs: strides, dilations, padding (top, left),
-// accumulate, clamp (lo, hi). A plain conv accumulates and does not clamp.
-// CHECK: func.func private @sparq_conv2d_nchw_f32({{.*}}, i64, i64, i64, i64, i64, i64, i64, f32, f32) attributes {llvm.emit_c_interface}
+// The memrefs are input, filter, output and bias (empty: none); then
+// strides, dilations, padding (top, left), accumulate, clamp (lo, hi). A
+// plain conv accumulates and does not clamp.
+// CHECK: func.func private @sparq_conv2d_nchw_f32({{.*}}, memref<?xf32, strided<[?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, f32, f32) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func @conv
+// CHECK: %[[NOBIAS:.*]] = memref.alloca() : memref<0xf32>
+// CHECK: %[[CB:.*]] = memref.cast %[[NOBIAS]]
 // CHECK: %[[NOLO:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-NEXT: %[[NOHI:.*]] = arith.constant 0x7F800000 : f32
-// CHECK-NEXT: call @sparq_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c2_i64_{{[0-9]+}}, %c1_i64, %c1_i64_{{[0-9]+}}, %c0_i64, %c0_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %[[NOLO]], %[[NOHI]])
+// CHECK-NEXT: call @sparq_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %{{.*}}, %[[CB]], %c2_i64, %c2_i64_{{[0-9]+}}, %c1_i64, %c1_i64_{{[0-9]+}}, %c0_i64, %c0_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %[[NOLO]], %[[NOHI]])
 func.func @conv(%x: memref<1x3x9x9xf32>, %w: memref<8x3x3x3xf32>, %y: memref<1x8x4x4xf32>) {
   linalg.conv_2d_nchw_fchw {strides = dense<2> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
     ins(%x, %w : memref<1x3x9x9xf32>, memref<8x3x3x3xf32>) outs(%y : memref<1x8x4x4xf32>)
@@ -33,13 +36,13 @@ func.func @conv(%x: memref<1x3x9x9xf32>, %w: memref<8x3x3x3xf32>, %y: memref<1x8
 // CHECK-LABEL: func @depthwise_pad_relu6
 // CHECK-SAME: (%[[X:.*]]: memref<1x8x6x6xf32>, %{{.*}}: memref<8x3x3xf32>, %[[OUT:.*]]: memref<1x8x6x6xf32>)
 // CHECK-NOT: linalg.
-// CHECK-NOT: memref.alloc
+// CHECK-NOT: memref.alloc()
 // CHECK: %[[CX:.*]] = memref.cast %[[X]]
 // CHECK: %[[CO:.*]] = memref.cast %[[OUT]]
 // CHECK: %[[OVERWRITE:.*]] = arith.constant 0 : i64
 // CHECK-NEXT: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
-// CHECK-NEXT: call @sparq_depthwise_conv2d_nchw_f32(%[[CX]], %{{.*}}, %[[CO]], %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %[[OVERWRITE]], %[[LO]], %[[HI]])
+// CHECK-NEXT: call @sparq_depthwise_conv2d_nchw_f32(%[[CX]], %{{.*}}, %[[CO]], %{{.*}}, %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %[[OVERWRITE]], %[[LO]], %[[HI]])
 // CHECK-NOT: linalg.
 // CHECK: return
 func.func @depthwise_pad_relu6(%x: memref<1x8x6x6xf32>, %w: memref<8x3x3xf32>, %out: memref<1x8x6x6xf32>) {
@@ -64,6 +67,50 @@ func.func @depthwise_pad_relu6(%x: memref<1x8x6x6xf32>, %w: memref<8x3x3xf32>, %
   }
   memref.dealloc %padded : memref<1x8x8x8xf32>
   memref.dealloc %acc : memref<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+// A bias broadcast into the output just before (a folded BatchNorm): the
+// kernel starts from the bias, collapsed to [C], and overwrites.
+// CHECK-LABEL: func @bias_init
+// CHECK-SAME: (%{{.*}}: memref<1x4x5x5xf32>, %{{.*}}: memref<3x4x3x3xf32>, %[[B:.*]]: memref<1x3x1x1xf32>, %{{.*}}: memref<1x3x3x3xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[C:.*]] = memref.collapse_shape %[[B]] {{\[\[}}0, 1, 2, 3]] : memref<1x3x1x1xf32> into memref<3xf32>
+// CHECK: %[[CB:.*]] = memref.cast %[[C]] : memref<3xf32> to memref<?xf32, strided<[?], offset: ?>>
+// CHECK: %[[OVERWRITE:.*]] = arith.constant 0 : i64
+// CHECK: call @sparq_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %{{.*}}, %[[CB]], {{.*}}, %[[OVERWRITE]],
+// CHECK-NOT: linalg.
+func.func @bias_init(%x: memref<1x4x5x5xf32>, %w: memref<3x4x3x3xf32>, %b: memref<1x3x1x1xf32>, %out: memref<1x3x3x3xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, 0, 0)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%b : memref<1x3x1x1xf32>) outs(%out : memref<1x3x3x3xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    linalg.yield %in : f32
+  }
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x4x5x5xf32>, memref<3x4x3x3xf32>) outs(%out : memref<1x3x3x3xf32>)
+  return
+}
+
+// -----
+
+// A broadcast along the channels is not a bias: it stays a loop and the
+// conv accumulates onto it.
+// CHECK-LABEL: func @not_a_bias
+// CHECK: linalg.generic
+// CHECK: %[[ACC:.*]] = arith.constant 1 : i64
+// CHECK: call @sparq_conv2d_nchw_f32({{.*}}, %[[ACC]],
+func.func @not_a_bias(%x: memref<1x4x5x5xf32>, %w: memref<3x4x3x3xf32>, %b: memref<1x1x1x3xf32>, %out: memref<1x3x3x3xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (0, 0, 0, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%b : memref<1x1x1x3xf32>) outs(%out : memref<1x3x3x3xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    linalg.yield %in : f32
+  }
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x4x5x5xf32>, memref<3x4x3x3xf32>) outs(%out : memref<1x3x3x3xf32>)
   return
 }
 

@@ -85,9 +85,28 @@ TEST_P(GemmShape, ClampsAsItStores) {
   auto a = random(m * k, 4), b = random(k * n, 5), c = random(m * n, 6);
   std::vector<float> got = c;
   denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n, true,
-            0.0f, 0.5f);
+            nullptr, 0.0f, 0.5f);
   expectNear(got, reference(a, k, b, n, false, m, n, k, c, n, true, 0.0f, 0.5f),
              k);
+}
+
+TEST_P(GemmShape, AddsTheBiasOfEachRow) {
+  auto [m, n, k] = GetParam();
+  auto a = random(m * k, 12), b = random(k * n, 13), c = random(m * n, 14),
+       bias = random(m, 15);
+  for (bool accumulate : {false, true}) {
+    std::vector<float> got = c, init = c;
+    denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n,
+              accumulate, bias.data(), -0.5f, INFINITY);
+    // The reference: the bias as the initial value of C.
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        init[i * n + j] = (accumulate ? init[i * n + j] : 0.0f) + bias[i];
+    expectNear(got,
+               reference(a, k, b, n, false, m, n, k, init, n, true, -0.5f,
+                         INFINITY),
+               k);
+  }
 }
 
 TEST_P(GemmShape, TransposedB) {
@@ -113,8 +132,8 @@ TEST(DenseGemm, NaNStaysNaNThroughTheClamp) {
   const int64_t m = 6, n = 64, k = 4;
   std::vector<float> a(m * k, 1.0f), b(k * n, 1.0f), c(m * n, 0.0f);
   b[5] = std::numeric_limits<float>::quiet_NaN();
-  denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), n, false, 0.0f,
-            6.0f);
+  denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), n, false,
+            nullptr, 0.0f, 6.0f);
   for (int64_t i = 0; i < m; ++i) {
     EXPECT_TRUE(std::isnan(c[i * n + 5])) << "row " << i;
     EXPECT_EQ(c[i * n + 4], 4.0f);

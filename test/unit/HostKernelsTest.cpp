@@ -74,7 +74,11 @@ struct ConvCase {
   int64_t pt = 0, pl = 0, pb = 0, pr = 0; // implicit zero padding
   bool accumulate = true;
   float lo = -INFINITY, hi = INFINITY;
+  bool bias = false; // a bias per output channel
 };
+
+/// The bias of output channel f in these tests.
+float biasValue(int64_t f) { return 0.25f * float(f % 5) - 0.5f; }
 
 /// Reference convolution with implicit zero padding; `groups` = channels
 /// gives the depthwise case (w is [C, KH, KW] then).
@@ -102,13 +106,19 @@ std::vector<float> referenceConv(const ConvCase &p, const std::vector<float> &x,
               }
           }
           float &o = out[((b * p.f + f) * oh + y) * ow + xo];
+          acc += p.bias ? biasValue(f) : 0.0f;
           o = std::min(std::max((p.accumulate ? o : 0.0f) + acc, p.lo), p.hi);
         }
   return out;
 }
 
 ConvParams paramsOf(const ConvCase &p) {
+  static std::vector<float> biases;
+  biases.resize(std::max(p.f, p.c));
+  for (size_t f = 0; f < biases.size(); ++f)
+    biases[f] = biasValue(f);
   ConvParams cp;
+  cp.bias = p.bias ? biases.data() : nullptr;
   cp.strideH = p.sh;
   cp.strideW = p.sw;
   cp.dilationH = p.dh;
@@ -185,6 +195,18 @@ INSTANTIATE_TEST_SUITE_P(
         // Asymmetric padding ("same" at stride 2), rows wider than a vector.
         ConvCase{1, 3, 35, 37, 3, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, true},
         ConvCase{1, 2, 20, 40, 2, 5, 3, 1, 2, 1, 3, 2, 0, 2, 4, false, -1, 1},
+        // A folded bias, overwriting and accumulating.
+        [] {
+          ConvCase c = padded(ConvCase{1, 5, 10, 10, 7, 3, 3, 1, 1, 1, 1}, 1,
+                              false, 0);
+          c.bias = true;
+          return c;
+        }(),
+        [] {
+          ConvCase c = ConvCase{1, 4, 9, 17, 6, 1, 1, 1, 1, 1, 1};
+          c.bias = true;
+          return c;
+        }(),
         // Enough planes for the depthwise kernel to split over threads.
         padded(ConvCase{2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6)));
 
