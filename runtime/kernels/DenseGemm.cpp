@@ -2,7 +2,7 @@
 
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
-#include "runtime/kernels/PackedGemvSimd.h"
+#include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <cblas.h>
@@ -42,8 +42,7 @@ void configureBlas() {
 } // namespace
 
 bool sparq::kernels::gemmF32Available() {
-  static const bool ok = avx512::available();
-  return ok;
+  return simdLevel() == SimdLevel::Avx512;
 }
 
 void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,

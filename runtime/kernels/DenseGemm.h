@@ -16,7 +16,8 @@
 
 namespace sparq::kernels {
 
-/// Whether gemmF32 runs on this CPU (AVX-512); callers fall back to sgemm.
+/// Whether gemmF32 runs: AVX-512 on this CPU and not capped by limitSimd
+/// (PackedKernels.h); callers fall back to sgemm.
 bool gemmF32Available();
 
 /// C[M, N] (+)= bias + A[M, K] * B[K, N] (bias[M] per row, may be null),

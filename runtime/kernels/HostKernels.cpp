@@ -4,7 +4,6 @@
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
-#include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -212,8 +211,8 @@ template <int KH, int KW, int S>
 __attribute__((always_inline)) inline void
 depthwiseRow(const float *__restrict x, int64_t rowStride,
              const float *__restrict w, float *__restrict dst, int64_t ox0,
-             int64_t ox1, int64_t dh, int64_t dw, bool accumulate, float lo,
-             float hi) {
+             int64_t ox1, int64_t dh, int64_t dw, bool accumulate, float bias,
+             float lo, float hi) {
   // Chunks of output columns accumulate tap by tap in a local buffer: each
   // tap is one contiguous (S = 1) multiply-add loop that vectorizes.
   constexpr int64_t kChunk = 64;
@@ -221,7 +220,7 @@ depthwiseRow(const float *__restrict x, int64_t rowStride,
   for (int64_t c0 = ox0; c0 < ox1; c0 += kChunk) {
     int64_t len = std::min(kChunk, ox1 - c0);
     for (int64_t j = 0; j < len; ++j)
-      acc[j] = accumulate ? dst[c0 + j] : 0.0f;
+      acc[j] = (accumulate ? dst[c0 + j] : 0.0f) + bias;
     for (int ky = 0; ky < KH; ++ky)
       for (int kx = 0; kx < KW; ++kx) {
         const float *__restrict r = x + ky * dh * rowStride + kx * dw + c0 * S;
@@ -255,7 +254,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
   bool fast = unit && w->strides[0] == kh * kw && (sw == 1 || sw == 2) &&
-              avx512::available();
+              simdLevel() == SimdLevel::Avx512;
   for (int64_t u = u0; u < u1; ++u) {
     int64_t b = u / c, ci = u % c;
     if (fast) {
@@ -269,6 +268,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
     {
       const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
       const float *wk = w->data() + ci * w->strides[0];
+      float bias = p.bias ? p.bias[ci] : 0.0f;
       float *o = out->data() + b * out->strides[0] + ci * out->strides[1];
       for (int64_t oy = 0; oy < oh; ++oy) {
         float *dst = o + oy * out->strides[2];
@@ -277,8 +277,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
         // Slow path: any column, taps checked against the borders.
         auto general = [&](int64_t from, int64_t to) {
           for (int64_t ox = from; ox < to; ++ox) {
-            float acc = (p.accumulate ? dst[ox * os3] : 0.0f) +
-                        (p.bias ? p.bias[ci] : 0.0f);
+            float acc = (p.accumulate ? dst[ox * os3] : 0.0f) + bias;
             for (int64_t y = 0; y < kh; ++y) {
               int64_t iy = iy0 + y * dh;
               if (iy < 0 || iy >= h)
@@ -303,10 +302,10 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
         const float *src = x + iy0 * is2 - p.padLeft;
         if (sw == 1)
           depthwiseRow<3, 3, 1>(src, is2, wk, dst, ox0, ox1, dh, dw,
-                                p.accumulate, p.lo, p.hi);
+                                p.accumulate, bias, p.lo, p.hi);
         else
           depthwiseRow<3, 3, 2>(src, is2, wk, dst, ox0, ox1, dh, dw,
-                                p.accumulate, p.lo, p.hi);
+                                p.accumulate, bias, p.lo, p.hi);
         general(ox1, ow);
       }
     }

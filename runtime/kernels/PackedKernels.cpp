@@ -644,6 +644,8 @@ void sparq::kernels::forEachPackedKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_f32));
 }
 
+SimdLevel sparq::kernels::simdLevel() { return simd(); }
+
 SimdLevel sparq::kernels::limitSimd(SimdLevel max) {
   simdCap = max;
   return simd();

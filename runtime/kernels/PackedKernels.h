@@ -38,10 +38,13 @@ void packedConv2dNchwF32(const formats::PackedView &w, F32x4 *in, F32x4 *out,
 /// Instruction sets of the hand-vectorized GEMV kernels, picked at run time.
 enum class SimdLevel { Portable, Avx2, Avx512 };
 
-/// Caps the instruction set the GEMV kernels use at `max` (tests and
-/// benchmarks exercise every level a machine has); returns the level they
-/// use now.
+/// Caps the instruction set the hand-vectorized kernels (packed GEMVs, the
+/// dense convolution GEMM, depthwise planes) use at `max`: tests and
+/// benchmarks exercise every level a machine has. Returns the level they use
+/// now.
 SimdLevel limitSimd(SimdLevel max);
+/// The level they use now: what the CPU has, capped by limitSimd.
+SimdLevel simdLevel();
 
 /// Symbols of the packed kernels for the JIT, as forEachHostKernel.
 void forEachPackedKernel(const std::function<void(const char *, void *)> &fn);

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/kernels/DenseGemm.h"
+#include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <gtest/gtest.h>
@@ -40,11 +41,22 @@ std::vector<float> reference(const std::vector<float> &a, int64_t lda,
     for (int64_t j = 0; j < n; ++j) {
       double s = accumulate ? c[i * ldc + j] : 0.0;
       for (int64_t p = 0; p < k; ++p)
-        s += double(a[i * lda + p]) *
-             (transB ? b[j * ldb + p] : b[p * ldb + j]);
+        s +=
+            double(a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
       c[i * ldc + j] = std::min<float>(hi, std::max<float>(lo, float(s)));
     }
   return c;
+}
+
+/// Runs `body` with the AVX-512 GEMM (where the CPU has it) and with the
+/// fallback (OpenBLAS), then lifts the cap.
+template <typename Body> void atEveryLevel(Body body) {
+  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
+    SimdLevel got = limitSimd(level);
+    SCOPED_TRACE(got == SimdLevel::Avx512 ? "avx512 GEMM" : "OpenBLAS");
+    body();
+  }
+  limitSimd(SimdLevel::Avx512);
 }
 
 void expectNear(const std::vector<float> &got, const std::vector<float> &want,
@@ -57,67 +69,74 @@ void expectNear(const std::vector<float> &got, const std::vector<float> &want,
 // (m, n, k): rows and columns around the tile sizes (6 x 64), K small to
 // large.
 class GemmShape
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {
-};
+    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
 
 TEST_P(GemmShape, MatchesLoopOnStridedOperands) {
   auto [m, n, k] = GetParam();
-  // Leading dimensions larger than the rows: the kernel must honour them.
-  int64_t lda = k + 3, ldb = n + 5, ldc = n + 7;
-  auto a = random(m * lda, 1), b = random(k * ldb, 2), c = random(m * ldc, 3);
-  for (bool accumulate : {false, true}) {
-    for (int threads : {1, 2}) {
-      setPoolThreads(threads);
-      std::vector<float> got = c;
-      denseGemm(a.data(), lda, b.data(), ldb, false, m, n, k, got.data(), ldc,
-                accumulate);
-      expectNear(got,
-                 reference(a, lda, b, ldb, false, m, n, k, c, ldc, accumulate,
-                           -INFINITY, INFINITY),
-                 k);
+  atEveryLevel([&, m = m, n = n, k = k] {
+    // Leading dimensions larger than the rows: the kernel must honour them.
+    int64_t lda = k + 3, ldb = n + 5, ldc = n + 7;
+    auto a = random(m * lda, 1), b = random(k * ldb, 2), c = random(m * ldc, 3);
+    for (bool accumulate : {false, true}) {
+      for (int threads : {1, 2}) {
+        setPoolThreads(threads);
+        std::vector<float> got = c;
+        denseGemm(a.data(), lda, b.data(), ldb, false, m, n, k, got.data(), ldc,
+                  accumulate);
+        expectNear(got,
+                   reference(a, lda, b, ldb, false, m, n, k, c, ldc, accumulate,
+                             -INFINITY, INFINITY),
+                   k);
+      }
     }
-  }
-  setPoolThreads(2);
+    setPoolThreads(2);
+  });
 }
 
 TEST_P(GemmShape, ClampsAsItStores) {
   auto [m, n, k] = GetParam();
-  auto a = random(m * k, 4), b = random(k * n, 5), c = random(m * n, 6);
-  std::vector<float> got = c;
-  denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n, true,
-            nullptr, 0.0f, 0.5f);
-  expectNear(got, reference(a, k, b, n, false, m, n, k, c, n, true, 0.0f, 0.5f),
-             k);
+  atEveryLevel([&, m = m, n = n, k = k] {
+    auto a = random(m * k, 4), b = random(k * n, 5), c = random(m * n, 6);
+    std::vector<float> got = c;
+    denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n, true,
+              nullptr, 0.0f, 0.5f);
+    expectNear(
+        got, reference(a, k, b, n, false, m, n, k, c, n, true, 0.0f, 0.5f), k);
+  });
 }
 
 TEST_P(GemmShape, AddsTheBiasOfEachRow) {
   auto [m, n, k] = GetParam();
-  auto a = random(m * k, 12), b = random(k * n, 13), c = random(m * n, 14),
-       bias = random(m, 15);
-  for (bool accumulate : {false, true}) {
-    std::vector<float> got = c, init = c;
-    denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n,
-              accumulate, bias.data(), -0.5f, INFINITY);
-    // The reference: the bias as the initial value of C.
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j)
-        init[i * n + j] = (accumulate ? init[i * n + j] : 0.0f) + bias[i];
-    expectNear(got,
-               reference(a, k, b, n, false, m, n, k, init, n, true, -0.5f,
-                         INFINITY),
-               k);
-  }
+  atEveryLevel([&, m = m, n = n, k = k] {
+    auto a = random(m * k, 12), b = random(k * n, 13), c = random(m * n, 14),
+         bias = random(m, 15);
+    for (bool accumulate : {false, true}) {
+      std::vector<float> got = c, init = c;
+      denseGemm(a.data(), k, b.data(), n, false, m, n, k, got.data(), n,
+                accumulate, bias.data(), -0.5f, INFINITY);
+      // The reference: the bias as the initial value of C.
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          init[i * n + j] = (accumulate ? init[i * n + j] : 0.0f) + bias[i];
+      expectNear(
+          got,
+          reference(a, k, b, n, false, m, n, k, init, n, true, -0.5f, INFINITY),
+          k);
+    }
+  });
 }
 
 TEST_P(GemmShape, TransposedB) {
   auto [m, n, k] = GetParam();
-  auto a = random(m * k, 7), b = random(n * k, 8), c = random(m * n, 9);
-  std::vector<float> got = c;
-  denseGemm(a.data(), k, b.data(), k, true, m, n, k, got.data(), n, false);
-  expectNear(got,
-             reference(a, k, b, k, true, m, n, k, c, n, false, -INFINITY,
-                       INFINITY),
-             k);
+  atEveryLevel([&, m = m, n = n, k = k] {
+    auto a = random(m * k, 7), b = random(n * k, 8), c = random(m * n, 9);
+    std::vector<float> got = c;
+    denseGemm(a.data(), k, b.data(), k, true, m, n, k, got.data(), n, false);
+    expectNear(
+        got,
+        reference(a, k, b, k, true, m, n, k, c, n, false, -INFINITY, INFINITY),
+        k);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -202,6 +202,10 @@ TEST(PackedKernels, ConvMatchesDirectLoops) {
   p.accumulate = false;
   p.lo = 0.0f; // fused ReLU
   p.hi = INFINITY;
+  std::vector<float> bias(k); // a folded per-channel bias
+  for (int64_t f = 0; f < k; ++f)
+    bias[f] = 0.1f * float(f) - 0.3f;
+  p.bias = bias.data();
   int64_t oh = (h + 2 - kh) / 2 + 1, ow = wd + 2 - kw + 1;
   std::vector<float> x(n * c * h * wd), out(n * k * oh * ow, 7.0f);
   for (float &e : x)
@@ -218,7 +222,7 @@ TEST(PackedKernels, ConvMatchesDirectLoops) {
     for (int64_t f = 0; f < k; ++f)
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
-          double s = 0;
+          double s = bias[f];
           for (int64_t ci = 0; ci < c; ++ci)
             for (int64_t ky = 0; ky < kh; ++ky)
               for (int64_t kx = 0; kx < kw; ++kx) {
