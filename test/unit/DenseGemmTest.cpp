@@ -9,6 +9,7 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
+#include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
@@ -23,12 +24,7 @@ using namespace sparq::kernels;
 namespace {
 
 std::vector<float> random(int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
+  return sparq::test::randomVector(n, seed);
 }
 
 /// C (+)= A op(B) clamped, in double; the rest of C is untouched.

@@ -4,6 +4,7 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
@@ -16,14 +17,7 @@ using namespace sparq::kernels;
 
 namespace {
 
-std::vector<float> randomVector(size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(gen);
-  return v;
-}
+using sparq::test::randomVector;
 
 template <int R>
 MemRef<float, R> view(std::vector<float> &data, std::array<int64_t, R> sizes,
