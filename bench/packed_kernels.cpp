@@ -238,8 +238,11 @@ BENCHMARK(BM_Codebook4Gemv)->Unit(benchmark::kMillisecond);
 int main(int argc, char **argv) {
   const char *env = std::getenv("SPARQ_BENCH_THREADS");
   int threads = env ? std::max(1, std::atoi(env)) : 1;
+  // sparq's kernels as sparq sets them up (OpenBLAS on one thread where its
+  // own GEMM runs), then OpenBLAS on the same threads for the baselines.
+  // Once set up, the kernels leave OpenBLAS's threads alone.
+  kernels::setNumThreads(threads);
   openblas_set_num_threads(threads);
-  kernels::setPoolThreads(threads);
   benchmark::AddCustomContext("threads", std::to_string(threads));
   const char *simd = std::getenv("SPARQ_BENCH_SIMD");
   kernels::SimdLevel level = kernels::limitSimd(

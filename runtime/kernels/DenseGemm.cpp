@@ -93,7 +93,9 @@ void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
               });
 }
 
-void sparq::kernels::setDenseGemmThreads(int threads) {
+// HostKernels.h: the pool's threads, and OpenBLAS's own only where gemmF32
+// does not run.
+void sparq::kernels::setNumThreads(int threads) {
   configureBlas();
   setBlasThreads(threads);
   setPoolThreads(threads);
@@ -116,9 +118,7 @@ void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 m, j1 - j0, k, 1.0f, a, lda, b + (transB ? j0 * ldb : j0), ldb,
                 accumulate || bias ? 1.0f : 0.0f, c + j0, ldc);
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = j0; j < j1; ++j)
-        c[i * ldc + j] = std::min(std::max(c[i * ldc + j], lo), hi);
+    clampRows(c + j0, m, ldc, j1 - j0, lo, hi);
   };
   if (blasThreaded || m * n * k < kSerialMacs)
     return blas(0, n);

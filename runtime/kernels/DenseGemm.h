@@ -30,15 +30,11 @@ void gemmF32(const float *a, int64_t lda, const float *b, int64_t ldb,
 /// C[M, N] (+)= bias + A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B
 /// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. gemmF32
 /// where it runs, else OpenBLAS: either way on the kernels' threads
-/// (setDenseGemmThreads), so that no other threads spin between calls.
+/// (setNumThreads, HostKernels.h), so that no other threads spin between calls.
 void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                bool transB, int64_t m, int64_t n, int64_t k, float *c,
                int64_t ldc, bool accumulate, const float *bias = nullptr,
                float lo = -INFINITY, float hi = INFINITY);
-
-/// Threads for denseGemm: the pool's, and OpenBLAS's own only where gemmF32
-/// does not run.
-void setDenseGemmThreads(int threads);
 
 namespace avx512 {
 /// Columns of one tile (kTileVecs vectors of 16), and its most rows.

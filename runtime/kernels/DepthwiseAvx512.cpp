@@ -97,7 +97,8 @@ void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
       dst[(c & 1) * half + c / 2] = src[c];
   }
   // Each tap's offset in the scratch plane from its output's first tap.
-  std::vector<int64_t> off(kh * kw);
+  static thread_local std::vector<int64_t> off;
+  off.resize(kh * kw);
   for (int64_t ky = 0; ky < kh; ++ky)
     for (int64_t kx = 0; kx < kw; ++kx) {
       int64_t q = kx * dw; // the tap's padded column

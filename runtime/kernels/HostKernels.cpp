@@ -8,7 +8,6 @@
 #include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cassert>
@@ -322,9 +321,6 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
       [&](int64_t u0, int64_t u1) { depthwisePlanes(in, w, out, p, u0, u1); });
 }
 
-void sparq::kernels::setNumThreads(int threads) {
-  setDenseGemmThreads(threads);
-}
 
 const float *sparq::kernels::biasOf(F32x1 *bias, int64_t channels) {
   if (bias->sizes[0] == 0)

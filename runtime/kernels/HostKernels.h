@@ -72,8 +72,9 @@ void convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,
 void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
                             const ConvParams &p);
 
-/// Threads the library kernels may use (OpenBLAS and the packed kernels' pool,
-/// ThreadPool.h); default 2.
+/// Threads the library kernels use: the pool every kernel runs on
+/// (ThreadPool.h), default 2. OpenBLAS stays on one thread where the own
+/// GEMM runs (DenseGemm.h), so that no second set of threads spins.
 void setNumThreads(int threads);
 
 /// Calls `fn(symbol, address)` for every symbol the generated host code

@@ -1,9 +1,10 @@
-//===- ThreadPool.h - the packed kernels' worker threads --------*- C++ -*-===//
+//===- ThreadPool.h - the host kernels' worker threads ----------*- C++ -*-===//
 //
 // A persistent pool: parallelFor splits a range into one contiguous part per
 // thread, the caller's thread taking the first. Sized by setNumThreads
-// (HostKernels.h, default 2), like OpenBLAS. A call made while the pool is
-// busy (another thread's kernel) runs serially rather than waiting.
+// (HostKernels.h, default 2). Workers spin briefly before blocking. A call
+// made while the pool is busy (another thread's kernel) runs serially rather
+// than waiting.
 //
 //===----------------------------------------------------------------------===//
 

@@ -7,7 +7,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/kernels/DenseGemm.h"
-#include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 #include "test/unit/TestData.h"
 
@@ -44,16 +43,7 @@ std::vector<float> reference(const std::vector<float> &a, int64_t lda,
   return c;
 }
 
-/// Runs `body` with the AVX-512 GEMM (where the CPU has it) and with the
-/// fallback (OpenBLAS), then lifts the cap.
-template <typename Body> void atEveryLevel(Body body) {
-  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
-    SimdLevel got = limitSimd(level);
-    SCOPED_TRACE(got == SimdLevel::Avx512 ? "avx512 GEMM" : "OpenBLAS");
-    body();
-  }
-  limitSimd(SimdLevel::Avx512);
-}
+using sparq::test::atEveryLevel;
 
 void expectNear(const std::vector<float> &got, const std::vector<float> &want,
                 int64_t k) {

@@ -3,7 +3,6 @@
 
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
-#include "runtime/kernels/PackedKernels.h"
 #include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
@@ -142,17 +141,13 @@ TEST_P(Conv2dTest, MatchesReference) {
   auto wv = view<4>(wt, {p.f, p.c, p.kh, p.kw},
                     {p.c * p.kh * p.kw, p.kh * p.kw, p.kw, 1});
   auto ov = view<4>(out, {p.n, p.f, oh, ow}, {p.f * oh * ow, oh * ow, ow, 1});
-  // The AVX-512 GEMM where the CPU has it, and the fallback (OpenBLAS).
-  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
-    limitSimd(level);
+  sparq::test::atEveryLevel([&] {
     auto got = out;
     auto gv = view<4>(got, {p.n, p.f, oh, ow}, {p.f * oh * ow, oh * ow, ow, 1});
     conv2dNchwF32(&xv, &wv, &gv, paramsOf(p));
     for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_NEAR(got[i], expected[i], 1e-3)
-          << "at " << i << ", level " << int(level);
-  }
-  limitSimd(SimdLevel::Avx512);
+      ASSERT_NEAR(got[i], expected[i], 1e-3) << "at " << i;
+  });
 }
 
 TEST_P(Conv2dTest, DepthwiseMatchesReference) {
@@ -168,17 +163,13 @@ TEST_P(Conv2dTest, DepthwiseMatchesReference) {
                     {p.c * p.h * p.w, p.h * p.w, p.w, 1});
   auto wv = view<3>(wt, {p.c, p.kh, p.kw}, {p.kh * p.kw, p.kw, 1});
   auto ov = view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
-  // The AVX-512 planes where the CPU has them, and the portable loops.
-  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
-    limitSimd(level);
+  sparq::test::atEveryLevel([&] {
     auto got = out;
     auto gv = view<4>(got, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
     depthwiseConv2dNchwF32(&xv, &wv, &gv, paramsOf(p));
     for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_NEAR(got[i], expected[i], 1e-4)
-          << "at " << i << ", level " << int(level);
-  }
-  limitSimd(SimdLevel::Avx512);
+      ASSERT_NEAR(got[i], expected[i], 1e-4) << "at " << i;
+  });
 }
 
 ConvCase padded(ConvCase c, int64_t pad, bool accumulate, float lo = -INFINITY,

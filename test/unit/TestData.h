@@ -1,7 +1,11 @@
-//===- TestData.h - inputs shared by the kernel unit tests ------*- C++ -*-===//
+//===- TestData.h - helpers shared by the kernel unit tests -----*- C++ -*-===//
 
 #ifndef SPARQ_TEST_UNIT_TESTDATA_H
 #define SPARQ_TEST_UNIT_TESTDATA_H
+
+#include "runtime/kernels/PackedKernels.h"
+
+#include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
@@ -16,6 +20,18 @@ inline std::vector<float> randomVector(size_t n, unsigned seed) {
   for (float &x : v)
     x = dist(gen);
   return v;
+}
+
+/// Runs `body` with the AVX-512 kernels (where the CPU has them) and with
+/// the fallbacks (OpenBLAS, portable loops), then lifts the cap.
+template <typename Body> void atEveryLevel(Body body) {
+  using kernels::SimdLevel;
+  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
+    SimdLevel got = kernels::limitSimd(level);
+    SCOPED_TRACE(got == SimdLevel::Avx512 ? "AVX-512 kernels" : "fallbacks");
+    body();
+  }
+  kernels::limitSimd(SimdLevel::Avx512);
 }
 
 } // namespace sparq::test
