@@ -18,8 +18,11 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include <array>
 #include <cmath>
+#include <optional>
 
 namespace mlir::sparq {
 #define GEN_PASS_DEF_HOSTLIBRARYCALLS
@@ -84,29 +87,35 @@ SmallVector<int64_t> attrValues(DenseIntElementsAttr attr) {
   return v;
 }
 
-/// The buffer `op` fills with a constant zero (linalg.fill, or a linalg.map /
-/// linalg.generic without inputs yielding 0), else null.
-Value zeroFilled(Operation *op) {
-  auto isZero = [](Value v) {
+/// The buffer `op` fills with the constant `value` (linalg.fill, or a
+/// linalg.map / linalg.generic without inputs yielding it), else null. Zero
+/// matches either sign.
+Value filledWith(Operation *op, float value) {
+  auto matches = [&](Value v) {
     FloatAttr f;
-    return matchPattern(v, m_Constant(&f)) && f.getValue().isZero();
+    if (!matchPattern(v, m_Constant(&f)))
+      return false;
+    return value == 0.0f ? f.getValue().isZero()
+                         : f.getValueAsDouble() == double(value);
   };
   if (auto fill = dyn_cast<linalg::FillOp>(op))
-    return isZero(fill.getInputs()[0]) ? fill.getOutputs()[0] : Value();
+    return matches(fill.getInputs()[0]) ? fill.getOutputs()[0] : Value();
   if (auto map = dyn_cast<linalg::MapOp>(op)) {
     auto yield = cast<linalg::YieldOp>(map.getMapper().front().getTerminator());
-    if (map.getInputs().empty() && isZero(yield.getOperand(0)))
+    if (map.getInputs().empty() && matches(yield.getOperand(0)))
       return map.getInit();
   }
   if (auto gen = dyn_cast<linalg::GenericOp>(op)) {
     auto yield = cast<linalg::YieldOp>(gen.getBody()->getTerminator());
     if (gen.getInputs().empty() && gen.getOutputs().size() == 1 &&
-        gen.getNumReductionLoops() == 0 && isZero(yield.getOperand(0)) &&
+        gen.getNumReductionLoops() == 0 && matches(yield.getOperand(0)) &&
         gen.getIndexingMapsArray()[0].isIdentity())
       return gen.getOutputs()[0];
   }
   return Value();
 }
+
+Value zeroFilled(Operation *op) { return filledWith(op, 0.0f); }
 
 /// The per-channel bias `op` broadcasts into `out` ([N, C, H, W] from a
 /// contiguous [1, C, 1, 1]), collapsed to [C] before `op`; else null.
@@ -144,14 +153,15 @@ Value biasBroadcastInto(Operation *op, Value out) {
 struct ConvCall {
   Value input, output, bias;
   int64_t padTop = 0, padLeft = 0;
-  bool accumulate = true;
+  bool accumulate = true, clamped = false;
   float lo = -INFINITY, hi = INFINITY;
   SmallVector<Operation *> dead;
 };
 
-/// Input is an alloc that is zero-filled, gets the source copied into its
+/// Input is an alloc that is filled with `padValue` (zero for a
+/// convolution, -inf for a max pool), gets the source copied into its
 /// interior, and is read by `conv` only: read the source with padding.
-void foldPadding(Operation *conv, ConvCall &call) {
+void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f) {
   auto alloc = call.input.getDefiningOp<memref::AllocOp>();
   if (!alloc)
     return;
@@ -163,7 +173,7 @@ void foldPadding(Operation *conv, ConvCall &call) {
       continue;
     if (isa<memref::DeallocOp>(user) && !dealloc) {
       dealloc = user;
-    } else if (zeroFilled(user) == alloc.getResult() && !fill) {
+    } else if (filledWith(user, padValue) == alloc.getResult() && !fill) {
       fill = user;
     } else if (auto s = dyn_cast<memref::SubViewOp>(user); s && !sub) {
       sub = s;
@@ -244,34 +254,77 @@ void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
   }
 }
 
-/// A clamp of the output right after: the kernel clamps. In place, or into
-/// another buffer when the kernel overwrites and nothing else reads `out`:
-/// then the kernel writes the clamp's buffer directly.
-void foldClamp(Operation *conv, Value out, ConvCall &call) {
-  auto gen = dyn_cast_or_null<linalg::GenericOp>(conv->getNextNode());
-  if (!gen || gen.getInputs().size() != 1 || gen.getOutputs().size() != 1 ||
-      gen.getInputs()[0] != out || gen.getNumReductionLoops() != 0 ||
-      !llvm::all_of(gen.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }))
-    return;
-  Block *body = gen.getBody();
-  Value v = body->getArgument(0);
-  float lo = -INFINITY, hi = INFINITY;
-  for (Operation &op : body->without_terminator()) {
+/// `v` and the views of it (casts, subviews, reshapes), transitively.
+SmallVector<Value> aliasesOf(Value v) {
+  SmallVector<Value> all = {v};
+  for (size_t i = 0; i < all.size(); ++i)
+    for (Operation *user : all[i].getUsers())
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          (view && view.getViewSource() == all[i]) || isa<memref::CastOp>(user))
+        all.push_back(user->getResult(0));
+  return all;
+}
+
+/// The first op after `from` in its block that takes `v`, or a view of it,
+/// as an operand; null if none.
+Operation *nextUser(Operation *from, Value v) {
+  SmallVector<Value> aliases = aliasesOf(v);
+  for (Operation *op = from->getNextNode(); op; op = op->getNextNode()) {
+    bool uses = false;
+    op->walk([&](Operation *inner) {
+      for (Value operand : inner->getOperands())
+        uses |= llvm::is_contained(aliases, operand);
+    });
+    if (uses)
+      return op;
+  }
+  return nullptr;
+}
+
+/// The bounds of a chain of maximumf/minimumf with constants applied to
+/// `v` in `body` up to its yield, as [lo, hi]; false if the chain is
+/// anything else. An empty chain is (-inf, inf).
+bool clampChain(Block *body, Value v, float &lo, float &hi) {
+  lo = -INFINITY, hi = INFINITY;
+  for (Operation *op = v.getDefiningOp() ? v.getDefiningOp()->getNextNode()
+                                         : &body->front();
+       op != body->getTerminator(); op = op->getNextNode()) {
     FloatAttr c;
-    if (op.getNumOperands() != 2 || op.getOperand(0) != v ||
-        !matchPattern(op.getOperand(1), m_Constant(&c)))
-      return;
+    if (op->getNumOperands() != 2 || op->getOperand(0) != v ||
+        !matchPattern(op->getOperand(1), m_Constant(&c)))
+      return false;
     float cv = c.getValueAsDouble();
     if (isa<arith::MaximumFOp>(op))
       lo = std::max(lo, cv), hi = std::max(hi, cv);
     else if (isa<arith::MinimumFOp>(op))
       hi = std::min(hi, cv), lo = std::min(lo, cv);
     else
-      return;
-    v = op.getResult(0);
+      return false;
+    v = op->getResult(0);
   }
-  if (body->getTerminator()->getOperand(0) != v || v == body->getArgument(0))
+  return body->getTerminator()->getOperand(0) == v;
+}
+
+/// An elementwise linalg.generic: identity maps, no reductions, one output.
+bool isElementwise(linalg::GenericOp gen, unsigned inputs) {
+  return gen && gen.getInputs().size() == inputs &&
+         gen.getOutputs().size() == 1 && gen.getNumReductionLoops() == 0 &&
+         llvm::all_of(gen.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isIdentity(); });
+}
+
+/// The next op reading the output is a clamp of it (ReLU/ReLU6): the
+/// kernel clamps. In place, or into another buffer when the kernel
+/// overwrites and nothing else reads `out`: then the kernel writes the
+/// clamp's buffer directly.
+void foldClamp(Operation *conv, Value out, ConvCall &call) {
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(nextUser(conv, out));
+  if (!isElementwise(gen, 1) || gen.getInputs()[0] != out)
+    return;
+  Block *body = gen.getBody();
+  float lo, hi;
+  if (body->front().hasTrait<OpTrait::IsTerminator>() ||
+      !clampChain(body, body->getArgument(0), lo, hi))
     return;
   Value target = gen.getOutputs()[0];
   SmallVector<Operation *> outDead;
@@ -288,13 +341,128 @@ void foldClamp(Operation *conv, Value out, ConvCall &call) {
         return;
       outDead.push_back(user);
     }
+    // The kernel writes the clamp's buffer: it must exist before the call,
+    // and nothing in between may touch it.
+    auto targetAlloc = target.getDefiningOp<memref::AllocOp>();
+    bool allocatedAfter = targetAlloc &&
+                          targetAlloc->getBlock() == conv->getBlock() &&
+                          conv->isBeforeInBlock(targetAlloc);
+    if (allocatedAfter)
+      targetAlloc->moveBefore(conv);
+    else if (nextUser(conv, target) != gen.getOperation())
+      return;
     outDead.push_back(alloc);
     call.output = target;
   }
   call.lo = lo;
   call.hi = hi;
+  call.clamped = true;
   call.dead.push_back(gen);
   call.dead.append(outDead);
+}
+
+/// Where the uses of `v` and its views lie relative to `op` (in `op`'s
+/// block): every use before or at `op`, or for each use after it
+/// `laterUse(use)` holds; the uses after it land in `later`.
+bool usesAfter(Value v, Operation *op, function_ref<bool(Operation *)> laterUse,
+               SmallVectorImpl<Operation *> &later) {
+  for (Value a : aliasesOf(v))
+    for (Operation *user : a.getUsers()) {
+      Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+      if (!at)
+        return false;
+      if (at == op || at->isBeforeInBlock(op))
+        continue;
+      if (!laterUse(user))
+        return false;
+      later.push_back(user);
+    }
+  return true;
+}
+
+/// The next op reading the output adds it to another buffer `r` of its
+/// shape, then maybe clamps (a residual connection): when `r` dies there,
+/// the kernel accumulates into `r` and clamps, and `r` takes the sum's
+/// place. Saves a pass over both tensors.
+void foldResidual(Operation *conv, Value out, ConvCall &call) {
+  if (call.accumulate || call.output || call.clamped)
+    return;
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(nextUser(conv, out));
+  if (!isElementwise(gen, 2))
+    return;
+  Block *body = gen.getBody();
+  auto add = dyn_cast<arith::AddFOp>(body->front());
+  if (!add || !llvm::is_contained(gen.getInputs(), out))
+    return;
+  // The add's operands are the block's two inputs, in either order.
+  unsigned outArg = gen.getInputs()[0] == out ? 0 : 1;
+  if (!((add.getLhs() == body->getArgument(0) &&
+         add.getRhs() == body->getArgument(1)) ||
+        (add.getLhs() == body->getArgument(1) &&
+         add.getRhs() == body->getArgument(0))))
+    return;
+  Value r = gen.getInputs()[1 - outArg], sum = gen.getOutputs()[0];
+  float lo, hi;
+  if (r == out || r.getType() != out.getType() ||
+      sum.getType() != out.getType() ||
+      !clampChain(body, add.getResult(), lo, hi))
+    return;
+  // `r`: a temporary of this block, not read by the conv, not touched
+  // between the conv and the add, and freed after the add (unless the sum
+  // is written into it).
+  auto rAlloc = r.getDefiningOp<memref::AllocOp>();
+  auto outAlloc = out.getDefiningOp<memref::AllocOp>();
+  Block *block = conv->getBlock();
+  if (!rAlloc || !outAlloc || rAlloc->getBlock() != block ||
+      outAlloc->getBlock() != block ||
+      llvm::is_contained(conv->getOperands(), r) || r == call.input ||
+      nextUser(conv, r) != gen.getOperation())
+    return;
+  // After the add: `r` only freed (unless it holds the sum), the conv's own
+  // buffer likewise (unless it holds the sum).
+  SmallVector<Operation *> rLater, outLater;
+  if (!usesAfter(
+          r, gen,
+          [&](Operation *op) { return sum == r || isa<memref::DeallocOp>(op); },
+          rLater) ||
+      !usesAfter(
+          out, gen,
+          [&](Operation *op) {
+            return sum == out || isa<memref::DeallocOp>(op);
+          },
+          outLater))
+    return;
+  // A separate sum buffer: an allocation only this add writes before.
+  if (sum != r && sum != out) {
+    auto sumAlloc = sum.getDefiningOp<memref::AllocOp>();
+    if (!sumAlloc || sumAlloc->getBlock() != block)
+      return;
+    for (Value a : aliasesOf(sum))
+      for (Operation *user : a.getUsers()) {
+        Operation *at = block->findAncestorOpInBlock(*user);
+        if (!at || (at != gen.getOperation() && at->isBeforeInBlock(gen)))
+          return;
+      }
+  }
+  // Commit: `r` holds the sum from the conv on.
+  if (sum != r) {
+    for (Operation *d : rLater)
+      d->erase();
+    sum.replaceUsesWithIf(r, [&](OpOperand &use) {
+      Operation *at = block->findAncestorOpInBlock(*use.getOwner());
+      return at && gen->isBeforeInBlock(at);
+    });
+  }
+  call.dead.push_back(gen);
+  if (sum != out)
+    call.dead.append(outLater); // its deallocs
+  call.dead.push_back(outAlloc);
+  if (sum != r && sum != out)
+    call.dead.push_back(sum.getDefiningOp());
+  call.output = r;
+  call.accumulate = true;
+  call.lo = lo;
+  call.hi = hi;
 }
 
 /// The packed bytes behind a weight operand: a memref.get_global of a
@@ -324,6 +492,7 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
   foldPadding(conv, call);
   foldZeroInit(conv, out, call);
   foldClamp(conv, out, call);
+  foldResidual(conv, out, call);
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
   Builder b(conv.getContext());
   SmallVector<TypedAttr> scalars;
@@ -350,6 +519,118 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
   scalars.push_back(b.getF32FloatAttr(call.hi));
   replaceWithCall(conv, name, memrefs, scalars);
   // Users first: allocs go last in `dead`.
+  for (Operation *op : call.dead)
+    op->erase();
+}
+
+/// `e` as sum_i coefficient[i] * d_i over `dims` dimensions (no constant
+/// term, no division or modulo), else nothing.
+std::optional<SmallVector<int64_t>> linearCoefficients(AffineExpr e,
+                                                       unsigned dims) {
+  bool linear = e.isPureAffine();
+  e.walk([&](AffineExpr x) {
+    linear &= x.getKind() != AffineExprKind::Mod &&
+              x.getKind() != AffineExprKind::FloorDiv &&
+              x.getKind() != AffineExprKind::CeilDiv &&
+              x.getKind() != AffineExprKind::SymbolId;
+  });
+  if (!linear)
+    return std::nullopt;
+  AffineMap map = AffineMap::get(dims, 0, e);
+  SmallVector<int64_t> at(dims, 0);
+  if (map.compose(at)[0] != 0)
+    return std::nullopt;
+  SmallVector<int64_t> coefficients;
+  for (unsigned i = 0; i < dims; ++i) {
+    at[i] = 1;
+    coefficients.push_back(map.compose(at)[0]);
+    at[i] = 0;
+  }
+  return coefficients;
+}
+
+/// The strides and dilations of a 2-D NCHW max pool written as a
+/// linalg.generic (as the ONNX importer writes MaxPool): loops (n, c, oy,
+/// ox, ky, kx), reading x[n, c, oy*sh + ky*dh, ox*sw + kx*dw] and a [KH, KW]
+/// operand for the window's shape, max-reducing into out[n, c, oy, ox].
+std::optional<std::array<int64_t, 4>> maxPoolWindow(linalg::GenericOp gen) {
+  if (gen.getInputs().size() != 2 || gen.getOutputs().size() != 1 ||
+      gen.getNumLoops() != 6 || gen.getNumReductionLoops() != 2 ||
+      !allF32Memrefs(gen))
+    return std::nullopt;
+  auto iters = gen.getIteratorTypesArray();
+  for (int i = 0; i < 6; ++i)
+    if ((iters[i] == utils::IteratorType::reduction) != (i >= 4))
+      return std::nullopt;
+  MLIRContext *ctx = gen.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto maps = gen.getIndexingMapsArray();
+  if (maps[1] != AffineMap::get(6, 0, {d(4), d(5)}, ctx) ||
+      maps[2] != AffineMap::get(6, 0, {d(0), d(1), d(2), d(3)}, ctx) ||
+      maps[0].getNumResults() != 4 || maps[0].getResult(0) != d(0) ||
+      maps[0].getResult(1) != d(1))
+    return std::nullopt;
+  // Height: oy * sh + ky * dh; width: ox * sw + kx * dw.
+  std::array<int64_t, 4> window; // sh, sw, dh, dw
+  for (int i = 0; i < 2; ++i) {
+    auto c = linearCoefficients(maps[0].getResult(2 + i), 6);
+    if (!c)
+      return std::nullopt;
+    for (int j = 0; j < 6; ++j)
+      if ((j == 2 + i || j == 4 + i) ? (*c)[j] < 1 : (*c)[j] != 0)
+        return std::nullopt;
+    window[i] = (*c)[2 + i];
+    window[2 + i] = (*c)[4 + i];
+  }
+  // The body: yield maximumf(x, out), either order.
+  Block *body = gen.getBody();
+  auto max = dyn_cast<arith::MaximumFOp>(body->front());
+  if (!max || body->getTerminator()->getOperand(0) != max.getResult())
+    return std::nullopt;
+  Value x = body->getArgument(0), o = body->getArgument(2);
+  if (!((max.getLhs() == x && max.getRhs() == o) ||
+        (max.getLhs() == o && max.getRhs() == x)))
+    return std::nullopt;
+  return window;
+}
+
+/// A max pool: a call that reads its input's -inf padding implicitly and
+/// overwrites an output filled with -inf just before.
+void rewriteMaxPool(linalg::GenericOp gen,
+                    const std::array<int64_t, 4> &window) {
+  Value out = gen.getOutputs()[0];
+  ConvCall call;
+  call.input = gen.getInputs()[0];
+  foldPadding(gen, call, -INFINITY);
+  for (Operation *op = gen->getPrevNode(); op; op = op->getPrevNode()) {
+    if (llvm::is_contained(call.dead, op) ||
+        isa<arith::ConstantOp, memref::AllocOp>(op))
+      continue;
+    if (filledWith(op, -INFINITY) == out) {
+      call.accumulate = false;
+      call.dead.push_back(op);
+    }
+    break;
+  }
+  // The window operand only gives the shape: its buffer goes with the op.
+  Value windowBuf = gen.getInputs()[1];
+  if (auto alloc = windowBuf.getDefiningOp<memref::AllocOp>();
+      alloc && llvm::all_of(alloc->getUsers(), [&](Operation *user) {
+        return user == gen.getOperation() || isa<memref::DeallocOp>(user);
+      })) {
+    for (Operation *user : alloc->getUsers())
+      if (user != gen.getOperation())
+        call.dead.push_back(user);
+    call.dead.push_back(alloc);
+  }
+  auto shape = cast<MemRefType>(windowBuf.getType()).getShape();
+  Builder b(gen.getContext());
+  SmallVector<TypedAttr> scalars;
+  for (int64_t v :
+       {shape[0], shape[1], window[0], window[1], window[2], window[3],
+        call.padTop, call.padLeft, int64_t(call.accumulate)})
+    scalars.push_back(b.getI64IntegerAttr(v));
+  replaceWithCall(gen, "sparq_maxpool2d_nchw_f32", {call.input, out}, scalars);
   for (Operation *op : call.dead)
     op->erase();
 }
@@ -405,6 +686,11 @@ struct HostLibraryCallsPass
           allF32Memrefs(op))
         ops.push_back(op);
     });
+    SmallVector<std::pair<linalg::GenericOp, std::array<int64_t, 4>>> pools;
+    getOperation().walk([&](linalg::GenericOp gen) {
+      if (auto window = maxPoolWindow(gen))
+        pools.push_back({gen, *window});
+    });
     for (Operation *op : ops) {
       if (isa<linalg::MatmulOp>(op))
         replaceWithCall(op, "sparq_matmul_f32", op->getOperands(), {});
@@ -417,6 +703,8 @@ struct HostLibraryCallsPass
       else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))
         rewriteConv(conv, "sparq_depthwise_conv2d_nchw_f32");
     }
+    for (auto &[gen, window] : pools)
+      rewriteMaxPool(gen, window);
     if (failed(dropPlaceholders(getOperation())))
       return signalPassFailure();
     // Strided copies (tensor.pad, insert_slice) would call MLIR's generic

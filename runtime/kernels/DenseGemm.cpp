@@ -45,24 +45,29 @@ bool sparq::kernels::gemmF32Available() {
   return simdLevel() == SimdLevel::Avx512;
 }
 
-void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
-                             int64_t ldb, int64_t m, int64_t n, int64_t k,
-                             float *c, int64_t ldc, bool accumulate,
-                             const float *bias, float lo, float hi) {
+namespace {
+/// gemmF32 and gemmF32Rows: B's row p at b + p * ldb, or b + bRows[p].
+void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
+          const int64_t *bRows, int64_t m, int64_t n, int64_t k, float *c,
+          int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
   if (m == 0 || n == 0)
     return;
   int64_t colTiles = (n + kTileCols - 1) / kTileCols;
-  // The last, partial tile's columns, zero-padded to 32: the tile reads
-  // whole rows of 32 (masked loads in its inner loop would halve its speed).
+  // The last, partial tile's columns, zero-padded to a whole tile: the tile
+  // reads whole vectors (masked loads in its inner loop would halve its
+  // speed).
   int64_t tail = n % kTileCols;
   // Named through a pointer in the loop: other threads have their own.
   static thread_local std::vector<float> tailBuffer;
   std::vector<float> &tailCols = tailBuffer;
   if (tail) {
-    tailCols.assign(k * kTileCols, 0.0f);
-    for (int64_t p = 0; p < k; ++p)
-      std::memcpy(&tailCols[p * kTileCols], b + p * ldb + (n - tail),
-                  tail * sizeof(float));
+    tailCols.resize(k * kTileCols);
+    for (int64_t p = 0; p < k; ++p) {
+      float *dst = &tailCols[p * kTileCols];
+      const float *row = bRows ? b + bRows[p] : b + p * ldb;
+      std::memcpy(dst, row + (n - tail), tail * sizeof(float));
+      std::fill(dst + tail, dst + kTileCols, 0.0f);
+    }
   }
   int64_t rowTiles = (m + kTileRows - 1) / kTileRows;
   int64_t rowUnits = (rowTiles + kTilesPerUnit - 1) / kTilesPerUnit;
@@ -81,16 +86,33 @@ void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
                   bool partial = cols < kTileCols;
                   const float *bt = partial ? tailCols.data() : b + j0;
                   int64_t ldbt = partial ? kTileCols : ldb;
+                  const int64_t *rows = partial ? nullptr : bRows;
                   int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
                                kTilesPerUnit * kTileRows;
                   int64_t r1 = std::min(m, r0 + kTilesPerUnit * kTileRows);
                   for (int64_t r = r0; r < r1; r += kTileRows)
-                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, k,
+                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, rows, k,
                                      int(std::min(kTileRows, r1 - r)), cols,
                                      c + r * ldc + j0, ldc, accumulate,
                                      bias ? bias + r : nullptr, lo, hi);
                 }
               });
+}
+} // namespace
+
+void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
+                             int64_t ldb, int64_t m, int64_t n, int64_t k,
+                             float *c, int64_t ldc, bool accumulate,
+                             const float *bias, float lo, float hi) {
+  gemm(a, lda, b, ldb, nullptr, m, n, k, c, ldc, accumulate, bias, lo, hi);
+}
+
+void sparq::kernels::gemmF32Rows(const float *a, int64_t lda, const float *b,
+                                 const int64_t *bRows, int64_t m, int64_t n,
+                                 int64_t k, float *c, int64_t ldc,
+                                 bool accumulate, const float *bias, float lo,
+                                 float hi) {
+  gemm(a, lda, b, 0, bRows, m, n, k, c, ldc, accumulate, bias, lo, hi);
 }
 
 // HostKernels.h: the pool's threads, and OpenBLAS's own only where gemmF32

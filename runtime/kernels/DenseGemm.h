@@ -27,6 +27,13 @@ void gemmF32(const float *a, int64_t lda, const float *b, int64_t ldb,
              int64_t m, int64_t n, int64_t k, float *c, int64_t ldc,
              bool accumulate, const float *bias, float lo, float hi);
 
+/// gemmF32 with B's rows anywhere: row p is the n floats at b + bRows[p]
+/// (rows may overlap: the shifted views of a convolution without im2col).
+void gemmF32Rows(const float *a, int64_t lda, const float *b,
+                 const int64_t *bRows, int64_t m, int64_t n, int64_t k,
+                 float *c, int64_t ldc, bool accumulate, const float *bias,
+                 float lo, float hi);
+
 /// C[M, N] (+)= bias + A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B
 /// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. gemmF32
 /// where it runs, else OpenBLAS: either way on the kernels' threads
@@ -42,10 +49,12 @@ constexpr int kTileVecs = 4;
 constexpr int64_t kTileCols = 16 * kTileVecs, kTileRows = 6;
 /// One tile: C[0:rows, 0:cols] (+)= bias + A[0:rows, 0:K] * B[0:K, 0:cols],
 /// clamped; rows <= kTileRows, cols <= kTileCols (B is read in whole
-/// vectors of 16 whatever cols is).
+/// vectors of 16 whatever cols is). B's row p is at b + p * ldb, or at
+/// b + bRows[p] when bRows is not null.
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
-              int64_t k, int rows, int cols, float *c, int64_t ldc,
-              bool accumulate, const float *bias, float lo, float hi);
+              const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+              int64_t ldc, bool accumulate, const float *bias, float lo,
+              float hi);
 } // namespace avx512
 
 } // namespace sparq::kernels

@@ -16,12 +16,13 @@ namespace sparq::kernels::avx512 {
 namespace {
 
 /// R rows x 16V columns: R*V accumulators; per k, V loads of B and R
-/// broadcasts of weights feed R*V FMAs.
-template <int R, int V>
+/// broadcasts of weights feed R*V FMAs. B's row p starts at b + p * ldb, or
+/// with a row table at b + bRows[p].
+template <int R, int V, bool Table>
 SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
-                              int64_t ldb, int64_t k, int cols, float *c,
-                              int64_t ldc, bool accumulate, const float *bias,
-                              float lo, float hi) {
+                              int64_t ldb, const int64_t *bRows, int64_t k,
+                              int cols, float *c, int64_t ldc, bool accumulate,
+                              const float *bias, float lo, float hi) {
   __mmask16 mask[V];
   for (int v = 0; v < V; ++v) {
     int left = cols - 16 * v;
@@ -35,9 +36,10 @@ SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
   for (int i = 0; i < R; ++i)
     rows[i] = a + i * lda;
   for (int64_t p = 0; p < k; ++p) {
+    const float *bp = Table ? b + bRows[p] : b + p * ldb;
     __m512 bv[V];
     for (int v = 0; v < V; ++v)
-      bv[v] = _mm512_loadu_ps(b + p * ldb + 16 * v);
+      bv[v] = _mm512_loadu_ps(bp + 16 * v);
     for (int i = 0; i < R; ++i) {
       __m512 w = _mm512_set1_ps(rows[i][p]);
       for (int v = 0; v < V; ++v)
@@ -58,30 +60,50 @@ SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
     }
 }
 
-template <int V>
-SPARQ_AVX512 void tileRows(const float *a, int64_t lda, const float *b,
-                           int64_t ldb, int64_t k, int rows, int cols, float *c,
-                           int64_t ldc, bool accumulate, const float *bias,
-                           float lo, float hi) {
+template <int V, bool Table>
+SPARQ_AVX512 void
+tileRows(const float *a, int64_t lda, const float *b, int64_t ldb,
+         const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+         int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
+#define SPARQ_TILE(R)                                                          \
+  tile<R, V, Table>(a, lda, b, ldb, bRows, k, cols, c, ldc, accumulate, bias,  \
+                    lo, hi)
   switch (rows) {
   case 6:
-    return tile<6, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(6);
   case 5:
-    return tile<5, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(5);
   case 4:
-    return tile<4, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(4);
   case 3:
-    return tile<3, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(3);
   case 2:
-    return tile<2, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(2);
   default:
-    return tile<1, V>(a, lda, b, ldb, k, cols, c, ldc, accumulate, bias, lo,
-                      hi);
+    return SPARQ_TILE(1);
+  }
+#undef SPARQ_TILE
+}
+
+template <bool Table>
+SPARQ_AVX512 void
+tileCols(const float *a, int64_t lda, const float *b, int64_t ldb,
+         const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+         int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
+  // A partial tile computes only the vectors it needs.
+  switch ((cols + 15) / 16) {
+  case 1:
+    return tileRows<1, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
+                              accumulate, bias, lo, hi);
+  case 2:
+    return tileRows<2, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
+                              accumulate, bias, lo, hi);
+  case 3:
+    return tileRows<3, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
+                              accumulate, bias, lo, hi);
+  default:
+    return tileRows<kTileVecs, Table>(a, lda, b, ldb, bRows, k, rows, cols, c,
+                                      ldc, accumulate, bias, lo, hi);
   }
 }
 
@@ -89,30 +111,22 @@ SPARQ_AVX512 void tileRows(const float *a, int64_t lda, const float *b,
 
 SPARQ_AVX512
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
-              int64_t k, int rows, int cols, float *c, int64_t ldc,
-              bool accumulate, const float *bias, float lo, float hi) {
-  // A partial tile computes only the vectors it needs.
-  switch ((cols + 15) / 16) {
-  case 1:
-    return tileRows<1>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
-                       lo, hi);
-  case 2:
-    return tileRows<2>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
-                       lo, hi);
-  case 3:
-    return tileRows<3>(a, lda, b, ldb, k, rows, cols, c, ldc, accumulate, bias,
-                       lo, hi);
-  default:
-    return tileRows<kTileVecs>(a, lda, b, ldb, k, rows, cols, c, ldc,
-                               accumulate, bias, lo, hi);
-  }
+              const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+              int64_t ldc, bool accumulate, const float *bias, float lo,
+              float hi) {
+  if (bRows)
+    return tileCols<true>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
+                          accumulate, bias, lo, hi);
+  return tileCols<false>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
+                         accumulate, bias, lo, hi);
 }
 
 } // namespace sparq::kernels::avx512
 
 #else
 namespace sparq::kernels::avx512 {
-void gemmTile(const float *, int64_t, const float *, int64_t, int64_t, int, int,
-              float *, int64_t, bool, const float *, float, float) {}
+void gemmTile(const float *, int64_t, const float *, int64_t, const int64_t *,
+              int64_t, int, int, float *, int64_t, bool, const float *, float,
+              float) {}
 } // namespace sparq::kernels::avx512
 #endif

@@ -105,6 +105,10 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                       y * w->strides[2] + x * w->strides[3]];
     wdata = wPacked.data();
   }
+  bool pointwise = kh == 1 && kw == 1 && p.strideH == 1 && p.strideW == 1 &&
+                   p.padTop == 0 && p.padLeft == 0;
+  if (!pointwise && convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
+    return convPhaseGemm(in, wdata, f, kh, kw, out, p);
   convIm2col(in, f, kh, kw, out, p,
              [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,
                  int64_t cols, bool accumulate, const float *bias, float lo,
@@ -321,6 +325,58 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
       [&](int64_t u0, int64_t u1) { depthwisePlanes(in, w, out, p, u0, u1); });
 }
 
+namespace {
+/// max that keeps a NaN from either side (as arith.maximumf does).
+inline float maxNan(float a, float b) { return a > b || a != a ? a : b; }
+} // namespace
+
+SPARQ_SIMD_CLONES
+void sparq::kernels::maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw,
+                                      F32x4 *out, const ConvParams &p) {
+  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
+          w = in->sizes[3];
+  int64_t oh = out->sizes[2], ow = out->sizes[3];
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  int64_t is3 = in->strides[3], os3 = out->strides[3];
+  bool acc = p.accumulate;
+  int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, oh * ow));
+  parallelFor(n * c, grain, [&](int64_t q0, int64_t q1) {
+    std::vector<float> row(ow);
+    for (int64_t q = q0; q < q1; ++q) {
+      const float *x =
+          in->data() + q / c * in->strides[0] + q % c * in->strides[1];
+      float *o =
+          out->data() + q / c * out->strides[0] + q % c * out->strides[1];
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        float *d = o + oy * out->strides[2];
+        for (int64_t ox = 0; ox < ow; ++ox)
+          row[ox] = acc ? d[ox * os3] : -INFINITY;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          int64_t iy = oy * sh + ky * dh - p.padTop;
+          if (iy < 0 || iy >= h)
+            continue;
+          const float *src = x + iy * in->strides[2];
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            // Outputs whose tap column is inside [0, w).
+            int64_t off = kx * dw - p.padLeft;
+            int64_t ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            int64_t ox1 =
+                w - 1 - off < 0 ? 0 : std::min(ow, (w - 1 - off) / sw + 1);
+            const float *s = src + off * is3;
+            if (is3 == 1 && sw == 1)
+              for (int64_t ox = ox0; ox < ox1; ++ox)
+                row[ox] = maxNan(s[ox], row[ox]);
+            else
+              for (int64_t ox = ox0; ox < ox1; ++ox)
+                row[ox] = maxNan(s[ox * sw * is3], row[ox]);
+          }
+        }
+        for (int64_t ox = 0; ox < ow; ++ox)
+          d[ox * os3] = row[ox];
+      }
+    }
+  });
+}
 
 const float *sparq::kernels::biasOf(F32x1 *bias, int64_t channels) {
   if (bias->sizes[0] == 0)
@@ -367,6 +423,15 @@ void _mlir_ciface_sparq_conv2d_nchw_f32(F32x4 *in, F32x4 *w, F32x4 *out,
   p.bias = biasOf(bias, w->sizes[0]);
   conv2dNchwF32(in, w, out, p);
 }
+// Input, output, then the window (kh, kw), strides (h, w), dilations
+// (h, w), padding (top, left), accumulate.
+void _mlir_ciface_sparq_maxpool2d_nchw_f32(F32x4 *in, F32x4 *out, int64_t kh,
+                                           int64_t kw, int64_t sh, int64_t sw,
+                                           int64_t dh, int64_t dw, int64_t pt,
+                                           int64_t pl, int64_t acc) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, -INFINITY, INFINITY);
+  maxPool2dNchwF32(in, kh, kw, out, p);
+}
 void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(
     F32x4 *in, F32x3 *w, F32x4 *out, F32x1 *bias, int64_t sh, int64_t sw,
     int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc, float lo,
@@ -390,5 +455,7 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_f32));
   fn("_mlir_ciface_sparq_depthwise_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_depthwise_conv2d_nchw_f32));
+  fn("_mlir_ciface_sparq_maxpool2d_nchw_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_f32));
   forEachPackedKernel(fn);
 }

@@ -68,9 +68,24 @@ void clampRows(float *o, int64_t rows, int64_t rowStride, int64_t cols,
 /// time; shared by the dense and the compressed kernels.
 void convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,
                 const ConvParams &p, const ConvGemm &mm);
+/// The same convolution (dense weights w[F, C*KH*KW], row-major) without
+/// im2col: the padded input split once into stride phases, every tap a
+/// shifted view of one (ConvPhaseGemm.cpp). Runs where convPhaseGemmPays.
+void convPhaseGemm(F32x4 *in, const float *w, int64_t f, int64_t kh, int64_t kw,
+                   F32x4 *out, const ConvParams &p);
+/// Whether convPhaseGemm runs here (AVX-512) and beats im2col: the columns
+/// it computes and drops stay few.
+bool convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                       const ConvParams &p);
 /// out[N,C,OH,OW] (+)= depthwise conv(in[N,C,H,W], w[C,KH,KW]).
 void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
                             const ConvParams &p);
+/// out[N,C,OH,OW] = max over each KHxKW window of in[N,C,H,W] (strides,
+/// dilations and padding of `p`; taps in the padding are skipped, as if it
+/// held -inf), or max(out, that) when p.accumulate. A NaN in a window gives
+/// NaN. The bias and clamp of `p` are ignored.
+void maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw, F32x4 *out,
+                      const ConvParams &p);
 
 /// Threads the library kernels use: the pool every kernel runs on
 /// (ThreadPool.h), default 2. OpenBLAS stays on one thread where the own

@@ -63,6 +63,15 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
     return symbols;
   });
   exe->entry = entry;
+  // ORC generates code on the first lookup: do it now, so that compiling
+  // is done (and timed) here and every run calls the entry directly.
+  auto packed = exe->engine->lookupPacked("_mlir_ciface_" + entry);
+  if (!packed) {
+    error =
+        "could not compile the model: " + llvm::toString(packed.takeError());
+    return nullptr;
+  }
+  exe->packedEntry = *packed;
   exe->inputs = std::move(inputs);
   exe->outputs = std::move(outputs);
   return exe;
@@ -129,24 +138,13 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     descPtrs[i] = descs[i].data();
     packed[i] = &descPtrs[i];
   }
-  if (llvm::Error err =
-          engine->invokePacked("_mlir_ciface_" + entry, packed)) {
-    error = "could not invoke the compiled model: " +
-            llvm::toString(std::move(err));
-    return false;
-  }
+  packedEntry(packed.data());
   for (io::HostTensor &r : results)
     r.data.resize(r.numElements() * io::dtypeSize(r.dtype));
   return true;
 }
 
 bool HostExecutable::dumpObject(const std::string &path, std::string &error) {
-  // Code is generated lazily: look the entry up so the object exists.
-  auto entryFn = engine->lookup("_mlir_ciface_" + entry);
-  if (!entryFn) {
-    error = "could not compile the model: " + llvm::toString(entryFn.takeError());
-    return false;
-  }
   engine->dumpToObjectFile(path);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {

@@ -30,7 +30,8 @@ class HostExecutable {
 public:
   ~HostExecutable();
   /// JIT-compiles `llvmModule` (already in the LLVM dialect) whose C-interface
-  /// entry point is `_mlir_ciface_<entry>`.
+  /// entry point is `_mlir_ciface_<entry>`. Machine code is generated here,
+  /// not on the first run.
   static std::unique_ptr<HostExecutable>
   create(mlir::ModuleOp llvmModule, const std::string &entry,
          std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs,
@@ -51,6 +52,8 @@ private:
   HostExecutable() = default;
   std::unique_ptr<mlir::ExecutionEngine> engine;
   std::string entry;
+  /// The packed entry point (`_mlir_ciface_<entry>` behind a void** shim).
+  void (*packedEntry)(void **) = nullptr;
   std::vector<TensorSpec> inputs, outputs;
 };
 

@@ -18,7 +18,11 @@ std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   // Compressed weights become packed blobs read by packed kernels (or, with
   // the library calls off, dense constants again).
   p += std::string("sparq-pack-weights{kernels=") +
-       (options.libraryCalls ? "true" : "false") + "},canonicalize,cse,";
+       (options.libraryCalls ? "true" : "false") + "},";
+  // Every tensor.empty its own allocation before CSE could merge them: ops
+  // sharing one init would bufferize into one reused buffer, and a conv
+  // writing the buffer its padded input was copied from keeps that copy.
+  p += "func.func(empty-tensor-to-alloc-tensor),canonicalize,cse,";
   // Tensors to buffers; outputs become caller-allocated out-params.
   p += "one-shot-bufferize{allow-return-allocs-from-loops "
        "bufferize-function-boundaries "

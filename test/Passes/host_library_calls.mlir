@@ -142,6 +142,175 @@ func.func @clamp_output_still_read(%x: memref<1x2x4x4xf32>, %w: memref<2x2x1x1xf
 
 // -----
 
+// The clamp need not follow the conv directly: another conv in between
+// (the downsample branch of a ResNet block) and the clamp's allocation. The
+// kernel writes the clamp's buffer, allocated before the call now.
+// CHECK-LABEL: func @clamp_after_other_op
+// CHECK: %[[RELU:.*]] = memref.alloc() : memref<1x2x4x4xf32>
+// CHECK: %[[CR:.*]] = memref.cast %[[RELU]]
+// CHECK: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[HI:.*]] = arith.constant 0x7F800000 : f32
+// CHECK-NEXT: call @sparq_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %[[CR]], {{.*}}, %[[LO]], %[[HI]])
+// CHECK: call @sparq_conv2d_nchw_f32
+// CHECK-NOT: linalg.generic
+// CHECK: linalg.copy ins(%[[RELU]]
+func.func @clamp_after_other_op(%x: memref<1x2x4x4xf32>, %w: memref<2x2x1x1xf32>,
+                                %out: memref<1x2x4x4xf32>, %out2: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %acc = memref.alloc() : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<1x2x4x4xf32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x2x4x4xf32>, memref<2x2x1x1xf32>) outs(%acc : memref<1x2x4x4xf32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x2x4x4xf32>, memref<2x2x1x1xf32>) outs(%out2 : memref<1x2x4x4xf32>)
+  %relu = memref.alloc() : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acc : memref<1x2x4x4xf32>) outs(%relu : memref<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %acc : memref<1x2x4x4xf32>
+  memref.copy %relu, %out : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  memref.dealloc %relu : memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
+// A residual connection: conv, then add of the block's input %r and ReLU
+// into %sum. %r dies at the add, so the kernel accumulates into %r and
+// clamps; %r takes the place of %sum (and is freed where %sum was).
+// CHECK-LABEL: func @residual_add_relu
+// CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %{{.*}}: memref<2x2x1x1xf32>, %[[OUT:.*]]: memref<1x2x4x4xf32>)
+// CHECK: %[[R:.*]] = memref.alloc() : memref<1x2x4x4xf32>
+// CHECK: linalg.copy ins(%[[X]] {{.*}} outs(%[[R]]
+// CHECK: %[[CR:.*]] = memref.cast %[[R]]
+// CHECK: arith.constant 0 : i64
+// CHECK-NEXT: arith.constant 0 : i64
+// CHECK-NEXT: %[[ACCUMULATE:.*]] = arith.constant 1 : i64
+// CHECK-NEXT: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[HI:.*]] = arith.constant 0x7F800000 : f32
+// CHECK-NEXT: call @sparq_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %[[CR]], %{{.*}}, {{.*}}, %[[ACCUMULATE]], %[[LO]], %[[HI]])
+// CHECK-NOT: linalg.generic
+// CHECK-NEXT: linalg.copy ins(%[[R]] {{.*}} outs(%[[OUT]]
+// CHECK-NEXT: memref.dealloc %[[R]]
+// CHECK-NEXT: return
+func.func @residual_add_relu(%x: memref<1x2x4x4xf32>, %w: memref<2x2x1x1xf32>, %out: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %r = memref.alloc() : memref<1x2x4x4xf32>
+  memref.copy %x, %r : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  %acc = memref.alloc() : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<1x2x4x4xf32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x2x4x4xf32>, memref<2x2x1x1xf32>) outs(%acc : memref<1x2x4x4xf32>)
+  %sum = memref.alloc() : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>,
+                                   affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acc, %r : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%sum : memref<1x2x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %b, %a : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %acc : memref<1x2x4x4xf32>
+  memref.dealloc %r : memref<1x2x4x4xf32>
+  memref.copy %sum, %out : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  memref.dealloc %sum : memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
+// The residual is read again after the add: no fold.
+// CHECK-LABEL: func @residual_still_read
+// CHECK: call @sparq_conv2d_nchw_f32
+// CHECK: linalg.generic
+func.func @residual_still_read(%x: memref<1x2x4x4xf32>, %w: memref<2x2x1x1xf32>, %out: memref<1x2x4x4xf32>,
+                               %other: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %r = memref.alloc() : memref<1x2x4x4xf32>
+  memref.copy %x, %r : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  %acc = memref.alloc() : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<1x2x4x4xf32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x2x4x4xf32>, memref<2x2x1x1xf32>) outs(%acc : memref<1x2x4x4xf32>)
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>,
+                                   affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acc, %r : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%out : memref<1x2x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %r, %other : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  memref.dealloc %acc : memref<1x2x4x4xf32>
+  memref.dealloc %r : memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
+// A max pool as the importer writes it, after bufferization: its -inf
+// padding and -inf init fold into the call (window 3x3, stride 2, padding
+// 1, overwrite); the window's shape buffer goes too.
+// CHECK: func.func private @sparq_maxpool2d_nchw_f32(memref<?x?x?x?xf32, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xf32, strided<[?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func @maxpool
+// CHECK-SAME: (%[[X:.*]]: memref<1x2x8x8xf32>, %[[OUT:.*]]: memref<1x2x4x4xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.
+// CHECK: %[[CX:.*]] = memref.cast %[[X]]
+// CHECK: %[[CO:.*]] = memref.cast %[[OUT]]
+// CHECK: call @sparq_maxpool2d_nchw_f32(%[[CX]], %[[CO]], %c3_i64, %c3_i64_{{[0-9]+}}, %c2_i64, %c2_i64_{{[0-9]+}}, %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c0_i64)
+// CHECK-NEXT: return
+func.func @maxpool(%x: memref<1x2x8x8xf32>, %out: memref<1x2x4x4xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %padded = memref.alloc() : memref<1x2x10x10xf32>
+  linalg.map outs(%padded : memref<1x2x10x10xf32>) () { linalg.yield %ninf : f32 }
+  %interior = memref.subview %padded[0, 0, 1, 1] [1, 2, 8, 8] [1, 1, 1, 1]
+      : memref<1x2x10x10xf32> to memref<1x2x8x8xf32, strided<[200, 100, 10, 1], offset: 11>>
+  memref.copy %x, %interior : memref<1x2x8x8xf32> to memref<1x2x8x8xf32, strided<[200, 100, 10, 1], offset: 11>>
+  linalg.fill ins(%ninf : f32) outs(%out : memref<1x2x4x4xf32>)
+  %window = memref.alloc() : memref<3x3xf32>
+  linalg.generic {indexing_maps = [affine_map<(n, c, y, x, ky, kx) -> (n, c, y * 2 + ky, x * 2 + kx)>,
+                                   affine_map<(n, c, y, x, ky, kx) -> (ky, kx)>,
+                                   affine_map<(n, c, y, x, ky, kx) -> (n, c, y, x)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%padded, %window : memref<1x2x10x10xf32>, memref<3x3xf32>) outs(%out : memref<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %k: f32, %o: f32):
+    %m = arith.maximumf %in, %o : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %window : memref<3x3xf32>
+  memref.dealloc %padded : memref<1x2x10x10xf32>
+  return
+}
+
+// -----
+
+// A sum pool (an average pool before its division) stays a loop.
+// CHECK-LABEL: func @sum_pool
+// CHECK-NOT: call @sparq_maxpool2d_nchw_f32
+// CHECK: linalg.generic
+func.func @sum_pool(%x: memref<1x2x8x8xf32>, %out: memref<1x2x3x3xf32>) {
+  %window = memref.alloc() : memref<3x3xf32>
+  linalg.generic {indexing_maps = [affine_map<(n, c, y, x, ky, kx) -> (n, c, y * 2 + ky, x * 2 + kx)>,
+                                   affine_map<(n, c, y, x, ky, kx) -> (ky, kx)>,
+                                   affine_map<(n, c, y, x, ky, kx) -> (n, c, y, x)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %window : memref<1x2x8x8xf32>, memref<3x3xf32>) outs(%out : memref<1x2x3x3xf32>) {
+  ^bb0(%in: f32, %k: f32, %o: f32):
+    %m = arith.addf %in, %o : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %window : memref<3x3xf32>
+  return
+}
+
+// -----
+
 // Other element types keep the loops.
 // CHECK-LABEL: func @int_matmul
 // CHECK: linalg.matmul

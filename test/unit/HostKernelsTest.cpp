@@ -74,6 +74,19 @@ struct ConvCase {
 /// The bias of output channel f in these tests.
 float biasValue(int64_t f) { return 0.25f * float(f % 5) - 0.5f; }
 
+/// Calls fn(ky, kx, iy, ix) for each tap of output (y, xo) that falls inside
+/// the input (taps in the padding are skipped).
+template <typename Fn>
+void forEachTap(const ConvCase &p, int64_t y, int64_t xo, Fn fn) {
+  for (int64_t ky = 0; ky < p.kh; ++ky)
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      int64_t iy = y * p.sh + ky * p.dh - p.pt;
+      int64_t ix = xo * p.sw + kx * p.dw - p.pl;
+      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
+        fn(ky, kx, iy, ix);
+    }
+}
+
 /// Reference convolution with implicit zero padding; `groups` = channels
 /// gives the depthwise case (w is [C, KH, KW] then).
 std::vector<float> referenceConv(const ConvCase &p, const std::vector<float> &x,
@@ -88,16 +101,14 @@ std::vector<float> referenceConv(const ConvCase &p, const std::vector<float> &x,
           for (int64_t c = 0; c < p.c; ++c) {
             if (depthwise && c != f)
               continue;
-            for (int64_t ky = 0; ky < p.kh; ++ky)
-              for (int64_t kx = 0; kx < p.kw; ++kx) {
-                int64_t iy = y * p.sh + ky * p.dh - p.pt;
-                int64_t ix = xo * p.sw + kx * p.dw - p.pl;
-                if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w)
-                  continue;
-                float wv = depthwise ? wt[(f * p.kh + ky) * p.kw + kx]
-                                     : wt[((f * p.c + c) * p.kh + ky) * p.kw + kx];
-                acc += x[((b * p.c + c) * p.h + iy) * p.w + ix] * wv;
-              }
+            forEachTap(p, y, xo,
+                       [&](int64_t ky, int64_t kx, int64_t iy, int64_t ix) {
+                         float wv =
+                             depthwise
+                                 ? wt[(f * p.kh + ky) * p.kw + kx]
+                                 : wt[((f * p.c + c) * p.kh + ky) * p.kw + kx];
+                         acc += x[((b * p.c + c) * p.h + iy) * p.w + ix] * wv;
+                       });
           }
           float &o = out[((b * p.f + f) * oh + y) * ow + xo];
           acc += p.bias ? biasValue(f) : 0.0f;
@@ -186,8 +197,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ConvCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 1},
         ConvCase{2, 4, 10, 7, 5, 3, 2, 2, 1, 1, 1},
-        ConvCase{1, 8, 6, 6, 16, 1, 1, 1, 1, 1, 1},   // pointwise
-        ConvCase{1, 2, 11, 11, 3, 3, 3, 2, 2, 2, 2},  // dilated
+        ConvCase{1, 8, 6, 6, 16, 1, 1, 1, 1, 1, 1},  // pointwise
+        ConvCase{1, 2, 11, 11, 3, 3, 3, 2, 2, 2, 2}, // dilated
         ConvCase{1, 1, 5, 5, 1, 5, 5, 1, 1, 1, 1},
         // Implicit padding, overwriting, ReLU6 clamp (MobileNet's blocks).
         padded(ConvCase{1, 6, 12, 12, 6, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6),
@@ -209,8 +220,79 @@ INSTANTIATE_TEST_SUITE_P(
           c.bias = true;
           return c;
         }(),
+        // Shapes of the phase-split GEMM (ConvPhaseGemm.cpp): a 1x1
+        // stride-2 downsample into a residual with bias and ReLU, a 7x7
+        // stride-2 stem, rows of more than one 64-column tile, stride with
+        // dilation and uneven padding.
+        [] {
+          ConvCase c = ConvCase{1, 8, 14, 14, 10, 1, 1, 2, 2, 1, 1};
+          c.bias = true;
+          c.lo = 0;
+          return c;
+        }(),
+        [] {
+          ConvCase c =
+              padded(ConvCase{1, 3, 23, 29, 8, 7, 7, 2, 2, 1, 1}, 3, false, 0);
+          c.bias = true;
+          return c;
+        }(),
+        [] {
+          ConvCase c = padded(ConvCase{1, 16, 9, 70, 20, 3, 3, 1, 1, 1, 1}, 1,
+                              true, 0, 6);
+          c.bias = true;
+          return c;
+        }(),
+        ConvCase{1, 3, 17, 19, 4, 3, 3, 2, 2, 2, 2, 1, 2, 0, 1, false},
         // Enough planes for the depthwise kernel to split over threads.
         padded(ConvCase{2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6)));
+
+/// Max pool with implicit -inf padding, straight from the definition.
+std::vector<float> referenceMaxPool(const ConvCase &p,
+                                    const std::vector<float> &x,
+                                    std::vector<float> out, int64_t oh,
+                                    int64_t ow) {
+  for (int64_t q = 0; q < p.n * p.c; ++q)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        float &o = out[(q * oh + y) * ow + xo];
+        float m = p.accumulate ? o : -INFINITY;
+        forEachTap(p, y, xo, [&](int64_t, int64_t, int64_t iy, int64_t ix) {
+          float v = x[(q * p.h + iy) * p.w + ix];
+          m = std::isnan(v) || std::isnan(m) ? NAN : std::max(m, v);
+        });
+        o = m;
+      }
+  return out;
+}
+
+TEST(HostKernels, MaxPoolMatchesReference) {
+  for (ConvCase p : {
+           padded(ConvCase{1, 3, 13, 13, 3, 3, 3, 2, 2, 1, 1}, 1, false),
+           padded(ConvCase{2, 2, 9, 20, 2, 2, 3, 1, 2, 2, 1}, 1, true),
+           ConvCase{1, 4, 8, 8, 4, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, false},
+           ConvCase{1, 2, 7, 11, 2, 3, 3, 1, 1, 1, 1, 2, 0, 0, 2, false},
+       }) {
+    int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
+    int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+    auto x = randomVector(p.n * p.c * p.h * p.w, 12);
+    x[5] = NAN; // a NaN in a window is the window's maximum
+    auto out = randomVector(p.n * p.c * oh * ow, 13);
+    auto expected = referenceMaxPool(p, x, out, oh, ow);
+    auto xv =
+        view<4>(x, {p.n, p.c, p.h, p.w}, {p.c * p.h * p.w, p.h * p.w, p.w, 1});
+    auto ov = view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
+    maxPool2dNchwF32(&xv, p.kh, p.kw, &ov, paramsOf(p));
+    int nans = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      nans += std::isnan(expected[i]);
+      if (std::isnan(expected[i]))
+        ASSERT_TRUE(std::isnan(out[i])) << "at " << i;
+      else
+        ASSERT_EQ(out[i], expected[i]) << "at " << i;
+    }
+    EXPECT_GT(nans, 0);
+  }
+}
 
 TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
   std::vector<std::string> names;
@@ -218,7 +300,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
     EXPECT_NE(address, nullptr);
     names.push_back(name);
   });
-  EXPECT_EQ(names.size(), 8u);
+  EXPECT_EQ(names.size(), 9u);
   for (const std::string &n : names)
     EXPECT_TRUE(n.rfind("_mlir_ciface_sparq_", 0) == 0 || n == "malloc" ||
                 n == "free")

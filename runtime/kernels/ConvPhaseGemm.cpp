@@ -1,0 +1,159 @@
+//===- ConvPhaseGemm.cpp - dense convolution without im2col ---------------===//
+//
+// im2col writes every input element once per tap (9x the input for 3x3),
+// and the GEMM then reads it back from memory. Here the zero-padded input is
+// written once, split into its stride phases: phase (py, px) holds the
+// padded input's rows py, py + sh, ... and columns px, px + sw, .... Tap
+// (ky, kx) of output (oy, ox) reads padded element (oy*sh + ky*dh,
+// ox*sw + kx*dw), which is element (oy + ky*dh/sh, ox + kx*dw/sw) of phase
+// (ky*dh % sh, kx*dw % sw). So with the outputs numbered oy * wq + ox (wq a
+// phase's width), every tap's row of the GEMM is one phase plane shifted by
+// a constant: gemmF32Rows reads it in place. Columns ox >= OW are computed
+// and dropped (wq - OW of them per output row).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/kernels/DenseGemm.h"
+#include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/ThreadPool.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+using namespace sparq::kernels;
+
+namespace {
+
+/// The geometry of one phase-split convolution.
+struct Phases {
+  int64_t hq, wq;             // a phase plane's rows and columns
+  int64_t count = 0;          // phases some tap reads
+  std::vector<int64_t> index; // (py * sw + px) -> plane slot, or -1
+};
+
+Phases phasesOf(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                const ConvParams &p) {
+  int64_t sh = p.strideH, sw = p.strideW;
+  // The padded input's rows and columns that some output reads.
+  int64_t hp = (oh - 1) * sh + (kh - 1) * p.dilationH + 1;
+  int64_t wp = (ow - 1) * sw + (kw - 1) * p.dilationW + 1;
+  Phases ph;
+  ph.hq = (hp + sh - 1) / sh;
+  ph.wq = (wp + sw - 1) / sw;
+  ph.index.assign(sh * sw, -1);
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx) {
+      int64_t slot = (ky * p.dilationH % sh) * sw + kx * p.dilationW % sw;
+      if (ph.index[slot] < 0)
+        ph.index[slot] = ph.count++;
+    }
+  return ph;
+}
+
+} // namespace
+
+bool sparq::kernels::convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh,
+                                       int64_t ow, const ConvParams &p) {
+  if (!gemmF32Available() || oh == 0 || ow == 0)
+    return false;
+  // The dropped columns must not cost more than im2col saves.
+  int64_t wq = phasesOf(kh, kw, oh, ow, p).wq;
+  return 2 * wq <= 3 * ow;
+}
+
+void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
+                                   int64_t kh, int64_t kw, F32x4 *out,
+                                   const ConvParams &p) {
+  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
+          wd = in->sizes[3];
+  int64_t oh = out->sizes[2], ow = out->sizes[3];
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  int64_t k = c * kh * kw;
+  Phases ph = phasesOf(kh, kw, oh, ow, p);
+  int64_t plane = ph.hq * ph.wq, wq = ph.wq, cols = oh * wq;
+  // Kept between calls (a fresh buffer per convolution costs page faults).
+  static thread_local std::vector<int64_t> rowsBuffer;
+  static thread_local std::vector<float> planesBuffer, resultBuffer;
+  std::vector<int64_t> &rows = rowsBuffer;
+  rows.resize(k);
+  for (int64_t ci = 0; ci < c; ++ci)
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        int64_t ry = ky * dh, rx = kx * dw;
+        int64_t slot = ph.index[(ry % sh) * sw + rx % sw];
+        rows[(ci * kh + ky) * kw + kx] =
+            (ci * ph.count + slot) * plane + ry / sh * wq + rx / sw;
+      }
+  // The last plane's last rows read up to (kw - 1) * dw / sw past its end
+  // (into columns that are dropped): zeros there.
+  int64_t slack = (kw - 1) * dw / sw + 1;
+  planesBuffer.resize(c * ph.count * plane + slack);
+  resultBuffer.resize(f * cols);
+  float *planes = planesBuffer.data(), *result = resultBuffer.data();
+  std::fill(planes + c * ph.count * plane, planes + planesBuffer.size(), 0.0f);
+  // Phase plane slot -> (py, px).
+  std::vector<std::pair<int64_t, int64_t>> slotPhase(ph.count);
+  for (int64_t s = 0; s < sh * sw; ++s)
+    if (ph.index[s] >= 0)
+      slotPhase[ph.index[s]] = {s / sw, s % sw};
+  for (int64_t b = 0; b < n; ++b) {
+    const float *x = in->data() + b * in->strides[0];
+    int64_t is1 = in->strides[1], is2 = in->strides[2], is3 = in->strides[3];
+    int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / plane);
+    parallelFor(c * ph.count, grain, [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        auto [py, px] = slotPhase[q % ph.count];
+        const float *src = x + (q / ph.count) * is1;
+        float *dst = planes + q * plane;
+        // Phase columns j whose input column px + sw*j - padLeft is inside.
+        int64_t j0 = std::clamp<int64_t>((p.padLeft - px + sw - 1) / sw, 0, wq);
+        int64_t j1 =
+            std::clamp<int64_t>((wd - 1 + p.padLeft - px) / sw + 1, j0, wq);
+        if (wd - 1 + p.padLeft - px < 0)
+          j1 = j0;
+        for (int64_t i = 0; i < ph.hq; ++i) {
+          float *d = dst + i * wq;
+          int64_t r = py + sh * i - p.padTop;
+          if (r < 0 || r >= h) {
+            std::fill(d, d + wq, 0.0f);
+            continue;
+          }
+          const float *s = src + r * is2 + (px + sw * j0 - p.padLeft) * is3;
+          std::fill(d, d + j0, 0.0f);
+          if (sw == 1 && is3 == 1)
+            std::memcpy(d + j0, s, (j1 - j0) * sizeof(float));
+          else
+            for (int64_t j = j0; j < j1; ++j)
+              d[j] = s[(j - j0) * sw * is3];
+          std::fill(d + j1, d + wq, 0.0f);
+        }
+      }
+    });
+    gemmF32Rows(w, k, planes, rows.data(), f, cols, k, result, cols, false,
+                p.bias, -INFINITY, INFINITY);
+    // Drop the extra columns; add to the output, clamp.
+    float *o = out->data() + b * out->strides[0];
+    int64_t os1 = out->strides[1], os2 = out->strides[2], os3 = out->strides[3];
+    bool acc = p.accumulate;
+    float lo = p.lo, hi = p.hi;
+    parallelFor(
+        f, std::max<int64_t>(1, 4096 / (oh * ow)), [&](int64_t f0, int64_t f1) {
+          for (int64_t fi = f0; fi < f1; ++fi)
+            for (int64_t oy = 0; oy < oh; ++oy) {
+              const float *r = result + fi * cols + oy * wq;
+              float *d = o + fi * os1 + oy * os2;
+              if (os3 == 1) {
+                for (int64_t ox = 0; ox < ow; ++ox)
+                  d[ox] =
+                      std::min(std::max((acc ? d[ox] : 0.0f) + r[ox], lo), hi);
+              } else {
+                for (int64_t ox = 0; ox < ow; ++ox) {
+                  float &v = d[ox * os3];
+                  v = std::min(std::max((acc ? v : 0.0f) + r[ox], lo), hi);
+                }
+              }
+            }
+        });
+  }
+}
