@@ -173,6 +173,21 @@ void BM_ConvGemmOwn(benchmark::State &s) { denseConvGemm(s, true); }
       ->UseRealTime()
 BENCHMARK(BM_ConvGemmSgemm)->SPARQ_CONV_SHAPES;
 BENCHMARK(BM_ConvGemmOwn)->SPARQ_CONV_SHAPES;
+// MobileNetV2's 1x1 convolutions: expansions (small K, large outputs) and
+// projections (large K, few filters), early and late.
+#define SPARQ_POINTWISE_SHAPES                                                 \
+  Args({96, 16, 12544})                                                        \
+      ->Args({144, 24, 3136})                                                  \
+      ->Args({24, 144, 3136})                                                  \
+      ->Args({32, 192, 784})                                                   \
+      ->Args({960, 160, 49})                                                   \
+      ->Args({160, 960, 49})                                                   \
+      ->Unit(benchmark::kMicrosecond)                                          \
+      ->UseRealTime()
+void BM_PointwiseGemmSgemm(benchmark::State &s) { denseConvGemm(s, false); }
+void BM_PointwiseGemmOwn(benchmark::State &s) { denseConvGemm(s, true); }
+BENCHMARK(BM_PointwiseGemmSgemm)->SPARQ_POINTWISE_SHAPES;
+BENCHMARK(BM_PointwiseGemmOwn)->SPARQ_POINTWISE_SHAPES;
 
 // --- GEMV on 8192 x 8192: fp32 (256 MiB) vs packed
 // ----------------------------

@@ -70,7 +70,11 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
     }
   }
   int64_t rowTiles = (m + kTileRows - 1) / kTileRows;
-  int64_t rowUnits = (rowTiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  // Units of several row tiles keep B's columns in L2; when that leaves few
+  // units, one tile each, so that the threads' shares come out even.
+  int64_t tilesPerUnit =
+      colTiles * rowTiles >= 16 * kTilesPerUnit ? kTilesPerUnit : 1;
+  int64_t rowUnits = (rowTiles + tilesPerUnit - 1) / tilesPerUnit;
   // Many columns: units run column tile by column tile, down the rows, so
   // a thread's columns of B stay in its L2. Few: row block by row block,
   // across the columns, so that each thread gets its share of every column
@@ -88,8 +92,8 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                   int64_t ldbt = partial ? kTileCols : ldb;
                   const int64_t *rows = partial ? nullptr : bRows;
                   int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
-                               kTilesPerUnit * kTileRows;
-                  int64_t r1 = std::min(m, r0 + kTilesPerUnit * kTileRows);
+                               tilesPerUnit * kTileRows;
+                  int64_t r1 = std::min(m, r0 + tilesPerUnit * kTileRows);
                   for (int64_t r = r0; r < r1; r += kTileRows)
                     avx512::gemmTile(a + r * lda, lda, bt, ldbt, rows, k,
                                      int(std::min(kTileRows, r1 - r)), cols,

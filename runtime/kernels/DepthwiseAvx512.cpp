@@ -12,6 +12,7 @@
 #include "runtime/kernels/Depthwise.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -66,7 +67,15 @@ void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
   int64_t half = (pw + 1) / 2; // stride 2: even columns, then odd ones
   int64_t ld = (sw == 2 ? 2 * half : pw) + 16;
   static thread_local std::vector<float> scratch;
-  scratch.assign(ph * ld, 0.0f);
+  // The copy below writes the same elements for the same geometry, so the
+  // zeros around them survive from the last plane of this thread's layer:
+  // zero only when the geometry changes.
+  static thread_local std::array<int64_t, 7> zeroedFor{};
+  std::array<int64_t, 7> geometry = {ph, ld, h, w, p.padTop, p.padLeft, sw};
+  if (geometry != zeroedFor) {
+    scratch.assign(ph * ld, 0.0f);
+    zeroedFor = geometry;
+  }
   // Even (odd) elements of 32 floats: the de-interleave of stride 2.
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
                                           22, 24, 26, 28, 30);
