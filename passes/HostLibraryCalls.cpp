@@ -15,6 +15,7 @@
 
 #include "passes/Passes.h"
 
+#include "mlir/Analysis/FlatLinearValueConstraints.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
@@ -115,8 +116,6 @@ Value filledWith(Operation *op, float value) {
   return Value();
 }
 
-Value zeroFilled(Operation *op) { return filledWith(op, 0.0f); }
-
 /// The per-channel bias `op` broadcasts into `out` ([N, C, H, W] from a
 /// contiguous [1, C, 1, 1]), collapsed to [C] before `op`; else null.
 Value biasBroadcastInto(Operation *op, Value out) {
@@ -208,10 +207,10 @@ void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f) {
   call.dead.push_back(alloc);
 }
 
-/// `op` copies a buffer that holds zeros at that point into `out`: a shared
-/// zero-filled init that bufferization copied for each consumer. The source
-/// must be zero-filled before `op` and written by nothing else before it.
-bool holdsZerosCopiedTo(Operation *op, Value out) {
+/// `op` copies a buffer that holds `value` everywhere at that point into
+/// `out`: a shared init that bufferization copied for each consumer. The
+/// source must be filled before `op` and written by nothing else before it.
+bool holdsFillCopiedTo(Operation *op, Value out, float value) {
   auto copy = dyn_cast<memref::CopyOp>(op);
   if (!copy || copy.getTarget() != out)
     return false;
@@ -220,7 +219,7 @@ bool holdsZerosCopiedTo(Operation *op, Value out) {
   for (Operation *user : src.getUsers()) {
     if (user->getBlock() != op->getBlock())
       return false;
-    if (zeroFilled(user) == src && user->isBeforeInBlock(op)) {
+    if (filledWith(user, value) == src && user->isBeforeInBlock(op)) {
       filled = true;
       continue;
     }
@@ -234,18 +233,22 @@ bool holdsZerosCopiedTo(Operation *op, Value out) {
   return filled;
 }
 
-/// The output was zero-filled, or filled with the broadcast of a bias, just
-/// before: the kernel overwrites it (starting from the bias).
-void foldZeroInit(Operation *conv, Value out, ConvCall &call) {
-  for (Operation *op = conv->getPrevNode(); op; op = op->getPrevNode()) {
+/// The output was filled with the reduction's `identity` (0 for a
+/// convolution, -inf for a max pool) just before, or, where the kernel takes
+/// a bias, with the broadcast of a bias: the kernel overwrites it (starting
+/// from the bias).
+void foldInit(Operation *reduction, Value out, ConvCall &call, float identity,
+              bool takesBias) {
+  for (Operation *op = reduction->getPrevNode(); op; op = op->getPrevNode()) {
     if (llvm::is_contained(call.dead, op) ||
         isa<arith::ConstantOp, memref::AllocOp, memref::SubViewOp,
             memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(op))
       continue;
-    if (zeroFilled(op) == out || holdsZerosCopiedTo(op, out)) {
+    if (filledWith(op, identity) == out ||
+        holdsFillCopiedTo(op, out, identity)) {
       call.accumulate = false;
       call.dead.push_back(op);
-    } else if (Value bias = biasBroadcastInto(op, out)) {
+    } else if (Value bias = takesBias ? biasBroadcastInto(op, out) : Value()) {
       call.bias = bias;
       call.accumulate = false;
       call.dead.push_back(op);
@@ -303,6 +306,13 @@ bool clampChain(Block *body, Value v, float &lo, float &hi) {
     v = op->getResult(0);
   }
   return body->getTerminator()->getOperand(0) == v;
+}
+
+/// Whether `op` takes exactly `a` and `b`, in either order.
+bool operandsAre(Operation *op, Value a, Value b) {
+  return op->getNumOperands() == 2 &&
+         ((op->getOperand(0) == a && op->getOperand(1) == b) ||
+          (op->getOperand(0) == b && op->getOperand(1) == a));
 }
 
 /// An elementwise linalg.generic: identity maps, no reductions, one output.
@@ -392,15 +402,10 @@ void foldResidual(Operation *conv, Value out, ConvCall &call) {
     return;
   Block *body = gen.getBody();
   auto add = dyn_cast<arith::AddFOp>(body->front());
-  if (!add || !llvm::is_contained(gen.getInputs(), out))
+  if (!add || !llvm::is_contained(gen.getInputs(), out) ||
+      !operandsAre(add, body->getArgument(0), body->getArgument(1)))
     return;
-  // The add's operands are the block's two inputs, in either order.
   unsigned outArg = gen.getInputs()[0] == out ? 0 : 1;
-  if (!((add.getLhs() == body->getArgument(0) &&
-         add.getRhs() == body->getArgument(1)) ||
-        (add.getLhs() == body->getArgument(1) &&
-         add.getRhs() == body->getArgument(0))))
-    return;
   Value r = gen.getInputs()[1 - outArg], sum = gen.getOutputs()[0];
   float lo, hi;
   if (r == out || r.getType() != out.getType() ||
@@ -490,7 +495,7 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
   ConvCall call;
   call.input = conv.getInputs()[0];
   foldPadding(conv, call);
-  foldZeroInit(conv, out, call);
+  foldInit(conv, out, call, 0.0f, /*takesBias=*/true);
   foldClamp(conv, out, call);
   foldResidual(conv, out, call);
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
@@ -527,26 +532,14 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
 /// term, no division or modulo), else nothing.
 std::optional<SmallVector<int64_t>> linearCoefficients(AffineExpr e,
                                                        unsigned dims) {
-  bool linear = e.isPureAffine();
-  e.walk([&](AffineExpr x) {
-    linear &= x.getKind() != AffineExprKind::Mod &&
-              x.getKind() != AffineExprKind::FloorDiv &&
-              x.getKind() != AffineExprKind::CeilDiv &&
-              x.getKind() != AffineExprKind::SymbolId;
-  });
-  if (!linear)
+  // Flattened: the dims' coefficients, then one column per floor division
+  // or modulo, then the constant.
+  SmallVector<int64_t> flat;
+  if (failed(getFlattenedAffineExpr(e, dims, 0, &flat)) ||
+      flat.size() != dims + 1 || flat.back() != 0)
     return std::nullopt;
-  AffineMap map = AffineMap::get(dims, 0, e);
-  SmallVector<int64_t> at(dims, 0);
-  if (map.compose(at)[0] != 0)
-    return std::nullopt;
-  SmallVector<int64_t> coefficients;
-  for (unsigned i = 0; i < dims; ++i) {
-    at[i] = 1;
-    coefficients.push_back(map.compose(at)[0]);
-    at[i] = 0;
-  }
-  return coefficients;
+  flat.pop_back();
+  return flat;
 }
 
 /// The strides and dilations of a 2-D NCHW max pool written as a
@@ -585,11 +578,8 @@ std::optional<std::array<int64_t, 4>> maxPoolWindow(linalg::GenericOp gen) {
   // The body: yield maximumf(x, out), either order.
   Block *body = gen.getBody();
   auto max = dyn_cast<arith::MaximumFOp>(body->front());
-  if (!max || body->getTerminator()->getOperand(0) != max.getResult())
-    return std::nullopt;
-  Value x = body->getArgument(0), o = body->getArgument(2);
-  if (!((max.getLhs() == x && max.getRhs() == o) ||
-        (max.getLhs() == o && max.getRhs() == x)))
+  if (!max || body->getTerminator()->getOperand(0) != max.getResult() ||
+      !operandsAre(max, body->getArgument(0), body->getArgument(2)))
     return std::nullopt;
   return window;
 }
@@ -602,16 +592,7 @@ void rewriteMaxPool(linalg::GenericOp gen,
   ConvCall call;
   call.input = gen.getInputs()[0];
   foldPadding(gen, call, -INFINITY);
-  for (Operation *op = gen->getPrevNode(); op; op = op->getPrevNode()) {
-    if (llvm::is_contained(call.dead, op) ||
-        isa<arith::ConstantOp, memref::AllocOp>(op))
-      continue;
-    if (filledWith(op, -INFINITY) == out) {
-      call.accumulate = false;
-      call.dead.push_back(op);
-    }
-    break;
-  }
+  foldInit(gen, out, call, -INFINITY, /*takesBias=*/false);
   // The window operand only gives the shape: its buffer goes with the op.
   Value windowBuf = gen.getInputs()[1];
   if (auto alloc = windowBuf.getDefiningOp<memref::AllocOp>();

@@ -27,9 +27,9 @@ namespace {
 
 /// The geometry of one phase-split convolution.
 struct Phases {
-  int64_t hq, wq;             // a phase plane's rows and columns
-  int64_t count = 0;          // phases some tap reads
-  std::vector<int64_t> index; // (py * sw + px) -> plane slot, or -1
+  int64_t hq, wq;              // a phase plane's rows and columns
+  std::vector<int64_t> slotOf; // phase (py * sw + px) -> its plane, or -1
+  std::vector<std::pair<int64_t, int64_t>> phaseOf; // plane -> (py, px)
 };
 
 Phases phasesOf(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
@@ -41,12 +41,14 @@ Phases phasesOf(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
   Phases ph;
   ph.hq = (hp + sh - 1) / sh;
   ph.wq = (wp + sw - 1) / sw;
-  ph.index.assign(sh * sw, -1);
+  ph.slotOf.assign(sh * sw, -1);
   for (int64_t ky = 0; ky < kh; ++ky)
     for (int64_t kx = 0; kx < kw; ++kx) {
-      int64_t slot = (ky * p.dilationH % sh) * sw + kx * p.dilationW % sw;
-      if (ph.index[slot] < 0)
-        ph.index[slot] = ph.count++;
+      int64_t py = ky * p.dilationH % sh, px = kx * p.dilationW % sw;
+      if (ph.slotOf[py * sw + px] < 0) {
+        ph.slotOf[py * sw + px] = int64_t(ph.phaseOf.size());
+        ph.phaseOf.push_back({py, px});
+      }
     }
   return ph;
 }
@@ -71,6 +73,7 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
   int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
   int64_t k = c * kh * kw;
   Phases ph = phasesOf(kh, kw, oh, ow, p);
+  int64_t phases = int64_t(ph.phaseOf.size());
   int64_t plane = ph.hq * ph.wq, wq = ph.wq, cols = oh * wq;
   // Kept between calls (a fresh buffer per convolution costs page faults).
   static thread_local std::vector<int64_t> rowsBuffer;
@@ -81,37 +84,31 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
     for (int64_t ky = 0; ky < kh; ++ky)
       for (int64_t kx = 0; kx < kw; ++kx) {
         int64_t ry = ky * dh, rx = kx * dw;
-        int64_t slot = ph.index[(ry % sh) * sw + rx % sw];
+        int64_t slot = ph.slotOf[(ry % sh) * sw + rx % sw];
         rows[(ci * kh + ky) * kw + kx] =
-            (ci * ph.count + slot) * plane + ry / sh * wq + rx / sw;
+            (ci * phases + slot) * plane + ry / sh * wq + rx / sw;
       }
   // The last plane's last rows read up to (kw - 1) * dw / sw past its end
   // (into columns that are dropped): zeros there.
   int64_t slack = (kw - 1) * dw / sw + 1;
-  planesBuffer.resize(c * ph.count * plane + slack);
+  planesBuffer.resize(c * phases * plane + slack);
   resultBuffer.resize(f * cols);
   float *planes = planesBuffer.data(), *result = resultBuffer.data();
-  std::fill(planes + c * ph.count * plane, planes + planesBuffer.size(), 0.0f);
-  // Phase plane slot -> (py, px).
-  std::vector<std::pair<int64_t, int64_t>> slotPhase(ph.count);
-  for (int64_t s = 0; s < sh * sw; ++s)
-    if (ph.index[s] >= 0)
-      slotPhase[ph.index[s]] = {s / sw, s % sw};
+  std::fill(planes + c * phases * plane, planes + planesBuffer.size(), 0.0f);
   for (int64_t b = 0; b < n; ++b) {
     const float *x = in->data() + b * in->strides[0];
     int64_t is1 = in->strides[1], is2 = in->strides[2], is3 = in->strides[3];
     int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / plane);
-    parallelFor(c * ph.count, grain, [&](int64_t q0, int64_t q1) {
+    parallelFor(c * phases, grain, [&](int64_t q0, int64_t q1) {
       for (int64_t q = q0; q < q1; ++q) {
-        auto [py, px] = slotPhase[q % ph.count];
-        const float *src = x + (q / ph.count) * is1;
+        auto [py, px] = ph.phaseOf[q % phases];
+        const float *src = x + (q / phases) * is1;
         float *dst = planes + q * plane;
         // Phase columns j whose input column px + sw*j - padLeft is inside.
-        int64_t j0 = std::clamp<int64_t>((p.padLeft - px + sw - 1) / sw, 0, wq);
-        int64_t j1 =
-            std::clamp<int64_t>((wd - 1 + p.padLeft - px) / sw + 1, j0, wq);
-        if (wd - 1 + p.padLeft - px < 0)
-          j1 = j0;
+        // (px < sw, so the first numerator is >= 0: the divisions floor.)
+        int64_t j0 = std::min((p.padLeft - px + sw - 1) / sw, wq);
+        int64_t last = wd - 1 + p.padLeft - px; // sw * (last phase column)
+        int64_t j1 = last < 0 ? j0 : std::clamp(last / sw + 1, j0, wq);
         for (int64_t i = 0; i < ph.hq; ++i) {
           float *d = dst + i * wq;
           int64_t r = py + sh * i - p.padTop;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 using namespace sparq::kernels;
@@ -73,6 +74,12 @@ struct ConvCase {
 
 /// The bias of output channel f in these tests.
 float biasValue(int64_t f) { return 0.25f * float(f % 5) - 0.5f; }
+
+/// The output's height and width for a case's window, strides and padding.
+std::pair<int64_t, int64_t> outputSize(const ConvCase &p) {
+  return {(p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1,
+          (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1};
+}
 
 /// Calls fn(ky, kx, iy, ix) for each tap of output (y, xo) that falls inside
 /// the input (taps in the padding are skipped).
@@ -140,8 +147,8 @@ class Conv2dTest : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(Conv2dTest, MatchesReference) {
   ConvCase p = GetParam();
-  int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
-  int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+  int64_t oh, ow;
+  std::tie(oh, ow) = outputSize(p);
   auto x = randomVector(p.n * p.c * p.h * p.w, 6);
   auto wt = randomVector(p.f * p.c * p.kh * p.kw, 7);
   // A NaN-free garbage output: must be ignored when not accumulating.
@@ -164,8 +171,8 @@ TEST_P(Conv2dTest, MatchesReference) {
 TEST_P(Conv2dTest, DepthwiseMatchesReference) {
   ConvCase p = GetParam();
   p.f = p.c;
-  int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
-  int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+  int64_t oh, ow;
+  std::tie(oh, ow) = outputSize(p);
   auto x = randomVector(p.n * p.c * p.h * p.w, 9);
   auto wt = randomVector(p.c * p.kh * p.kw, 10);
   auto out = randomVector(p.n * p.c * oh * ow, 11);
@@ -272,8 +279,8 @@ TEST(HostKernels, MaxPoolMatchesReference) {
            ConvCase{1, 4, 8, 8, 4, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, false},
            ConvCase{1, 2, 7, 11, 2, 3, 3, 1, 1, 1, 1, 2, 0, 0, 2, false},
        }) {
-    int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
-    int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+    int64_t oh, ow;
+    std::tie(oh, ow) = outputSize(p);
     auto x = randomVector(p.n * p.c * p.h * p.w, 12);
     x[5] = NAN; // a NaN in a window is the window's maximum
     auto out = randomVector(p.n * p.c * oh * ow, 13);
