@@ -173,6 +173,16 @@ struct Blob {
   }
 };
 
+/// Bit offset in the Values section of code (r, i) of a dense quantized
+/// layout.
+uint64_t denseCodeBit(const Layout &l, int64_t rows, int64_t cols, int64_t r,
+                      int64_t i) {
+  if (l.quant == Quant::Ternary)
+    return uint64_t(ternaryWordIndex(rows, (cols + 15) / 16, r, i / 16)) * 32 +
+           uint64_t(i % 16) * 2;
+  return uint64_t(r) * denseRowBytes(l, cols) * 8 + uint64_t(i) * l.valueBits();
+}
+
 void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
                int64_t cols) {
   const Layout &l = c.l;
@@ -232,7 +242,8 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
       b.append<float>(Scales, rc.wn);
     }
     for (int64_t i = 0; i < cols; ++i)
-      writeBits(&vals[r * stride], uint64_t(i) * bits, bits, rc.encode(x[i]));
+      writeBits(vals.data(), denseCodeBit(l, rows, cols, r, i), bits,
+                rc.encode(x[i]));
   }
 }
 
@@ -385,15 +396,14 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
                 (r1 - r0) * cols * sizeof(float));
     return;
   }
-  uint64_t stride = denseRowBytes(l, cols);
   unsigned bits = l.valueBits();
   const uint8_t *vals = v.section<uint8_t>(Values);
   int64_t g = l.group ? l.group : cols, groups = cols / g;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t *row = vals + r * stride;
     float *o = out + (r - r0) * cols;
     for (int64_t i = 0; i < cols; ++i) {
-      uint32_t code = readBits(row, uint64_t(i) * bits, bits);
+      uint32_t code =
+          readBits(vals, denseCodeBit(l, v.rows(), cols, r, i), bits);
       if (l.quant == Quant::Int) {
         int64_t gi = r * groups + i / g;
         float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[gi]

@@ -16,7 +16,8 @@
 //           positions. Interleaved CSC: `indexBits`-bit zero runs.
 //   Values  f32, or codes: ternary 2 bits (0: 0, 1: +Wp, 2: -Wn), int/codebook
 //           `bits` bits, fixed 1+m+n bits. Dense layouts pad every row to a
-//           byte (ternary: to 32 bits, 16 codes per uint32).
+//           byte (ternary: to 32 bits, 16 codes per uint32, the words stored
+//           in row tiles: see ternaryWordIndex).
 //   Table   codebook centroids, f32[2^bits].
 //   Scales  int: f32 per group; ternary per-channel: (Wp, Wn) per row.
 //   Zeros   int asymmetric: uint8 zero point per group.
@@ -67,7 +68,7 @@ struct Header {
   uint64_t offset[kNumSections], size[kNumSections];
 };
 
-constexpr uint32_t kBlobVersion = 1;
+constexpr uint32_t kBlobVersion = 2; // 2: ternary words in row tiles
 constexpr uint64_t kSectionAlign = 64;
 
 /// Packs w[rows, cols] (row-major). Throws FormatError naming the problem.
@@ -107,6 +108,22 @@ unsigned nmIndexBits(int64_t m);
 /// Bytes of one stored row of a dense quantized layout (ternary rows are
 /// padded to whole uint32 words, others to a byte).
 uint64_t denseRowBytes(const Layout &layout, int64_t cols);
+
+/// Rows per tile of a dense ternary weight's words.
+constexpr int64_t kTernaryTileRows = 16;
+
+/// Index among the uint32 words of a dense ternary weight (`rows` rows of
+/// `words` words) of row r's word k. Rows are grouped in tiles of
+/// kTernaryTileRows (the last tile holds what is left) and a tile is stored
+/// word by word: one 64-byte load gives the same word of 16 rows, which is
+/// what the GEMV's table lookups run across. No padding: rows * words words.
+inline int64_t ternaryWordIndex(int64_t rows, int64_t words, int64_t r,
+                                int64_t k) {
+  int64_t t0 = r - r % kTernaryTileRows;
+  int64_t tileRows =
+      rows - t0 < kTernaryTileRows ? rows - t0 : kTernaryTileRows;
+  return t0 * words + k * tileRows + (r - t0);
+}
 
 /// Decodes rows [r0, r1) into out[(r1-r0) * cols].
 void decodeRows(const PackedView &v, int64_t r0, int64_t r1, float *out);

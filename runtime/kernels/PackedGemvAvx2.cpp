@@ -7,6 +7,9 @@
 
 #include "runtime/kernels/PackedGemvSimd.h"
 
+#include <algorithm>
+#include <vector>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -26,38 +29,70 @@ SPARQ_AVX2 inline float hsum(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+
+/// Entry idx & 15 of a 16-float table: two 8-entry permutes, bit 3 picks.
+SPARQ_AVX2 inline __m256 lookup16(__m256i idx, const float *t) {
+  __m256 lo = _mm256_permutevar8x32_ps(_mm256_load_ps(t), idx);
+  __m256 hi = _mm256_permutevar8x32_ps(_mm256_load_ps(t + 8), idx);
+  return _mm256_blendv_ps(lo, hi,
+                          _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+/// The AVX-512 kernel's pair tables (see there), 8 rows per half tile.
+template <bool PerRow>
+SPARQ_AVX2 void ternaryTiles(const uint32_t *codes, int64_t words, int64_t t0,
+                             int64_t t1, const float *xPadded, float wp,
+                             float wn, const float *rowScales, float *y) {
+  constexpr int64_t kTable = PerRow ? 32 : 16;
+  constexpr int64_t kBlock = 16384 / (8 * kTable * 4);
+  alignas(32) float tables[kBlock * 8 * kTable];
+  int64_t tiles = t1 - t0;
+  std::vector<float> acc(tiles * kTable, 0.0f);
+  for (int64_t k0 = 0; k0 < words; k0 += kBlock) {
+    int64_t k1 = std::min(words, k0 + kBlock);
+    ternaryPairTables(xPadded, k0, k1, wp, wn, PerRow, tables);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const uint32_t *tc = codes + (t0 + t) * kTernaryTile * words;
+      float *at = acc.data() + t * kTable;
+      for (int h = 0; h < 2; ++h) {
+        __m256 p0 = _mm256_setzero_ps(), p1 = p0, n0 = p0, n1 = p0;
+        for (int64_t k = k0; k < k1; ++k) {
+          __m256i c = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i *>(tc + k * kTernaryTile + 8 * h));
+          const float *tb = tables + (k - k0) * 8 * kTable;
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; j += 2) {
+            __m256i c1 = _mm256_srli_epi32(c, 4);
+            p0 = _mm256_add_ps(p0, lookup16(c, tb + j * kTable));
+            p1 = _mm256_add_ps(p1, lookup16(c1, tb + (j + 1) * kTable));
+            if (PerRow) {
+              n0 = _mm256_add_ps(n0, lookup16(c, tb + j * kTable + 16));
+              n1 = _mm256_add_ps(n1, lookup16(c1, tb + (j + 1) * kTable + 16));
+            }
+            c = _mm256_srli_epi32(c1, 4);
+          }
+        }
+        float *ah = at + 8 * h;
+        _mm256_storeu_ps(
+            ah, _mm256_add_ps(_mm256_loadu_ps(ah), _mm256_add_ps(p0, p1)));
+        if (PerRow)
+          _mm256_storeu_ps(ah + 16, _mm256_add_ps(_mm256_loadu_ps(ah + 16),
+                                                  _mm256_add_ps(n0, n1)));
+      }
+    }
+  }
+  addTernaryTileSums(acc.data(), t0, tiles, rowScales, y);
+}
 } // namespace
 
 SPARQ_AVX2
-void ternaryGemv(const uint32_t *codes, int64_t rows, int64_t words,
-                 const float *xPadded, const float *scales, bool perRow,
-                 float *y) {
-  // A word's 16 codes in two halves of 8 lanes: shifted by 2 * lane, bit 0
-  // (code 1: +Wp) and bit 1 (code 2: -Wn) become all-ones lane masks that
-  // select x.
-  const __m256i lo = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  const __m256i hi = _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30);
-  const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint32_t *c = codes + r * words;
-    __m256 p = _mm256_setzero_ps(), n = p;
-    for (int64_t k = 0; k < words; ++k) {
-      __m256i w = _mm256_set1_epi32(int(c[k]));
-      const float *xk = xPadded + k * 16;
-      for (int h = 0; h < 2; ++h) {
-        __m256i s = _mm256_srlv_epi32(w, h ? hi : lo);
-        __m256 x = _mm256_loadu_ps(xk + 8 * h);
-        __m256 mp = _mm256_castsi256_ps(
-            _mm256_cmpeq_epi32(_mm256_and_si256(s, one), one));
-        __m256 mn = _mm256_castsi256_ps(
-            _mm256_cmpeq_epi32(_mm256_and_si256(s, two), two));
-        p = _mm256_add_ps(p, _mm256_and_ps(mp, x));
-        n = _mm256_add_ps(n, _mm256_and_ps(mn, x));
-      }
-    }
-    const float *s = scales + (perRow ? 2 * r : 0);
-    y[r] += s[0] * hsum(p) - s[1] * hsum(n);
-  }
+void ternaryGemv(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
+                 const float *xPadded, float wp, float wn,
+                 const float *rowScales, float *y) {
+  if (rowScales)
+    ternaryTiles<true>(codes, words, t0, t1, xPadded, 0, 0, rowScales, y);
+  else
+    ternaryTiles<false>(codes, words, t0, t1, xPadded, wp, wn, nullptr, y);
 }
 
 namespace {
@@ -136,8 +171,8 @@ void codebook4Gemv(const uint8_t *codes, int64_t rows, int64_t cols,
 #else
 namespace sparq::kernels::avx2 {
 bool available() { return false; }
-void ternaryGemv(const uint32_t *, int64_t, int64_t, const float *,
-                 const float *, bool, float *) {}
+void ternaryGemv(const uint32_t *, int64_t, int64_t, int64_t, const float *,
+                 float, float, const float *, float *) {}
 void int4Gemv(const uint8_t *, int64_t, int64_t, int64_t, const float *,
               const uint8_t *, const float *, const float *, const float *,
               float *) {}

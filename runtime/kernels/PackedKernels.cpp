@@ -285,8 +285,8 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 //===----------------------------------------------------------------------===//
 
 void ternaryGemv(const PackedView &w, const float *x, float *y) {
-  int64_t cols = w.cols(),
-          words = sparq::formats::denseRowBytes(w.layout(), cols) / 4;
+  static_assert(kTernaryTile == sparq::formats::kTernaryTileRows);
+  int64_t rows = w.rows(), cols = w.cols(), words = (cols + 15) / 16;
   // x padded to whole words: codes past `cols` are 0 but x there may not be.
   std::vector<float> xp(words * 16, 0.0f);
   std::memcpy(xp.data(), x, cols * sizeof(float));
@@ -294,24 +294,26 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   const auto &h = w.header();
   const float *scales = w.section<float>(Section::Scales);
   bool perRow = h.layout.perChannel;
+  int64_t done = 0;
   if (SimdLevel level = simd(); level != SimdLevel::Portable) {
-    float layer[2] = {h.wp, h.wn};
     auto kernel =
         level == SimdLevel::Avx512 ? avx512::ternaryGemv : avx2::ternaryGemv;
-    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      kernel(codes + r0 * words, r1 - r0, words, xp.data(),
-             perRow ? scales + 2 * r0 : layer, perRow, y + r0);
+    int64_t tiles = rows / kTernaryTile;
+    parallelFor(tiles, kGemvGrain / kTernaryTile, [&](int64_t t0, int64_t t1) {
+      kernel(codes, words, t0, t1, xp.data(), h.wp, h.wn,
+             perRow ? scales : nullptr, y);
     });
-    return;
+    done = tiles * kTernaryTile;
   }
-  parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint32_t *row = codes + r * words;
-      // Per-lane sums of the x under +1 codes and under -1 codes; the codes
-      // become 0/1 multipliers, so the loop has no branches and vectorizes.
+  // The rows of a last partial tile (all rows without SIMD).
+  parallelFor(rows - done, kGemvGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = done + r0; r < done + r1; ++r) {
+      // Sums of the x under +1 codes and under -1 codes; the codes become
+      // 0/1 multipliers, so the inner loop has no branches and vectorizes.
       float sp[16] = {}, sn[16] = {};
       for (int64_t k = 0; k < words; ++k) {
-        uint32_t word = row[k];
+        uint32_t word =
+            codes[sparq::formats::ternaryWordIndex(rows, words, r, k)];
         const float *xk = xp.data() + k * 16;
         for (int j = 0; j < 16; ++j) {
           uint32_t c = (word >> (2 * j)) & 3;
@@ -343,13 +345,37 @@ void splitEvenOdd(const float *x, int64_t cols, std::vector<float> &xe,
   }
 }
 
+/// x permuted within blocks of 128 for avx512::nibbleGemv.
+std::vector<float> blockX(const float *x, int64_t cols) {
+  std::vector<float> xb(cols / 128 * 128);
+  for (int64_t b = 0; b < cols / 128; ++b)
+    for (int64_t l = 0; l < 16; ++l)
+      for (int64_t j = 0; j < 8; ++j)
+        xb[b * 128 + j * 16 + l] = x[b * 128 + l * 8 + j];
+  return xb;
+}
+
 void int4Gemv(const PackedView &w, const float *x, float *y) {
   const auto &l = w.layout();
   int64_t cols = w.cols(), g = l.group ? l.group : cols, groups = cols / g;
   int64_t stride = sparq::formats::denseRowBytes(l, cols);
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *scales = w.section<float>(Section::Scales);
-  const uint8_t *zeros = w.section<uint8_t>(Section::Zeros);
+  const uint8_t *zeros =
+      l.zeroPoints ? w.section<uint8_t>(Section::Zeros) : nullptr;
+  SimdLevel level = simd();
+  if (level == SimdLevel::Avx512 && g % 128 == 0) {
+    std::vector<float> xb = blockX(x, cols);
+    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      NibbleValues v;
+      v.scales = scales + r0 * groups;
+      v.zeros = zeros ? zeros + r0 * groups : nullptr;
+      v.group = g;
+      avx512::nibbleGemv(codes + r0 * stride, r1 - r0, stride, cols, xb.data(),
+                         x, v, y + r0);
+    });
+    return;
+  }
   // sum(q - z) * x * s = s * (sum q * x - z * sum x): the group sums of x
   // are the same for every row.
   std::vector<float> xsum(groups, 0.0f);
@@ -358,13 +384,12 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
       xsum[gi] += x[gi * g + i];
   std::vector<float> xe, xo;
   splitEvenOdd(x, cols, xe, xo);
-  if (SimdLevel level = simd(); level != SimdLevel::Portable) {
-    auto kernel =
-        level == SimdLevel::Avx512 ? avx512::int4Gemv : avx2::int4Gemv;
+  if (level != SimdLevel::Portable) {
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      kernel(codes + r0 * stride, r1 - r0, cols, g, scales + r0 * groups,
-             l.zeroPoints ? zeros + r0 * groups : nullptr, xe.data(), xo.data(),
-             xsum.data(), y + r0);
+      avx2::int4Gemv(codes + r0 * stride, r1 - r0, cols, g,
+                     scales + r0 * groups,
+                     zeros ? zeros + r0 * groups : nullptr, xe.data(),
+                     xo.data(), xsum.data(), y + r0);
     });
     return;
   }
@@ -378,7 +403,7 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
         float acc = 0;
         for (int64_t i = 0; i < g / 2; ++i)
           acc += float(gb[i] & 15) * ge[i] + float(gb[i] >> 4) * go[i];
-        float z = l.zeroPoints ? float(zeros[r * groups + gi]) : 8.0f;
+        float z = zeros ? float(zeros[r * groups + gi]) : 8.0f;
         total += scales[r * groups + gi] * (acc - z * xsum[gi]);
       }
       y[r] += total;
@@ -391,14 +416,23 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
           stride = sparq::formats::denseRowBytes(w.layout(), cols);
   const uint8_t *codes = w.section<uint8_t>(Section::Values);
   const float *table = w.section<float>(Section::Table);
-  if (SimdLevel level = simd(); level != SimdLevel::Portable) {
-    auto kernel = level == SimdLevel::Avx512 ? avx512::codebook4Gemv
-                                             : avx2::codebook4Gemv;
+  SimdLevel level = simd();
+  if (level == SimdLevel::Avx512) {
+    std::vector<float> xb = blockX(x, cols);
+    NibbleValues v;
+    v.table = table;
+    parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
+      avx512::nibbleGemv(codes + r0 * stride, r1 - r0, stride, cols, xb.data(),
+                         x, v, y + r0);
+    });
+    return;
+  }
+  if (level == SimdLevel::Avx2) {
     std::vector<float> xe, xo;
     splitEvenOdd(x, cols, xe, xo);
     parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      kernel(codes + r0 * stride, r1 - r0, cols, table, xe.data(), xo.data(),
-             y + r0);
+      avx2::codebook4Gemv(codes + r0 * stride, r1 - r0, cols, table, xe.data(),
+                          xo.data(), y + r0);
     });
     if (cols & 1)
       for (int64_t r = 0; r < w.rows(); ++r)

@@ -190,6 +190,70 @@ TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
   limitSimd(SimdLevel::Avx512);
 }
 
+// The quantized GEMVs' SIMD paths at the shapes that select them: ternary
+// row tiles (full, partial, several per thread; odd word counts), int4
+// groups whose 128-column blocks take the table kernel (and a group that
+// does not), codebooks with columns past the last whole block.
+TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
+  Layout tl = make(Format::Dense, Quant::Ternary);
+  Layout tc = tl;
+  tc.perChannel = true;
+  Layout i4 = make(Format::Dense, Quant::Int, 4);
+  i4.group = 128;
+  i4.zeroPoints = true;
+  Layout i4s = i4;
+  i4s.zeroPoints = false;
+  Layout i4g = i4;
+  i4g.group = 256;
+  Layout i4o = i4;
+  i4o.group = 64;
+  Layout cb = make(Format::Dense, Quant::Codebook, 4);
+  struct Shape {
+    Case c;
+    std::vector<int64_t> cols;
+  };
+  std::vector<Shape> shapes = {
+      {{"ternary", tl, 1.0}, {16, 70, 200, 1000}},
+      {{"ternary/ch", tc, 1.0}, {16, 70, 1000}},
+      {{"int4g128", i4, 1.0}, {128, 384}},
+      {{"int4g128/sym", i4s, 1.0}, {256}},
+      {{"int4g256", i4g, 1.0}, {512}},
+      {{"int4g64", i4o, 1.0}, {192}},
+      {{"cb4", cb, 1.0}, {128, 200, 301}},
+  };
+  for (SimdLevel level : simdLevels()) {
+    SCOPED_TRACE("SIMD level " + std::to_string(int(level)));
+    ASSERT_EQ(limitSimd(level), level);
+    std::mt19937 rng(24);
+    std::normal_distribution<float> d(0, 1);
+    for (const Shape &s : shapes)
+      for (int64_t rows : {1, 15, 16, 37, 600})
+        for (int64_t cols : s.cols) {
+          std::vector<float> w = weightFor(s.c, rows, cols, rng);
+          std::vector<uint8_t> blob = pack(w.data(), rows, cols, s.c.layout);
+          PackedView v(blob.data(), blob.size());
+          std::vector<float> wd(rows * cols), x(cols), y(rows);
+          decodeRows(v, 0, rows, wd.data());
+          for (float &e : x)
+            e = d(rng);
+          std::vector<float> ref(rows);
+          for (int64_t r = 0; r < rows; ++r) {
+            y[r] = d(rng);
+            double sum = y[r];
+            for (int64_t k = 0; k < cols; ++k)
+              sum += double(wd[r * cols + k]) * x[k];
+            ref[r] = float(sum);
+          }
+          packedGemv(v, x.data(), y.data(), true);
+          expectNear(y, ref,
+                     (std::string(s.c.name) + " " + std::to_string(rows) + "x" +
+                      std::to_string(cols))
+                         .c_str());
+        }
+  }
+  limitSimd(SimdLevel::Avx512);
+}
+
 TEST(PackedKernels, ConvMatchesDirectLoops) {
   std::mt19937 rng(22);
   std::normal_distribution<float> d(0, 1);
