@@ -390,28 +390,62 @@ uint32_t readIndex(const PackedView &v, uint64_t e) {
 
 void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
   const Layout &l = v.layout();
-  int64_t cols = v.cols();
+  int64_t rows = v.rows(), cols = v.cols();
   if (l.quant == Quant::None) {
     std::memcpy(out, v.section<float>(Values) + r0 * cols,
                 (r1 - r0) * cols * sizeof(float));
     return;
   }
+  // Per format, the value of a code is worked out once per row (ternary),
+  // group (int) or layer (codebook, fixed point), not once per element:
+  // the compressed kernels decode rows on every call.
   unsigned bits = l.valueBits();
   const uint8_t *vals = v.section<uint8_t>(Values);
-  int64_t g = l.group ? l.group : cols, groups = cols / g;
+  if (l.quant == Quant::Ternary) {
+    const uint32_t *words = v.section<uint32_t>(Values);
+    int64_t n = (cols + 15) / 16;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float val[4] = {0.0f, codeValue(v, 1, r), codeValue(v, 2, r), 0.0f};
+      float *o = out + (r - r0) * cols;
+      for (int64_t k = 0; k < n; ++k) {
+        uint32_t word = words[ternaryWordIndex(rows, n, r, k)];
+        for (int64_t i = k * 16; i < std::min(cols, k * 16 + 16); ++i)
+          o[i] = val[(word >> (2 * (i % 16))) & 3];
+      }
+    }
+    return;
+  }
+  if (l.quant == Quant::Int) {
+    int64_t g = l.group ? l.group : cols, groups = cols / g;
+    uint64_t stride = denseRowBytes(l, cols);
+    for (int64_t r = r0; r < r1; ++r) {
+      float *o = out + (r - r0) * cols;
+      const uint8_t *row = vals + r * stride;
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        int64_t at = r * groups + gi;
+        float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[at]
+                                  : float(1u << (l.bits - 1));
+        float scale = v.section<float>(Scales)[at];
+        for (int64_t i = gi * g; i < (gi + 1) * g; ++i)
+          o[i] =
+              (float(readBits(row, uint64_t(i) * bits, bits)) - zero) * scale;
+      }
+    }
+    return;
+  }
+  // Codebook (at most 256 entries) and fixed point: the step is a power of
+  // two, so (code - offset) * step is exact, as codeValue's ldexp.
+  const float *table = v.section<float>(Table);
+  double offset = std::ldexp(1.0, int(bits) - 1);
+  double step = std::ldexp(1.0, -int(l.fracBits));
+  uint64_t stride = denseRowBytes(l, cols);
   for (int64_t r = r0; r < r1; ++r) {
     float *o = out + (r - r0) * cols;
+    const uint8_t *row = vals + r * stride;
     for (int64_t i = 0; i < cols; ++i) {
-      uint32_t code =
-          readBits(vals, denseCodeBit(l, v.rows(), cols, r, i), bits);
-      if (l.quant == Quant::Int) {
-        int64_t gi = r * groups + i / g;
-        float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[gi]
-                                  : float(1u << (l.bits - 1));
-        o[i] = (float(code) - zero) * v.section<float>(Scales)[gi];
-      } else {
-        o[i] = codeValue(v, code, r);
-      }
+      uint32_t c = readBits(row, uint64_t(i) * bits, bits);
+      o[i] = l.quant == Quant::Codebook ? table[c]
+                                        : float((double(c) - offset) * step);
     }
   }
 }
