@@ -2,9 +2,10 @@
 //
 // Matrix-vector products on packed weights, vectorized by hand for AVX-512
 // (PackedGemvAvx512.cpp) and AVX2 (PackedGemvAvx2.cpp): what the compiler
-// does not find on its own (lane masks from 2-bit codes, nibble unpacking,
-// 16-entry table lookups in registers). Call a namespace's kernels only when
-// its available() says the CPU has the features. Each adds W * x into y.
+// does not find on its own: 16-entry table lookups in registers that add a
+// pair of ternary columns for 16 rows, or dequantize 16 nibbles, at once.
+// Call a namespace's kernels only when its available() says the CPU has the
+// features. Each adds W * x into y.
 //
 //===----------------------------------------------------------------------===//
 
