@@ -11,6 +11,10 @@
 // a constant: gemmF32Rows reads it in place. Columns ox >= OW are computed
 // and dropped (wq - OW of them per output row).
 //
+// Where output rows fill whole vectors (OW = 112, 224, 14), the tiles run
+// row by row instead and store straight into the output: no result buffer,
+// no pass that drops columns.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/kernels/DenseGemm.h"
@@ -64,6 +68,16 @@ bool sparq::kernels::convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh,
   return 2 * wq <= 3 * ow;
 }
 
+namespace {
+/// Whether the tiles run row by row (the header): their vectors' lanes past
+/// OW waste no more than the flattened GEMM's dropped columns, give or take
+/// the drop pass it saves.
+bool rowByRow(int64_t ow, int64_t wq) {
+  int64_t padded = (ow + 15) / 16 * 16;
+  return 50 * (padded - ow) * wq <= 50 * (wq - ow) * padded + padded * wq;
+}
+} // namespace
+
 void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
                                    int64_t kh, int64_t kw, F32x4 *out,
                                    const ConvParams &p) {
@@ -90,9 +104,11 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
       }
   // The last plane's last rows read up to (kw - 1) * dw / sw past its end
   // (into columns that are dropped): zeros there.
-  int64_t slack = (kw - 1) * dw / sw + 1;
+  // Row by row, tiles read whole vectors: up to 15 more.
+  int64_t slack = (kw - 1) * dw / sw + 16;
+  bool direct = rowByRow(ow, wq) && out->strides[3] == 1;
   planesBuffer.resize(c * phases * plane + slack);
-  resultBuffer.resize(f * cols);
+  resultBuffer.resize(direct ? 0 : f * cols);
   float *planes = planesBuffer.data(), *result = resultBuffer.data();
   std::fill(planes + c * phases * plane, planes + planesBuffer.size(), 0.0f);
   for (int64_t b = 0; b < n; ++b) {
@@ -127,11 +143,29 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
         }
       }
     });
+    float *o = out->data() + b * out->strides[0];
+    int64_t os1 = out->strides[1], os2 = out->strides[2], os3 = out->strides[3];
+    if (direct) {
+      // A unit: one output row's tile of columns, down every filter (the
+      // tile's B rows stay in L1).
+      int64_t colTiles = (ow + avx512::kTileCols - 1) / avx512::kTileCols;
+      parallelFor(oh * colTiles, 1, [&](int64_t u0, int64_t u1) {
+        for (int64_t u = u0; u < u1; ++u) {
+          int64_t oy = u / colTiles, j0 = u % colTiles * avx512::kTileCols;
+          int cols = int(std::min(avx512::kTileCols, ow - j0));
+          for (int64_t r = 0; r < f; r += avx512::kTileRows)
+            avx512::gemmTile(w + r * k, k, planes + oy * wq + j0, 0,
+                             rows.data(), k,
+                             int(std::min(avx512::kTileRows, f - r)), cols,
+                             o + r * os1 + oy * os2 + j0, os1, p.accumulate,
+                             p.bias ? p.bias + r : nullptr, p.lo, p.hi);
+        }
+      });
+      continue;
+    }
     gemmF32Rows(w, k, planes, rows.data(), f, cols, k, result, cols, false,
                 p.bias, -INFINITY, INFINITY);
     // Drop the extra columns; add to the output, clamp.
-    float *o = out->data() + b * out->strides[0];
-    int64_t os1 = out->strides[1], os2 = out->strides[2], os3 = out->strides[3];
     bool acc = p.accumulate;
     float lo = p.lo, hi = p.hi;
     parallelFor(

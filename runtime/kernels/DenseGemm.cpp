@@ -53,17 +53,21 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
   if (m == 0 || n == 0)
     return;
   int64_t colTiles = (n + kTileCols - 1) / kTileCols;
-  // The last, partial tile's columns, zero-padded to a whole tile: the tile
-  // reads whole vectors (masked loads in its inner loop would halve its
-  // speed).
+  // The last, partial tile reads whole vectors (masked loads in its inner
+  // loop would halve its speed). Where each row's over-read stays inside
+  // the next row, it reads B in place but for the last row, copied and
+  // zero-padded (bLast). Else its columns are copied, zero-padded to a
+  // whole tile.
   int64_t tail = n % kTileCols;
+  bool tailInPlace = tail && !bRows && ldb + tail >= kTileCols && k > 1;
   // Named through a pointer in the loop: other threads have their own.
   static thread_local std::vector<float> tailBuffer;
   std::vector<float> &tailCols = tailBuffer;
   if (tail) {
-    tailCols.resize(k * kTileCols);
-    for (int64_t p = 0; p < k; ++p) {
-      float *dst = &tailCols[p * kTileCols];
+    int64_t copied = tailInPlace ? 1 : k;
+    tailCols.resize(copied * kTileCols);
+    for (int64_t p = k - copied; p < k; ++p) {
+      float *dst = &tailCols[(p - (k - copied)) * kTileCols];
       const float *row = bRows ? b + bRows[p] : b + p * ldb;
       std::memcpy(dst, row + (n - tail), tail * sizeof(float));
       std::fill(dst + tail, dst + kTileCols, 0.0f);
@@ -88,17 +92,22 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                   int64_t j0 = t * kTileCols;
                   int cols = int(std::min(kTileCols, n - j0));
                   bool partial = cols < kTileCols;
-                  const float *bt = partial ? tailCols.data() : b + j0;
-                  int64_t ldbt = partial ? kTileCols : ldb;
-                  const int64_t *rows = partial ? nullptr : bRows;
+                  bool copied = partial && !tailInPlace;
+                  const float *bt = copied ? tailCols.data() : b + j0;
+                  int64_t ldbt = copied ? kTileCols : ldb;
+                  const int64_t *rows = copied ? nullptr : bRows;
+                  // In place: B's last row from the copy.
+                  const float *bLast =
+                      partial && tailInPlace ? tailCols.data() : nullptr;
+                  int64_t kt = bLast ? k - 1 : k;
                   int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
                                tilesPerUnit * kTileRows;
                   int64_t r1 = std::min(m, r0 + tilesPerUnit * kTileRows);
                   for (int64_t r = r0; r < r1; r += kTileRows)
-                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, rows, k,
+                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, rows, kt,
                                      int(std::min(kTileRows, r1 - r)), cols,
                                      c + r * ldc + j0, ldc, accumulate,
-                                     bias ? bias + r : nullptr, lo, hi);
+                                     bias ? bias + r : nullptr, lo, hi, bLast);
                 }
               });
 }

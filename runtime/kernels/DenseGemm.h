@@ -50,11 +50,12 @@ constexpr int64_t kTileCols = 16 * kTileVecs, kTileRows = 6;
 /// One tile: C[0:rows, 0:cols] (+)= bias + A[0:rows, 0:K] * B[0:K, 0:cols],
 /// clamped; rows <= kTileRows, cols <= kTileCols (B is read in whole
 /// vectors of 16 whatever cols is). B's row p is at b + p * ldb, or at
-/// b + bRows[p] when bRows is not null.
+/// b + bRows[p] when bRows is not null; with bLast, K is k + 1 and its last
+/// row is at bLast (A's rows then hold k + 1 weights).
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
               const int64_t *bRows, int64_t k, int rows, int cols, float *c,
               int64_t ldc, bool accumulate, const float *bias, float lo,
-              float hi);
+              float hi, const float *bLast = nullptr);
 } // namespace avx512
 
 } // namespace sparq::kernels

@@ -17,12 +17,14 @@ namespace {
 
 /// R rows x 16V columns: R*V accumulators; per k, V loads of B and R
 /// broadcasts of weights feed R*V FMAs. B's row p starts at b + p * ldb, or
-/// with a row table at b + bRows[p].
+/// with a row table at b + bRows[p]; with bLast, one more row (p = k) is
+/// there.
 template <int R, int V, bool Table>
 SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
                               int64_t ldb, const int64_t *bRows, int64_t k,
                               int cols, float *c, int64_t ldc, bool accumulate,
-                              const float *bias, float lo, float hi) {
+                              const float *bias, float lo, float hi,
+                              const float *bLast) {
   __mmask16 mask[V];
   for (int v = 0; v < V; ++v) {
     int left = cols - 16 * v;
@@ -35,8 +37,7 @@ SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
   const float *rows[R];
   for (int i = 0; i < R; ++i)
     rows[i] = a + i * lda;
-  for (int64_t p = 0; p < k; ++p) {
-    const float *bp = Table ? b + bRows[p] : b + p * ldb;
+  auto step = [&](const float *bp, int64_t p) SPARQ_AVX512 {
     __m512 bv[V];
     for (int v = 0; v < V; ++v)
       bv[v] = _mm512_loadu_ps(bp + 16 * v);
@@ -45,7 +46,11 @@ SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
       for (int v = 0; v < V; ++v)
         acc[i][v] = _mm512_fmadd_ps(w, bv[v], acc[i][v]);
     }
-  }
+  };
+  for (int64_t p = 0; p < k; ++p)
+    step(Table ? b + bRows[p] : b + p * ldb, p);
+  if (bLast)
+    step(bLast, k);
   __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int i = 0; i < R; ++i)
     for (int v = 0; v < V; ++v) {
@@ -61,13 +66,14 @@ SPARQ_AVX512 inline void tile(const float *a, int64_t lda, const float *b,
 }
 
 template <int V, bool Table>
-SPARQ_AVX512 void
-tileRows(const float *a, int64_t lda, const float *b, int64_t ldb,
-         const int64_t *bRows, int64_t k, int rows, int cols, float *c,
-         int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
+SPARQ_AVX512 void tileRows(const float *a, int64_t lda, const float *b,
+                           int64_t ldb, const int64_t *bRows, int64_t k,
+                           int rows, int cols, float *c, int64_t ldc,
+                           bool accumulate, const float *bias, float lo,
+                           float hi, const float *bLast) {
 #define SPARQ_TILE(R)                                                          \
   tile<R, V, Table>(a, lda, b, ldb, bRows, k, cols, c, ldc, accumulate, bias,  \
-                    lo, hi)
+                    lo, hi, bLast)
   switch (rows) {
   case 6:
     return SPARQ_TILE(6);
@@ -86,24 +92,25 @@ tileRows(const float *a, int64_t lda, const float *b, int64_t ldb,
 }
 
 template <bool Table>
-SPARQ_AVX512 void
-tileCols(const float *a, int64_t lda, const float *b, int64_t ldb,
-         const int64_t *bRows, int64_t k, int rows, int cols, float *c,
-         int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
+SPARQ_AVX512 void tileCols(const float *a, int64_t lda, const float *b,
+                           int64_t ldb, const int64_t *bRows, int64_t k,
+                           int rows, int cols, float *c, int64_t ldc,
+                           bool accumulate, const float *bias, float lo,
+                           float hi, const float *bLast) {
   // A partial tile computes only the vectors it needs.
   switch ((cols + 15) / 16) {
   case 1:
     return tileRows<1, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
-                              accumulate, bias, lo, hi);
+                              accumulate, bias, lo, hi, bLast);
   case 2:
     return tileRows<2, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
-                              accumulate, bias, lo, hi);
+                              accumulate, bias, lo, hi, bLast);
   case 3:
     return tileRows<3, Table>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
-                              accumulate, bias, lo, hi);
+                              accumulate, bias, lo, hi, bLast);
   default:
     return tileRows<kTileVecs, Table>(a, lda, b, ldb, bRows, k, rows, cols, c,
-                                      ldc, accumulate, bias, lo, hi);
+                                      ldc, accumulate, bias, lo, hi, bLast);
   }
 }
 
@@ -113,12 +120,12 @@ SPARQ_AVX512
 void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
               const int64_t *bRows, int64_t k, int rows, int cols, float *c,
               int64_t ldc, bool accumulate, const float *bias, float lo,
-              float hi) {
+              float hi, const float *bLast) {
   if (bRows)
     return tileCols<true>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
-                          accumulate, bias, lo, hi);
+                          accumulate, bias, lo, hi, bLast);
   return tileCols<false>(a, lda, b, ldb, bRows, k, rows, cols, c, ldc,
-                         accumulate, bias, lo, hi);
+                         accumulate, bias, lo, hi, bLast);
 }
 
 } // namespace sparq::kernels::avx512
@@ -127,6 +134,6 @@ void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
 namespace sparq::kernels::avx512 {
 void gemmTile(const float *, int64_t, const float *, int64_t, const int64_t *,
               int64_t, int, int, float *, int64_t, bool, const float *, float,
-              float) {}
+              float, const float *) {}
 } // namespace sparq::kernels::avx512
 #endif

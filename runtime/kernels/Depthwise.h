@@ -12,14 +12,16 @@
 #include "runtime/kernels/HostKernels.h"
 
 namespace sparq::kernels::avx512 {
-/// out[OH, OW] (+)= one plane x[H, W] convolved with wk[KH * KW] (rows of
-/// x and out `rowStride` / `outRowStride` apart, columns contiguous);
-/// strides (p.strideW) 1 or 2, any dilation and padding; `bias` added to
-/// every output.
-void depthwisePlane(const float *x, int64_t h, int64_t w, int64_t rowStride,
-                    const float *wk, int64_t kh, int64_t kw, float *out,
-                    int64_t oh, int64_t ow, int64_t outRowStride,
-                    const ConvParams &p, float bias);
+/// For each of `planes` planes (inPlaneStride / outPlaneStride floats
+/// apart, kernels wk[plane][KH * KW], biases bias[plane] or none):
+/// out[OH, OW] (+)= the plane x[H, W] convolved with its kernel (rows of x
+/// and out `rowStride` / `outRowStride` apart, columns contiguous); strides
+/// (p.strideW) 1 or 2, any dilation and padding.
+void depthwisePlanes(const float *x, int64_t inPlaneStride, int64_t h,
+                     int64_t w, int64_t rowStride, const float *wk, int64_t kh,
+                     int64_t kw, float *out, int64_t outPlaneStride, int64_t oh,
+                     int64_t ow, int64_t outRowStride, const ConvParams &p,
+                     const float *bias, int64_t planes);
 } // namespace sparq::kernels::avx512
 
 #endif // SPARQ_RUNTIME_KERNELS_DEPTHWISE_H

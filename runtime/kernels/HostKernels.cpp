@@ -258,59 +258,63 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
   bool fast = unit && w->strides[0] == kh * kw && (sw == 1 || sw == 2) &&
               simdLevel() == SimdLevel::Avx512;
+  if (fast) {
+    // Runs of channels within one image: the scratch plane and the tap
+    // offsets are set up once per run.
+    for (int64_t u = u0; u < u1;) {
+      int64_t b = u / c, ci = u % c, run = std::min(u1 - u, c - ci);
+      avx512::depthwisePlanes(
+          in->data() + b * in->strides[0] + ci * in->strides[1], in->strides[1],
+          h, wd, is2, w->data() + ci * kh * kw, kh, kw,
+          out->data() + b * out->strides[0] + ci * out->strides[1],
+          out->strides[1], oh, ow, out->strides[2], p,
+          p.bias ? p.bias + ci : nullptr, run);
+      u += run;
+    }
+    return;
+  }
   for (int64_t u = u0; u < u1; ++u) {
     int64_t b = u / c, ci = u % c;
-    if (fast) {
-      avx512::depthwisePlane(
-          in->data() + b * in->strides[0] + ci * in->strides[1], h, wd, is2,
-          w->data() + ci * kh * kw, kh, kw,
-          out->data() + b * out->strides[0] + ci * out->strides[1], oh, ow,
-          out->strides[2], p, p.bias ? p.bias[ci] : 0.0f);
-      continue;
-    }
-    {
-      const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
-      const float *wk = w->data() + ci * w->strides[0];
-      float bias = p.bias ? p.bias[ci] : 0.0f;
-      float *o = out->data() + b * out->strides[0] + ci * out->strides[1];
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        float *dst = o + oy * out->strides[2];
-        int64_t iy0 = oy * sh - p.padTop;
-        bool rowsInside = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
-        // Slow path: any column, taps checked against the borders.
-        auto general = [&](int64_t from, int64_t to) {
-          for (int64_t ox = from; ox < to; ++ox) {
-            float acc = (p.accumulate ? dst[ox * os3] : 0.0f) + bias;
-            for (int64_t y = 0; y < kh; ++y) {
-              int64_t iy = iy0 + y * dh;
-              if (iy < 0 || iy >= h)
+    const float *x = in->data() + b * in->strides[0] + ci * in->strides[1];
+    const float *wk = w->data() + ci * w->strides[0];
+    float bias = p.bias ? p.bias[ci] : 0.0f;
+    float *o = out->data() + b * out->strides[0] + ci * out->strides[1];
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      float *dst = o + oy * out->strides[2];
+      int64_t iy0 = oy * sh - p.padTop;
+      bool rowsInside = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
+      // Slow path: any column, taps checked against the borders.
+      auto general = [&](int64_t from, int64_t to) {
+        for (int64_t ox = from; ox < to; ++ox) {
+          float acc = (p.accumulate ? dst[ox * os3] : 0.0f) + bias;
+          for (int64_t y = 0; y < kh; ++y) {
+            int64_t iy = iy0 + y * dh;
+            if (iy < 0 || iy >= h)
+              continue;
+            for (int64_t xk = 0; xk < kw; ++xk) {
+              int64_t ix = ox * sw + xk * dw - p.padLeft;
+              if (ix < 0 || ix >= wd)
                 continue;
-              for (int64_t xk = 0; xk < kw; ++xk) {
-                int64_t ix = ox * sw + xk * dw - p.padLeft;
-                if (ix < 0 || ix >= wd)
-                  continue;
-                acc += wk[y * w->strides[1] + xk * w->strides[2]] *
-                       x[iy * is2 + ix * is3];
-              }
+              acc += wk[y * w->strides[1] + xk * w->strides[2]] *
+                     x[iy * is2 + ix * is3];
             }
-            dst[ox * os3] = std::min(std::max(acc, p.lo), p.hi);
           }
-        };
-        if (!(unit && rowsInside && kh == 3 && kw == 3 &&
-              (sw == 1 || sw == 2))) {
-          general(0, ow);
-          continue;
+          dst[ox * os3] = std::min(std::max(acc, p.lo), p.hi);
         }
-        general(0, ox0);
-        const float *src = x + iy0 * is2 - p.padLeft;
-        if (sw == 1)
-          depthwiseRow<3, 3, 1>(src, is2, wk, dst, ox0, ox1, dh, dw,
-                                p.accumulate, bias, p.lo, p.hi);
-        else
-          depthwiseRow<3, 3, 2>(src, is2, wk, dst, ox0, ox1, dh, dw,
-                                p.accumulate, bias, p.lo, p.hi);
-        general(ox1, ow);
+      };
+      if (!(unit && rowsInside && kh == 3 && kw == 3 && (sw == 1 || sw == 2))) {
+        general(0, ow);
+        continue;
       }
+      general(0, ox0);
+      const float *src = x + iy0 * is2 - p.padLeft;
+      if (sw == 1)
+        depthwiseRow<3, 3, 1>(src, is2, wk, dst, ox0, ox1, dh, dw, p.accumulate,
+                              bias, p.lo, p.hi);
+      else
+        depthwiseRow<3, 3, 2>(src, is2, wk, dst, ox0, ox1, dh, dw, p.accumulate,
+                              bias, p.lo, p.hi);
+      general(ox1, ow);
     }
   }
 }

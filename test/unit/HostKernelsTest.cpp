@@ -250,6 +250,18 @@ INSTANTIATE_TEST_SUITE_P(
           return c;
         }(),
         ConvCase{1, 3, 17, 19, 4, 3, 3, 2, 2, 2, 2, 1, 2, 0, 1, false},
+        // Rows that fill whole vectors, which the phase-split GEMM runs row
+        // by row into the output: MobileNet's stem (stride 2, 32 filters,
+        // bias, ReLU6) and a 14x14 3x3 accumulating. Depthwise, the 3x3
+        // kernels' aligned paths at widths 32, 14 and 7 (stride 2 of 14).
+        [] {
+          ConvCase c = padded(ConvCase{1, 3, 64, 64, 32, 3, 3, 2, 2, 1, 1}, 1,
+                              false, 0, 6);
+          c.bias = true;
+          return c;
+        }(),
+        padded(ConvCase{1, 7, 14, 14, 20, 3, 3, 1, 1, 1, 1}, 1, true),
+        padded(ConvCase{1, 9, 14, 14, 9, 3, 3, 2, 2, 1, 1}, 1, true, -1, 1),
         // Enough planes for the depthwise kernel to split over threads.
         padded(ConvCase{2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1}, 1, false, 0, 6)));
 
