@@ -81,6 +81,20 @@ bool rowByRow(int64_t ow, int64_t wq) {
 void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
                                    int64_t kh, int64_t kw, F32x4 *out,
                                    const ConvParams &p) {
+  int64_t k = in->sizes[1] * kh * kw;
+  convPhases(
+      in, f, kh, kw, out, p,
+      [&](const float *planes, const int64_t *rows, int64_t cols,
+          float *result) {
+        gemmF32Rows(w, k, planes, rows, f, cols, k, result, cols, false,
+                    nullptr, -INFINITY, INFINITY);
+      },
+      w);
+}
+
+void sparq::kernels::convPhases(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
+                                F32x4 *out, const ConvParams &p,
+                                const PhaseGemm &mm, const float *denseW) {
   int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
           wd = in->sizes[3];
   int64_t oh = out->sizes[2], ow = out->sizes[3];
@@ -106,7 +120,7 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
   // (into columns that are dropped): zeros there.
   // Row by row, tiles read whole vectors: up to 15 more.
   int64_t slack = (kw - 1) * dw / sw + 16;
-  bool direct = rowByRow(ow, wq) && out->strides[3] == 1;
+  bool direct = denseW && rowByRow(ow, wq) && out->strides[3] == 1;
   planesBuffer.resize(c * phases * plane + slack);
   resultBuffer.resize(direct ? 0 : f * cols);
   float *planes = planesBuffer.data(), *result = resultBuffer.data();
@@ -154,7 +168,7 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
           int64_t oy = u / colTiles, j0 = u % colTiles * avx512::kTileCols;
           int cols = int(std::min(avx512::kTileCols, ow - j0));
           for (int64_t r = 0; r < f; r += avx512::kTileRows)
-            avx512::gemmTile(w + r * k, k, planes + oy * wq + j0, 0,
+            avx512::gemmTile(denseW + r * k, k, planes + oy * wq + j0, 0,
                              rows.data(), k,
                              int(std::min(avx512::kTileRows, f - r)), cols,
                              o + r * os1 + oy * os2 + j0, os1, p.accumulate,
@@ -163,28 +177,23 @@ void sparq::kernels::convPhaseGemm(F32x4 *in, const float *w, int64_t f,
       });
       continue;
     }
-    gemmF32Rows(w, k, planes, rows.data(), f, cols, k, result, cols, false,
-                p.bias, -INFINITY, INFINITY);
-    // Drop the extra columns; add to the output, clamp.
+    mm(planes, rows.data(), cols, result);
+    // Drop the extra columns; add the bias and to the output, clamp.
     bool acc = p.accumulate;
     float lo = p.lo, hi = p.hi;
     parallelFor(
         f, std::max<int64_t>(1, 4096 / (oh * ow)), [&](int64_t f0, int64_t f1) {
-          for (int64_t fi = f0; fi < f1; ++fi)
+          for (int64_t fi = f0; fi < f1; ++fi) {
+            float bias = p.bias ? p.bias[fi] : 0.0f;
             for (int64_t oy = 0; oy < oh; ++oy) {
               const float *r = result + fi * cols + oy * wq;
               float *d = o + fi * os1 + oy * os2;
-              if (os3 == 1) {
-                for (int64_t ox = 0; ox < ow; ++ox)
-                  d[ox] =
-                      std::min(std::max((acc ? d[ox] : 0.0f) + r[ox], lo), hi);
-              } else {
-                for (int64_t ox = 0; ox < ow; ++ox) {
-                  float &v = d[ox * os3];
-                  v = std::min(std::max((acc ? v : 0.0f) + r[ox], lo), hi);
-                }
+              for (int64_t ox = 0; ox < ow; ++ox) {
+                float &v = d[ox * os3];
+                v = std::min(std::max((acc ? v : 0.0f) + bias + r[ox], lo), hi);
               }
             }
+          }
         });
   }
 }

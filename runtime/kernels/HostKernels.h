@@ -73,6 +73,15 @@ void convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,
 /// shifted view of one (ConvPhaseGemm.cpp). Runs where convPhaseGemmPays.
 void convPhaseGemm(F32x4 *in, const float *w, int64_t f, int64_t kh, int64_t kw,
                    F32x4 *out, const ConvParams &p);
+/// The GEMM of a phase-split convolution: result[F, cols] = W[F, K] * B,
+/// B's row p the `cols` floats at planes + rows[p] (ConvPhaseGemm.cpp).
+using PhaseGemm = std::function<void(const float *planes, const int64_t *rows,
+                                     int64_t cols, float *result)>;
+/// convPhaseGemm with any GEMM `mm` (the packed kernels'); with the dense
+/// weights `denseW`, rows that fill whole vectors run straight into `out`.
+void convPhases(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,
+                const ConvParams &p, const PhaseGemm &mm,
+                const float *denseW = nullptr);
 /// Whether convPhaseGemm runs here (AVX-512) and beats im2col: the columns
 /// it computes and drops stay few.
 bool convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh, int64_t ow,

@@ -166,11 +166,20 @@ constexpr int64_t kChunk = 1024;
 // Sparse formats times a dense matrix
 //===----------------------------------------------------------------------===//
 
+/// The rows of X: row i at x + i * ld, or at x + table[i] (the shifted
+/// views of a phase-split convolution, ConvPhaseGemm.cpp).
+struct XRows {
+  const float *x;
+  int64_t ld;
+  const int64_t *table = nullptr;
+  const float *row(int64_t i) const { return x + (table ? table[i] : i * ld); }
+};
+
 // Each SpMM takes the range [u0, u1) of its units: rows (CSR, N:M), block
 // rows (BCSR) or PEs (interleaved CSC), which write disjoint output rows.
 
-void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-             int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
+void csrSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
+             int64_t n, int64_t u0, int64_t u1) {
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   withIndex(w, [&](auto *idx) {
     withValues(w, [&](auto val) {
@@ -179,7 +188,7 @@ void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
         for (int64_t r = u0; r < u1; ++r) {
           RowAccumulator acc{y + r * ldy + j0, len};
           for (uint32_t e = ptr[r]; e < ptr[r + 1]; ++e)
-            acc.add(x + int64_t(idx[e]) * ldx + j0, val(e));
+            acc.add(x.row(idx[e]) + j0, val(e));
           acc.flush();
         }
       }
@@ -187,8 +196,8 @@ void csrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
   });
 }
 
-void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-              int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
+void bcsrSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
+              int64_t n, int64_t u0, int64_t u1) {
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   int64_t br = w.layout().blockRows, bc = w.layout().blockCols;
   withIndex(w, [&](auto *idx) {
@@ -202,7 +211,7 @@ void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
               int64_t c0 = int64_t(idx[e]) * bc;
               uint64_t v0 = uint64_t(e) * br * bc + i * bc;
               for (int64_t j = 0; j < bc; ++j)
-                acc.add(x + (c0 + j) * ldx + j0, val(v0 + j));
+                acc.add(x.row(c0 + j) + j0, val(v0 + j));
             }
             acc.flush();
           }
@@ -211,8 +220,8 @@ void bcsrSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
   });
 }
 
-void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-            int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
+void nmSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
+            int64_t n, int64_t u0, int64_t u1) {
   int64_t nn = w.layout().n, m = w.layout().m, groups = w.cols() / m;
   unsigned ib = sparq::formats::nmIndexBits(m);
   const uint8_t *idx = w.section<uint8_t>(Section::Index);
@@ -224,10 +233,9 @@ void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
         uint64_t e = uint64_t(r) * groups * nn;
         for (int64_t g = 0; g < groups; ++g)
           for (int64_t s = 0; s < nn; ++s, ++e)
-            acc.add(
-                x + (g * m + sparq::formats::readBits(idx, e * ib, ib)) * ldx +
-                    j0,
-                val(e));
+            acc.add(x.row(g * m + sparq::formats::readBits(idx, e * ib, ib)) +
+                        j0,
+                    val(e));
         acc.flush();
       }
     }
@@ -235,8 +243,8 @@ void nmSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 }
 
 /// Interleaved CSC: PE by PE, column by column, as the ESE engine walks it.
-void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-              int64_t ldy, int64_t n, int64_t u0, int64_t u1) {
+void icscSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
+              int64_t n, int64_t u0, int64_t u1) {
   const auto &l = w.layout();
   const uint32_t *ptr = w.section<uint32_t>(Section::Ptr);
   const uint8_t *idx = w.section<uint8_t>(Section::Index);
@@ -246,7 +254,7 @@ void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
       const uint32_t *cp = ptr + p * (cols + 1);
       for (int64_t c = 0; c < cols; ++c) {
         int64_t local = -1;
-        const float *xr = x + c * ldx;
+        const float *xr = x.row(c);
         for (uint32_t e = cp[c]; e < cp[c + 1]; ++e) {
           local += sparq::formats::readBits(idx, uint64_t(e) * l.indexBits,
                                             l.indexBits) +
@@ -265,8 +273,8 @@ void icscSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 /// Rows decoded a block at a time, multiplied by sgemm: for quantized dense
 /// layouts times a wide matrix, where the product, not the weight bytes,
 /// bounds the time.
-void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
-                 int64_t ldy, int64_t n, bool accumulate) {
+void decodedSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
+                 int64_t n, bool accumulate) {
   // Blocks of about 1 MiB decoded: 16 rows at a time made each GEMM too
   // thin to use its tiles and streamed X once per 16 rows (a ternary
   // ResNet-18 ran 8x slower than dense).
@@ -279,8 +287,12 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
     parallelFor(r1 - r0, 4, [&](int64_t a, int64_t b) {
       sparq::formats::decodeRows(w, r0 + a, r0 + b, buf.data() + a * cols);
     });
-    denseGemm(buf.data(), cols, x, ldx, false, r1 - r0, n, cols, y + r0 * ldy,
-              ldy, accumulate);
+    if (x.table) // (only where gemmF32 runs: convPhaseGemmPays)
+      gemmF32Rows(buf.data(), cols, x.x, x.table, r1 - r0, n, cols,
+                  y + r0 * ldy, ldy, accumulate, nullptr, -INFINITY, INFINITY);
+    else
+      denseGemm(buf.data(), cols, x.x, x.ld, false, r1 - r0, n, cols,
+                y + r0 * ldy, ldy, accumulate);
   }
 }
 
@@ -514,16 +526,14 @@ void decodedGemv(const PackedView &w, const float *x, float *y) {
 
 } // namespace
 
-void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
-                                int64_t ldx, float *y, int64_t ldy, int64_t n,
-                                bool accumulate) {
+namespace {
+void spmm(const PackedView &w, const XRows &x, float *y, int64_t ldy, int64_t n,
+          bool accumulate) {
   const auto &l = w.layout();
-  if (n == 1 && ldy == 1 && ldx == 1)
-    return packedGemv(w, x, y, accumulate);
   bool tableValues =
       l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
   if (!l.isSparse() || !tableValues || l.format == Format::CSC)
-    return decodedSpmm(w, x, ldx, y, ldy, n, accumulate);
+    return decodedSpmm(w, x, y, ldy, n, accumulate);
   if (!accumulate)
     zeroRows(y, ldy, w.rows(), n);
   // Threads take disjoint output rows.
@@ -533,17 +543,26 @@ void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
   parallelFor(units, 1, [&](int64_t u0, int64_t u1) {
     switch (l.format) {
     case Format::CSR:
-      return csrSpmm(w, x, ldx, y, ldy, n, u0, u1);
+      return csrSpmm(w, x, y, ldy, n, u0, u1);
     case Format::BCSR:
-      return bcsrSpmm(w, x, ldx, y, ldy, n, u0, u1);
+      return bcsrSpmm(w, x, y, ldy, n, u0, u1);
     case Format::NM:
-      return nmSpmm(w, x, ldx, y, ldy, n, u0, u1);
+      return nmSpmm(w, x, y, ldy, n, u0, u1);
     case Format::InterleavedCSC:
-      return icscSpmm(w, x, ldx, y, ldy, n, u0, u1);
+      return icscSpmm(w, x, y, ldy, n, u0, u1);
     default:
       return;
     }
   });
+}
+} // namespace
+
+void sparq::kernels::packedSpmm(const PackedView &w, const float *x,
+                                int64_t ldx, float *y, int64_t ldy, int64_t n,
+                                bool accumulate) {
+  if (n == 1 && ldy == 1 && ldx == 1)
+    return packedGemv(w, x, y, accumulate);
+  spmm(w, XRows{x, ldx}, y, ldy, n, accumulate);
 }
 
 void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
@@ -577,11 +596,11 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
     return sparseGemv(w, x, y);
   case Format::NM:
     return parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-      nmSpmm(w, x, 1, y, 1, 1, r0, r1);
+      nmSpmm(w, XRows{x, 1}, y, 1, 1, r0, r1);
     });
   case Format::InterleavedCSC:
     return parallelFor(l.pes, 1, [&](int64_t p0, int64_t p1) {
-      icscSpmm(w, x, 1, y, 1, 1, p0, p1);
+      icscSpmm(w, XRows{x, 1}, y, 1, 1, p0, p1);
     });
   default:
     return decodedGemv(w, x, y);
@@ -623,6 +642,16 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
 void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          F32x4 *out, int64_t kh, int64_t kw,
                                          const ConvParams &p) {
+  bool pointwise = kh == 1 && kw == 1 && p.strideH == 1 && p.strideW == 1 &&
+                   p.padTop == 0 && p.padLeft == 0;
+  // As the dense convolution: without im2col where the phase split pays.
+  if (!pointwise && convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
+    return convPhases(
+        in, w.rows(), kh, kw, out, p,
+        [&](const float *planes, const int64_t *rows, int64_t cols,
+            float *result) {
+          spmm(w, XRows{planes, 0, rows}, result, cols, cols, false);
+        });
   convIm2col(in, w.rows(), kh, kw, out, p,
              [&](const float *cols, int64_t ldCols, float *o, int64_t ldo,
                  int64_t n, bool accumulate, const float *bias, float lo,

@@ -254,51 +254,70 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
   limitSimd(SimdLevel::Avx512);
 }
 
+/// Every format as a convolution's weight, against loops over the weight
+/// it stores: 3x3 at strides (2, 1), which runs on stride phases where the
+/// own GEMM runs (ConvPhaseGemm.cpp), and 1x1, on the input in place; a
+/// folded bias and ReLU, overwriting and accumulating.
 TEST(PackedKernels, ConvMatchesDirectLoops) {
   std::mt19937 rng(22);
   std::normal_distribution<float> d(0, 1);
-  int64_t n = 2, c = 3, h = 9, wd = 8, k = 8, kh = 3, kw = 3;
-  ConvParams p;
-  p.strideH = 2;
-  p.strideW = 1;
-  p.padTop = 1;
-  p.padLeft = 1;
-  p.accumulate = false;
-  p.lo = 0.0f; // fused ReLU
-  p.hi = INFINITY;
+  int64_t n = 2, c = 32, h = 9, wd = 8, k = 8;
   std::vector<float> bias(k); // a folded per-channel bias
   for (int64_t f = 0; f < k; ++f)
     bias[f] = 0.1f * float(f) - 0.3f;
-  p.bias = bias.data();
-  int64_t oh = (h + 2 - kh) / 2 + 1, ow = wd + 2 - kw + 1;
-  std::vector<float> x(n * c * h * wd), out(n * k * oh * ow, 7.0f);
+  std::vector<float> x(n * c * h * wd);
   for (float &e : x)
     e = d(rng);
-  Case kernelSparse{"csr", make(Format::CSR), 0.3};
-  std::vector<float> w = weightFor(kernelSparse, k, c * kh * kw, rng);
-  std::vector<uint8_t> blob = pack(w.data(), k, c * kh * kw, make(Format::CSR));
   MemRef<float, 4> in{
       x.data(), x.data(), 0, {n, c, h, wd}, {c * h * wd, h * wd, wd, 1}};
-  MemRef<float, 4> o{
-      out.data(), out.data(), 0, {n, k, oh, ow}, {k * oh * ow, oh * ow, ow, 1}};
-  packedConv2dNchwF32(PackedView(blob.data(), blob.size()), &in, &o, kh, kw, p);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t f = 0; f < k; ++f)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          double s = bias[f];
-          for (int64_t ci = 0; ci < c; ++ci)
-            for (int64_t ky = 0; ky < kh; ++ky)
-              for (int64_t kx = 0; kx < kw; ++kx) {
-                int64_t iy = oy * 2 + ky - 1, ix = ox + kx - 1;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
-                  continue;
-                s += double(w[((f * c + ci) * kh + ky) * kw + kx]) *
-                     x[((b * c + ci) * h + iy) * wd + ix];
-              }
-          float want = std::max(float(s), 0.0f);
-          ASSERT_NEAR(out[((b * k + f) * oh + oy) * ow + ox], want, 1e-4f);
-        }
+  int tried = 0;
+  for (int64_t kh : {3, 1})
+    for (const Case &cs : cases()) {
+      int64_t kw = kh, sh = kh == 3 ? 2 : 1, pad = kh == 3 ? 1 : 0;
+      int64_t cols = c * kh * kw;
+      ConvParams p;
+      p.strideH = sh;
+      p.padTop = p.padLeft = pad;
+      p.accumulate = ++tried % 2 == 0;
+      p.lo = 0.0f; // fused ReLU
+      p.hi = INFINITY;
+      p.bias = bias.data();
+      int64_t oh = (h + 2 * pad - kh) / sh + 1, ow = wd + 2 * pad - kw + 1;
+      std::vector<float> out(n * k * oh * ow);
+      for (float &e : out)
+        e = d(rng);
+      std::vector<float> before = out;
+      std::vector<float> w = weightFor(cs, k, cols, rng);
+      std::vector<uint8_t> blob = pack(w.data(), k, cols, cs.layout);
+      PackedView view(blob.data(), blob.size());
+      std::vector<float> stored(k * cols); // what the kernels multiply by
+      sparq::formats::decodeRows(view, 0, k, stored.data());
+      MemRef<float, 4> o{out.data(),
+                         out.data(),
+                         0,
+                         {n, k, oh, ow},
+                         {k * oh * ow, oh * ow, ow, 1}};
+      packedConv2dNchwF32(view, &in, &o, kh, kw, p);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t f = 0; f < k; ++f)
+          for (int64_t oy = 0; oy < oh; ++oy)
+            for (int64_t ox = 0; ox < ow; ++ox) {
+              int64_t at = ((b * k + f) * oh + oy) * ow + ox;
+              double s = bias[f] + (p.accumulate ? before[at] : 0.0);
+              for (int64_t ci = 0; ci < c; ++ci)
+                for (int64_t ky = 0; ky < kh; ++ky)
+                  for (int64_t kx = 0; kx < kw; ++kx) {
+                    int64_t iy = oy * sh + ky - pad, ix = ox + kx - pad;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                      continue;
+                    s += double(stored[((f * c + ci) * kh + ky) * kw + kx]) *
+                         x[((b * c + ci) * h + iy) * wd + ix];
+                  }
+              float want = std::max(float(s), 0.0f);
+              ASSERT_NEAR(out[at], want, 1e-4f * (1 + std::fabs(want)))
+                  << cs.name << " " << kh << "x" << kw << " at " << at;
+            }
+    }
 }
 
 } // namespace
