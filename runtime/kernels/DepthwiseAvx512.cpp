@@ -27,6 +27,32 @@
 namespace sparq::kernels::avx512 {
 namespace {
 
+/// R output rows' accumulators at column ox: the bias, plus the output
+/// where the convolution accumulates.
+template <int R>
+SPARQ_AVX512 inline void startRows(__m512 *acc, const float *o,
+                                   int64_t outRowStride, int64_t ox,
+                                   __mmask16 m, bool accumulate, __m512 vbias) {
+  for (int r = 0; r < R; ++r)
+    acc[r] =
+        accumulate
+            ? _mm512_add_ps(vbias,
+                            _mm512_maskz_loadu_ps(m, o + r * outRowStride + ox))
+            : vbias;
+}
+
+/// Stores R rows' accumulators, clamped to [lo, hi].
+template <int R>
+SPARQ_AVX512 inline void storeRows(const __m512 *acc, float *o,
+                                   int64_t outRowStride, int64_t ox,
+                                   __mmask16 m, __m512 vlo, __m512 vhi) {
+  for (int r = 0; r < R; ++r) {
+    // Bound first: a NaN stays NaN.
+    __m512 v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r]));
+    _mm512_mask_storeu_ps(o + r * outRowStride + ox, m, v);
+  }
+}
+
 /// R output rows (`rowStep` apart in the scratch plane) x 16 columns from
 /// column ox: R independent chains of FMAs, one per row, so the FMA latency
 /// is hidden even when a row is a single vector (7x7, 14x14 planes).
@@ -37,23 +63,14 @@ SPARQ_AVX512 inline void rowsChunk(const float *base, int64_t rowStep,
                                    int64_t ox, __mmask16 m, bool accumulate,
                                    __m512 vbias, __m512 vlo, __m512 vhi) {
   __m512 acc[R];
-  for (int r = 0; r < R; ++r)
-    acc[r] =
-        accumulate
-            ? _mm512_add_ps(vbias,
-                            _mm512_maskz_loadu_ps(m, o + r * outRowStride + ox))
-            : vbias;
+  startRows<R>(acc, o, outRowStride, ox, m, accumulate, vbias);
   for (int64_t t = 0; t < taps; ++t) {
     __m512 w = _mm512_set1_ps(wk[t]);
     const float *src = base + off[t] + ox;
     for (int r = 0; r < R; ++r)
       acc[r] = _mm512_fmadd_ps(w, _mm512_loadu_ps(src + r * rowStep), acc[r]);
   }
-  for (int r = 0; r < R; ++r) {
-    // Bound first: a NaN stays NaN.
-    __m512 v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r]));
-    _mm512_mask_storeu_ps(o + r * outRowStride + ox, m, v);
-  }
+  storeRows<R>(acc, o, outRowStride, ox, m, vlo, vhi);
 }
 
 /// rowsChunk for 3x3 kernels without dilation, the MobileNet case: each
@@ -68,12 +85,7 @@ rows3x3(const float *base, int64_t ld, int64_t half, const __m512 *wv, float *o,
         int64_t outRowStride, int64_t ox, __mmask16 m, bool accumulate,
         __m512 vbias, __m512 vlo, __m512 vhi) {
   __m512 acc[R];
-  for (int r = 0; r < R; ++r)
-    acc[r] =
-        accumulate
-            ? _mm512_add_ps(vbias,
-                            _mm512_maskz_loadu_ps(m, o + r * outRowStride + ox))
-            : vbias;
+  startRows<R>(acc, o, outRowStride, ox, m, accumulate, vbias);
   constexpr int kRows = (R - 1) * S + 3;
 #pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) {
@@ -100,10 +112,7 @@ rows3x3(const float *base, int64_t ld, int64_t half, const __m512 *wv, float *o,
       acc[r] = _mm512_fmadd_ps(wv[3 * ky + 2], t2, acc[r]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    __m512 v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r]));
-    _mm512_mask_storeu_ps(o + r * outRowStride + ox, m, v);
-  }
+  storeRows<R>(acc, o, outRowStride, ox, m, vlo, vhi);
 }
 
 /// One plane's outputs from its scratch plane, four rows at a time.
