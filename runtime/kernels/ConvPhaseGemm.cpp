@@ -63,6 +63,11 @@ bool sparq::kernels::convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh,
                                        int64_t ow, const ConvParams &p) {
   if (!gemmF32Available() || oh == 0 || ow == 0)
     return false;
+  // A 1x1 stride-1 convolution without padding is a GEMM on the input as is
+  // (convIm2col copies nothing).
+  if (kh == 1 && kw == 1 && p.strideH == 1 && p.strideW == 1 && p.padTop == 0 &&
+      p.padLeft == 0)
+    return false;
   // The dropped columns must not cost more than im2col saves.
   int64_t wq = phasesOf(kh, kw, oh, ow, p).wq;
   return 2 * wq <= 3 * ow;

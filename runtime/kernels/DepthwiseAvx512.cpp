@@ -240,15 +240,15 @@ void depthwisePlanes(const float *x, int64_t inPlaneStride, int64_t h,
     const float *wp = wk + plane * taps;
     float *op = out + plane * outPlaneStride;
     __m512 vbias = _mm512_set1_ps(bias ? bias[plane] : 0.0f);
-    if (kh == 3 && kw == 3 && dh == 1 && dw == 1) {
-      if (sh == 1 && sw == 1)
+    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw) {
+      // (sw is 1 or 2: HostKernels.cpp calls this for no other.)
+      if (sw == 1)
         plane3x3<1>(pad, ld, half, wp, op, oh, ow, outRowStride, p.accumulate,
                     vbias, vlo, vhi);
-      else if (sh == 2 && sw == 2)
+      else
         plane3x3<2>(pad, ld, half, wp, op, oh, ow, outRowStride, p.accumulate,
                     vbias, vlo, vhi);
-      if (sh == sw)
-        continue;
+      continue;
     }
     for (int64_t oy = 0; oy < oh; oy += 4) {
       const float *base = pad + oy * rowStep;

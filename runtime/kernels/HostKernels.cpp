@@ -105,9 +105,7 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                       y * w->strides[2] + x * w->strides[3]];
     wdata = wPacked.data();
   }
-  bool pointwise = kh == 1 && kw == 1 && p.strideH == 1 && p.strideW == 1 &&
-                   p.padTop == 0 && p.padLeft == 0;
-  if (!pointwise && convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
+  if (convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
     return convPhaseGemm(in, wdata, f, kh, kw, out, p);
   convIm2col(in, f, kh, kw, out, p,
              [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,

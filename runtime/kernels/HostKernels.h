@@ -83,7 +83,8 @@ void convPhases(F32x4 *in, int64_t f, int64_t kh, int64_t kw, F32x4 *out,
                 const ConvParams &p, const PhaseGemm &mm,
                 const float *denseW = nullptr);
 /// Whether convPhaseGemm runs here (AVX-512) and beats im2col: the columns
-/// it computes and drops stay few.
+/// it computes and drops stay few, and the convolution is not a 1x1 one
+/// that reads its input in place.
 bool convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
                        const ConvParams &p);
 /// out[N,C,OH,OW] (+)= depthwise conv(in[N,C,H,W], w[C,KH,KW]).

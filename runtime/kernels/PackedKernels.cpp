@@ -642,10 +642,8 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
 void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          F32x4 *out, int64_t kh, int64_t kw,
                                          const ConvParams &p) {
-  bool pointwise = kh == 1 && kw == 1 && p.strideH == 1 && p.strideW == 1 &&
-                   p.padTop == 0 && p.padLeft == 0;
   // As the dense convolution: without im2col where the phase split pays.
-  if (!pointwise && convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
+  if (convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
     return convPhases(
         in, w.rows(), kh, kw, out, p,
         [&](const float *planes, const int64_t *rows, int64_t cols,
