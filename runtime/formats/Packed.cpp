@@ -177,9 +177,9 @@ struct Blob {
 /// layout.
 uint64_t denseCodeBit(const Layout &l, int64_t rows, int64_t cols, int64_t r,
                       int64_t i) {
-  if (l.quant == Quant::Ternary)
-    return uint64_t(ternaryWordIndex(rows, (cols + 15) / 16, r, i / 16)) * 32 +
-           uint64_t(i % 16) * 2;
+  if (int64_t n = codesPerWord(l))
+    return uint64_t(tiledWordIndex(rows, (cols + n - 1) / n, r, i / n)) * 32 +
+           uint64_t(i % n) * l.valueBits();
   return uint64_t(r) * denseRowBytes(l, cols) * 8 + uint64_t(i) * l.valueBits();
 }
 
@@ -196,8 +196,11 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
   unsigned bits = l.valueBits();
   vals.assign(stride * rows, 0);
   if (l.quant == Quant::Int) {
-    int64_t g = l.group ? l.group : cols;
+    int64_t g = l.group ? l.group : cols, groups = cols / g;
     int64_t levels = (int64_t(1) << l.bits) - 1;
+    b.sec[Scales].assign(rows * groups * sizeof(float), 0);
+    if (l.zeroPoints)
+      b.sec[Zeros].assign(rows * groups, 0);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t g0 = 0; g0 < cols; g0 += g) {
         const float *x = w + r * cols + g0;
@@ -219,14 +222,16 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
             scale = 1;
           zero = qmax + 1; // offset binary: code = q + 2^(N-1)
         }
-        b.append<float>(Scales, scale);
+        int64_t at = scaleIndex(l, rows, groups, r, g0 / g);
+        std::memcpy(&b.sec[Scales][at * sizeof(float)], &scale, sizeof(float));
         if (l.zeroPoints)
-          b.append<uint8_t>(Zeros, static_cast<uint8_t>(zero));
+          b.sec[Zeros][at] = static_cast<uint8_t>(zero);
         for (int64_t i = 0; i < g; ++i) {
           float q = std::nearbyint(x[i] / scale) + zero;
           uint32_t code = static_cast<uint32_t>(
               std::clamp<float>(q, l.zeroPoints ? 0 : 1, levels));
-          writeBits(&vals[r * stride], uint64_t(g0 + i) * bits, bits, code);
+          writeBits(vals.data(), denseCodeBit(l, rows, cols, r, g0 + i), bits,
+                    code);
         }
       }
     return;
@@ -401,34 +406,45 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
   // the compressed kernels decode rows on every call.
   unsigned bits = l.valueBits();
   const uint8_t *vals = v.section<uint8_t>(Values);
-  if (l.quant == Quant::Ternary) {
+  // Row r's codes, in order, to f(i, code).
+  int64_t perWord = codesPerWord(l);
+  uint64_t stride = denseRowBytes(l, cols);
+  auto forCodes = [&](int64_t r, auto f) {
+    if (perWord == 0) {
+      const uint8_t *row = vals + r * stride;
+      for (int64_t i = 0; i < cols; ++i)
+        f(i, readBits(row, uint64_t(i) * bits, bits));
+      return;
+    }
     const uint32_t *words = v.section<uint32_t>(Values);
-    int64_t n = (cols + 15) / 16;
+    int64_t n = (cols + perWord - 1) / perWord;
+    uint32_t mask = (1u << bits) - 1;
+    for (int64_t k = 0; k < n; ++k) {
+      uint32_t word = words[tiledWordIndex(rows, n, r, k)];
+      for (int64_t i = k * perWord; i < std::min(cols, (k + 1) * perWord); ++i)
+        f(i, (word >> (bits * (i - k * perWord))) & mask);
+    }
+  };
+  if (l.quant == Quant::Ternary) {
     for (int64_t r = r0; r < r1; ++r) {
       const float val[4] = {0.0f, codeValue(v, 1, r), codeValue(v, 2, r), 0.0f};
       float *o = out + (r - r0) * cols;
-      for (int64_t k = 0; k < n; ++k) {
-        uint32_t word = words[ternaryWordIndex(rows, n, r, k)];
-        for (int64_t i = k * 16; i < std::min(cols, k * 16 + 16); ++i)
-          o[i] = val[(word >> (2 * (i % 16))) & 3];
-      }
+      forCodes(r, [&](int64_t i, uint32_t c) { o[i] = val[c]; });
     }
     return;
   }
   if (l.quant == Quant::Int) {
     int64_t g = l.group ? l.group : cols, groups = cols / g;
-    uint64_t stride = denseRowBytes(l, cols);
     for (int64_t r = r0; r < r1; ++r) {
       float *o = out + (r - r0) * cols;
-      const uint8_t *row = vals + r * stride;
+      forCodes(r, [&](int64_t i, uint32_t c) { o[i] = float(c); });
       for (int64_t gi = 0; gi < groups; ++gi) {
-        int64_t at = r * groups + gi;
+        int64_t at = scaleIndex(l, rows, groups, r, gi);
         float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[at]
                                   : float(1u << (l.bits - 1));
         float scale = v.section<float>(Scales)[at];
         for (int64_t i = gi * g; i < (gi + 1) * g; ++i)
-          o[i] =
-              (float(readBits(row, uint64_t(i) * bits, bits)) - zero) * scale;
+          o[i] = (o[i] - zero) * scale;
       }
     }
     return;
@@ -438,15 +454,12 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
   const float *table = v.section<float>(Table);
   double offset = std::ldexp(1.0, int(bits) - 1);
   double step = std::ldexp(1.0, -int(l.fracBits));
-  uint64_t stride = denseRowBytes(l, cols);
   for (int64_t r = r0; r < r1; ++r) {
     float *o = out + (r - r0) * cols;
-    const uint8_t *row = vals + r * stride;
-    for (int64_t i = 0; i < cols; ++i) {
-      uint32_t c = readBits(row, uint64_t(i) * bits, bits);
+    forCodes(r, [&](int64_t i, uint32_t c) {
       o[i] = l.quant == Quant::Codebook ? table[c]
                                         : float((double(c) - offset) * step);
-    }
+    });
   }
 }
 
@@ -463,9 +476,22 @@ unsigned sparq::formats::nmIndexBits(int64_t m) {
   return b;
 }
 
-uint64_t sparq::formats::denseRowBytes(const Layout &l, int64_t cols) {
+int64_t sparq::formats::codesPerWord(const Layout &l) {
+  if (l.format != Format::Dense || l.quant == Quant::None)
+    return 0;
   if (l.quant == Quant::Ternary)
-    return (cols + 15) / 16 * 4;
+    return 16;
+  return l.valueBits() == 4 ? 8 : 0;
+}
+
+int64_t sparq::formats::scaleIndex(const Layout &l, int64_t rows,
+                                   int64_t groups, int64_t r, int64_t g) {
+  return codesPerWord(l) ? g * rows + r : r * groups + g;
+}
+
+uint64_t sparq::formats::denseRowBytes(const Layout &l, int64_t cols) {
+  if (int64_t n = codesPerWord(l))
+    return (cols + n - 1) / n * 4;
   return bytesForBits(uint64_t(cols) * l.valueBits());
 }
 

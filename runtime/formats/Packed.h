@@ -16,11 +16,12 @@
 //           positions. Interleaved CSC: `indexBits`-bit zero runs.
 //   Values  f32, or codes: ternary 2 bits (0: 0, 1: +Wp, 2: -Wn), int/codebook
 //           `bits` bits, fixed 1+m+n bits. Dense layouts pad every row to a
-//           byte (ternary: to 32 bits, 16 codes per uint32, the words stored
-//           in row tiles: see ternaryWordIndex).
+//           byte, except ternary and 4-bit codes: rows of uint32 words (16
+//           or 8 codes each), stored in row tiles (see tiledWordIndex).
 //   Table   codebook centroids, f32[2^bits].
-//   Scales  int: f32 per group; ternary per-channel: (Wp, Wn) per row.
-//   Zeros   int asymmetric: uint8 zero point per group.
+//   Scales  int: f32 per group (group-major with tiled codes: see
+//           scaleIndex); ternary per-channel: (Wp, Wn) per row.
+//   Zeros   int asymmetric: uint8 zero point per group, as the scales.
 //
 // Quantization happens here: ternary codes follow the sign of each value with
 // Wp/Wn read from the values (a ternarized weight packs losslessly); codebook
@@ -68,7 +69,8 @@ struct Header {
   uint64_t offset[kNumSections], size[kNumSections];
 };
 
-constexpr uint32_t kBlobVersion = 2; // 2: ternary words in row tiles
+constexpr uint32_t kBlobVersion = 3; // 2: ternary words in row tiles;
+                                     // 3: 4-bit codes too
 constexpr uint64_t kSectionAlign = 64;
 
 /// Packs w[rows, cols] (row-major). Throws FormatError naming the problem.
@@ -105,25 +107,37 @@ private:
 /// Bits of an N:M slot's position: ceil(log2 M), at least 1.
 unsigned nmIndexBits(int64_t m);
 
-/// Bytes of one stored row of a dense quantized layout (ternary rows are
-/// padded to whole uint32 words, others to a byte).
+/// Bytes of one stored row of a dense quantized layout (rows of tiled
+/// codes are padded to whole uint32 words, others to a byte).
 uint64_t denseRowBytes(const Layout &layout, int64_t cols);
 
-/// Rows per tile of a dense ternary weight's words.
-constexpr int64_t kTernaryTileRows = 16;
+/// Codes per uint32 word where a dense layout stores its rows as words in
+/// row tiles (see tiledWordIndex): 16 for ternary (2 bits), 8 for 4-bit
+/// codes (int4, 4-bit codebooks and fixed point); 0 where rows are plain
+/// bit strings padded to a byte.
+int64_t codesPerWord(const Layout &layout);
 
-/// Index among the uint32 words of a dense ternary weight (`rows` rows of
-/// `words` words) of row r's word k. Rows are grouped in tiles of
-/// kTernaryTileRows (the last tile holds what is left) and a tile is stored
-/// word by word: one 64-byte load gives the same word of 16 rows, which is
-/// what the GEMV's table lookups run across. No padding: rows * words words.
-inline int64_t ternaryWordIndex(int64_t rows, int64_t words, int64_t r,
-                                int64_t k) {
-  int64_t t0 = r - r % kTernaryTileRows;
-  int64_t tileRows =
-      rows - t0 < kTernaryTileRows ? rows - t0 : kTernaryTileRows;
+/// Rows per tile of a tiled dense layout's words.
+constexpr int64_t kTileRows = 16;
+
+/// Index among the uint32 words of a tiled dense layout (`rows` rows of
+/// `words` words) of row r's word k. Rows are grouped in tiles of kTileRows
+/// (the last tile holds what is left) and a tile is stored word by word: one
+/// 64-byte load gives the same word of 16 rows, which is what the GEMVs'
+/// table lookups run across. No padding: rows * words words.
+inline int64_t tiledWordIndex(int64_t rows, int64_t words, int64_t r,
+                              int64_t k) {
+  int64_t t0 = r - r % kTileRows;
+  int64_t tileRows = rows - t0 < kTileRows ? rows - t0 : kTileRows;
   return t0 * words + k * tileRows + (r - t0);
 }
+
+/// Index of row r's group g among an int layout's per-group scales and zero
+/// points (`groups` per row): row-major, or, where the codes are tiled
+/// words, group-major (g * rows + r): the GEMV finishes a group for row
+/// after row, and reads them in order.
+int64_t scaleIndex(const Layout &layout, int64_t rows, int64_t groups,
+                   int64_t r, int64_t g);
 
 /// Decodes rows [r0, r1) into out[(r1-r0) * cols].
 void decodeRows(const PackedView &v, int64_t r0, int64_t r1, float *out);

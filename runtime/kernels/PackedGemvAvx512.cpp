@@ -1,4 +1,4 @@
-//===- PackedGemvAvx512.cpp - AVX-512 GEMV on ternary/int4/codebook codes -===//
+//===- PackedGemvAvx512.cpp - AVX-512 table sums over tiled codes ---------===//
 //
 // Compiled for AVX-512 (F, BW, VL) and BMI2 whatever the build's baseline;
 // PackedKernels.cpp calls these only when the CPU has those features
@@ -9,7 +9,7 @@
 #include "runtime/kernels/PackedGemvSimd.h"
 
 #include <algorithm>
-#include <vector>
+#include <cstdint>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -28,35 +28,52 @@ bool available() {
 
 namespace {
 
-/// Adds columns [k0, k1) of NT consecutive row tiles (codes at `tc`) into
-/// their sums `at` (kTable floats per tile), looking up `tables` (the pair
-/// tables of words k0...): one table load serves NT tiles.
-template <bool PerRow, int NT>
-SPARQ_AVX512 inline void tileBlock(const uint32_t *tc, int64_t words,
-                                   int64_t k0, int64_t k1, const float *tables,
-                                   float *at) {
-  constexpr int64_t kTable = PerRow ? 32 : 16;
+/// The sums of words [k0, k1) of NT consecutive tiles (codes at `tc`),
+/// added into `at`: one load of each table serves NT tiles. `next`, when not
+/// null, is the codes of tiles still to come, prefetched word by word.
+template <bool TwoTables, int NT>
+SPARQ_AVX512 inline void tileRun(const uint32_t *tc, int64_t words, int64_t k0,
+                                 int64_t k1, const float *tables, float *at,
+                                 const uint32_t *next) {
+  constexpr int64_t kTable = TwoTables ? 32 : 16;
   const __m512 one = _mm512_set1_ps(1.0f);
-  // Four chains per tile: per layer, pair j takes chain j % 4; per row, the
-  // +1 sums take chains 0-1 and the -1 sums chains 2-3. Half the sums go
-  // through the FMA pipes (v * 1 + a), so Zen 4 issues them on both its add
-  // and its FMA pipes (measured: 2-thread GEMV 19 -> 24 GB/s).
+  // Four chains per tile: with one table, slot j takes chain j % 4; with
+  // two, the first table's sums take chains 0-1 and the second's 2-3. Half
+  // the sums go through the FMA pipes (v * 1 + a), so Zen 4 issues them on
+  // both its add and its FMA pipes (measured: 2-thread GEMV 19 -> 24 GB/s).
   __m512 a[NT][4];
   for (int i = 0; i < NT; ++i)
     for (int q = 0; q < 4; ++q)
       a[i][q] = _mm512_setzero_ps();
   for (int64_t k = k0; k < k1; ++k) {
+    // Lane r of word k holds row r's word. A load at byte offset b puts
+    // slot 2b in the lane's low nibble, slot 2b + 1 one shift away: loads
+    // replace three of the seven shifts (compute-bound in L3: 12 -> 14
+    // GB/s). The last word shifts instead, not to read past the codes.
+    const bool offsetLoads = k + 1 < words;
+    const char *wk[NT];
     __m512i c[NT];
-    for (int i = 0; i < NT; ++i)
-      c[i] = _mm512_loadu_si512(tc + (i * words + k) * kTernaryTile);
+    for (int i = 0; i < NT; ++i) {
+      wk[i] = reinterpret_cast<const char *>(tc + (i * words + k) * kCodeTile);
+      c[i] = _mm512_loadu_si512(wk[i]);
+    }
+    // The hardware prefetcher does not follow the jumps from one tile's
+    // block of words to the next tile's (two threads: 18 -> 22-24 GB/s).
+    if (next)
+      for (int i = 0; i < NT; ++i)
+        _mm_prefetch(
+            reinterpret_cast<const char *>(next + (i * words + k) * kCodeTile),
+            _MM_HINT_T1);
     const float *tb = tables + (k - k0) * 8 * kTable;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      __m512 tp = _mm512_load_ps(tb + j * kTable);
-      __m512 tn = PerRow ? _mm512_load_ps(tb + j * kTable + 16) : tp;
+      __m512 tp = _mm512_loadu_ps(tb + j * kTable);
+      __m512 tn = TwoTables ? _mm512_loadu_ps(tb + j * kTable + 16) : tp;
       for (int i = 0; i < NT; ++i) {
+        if (offsetLoads && j > 0 && j % 2 == 0)
+          c[i] = _mm512_loadu_si512(wk[i] + j / 2);
         __m512 vp = _mm512_permutexvar_ps(c[i], tp);
-        if (PerRow) {
+        if (TwoTables) {
           a[i][j & 1] = _mm512_add_ps(a[i][j & 1], vp);
           a[i][2 + (j & 1)] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c[i], tn),
                                               one, a[i][2 + (j & 1)]);
@@ -65,13 +82,14 @@ SPARQ_AVX512 inline void tileBlock(const uint32_t *tc, int64_t words,
         } else {
           a[i][j & 3] = _mm512_add_ps(a[i][j & 3], vp);
         }
-        c[i] = _mm512_srli_epi32(c[i], 4);
+        if (!offsetLoads || j % 2 == 0)
+          c[i] = _mm512_srli_epi32(c[i], 4);
       }
     }
   }
   for (int i = 0; i < NT; ++i) {
     float *ai = at + i * kTable;
-    if (PerRow) {
+    if (TwoTables) {
       _mm512_storeu_ps(ai, _mm512_add_ps(_mm512_loadu_ps(ai),
                                          _mm512_add_ps(a[i][0], a[i][1])));
       _mm512_storeu_ps(ai + 16, _mm512_add_ps(_mm512_loadu_ps(ai + 16),
@@ -85,116 +103,55 @@ SPARQ_AVX512 inline void tileBlock(const uint32_t *tc, int64_t words,
   }
 }
 
-/// Full row tiles [t0, t1). Columns are taken a block at a time; for each
-/// pair of columns (x0, x1) a 16-entry table holds what every pair of codes
-/// adds, so one permute looks up the pair's contribution for 16 rows at
-/// once (32 weights), where masks or decoded values need one operation per
-/// 16 weights. With per-row scales the tables hold the sums under +1 codes
-/// and under -1 codes separately; the scales apply at the end.
-template <bool PerRow>
-SPARQ_AVX512 void ternaryTiles(const uint32_t *codes, int64_t words, int64_t t0,
-                               int64_t t1, const float *xPadded, float wp,
-                               float wn, const float *rowScales, float *y) {
-  constexpr int64_t kTable = PerRow ? 32 : 16;         // floats per column pair
-  constexpr int64_t kBlock = 16384 / (8 * kTable * 4); // words: 16 KiB tables
-  alignas(64) float tables[kBlock * 8 * kTable];
-  int64_t tiles = t1 - t0;
-  std::vector<float> acc(tiles * kTable, 0.0f);
-  for (int64_t k0 = 0; k0 < words; k0 += kBlock) {
-    int64_t k1 = std::min(words, k0 + kBlock);
-    ternaryPairTables(xPadded, k0, k1, wp, wn, PerRow, tables);
-    int64_t t = 0;
-    for (; t + 4 <= tiles; t += 4)
-      tileBlock<PerRow, 4>(codes + (t0 + t) * kTernaryTile * words, words, k0,
-                           k1, tables, acc.data() + t * kTable);
-    for (; t + 2 <= tiles; t += 2)
-      tileBlock<PerRow, 2>(codes + (t0 + t) * kTernaryTile * words, words, k0,
-                           k1, tables, acc.data() + t * kTable);
-    if (t < tiles)
-      tileBlock<PerRow, 1>(codes + (t0 + t) * kTernaryTile * words, words, k0,
-                           k1, tables, acc.data() + t * kTable);
+/// tileTableSums for NT consecutive tiles (codes at `tc`), adding into their
+/// sums `at` (slabs `slabStride` apart): one load of each table serves NT
+/// tiles. `next`, when not null, is the codes of tiles still to come,
+/// prefetched word by word.
+template <bool TwoTables, int NT>
+SPARQ_AVX512 inline void tileBlock(const uint32_t *tc, int64_t words,
+                                   int64_t k0, int64_t k1, const float *tables,
+                                   int64_t slabWords, float *at,
+                                   int64_t slabStride, const uint32_t *next) {
+  for (int64_t ka = k0, kb; ka < k1; ka = kb) {
+    kb = std::min(k1, (ka / slabWords + 1) * slabWords);
+    tileRun<TwoTables, NT>(
+        tc, words, ka, kb, tables + (ka - k0) * 8 * (TwoTables ? 32 : 16),
+        at + (ka / slabWords - k0 / slabWords) * slabStride, next);
   }
-  addTernaryTileSums(acc.data(), t0, tiles, rowScales, y);
+}
+
+template <bool TwoTables>
+SPARQ_AVX512 void tileSums(const uint32_t *codes, int64_t words, int64_t t0,
+                           int64_t t1, int64_t k0, int64_t k1,
+                           const float *tables, int64_t slabWords,
+                           float *sums) {
+  constexpr int64_t kTable = TwoTables ? 32 : 16;
+  const int64_t tileWords = kCodeTile * words, slab = (t1 - t0) * kTable;
+  int64_t t = t0;
+  // Four tiles at a time, prefetching the four after the next four.
+  for (; t + 4 <= t1; t += 4)
+    tileBlock<TwoTables, 4>(codes + t * tileWords, words, k0, k1, tables,
+                            slabWords, sums + (t - t0) * kTable, slab,
+                            t + 12 <= t1 ? codes + (t + 8) * tileWords
+                                         : nullptr);
+  for (; t + 2 <= t1; t += 2)
+    tileBlock<TwoTables, 2>(codes + t * tileWords, words, k0, k1, tables,
+                            slabWords, sums + (t - t0) * kTable, slab, nullptr);
+  if (t < t1)
+    tileBlock<TwoTables, 1>(codes + t * tileWords, words, k0, k1, tables,
+                            slabWords, sums + (t - t0) * kTable, slab, nullptr);
 }
 
 } // namespace
 
 SPARQ_AVX512
-void ternaryGemv(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
-                 const float *xPadded, float wp, float wn,
-                 const float *rowScales, float *y) {
-  if (rowScales)
-    ternaryTiles<true>(codes, words, t0, t1, xPadded, 0, 0, rowScales, y);
+void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
+                   int64_t k0, int64_t k1, const float *tables, bool twoTables,
+                   int64_t slabWords, float *sums) {
+  if (twoTables)
+    tileSums<true>(codes, words, t0, t1, k0, k1, tables, slabWords, sums);
   else
-    ternaryTiles<false>(codes, words, t0, t1, xPadded, wp, wn, nullptr, y);
-}
-
-namespace {
-
-/// Rows [r, r + R) of nibbleGemv: the rows share every load of x.
-template <int R>
-SPARQ_AVX512 inline void nibbleRows(const uint8_t *codes, int64_t r,
-                                    int64_t stride, int64_t cols,
-                                    const float *xBlocked, const float *x,
-                                    const NibbleValues &v, float *y) {
-  int64_t blocks = cols / 128;
-  int64_t groups = v.table ? 0 : cols / v.group;
-  int64_t blocksPerGroup = v.table ? 0 : v.group / 128;
-  const __m512 iota =
-      _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512 table[R], a[R][2];
-  for (int i = 0; i < R; ++i) {
-    table[i] = v.table ? _mm512_loadu_ps(v.table) : iota;
-    a[i][0] = a[i][1] = _mm512_setzero_ps();
-  }
-  for (int64_t b = 0; b < blocks; ++b) {
-    __m512i c[R];
-    for (int i = 0; i < R; ++i) {
-      if (!v.table && b % blocksPerGroup == 0) {
-        int64_t g = (r + i) * groups + b / blocksPerGroup;
-        float zero = v.zeros ? float(v.zeros[g]) : 8.0f;
-        table[i] = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
-                                 _mm512_set1_ps(v.scales[g]));
-      }
-      c[i] = _mm512_loadu_si512(codes + (r + i) * stride + b * 64);
-    }
-    const float *xb = xBlocked + b * 128;
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      __m512 xj = _mm512_loadu_ps(xb + 16 * j);
-      for (int i = 0; i < R; ++i) {
-        a[i][j & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(c[i], table[i]), xj,
-                                      a[i][j & 1]);
-        c[i] = _mm512_srli_epi32(c[i], 4);
-      }
-    }
-  }
-  for (int i = 0; i < R; ++i) {
-    const uint8_t *row = codes + (r + i) * stride;
-    float acc = _mm512_reduce_add_ps(_mm512_add_ps(a[i][0], a[i][1]));
-    for (int64_t k = blocks * 128; k < cols; ++k) // codebook columns left
-      acc += v.table[(row[k / 2] >> (4 * (k & 1))) & 15] * x[k];
-    y[r + i] += acc;
-  }
-}
-
-} // namespace
-
-SPARQ_AVX512
-void nibbleGemv(const uint8_t *codes, int64_t rows, int64_t stride,
-                int64_t cols, const float *xBlocked, const float *x,
-                const NibbleValues &v, float *y) {
-  // Lane l of a block's 16 dwords holds weights 8l ... 8l + 7: shifted right
-  // by 4j, its low nibble indexes a 16-float table of values (the codebook,
-  // or (q - zero) * scale for the row's group), and one permute gives weight
-  // 8l + j of every lane, already dequantized; xBlocked holds the matching
-  // x. Four rows at a time: one row per load of x streamed x from L2 at
-  // eight times the bytes of the codes (measured 7 GB/s).
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4)
-    nibbleRows<4>(codes, r, stride, cols, xBlocked, x, v, y);
-  for (; r < rows; ++r)
-    nibbleRows<1>(codes, r, stride, cols, xBlocked, x, v, y);
+    tileSums<false>(codes, words, t0, t1, k0, k1, tables, slabWords, sums);
 }
 
 } // namespace sparq::kernels::avx512
@@ -202,9 +159,7 @@ void nibbleGemv(const uint8_t *codes, int64_t rows, int64_t stride,
 #else
 namespace sparq::kernels::avx512 {
 bool available() { return false; }
-void ternaryGemv(const uint32_t *, int64_t, int64_t, int64_t, const float *,
-                 float, float, const float *, float *) {}
-void nibbleGemv(const uint8_t *, int64_t, int64_t, int64_t, const float *,
-                const float *, const NibbleValues &, float *) {}
+void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
+                   int64_t, const float *, bool, int64_t, float *) {}
 } // namespace sparq::kernels::avx512
 #endif

@@ -313,6 +313,69 @@ TEST(Formats, CodebookAndFixedPoint) {
             uint64_t(rows * bitsToBytes(cols * 12)));
 }
 
+TEST(Formats, FourBitCodesAreWordsInRowTiles) {
+  // Int4, 4-bit codebooks and 4-bit fixed point store rows as uint32 words,
+  // 8 codes each (low bits first), the words in 16-row tiles: the GEMV's
+  // table lookups load the same word of 16 rows at once. Shapes with a
+  // partial last tile and a partial last word.
+  std::mt19937 rng(21);
+  int64_t rows = 37, cols = 70, words = (cols + 7) / 8;
+  std::vector<float> w = randomMatrix(rng, rows, cols, 1.0);
+  Layout i4;
+  i4.quant = Quant::Int;
+  i4.bits = 4;
+  i4.zeroPoints = true;
+  auto blob = pack(w.data(), rows, cols, i4);
+  PackedView v(blob.data(), blob.size());
+  EXPECT_EQ(codesPerWord(i4), 8);
+  EXPECT_EQ(v.payloadBytes(), uint64_t(rows * words * 4 + rows * 5));
+  std::vector<float> got = decodeAll(blob),
+                     want = awqReference(w, rows, cols, 4, cols);
+  for (size_t i = 0; i < w.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-6) << "int4 at " << i;
+  // Code (r, c) sits in word tiledWordIndex(r, c / 8), bits 4 (c % 8).
+  const uint32_t *codes = v.section<uint32_t>(Values);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float scale = v.section<float>(Scales)[r];
+      float zero = v.section<uint8_t>(Zeros)[r];
+      uint32_t q =
+          codes[tiledWordIndex(rows, words, r, c / 8)] >> (4 * (c % 8));
+      ASSERT_EQ((float(q & 15) - zero) * scale, got[r * cols + c])
+          << r << "," << c;
+    }
+  EXPECT_EQ(tiledWordIndex(rows, words, 17, 2), 16 * words + 2 * 16 + 1);
+  EXPECT_EQ(tiledWordIndex(rows, words, 33, 2), 32 * words + 2 * 5 + 1);
+
+  std::vector<float> cb = w;
+  shareWeights(cb.data(), cb.size(), 16, false);
+  Layout c4;
+  c4.quant = Quant::Codebook;
+  c4.bits = 4;
+  blob = pack(cb.data(), rows, cols, c4);
+  EXPECT_EQ(decodeAll(blob), cb);
+  EXPECT_EQ(PackedView(blob.data(), blob.size()).payloadBytes(),
+            uint64_t(16 * 4 + rows * words * 4));
+
+  Layout q12; // Q1.2: 4 bits
+  q12.quant = Quant::Fixed;
+  q12.intBits = 1;
+  q12.fracBits = 2;
+  EXPECT_EQ(codesPerWord(q12), 8);
+  blob = pack(w.data(), rows, cols, q12);
+  got = decodeAll(blob);
+  for (size_t i = 0; i < w.size(); ++i)
+    ASSERT_EQ(got[i], std::clamp(std::nearbyint(w[i] * 4) / 4, -2.0f, 1.75f))
+        << "q1.2 at " << i;
+  EXPECT_EQ(PackedView(blob.data(), blob.size()).payloadBytes(),
+            uint64_t(rows * words * 4));
+  // Other widths stay bit strings padded to a byte per row.
+  Layout i3 = i4;
+  i3.bits = 3;
+  EXPECT_EQ(codesPerWord(i3), 0);
+  EXPECT_EQ(denseRowBytes(i3, cols), uint64_t(bitsToBytes(cols * 3)));
+}
+
 TEST(Formats, SparseFcWithCodebookIsTenTimesSmaller) {
   // The EIE/ESE storage: 90% sparse, 4-bit codebook values, 4-bit relative
   // indices, interleaved over PEs.

@@ -190,10 +190,10 @@ TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
   limitSimd(SimdLevel::Avx512);
 }
 
-// The quantized GEMVs' SIMD paths at the shapes that select them: ternary
-// row tiles (full, partial, several per thread; odd word counts), int4
-// groups whose 128-column blocks take the table kernel (and a group that
-// does not), codebooks with columns past the last whole block.
+// The quantized GEMVs' table-lookup paths at the shapes that select them:
+// row tiles full, partial and several per thread; partial last words; int4
+// groups of one or several table blocks, one group per row, and groups that
+// split words (decoded rows instead); 4-bit fixed point (decoded rows).
 TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
   Layout tl = make(Format::Dense, Quant::Ternary);
   Layout tc = tl;
@@ -207,7 +207,16 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
   i4g.group = 256;
   Layout i4o = i4;
   i4o.group = 64;
+  Layout i4g192 = i4; // groups that cross the 32-word table blocks
+  i4g192.group = 192;
+  Layout i4row = i4; // one group per row, any width
+  i4row.group = 0;
+  Layout i4odd = i4; // groups that split words: decoded rows
+  i4odd.group = 12;
   Layout cb = make(Format::Dense, Quant::Codebook, 4);
+  Layout q12 = make(Format::Dense, Quant::Fixed); // 4 bits, tiled words
+  q12.intBits = 1;
+  q12.fracBits = 2;
   struct Shape {
     Case c;
     std::vector<int64_t> cols;
@@ -219,7 +228,11 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
       {{"int4g128/sym", i4s, 1.0}, {256}},
       {{"int4g256", i4g, 1.0}, {512}},
       {{"int4g64", i4o, 1.0}, {192}},
+      {{"int4g192", i4g192, 1.0}, {576}},
+      {{"int4/row", i4row, 1.0}, {8, 70, 1000}},
+      {{"int4g12", i4odd, 1.0}, {36}},
       {{"cb4", cb, 1.0}, {128, 200, 301}},
+      {{"q1.2", q12, 1.0}, {70}},
   };
   for (SimdLevel level : simdLevels()) {
     SCOPED_TRACE("SIMD level " + std::to_string(int(level)));
