@@ -146,9 +146,11 @@ SPARQ_AVX512 void tileSums(const uint32_t *codes, int64_t words, int64_t t0,
 
 SPARQ_AVX512
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
-                   int64_t k0, int64_t k1, const float *tables, bool twoTables,
+                   int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums) {
-  if (twoTables)
+  // Linear tables are looked up as any other: with AVX-512 one permute
+  // serves.
+  if (kind == SlotTables::Two)
     tileSums<true>(codes, words, t0, t1, k0, k1, tables, slabWords, sums);
   else
     tileSums<false>(codes, words, t0, t1, k0, k1, tables, slabWords, sums);
@@ -160,6 +162,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 namespace sparq::kernels::avx512 {
 bool available() { return false; }
 void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
-                   int64_t, const float *, bool, int64_t, float *) {}
+                   int64_t, const float *, SlotTables, int64_t, float *) {}
 } // namespace sparq::kernels::avx512
 #endif

@@ -23,6 +23,11 @@
 namespace sparq::kernels {
 /// Rows of a tile of codes (formats::kTileRows).
 constexpr int64_t kCodeTile = 16;
+
+/// What each slot's tables are: one table of 16 floats; two (32 floats, the
+/// second summed apart); or one table whose entry q is q * entry 1 (int4's
+/// q * x), which a kernel may multiply out instead of looking up.
+enum class SlotTables { One, Two, Linear };
 } // namespace sparq::kernels
 
 // Both namespaces declare:
@@ -32,19 +37,20 @@ constexpr int64_t kCodeTile = 16;
 //   /// For the full tiles [t0, t1) of `codes` (`words` words per row), adds
 //   /// up the table entries that words [k0, k1) select: word k's slot j
 //   /// (bits 4j...4j+3) indexes tables[((k - k0) * 8 + j) * T + 0...15]
-//   /// (T = 16, or 32 with twoTables, whose entry 16 + index goes to second
-//   /// sums). Words k with the same k / slabWords make one slab of sums (an
+//   /// (T = 32 with SlotTables::Two, whose entry 16 + index goes to second
+//   /// sums, else 16). Words k with the same k / slabWords make one slab of
+//   sums (an
 //   /// int4 group), the first slab being k0's: row i of tile t adds into
 //   /// sums[s * (t1 - t0) * T + (t - t0) * T + i] (+ 16 for the second).
 //   void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0,
 //                      int64_t t1, int64_t k0, int64_t k1,
-//                      const float *tables, bool twoTables,
+//                      const float *tables, SlotTables kind,
 //                      int64_t slabWords, float *sums);
 
 namespace sparq::kernels::avx512 {
 bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
-                   int64_t k0, int64_t k1, const float *tables, bool twoTables,
+                   int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums);
 } // namespace sparq::kernels::avx512
 
@@ -52,7 +58,7 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 namespace sparq::kernels::avx2 {
 bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
-                   int64_t k0, int64_t k1, const float *tables, bool twoTables,
+                   int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums);
 } // namespace sparq::kernels::avx2
 

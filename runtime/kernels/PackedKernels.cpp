@@ -302,8 +302,8 @@ void decodedSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
 
 /// A GEMV on a dense layout stored as tiled words (ternary, 4-bit codes:
 /// formats::codesPerWord) by table lookups (PackedGemvSimd.h).
-/// `build(k0, k1, tables)` writes the 16-entry tables (`table` floats each:
-/// 32 holds two tables) of the slots of words [k0, k1); each row sums what
+/// `build(k0, k1, tables)` writes the 16-entry tables (`kind`: 32 floats for
+/// two tables, else 16) of the slots of words [k0, k1); each row sums what
 /// its slots select; every `flushWords` words, and at the end,
 /// `flush(k1, r0, n, s0, s1)` adds into y[r0...r0 + n) what the sums of
 /// those rows make (s1: the second table's; n is a tile or one row), and the
@@ -319,8 +319,9 @@ void decodedSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
 /// taking four tiles at a time across them measured slower: ternary 24 -> 19
 /// GB/s.)
 template <typename Build, typename Flush>
-void tiledGemv(const PackedView &w, int64_t table, int64_t flushWords,
+void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
                Build build, Flush flush) {
+  int64_t table = kind == SlotTables::Two ? 32 : 16;
   static_assert(kCodeTile == sparq::formats::kTileRows);
   int64_t rows = w.rows(), perWord = sparq::formats::codesPerWord(w.layout());
   int64_t words = (w.cols() + perWord - 1) / perWord;
@@ -351,8 +352,8 @@ void tiledGemv(const PackedView &w, int64_t table, int64_t flushWords,
       int64_t K1 = std::min(words, K0 + block);
       build(K0, K1, tables);
       if (simdEnd > t0) {
-        kernel(codes, words, t0, simdEnd, K0, K1, tables, table == 32,
-               flushWords, sums.data());
+        kernel(codes, words, t0, simdEnd, K0, K1, tables, kind, flushWords,
+               sums.data());
         // Flush the slabs whose group ends here; a group that goes on into
         // the next block moves to the first slab.
         int64_t first = K0 / flushWords, last = (K1 - 1) / flushWords;
@@ -432,7 +433,7 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
       y[r] +=
           perRow ? scales[2 * r] * s0[i] - scales[2 * r + 1] * s1[i] : s0[i];
   };
-  tiledGemv(w, table, words, build, flush);
+  tiledGemv(w, perRow ? SlotTables::Two : SlotTables::One, words, build, flush);
 }
 
 /// Tables of single 4-bit codes: slot j of word k is column c = 8k + j and
@@ -487,7 +488,7 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     else
       addGroupSums<1>(s, scales + at, z, xsum[gi], y + r0);
   };
-  tiledGemv(w, 16, groupWords, nibbleTables(xp, iota), flush);
+  tiledGemv(w, SlotTables::Linear, groupWords, nibbleTables(xp, iota), flush);
 }
 
 void codebook4Gemv(const PackedView &w, const float *x, float *y) {
@@ -498,8 +499,8 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
     for (int64_t i = 0; i < n; ++i)
       y[r0 + i] += s[i];
   };
-  tiledGemv(w, 16, words, nibbleTables(xp, w.section<float>(Section::Table)),
-            flush);
+  tiledGemv(w, SlotTables::One, words,
+            nibbleTables(xp, w.section<float>(Section::Table)), flush);
 }
 
 void sparseGemv(const PackedView &w, const float *x, float *y) {
