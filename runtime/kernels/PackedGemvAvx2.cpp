@@ -31,6 +31,16 @@ SPARQ_AVX2 inline __m256 lookup16(__m256i idx, __m256 lo, __m256 hi) {
                           _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
 
+/// Word k of a tile's two 8-row halves; prefetches word k of `next`.
+SPARQ_AVX2 inline void loadWord(const uint32_t *tc, const uint32_t *next,
+                                int64_t k, __m256i c[2]) {
+  for (int h = 0; h < 2; ++h)
+    c[h] = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i *>(tc + k * kCodeTile + 8 * h));
+  _mm_prefetch(reinterpret_cast<const char *>(next + k * kCodeTile),
+               _MM_HINT_T1);
+}
+
 /// The sums of words [k0, k1) of one tile (codes at `tc`), added into `at`:
 /// both halves of the tile (8 rows each) share each load of a table.
 template <bool TwoTables>
@@ -42,11 +52,7 @@ SPARQ_AVX2 void tileRun(const uint32_t *tc, int64_t k0, int64_t k1,
     p[h] = n[h] = _mm256_setzero_ps();
   for (int64_t k = k0; k < k1; ++k) {
     __m256i c[2];
-    for (int h = 0; h < 2; ++h)
-      c[h] = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i *>(tc + k * kCodeTile + 8 * h));
-    _mm_prefetch(reinterpret_cast<const char *>(next + k * kCodeTile),
-                 _MM_HINT_T1);
+    loadWord(tc, next, k, c);
     const float *tb = tables + (k - k0) * 8 * kTable;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
@@ -84,11 +90,7 @@ SPARQ_AVX2 void tileRunLinear(const uint32_t *tc, int64_t k0, int64_t k1,
     p[h][0] = p[h][1] = _mm256_setzero_ps();
   for (int64_t k = k0; k < k1; ++k) {
     __m256i c[2];
-    for (int h = 0; h < 2; ++h)
-      c[h] = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i *>(tc + k * kCodeTile + 8 * h));
-    _mm_prefetch(reinterpret_cast<const char *>(next + k * kCodeTile),
-                 _MM_HINT_T1);
+    loadWord(tc, next, k, c);
     const float *tb = tables + (k - k0) * 8 * 16;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
