@@ -38,10 +38,10 @@ enum class SlotTables { One, Two, Linear };
 //   /// up the table entries that words [k0, k1) select: word k's slot j
 //   /// (bits 4j...4j+3) indexes tables[((k - k0) * 8 + j) * T + 0...15]
 //   /// (T = 32 with SlotTables::Two, whose entry 16 + index goes to second
-//   /// sums, else 16). Words k with the same k / slabWords make one slab of
-//   sums (an
-//   /// int4 group), the first slab being k0's: row i of tile t adds into
-//   /// sums[s * (t1 - t0) * T + (t - t0) * T + i] (+ 16 for the second).
+//   /// sums, else 16). Words k with the same k / slabWords make one slab
+//   /// of sums (an int4 group), the first slab being k0's: row i of tile t
+//   /// adds into sums[s * (t1 - t0) * T + (t - t0) * T + i] (+ 16 for the
+//   /// second).
 //   void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0,
 //                      int64_t t1, int64_t k0, int64_t k1,
 //                      const float *tables, SlotTables kind,
