@@ -1,5 +1,4 @@
-//===- PackedGemvSimd.h - SIMD table sums for GEMV on packed codes -*- C++
-//-*-===//
+//===- PackedGemvSimd.h - SIMD table sums over packed codes -----*- C++ -*-===//
 //
 // The inner loop of the matrix-vector products on dense ternary and 4-bit
 // weights, vectorized by hand for AVX-512 (PackedGemvAvx512.cpp) and AVX2
