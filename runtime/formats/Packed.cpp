@@ -3,6 +3,7 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/formats/Quantize.h"
+#include "runtime/kernels/SimdClones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -393,6 +394,79 @@ uint32_t readIndex(const PackedView &v, uint64_t e) {
                              : v.section<uint32_t>(Index)[e];
 }
 
+/// Row codes of a dense layout, and what decodeDense maps them to: the
+/// compressed convolutions decode their weight on every call, so these are
+/// vectorized (GCC vector types, or loops the compiler vectorizes), and
+/// compiled for each instruction set.
+SPARQ_SIMD_CLONES
+void tiledRowCodes(const uint32_t *word, int64_t step, int64_t words,
+                   unsigned bits, uint32_t *codes) {
+  // The 16 (8) codes of a word in one vector: the word shifted by each
+  // code's position.
+  using U32x16 = uint32_t __attribute__((vector_size(64)));
+  using U32x8 = uint32_t __attribute__((vector_size(32)));
+  if (bits == 2) {
+    const U32x16 shift = {0,  2,  4,  6,  8,  10, 12, 14,
+                          16, 18, 20, 22, 24, 26, 28, 30};
+    for (int64_t k = 0; k < words; ++k) {
+      U32x16 c = ((U32x16{} + word[k * step]) >> shift) & 3u;
+      std::memcpy(codes + 16 * k, &c, sizeof(c));
+    }
+  } else {
+    const U32x8 shift = {0, 4, 8, 12, 16, 20, 24, 28};
+    for (int64_t k = 0; k < words; ++k) {
+      U32x8 c = ((U32x8{} + word[k * step]) >> shift) & 15u;
+      std::memcpy(codes + 8 * k, &c, sizeof(c));
+    }
+  }
+}
+
+SPARQ_SIMD_CLONES
+void ternaryCodeValues(const uint32_t *codes, int64_t n, float wp, float wn,
+                       float *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = codes[i] == 1 ? wp : codes[i] == 2 ? -wn : 0.0f;
+}
+
+SPARQ_SIMD_CLONES
+void intCodeValues(const uint32_t *codes, int64_t n, float zero, float scale,
+                   float *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = (float(codes[i]) - zero) * scale;
+}
+
+/// Fixed point: (code - 2^(bits-1)) * 2^-frac, exact in double as
+/// codeValue's ldexp.
+SPARQ_SIMD_CLONES
+void fixedCodeValues(const uint32_t *codes, int64_t n, double offset,
+                     double step, float *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = float((double(codes[i]) - offset) * step);
+}
+
+SPARQ_SIMD_CLONES
+void tableCodeValues(const uint32_t *codes, int64_t n, const float *table,
+                     unsigned bits, float *out) {
+  int64_t i = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+  // 16 entries fit a vector: one permute per 16 codes, not a gather.
+  if (bits == 4) {
+    using F32x16 = float __attribute__((vector_size(64)));
+    using U32x16 = uint32_t __attribute__((vector_size(64)));
+    F32x16 t;
+    std::memcpy(&t, table, sizeof(t));
+    for (; i + 16 <= n; i += 16) {
+      U32x16 c;
+      std::memcpy(&c, codes + i, sizeof(c));
+      F32x16 v = __builtin_shuffle(t, c);
+      std::memcpy(out + i, &v, sizeof(v));
+    }
+  }
+#endif
+  for (; i < n; ++i)
+    out[i] = table[codes[i]];
+}
+
 void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
   const Layout &l = v.layout();
   int64_t rows = v.rows(), cols = v.cols();
@@ -402,64 +476,54 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
     return;
   }
   // Per format, the value of a code is worked out once per row (ternary),
-  // group (int) or layer (codebook, fixed point), not once per element:
-  // the compressed kernels decode rows on every call.
+  // group (int) or layer (codebook, fixed point), not once per element.
   unsigned bits = l.valueBits();
   const uint8_t *vals = v.section<uint8_t>(Values);
-  // Row r's codes, in order, to f(i, code).
   int64_t perWord = codesPerWord(l);
-  uint64_t stride = denseRowBytes(l, cols);
-  auto forCodes = [&](int64_t r, auto f) {
-    if (perWord == 0) {
-      const uint8_t *row = vals + r * stride;
-      for (int64_t i = 0; i < cols; ++i)
-        f(i, readBits(row, uint64_t(i) * bits, bits));
+  int64_t words = perWord ? (cols + perWord - 1) / perWord : 0;
+  std::vector<uint32_t> codes(perWord ? words * perWord : cols);
+  // Row r's codes, in order, into `codes`.
+  auto rowCodes = [&](int64_t r) {
+    if (perWord) {
+      int64_t t0 = r - r % kTileRows;
+      const uint32_t *w =
+          v.section<uint32_t>(Values) + tiledWordIndex(rows, words, r, 0);
+      return tiledRowCodes(w, std::min(kTileRows, rows - t0), words, bits,
+                           codes.data());
+    }
+    const uint8_t *row = vals + r * denseRowBytes(l, cols);
+    if (bits == 8) {
+      std::copy(row, row + cols, codes.begin());
       return;
     }
-    const uint32_t *words = v.section<uint32_t>(Values);
-    int64_t n = (cols + perWord - 1) / perWord;
-    uint32_t mask = (1u << bits) - 1;
-    for (int64_t k = 0; k < n; ++k) {
-      uint32_t word = words[tiledWordIndex(rows, n, r, k)];
-      for (int64_t i = k * perWord; i < std::min(cols, (k + 1) * perWord); ++i)
-        f(i, (word >> (bits * (i - k * perWord))) & mask);
-    }
+    for (int64_t i = 0; i < cols; ++i)
+      codes[i] = readBits(row, uint64_t(i) * bits, bits);
   };
-  if (l.quant == Quant::Ternary) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float val[4] = {0.0f, codeValue(v, 1, r), codeValue(v, 2, r), 0.0f};
-      float *o = out + (r - r0) * cols;
-      forCodes(r, [&](int64_t i, uint32_t c) { o[i] = val[c]; });
-    }
-    return;
-  }
-  if (l.quant == Quant::Int) {
-    int64_t g = l.group ? l.group : cols, groups = cols / g;
-    for (int64_t r = r0; r < r1; ++r) {
-      float *o = out + (r - r0) * cols;
-      forCodes(r, [&](int64_t i, uint32_t c) { o[i] = float(c); });
+  int64_t g = l.group ? l.group : cols, groups = cols / g;
+  for (int64_t r = r0; r < r1; ++r) {
+    float *o = out + (r - r0) * cols;
+    rowCodes(r);
+    switch (l.quant) {
+    case Quant::Ternary:
+      ternaryCodeValues(codes.data(), cols, codeValue(v, 1, r),
+                        -codeValue(v, 2, r), o);
+      break;
+    case Quant::Int:
       for (int64_t gi = 0; gi < groups; ++gi) {
         int64_t at = scaleIndex(l, rows, groups, r, gi);
         float zero = l.zeroPoints ? v.section<uint8_t>(Zeros)[at]
                                   : float(1u << (l.bits - 1));
-        float scale = v.section<float>(Scales)[at];
-        for (int64_t i = gi * g; i < (gi + 1) * g; ++i)
-          o[i] = (o[i] - zero) * scale;
+        intCodeValues(codes.data() + gi * g, g, zero,
+                      v.section<float>(Scales)[at], o + gi * g);
       }
+      break;
+    case Quant::Codebook: // (2^bits entries)
+      tableCodeValues(codes.data(), cols, v.section<float>(Table), bits, o);
+      break;
+    default:
+      fixedCodeValues(codes.data(), cols, std::ldexp(1.0, int(bits) - 1),
+                      std::ldexp(1.0, -int(l.fracBits)), o);
     }
-    return;
-  }
-  // Codebook (at most 256 entries) and fixed point: the step is a power of
-  // two, so (code - offset) * step is exact, as codeValue's ldexp.
-  const float *table = v.section<float>(Table);
-  double offset = std::ldexp(1.0, int(bits) - 1);
-  double step = std::ldexp(1.0, -int(l.fracBits));
-  for (int64_t r = r0; r < r1; ++r) {
-    float *o = out + (r - r0) * cols;
-    forCodes(r, [&](int64_t i, uint32_t c) {
-      o[i] = l.quant == Quant::Codebook ? table[c]
-                                        : float((double(c) - offset) * step);
-    });
   }
 }
 

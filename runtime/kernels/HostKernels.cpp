@@ -105,14 +105,21 @@ void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
                       y * w->strides[2] + x * w->strides[3]];
     wdata = wPacked.data();
   }
+  conv2dNchwF32Rows(in, wdata, f, kh, kw, out, p);
+}
+
+void sparq::kernels::conv2dNchwF32Rows(F32x4 *in, const float *w, int64_t f,
+                                       int64_t kh, int64_t kw, F32x4 *out,
+                                       const ConvParams &p) {
   if (convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
-    return convPhaseGemm(in, wdata, f, kh, kw, out, p);
+    return convPhaseGemm(in, w, f, kh, kw, out, p);
+  int64_t k = in->sizes[1] * kh * kw;
   convIm2col(in, f, kh, kw, out, p,
              [&](const float *bmat, int64_t bs0, float *o, int64_t ldo,
                  int64_t cols, bool accumulate, const float *bias, float lo,
                  float hi) {
-               denseGemm(wdata, k, bmat, bs0, false, f, cols, k, o, ldo,
-                         accumulate, bias, lo, hi);
+               denseGemm(w, k, bmat, bs0, false, f, cols, k, o, ldo, accumulate,
+                         bias, lo, hi);
              });
 }
 

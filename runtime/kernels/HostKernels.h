@@ -50,6 +50,9 @@ const float *biasOf(F32x1 *bias, int64_t channels);
 
 /// out[N,F,OH,OW] (+)= conv(in[N,C,H,W], w[F,C,KH,KW]) by im2col + sgemm.
 void conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out, const ConvParams &p);
+/// conv2dNchwF32 with the weights as F contiguous rows w[F, C*KH*KW].
+void conv2dNchwF32Rows(F32x4 *in, const float *w, int64_t f, int64_t kh,
+                       int64_t kw, F32x4 *out, const ConvParams &p);
 /// The GEMM of an im2col convolution: out[F, n] (+)= bias + W[F, K] *
 /// cols[K, n] (bias per row, may be null), `cols` with row stride ldCols,
 /// `out` with row stride ldOut, the result clamped to [lo, hi].

@@ -157,6 +157,9 @@ struct RowAccumulator {
 
 // Rows per thread below which a GEMV stays on one thread.
 constexpr int64_t kGemvGrain = 256;
+// The largest convolution weight decoded whole (64 MiB of floats); larger
+// ones decode blocks of rows.
+constexpr int64_t kDecodedConvFloats = int64_t(1) << 24;
 
 // Columns of X are processed in chunks so that the rows of X a weight row
 // touches stay in cache.
@@ -561,12 +564,18 @@ void decodedGemv(const PackedView &w, const float *x, float *y) {
 } // namespace
 
 namespace {
+/// Whether products with this weight decode its rows and run sgemm: dense
+/// layouts, CSC, and sparse ones whose values need more than a table.
+bool decodesRows(const sparq::formats::Layout &l) {
+  bool tableValues =
+      l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
+  return !l.isSparse() || !tableValues || l.format == Format::CSC;
+}
+
 void spmm(const PackedView &w, const XRows &x, float *y, int64_t ldy, int64_t n,
           bool accumulate) {
   const auto &l = w.layout();
-  bool tableValues =
-      l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
-  if (!l.isSparse() || !tableValues || l.format == Format::CSC)
+  if (decodesRows(l))
     return decodedSpmm(w, x, y, ldy, n, accumulate);
   if (!accumulate)
     zeroRows(y, ldy, w.rows(), n);
@@ -676,6 +685,25 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
 void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          F32x4 *out, int64_t kh, int64_t kw,
                                          const ConvParams &p) {
+  // Where the GEMM would decode rows anyway, decode them all at once and run
+  // the dense convolution on them: it stores straight into the output and
+  // needs no result buffer (ResNet-18, dense 21.4 ms: ternary 32.5 -> 24.5,
+  // int4 42 -> 25.4, with the vectorized decoder). The buffer holds one
+  // layer, reused from call to call; the weight stays packed.
+  int64_t rows = w.rows(), cols = w.cols();
+  if (decodesRows(w.layout()) && rows * cols <= kDecodedConvFloats) {
+    if (w.layout().format == Format::Dense && w.layout().quant == Quant::None)
+      return conv2dNchwF32Rows(in, w.section<float>(sparq::formats::Values),
+                               rows, kh, kw, out, p);
+    // (Named through a pointer in the lambda: other threads have their own.)
+    static thread_local std::vector<float> buffer;
+    buffer.resize(rows * cols);
+    float *decoded = buffer.data();
+    parallelFor(rows, 16, [&](int64_t r0, int64_t r1) {
+      sparq::formats::decodeRows(w, r0, r1, decoded + r0 * cols);
+    });
+    return conv2dNchwF32Rows(in, decoded, rows, kh, kw, out, p);
+  }
   // As the dense convolution: without im2col where the phase split pays.
   if (convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
     return convPhases(

@@ -267,14 +267,27 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
   limitSimd(SimdLevel::Avx512);
 }
 
+void convMatchesDirectLoops();
+
 /// Every format as a convolution's weight, against loops over the weight
 /// it stores: 3x3 at strides (2, 1), which runs on stride phases where the
 /// own GEMM runs (ConvPhaseGemm.cpp), and 1x1, on the input in place; a
-/// folded bias and ReLU, overwriting and accumulating.
+/// folded bias and ReLU, overwriting and accumulating. Weights stored
+/// dense (quantized) run the dense convolution on their decoded rows; at
+/// every instruction set, since that GEMM is the own one or sgemm.
 TEST(PackedKernels, ConvMatchesDirectLoops) {
+  for (SimdLevel level : simdLevels()) {
+    SCOPED_TRACE(int(level));
+    ASSERT_EQ(limitSimd(level), level);
+    convMatchesDirectLoops();
+  }
+  limitSimd(SimdLevel::Avx512);
+}
+
+void convMatchesDirectLoops() {
   std::mt19937 rng(22);
   std::normal_distribution<float> d(0, 1);
-  int64_t n = 2, c = 32, h = 9, wd = 8, k = 8;
+  int64_t n = 2, c = 32, h = 9, wd = 8, k = 40; // k: tiles of rows and a part
   std::vector<float> bias(k); // a folded per-channel bias
   for (int64_t f = 0; f < k; ++f)
     bias[f] = 0.1f * float(f) - 0.3f;
