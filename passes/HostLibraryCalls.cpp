@@ -239,10 +239,13 @@ bool holdsFillCopiedTo(Operation *op, Value out, float value) {
 /// from the bias).
 void foldInit(Operation *reduction, Value out, ConvCall &call, float identity,
               bool takesBias) {
+  // Ops that write no buffer are stepped over; among them the get_global
+  // of a packed weight's placeholder, right before its conv.
   for (Operation *op = reduction->getPrevNode(); op; op = op->getPrevNode()) {
     if (llvm::is_contained(call.dead, op) ||
-        isa<arith::ConstantOp, memref::AllocOp, memref::SubViewOp,
-            memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(op))
+        isa<arith::ConstantOp, memref::AllocOp, memref::GetGlobalOp,
+            memref::SubViewOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
+            memref::CastOp>(op))
       continue;
     if (filledWith(op, identity) == out ||
         holdsFillCopiedTo(op, out, identity)) {

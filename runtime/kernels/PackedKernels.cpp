@@ -699,9 +699,11 @@ void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
     static thread_local std::vector<float> buffer;
     buffer.resize(rows * cols);
     float *decoded = buffer.data();
-    parallelFor(rows, 16, [&](int64_t r0, int64_t r1) {
-      sparq::formats::decodeRows(w, r0, r1, decoded + r0 * cols);
-    });
+    // At least 64K weights a thread: waking one for less costs more.
+    parallelFor(rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols),
+                [&](int64_t r0, int64_t r1) {
+                  sparq::formats::decodeRows(w, r0, r1, decoded + r0 * cols);
+                });
     return conv2dNchwF32Rows(in, decoded, rows, kh, kw, out, p);
   }
   // As the dense convolution: without im2col where the phase split pays.

@@ -318,3 +318,24 @@ func.func @int_matmul(%a: memref<4x8xi32>, %b: memref<8x16xi32>, %c: memref<4x16
   linalg.matmul ins(%a, %b : memref<4x8xi32>, memref<8x16xi32>) outs(%c : memref<4x16xi32>)
   return
 }
+
+// -----
+
+// A packed weight is read through its placeholder global: the get_global
+// between the zero fill and the conv does not keep the fill.
+memref.global "private" constant @__sparq_packed_0 : memref<64xi8> = dense<0> {alignment = 64 : i64}
+memref.global "private" @__sparq_weight_0 : memref<3x4x3x3xf32> {sparq.layer = "conv", sparq.layout = "ternary", sparq.packed = @__sparq_packed_0}
+// CHECK-LABEL: func @packed_zero_init
+// CHECK-NOT: linalg.fill
+// CHECK: %[[BLOB:.*]] = memref.get_global @__sparq_packed_0 : memref<64xi8>
+// CHECK: %[[OVERWRITE:.*]] = arith.constant 0 : i64
+// CHECK: call @sparq_packed_conv2d_nchw_f32(%{{.*}}, {{.*}}, %[[OVERWRITE]],
+// CHECK-NOT: linalg.
+func.func @packed_zero_init(%x: memref<1x4x5x5xf32>, %out: memref<1x3x3x3xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x3x3x3xf32>)
+  %w = memref.get_global @__sparq_weight_0 : memref<3x4x3x3xf32>
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x4x5x5xf32>, memref<3x4x3x3xf32>) outs(%out : memref<1x3x3x3xf32>)
+  return
+}
