@@ -485,11 +485,11 @@ void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {
   // Row r's codes, in order, into `codes`.
   auto rowCodes = [&](int64_t r) {
     if (perWord) {
-      int64_t t0 = r - r % kTileRows;
-      const uint32_t *w =
-          v.section<uint32_t>(Values) + tiledWordIndex(rows, words, r, 0);
-      return tiledRowCodes(w, std::min(kTileRows, rows - t0), words, bits,
-                           codes.data());
+      // A row's words lie one tile's rows apart.
+      int64_t first = tiledWordIndex(rows, words, r, 0);
+      int64_t step = words > 1 ? tiledWordIndex(rows, words, r, 1) - first : 0;
+      return tiledRowCodes(v.section<uint32_t>(Values) + first, step, words,
+                           bits, codes.data());
     }
     const uint8_t *row = vals + r * denseRowBytes(l, cols);
     if (bits == 8) {

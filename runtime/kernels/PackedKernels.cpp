@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -276,8 +277,8 @@ void icscSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
 /// Rows decoded a block at a time, multiplied by sgemm: for quantized dense
 /// layouts times a wide matrix, where the product, not the weight bytes,
 /// bounds the time.
-void decodedSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
-                 int64_t n, bool accumulate) {
+void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
+                 int64_t ldy, int64_t n, bool accumulate) {
   // Blocks of about 1 MiB decoded: 16 rows at a time made each GEMM too
   // thin to use its tiles and streamed X once per 16 rows (a ternary
   // ResNet-18 ran 8x slower than dense).
@@ -290,12 +291,8 @@ void decodedSpmm(const PackedView &w, const XRows &x, float *y, int64_t ldy,
     parallelFor(r1 - r0, 4, [&](int64_t a, int64_t b) {
       sparq::formats::decodeRows(w, r0 + a, r0 + b, buf.data() + a * cols);
     });
-    if (x.table) // (only where gemmF32 runs: convPhaseGemmPays)
-      gemmF32Rows(buf.data(), cols, x.x, x.table, r1 - r0, n, cols,
-                  y + r0 * ldy, ldy, accumulate, nullptr, -INFINITY, INFINITY);
-    else
-      denseGemm(buf.data(), cols, x.x, x.ld, false, r1 - r0, n, cols,
-                y + r0 * ldy, ldy, accumulate);
+    denseGemm(buf.data(), cols, x, ldx, false, r1 - r0, n, cols, y + r0 * ldy,
+              ldy, accumulate);
   }
 }
 
@@ -575,8 +572,11 @@ bool decodesRows(const sparq::formats::Layout &l) {
 void spmm(const PackedView &w, const XRows &x, float *y, int64_t ldy, int64_t n,
           bool accumulate) {
   const auto &l = w.layout();
-  if (decodesRows(l))
-    return decodedSpmm(w, x, y, ldy, n, accumulate);
+  if (decodesRows(l)) {
+    // (Convolutions decode such weights themselves: no row table here.)
+    assert(!x.table);
+    return decodedSpmm(w, x.x, x.ld, y, ldy, n, accumulate);
+  }
   if (!accumulate)
     zeroRows(y, ldy, w.rows(), n);
   // Threads take disjoint output rows.
@@ -685,26 +685,39 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
 void sparq::kernels::packedConv2dNchwF32(const PackedView &w, F32x4 *in,
                                          F32x4 *out, int64_t kh, int64_t kw,
                                          const ConvParams &p) {
-  // Where the GEMM would decode rows anyway, decode them all at once and run
-  // the dense convolution on them: it stores straight into the output and
-  // needs no result buffer (ResNet-18, dense 21.4 ms: ternary 32.5 -> 24.5,
-  // int4 42 -> 25.4, with the vectorized decoder). The buffer holds one
-  // layer, reused from call to call; the weight stays packed.
+  // Where the GEMM would decode rows anyway, decode them and run the dense
+  // convolution on them: it stores straight into the output and needs no
+  // result buffer (ResNet-18, dense 21.4 ms: ternary 32.5 -> 24.5, int4 42
+  // -> 25.4, with the vectorized decoder). All filters at once, up to
+  // kDecodedConvFloats, else blocks of filters into slices of the output.
+  // The buffer is reused from call to call; the weight stays packed.
   int64_t rows = w.rows(), cols = w.cols();
-  if (decodesRows(w.layout()) && rows * cols <= kDecodedConvFloats) {
+  if (decodesRows(w.layout())) {
     if (w.layout().format == Format::Dense && w.layout().quant == Quant::None)
       return conv2dNchwF32Rows(in, w.section<float>(sparq::formats::Values),
                                rows, kh, kw, out, p);
+    int64_t block = std::clamp<int64_t>(kDecodedConvFloats / cols, 1, rows);
     // (Named through a pointer in the lambda: other threads have their own.)
     static thread_local std::vector<float> buffer;
-    buffer.resize(rows * cols);
+    buffer.resize(block * cols);
     float *decoded = buffer.data();
-    // At least 64K weights a thread: waking one for less costs more.
-    parallelFor(rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols),
-                [&](int64_t r0, int64_t r1) {
-                  sparq::formats::decodeRows(w, r0, r1, decoded + r0 * cols);
-                });
-    return conv2dNchwF32Rows(in, decoded, rows, kh, kw, out, p);
+    for (int64_t f0 = 0; f0 < rows; f0 += block) {
+      int64_t f1 = std::min(rows, f0 + block);
+      // At least 64K weights a thread: waking one for less costs more.
+      parallelFor(f1 - f0, std::max<int64_t>(1, (int64_t(1) << 16) / cols),
+                  [&](int64_t r0, int64_t r1) {
+                    sparq::formats::decodeRows(w, f0 + r0, f0 + r1,
+                                               decoded + r0 * cols);
+                  });
+      F32x4 slice = *out;
+      slice.offset += f0 * out->strides[1];
+      slice.sizes[1] = f1 - f0;
+      ConvParams sliceParams = p;
+      if (p.bias)
+        sliceParams.bias = p.bias + f0;
+      conv2dNchwF32Rows(in, decoded, f1 - f0, kh, kw, &slice, sliceParams);
+    }
+    return;
   }
   // As the dense convolution: without im2col where the phase split pays.
   if (convPhaseGemmPays(kh, kw, out->sizes[2], out->sizes[3], p))
