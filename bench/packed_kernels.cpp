@@ -5,13 +5,15 @@
 //     matrix-vector products;
 //   - 90%-sparse GEMM and 1x1 conv (CSR) against dense sgemm (OpenBLAS);
 //   - ternary, int4-group and 4-bit codebook GEMV against fp32 sgemv, with
-//     bytes/s counted on the packed bytes.
+//     bytes/s counted on the packed bytes; act_bits:8 runs them on int8
+//     activations (Layout::actBits).
 // Everything runs on SPARQ_BENCH_THREADS threads (default 1), OpenBLAS and
 // the packed kernels' pool alike, so that the ratios compare kernels.
 //
 //   build/bin/sparq-bench-kernels --benchmark_min_time=0.5
 //   SPARQ_BENCH_THREADS=2 build/bin/sparq-bench-kernels ...
-//   SPARQ_BENCH_SIMD=avx2 build/bin/sparq-bench-kernels ...   (or portable)
+//   SPARQ_BENCH_SIMD=avx2 build/bin/sparq-bench-kernels ...   (avx512: no
+//   VNNI; portable)
 //
 //===----------------------------------------------------------------------===//
 
@@ -222,6 +224,7 @@ void packedGemv(benchmark::State &state, formats::Layout l,
   for (const auto &b : blobs)
     views.emplace_back(b.data(), b.size());
   size_t turn = 0;
+  // The cost of the activations' int8 tables is in the time.
   for (auto _ : state) {
     kernels::packedGemv(views[turn], x.data(), y.data(), false);
     turn = (turn + 1) % copies;
@@ -233,11 +236,16 @@ void packedGemv(benchmark::State &state, formats::Layout l,
 void BM_TernaryGemv(benchmark::State &state) {
   formats::Layout l;
   l.quant = formats::Quant::Ternary;
+  l.actBits = unsigned(state.range(0));
   packedGemv(state, l, [](std::vector<float> &w) {
     formats::ternarize(w.data(), w.size(), 0.05);
   });
 }
-BENCHMARK(BM_TernaryGemv)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TernaryGemv)
+    ->ArgName("act_bits")
+    ->Arg(0)
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Int4Gemv(benchmark::State &state) {
   formats::Layout l;
@@ -245,19 +253,29 @@ void BM_Int4Gemv(benchmark::State &state) {
   l.bits = 4;
   l.group = 128;
   l.zeroPoints = true;
+  l.actBits = unsigned(state.range(0));
   packedGemv(state, l, nullptr);
 }
-BENCHMARK(BM_Int4Gemv)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Int4Gemv)
+    ->ArgName("act_bits")
+    ->Arg(0)
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Codebook4Gemv(benchmark::State &state) {
   formats::Layout l;
   l.quant = formats::Quant::Codebook;
   l.bits = 4;
+  l.actBits = unsigned(state.range(0));
   packedGemv(state, l, [](std::vector<float> &w) {
     formats::shareWeights(w.data(), w.size(), 16, false, 5);
   });
 }
-BENCHMARK(BM_Codebook4Gemv)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Codebook4Gemv)
+    ->ArgName("act_bits")
+    ->Arg(0)
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond);
 
 } // namespace
 
@@ -271,15 +289,17 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(threads);
   benchmark::AddCustomContext("threads", std::to_string(threads));
   const char *simd = std::getenv("SPARQ_BENCH_SIMD");
-  kernels::SimdLevel level = kernels::limitSimd(
-      !simd                             ? kernels::SimdLevel::Avx512
-      : std::string(simd) == "avx2"     ? kernels::SimdLevel::Avx2
-      : std::string(simd) == "portable" ? kernels::SimdLevel::Portable
-                                        : kernels::SimdLevel::Avx512);
-  benchmark::AddCustomContext("gemv_simd",
-                              level == kernels::SimdLevel::Avx512 ? "avx512"
-                              : level == kernels::SimdLevel::Avx2 ? "avx2"
-                                                                  : "portable");
+  std::string want = simd ? simd : "";
+  kernels::SimdLevel level =
+      kernels::limitSimd(want == "avx512"     ? kernels::SimdLevel::Avx512
+                         : want == "avx2"     ? kernels::SimdLevel::Avx2
+                         : want == "portable" ? kernels::SimdLevel::Portable
+                                              : kernels::SimdLevel::Avx512Vnni);
+  benchmark::AddCustomContext(
+      "gemv_simd", level == kernels::SimdLevel::Avx512Vnni ? "avx512+vnni"
+                   : level == kernels::SimdLevel::Avx512   ? "avx512"
+                   : level == kernels::SimdLevel::Avx2     ? "avx2"
+                                                           : "portable");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;

@@ -74,6 +74,18 @@ std::string sparq::formats::checkLayout(const Layout &l, int64_t rows,
   case Quant::None:
     break;
   }
+  if (!os.str().empty() || l.actBits == 0)
+    return os.str();
+  // The int8-activation GEMVs run on tiled 4-bit or ternary codes.
+  bool tiled4 =
+      l.bits == 4 && ((l.quant == Quant::Int &&
+                       (l.group == 0 || l.group == cols || l.group % 8 == 0)) ||
+                      l.quant == Quant::Codebook);
+  if (l.actBits != 8)
+    os << "activations are f32 (0) or int8 (8), got " << l.actBits << " bits";
+  else if (l.isSparse() || !(l.quant == Quant::Ternary || tiled4))
+    os << "int8 activations need dense ternary, int4 (groups a multiple of 8)"
+       << " or 4-bit codebook weights";
   return os.str();
 }
 
@@ -119,5 +131,7 @@ std::string sparq::formats::describe(const Layout &l) {
     os << "+q" << l.intBits << "." << l.fracBits;
     break;
   }
+  if (l.actBits)
+    os << "+a" << l.actBits;
   return os.str();
 }

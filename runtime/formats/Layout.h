@@ -37,6 +37,11 @@ struct Layout {
   bool zeroPoints = false; // int: asymmetric (AWQ) when true
   bool perChannel = false; // ternary: Wp/Wn per row instead of per layer
   unsigned intBits = 0, fracBits = 0;
+  // Activations of the matrix-vector products on this weight: 0 = f32;
+  // 8 = int8, quantized per block of columns as the product runs (W2A8,
+  // W4A8). Dense ternary, int4 and 4-bit codebook layouts only; products
+  // with more than one column (GEMM, convolutions) stay f32.
+  unsigned actBits = 0;
 
   /// Bits of one stored value: 32 (f32), 2 (ternary), `bits` (int,
   /// codebook) or 1 + intBits + fracBits (fixed).

@@ -158,6 +158,7 @@ struct Blob {
     o.perChannel = l.perChannel;
     o.intBits = l.intBits;
     o.fracBits = l.fracBits;
+    o.actBits = l.actBits;
     out.rows = h.rows;
     out.cols = h.cols;
     out.entries = h.entries;

@@ -69,8 +69,8 @@ struct Header {
   uint64_t offset[kNumSections], size[kNumSections];
 };
 
-constexpr uint32_t kBlobVersion = 3; // 2: ternary words in row tiles;
-                                     // 3: 4-bit codes too
+constexpr uint32_t kBlobVersion = 4; // 2: ternary words in row tiles;
+                                     // 3: 4-bit codes too; 4: actBits
 constexpr uint64_t kSectionAlign = 64;
 
 /// Packs w[rows, cols] (row-major). Throws FormatError naming the problem.

@@ -42,7 +42,7 @@ void configureBlas() {
 } // namespace
 
 bool sparq::kernels::gemmF32Available() {
-  return simdLevel() == SimdLevel::Avx512;
+  return simdLevel() >= SimdLevel::Avx512;
 }
 
 namespace {

@@ -262,7 +262,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
   bool fast = unit && w->strides[0] == kh * kw && (sw == 1 || sw == 2) &&
-              simdLevel() == SimdLevel::Avx512;
+              simdLevel() >= SimdLevel::Avx512;
   if (fast) {
     // Runs of channels within one image: the scratch plane and the tap
     // offsets are set up once per run.

@@ -27,6 +27,14 @@ constexpr int64_t kCodeTile = 16;
 /// second summed apart); or one table whose entry q is q * entry 1 (int4's
 /// q * x), which a kernel may multiply out instead of looking up.
 enum class SlotTables { One, Two, Linear };
+
+/// Bytes of one word's int8 tables (activations quantized to int8): One,
+/// 128: the 16 entries of slots 0, 2, 4, 6, then of slots 1, 3, 5, 7; Two,
+/// 256: the first table's 128, then the second's; Linear, 8: entry 1 (x) of
+/// slots 0, 2, 4, 6, 1, 3, 5, 7, entry q being q * entry 1.
+constexpr int64_t int8TableBytes(SlotTables kind) {
+  return kind == SlotTables::Two ? 256 : kind == SlotTables::One ? 128 : 8;
+}
 } // namespace sparq::kernels
 
 // Both namespaces declare:
@@ -52,6 +60,19 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums);
 } // namespace sparq::kernels::avx512
+
+/// AVX-512 with VBMI and VNNI, on int8 tables (int8TableBytes per word,
+/// word k's at tables + (k - k0) * int8TableBytes(kind)): tileTableSums,
+/// but each block of blockWords words (k / blockWords, the block of x's
+/// scale) sums exactly in int32 and adds to the f32 sums times
+/// scales[k / blockWords].
+namespace sparq::kernels::avx512vnni {
+bool available();
+void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
+                   int64_t k0, int64_t k1, const int8_t *tables,
+                   SlotTables kind, int64_t slabWords, int64_t blockWords,
+                   const float *scales, float *sums);
+} // namespace sparq::kernels::avx512vnni
 
 /// AVX2 + FMA, 8 lanes wide (half a tile at a time).
 namespace sparq::kernels::avx2 {

@@ -1,8 +1,8 @@
 //===- PackedKernels.cpp - kernels on compressed weights ------------------===//
 
 #include "runtime/kernels/PackedKernels.h"
-#include "runtime/kernels/DenseGemm.h"
 #include "runtime/formats/BitPack.h"
+#include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -13,6 +13,8 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <numeric>
+#include <optional>
 #include <vector>
 
 using namespace sparq::kernels;
@@ -24,13 +26,15 @@ using sparq::formats::Section;
 namespace {
 
 SimdLevel detectedSimd() {
-  static const SimdLevel level = avx512::available() ? SimdLevel::Avx512
-                                 : avx2::available() ? SimdLevel::Avx2
-                                                     : SimdLevel::Portable;
+  static const SimdLevel level = avx512::available() && avx512vnni::available()
+                                     ? SimdLevel::Avx512Vnni
+                                 : avx512::available() ? SimdLevel::Avx512
+                                 : avx2::available()   ? SimdLevel::Avx2
+                                                       : SimdLevel::Portable;
   return level;
 }
 
-SimdLevel simdCap = SimdLevel::Avx512;
+SimdLevel simdCap = SimdLevel::Avx512Vnni;
 
 SimdLevel simd() { return std::min(detectedSimd(), simdCap); }
 
@@ -158,6 +162,8 @@ struct RowAccumulator {
 
 // Rows per thread below which a GEMV stays on one thread.
 constexpr int64_t kGemvGrain = 256;
+// Columns per scale of x where activations are int8 (Layout::actBits).
+constexpr int64_t kActBlockCols = 128;
 // The largest convolution weight decoded whole (64 MiB of floats); larger
 // ones decode blocks of rows.
 constexpr int64_t kDecodedConvFloats = int64_t(1) << 24;
@@ -300,6 +306,116 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 // Matrix-vector products: bound by the bytes of the weight.
 //===----------------------------------------------------------------------===//
 
+/// A GEMV's tables quantized to int8 (Layout::actBits = 8), built once for
+/// all words and shared by the threads. Per block of `blockWords` words,
+/// scale = max |entry| / 127 (Linear: max |entry 1|, x's) and an entry is
+/// round(entry * 127 / max): the error of quantizing x to int8 per block
+/// of columns. The int8 kernel sums a block exactly in int32, then scales;
+/// other kernels look up asFloat, the entries times their block's scale.
+struct Int8Tables {
+  SlotTables kind;
+  int64_t blockWords;
+  std::vector<int8_t> bytes;  // int8TableBytes(kind) per word, 64-aligned
+  int64_t offset = 0;         // of the first word's tables in `bytes`
+  std::vector<float> scale;   // per block
+  std::vector<int32_t> xsum;  // Linear: per block, the sum of x's entries
+  std::vector<float> asFloat; // f32 tables as tiledGemv's build writes
+
+  const int8_t *word(int64_t k) const {
+    return bytes.data() + offset + k * int8TableBytes(kind);
+  }
+  /// Entry e of slot j of word k (second: of the second table).
+  int32_t entry(int64_t k, int j, int e, bool second) const {
+    const int8_t *t = word(k);
+    if (kind == SlotTables::Linear)
+      return e * t[(j & 1) * 4 + j / 2];
+    return t[(second ? 128 : 0) + (j & 1) * 64 + (j / 2) * 16 + e];
+  }
+};
+
+/// The largest |v[i * stride]|, i < n: on the bits, whose order is the
+/// floats' for magnitudes, so that it vectorizes.
+SPARQ_SIMD_CLONES float maxMagnitude(const float *__restrict v, int64_t n,
+                                     int64_t stride) {
+  uint32_t max = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, v + i * stride, 4);
+    max = std::max(max, b & 0x7FFFFFFFu);
+  }
+  float m;
+  std::memcpy(&m, &max, 4);
+  return m;
+}
+
+/// q[i] = round(v[i] * inv), i < 16: one table.
+SPARQ_SIMD_CLONES void quantizeTable(const float *__restrict v, float inv,
+                                     int8_t *__restrict q) {
+  for (int i = 0; i < 16; ++i)
+    q[i] = int8_t(std::nearbyint(v[i] * inv));
+}
+
+/// Quantizes one block's f32 tables (words [k0, k1), at f) into t.
+void quantizeBlock(Int8Tables &t, const float *f, int64_t b, int64_t k0,
+                   int64_t k1) {
+  int64_t table = t.kind == SlotTables::Two ? 32 : 16;
+  int64_t bytes = int8TableBytes(t.kind);
+  bool linear = t.kind == SlotTables::Linear;
+  int64_t slots = (k1 - k0) * 8;
+  float max = linear ? maxMagnitude(f + 1, slots, table)
+                     : maxMagnitude(f, slots * table, 1);
+  t.scale[b] = max / 127;
+  float inv = max > 0 ? 127 / max : 0.0f;
+  int32_t xsum = 0;
+  for (int64_t k = k0; k < k1; ++k) {
+    int8_t *q = t.bytes.data() + t.offset + k * bytes;
+    for (int j = 0; j < 8; ++j) {
+      const float *fj = f + ((k - k0) * 8 + j) * table;
+      if (linear) {
+        int8_t v = int8_t(std::nearbyint(fj[1] * inv));
+        q[(j & 1) * 4 + j / 2] = v;
+        xsum += v;
+        continue;
+      }
+      for (int second = 0; second < table / 16; ++second)
+        quantizeTable(fj + second * 16, inv,
+                      q + second * 128 + (j & 1) * 64 + (j / 2) * 16);
+    }
+    for (int j = 0; j < 8; ++j)
+      for (int e = 0; e < table; ++e)
+        t.asFloat[(k * 8 + j) * table + e] =
+            float(t.entry(k, j, e % 16, e >= 16)) * t.scale[b];
+  }
+  t.xsum[b] = xsum;
+}
+
+/// Quantizes the f32 tables `build` writes (see tiledGemv) of `words`
+/// words, block by block on the pool's threads.
+template <typename Build>
+Int8Tables quantizeTables(SlotTables kind, int64_t words, int64_t blockWords,
+                          Build build) {
+  int64_t table = kind == SlotTables::Two ? 32 : 16;
+  Int8Tables t{kind, blockWords};
+  t.bytes.resize(words * int8TableBytes(kind) + 64);
+  t.offset = (64 - reinterpret_cast<uintptr_t>(t.bytes.data()) % 64) % 64;
+  int64_t blocks = (words + blockWords - 1) / blockWords;
+  t.scale.resize(blocks);
+  t.xsum.resize(blocks);
+  t.asFloat.resize(words * 8 * table);
+  // At least 512 columns' tables a thread.
+  parallelFor(
+      blocks, std::max<int64_t>(1, 64 / blockWords),
+      [&](int64_t b0, int64_t b1) {
+        int64_t k0 = b0 * blockWords, k1 = std::min(words, b1 * blockWords);
+        std::vector<float> f((k1 - k0) * 8 * table);
+        build(k0, k1, f.data());
+        for (int64_t b = b0; b < b1; ++b)
+          quantizeBlock(t, f.data() + (b - b0) * blockWords * 8 * table, b,
+                        b * blockWords, std::min(words, (b + 1) * blockWords));
+      });
+  return t;
+}
+
 /// A GEMV on a dense layout stored as tiled words (ternary, 4-bit codes:
 /// formats::codesPerWord) by table lookups (PackedGemvSimd.h).
 /// `build(k0, k1, tables)` writes the 16-entry tables (`kind`: 32 floats for
@@ -307,7 +423,8 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 /// its slots select; every `flushWords` words, and at the end,
 /// `flush(k1, r0, n, s0, s1)` adds into y[r0...r0 + n) what the sums of
 /// those rows make (s1: the second table's; n is a tile or one row), and the
-/// sums start again.
+/// sums start again. With `i8` (int8 activations, whose blocks must end
+/// where flushes do) the tables are those and build is not called.
 ///
 /// A thread takes the columns 16 KiB of tables at a time (they stay in L1)
 /// across all its tiles. The SIMD kernel keeps the sums of each flush (an
@@ -320,26 +437,30 @@ void decodedSpmm(const PackedView &w, const float *x, int64_t ldx, float *y,
 /// GB/s.)
 template <typename Build, typename Flush>
 void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
-               Build build, Flush flush) {
+               Build build, Flush flush, const Int8Tables *i8 = nullptr) {
   int64_t table = kind == SlotTables::Two ? 32 : 16;
   static_assert(kCodeTile == sparq::formats::kTileRows);
   int64_t rows = w.rows(), perWord = sparq::formats::codesPerWord(w.layout());
   int64_t words = (w.cols() + perWord - 1) / perWord;
   const uint32_t *codes = w.section<uint32_t>(Section::Values);
   SimdLevel level = simd();
-  auto kernel = level == SimdLevel::Avx512 ? avx512::tileTableSums
+  bool vnni = i8 && level == SimdLevel::Avx512Vnni;
+  auto kernel = level >= SimdLevel::Avx512 ? avx512::tileTableSums
                 : level == SimdLevel::Avx2 ? avx2::tileTableSums
                                            : nullptr;
   int64_t fullTiles = kernel ? rows / kCodeTile : 0;
   int64_t tiles = (rows + kCodeTile - 1) / kCodeTile;
-  int64_t block = std::min(words, (16 << 10) / (8 * table * 4));
+  // int8 tables: 64 KiB at a time (L2), so that a tile's codes stream in
+  // runs of up to 512 words.
+  int64_t block = vnni ? std::min(words, (64 << 10) / int8TableBytes(kind))
+                       : std::min(words, (16 << 10) / (8 * table * 4));
   // Slabs of sums: the groups a block's words can touch.
   int64_t slabs = flushWords <= block ? block / flushWords + 1 : 2;
   parallelFor(tiles, kGemvGrain / kCodeTile, [&](int64_t t0, int64_t t1) {
     int64_t simdEnd = std::clamp(fullTiles, t0, t1);
     int64_t r0 = simdEnd * kCodeTile, r1 = std::min(rows, t1 * kCodeTile);
     // 64-byte aligned: each table is one cache line for the kernel's loads.
-    std::vector<float> tableBuf(block * 8 * table + 16);
+    std::vector<float> tableBuf(i8 ? 0 : block * 8 * table + 16);
     float *tables =
         tableBuf.data() +
         (16 - reinterpret_cast<uintptr_t>(tableBuf.data()) / 4 % 16) % 16;
@@ -350,10 +471,18 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
     };
     for (int64_t K0 = 0; K0 < words; K0 += block) {
       int64_t K1 = std::min(words, K0 + block);
-      build(K0, K1, tables);
+      if (i8)
+        tables = const_cast<float *>(i8->asFloat.data()) + K0 * 8 * table;
+      else
+        build(K0, K1, tables);
       if (simdEnd > t0) {
-        kernel(codes, words, t0, simdEnd, K0, K1, tables, kind, flushWords,
-               sums.data());
+        if (vnni)
+          avx512vnni::tileTableSums(
+              codes, words, t0, simdEnd, K0, K1, i8->word(K0), kind, flushWords,
+              i8->blockWords, i8->scale.data(), sums.data());
+        else
+          kernel(codes, words, t0, simdEnd, K0, K1, tables, kind, flushWords,
+                 sums.data());
         // Flush the slabs whose group ends here; a group that goes on into
         // the next block moves to the first slab.
         int64_t first = K0 / flushWords, last = (K1 - 1) / flushWords;
@@ -433,7 +562,11 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
       y[r] +=
           perRow ? scales[2 * r] * s0[i] - scales[2 * r + 1] * s1[i] : s0[i];
   };
-  tiledGemv(w, perRow ? SlotTables::Two : SlotTables::One, words, build, flush);
+  SlotTables kind = perRow ? SlotTables::Two : SlotTables::One;
+  if (h.layout.actBits != 8)
+    return tiledGemv(w, kind, words, build, flush);
+  Int8Tables t = quantizeTables(kind, words, kActBlockCols / 16, build);
+  tiledGemv(w, kind, words, build, flush, &t);
 }
 
 /// Tables of single 4-bit codes: slot j of word k is column c = 8k + j and
@@ -477,6 +610,20 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     for (int64_t i = 0; i < g; ++i)
       xsum[gi] += x[gi * g + i];
   const float iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  auto build = nibbleTables(xp, iota);
+  // int8 activations: blocks of x's scale end where groups do; a group's
+  // sum of x is that of its blocks' int8 x times their scales.
+  std::optional<Int8Tables> t;
+  if (l.actBits == 8) {
+    t = quantizeTables(SlotTables::Linear, words,
+                       groupWords == words
+                           ? kActBlockCols / 8
+                           : std::gcd(groupWords, kActBlockCols / 8),
+                       build);
+    std::fill(xsum.begin(), xsum.end(), 0.0f);
+    for (size_t b = 0; b < t->scale.size(); ++b)
+      xsum[b * t->blockWords / groupWords] += t->scale[b] * float(t->xsum[b]);
+  }
   auto flush = [&](int64_t k1, int64_t r0, int64_t n, const float *s,
                    const float *) {
     // A group's scales (and zeros) lie row after row (formats::scaleIndex).
@@ -488,19 +635,23 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     else
       addGroupSums<1>(s, scales + at, z, xsum[gi], y + r0);
   };
-  tiledGemv(w, SlotTables::Linear, groupWords, nibbleTables(xp, iota), flush);
+  tiledGemv(w, SlotTables::Linear, groupWords, build, flush, t ? &*t : nullptr);
 }
 
 void codebook4Gemv(const PackedView &w, const float *x, float *y) {
   int64_t words = (w.cols() + 7) / 8;
   std::vector<float> xp = padX(x, w.cols(), words * 8);
+  auto build = nibbleTables(xp, w.section<float>(Section::Table));
   auto flush = [&](int64_t, int64_t r0, int64_t n, const float *s,
                    const float *) {
     for (int64_t i = 0; i < n; ++i)
       y[r0 + i] += s[i];
   };
-  tiledGemv(w, SlotTables::One, words,
-            nibbleTables(xp, w.section<float>(Section::Table)), flush);
+  if (w.layout().actBits != 8)
+    return tiledGemv(w, SlotTables::One, words, build, flush);
+  Int8Tables t =
+      quantizeTables(SlotTables::One, words, kActBlockCols / 8, build);
+  tiledGemv(w, SlotTables::One, words, build, flush, &t);
 }
 
 void sparseGemv(const PackedView &w, const float *x, float *y) {
@@ -619,8 +770,8 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
     if (l.quant == Quant::None)
       return parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, r1 - r0, w.cols(), 1.0f,
-                    w.section<float>(Section::Values) + r0 * w.cols(),
-                    w.cols(), x, 1, 1.0f, y + r0, 1);
+                    w.section<float>(Section::Values) + r0 * w.cols(), w.cols(),
+                    x, 1, 1.0f, y + r0, 1);
       });
     if (l.quant == Quant::Ternary)
       return ternaryGemv(w, x, y);

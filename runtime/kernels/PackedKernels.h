@@ -36,7 +36,9 @@ void packedConv2dNchwF32(const formats::PackedView &w, F32x4 *in, F32x4 *out,
                          int64_t kh, int64_t kw, const ConvParams &p);
 
 /// Instruction sets of the hand-vectorized GEMV kernels, picked at run time.
-enum class SimdLevel { Portable, Avx2, Avx512 };
+/// Avx512Vnni: AVX-512 with VBMI and VNNI, for the GEMVs on int8
+/// activations.
+enum class SimdLevel { Portable, Avx2, Avx512, Avx512Vnni };
 
 /// Caps the instruction set the hand-vectorized kernels (packed GEMVs, the
 /// dense convolution GEMM, depthwise planes) use at `max`: tests and

@@ -435,7 +435,7 @@ TEST(Formats, PackingIsReproducible) {
   b.bits = 0;
   b.group = 0;
   b.zeroPoints = b.perChannel = false;
-  b.intBits = b.fracBits = 0;
+  b.intBits = b.fracBits = b.actBits = 0;
   EXPECT_EQ(pack(w.data(), 16, 32, a), pack(w.data(), 16, 32, b));
 }
 } // namespace

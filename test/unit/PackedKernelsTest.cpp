@@ -187,7 +187,7 @@ TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
       }
     }
   }
-  limitSimd(SimdLevel::Avx512);
+  limitSimd(SimdLevel::Avx512Vnni);
 }
 
 // The quantized GEMVs' table-lookup paths at the shapes that select them:
@@ -264,7 +264,7 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
                          .c_str());
         }
   }
-  limitSimd(SimdLevel::Avx512);
+  limitSimd(SimdLevel::Avx512Vnni);
 }
 
 void convMatchesDirectLoops();
@@ -281,7 +281,7 @@ TEST(PackedKernels, ConvMatchesDirectLoops) {
     ASSERT_EQ(limitSimd(level), level);
     convMatchesDirectLoops();
   }
-  limitSimd(SimdLevel::Avx512);
+  limitSimd(SimdLevel::Avx512Vnni);
 }
 
 void convMatchesDirectLoops() {

@@ -26,12 +26,12 @@ inline std::vector<float> randomVector(size_t n, unsigned seed) {
 /// the fallbacks (OpenBLAS, portable loops), then lifts the cap.
 template <typename Body> void atEveryLevel(Body body) {
   using kernels::SimdLevel;
-  for (SimdLevel level : {SimdLevel::Avx512, SimdLevel::Portable}) {
+  for (SimdLevel level : {SimdLevel::Avx512Vnni, SimdLevel::Portable}) {
     SimdLevel got = kernels::limitSimd(level);
-    SCOPED_TRACE(got == SimdLevel::Avx512 ? "AVX-512 kernels" : "fallbacks");
+    SCOPED_TRACE(got >= SimdLevel::Avx512 ? "AVX-512 kernels" : "fallbacks");
     body();
   }
-  kernels::limitSimd(SimdLevel::Avx512);
+  kernels::limitSimd(SimdLevel::Avx512Vnni);
 }
 
 } // namespace sparq::test
