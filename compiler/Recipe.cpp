@@ -66,6 +66,9 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   if (p.tellp() == 0)
     return "";
   add("sparq-select-layout");
+  if (r.actBits)
+    add("sparq-quantize-activations{bits=" + std::to_string(r.actBits) +
+        layers + "}");
   // Compressing: recurrent layers first become matmuls on 2-D weight
   // constants, which the passes above then see. (Detection alone leaves
   // them to the target.)

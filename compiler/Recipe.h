@@ -26,6 +26,9 @@ struct CompressionRecipe {
   long long intGroup = 128;
   /// sparq-weight-share: codebook bits (0: none).
   unsigned codebookBits = 0;
+  /// sparq-quantize-activations: bits of the packed GEMVs' activations
+  /// (0: f32).
+  unsigned actBits = 0;
   /// sparq-pe-balance: PEs (0: none) and pruning ratio.
   unsigned pes = 0;
   double peRatio = 0.9;
@@ -43,8 +46,8 @@ std::string parsePruneFlag(const std::string &value, CompressionRecipe &r);
 
 /// The recipe as a comma-separated pass list ("" when it does nothing):
 /// detect, pe-balance, prune, ternarize / quantize / weight-share, then
-/// select-layout; when it compresses, recurrent layers are lowered to
-/// matmuls first so that their weights are compressed too.
+/// select-layout and quantize-activations; when it compresses, recurrent layers
+/// are lowered to matmuls first so that their weights are compressed too.
 std::string recipePipeline(const CompressionRecipe &r);
 
 } // namespace sparq

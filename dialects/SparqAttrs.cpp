@@ -278,12 +278,37 @@ unsigned QuantAttr::getValueBits() const { return getBits(); }
 // EncodingAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-EncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     SparsityAttr sparsity, QuantAttr quant) {
+LogicalResult EncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   SparsityAttr sparsity, QuantAttr quant,
+                                   unsigned actBits) {
   if (!sparsity && !quant)
     return emitError() << "encoding expects a sparsity or a quant part";
+  if (actBits == 0)
+    return success();
+  if (actBits != 8)
+    return emitError() << "act_bits expects 0 (f32) or 8 (int8), got "
+                       << actBits;
+  if (!supportsInt8Activations(sparsity, quant))
+    return emitError() << "act_bits = 8 expects a dense ternary, int4 "
+                          "(groups a multiple of 8) or 4-bit codebook weight";
   return success();
+}
+
+// The int8-activation GEMVs run on tiled ternary or 4-bit codes.
+bool EncodingAttr::supportsInt8Activations(SparsityAttr sparsity,
+                                           QuantAttr quant) {
+  if (!quant || (sparsity && sparsity.getFormat() != StorageFormat::Dense))
+    return false;
+  switch (quant.getKind()) {
+  case QuantKind::Ternary:
+    return true;
+  case QuantKind::Int:
+    return quant.getBits() == 4 && quant.getGroupSize() % 8 == 0;
+  case QuantKind::Codebook:
+    return quant.getBits() == 4;
+  default:
+    return false;
+  }
 }
 
 // Checks that the encoding fits the weight it is attached to.

@@ -137,20 +137,32 @@ def Sparq_EncodingAttr : Sparq_Attr<"Encoding", "encoding",
   let description = [{
     Attached to a weight's `tensor` type as its encoding. Either part may be
     absent: a pruned fp32 weight has only `sparsity`, a ternary dense one only
-    `quant`.
+    `quant`. `act_bits = 8` (sparq-quantize-activations) makes the
+    matrix-vector products on the weight quantize their activations to int8
+    per block of 128 columns (W2A8, W4A8): dense ternary, int4 and 4-bit
+    codebook weights only.
 
     ```mlir
     tensor<64x64x3x3xf32, #sparq.encoding<
         sparsity = <pattern = kernel, format = csr>,
         quant = <ternary, wp = 5.000000e-01, wn = 2.500000e-01>>>
+    tensor<512x512xf32, #sparq.encoding<
+        quant = <int, bits = 4, group = 128, zero_points>, act_bits = 8>>
     ```
   }];
   let parameters = (ins
     OptionalParameter<"SparsityAttr">:$sparsity,
-    OptionalParameter<"QuantAttr">:$quant
+    OptionalParameter<"QuantAttr">:$quant,
+    DefaultValuedParameter<"unsigned", "0",
+        "activation bits of its matrix-vector products (0: f32)">:$act_bits
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Whether weights stored so can take int8 activations (act_bits = 8).
+    static bool supportsInt8Activations(SparsityAttr sparsity,
+                                        QuantAttr quant);
+  }];
 }
 
 #endif // SPARQ_ATTRS_TD

@@ -21,10 +21,10 @@ struct PeBalancePass : mlir::sparq::impl::PeBalanceBase<PeBalancePass> {
     MLIRContext *ctx = &getContext();
     if (pes < 1 || !(ratio >= 0 && ratio < 1) || indexBits < 1 ||
         indexBits > 16) {
-      getOperation().emitError()
-          << "sparq-pe-balance: expects pes >= 1 (got " << pes
-          << "), ratio in [0, 1) (got " << ratio << ") and 1..16 index bits"
-          << " (got " << indexBits << ")";
+      getOperation().emitError() << "sparq-pe-balance: expects pes >= 1 (got "
+                                 << unsigned(pes) << "), ratio in [0, 1) (got "
+                                 << double(ratio) << ") and 1..16 index bits"
+                                 << " (got " << unsigned(indexBits) << ")";
       return signalPassFailure();
     }
     Builder b(ctx);

@@ -40,7 +40,7 @@ struct PrunePass : mlir::sparq::impl::PruneBase<PrunePass> {
       return signalPassFailure();
     }
     if (!(ratio >= 0 && ratio <= 1)) {
-      module.emitError() << "sparq-prune: ratio " << ratio
+      module.emitError() << "sparq-prune: ratio " << double(ratio)
                          << " is not in [0, 1]";
       return signalPassFailure();
     }

@@ -20,8 +20,9 @@ struct QuantizePass : mlir::sparq::impl::QuantizeBase<QuantizePass> {
     auto badBits = [](unsigned b) { return b < 2 || b > 8; };
     if (badBits(bits) || (convBits != 0 && badBits(convBits)) || group < 0) {
       getOperation().emitError()
-          << "sparq-quantize: expects 2..8 bits (got " << bits << ", conv "
-          << convBits << ") and group >= 0 (got " << group << ")";
+          << "sparq-quantize: expects 2..8 bits (got " << unsigned(bits)
+          << ", conv " << unsigned(convBits) << ") and group >= 0 (got "
+          << int64_t(group) << ")";
       return signalPassFailure();
     }
     for (Weight &w :

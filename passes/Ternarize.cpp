@@ -34,8 +34,8 @@ struct TernarizePass : mlir::sparq::impl::TernarizeBase<TernarizePass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     if (!(threshold >= 0 && threshold < 1)) {
-      getOperation().emitError()
-          << "sparq-ternarize: threshold " << threshold << " is not in [0, 1)";
+      getOperation().emitError() << "sparq-ternarize: threshold "
+                                 << double(threshold) << " is not in [0, 1)";
       return signalPassFailure();
     }
     for (Weight &w :

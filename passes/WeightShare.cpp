@@ -21,7 +21,7 @@ struct WeightSharePass : mlir::sparq::impl::WeightShareBase<WeightSharePass> {
     MLIRContext *ctx = &getContext();
     if (bits < 1 || bits > 8) {
       getOperation().emitError()
-          << "sparq-weight-share: expects 1..8 bits, got " << bits;
+          << "sparq-weight-share: expects 1..8 bits, got " << unsigned(bits);
       return signalPassFailure();
     }
     for (Weight &w :

@@ -121,20 +121,28 @@ LogicalResult mlir::sparq::setWeight(Weight &w, ArrayRef<float> values,
   return success();
 }
 
+/// `enc` with new parts; its act_bits stay where the storage still takes
+/// int8 activations.
+static EncodingAttr withParts(MLIRContext *ctx, EncodingAttr enc,
+                              SparsityAttr sparsity, QuantAttr quant) {
+  if (!sparsity && !quant)
+    return {};
+  unsigned actBits = enc ? enc.getActBits() : 0;
+  if (!EncodingAttr::supportsInt8Activations(sparsity, quant))
+    actBits = 0;
+  return EncodingAttr::get(ctx, sparsity, quant, actBits);
+}
+
 EncodingAttr mlir::sparq::withSparsity(MLIRContext *ctx, EncodingAttr enc,
                                        SparsityAttr sparsity) {
   QuantAttr quant = enc ? enc.getQuant() : QuantAttr();
-  if (!sparsity && !quant)
-    return {};
-  return EncodingAttr::get(ctx, sparsity, quant);
+  return withParts(ctx, enc, sparsity, quant);
 }
 
 EncodingAttr mlir::sparq::withQuant(MLIRContext *ctx, EncodingAttr enc,
                                     QuantAttr quant) {
   SparsityAttr sparsity = enc ? enc.getSparsity() : SparsityAttr();
-  if (!sparsity && !quant)
-    return {};
-  return EncodingAttr::get(ctx, sparsity, quant);
+  return withParts(ctx, enc, sparsity, quant);
 }
 
 formats::Layout mlir::sparq::toLayout(EncodingAttr enc,
@@ -188,6 +196,7 @@ formats::Layout mlir::sparq::toLayout(EncodingAttr enc,
       break;
     }
   }
+  l.actBits = enc.getActBits();
   if (QuantAttr q = enc.getQuant()) {
     switch (q.getKind()) {
     case QuantKind::Ternary:

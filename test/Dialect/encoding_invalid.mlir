@@ -82,3 +82,18 @@ func.func @f(%a: tensor<8x8xi32, #sparq.encoding<quant = <codebook, bits = 4>>>)
 
 // expected-error @+1 {{encoding expects a sparsity or a quant part}}
 func.func @f(%a: tensor<8x8xf32, #sparq.encoding<>>)
+
+// -----
+
+// expected-error @+1 {{act_bits expects 0 (f32) or 8 (int8), got 4}}
+func.func @f(%a: tensor<8x8xf32, #sparq.encoding<quant = <ternary, wp = 1.0, wn = 1.0>, act_bits = 4>>)
+
+// -----
+
+// expected-error @+1 {{act_bits = 8 expects a dense ternary, int4 (groups a multiple of 8) or 4-bit codebook weight}}
+func.func @f(%a: tensor<8x8xf32, #sparq.encoding<sparsity = <pattern = element, format = csr>, quant = <ternary, wp = 1.0, wn = 1.0>, act_bits = 8>>)
+
+// -----
+
+// expected-error @+1 {{act_bits = 8 expects a dense ternary, int4 (groups a multiple of 8) or 4-bit codebook weight}}
+func.func @f(%a: tensor<8x16xf32, #sparq.encoding<quant = <int, bits = 8, group = 8>, act_bits = 8>>)

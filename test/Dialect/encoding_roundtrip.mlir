@@ -46,3 +46,16 @@ func.func @combined(
     %b: tensor<4096x1024xf32, #sparq.encoding<sparsity = <pattern = element, format = interleaved_csc, pes = 32, index_bits = 4>, quant = <codebook, bits = 4>>>) {
   return
 }
+
+// Int8 activations for the GEMVs on a quantized weight (W4A8, W2A8); the
+// default, f32, is not printed.
+// CHECK-LABEL: func @activations
+// CHECK-SAME: quant = <int, bits = 4, group = 128, zero_points>, act_bits = 8
+// CHECK-SAME: quant = <ternary, wp = 5.000000e-01, wn = 5.000000e-01>, act_bits = 8
+// CHECK-SAME: quant = <codebook, bits = 4>>>)
+func.func @activations(
+    %a: tensor<256x256xf32, #sparq.encoding<quant = <int, bits = 4, group = 128, zero_points>, act_bits = 8>>,
+    %b: tensor<64x64xf32, #sparq.encoding<sparsity = <pattern = element, format = dense>, quant = <ternary, wp = 0.5, wn = 0.5>, act_bits = 8>>,
+    %c: tensor<64x64xf32, #sparq.encoding<quant = <codebook, bits = 4>, act_bits = 0>>) {
+  return
+}

@@ -96,6 +96,13 @@ TEST(Recipe, FlagsBecomeTheLongForm) {
             "sparq-prune{granularity=kernel ratio=0.700000 layers=conv*},"
             "sparq-ternarize{threshold=0.050000 layers=conv*},"
             "sparq-select-layout");
+  r.actBits = 8;
+  EXPECT_EQ(sparq::recipePipeline(r),
+            "func.func(sparq-lower-rnn),"
+            "sparq-prune{granularity=kernel ratio=0.700000 layers=conv*},"
+            "sparq-ternarize{threshold=0.050000 layers=conv*},"
+            "sparq-select-layout,sparq-quantize-activations{bits=8 "
+            "layers=conv*}");
   sparq::CompressionRecipe nm;
   EXPECT_EQ(sparq::parsePruneFlag("2:4", nm), "");
   EXPECT_EQ(nm.prune, "2:4");
