@@ -67,6 +67,8 @@ Compiler::Compiler() : impl(std::make_unique<Impl>()) {
           if (!errors.empty())
             errors += "\n";
           errors += formatDiagnostic(diag);
+        } else if (diag.getSeverity() == mlir::DiagnosticSeverity::Warning) {
+          warningList.push_back(formatDiagnostic(diag));
         }
         return mlir::success();
       });

@@ -82,6 +82,9 @@ public:
   const std::vector<LayerInfo> &layers() const { return layerInfos; }
   /// What went wrong, one diagnostic per line.
   const std::string &error() const { return errors; }
+  /// What the passes warned of (e.g. a layer a compression pass left
+  /// alone), in order.
+  const std::vector<std::string> &warnings() const { return warningList; }
 
 private:
   struct Impl;
@@ -89,6 +92,7 @@ private:
   std::vector<TensorSpec> inputSpecs, outputSpecs;
   std::vector<LayerInfo> layerInfos;
   std::string errors;
+  std::vector<std::string> warningList;
 };
 
 } // namespace sparq

@@ -63,7 +63,8 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   if (r.codebookBits)
     add("sparq-weight-share{bits=" + std::to_string(r.codebookBits) + layers +
         "}");
-  if (p.tellp() == 0)
+  // --int8-activations alone still runs, to warn of the layers it skips.
+  if (p.tellp() == 0 && !r.actBits)
     return "";
   add("sparq-select-layout");
   if (r.actBits)

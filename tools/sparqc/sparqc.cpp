@@ -114,6 +114,15 @@ int fail(const std::string &msg) {
   return 1;
 }
 
+/// Runs the graph passes (compression included) and prints what they warned
+/// of: a layer a recipe flag left alone, and why.
+bool runGraph(Compiler &compiler, const CompileOptions &options) {
+  bool ok = compiler.runGraphPipeline(options);
+  for (const std::string &w : compiler.warnings())
+    std::cerr << "warning: " << w << "\n";
+  return ok;
+}
+
 bool parseShape(const std::string &text, std::vector<int64_t> &shape) {
   shape.clear();
   if (text == "scalar")
@@ -436,7 +445,7 @@ int runCommand(Args &a) {
                   io::dtypeName(it->second.dtype));
     args.push_back(&it->second);
   }
-  if (!compiler.runGraphPipeline(a.options))
+  if (!runGraph(compiler, a.options))
     return fail(compiler.error());
   // The graph IR as compiled: after the compression passes.
   if (a.emit == "mlir")
@@ -498,7 +507,7 @@ int compileCommand(Args &a) {
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options))
     return fail(compiler.error());
-  if (!compiler.runGraphPipeline(a.options))
+  if (!runGraph(compiler, a.options))
     return fail(compiler.error());
   if (a.emit == "mlir" && a.outDir.empty()) {
     std::cout << compiler.printIR(false, a.debugInfo);
@@ -550,7 +559,7 @@ int compileCommand(Args &a) {
 int reportCommand(Args &a) {
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options) ||
-      !compiler.runGraphPipeline(a.options) || !compiler.collectCompression())
+      !runGraph(compiler, a.options) || !compiler.collectCompression())
     return fail(compiler.error());
   std::cout << formatLayerTable(compiler.layers());
   auto write = [&](const std::string &path, const std::string &text) {
