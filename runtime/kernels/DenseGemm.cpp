@@ -150,9 +150,17 @@ void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
   auto blas = [&](int64_t j0, int64_t j1) {
     if (bias)
       addRowBias(c + j0, m, ldc, j1 - j0, bias, !accumulate);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                m, j1 - j0, k, 1.0f, a, lda, b + (transB ? j0 * ldb : j0), ldb,
-                accumulate || bias ? 1.0f : 0.0f, c + j0, ldc);
+    float beta = accumulate || bias ? 1.0f : 0.0f;
+    // One row times a transposed B (a batch-1 MatMul): sgemv on B's rows.
+    // sgemm packed all of B first: a 4-layer 4096-wide MLP ran 27.8 ms,
+    // 5.2-7.2 as sgemv.
+    if (m == 1 && transB)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.0f, b + j0 * ldb,
+                  ldb, a, 1, beta, c + j0, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans,
+                  transB ? CblasTrans : CblasNoTrans, m, j1 - j0, k, 1.0f, a,
+                  lda, b + (transB ? j0 * ldb : j0), ldb, beta, c + j0, ldc);
     clampRows(c + j0, m, ldc, j1 - j0, lo, hi);
   };
   if (blasThreaded || m * n * k < kSerialMacs)

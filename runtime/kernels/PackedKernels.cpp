@@ -402,7 +402,7 @@ Int8Tables quantizeTables(SlotTables kind, int64_t words, int64_t blockWords,
   t.scale.resize(blocks);
   t.xsum.resize(blocks);
   t.asFloat.resize(words * 8 * table);
-  // At least 512 columns' tables a thread.
+  // At least 64 words a thread: waking one for less costs more.
   parallelFor(
       blocks, std::max<int64_t>(1, 64 / blockWords),
       [&](int64_t b0, int64_t b1) {

@@ -133,6 +133,28 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(64, 196, 72),
                       std::make_tuple(50, 300, 257)));
 
+// One row times a transposed B (a batch-1 MatMul, which runs as sgemv):
+// strided B, bias, clamp, overwriting and accumulating, both thread counts.
+TEST(DenseGemm, OneRowTimesTransposedB) {
+  int64_t n = 300, k = 257, ldb = k + 3;
+  auto a = random(k, 16), b = random(n * ldb, 17), c = random(n, 18),
+       bias = random(1, 19);
+  for (bool accumulate : {false, true})
+    for (int threads : {1, 2}) {
+      setPoolThreads(threads);
+      std::vector<float> got = c, init = c;
+      denseGemm(a.data(), k, b.data(), ldb, true, 1, n, k, got.data(), n,
+                accumulate, bias.data(), -0.5f, 2.0f);
+      for (int64_t j = 0; j < n; ++j)
+        init[j] = (accumulate ? init[j] : 0.0f) + bias[0];
+      expectNear(
+          got,
+          reference(a, k, b, ldb, true, 1, n, k, init, n, true, -0.5f, 2.0f),
+          k);
+    }
+  setPoolThreads(2);
+}
+
 TEST(DenseGemm, NaNStaysNaNThroughTheClamp) {
   const int64_t m = 6, n = 64, k = 4;
   std::vector<float> a(m * k, 1.0f), b(k * n, 1.0f), c(m * n, 0.0f);
