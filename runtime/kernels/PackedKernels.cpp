@@ -13,6 +13,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <vector>
@@ -319,7 +320,8 @@ struct Int8Tables {
   int64_t offset = 0;         // of the first word's tables in `bytes`
   std::vector<float> scale;   // per block
   std::vector<int32_t> xsum;  // Linear: per block, the sum of x's entries
-  std::vector<float> asFloat; // f32 tables as tiledGemv's build writes
+  std::vector<float> asFloat; // f32 tables as tiledGemv's build writes, for
+                              // f32 kernels and partial tiles; else empty
 
   const int8_t *word(int64_t k) const {
     return bytes.data() + offset + k * int8TableBytes(kind);
@@ -381,19 +383,21 @@ void quantizeBlock(Int8Tables &t, const float *f, int64_t b, int64_t k0,
         quantizeTable(fj + second * 16, inv,
                       q + second * 128 + (j & 1) * 64 + (j / 2) * 16);
     }
-    for (int j = 0; j < 8; ++j)
-      for (int e = 0; e < table; ++e)
-        t.asFloat[(k * 8 + j) * table + e] =
-            float(t.entry(k, j, e % 16, e >= 16)) * t.scale[b];
+    if (!t.asFloat.empty())
+      for (int j = 0; j < 8; ++j)
+        for (int e = 0; e < table; ++e)
+          t.asFloat[(k * 8 + j) * table + e] =
+              float(t.entry(k, j, e % 16, e >= 16)) * t.scale[b];
   }
   t.xsum[b] = xsum;
 }
 
 /// Quantizes the f32 tables `build` writes (see tiledGemv) of `words`
-/// words, block by block on the pool's threads.
+/// words, block by block on the pool's threads, for a weight of `rows`
+/// rows (Linear: only entry 1 of each table is read).
 template <typename Build>
-Int8Tables quantizeTables(SlotTables kind, int64_t words, int64_t blockWords,
-                          Build build) {
+Int8Tables quantizeTables(SlotTables kind, int64_t rows, int64_t words,
+                          int64_t blockWords, Build build) {
   int64_t table = kind == SlotTables::Two ? 32 : 16;
   Int8Tables t{kind, blockWords};
   t.bytes.resize(words * int8TableBytes(kind) + 64);
@@ -401,16 +405,18 @@ Int8Tables quantizeTables(SlotTables kind, int64_t words, int64_t blockWords,
   int64_t blocks = (words + blockWords - 1) / blockWords;
   t.scale.resize(blocks);
   t.xsum.resize(blocks);
-  t.asFloat.resize(words * 8 * table);
+  // The int8 kernel takes whole tiles and needs no f32 copy.
+  if (simd() != SimdLevel::Avx512Vnni || rows % kCodeTile)
+    t.asFloat.resize(words * 8 * table);
   // At least 64 words a thread: waking one for less costs more.
   parallelFor(
       blocks, std::max<int64_t>(1, 64 / blockWords),
       [&](int64_t b0, int64_t b1) {
         int64_t k0 = b0 * blockWords, k1 = std::min(words, b1 * blockWords);
-        std::vector<float> f((k1 - k0) * 8 * table);
-        build(k0, k1, f.data());
+        std::unique_ptr<float[]> f(new float[(k1 - k0) * 8 * table]);
+        build(k0, k1, f.get());
         for (int64_t b = b0; b < b1; ++b)
-          quantizeBlock(t, f.data() + (b - b0) * blockWords * 8 * table, b,
+          quantizeBlock(t, f.get() + (b - b0) * blockWords * 8 * table, b,
                         b * blockWords, std::min(words, (b + 1) * blockWords));
       });
   return t;
@@ -472,7 +478,9 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
     for (int64_t K0 = 0; K0 < words; K0 += block) {
       int64_t K1 = std::min(words, K0 + block);
       if (i8)
-        tables = const_cast<float *>(i8->asFloat.data()) + K0 * 8 * table;
+        tables = i8->asFloat.empty()
+                     ? nullptr
+                     : const_cast<float *>(i8->asFloat.data()) + K0 * 8 * table;
       else
         build(K0, K1, tables);
       if (simdEnd > t0) {
@@ -565,7 +573,8 @@ void ternaryGemv(const PackedView &w, const float *x, float *y) {
   SlotTables kind = perRow ? SlotTables::Two : SlotTables::One;
   if (h.layout.actBits != 8)
     return tiledGemv(w, kind, words, build, flush);
-  Int8Tables t = quantizeTables(kind, words, kActBlockCols / 16, build);
+  Int8Tables t =
+      quantizeTables(kind, w.rows(), words, kActBlockCols / 16, build);
   tiledGemv(w, kind, words, build, flush, &t);
 }
 
@@ -615,11 +624,16 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
   // sum of x is that of its blocks' int8 x times their scales.
   std::optional<Int8Tables> t;
   if (l.actBits == 8) {
-    t = quantizeTables(SlotTables::Linear, words,
+    // Only x (entry 1) is read.
+    auto xOnly = [&](int64_t k0, int64_t k1, float *tables) {
+      for (int64_t c = 8 * k0; c < 8 * k1; ++c)
+        tables[(c - 8 * k0) * 16 + 1] = xp[c];
+    };
+    t = quantizeTables(SlotTables::Linear, w.rows(), words,
                        groupWords == words
                            ? kActBlockCols / 8
                            : std::gcd(groupWords, kActBlockCols / 8),
-                       build);
+                       xOnly);
     std::fill(xsum.begin(), xsum.end(), 0.0f);
     for (size_t b = 0; b < t->scale.size(); ++b)
       xsum[b * t->blockWords / groupWords] += t->scale[b] * float(t->xsum[b]);
@@ -649,8 +663,8 @@ void codebook4Gemv(const PackedView &w, const float *x, float *y) {
   };
   if (w.layout().actBits != 8)
     return tiledGemv(w, SlotTables::One, words, build, flush);
-  Int8Tables t =
-      quantizeTables(SlotTables::One, words, kActBlockCols / 8, build);
+  Int8Tables t = quantizeTables(SlotTables::One, w.rows(), words,
+                                kActBlockCols / 8, build);
   tiledGemv(w, SlotTables::One, words, build, flush, &t);
 }
 
