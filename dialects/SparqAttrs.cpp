@@ -294,7 +294,8 @@ LogicalResult EncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-// The int8-activation GEMVs run on tiled ternary or 4-bit codes.
+// The int8-activation GEMVs run on tiled ternary or 4-bit codes: the
+// shape-free form of formats::tableGemv (packing checks it with the shape).
 bool EncodingAttr::supportsInt8Activations(SparsityAttr sparsity,
                                            QuantAttr quant) {
   if (!quant || (sparsity && sparsity.getFormat() != StorageFormat::Dense))

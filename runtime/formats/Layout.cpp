@@ -21,6 +21,15 @@ unsigned Layout::valueBits() const {
   return 32;
 }
 
+bool sparq::formats::tableGemv(const Layout &l, int64_t cols) {
+  if (l.isSparse())
+    return false;
+  bool wholeWords = l.group == 0 || l.group == cols || l.group % 8 == 0;
+  return l.quant == Quant::Ternary ||
+         (l.quant == Quant::Int && l.bits == 4 && wholeWords) ||
+         (l.quant == Quant::Codebook && l.bits == 4);
+}
+
 std::string sparq::formats::checkLayout(const Layout &l, int64_t rows,
                                         int64_t cols) {
   std::ostringstream os;
@@ -76,14 +85,9 @@ std::string sparq::formats::checkLayout(const Layout &l, int64_t rows,
   }
   if (!os.str().empty() || l.actBits == 0)
     return os.str();
-  // The int8-activation GEMVs run on tiled 4-bit or ternary codes.
-  bool tiled4 =
-      l.bits == 4 && ((l.quant == Quant::Int &&
-                       (l.group == 0 || l.group == cols || l.group % 8 == 0)) ||
-                      l.quant == Quant::Codebook);
   if (l.actBits != 8)
     os << "activations are f32 (0) or int8 (8), got " << l.actBits << " bits";
-  else if (l.isSparse() || !(l.quant == Quant::Ternary || tiled4))
+  else if (!tableGemv(l, cols))
     os << "int8 activations need dense ternary, int4 (groups a multiple of 8)"
        << " or 4-bit codebook weights";
   return os.str();

@@ -49,6 +49,11 @@ struct Layout {
   bool isSparse() const { return format != Format::Dense; }
 };
 
+/// Whether the matrix-vector product on such a weight of `cols` columns runs
+/// by table lookups on tiled words (dense ternary; int4 whose groups are
+/// whole words; 4-bit codebooks): the products int8 activations need.
+bool tableGemv(const Layout &layout, int64_t cols);
+
 /// Empty when `layout` can store a rows x cols matrix, else why not.
 std::string checkLayout(const Layout &layout, int64_t rows, int64_t cols);
 

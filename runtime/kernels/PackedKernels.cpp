@@ -789,11 +789,8 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
       });
     if (l.quant == Quant::Ternary)
       return ternaryGemv(w, x, y);
-    if (l.quant == Quant::Int && l.bits == 4 &&
-        (l.group == 0 || l.group == w.cols() || l.group % 8 == 0))
-      return int4Gemv(w, x, y);
-    if (l.quant == Quant::Codebook && l.bits == 4)
-      return codebook4Gemv(w, x, y);
+    if (sparq::formats::tableGemv(l, w.cols()))
+      return l.quant == Quant::Int ? int4Gemv(w, x, y) : codebook4Gemv(w, x, y);
     return decodedGemv(w, x, y);
   }
   if (!tableValues)
