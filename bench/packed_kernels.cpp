@@ -1,8 +1,8 @@
 //===- packed_kernels.cpp - packed-weight kernels against dense BLAS ------===//
 //
 // Google Benchmark, one process, side by side:
-//   - memory bandwidth, STREAM triad style (a = b + s * c), the ceiling for
-//     matrix-vector products;
+//   - memory bandwidth, STREAM triad style (a = b + s * c), and reading
+//     alone (a sum), the ceiling for matrix-vector products;
 //   - 90%-sparse GEMM and 1x1 conv (CSR) against dense sgemm (OpenBLAS);
 //   - ternary, int4-group and 4-bit codebook GEMV against fp32 sgemv, with
 //     bytes/s counted on the packed bytes; act_bits:8 runs them on int8
@@ -23,12 +23,14 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -69,6 +71,33 @@ void BM_StreamTriad(benchmark::State &state) {
   state.SetBytesProcessed(state.iterations() * kStreamElems * 3 * 4);
 }
 BENCHMARK(BM_StreamTriad)->Unit(benchmark::kMillisecond);
+
+/// The sum of n words, in enough lanes to vectorize without reassociating
+/// floats: a read-only stream, as a GEMV's weight is.
+SPARQ_SIMD_CLONES uint32_t sumWords(const uint32_t *__restrict p, int64_t n) {
+  uint32_t s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += p[i];
+  return s;
+}
+
+// Read-only bandwidth over the triad's 192 MiB. A GEMV only reads, and on
+// some machines reading alone goes slower than the triad's count of bytes
+// (which leaves out the write-allocate reads of `a`): this is the ceiling a
+// GEMV can reach there.
+void BM_StreamRead(benchmark::State &state) {
+  std::vector<uint32_t> a(3 * kStreamElems, 1);
+  for (auto _ : state) {
+    std::atomic<uint32_t> sum{0};
+    kernels::parallelFor(3 * kStreamElems, 1 << 16,
+                         [&](int64_t b0, int64_t b1) {
+                           sum += sumWords(a.data() + b0, b1 - b0);
+                         });
+    benchmark::DoNotOptimize(sum.load());
+  }
+  state.SetBytesProcessed(state.iterations() * 3 * kStreamElems * 4);
+}
+BENCHMARK(BM_StreamRead)->Unit(benchmark::kMillisecond);
 
 // --- Sparse GEMM: W[M, K] (90% sparse) x X[K, N] --------------------------
 

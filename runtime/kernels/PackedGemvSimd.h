@@ -35,6 +35,19 @@ enum class SlotTables { One, Two, Linear };
 constexpr int64_t int8TableBytes(SlotTables kind) {
   return kind == SlotTables::Two ? 256 : kind == SlotTables::One ? 128 : 8;
 }
+
+/// An int4 GEMV's group epilogue, which the int8 kernel can apply itself
+/// where each group (slab) ends: y[r] += scale[g * rows + r] * (sum -
+/// zero[g * rows + r] * xsum[g]), zero 8 where zeros is null. A tile's 16
+/// scales and zeros lie side by side (formats::scaleIndex), so this costs a
+/// few instructions per tile and group, and the sums never go to memory.
+struct GroupEpilogue {
+  const float *scales;
+  const uint8_t *zeros; // null: symmetric
+  const float *xsum;    // per group, the sum of x as quantized
+  int64_t rows;
+  float *y;
+};
 } // namespace sparq::kernels
 
 // Both namespaces declare:
@@ -65,13 +78,16 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 /// word k's at tables + (k - k0) * int8TableBytes(kind)): tileTableSums,
 /// but each block of blockWords words (k / blockWords, the block of x's
 /// scale) sums exactly in int32 and adds to the f32 sums times
-/// scales[k / blockWords].
+/// scales[k / blockWords]. With `epilogue` (SlotTables::Linear, k0 and k1
+/// at ends of slabs or k1 == words), each slab's sums go into y through it
+/// instead of into `sums`.
 namespace sparq::kernels::avx512vnni {
 bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const int8_t *tables,
                    SlotTables kind, int64_t slabWords, int64_t blockWords,
-                   const float *scales, float *sums);
+                   const float *scales, float *sums,
+                   const GroupEpilogue *epilogue = nullptr);
 } // namespace sparq::kernels::avx512vnni
 
 /// AVX2 + FMA, 8 lanes wide (half a tile at a time).

@@ -34,18 +34,38 @@ bool available() {
 
 namespace {
 
+/// y += scale * (sum - zero * xsum) for the rows of NT tiles from row0, in
+/// group g (GroupEpilogue).
+template <int NT>
+SPARQ_VNNI inline void groupEpilogue(const GroupEpilogue &e, int64_t g,
+                                     int64_t row0, const __m512 (*f)[1]) {
+  const __m512 xsum = _mm512_set1_ps(e.xsum[g]);
+  for (int i = 0; i < NT; ++i) {
+    int64_t r = row0 + i * kCodeTile, at = g * e.rows + r;
+    __m512 zero = e.zeros
+                      ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
+                            reinterpret_cast<const __m128i *>(e.zeros + at))))
+                      : _mm512_set1_ps(8.0f);
+    __m512 y = _mm512_loadu_ps(e.y + r);
+    y = _mm512_fmadd_ps(_mm512_loadu_ps(e.scales + at),
+                        _mm512_fnmadd_ps(zero, xsum, f[i][0]), y);
+    _mm512_storeu_ps(e.y + r, y);
+  }
+}
+
 /// Sums of words [k0, k1) of NT consecutive tiles (codes at `tc`), added
 /// into `at`, slabs `slabStride` apart (a slab ends at every multiple of
 /// slabWords). Within a slab, each block of blockWords words sums in int32,
-/// then joins the slab's f32 sums times the block's scale. `next`, when not
-/// null, is the codes of tiles still to come, prefetched word by word (as
+/// then joins the slab's f32 sums times the block's scale. With `epi`, a
+/// slab's sums go into y for rows row0... instead. `next`, when not null, is
+/// the codes of tiles still to come, prefetched word by word (as
 /// PackedGemvAvx512.cpp).
 template <SlotTables Kind, int NT>
-SPARQ_VNNI inline void tileRun(const uint32_t *tc, int64_t words, int64_t k0,
-                               int64_t k1, const int8_t *tables,
-                               int64_t slabWords, int64_t blockWords,
-                               const float *scales, float *at,
-                               int64_t slabStride, const uint32_t *next) {
+SPARQ_VNNI inline void
+tileRun(const uint32_t *tc, int64_t words, int64_t k0, int64_t k1,
+        const int8_t *tables, int64_t slabWords, int64_t blockWords,
+        const float *scales, float *at, int64_t slabStride,
+        const uint32_t *next, const GroupEpilogue *epi, int64_t row0) {
   constexpr int64_t kBytes = int8TableBytes(Kind);
   constexpr bool kTwo = Kind == SlotTables::Two;
   // Lane r's dword holds row r's word: byte b has slot 2b in its low nibble
@@ -54,7 +74,7 @@ SPARQ_VNNI inline void tileRun(const uint32_t *tc, int64_t words, int64_t k0,
   const __m512i nibbles = _mm512_set1_epi32(0x0F0F0F0F);
   const __m512i offsets = _mm512_set1_epi32(0x30201000);
   const __m512i ones = _mm512_set1_epi8(1);
-  for (int64_t ka = k0, kb; ka < k1; ka = kb, at += slabStride) {
+  for (int64_t ka = k0, kb; ka < k1; ka = kb) {
     kb = std::min(k1, (ka / slabWords + 1) * slabWords);
     __m512 f[NT][kTwo ? 2 : 1];
     for (int i = 0; i < NT; ++i)
@@ -125,6 +145,11 @@ SPARQ_VNNI inline void tileRun(const uint32_t *tc, int64_t words, int64_t k0,
               f[i][1]);
       }
     }
+    if constexpr (!kTwo)
+      if (epi) {
+        groupEpilogue<NT>(*epi, ka / slabWords, row0, f);
+        continue;
+      }
     for (int i = 0; i < NT; ++i) {
       float *ai = at + i * (kTwo ? 32 : 16);
       _mm512_storeu_ps(ai, _mm512_add_ps(_mm512_loadu_ps(ai), f[i][0]));
@@ -132,6 +157,7 @@ SPARQ_VNNI inline void tileRun(const uint32_t *tc, int64_t words, int64_t k0,
         _mm512_storeu_ps(ai + 16,
                          _mm512_add_ps(_mm512_loadu_ps(ai + 16), f[i][1]));
     }
+    at += slabStride;
   }
 }
 
@@ -139,7 +165,8 @@ template <SlotTables Kind>
 SPARQ_VNNI void tileSums(const uint32_t *codes, int64_t words, int64_t t0,
                          int64_t t1, int64_t k0, int64_t k1,
                          const int8_t *tables, int64_t slabWords,
-                         int64_t blockWords, const float *scales, float *sums) {
+                         int64_t blockWords, const float *scales, float *sums,
+                         const GroupEpilogue *epi) {
   constexpr int64_t kTable = Kind == SlotTables::Two ? 32 : 16;
   // Four tiles at a time (two with two tables: their sums fill the
   // registers), prefetching those two steps ahead.
@@ -149,12 +176,14 @@ SPARQ_VNNI void tileSums(const uint32_t *codes, int64_t words, int64_t t0,
   for (; t + kTiles <= t1; t += kTiles)
     tileRun<Kind, kTiles>(
         codes + t * tileWords, words, k0, k1, tables, slabWords, blockWords,
-        scales, sums + (t - t0) * kTable, slab,
-        t + 3 * kTiles <= t1 ? codes + (t + 2 * kTiles) * tileWords : nullptr);
+        scales, epi ? nullptr : sums + (t - t0) * kTable, slab,
+        t + 3 * kTiles <= t1 ? codes + (t + 2 * kTiles) * tileWords : nullptr,
+        epi, t * kCodeTile);
   for (; t < t1; ++t)
     tileRun<Kind, 1>(codes + t * tileWords, words, k0, k1, tables, slabWords,
-                     blockWords, scales, sums + (t - t0) * kTable, slab,
-                     nullptr);
+                     blockWords, scales,
+                     epi ? nullptr : sums + (t - t0) * kTable, slab, nullptr,
+                     epi, t * kCodeTile);
 }
 
 } // namespace
@@ -163,17 +192,21 @@ SPARQ_VNNI
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const int8_t *tables,
                    SlotTables kind, int64_t slabWords, int64_t blockWords,
-                   const float *scales, float *sums) {
+                   const float *scales, float *sums,
+                   const GroupEpilogue *epilogue) {
   switch (kind) {
   case SlotTables::One:
     return tileSums<SlotTables::One>(codes, words, t0, t1, k0, k1, tables,
-                                     slabWords, blockWords, scales, sums);
+                                     slabWords, blockWords, scales, sums,
+                                     nullptr);
   case SlotTables::Two:
     return tileSums<SlotTables::Two>(codes, words, t0, t1, k0, k1, tables,
-                                     slabWords, blockWords, scales, sums);
+                                     slabWords, blockWords, scales, sums,
+                                     nullptr);
   case SlotTables::Linear:
     return tileSums<SlotTables::Linear>(codes, words, t0, t1, k0, k1, tables,
-                                        slabWords, blockWords, scales, sums);
+                                        slabWords, blockWords, scales, sums,
+                                        epilogue);
   }
 }
 
@@ -184,6 +217,6 @@ namespace sparq::kernels::avx512vnni {
 bool available() { return false; }
 void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
                    int64_t, const int8_t *, SlotTables, int64_t, int64_t,
-                   const float *, float *) {}
+                   const float *, float *, const GroupEpilogue *) {}
 } // namespace sparq::kernels::avx512vnni
 #endif

@@ -430,7 +430,9 @@ Int8Tables quantizeTables(SlotTables kind, int64_t rows, int64_t words,
 /// `flush(k1, r0, n, s0, s1)` adds into y[r0...r0 + n) what the sums of
 /// those rows make (s1: the second table's; n is a tile or one row), and the
 /// sums start again. With `i8` (int8 activations, whose blocks must end
-/// where flushes do) the tables are those and build is not called.
+/// where flushes do) the tables are those and build is not called; with
+/// `epilogue` too (int4), the int8 kernel adds each group into y itself
+/// and flush is left for the rows of a partial tile.
 ///
 /// A thread takes the columns 16 KiB of tables at a time (they stay in L1)
 /// across all its tiles. The SIMD kernel keeps the sums of each flush (an
@@ -443,7 +445,8 @@ Int8Tables quantizeTables(SlotTables kind, int64_t rows, int64_t words,
 /// GB/s.)
 template <typename Build, typename Flush>
 void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
-               Build build, Flush flush, const Int8Tables *i8 = nullptr) {
+               Build build, Flush flush, const Int8Tables *i8 = nullptr,
+               const GroupEpilogue *epilogue = nullptr) {
   int64_t table = kind == SlotTables::Two ? 32 : 16;
   static_assert(kCodeTile == sparq::formats::kTileRows);
   int64_t rows = w.rows(), perWord = sparq::formats::codesPerWord(w.layout());
@@ -460,6 +463,12 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
   // runs of up to 512 words.
   int64_t block = vnni ? std::min(words, (64 << 10) / int8TableBytes(kind))
                        : std::min(words, (16 << 10) / (8 * table * 4));
+  // The kernel's epilogue needs blocks that end where groups do. (Slabs
+  // of sums, written by the kernel and read back by flush, took a fifth
+  // of the int4 GEMV's time on one thread.)
+  bool fused = vnni && epilogue && flushWords <= block;
+  if (fused)
+    block -= block % flushWords;
   // Slabs of sums: the groups a block's words can touch.
   int64_t slabs = flushWords <= block ? block / flushWords + 1 : 2;
   parallelFor(tiles, kGemvGrain / kCodeTile, [&](int64_t t0, int64_t t1) {
@@ -471,7 +480,8 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
         tableBuf.data() +
         (16 - reinterpret_cast<uintptr_t>(tableBuf.data()) / 4 % 16) % 16;
     int64_t slab = (simdEnd - t0) * table;
-    std::vector<float> sums(slabs * slab, 0.0f), rowSums((r1 - r0) * 2, 0.0f);
+    std::vector<float> sums(fused ? 0 : slabs * slab, 0.0f),
+        rowSums((r1 - r0) * 2, 0.0f);
     auto flushes = [&](int64_t k1) {
       return k1 % flushWords == 0 || k1 == words;
     };
@@ -485,16 +495,17 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
         build(K0, K1, tables);
       if (simdEnd > t0) {
         if (vnni)
-          avx512vnni::tileTableSums(
-              codes, words, t0, simdEnd, K0, K1, i8->word(K0), kind, flushWords,
-              i8->blockWords, i8->scale.data(), sums.data());
+          avx512vnni::tileTableSums(codes, words, t0, simdEnd, K0, K1,
+                                    i8->word(K0), kind, flushWords,
+                                    i8->blockWords, i8->scale.data(),
+                                    sums.data(), fused ? epilogue : nullptr);
         else
           kernel(codes, words, t0, simdEnd, K0, K1, tables, kind, flushWords,
                  sums.data());
         // Flush the slabs whose group ends here; a group that goes on into
         // the next block moves to the first slab.
         int64_t first = K0 / flushWords, last = (K1 - 1) / flushWords;
-        for (int64_t g = first; g <= last; ++g) {
+        for (int64_t g = first; g <= last && !fused; ++g) {
           float *sg = sums.data() + (g - first) * slab;
           int64_t end = std::min(K1, (g + 1) * flushWords);
           if (!flushes(end)) {
@@ -649,7 +660,9 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
     else
       addGroupSums<1>(s, scales + at, z, xsum[gi], y + r0);
   };
-  tiledGemv(w, SlotTables::Linear, groupWords, build, flush, t ? &*t : nullptr);
+  GroupEpilogue epilogue{scales, zeros, xsum.data(), w.rows(), y};
+  tiledGemv(w, SlotTables::Linear, groupWords, build, flush, t ? &*t : nullptr,
+            &epilogue);
 }
 
 void codebook4Gemv(const PackedView &w, const float *x, float *y) {

@@ -68,6 +68,7 @@ struct Shape {
   const char *name;
   Layout layout;
   std::vector<int64_t> cols;
+  std::vector<int64_t> rows = {1, 15, 16, 37, 600};
 };
 
 std::vector<Shape> shapes() {
@@ -98,6 +99,11 @@ std::vector<Shape> shapes() {
           {"int4g256", i4g256, {512}},
           {"int4g192", i4g192, {576}},
           {"int4/row", i4row, {8, 70, 1000}},
+          // Past 8192 words the kernel takes the columns in blocks: ending
+          // where groups do (192: 8184 words), or, a row's single group
+          // being longer, carrying its sums from block to block.
+          {"int4g192/wide", i4g192, {67200}, {16, 37}},
+          {"int4/row wide", i4row, {70000}, {17}},
           {"cb4", cb, {128, 200, 301}}};
 }
 
@@ -211,7 +217,7 @@ TEST(Int8Gemv, MatchesQuantizedReferenceAtEveryLevel) {
   std::normal_distribution<float> d(0, 1);
   int checked = 0;
   for (const Shape &s : shapes())
-    for (int64_t rows : {1, 15, 16, 37, 600})
+    for (int64_t rows : s.rows)
       for (int64_t cols : s.cols) {
         std::string what = std::string(s.name) + " " + std::to_string(rows) +
                            "x" + std::to_string(cols);
