@@ -15,6 +15,9 @@
 //   SPARQ_BENCH_SIMD=avx2 build/bin/sparq-bench-kernels ...   (avx512: no
 //   VNNI; portable)
 //
+// For ratios on a shared machine, repeat with random interleaving and let
+// bench/bandwidth_ratios.py read the JSON (bench/RESULTS.md, session 10).
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/formats/Packed.h"
