@@ -485,6 +485,27 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
     auto flushes = [&](int64_t k1) {
       return k1 % flushWords == 0 || k1 == words;
     };
+    // Flushes the slabs whose group ends in [K0, K1); a group that goes on
+    // into the next block moves to the first slab.
+    auto flushSlabs = [&](int64_t K0, int64_t K1) {
+      int64_t first = K0 / flushWords, last = (K1 - 1) / flushWords;
+      for (int64_t g = first; g <= last; ++g) {
+        float *sg = sums.data() + (g - first) * slab;
+        int64_t end = std::min(K1, (g + 1) * flushWords);
+        if (!flushes(end)) {
+          if (g > first) {
+            std::copy(sg, sg + slab, sums.data());
+            std::fill(sg, sg + slab, 0.0f);
+          }
+          continue;
+        }
+        for (int64_t t = t0; t < simdEnd; ++t) {
+          float *s = sg + (t - t0) * table;
+          flush(end, t * kCodeTile, kCodeTile, s, s + 16);
+        }
+        std::fill(sg, sg + slab, 0.0f);
+      }
+    };
     for (int64_t K0 = 0; K0 < words; K0 += block) {
       int64_t K1 = std::min(words, K0 + block);
       if (i8)
@@ -502,25 +523,8 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
         else
           kernel(codes, words, t0, simdEnd, K0, K1, tables, kind, flushWords,
                  sums.data());
-        // Flush the slabs whose group ends here; a group that goes on into
-        // the next block moves to the first slab.
-        int64_t first = K0 / flushWords, last = (K1 - 1) / flushWords;
-        for (int64_t g = first; g <= last && !fused; ++g) {
-          float *sg = sums.data() + (g - first) * slab;
-          int64_t end = std::min(K1, (g + 1) * flushWords);
-          if (!flushes(end)) {
-            if (g > first) {
-              std::copy(sg, sg + slab, sums.data());
-              std::fill(sg, sg + slab, 0.0f);
-            }
-            continue;
-          }
-          for (int64_t t = t0; t < simdEnd; ++t) {
-            float *s = sg + (t - t0) * table;
-            flush(end, t * kCodeTile, kCodeTile, s, s + 16);
-          }
-          std::fill(sg, sg + slab, 0.0f);
-        }
+        if (!fused) // else the kernel's epilogue has added them to y
+          flushSlabs(K0, K1);
       }
       for (int64_t r = r0; r < r1; ++r) {
         float *s = rowSums.data() + 2 * (r - r0);
@@ -626,9 +630,6 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
   // sum (q - z) * s * x = s * (sum q * x - z * sum x): the tables hold q * x
   // and the group sums of x are the same for every row.
   std::vector<float> xsum(groups, 0.0f);
-  for (int64_t gi = 0; gi < groups; ++gi)
-    for (int64_t i = 0; i < g; ++i)
-      xsum[gi] += x[gi * g + i];
   const float iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   auto build = nibbleTables(xp, iota);
   // int8 activations: blocks of x's scale end where groups do; a group's
@@ -645,9 +646,12 @@ void int4Gemv(const PackedView &w, const float *x, float *y) {
                            ? kActBlockCols / 8
                            : std::gcd(groupWords, kActBlockCols / 8),
                        xOnly);
-    std::fill(xsum.begin(), xsum.end(), 0.0f);
     for (size_t b = 0; b < t->scale.size(); ++b)
       xsum[b * t->blockWords / groupWords] += t->scale[b] * float(t->xsum[b]);
+  } else {
+    for (int64_t gi = 0; gi < groups; ++gi)
+      for (int64_t i = 0; i < g; ++i)
+        xsum[gi] += x[gi * g + i];
   }
   auto flush = [&](int64_t k1, int64_t r0, int64_t n, const float *s,
                    const float *) {

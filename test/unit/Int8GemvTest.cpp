@@ -14,6 +14,7 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/Quantize.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
@@ -105,22 +106,6 @@ std::vector<Shape> shapes() {
           {"int4g192/wide", i4g192, {67200}, {16, 37}},
           {"int4/row wide", i4row, {70000}, {17}},
           {"cb4", cb, {128, 200, 301}}};
-}
-
-std::vector<float> weight(const Layout &l, int64_t rows, int64_t cols,
-                          std::mt19937 &rng) {
-  std::normal_distribution<float> d(0, 1);
-  std::vector<float> w(rows * cols);
-  for (float &e : w)
-    e = d(rng);
-  if (l.quant == Quant::Ternary && l.perChannel)
-    for (int64_t r = 0; r < rows; ++r)
-      ternarize(w.data() + r * cols, cols, 0.3);
-  else if (l.quant == Quant::Ternary)
-    ternarize(w.data(), w.size(), 0.3);
-  else if (l.quant == Quant::Codebook)
-    shareWeights(w.data(), w.size(), 16, false);
-  return w;
 }
 
 Reference reference(const PackedView &v, const std::vector<float> &wd,
@@ -221,7 +206,8 @@ TEST(Int8Gemv, MatchesQuantizedReferenceAtEveryLevel) {
       for (int64_t cols : s.cols) {
         std::string what = std::string(s.name) + " " + std::to_string(rows) +
                            "x" + std::to_string(cols);
-        std::vector<float> w = weight(s.layout, rows, cols, rng);
+        std::vector<float> w =
+            sparq::test::weightFor(s.layout, rows, cols, 1.0, rng, 0.3);
         std::vector<uint8_t> blob = pack(w.data(), rows, cols, s.layout);
         PackedView v(blob.data(), blob.size());
         std::vector<float> wd(rows * cols), x(cols);

@@ -9,6 +9,7 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
+#include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
@@ -75,38 +76,10 @@ std::vector<Case> cases() {
   return c;
 }
 
-/// A weight the layout stores: pruned to the density, then ternarized or
-/// shared as the layout needs.
+/// A weight the case's layout stores, at its density.
 std::vector<float> weightFor(const Case &c, int64_t rows, int64_t cols,
                              std::mt19937 &rng) {
-  std::normal_distribution<float> d(0, 1);
-  std::vector<float> w(rows * cols);
-  for (float &x : w)
-    x = d(rng);
-  const Layout &l = c.layout;
-  PruneSpec spec;
-  spec.ratio = 1 - c.density;
-  if (l.format == Format::NM) {
-    spec.granularity = Granularity::NM;
-    spec.n = l.n;
-    spec.m = l.m;
-  } else if (l.format == Format::BCSR) {
-    spec.granularity = Granularity::Block;
-    spec.blockRows = l.blockRows;
-    spec.blockCols = l.blockCols;
-  }
-  applyMask(w.data(), pruneMask(w.data(), {rows, cols, 1, 1}, spec));
-  if (l.quant == Quant::Ternary) {
-    if (l.perChannel)
-      for (int64_t r = 0; r < rows; ++r)
-        ternarize(w.data() + r * cols, cols, 0.05);
-    else
-      ternarize(w.data(), w.size(), 0.05);
-  } else if (l.quant == Quant::Codebook) {
-    shareWeights(w.data(), w.size(), (1 << l.bits) - (l.isSparse() ? 1 : 0),
-                 l.isSparse());
-  }
-  return w;
+  return sparq::test::weightFor(c.layout, rows, cols, c.density, rng);
 }
 
 void expectNear(const std::vector<float> &got, const std::vector<float> &want,
