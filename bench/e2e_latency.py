@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end latency: `sparqc run` against onnxruntime on the same ONNX models.
 
-ResNet-18 and MobileNetV2 from torchvision (seeded random weights, batch 1,
-224x224) are exported once and run by both, side by side in one process tree.
+ResNet-18 and MobileNetV2 (ResNet-50 with --models) from torchvision (seeded
+random weights, batch 1, 224x224) are exported once and run by both, side by
+side in one process tree. `--simd avx512,avx2` runs sparqc once per SIMD level
+(SPARQ_SIMD caps its kernels and JIT code), so one AVX-512 machine measures
+the AVX2 paths too; onnxruntime always runs at the CPU's own level. The CPU's
+model and SIMD flags are printed with the table.
 sparqc reports its own timings (--repeat N --timing-json: one warm-up, then N
 runs); onnxruntime runs with 2 intra-op threads, sequentially, all graph
 optimizations, timed here the same way. Medians are printed as markdown.
@@ -39,13 +43,26 @@ CHECK_RTOL, CHECK_ATOL = 1e-2, 1e-3
 @dataclass
 class Row:
     model: str
-    sparqc_ms: float
+    sparqc_ms: dict[str, float]  # by SIMD level ("" for the CPU's own)
     ort_ms: float
     compile_ms: float
 
-    @property
-    def ratio(self) -> float:
-        return self.sparqc_ms / self.ort_ms
+
+def cpu_description() -> str:
+    """The CPU's model name and its SIMD flags, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = [x for x in value.split()
+                             if x.startswith(("avx", "fma", "amx"))]
+    except OSError:
+        pass
+    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(sorted(flags))}"
 
 
 def export(name: str, path: Path) -> np.ndarray:
@@ -77,14 +94,21 @@ def export(name: str, path: Path) -> np.ndarray:
 
 
 def time_sparqc(sparqc: Path, model: Path, x: np.ndarray, repeat: int,
-                work: Path, timeout: float) -> tuple[float, float, np.ndarray]:
-    """(median run ms, compile ms, output) as reported by sparqc itself."""
+                work: Path, timeout: float,
+                simd: str = "") -> tuple[float, float, np.ndarray]:
+    """(median run ms, compile ms, output) as reported by sparqc itself, with
+    SPARQ_SIMD=simd unless it is empty."""
     np.save(work / "input.npy", x)
     timing = work / "timing.json"
     out = work / "out"
     cmd = [str(sparqc), "run", str(model), "-i", f"input={work / 'input.npy'}",
            "-o", str(out), "--repeat", str(repeat), "--timing-json", str(timing)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ)
+    env.pop("SPARQ_SIMD", None)
+    if simd:
+        env["SPARQ_SIMD"] = simd
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"sparqc failed on {model.name} ({proc.returncode}):\n"
                            f"{proc.stderr}")
@@ -115,14 +139,18 @@ def time_ort(model: Path, x: np.ndarray, repeat: int) -> tuple[float, np.ndarray
     return statistics.median(runs), result
 
 
-def markdown(rows: list[Row], repeat: int) -> str:
-    lines = [f"Median of {repeat} runs after one warm-up, batch 1, 224x224;"
-             " onnxruntime with 2 intra-op threads.", "",
-             "| model | sparqc median ms | ORT median ms | sparqc/ORT | sparqc compile ms |",
-             "|---|---:|---:|---:|---:|"]
+def markdown(rows: list[Row], repeat: int, levels: list[str]) -> str:
+    names = [level or "native" for level in levels]
+    lines = [f"CPU: {cpu_description()}", "",
+             f"Median of {repeat} runs after one warm-up, batch 1, 224x224;"
+             " onnxruntime with 2 intra-op threads, at the CPU's own level.", "",
+             "| model | ORT ms | " + " | ".join(f"sparqc {n} ms | {n}/ORT" for n in names)
+             + " | sparqc compile ms |",
+             "|---|---:|" + "---:|---:|" * len(names) + "---:|"]
     for r in rows:
-        lines.append(f"| {r.model} | {r.sparqc_ms:.2f} | {r.ort_ms:.2f} | {r.ratio:.2f}"
-                     f" | {r.compile_ms:.0f} |")
+        cells = " | ".join(f"{r.sparqc_ms[level]:.2f} | {r.sparqc_ms[level] / r.ort_ms:.2f}"
+                           for level in levels)
+        lines.append(f"| {r.model} | {r.ort_ms:.2f} | {cells} | {r.compile_ms:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -137,6 +165,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="comma-separated torchvision models (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=1800,
                         help="seconds per sparqc invocation (default: 1800)")
+    parser.add_argument("--simd", default="",
+                        help="comma-separated SPARQ_SIMD levels to run sparqc at, e.g. "
+                             "avx512,avx2 (default: the CPU's own)")
     parser.add_argument("--markdown-out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
 
@@ -151,6 +182,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: sparqc not found: {args.sparqc}", file=sys.stderr)
         return 2
 
+    levels = [level.strip() for level in args.simd.split(",")] if args.simd else [""]
+    known = {"portable", "avx2", "avx512", "avx512vnni"}
+    if not set(levels) <= known:
+        print(f"error: --simd takes levels of {sorted(known)}", file=sys.stderr)
+        return 2
     rows = []
     with tempfile.TemporaryDirectory(prefix="sparq-bench-") as tmp:
         for name in [m for m in args.models.split(",") if m]:
@@ -158,17 +194,21 @@ def main(argv: Optional[list[str]] = None) -> int:
             work.mkdir()
             model = work / f"{name}.onnx"
             x = export(name, model)
-            sparqc_ms, compile_ms, got = time_sparqc(args.sparqc, model, x, args.repeat,
-                                                     work, args.timeout)
             ort_ms, want = time_ort(model, x, args.repeat)
-            if got.shape != want.shape or not np.allclose(got, want, CHECK_RTOL, CHECK_ATOL):
-                print(f"warning: {name}: sparqc and onnxruntime outputs differ",
-                      file=sys.stderr)
+            sparqc_ms, compile_ms = {}, 0.0
+            for level in levels:
+                ms, compile_ms, got = time_sparqc(args.sparqc, model, x, args.repeat,
+                                                  work, args.timeout, level)
+                sparqc_ms[level] = ms
+                if got.shape != want.shape or not np.allclose(got, want, CHECK_RTOL,
+                                                              CHECK_ATOL):
+                    print(f"warning: {name} ({level or 'native'}): sparqc and "
+                          "onnxruntime outputs differ", file=sys.stderr)
+                print(f"{name}: sparqc {level or 'native'} {ms:.2f} ms, ORT {ort_ms:.2f} ms",
+                      file=sys.stderr, flush=True)
             rows.append(Row(name, sparqc_ms, ort_ms, compile_ms))
-            print(f"{name}: sparqc {sparqc_ms:.2f} ms, ORT {ort_ms:.2f} ms",
-                  file=sys.stderr, flush=True)
 
-    table = markdown(rows, args.repeat)
+    table = markdown(rows, args.repeat, levels)
     print(table, end="")
     if args.markdown_out:
         args.markdown_out.write_text(table)

@@ -23,10 +23,10 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
+#include "runtime/formats/Simd.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
-#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
@@ -77,10 +77,12 @@ BENCHMARK(BM_StreamTriad)->Unit(benchmark::kMillisecond);
 
 /// The sum of n words, in enough lanes to vectorize without reassociating
 /// floats: a read-only stream, as a GEMV's weight is.
-SPARQ_SIMD_CLONES uint32_t sumWords(const uint32_t *__restrict p, int64_t n) {
+uint32_t sumWords(const uint32_t *__restrict p, int64_t n) {
   uint32_t s = 0;
-  for (int64_t i = 0; i < n; ++i)
-    s += p[i];
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+    for (int64_t i = 0; i < n; ++i)
+      s += p[i];
+  });
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include "passes/Passes.h"
 #include "passes/Weights.h"
 #include "runtime/formats/Packed.h"
+#include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -269,3 +271,9 @@ std::string Compiler::printIR(bool full, bool debugInfo) {
   module()->print(os, flags);
   return os.str();
 }
+
+void sparq::setNumThreads(int threads) {
+  kernels::setNumThreads(std::max(1, threads));
+}
+
+int sparq::numThreads() { return kernels::poolThreads(); }

@@ -48,6 +48,12 @@ struct CompileOptions {
   bool timing = false;
 };
 
+/// Threads the host kernels use, for every model this process runs: at
+/// least 1. The default is SPARQ_NUM_THREADS from the environment, else 2.
+/// Outputs do not depend on it: kernels split outputs, never a sum.
+void setNumThreads(int threads);
+int numThreads();
+
 class Compiler {
 public:
   Compiler();

@@ -3,7 +3,7 @@
 #include "runtime/formats/Packed.h"
 #include "runtime/formats/BitPack.h"
 #include "runtime/formats/Quantize.h"
-#include "runtime/kernels/SimdClones.h"
+#include "runtime/formats/Simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -398,10 +398,10 @@ uint32_t readIndex(const PackedView &v, uint64_t e) {
 /// Row codes of a dense layout, and what decodeDense maps them to: the
 /// compressed convolutions decode their weight on every call, so these are
 /// vectorized (GCC vector types, or loops the compiler vectorizes), and
-/// compiled for each instruction set.
-SPARQ_SIMD_CLONES
-void tiledRowCodes(const uint32_t *word, int64_t step, int64_t words,
-                   unsigned bits, uint32_t *codes) {
+/// compiled for each instruction set (withSimd, Simd.h).
+SPARQ_SIMD_INLINE inline void tiledRowCodesAt(const uint32_t *word,
+                                              int64_t step, int64_t words,
+                                              unsigned bits, uint32_t *codes) {
   // The 16 (8) codes of a word in one vector: the word shifted by each
   // code's position.
   using U32x16 = uint32_t __attribute__((vector_size(64)));
@@ -422,32 +422,58 @@ void tiledRowCodes(const uint32_t *word, int64_t step, int64_t words,
   }
 }
 
-SPARQ_SIMD_CLONES
-void ternaryCodeValues(const uint32_t *codes, int64_t n, float wp, float wn,
-                       float *out) {
+void tiledRowCodes(const uint32_t *word, int64_t step, int64_t words,
+                   unsigned bits, uint32_t *codes) {
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+    tiledRowCodesAt(word, step, words, bits, codes);
+  });
+}
+
+SPARQ_SIMD_INLINE inline void ternaryCodeValuesAt(const uint32_t *codes,
+                                                  int64_t n, float wp, float wn,
+                                                  float *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = codes[i] == 1 ? wp : codes[i] == 2 ? -wn : 0.0f;
 }
 
-SPARQ_SIMD_CLONES
-void intCodeValues(const uint32_t *codes, int64_t n, float zero, float scale,
-                   float *out) {
+void ternaryCodeValues(const uint32_t *codes, int64_t n, float wp, float wn,
+                       float *out) {
+  sparq::withSimd(
+      [&]() SPARQ_SIMD_INLINE { ternaryCodeValuesAt(codes, n, wp, wn, out); });
+}
+
+SPARQ_SIMD_INLINE inline void intCodeValuesAt(const uint32_t *codes, int64_t n,
+                                              float zero, float scale,
+                                              float *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = (float(codes[i]) - zero) * scale;
 }
 
+void intCodeValues(const uint32_t *codes, int64_t n, float zero, float scale,
+                   float *out) {
+  sparq::withSimd(
+      [&]() SPARQ_SIMD_INLINE { intCodeValuesAt(codes, n, zero, scale, out); });
+}
+
 /// Fixed point: (code - 2^(bits-1)) * 2^-frac, exact in double as
 /// codeValue's ldexp.
-SPARQ_SIMD_CLONES
-void fixedCodeValues(const uint32_t *codes, int64_t n, double offset,
-                     double step, float *out) {
+SPARQ_SIMD_INLINE inline void fixedCodeValuesAt(const uint32_t *codes,
+                                                int64_t n, double offset,
+                                                double step, float *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = float((double(codes[i]) - offset) * step);
 }
 
-SPARQ_SIMD_CLONES
-void tableCodeValues(const uint32_t *codes, int64_t n, const float *table,
-                     unsigned bits, float *out) {
+void fixedCodeValues(const uint32_t *codes, int64_t n, double offset,
+                     double step, float *out) {
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+    fixedCodeValuesAt(codes, n, offset, step, out);
+  });
+}
+
+SPARQ_SIMD_INLINE inline void tableCodeValuesAt(const uint32_t *codes,
+                                                int64_t n, const float *table,
+                                                unsigned bits, float *out) {
   int64_t i = 0;
 #if defined(__GNUC__) && !defined(__clang__)
   // 16 entries fit a vector: one permute per 16 codes, not a gather.
@@ -466,6 +492,13 @@ void tableCodeValues(const uint32_t *codes, int64_t n, const float *table,
 #endif
   for (; i < n; ++i)
     out[i] = table[codes[i]];
+}
+
+void tableCodeValues(const uint32_t *codes, int64_t n, const float *table,
+                     unsigned bits, float *out) {
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+    tableCodeValuesAt(codes, n, table, bits, out);
+  });
 }
 
 void decodeDense(const PackedView &v, int64_t r0, int64_t r1, float *out) {

@@ -61,7 +61,7 @@ Phases phasesOf(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
 
 bool sparq::kernels::convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh,
                                        int64_t ow, const ConvParams &p) {
-  if (!gemmF32Available() || oh == 0 || ow == 0)
+  if (oh == 0 || ow == 0)
     return false;
   // A 1x1 stride-1 convolution without padding is a GEMM on the input as is
   // (convIm2col copies nothing).
@@ -173,11 +173,10 @@ void sparq::kernels::convPhases(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
           int64_t oy = u / colTiles, j0 = u % colTiles * avx512::kTileCols;
           int cols = int(std::min(avx512::kTileCols, ow - j0));
           for (int64_t r = 0; r < f; r += avx512::kTileRows)
-            avx512::gemmTile(denseW + r * k, k, planes + oy * wq + j0, 0,
-                             rows.data(), k,
-                             int(std::min(avx512::kTileRows, f - r)), cols,
-                             o + r * os1 + oy * os2 + j0, os1, p.accumulate,
-                             p.bias ? p.bias + r : nullptr, p.lo, p.hi);
+            gemmTileF32(denseW + r * k, k, planes + oy * wq + j0, 0,
+                        rows.data(), k, int(std::min(avx512::kTileRows, f - r)),
+                        cols, o + r * os1 + oy * os2 + j0, os1, p.accumulate,
+                        p.bias ? p.bias + r : nullptr, p.lo, p.hi);
         }
       });
       continue;

@@ -5,47 +5,34 @@
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 using namespace sparq::kernels;
 using avx512::kTileCols;
 using avx512::kTileRows;
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace {
 /// Rows of one tile (the microkernel's), and tiles per unit of work: a
 /// thread takes consecutive units, so B's columns stay in its L2.
 constexpr int64_t kTilesPerUnit = 4;
+/// Rows of A up to which a product with a transposed B runs as GEMVs.
+constexpr int64_t kGemvRows = 4;
 /// Below this many multiply-adds a product runs on the calling thread:
 /// waking another costs more.
 constexpr int64_t kSerialMacs = int64_t(1) << 17;
-/// Whether OpenBLAS runs its own threads (only where gemmF32 does not run).
-bool blasThreaded = false;
-std::once_flag blasConfigured;
 
-void setBlasThreads(int threads) {
-  blasThreaded = !gemmF32Available();
-  openblas_set_num_threads(blasThreaded ? threads : 1);
+using TileFn = decltype(&avx512::gemmTile);
+
+/// The tile of the SIMD level in use.
+TileFn tileKernel() {
+  SimdLevel level = simdLevel();
+  return level >= SimdLevel::Avx512 ? &avx512::gemmTile
+         : level == SimdLevel::Avx2 ? &avx2::gemmTile
+                                    : &portable::gemmTile;
 }
 
-/// OpenBLAS starts with a thread per core; the first product sets it as the
-/// pool's default (2) would.
-void configureBlas() {
-  std::call_once(blasConfigured, [] { setBlasThreads(2); });
-}
-} // namespace
-
-bool sparq::kernels::gemmF32Available() {
-  return simdLevel() >= SimdLevel::Avx512;
-}
-
-namespace {
 /// gemmF32 and gemmF32Rows: B's row p at b + p * ldb, or b + bRows[p].
 void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
           const int64_t *bRows, int64_t m, int64_t n, int64_t k, float *c,
@@ -85,33 +72,42 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
   // and a partial tile does not leave one thread with less work.
   bool byColumns = colTiles >= 8;
   int64_t units = colTiles * rowUnits;
-  parallelFor(units, m * n * k < kSerialMacs ? units : 1,
-              [&](int64_t u0, int64_t u1) {
-                for (int64_t u = u0; u < u1; ++u) {
-                  int64_t t = byColumns ? u / rowUnits : u % colTiles;
-                  int64_t j0 = t * kTileCols;
-                  int cols = int(std::min(kTileCols, n - j0));
-                  bool partial = cols < kTileCols;
-                  bool copied = partial && !tailInPlace;
-                  const float *bt = copied ? tailCols.data() : b + j0;
-                  int64_t ldbt = copied ? kTileCols : ldb;
-                  const int64_t *rows = copied ? nullptr : bRows;
-                  // In place: B's last row from the copy.
-                  const float *bLast =
-                      partial && tailInPlace ? tailCols.data() : nullptr;
-                  int64_t kt = bLast ? k - 1 : k;
-                  int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
-                               tilesPerUnit * kTileRows;
-                  int64_t r1 = std::min(m, r0 + tilesPerUnit * kTileRows);
-                  for (int64_t r = r0; r < r1; r += kTileRows)
-                    avx512::gemmTile(a + r * lda, lda, bt, ldbt, rows, kt,
-                                     int(std::min(kTileRows, r1 - r)), cols,
-                                     c + r * ldc + j0, ldc, accumulate,
-                                     bias ? bias + r : nullptr, lo, hi, bLast);
-                }
-              });
+  TileFn gemmTile = tileKernel();
+  parallelFor(
+      units, m * n * k < kSerialMacs ? units : 1, [&](int64_t u0, int64_t u1) {
+        for (int64_t u = u0; u < u1; ++u) {
+          int64_t t = byColumns ? u / rowUnits : u % colTiles;
+          int64_t j0 = t * kTileCols;
+          int cols = int(std::min(kTileCols, n - j0));
+          bool partial = cols < kTileCols;
+          bool copied = partial && !tailInPlace;
+          const float *bt = copied ? tailCols.data() : b + j0;
+          int64_t ldbt = copied ? kTileCols : ldb;
+          const int64_t *rows = copied ? nullptr : bRows;
+          // In place: B's last row from the copy.
+          const float *bLast =
+              partial && tailInPlace ? tailCols.data() : nullptr;
+          int64_t kt = bLast ? k - 1 : k;
+          int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
+                       tilesPerUnit * kTileRows;
+          int64_t r1 = std::min(m, r0 + tilesPerUnit * kTileRows);
+          for (int64_t r = r0; r < r1; r += kTileRows)
+            gemmTile(a + r * lda, lda, bt, ldbt, rows, kt,
+                     int(std::min(kTileRows, r1 - r)), cols, c + r * ldc + j0,
+                     ldc, accumulate, bias ? bias + r : nullptr, lo, hi, bLast);
+        }
+      });
 }
 } // namespace
+
+void sparq::kernels::gemmTileF32(const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, const int64_t *bRows, int64_t k,
+                                 int rows, int cols, float *c, int64_t ldc,
+                                 bool accumulate, const float *bias, float lo,
+                                 float hi, const float *bLast) {
+  tileKernel()(a, lda, b, ldb, bRows, k, rows, cols, c, ldc, accumulate, bias,
+               lo, hi, bLast);
+}
 
 void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
                              int64_t ldb, int64_t m, int64_t n, int64_t k,
@@ -128,13 +124,8 @@ void sparq::kernels::gemmF32Rows(const float *a, int64_t lda, const float *b,
   gemm(a, lda, b, 0, bRows, m, n, k, c, ldc, accumulate, bias, lo, hi);
 }
 
-// HostKernels.h: the pool's threads, and OpenBLAS's own only where gemmF32
-// does not run.
-void sparq::kernels::setNumThreads(int threads) {
-  configureBlas();
-  setBlasThreads(threads);
-  setPoolThreads(threads);
-}
+// HostKernels.h: the pool's threads.
+void sparq::kernels::setNumThreads(int threads) { setPoolThreads(threads); }
 
 void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
                                int64_t ldb, bool transB, int64_t m, int64_t n,
@@ -143,27 +134,29 @@ void sparq::kernels::denseGemm(const float *a, int64_t lda, const float *b,
                                float hi) {
   if (m == 0 || n == 0)
     return;
-  configureBlas();
-  if (!transB && gemmF32Available())
+  if (!transB)
     return gemmF32(a, lda, b, ldb, m, n, k, c, ldc, accumulate, bias, lo, hi);
-  // OpenBLAS: threaded itself, or one call per column range on the pool.
-  auto blas = [&](int64_t j0, int64_t j1) {
-    if (bias)
-      addRowBias(c + j0, m, ldc, j1 - j0, bias, !accumulate);
-    float beta = accumulate || bias ? 1.0f : 0.0f;
-    // One row times a transposed B (a batch-1 MatMul): sgemv on B's rows.
-    // sgemm packed all of B first: a 4-layer 4096-wide MLP ran 27.8 ms,
-    // 5.2-7.2 as sgemv.
-    if (m == 1 && transB)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, k, 1.0f, b + j0 * ldb,
-                  ldb, a, 1, beta, c + j0, 1);
-    else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans,
-                  transB ? CblasTrans : CblasNoTrans, m, j1 - j0, k, 1.0f, a,
-                  lda, b + (transB ? j0 * ldb : j0), ldb, beta, c + j0, ldc);
-    clampRows(c + j0, m, ldc, j1 - j0, lo, hi);
-  };
-  if (blasThreaded || m * n * k < kSerialMacs)
-    return blas(0, n);
-  parallelFor(n, 16, blas);
+  // A few rows times a transposed B (a batch-1 MatMul, a decoder step): one
+  // GEMV on B's rows per row of A. (sgemm packed all of B first: a 4-layer
+  // 4096-wide MLP ran 27.8 ms, 5.2-7.2 as sgemv, which gemvF32 matches.)
+  if (m <= kGemvRows) {
+    for (int64_t i = 0; i < m; ++i) {
+      float *ci = c + i * ldc;
+      if (bias)
+        addRowBias(ci, 1, ldc, n, bias + i, !accumulate);
+      gemvF32(b, ldb, n, k, a + i * lda, ci, accumulate || bias);
+      clampRows(ci, 1, ldc, n, lo, hi);
+    }
+    return;
+  }
+  // Else B transposed once into a buffer, for the tiles to read in rows.
+  static thread_local std::vector<float> transposed;
+  transposed.resize(k * n);
+  float *bt = transposed.data();
+  parallelFor(k, 64, [&](int64_t p0, int64_t p1) {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t p = p0; p < p1; ++p)
+        bt[p * n + j] = b[j * ldb + p];
+  });
+  gemmF32(a, lda, bt, n, m, n, k, c, ldc, accumulate, bias, lo, hi);
 }

@@ -3,8 +3,10 @@
 // The GEMM of dense convolutions: C[M, N] (+)= A[M, K] * B[K, N], with A the
 // weights and B the im2col columns (or the input of a 1x1 convolution), both
 // row-major and read in place. Unlike sgemm it packs neither operand on each
-// call (only the last, partial 32 columns of B), wakes its threads once, and
-// applies the convolution's clamp (ReLU, ReLU6) as it stores.
+// call (only the last, partial 64 columns of B), wakes its threads once, and
+// applies the convolution's clamp (ReLU, ReLU6) as it stores. One tile per
+// SIMD level: AVX-512, AVX2 + FMA, portable C++. Threads split the output
+// into tiles, never K, so results do not depend on the thread count.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,10 +17,6 @@
 #include <cstdint>
 
 namespace sparq::kernels {
-
-/// Whether gemmF32 runs: AVX-512 on this CPU and not capped by limitSimd
-/// (PackedKernels.h); callers fall back to sgemm.
-bool gemmF32Available();
 
 /// C[M, N] (+)= bias + A[M, K] * B[K, N] (bias[M] per row, may be null),
 /// every result clamped to [lo, hi]; row strides lda, ldb, ldc; on the
@@ -35,13 +33,27 @@ void gemmF32Rows(const float *a, int64_t lda, const float *b,
                  float lo, float hi);
 
 /// C[M, N] (+)= bias + A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B
-/// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. gemmF32
-/// where it runs, else OpenBLAS: either way on the kernels' threads
-/// (setNumThreads, HostKernels.h), so that no other threads spin between calls.
+/// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. On the
+/// kernels' threads, each output's sum in the same order however they split
+/// the work: gemmF32, or GEMVs for a few rows times B^T.
 void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                bool transB, int64_t m, int64_t n, int64_t k, float *c,
                int64_t ldc, bool accumulate, const float *bias = nullptr,
                float lo = -INFINITY, float hi = INFINITY);
+
+/// y[m] (+)= W[m, k] * x[k], W row-major with row stride ldw: a batch-1
+/// linear layer, on the kernels' threads. Every row's sum is done in the same
+/// order however the rows are split (unlike sgemv's), so results do not
+/// depend on the thread count.
+void gemvF32(const float *w, int64_t ldw, int64_t m, int64_t k, const float *x,
+             float *y, bool accumulate);
+
+/// One tile of gemmF32 (avx512::gemmTile's contract) at the SIMD level in
+/// use: AVX-512, else AVX2.
+void gemmTileF32(const float *a, int64_t lda, const float *b, int64_t ldb,
+                 const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+                 int64_t ldc, bool accumulate, const float *bias, float lo,
+                 float hi, const float *bLast = nullptr);
 
 namespace avx512 {
 /// Columns of one tile (kTileVecs vectors of 16), and its most rows.
@@ -57,6 +69,22 @@ void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
               int64_t ldc, bool accumulate, const float *bias, float lo,
               float hi, const float *bLast = nullptr);
 } // namespace avx512
+
+namespace portable {
+/// avx512::gemmTile's contract in plain C++.
+void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
+              const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+              int64_t ldc, bool accumulate, const float *bias, float lo,
+              float hi, const float *bLast = nullptr);
+} // namespace portable
+
+namespace avx2 {
+/// avx512::gemmTile's contract, on AVX2 + FMA (strips of 16 columns).
+void gemmTile(const float *a, int64_t lda, const float *b, int64_t ldb,
+              const int64_t *bRows, int64_t k, int rows, int cols, float *c,
+              int64_t ldc, bool accumulate, const float *bias, float lo,
+              float hi, const float *bLast = nullptr);
+} // namespace avx2
 
 } // namespace sparq::kernels
 

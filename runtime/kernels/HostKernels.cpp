@@ -5,9 +5,7 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
 #include "runtime/kernels/PackedKernels.h"
-#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
-
 
 #include <algorithm>
 #include <cassert>
@@ -83,7 +81,8 @@ void sparq::kernels::addRowBias(float *o, int64_t rows, int64_t rowStride,
                                 bool overwrite) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j)
-      o[r * rowStride + j] = (overwrite ? 0.0f : o[r * rowStride + j]) + bias[r];
+      o[r * rowStride + j] =
+          (overwrite ? 0.0f : o[r * rowStride + j]) + bias[r];
 }
 
 void sparq::kernels::conv2dNchwF32(F32x4 *in, F32x4 *w, F32x4 *out,
@@ -123,7 +122,6 @@ void sparq::kernels::conv2dNchwF32Rows(F32x4 *in, const float *w, int64_t f,
              });
 }
 
-SPARQ_SIMD_CLONES
 void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
                                 F32x4 *out, const ConvParams &p,
                                 const ConvGemm &mm) {
@@ -192,12 +190,10 @@ void sparq::kernels::convIm2col(F32x4 *in, int64_t f, int64_t kh, int64_t kw,
     // out[F, OH*OW] (+)= W[F, K] * cols[K, OH*OW].
     bool oContiguous = out->strides[3] == 1 && out->strides[2] == ow;
     if (oContiguous) {
-      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate, p.bias, p.lo,
-         p.hi);
+      mm(bmat, bs0, o, out->strides[1], cols, p.accumulate, p.bias, p.lo, p.hi);
     } else {
       std::vector<float> tmp(f * cols, 0.0f);
-      mm(bmat, bs0, tmp.data(), cols, cols, false, p.bias, -INFINITY,
-         INFINITY);
+      mm(bmat, bs0, tmp.data(), cols, cols, false, p.bias, -INFINITY, INFINITY);
       for (int64_t fi = 0; fi < f; ++fi)
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
@@ -243,11 +239,11 @@ depthwiseRow(const float *__restrict x, int64_t rowStride,
   }
 }
 
-/// Images x channels [u0, u1) of a depthwise convolution; one clone per
-/// instruction set.
-SPARQ_SIMD_CLONES
-void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
-                     const ConvParams &p, int64_t u0, int64_t u1) {
+/// Images x channels [u0, u1) of a depthwise convolution; inlined into one
+/// copy per instruction set (depthwisePlanes).
+SPARQ_SIMD_INLINE inline void depthwisePlanesAt(F32x4 *in, MemRef<float, 3> *w,
+                                                F32x4 *out, const ConvParams &p,
+                                                int64_t u0, int64_t u1) {
   int64_t c = in->sizes[1], h = in->sizes[2], wd = in->sizes[3];
   int64_t kh = w->sizes[1], kw = w->sizes[2];
   int64_t oh = out->sizes[2], ow = out->sizes[3];
@@ -289,7 +285,7 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
       int64_t iy0 = oy * sh - p.padTop;
       bool rowsInside = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
       // Slow path: any column, taps checked against the borders.
-      auto general = [&](int64_t from, int64_t to) {
+      auto general = [&](int64_t from, int64_t to) SPARQ_SIMD_INLINE {
         for (int64_t ox = from; ox < to; ++ox) {
           float acc = (p.accumulate ? dst[ox * os3] : 0.0f) + bias;
           for (int64_t y = 0; y < kh; ++y) {
@@ -323,6 +319,12 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
     }
   }
 }
+
+void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
+                     const ConvParams &p, int64_t u0, int64_t u1) {
+  sparq::withSimd(
+      [&]() SPARQ_SIMD_INLINE { depthwisePlanesAt(in, w, out, p, u0, u1); });
+}
 } // namespace
 
 void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
@@ -339,7 +341,6 @@ namespace {
 inline float maxNan(float a, float b) { return a > b || a != a ? a : b; }
 } // namespace
 
-SPARQ_SIMD_CLONES
 void sparq::kernels::maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw,
                                       F32x4 *out, const ConvParams &p) {
   int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
@@ -350,40 +351,43 @@ void sparq::kernels::maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw,
   bool acc = p.accumulate;
   int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, oh * ow));
   parallelFor(n * c, grain, [&](int64_t q0, int64_t q1) {
-    std::vector<float> row(ow);
-    for (int64_t q = q0; q < q1; ++q) {
-      const float *x =
-          in->data() + q / c * in->strides[0] + q % c * in->strides[1];
-      float *o =
-          out->data() + q / c * out->strides[0] + q % c * out->strides[1];
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        float *d = o + oy * out->strides[2];
-        for (int64_t ox = 0; ox < ow; ++ox)
-          row[ox] = acc ? d[ox * os3] : -INFINITY;
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          int64_t iy = oy * sh + ky * dh - p.padTop;
-          if (iy < 0 || iy >= h)
-            continue;
-          const float *src = x + iy * in->strides[2];
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            // Outputs whose tap column is inside [0, w).
-            int64_t off = kx * dw - p.padLeft;
-            int64_t ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-            int64_t ox1 =
-                w - 1 - off < 0 ? 0 : std::min(ow, (w - 1 - off) / sw + 1);
-            const float *s = src + off * is3;
-            if (is3 == 1 && sw == 1)
-              for (int64_t ox = ox0; ox < ox1; ++ox)
-                row[ox] = maxNan(s[ox], row[ox]);
-            else
-              for (int64_t ox = ox0; ox < ox1; ++ox)
-                row[ox] = maxNan(s[ox * sw * is3], row[ox]);
+    std::vector<float> rowBuffer(ow);
+    float *row = rowBuffer.data();
+    sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+      for (int64_t q = q0; q < q1; ++q) {
+        const float *x =
+            in->data() + q / c * in->strides[0] + q % c * in->strides[1];
+        float *o =
+            out->data() + q / c * out->strides[0] + q % c * out->strides[1];
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          float *d = o + oy * out->strides[2];
+          for (int64_t ox = 0; ox < ow; ++ox)
+            row[ox] = acc ? d[ox * os3] : -INFINITY;
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            int64_t iy = oy * sh + ky * dh - p.padTop;
+            if (iy < 0 || iy >= h)
+              continue;
+            const float *src = x + iy * in->strides[2];
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              // Outputs whose tap column is inside [0, w).
+              int64_t off = kx * dw - p.padLeft;
+              int64_t ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+              int64_t ox1 =
+                  w - 1 - off < 0 ? 0 : std::min(ow, (w - 1 - off) / sw + 1);
+              const float *s = src + off * is3;
+              if (is3 == 1 && sw == 1)
+                for (int64_t ox = ox0; ox < ox1; ++ox)
+                  row[ox] = maxNan(s[ox], row[ox]);
+              else
+                for (int64_t ox = ox0; ox < ox1; ++ox)
+                  row[ox] = maxNan(s[ox * sw * is3], row[ox]);
+            }
           }
+          for (int64_t ox = 0; ox < ow; ++ox)
+            d[ox * os3] = row[ox];
         }
-        for (int64_t ox = 0; ox < ow; ++ox)
-          d[ox * os3] = row[ox];
       }
-    }
+    });
   });
 }
 

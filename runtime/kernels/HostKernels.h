@@ -56,10 +56,9 @@ void conv2dNchwF32Rows(F32x4 *in, const float *w, int64_t f, int64_t kh,
 /// The GEMM of an im2col convolution: out[F, n] (+)= bias + W[F, K] *
 /// cols[K, n] (bias per row, may be null), `cols` with row stride ldCols,
 /// `out` with row stride ldOut, the result clamped to [lo, hi].
-using ConvGemm = std::function<void(const float *cols, int64_t ldCols,
-                                    float *out, int64_t ldOut, int64_t n,
-                                    bool accumulate, const float *bias,
-                                    float lo, float hi)>;
+using ConvGemm = std::function<void(
+    const float *cols, int64_t ldCols, float *out, int64_t ldOut, int64_t n,
+    bool accumulate, const float *bias, float lo, float hi)>;
 /// Adds bias[r] to row r of rows x cols floats (row stride rowStride), or
 /// writes it there when `overwrite`.
 void addRowBias(float *o, int64_t rows, int64_t rowStride, int64_t cols,
@@ -101,8 +100,8 @@ void maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw, F32x4 *out,
                       const ConvParams &p);
 
 /// Threads the library kernels use: the pool every kernel runs on
-/// (ThreadPool.h), default 2. OpenBLAS stays on one thread where the own
-/// GEMM runs (DenseGemm.h), so that no second set of threads spins.
+/// (ThreadPool.h; default SPARQ_NUM_THREADS, else 2). Results do not depend
+/// on it.
 void setNumThreads(int threads);
 
 /// Calls `fn(symbol, address)` for every symbol the generated host code

@@ -4,10 +4,7 @@
 #include "runtime/formats/BitPack.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/PackedGemvSimd.h"
-#include "runtime/kernels/SimdClones.h"
 #include "runtime/kernels/ThreadPool.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cassert>
@@ -25,19 +22,6 @@ using sparq::formats::Quant;
 using sparq::formats::Section;
 
 namespace {
-
-SimdLevel detectedSimd() {
-  static const SimdLevel level = avx512::available() && avx512vnni::available()
-                                     ? SimdLevel::Avx512Vnni
-                                 : avx512::available() ? SimdLevel::Avx512
-                                 : avx2::available()   ? SimdLevel::Avx2
-                                                       : SimdLevel::Portable;
-  return level;
-}
-
-SimdLevel simdCap = SimdLevel::Avx512Vnni;
-
-SimdLevel simd() { return std::min(detectedSimd(), simdCap); }
 
 //===----------------------------------------------------------------------===//
 // Values of sparse formats: f32, or codes looked up in a table.
@@ -105,9 +89,9 @@ void zeroRows(float *y, int64_t ldy, int64_t rows, int64_t n) {
 
 /// yr[0, n) += sum of v[i] * xs[i][0, n) for i < count (count <= 8): four or
 /// eight rows at a time, so that yr is loaded and stored once per group.
-SPARQ_SIMD_CLONES
-void axpy8(float *__restrict yr, const float *const *xs, const float *v,
-           int count, int64_t n) {
+SPARQ_SIMD_INLINE inline void axpy8At(float *__restrict yr,
+                                      const float *const *xs, const float *v,
+                                      int count, int64_t n) {
   if (count == 8) {
     const float *__restrict x0 = xs[0], *__restrict x1 = xs[1],
                             *__restrict x2 = xs[2], *__restrict x3 = xs[3],
@@ -134,6 +118,11 @@ void axpy8(float *__restrict yr, const float *const *xs, const float *v,
     for (int64_t j = 0; j < n; ++j)
       yr[j] += vi * x[j];
   }
+}
+
+void axpy8(float *yr, const float *const *xs, const float *v, int count,
+           int64_t n) {
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE { axpy8At(yr, xs, v, count, n); });
 }
 
 /// Accumulates the entries of one output row, a group at a time: eight
@@ -337,8 +326,8 @@ struct Int8Tables {
 
 /// The largest |v[i * stride]|, i < n: on the bits, whose order is the
 /// floats' for magnitudes, so that it vectorizes.
-SPARQ_SIMD_CLONES float maxMagnitude(const float *__restrict v, int64_t n,
-                                     int64_t stride) {
+SPARQ_SIMD_INLINE inline float maxMagnitudeAt(const float *__restrict v,
+                                              int64_t n, int64_t stride) {
   uint32_t max = 0;
   for (int64_t i = 0; i < n; ++i) {
     uint32_t b;
@@ -350,11 +339,22 @@ SPARQ_SIMD_CLONES float maxMagnitude(const float *__restrict v, int64_t n,
   return m;
 }
 
+float maxMagnitude(const float *v, int64_t n, int64_t stride) {
+  float m;
+  sparq::withSimd([&]()
+                      SPARQ_SIMD_INLINE { m = maxMagnitudeAt(v, n, stride); });
+  return m;
+}
+
 /// q[i] = round(v[i] * inv), i < 16: one table.
-SPARQ_SIMD_CLONES void quantizeTable(const float *__restrict v, float inv,
-                                     int8_t *__restrict q) {
+SPARQ_SIMD_INLINE inline void quantizeTableAt(const float *__restrict v,
+                                              float inv, int8_t *__restrict q) {
   for (int i = 0; i < 16; ++i)
     q[i] = int8_t(std::nearbyint(v[i] * inv));
+}
+
+void quantizeTable(const float *v, float inv, int8_t *q) {
+  sparq::withSimd([&]() SPARQ_SIMD_INLINE { quantizeTableAt(v, inv, q); });
 }
 
 /// Quantizes one block's f32 tables (words [k0, k1), at f) into t.
@@ -406,7 +406,7 @@ Int8Tables quantizeTables(SlotTables kind, int64_t rows, int64_t words,
   t.scale.resize(blocks);
   t.xsum.resize(blocks);
   // The int8 kernel takes whole tiles and needs no f32 copy.
-  if (simd() != SimdLevel::Avx512Vnni || rows % kCodeTile)
+  if (simdLevel() != SimdLevel::Avx512Vnni || rows % kCodeTile)
     t.asFloat.resize(words * 8 * table);
   // At least 64 words a thread: waking one for less costs more.
   parallelFor(
@@ -452,7 +452,7 @@ void tiledGemv(const PackedView &w, SlotTables kind, int64_t flushWords,
   int64_t rows = w.rows(), perWord = sparq::formats::codesPerWord(w.layout());
   int64_t words = (w.cols() + perWord - 1) / perWord;
   const uint32_t *codes = w.section<uint32_t>(Section::Values);
-  SimdLevel level = simd();
+  SimdLevel level = simdLevel();
   bool vnni = i8 && level == SimdLevel::Avx512Vnni;
   auto kernel = level >= SimdLevel::Avx512 ? avx512::tileTableSums
                 : level == SimdLevel::Avx2 ? avx2::tileTableSums
@@ -608,15 +608,23 @@ auto nibbleTables(const std::vector<float> &xp, const float *value) {
 /// per tile and group: vectorized, with the trip count known (scalar, it
 /// took a third of the int4 GEMV's time).
 template <int64_t N>
-SPARQ_SIMD_CLONES void
-addGroupSums(const float *__restrict s, const float *__restrict scale,
-             const uint8_t *__restrict zero, float xsum, float *__restrict y) {
+SPARQ_SIMD_INLINE inline void addGroupSumsAt(const float *__restrict s,
+                                             const float *__restrict scale,
+                                             const uint8_t *__restrict zero,
+                                             float xsum, float *__restrict y) {
   if (zero)
     for (int64_t i = 0; i < N; ++i)
       y[i] += scale[i] * (s[i] - float(zero[i]) * xsum);
   else
     for (int64_t i = 0; i < N; ++i)
       y[i] += scale[i] * (s[i] - 8.0f * xsum);
+}
+
+template <int64_t N>
+void addGroupSums(const float *s, const float *scale, const uint8_t *zero,
+                  float xsum, float *y) {
+  sparq::withSimd(
+      [&]() SPARQ_SIMD_INLINE { addGroupSumsAt<N>(s, scale, zero, xsum, y); });
 }
 
 void int4Gemv(const PackedView &w, const float *x, float *y) {
@@ -734,8 +742,7 @@ void decodedGemv(const PackedView &w, const float *x, float *y) {
     for (int64_t b0 = r0; b0 < r1; b0 += kBlock) {
       int64_t b1 = std::min(r1, b0 + kBlock);
       sparq::formats::decodeRows(w, b0, b1, buf.data());
-      for (int64_t r = b0; r < b1; ++r)
-        y[r] += cblas_sdot(cols, buf.data() + (r - b0) * cols, 1, x, 1);
+      gemvF32(buf.data(), cols, b1 - b0, cols, x, y + b0, true);
     }
   });
 }
@@ -799,11 +806,8 @@ void sparq::kernels::packedGemv(const PackedView &w, const float *x, float *y,
       l.quant == Quant::None || (l.quant != Quant::Int && l.valueBits() <= 16);
   if (l.format == Format::Dense) {
     if (l.quant == Quant::None)
-      return parallelFor(w.rows(), kGemvGrain, [&](int64_t r0, int64_t r1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, r1 - r0, w.cols(), 1.0f,
-                    w.section<float>(Section::Values) + r0 * w.cols(), w.cols(),
-                    x, 1, 1.0f, y + r0, 1);
-      });
+      return gemvF32(w.section<float>(Section::Values), w.cols(), w.rows(),
+                     w.cols(), x, y, true);
     if (l.quant == Quant::Ternary)
       return ternaryGemv(w, x, y);
     if (sparq::formats::tableGemv(l, w.cols()))
@@ -966,11 +970,4 @@ void sparq::kernels::forEachPackedKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_linear_f32));
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_f32));
-}
-
-SimdLevel sparq::kernels::simdLevel() { return simd(); }
-
-SimdLevel sparq::kernels::limitSimd(SimdLevel max) {
-  simdCap = max;
-  return simd();
 }

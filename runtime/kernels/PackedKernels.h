@@ -12,6 +12,7 @@
 #define SPARQ_RUNTIME_KERNELS_PACKEDKERNELS_H
 
 #include "runtime/formats/Packed.h"
+#include "runtime/formats/Simd.h"
 #include "runtime/kernels/HostKernels.h"
 
 namespace sparq::kernels {
@@ -35,18 +36,12 @@ void packedLinear(const formats::PackedView &w, const float *a, int64_t lda,
 void packedConv2dNchwF32(const formats::PackedView &w, F32x4 *in, F32x4 *out,
                          int64_t kh, int64_t kw, const ConvParams &p);
 
-/// Instruction sets of the hand-vectorized GEMV kernels, picked at run time.
-/// Avx512Vnni: AVX-512 with VBMI and VNNI, for the GEMVs on int8
-/// activations.
-enum class SimdLevel { Portable, Avx2, Avx512, Avx512Vnni };
-
-/// Caps the instruction set the hand-vectorized kernels (packed GEMVs, the
-/// dense convolution GEMM, depthwise planes) use at `max`: tests and
-/// benchmarks exercise every level a machine has. Returns the level they use
-/// now.
-SimdLevel limitSimd(SimdLevel max);
-/// The level they use now: what the CPU has, capped by limitSimd.
-SimdLevel simdLevel();
+/// The instruction set kernels run at (runtime/formats/Simd.h): the packed
+/// GEMVs, the dense GEMM, depthwise planes and every loop vectorized by
+/// withSimd. Avx512Vnni: the GEMVs on int8 activations.
+using sparq::limitSimd;
+using sparq::SimdLevel;
+using sparq::simdLevel;
 
 /// Symbols of the packed kernels for the JIT, as forEachHostKernel.
 void forEachPackedKernel(const std::function<void(const char *, void *)> &fn);

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -49,6 +51,8 @@ public:
     for (int i = 1; i < size; ++i)
       workers.emplace_back([this, i, start] { work(i, start); });
   }
+
+  int threads() const { return size; }
 
   void run(int64_t n, int64_t grain,
            const std::function<void(int64_t, int64_t)> &fn) {
@@ -116,10 +120,27 @@ private:
   std::atomic<bool> stop{false};
 };
 
+/// SPARQ_NUM_THREADS, else 2 (the machines sparq is measured on have 2
+/// cores; more threads than cores only spin).
+int defaultThreads() {
+  const char *env = std::getenv("SPARQ_NUM_THREADS");
+  if (!env || !*env)
+    return 2;
+  char *end = nullptr;
+  long n = std::strtol(env, &end, 10);
+  if (*end || n < 1 || n > kMaxThreads) {
+    std::fprintf(stderr,
+                 "sparq: ignoring SPARQ_NUM_THREADS=%s (expected 1 to %d)\n",
+                 env, kMaxThreads);
+    return 2;
+  }
+  return int(n);
+}
+
 Pool &pool() {
   static Pool *p = [] {
     auto *created = new Pool(); // never destroyed: kernels may run at exit
-    created->resize(2);
+    created->resize(defaultThreads());
     return created;
   }();
   return *p;
@@ -132,4 +153,8 @@ void sparq::kernels::parallelFor(
   pool().run(n, grain, fn);
 }
 
-void sparq::kernels::setPoolThreads(int threads) { pool().resize(threads); }
+void sparq::kernels::setPoolThreads(int threads) {
+  pool().resize(std::min(threads, kMaxThreads));
+}
+
+int sparq::kernels::poolThreads() { return pool().threads(); }

@@ -1,6 +1,7 @@
 //===- HostExecutable.cpp - JIT-compiled model on the host CPU ------------===//
 
 #include "targets/host/HostExecutable.h"
+#include "runtime/formats/Simd.h"
 #include "runtime/kernels/HostKernels.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -8,6 +9,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -23,6 +25,18 @@ int64_t TensorSpec::numElements() const {
 }
 
 HostExecutable::~HostExecutable() = default;
+
+namespace {
+/// The CPU to build for when the SIMD level is capped below the host's (a
+/// function's target-cpu attribute with empty target-features replaces the
+/// host's features); null to build for the host.
+const char *cappedCpu() {
+  SimdLevel level = simdLevel();
+  if (level == detectedSimd() || level >= SimdLevel::Avx512)
+    return nullptr;
+  return level == SimdLevel::Avx2 ? "x86-64-v3" : "x86-64";
+}
+} // namespace
 
 std::unique_ptr<HostExecutable>
 HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
@@ -41,7 +55,21 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
   llvmModule->getContext()->appendDialectRegistry(registry);
 
   mlir::ExecutionEngineOptions options;
-  options.transformer = mlir::makeOptimizingTransformer(optLevel, 0, nullptr);
+  // options.transformer is a function_ref: the function must outlive create.
+  auto optimize = mlir::makeOptimizingTransformer(optLevel, 0, nullptr);
+  // Under a SIMD cap (SPARQ_SIMD, limitSimd), the generated loops are built
+  // for the capped CPU too, so that a whole model runs as on such a CPU.
+  const char *cpu = cappedCpu();
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      [&](llvm::Module *m) {
+        if (cpu)
+          for (llvm::Function &f : *m) {
+            f.addFnAttr("target-cpu", cpu);
+            f.addFnAttr("target-features", "");
+          }
+        return optimize(m);
+      };
+  options.transformer = transformer;
   options.jitCodeGenOptLevel = static_cast<llvm::CodeGenOptLevel>(optLevel);
   options.enableObjectDump = true;
   // Runtime helpers the lowering calls (memrefCopy for strided copies).
@@ -49,7 +77,8 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
   options.sharedLibPaths = libs;
   auto engineOrErr = mlir::ExecutionEngine::create(llvmModule, options);
   if (!engineOrErr) {
-    error = "JIT compilation failed: " + llvm::toString(engineOrErr.takeError());
+    error =
+        "JIT compilation failed: " + llvm::toString(engineOrErr.takeError());
     return nullptr;
   }
   std::unique_ptr<HostExecutable> exe(new HostExecutable());
@@ -114,13 +143,12 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     if (t->dtype != inputs[i].dtype || t->shape != inputs[i].shape) {
       error = "input '" + inputs[i].name + "' expects " +
               io::dtypeName(inputs[i].dtype) + " of shape " +
-              io::formatShape(inputs[i].shape) +
-              ", got " + io::dtypeName(t->dtype) + " of shape " +
-              t->shapeString();
+              io::formatShape(inputs[i].shape) + ", got " +
+              io::dtypeName(t->dtype) + " of shape " + t->shapeString();
       return false;
     }
-    descs.push_back(makeDescriptor(const_cast<uint8_t *>(t->data.data()),
-                                   t->shape));
+    descs.push_back(
+        makeDescriptor(const_cast<uint8_t *>(t->data.data()), t->shape));
   }
   results.resize(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {

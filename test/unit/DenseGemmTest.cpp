@@ -125,6 +125,26 @@ TEST_P(GemmShape, TransposedB) {
   });
 }
 
+TEST_P(GemmShape, ResultsDoNotDependOnThreadCount) {
+  auto [m, n, k] = GetParam();
+  atEveryLevel([&, m = m, n = n, k = k] {
+    auto a = random(m * k, 20), b = random(k * n, 21), bias = random(m, 22);
+    for (bool transB : {false, true})
+      sparq::test::expectSameOnEveryThreadCount([&, m = m, n = n, k = k] {
+        std::vector<float> c(m * n, 0.5f);
+        denseGemm(a.data(), k, b.data(), transB ? k : n, transB, m, n, k,
+                  c.data(), n, true, bias.data(), -1.0f, 1.0f);
+        return c;
+      });
+    // The batch-1 product: n rows of B times a[0:k].
+    sparq::test::expectSameOnEveryThreadCount([&, n = n, k = k] {
+      std::vector<float> y(n, 0.25f);
+      gemvF32(b.data(), k, n, k, a.data(), y.data(), true);
+      return y;
+    });
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Tiles, GemmShape,
     ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(6, 64, 8),
@@ -133,49 +153,55 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(64, 196, 72),
                       std::make_tuple(50, 300, 257)));
 
-// One row times a transposed B (a batch-1 MatMul, which runs as sgemv):
+// One row times a transposed B (a batch-1 MatMul, which runs as gemvF32):
 // strided B, bias, clamp, overwriting and accumulating, both thread counts.
 TEST(DenseGemm, OneRowTimesTransposedB) {
   int64_t n = 300, k = 257, ldb = k + 3;
   auto a = random(k, 16), b = random(n * ldb, 17), c = random(n, 18),
        bias = random(1, 19);
-  for (bool accumulate : {false, true})
-    for (int threads : {1, 2}) {
-      setPoolThreads(threads);
-      std::vector<float> got = c, init = c;
-      denseGemm(a.data(), k, b.data(), ldb, true, 1, n, k, got.data(), n,
-                accumulate, bias.data(), -0.5f, 2.0f);
-      for (int64_t j = 0; j < n; ++j)
-        init[j] = (accumulate ? init[j] : 0.0f) + bias[0];
-      expectNear(
-          got,
-          reference(a, k, b, ldb, true, 1, n, k, init, n, true, -0.5f, 2.0f),
-          k);
-    }
-  setPoolThreads(2);
+  atEveryLevel([&] {
+    for (bool accumulate : {false, true})
+      for (int threads : {1, 2}) {
+        setPoolThreads(threads);
+        std::vector<float> got = c, init = c;
+        denseGemm(a.data(), k, b.data(), ldb, true, 1, n, k, got.data(), n,
+                  accumulate, bias.data(), -0.5f, 2.0f);
+        for (int64_t j = 0; j < n; ++j)
+          init[j] = (accumulate ? init[j] : 0.0f) + bias[0];
+        expectNear(
+            got,
+            reference(a, k, b, ldb, true, 1, n, k, init, n, true, -0.5f, 2.0f),
+            k);
+      }
+    setPoolThreads(2);
+  });
 }
 
 TEST(DenseGemm, NaNStaysNaNThroughTheClamp) {
   const int64_t m = 6, n = 64, k = 4;
   std::vector<float> a(m * k, 1.0f), b(k * n, 1.0f), c(m * n, 0.0f);
   b[5] = std::numeric_limits<float>::quiet_NaN();
-  denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), n, false,
-            nullptr, 0.0f, 6.0f);
-  for (int64_t i = 0; i < m; ++i) {
-    EXPECT_TRUE(std::isnan(c[i * n + 5])) << "row " << i;
-    EXPECT_EQ(c[i * n + 4], 4.0f);
-  }
+  atEveryLevel([&] {
+    denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), n, false,
+              nullptr, 0.0f, 6.0f);
+    for (int64_t i = 0; i < m; ++i) {
+      EXPECT_TRUE(std::isnan(c[i * n + 5])) << "row " << i;
+      EXPECT_EQ(c[i * n + 4], 4.0f);
+    }
+  });
 }
 
 TEST(DenseGemm, LeavesColumnsPastNUntouched) {
   // A partial tile stores through a mask: the padding of C keeps its values.
   const int64_t m = 7, n = 20, k = 5, ldc = 64;
   auto a = random(m * k, 10), b = random(k * n, 11);
-  std::vector<float> c(m * ldc, 42.0f);
-  denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), ldc, false);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = n; j < ldc; ++j)
-      ASSERT_EQ(c[i * ldc + j], 42.0f) << i << "," << j;
+  atEveryLevel([&] {
+    std::vector<float> c(m * ldc, 42.0f);
+    denseGemm(a.data(), k, b.data(), n, false, m, n, k, c.data(), ldc, false);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = n; j < ldc; ++j)
+        ASSERT_EQ(c[i * ldc + j], 42.0f) << i << "," << j;
+  });
 }
 
 } // namespace

@@ -108,14 +108,13 @@ std::vector<float> referenceConv(const ConvCase &p, const std::vector<float> &x,
           for (int64_t c = 0; c < p.c; ++c) {
             if (depthwise && c != f)
               continue;
-            forEachTap(p, y, xo,
-                       [&](int64_t ky, int64_t kx, int64_t iy, int64_t ix) {
-                         float wv =
-                             depthwise
+            forEachTap(
+                p, y, xo, [&](int64_t ky, int64_t kx, int64_t iy, int64_t ix) {
+                  float wv = depthwise
                                  ? wt[(f * p.kh + ky) * p.kw + kx]
                                  : wt[((f * p.c + c) * p.kh + ky) * p.kw + kx];
-                         acc += x[((b * p.c + c) * p.h + iy) * p.w + ix] * wv;
-                       });
+                  acc += x[((b * p.c + c) * p.h + iy) * p.w + ix] * wv;
+                });
           }
           float &o = out[((b * p.f + f) * oh + y) * ow + xo];
           acc += p.bias ? biasValue(f) : 0.0f;
@@ -154,8 +153,8 @@ TEST_P(Conv2dTest, MatchesReference) {
   // A NaN-free garbage output: must be ignored when not accumulating.
   auto out = randomVector(p.n * p.f * oh * ow, 8);
   auto expected = referenceConv(p, x, wt, out, oh, ow, false);
-  auto xv = view<4>(x, {p.n, p.c, p.h, p.w},
-                    {p.c * p.h * p.w, p.h * p.w, p.w, 1});
+  auto xv =
+      view<4>(x, {p.n, p.c, p.h, p.w}, {p.c * p.h * p.w, p.h * p.w, p.w, 1});
   auto wv = view<4>(wt, {p.f, p.c, p.kh, p.kw},
                     {p.c * p.kh * p.kw, p.kh * p.kw, p.kw, 1});
   auto ov = view<4>(out, {p.n, p.f, oh, ow}, {p.f * oh * ow, oh * ow, ow, 1});
@@ -177,8 +176,8 @@ TEST_P(Conv2dTest, DepthwiseMatchesReference) {
   auto wt = randomVector(p.c * p.kh * p.kw, 10);
   auto out = randomVector(p.n * p.c * oh * ow, 11);
   auto expected = referenceConv(p, x, wt, out, oh, ow, true);
-  auto xv = view<4>(x, {p.n, p.c, p.h, p.w},
-                    {p.c * p.h * p.w, p.h * p.w, p.w, 1});
+  auto xv =
+      view<4>(x, {p.n, p.c, p.h, p.w}, {p.c * p.h * p.w, p.h * p.w, p.w, 1});
   auto wv = view<3>(wt, {p.c, p.kh, p.kw}, {p.kh * p.kw, p.kw, 1});
   auto ov = view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
   sparq::test::atEveryLevel([&] {
@@ -187,6 +186,36 @@ TEST_P(Conv2dTest, DepthwiseMatchesReference) {
     depthwiseConv2dNchwF32(&xv, &wv, &gv, paramsOf(p));
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], expected[i], 1e-4) << "at " << i;
+  });
+}
+
+TEST_P(Conv2dTest, ResultsDoNotDependOnThreadCount) {
+  ConvCase p = GetParam();
+  int64_t oh, ow;
+  std::tie(oh, ow) = outputSize(p);
+  auto x = randomVector(p.n * p.c * p.h * p.w, 6);
+  auto wt = randomVector(p.f * p.c * p.kh * p.kw, 7);
+  auto dw = randomVector(p.c * p.kh * p.kw, 10);
+  auto xv =
+      view<4>(x, {p.n, p.c, p.h, p.w}, {p.c * p.h * p.w, p.h * p.w, p.w, 1});
+  auto wv = view<4>(wt, {p.f, p.c, p.kh, p.kw},
+                    {p.c * p.kh * p.kw, p.kh * p.kw, p.kw, 1});
+  auto dv = view<3>(dw, {p.c, p.kh, p.kw}, {p.kh * p.kw, p.kw, 1});
+  sparq::test::atEveryLevel([&] {
+    sparq::test::expectSameOnEveryThreadCount([&] {
+      auto out = randomVector(p.n * p.f * oh * ow, 8);
+      auto ov =
+          view<4>(out, {p.n, p.f, oh, ow}, {p.f * oh * ow, oh * ow, ow, 1});
+      conv2dNchwF32(&xv, &wv, &ov, paramsOf(p));
+      return out;
+    });
+    sparq::test::expectSameOnEveryThreadCount([&] {
+      auto out = randomVector(p.n * p.c * oh * ow, 11);
+      auto ov =
+          view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
+      depthwiseConv2dNchwF32(&xv, &dv, &ov, paramsOf(p));
+      return out;
+    });
   });
 }
 
@@ -217,8 +246,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{1, 2, 20, 40, 2, 5, 3, 1, 2, 1, 3, 2, 0, 2, 4, false, -1, 1},
         // A folded bias, overwriting and accumulating.
         [] {
-          ConvCase c = padded(ConvCase{1, 5, 10, 10, 7, 3, 3, 1, 1, 1, 1}, 1,
-                              false, 0);
+          ConvCase c =
+              padded(ConvCase{1, 5, 10, 10, 7, 3, 3, 1, 1, 1, 1}, 1, false, 0);
           c.bias = true;
           return c;
         }(),
@@ -300,16 +329,24 @@ TEST(HostKernels, MaxPoolMatchesReference) {
     auto xv =
         view<4>(x, {p.n, p.c, p.h, p.w}, {p.c * p.h * p.w, p.h * p.w, p.w, 1});
     auto ov = view<4>(out, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
-    maxPool2dNchwF32(&xv, p.kh, p.kw, &ov, paramsOf(p));
-    int nans = 0;
-    for (size_t i = 0; i < out.size(); ++i) {
-      nans += std::isnan(expected[i]);
-      if (std::isnan(expected[i]))
-        ASSERT_TRUE(std::isnan(out[i])) << "at " << i;
-      else
-        ASSERT_EQ(out[i], expected[i]) << "at " << i;
-    }
-    EXPECT_GT(nans, 0);
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<float> got = out;
+        auto gv =
+            view<4>(got, {p.n, p.c, oh, ow}, {p.c * oh * ow, oh * ow, ow, 1});
+        maxPool2dNchwF32(&xv, p.kh, p.kw, &gv, paramsOf(p));
+        int nans = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          nans += std::isnan(expected[i]);
+          if (std::isnan(expected[i]))
+            EXPECT_TRUE(std::isnan(got[i])) << "at " << i;
+          else
+            EXPECT_EQ(got[i], expected[i]) << "at " << i;
+        }
+        EXPECT_GT(nans, 0);
+        return got;
+      });
+    });
   }
 }
 

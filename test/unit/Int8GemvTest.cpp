@@ -182,19 +182,8 @@ Reference reference(const PackedView &v, const std::vector<float> &wd,
       });
 }
 
-/// Every instruction set this machine has, from the widest down.
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> all;
-  for (SimdLevel l : {SimdLevel::Avx512Vnni, SimdLevel::Avx512, SimdLevel::Avx2,
-                      SimdLevel::Portable})
-    if (limitSimd(l) == l)
-      all.push_back(l);
-  limitSimd(SimdLevel::Avx512Vnni);
-  return all;
-}
-
 TEST(Int8Gemv, MatchesQuantizedReferenceAtEveryLevel) {
-  std::vector<SimdLevel> simd = levels();
+  std::vector<SimdLevel> simd = sparq::test::simdLevels();
   if (simd.front() != SimdLevel::Avx512Vnni)
     std::printf("note: no AVX-512 VNNI + VBMI here; the int8 kernel itself "
                 "is not run, its f32 fallbacks are\n");
@@ -217,7 +206,7 @@ TEST(Int8Gemv, MatchesQuantizedReferenceAtEveryLevel) {
         x[cols / 3] *= 20; // an outlier: its block's scale is coarser
         Reference ref = reference(v, wd, x);
         for (SimdLevel level : simd) {
-          SCOPED_TRACE(what + ", SIMD level " + std::to_string(int(level)));
+          SCOPED_TRACE(what + ", SIMD level " + simdName(level));
           ASSERT_EQ(limitSimd(level), level);
           std::vector<float> y(rows, 0.5f);
           packedGemv(v, x.data(), y.data(), true);

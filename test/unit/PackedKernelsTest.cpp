@@ -90,19 +90,11 @@ void expectNear(const std::vector<float> &got, const std::vector<float> &want,
         << what << " at " << i;
 }
 
-/// Every instruction set this machine has, from the widest down.
-std::vector<SimdLevel> simdLevels() {
-  std::vector<SimdLevel> levels = {limitSimd(SimdLevel::Avx512)};
-  if (levels[0] == SimdLevel::Avx512)
-    levels.push_back(SimdLevel::Avx2);
-  if (levels.back() != SimdLevel::Portable)
-    levels.push_back(SimdLevel::Portable);
-  return levels;
-}
+using sparq::test::simdLevels;
 
 TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
   for (SimdLevel level : simdLevels()) {
-    SCOPED_TRACE("SIMD level " + std::to_string(int(level)));
+    SCOPED_TRACE(std::string("SIMD level ") + simdName(level));
     ASSERT_EQ(limitSimd(level), level);
     std::mt19937 rng(21);
     std::normal_distribution<float> d(0, 1);
@@ -208,7 +200,7 @@ TEST(PackedKernels, QuantizedGemvShapesMatchLoops) {
       {{"q1.2", q12, 1.0}, {70}},
   };
   for (SimdLevel level : simdLevels()) {
-    SCOPED_TRACE("SIMD level " + std::to_string(int(level)));
+    SCOPED_TRACE(std::string("SIMD level ") + simdName(level));
     ASSERT_EQ(limitSimd(level), level);
     std::mt19937 rng(24);
     std::normal_distribution<float> d(0, 1);
@@ -250,18 +242,92 @@ void convMatchesDirectLoops();
 /// every instruction set, since that GEMM is the own one or sgemm.
 TEST(PackedKernels, ConvMatchesDirectLoops) {
   for (SimdLevel level : simdLevels()) {
-    SCOPED_TRACE(int(level));
+    SCOPED_TRACE(std::string("SIMD level ") + simdName(level));
     ASSERT_EQ(limitSimd(level), level);
     convMatchesDirectLoops();
   }
   limitSimd(SimdLevel::Avx512Vnni);
 }
 
+/// Every layout's GEMV (f32 and int8 activations where the layout has
+/// them), SpMM, linear layer and convolution give the same bits on 1-4
+/// threads, at every SIMD level.
+TEST(PackedKernels, ResultsDoNotDependOnThreadCount) {
+  std::vector<Case> all = cases();
+  for (Case c : cases())
+    if (c.layout.format == Format::Dense &&
+        sparq::formats::tableGemv(c.layout, 256)) {
+      c.layout.actBits = 8;
+      c.name = "int8 activations";
+      all.push_back(c);
+    }
+  std::mt19937 rng(23);
+  std::normal_distribution<float> d(0, 1);
+  for (const Case &c : all) {
+    SCOPED_TRACE(c.name);
+    int64_t rows = 1000, cols = 256;
+    std::vector<float> w = weightFor(c, rows, cols, rng);
+    std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
+    PackedView v(blob.data(), blob.size());
+    std::vector<float> x(cols * 600), a(9 * cols);
+    for (float &e : x)
+      e = d(rng);
+    for (float &e : a)
+      e = d(rng);
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<float> y(rows);
+        packedGemv(v, x.data(), y.data(), false);
+        return y;
+      });
+      for (int64_t n : {7, 600})
+        sparq::test::expectSameOnEveryThreadCount([&] {
+          std::vector<float> y(rows * n);
+          packedSpmm(v, x.data(), n, y.data(), n, n, false);
+          return y;
+        });
+      for (int64_t m : {3, 9})
+        sparq::test::expectSameOnEveryThreadCount([&] {
+          std::vector<float> y(m * rows);
+          packedLinear(v, a.data(), cols, y.data(), rows, m, false);
+          return y;
+        });
+    });
+  }
+  // Convolutions: 16 channels x 4x4 taps over an 18x18 map.
+  std::vector<float> in(2 * 16 * 18 * 18);
+  for (float &e : in)
+    e = d(rng);
+  MemRef<float, 4> iv{
+      in.data(), in.data(), 0, {2, 16, 18, 18}, {16 * 18 * 18, 18 * 18, 18, 1}};
+  for (const Case &c : cases()) {
+    SCOPED_TRACE(std::string(c.name) + " conv");
+    std::vector<float> w = weightFor(c, 40, 16 * 16, rng);
+    std::vector<uint8_t> blob = pack(w.data(), 40, 16 * 16, c.layout);
+    PackedView v(blob.data(), blob.size());
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<float> out(2 * 40 * 9 * 9);
+        MemRef<float, 4> ov{
+            out.data(), out.data(), 0, {2, 40, 9, 9}, {40 * 81, 81, 9, 1}};
+        ConvParams p;
+        p.strideH = p.strideW = 2;
+        p.padTop = p.padLeft = 1;
+        p.accumulate = false;
+        p.lo = -INFINITY;
+        p.hi = INFINITY;
+        packedConv2dNchwF32(v, &iv, &ov, 4, 4, p);
+        return out;
+      });
+    });
+  }
+}
+
 void convMatchesDirectLoops() {
   std::mt19937 rng(22);
   std::normal_distribution<float> d(0, 1);
   int64_t n = 2, c = 32, h = 9, wd = 8, k = 40; // k: tiles of rows and a part
-  std::vector<float> bias(k); // a folded per-channel bias
+  std::vector<float> bias(k);                   // a folded per-channel bias
   for (int64_t f = 0; f < k; ++f)
     bias[f] = 0.1f * float(f) - 0.3f;
   std::vector<float> x(n * c * h * wd);
@@ -341,25 +407,6 @@ TEST(ThreadPool, CoversTheRangeOnce) {
     }
   }
   setPoolThreads(2);
-}
-
-TEST(PackedKernels, ThreadedGemvEqualsSerial) {
-  std::mt19937 rng(23);
-  int64_t rows = 1000, cols = 256;
-  for (const Case &c : cases()) {
-    std::vector<float> w = weightFor(c, rows, cols, rng);
-    std::vector<uint8_t> blob = pack(w.data(), rows, cols, c.layout);
-    PackedView v(blob.data(), blob.size());
-    std::normal_distribution<float> d(0, 1);
-    std::vector<float> x(cols), serial(rows), threaded(rows);
-    for (float &e : x)
-      e = d(rng);
-    setPoolThreads(1);
-    packedGemv(v, x.data(), serial.data(), false);
-    setPoolThreads(2);
-    packedGemv(v, x.data(), threaded.data(), false);
-    EXPECT_EQ(serial, threaded) << c.name;
-  }
 }
 
 } // namespace

@@ -5,11 +5,14 @@
 
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
+#include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace sparq::test {
@@ -61,16 +64,49 @@ inline std::vector<float> weightFor(const formats::Layout &l, int64_t rows,
   return w;
 }
 
-/// Runs `body` with the AVX-512 kernels (where the CPU has them) and with
-/// the fallbacks (OpenBLAS, portable loops), then lifts the cap.
+/// Every SIMD level this machine has (formats/Simd.h), from the widest
+/// down: an AVX-512 machine runs the AVX2 and portable paths too.
+inline std::vector<SimdLevel> simdLevels() {
+  std::vector<SimdLevel> levels;
+  for (SimdLevel l : {SimdLevel::Avx512Vnni, SimdLevel::Avx512, SimdLevel::Avx2,
+                      SimdLevel::Portable})
+    if (l <= detectedSimd())
+      levels.push_back(l);
+  return levels;
+}
+
+/// Runs `body` at every level of simdLevels() (the portable one calls
+/// OpenBLAS where a kernel falls back on it), then lifts the cap.
 template <typename Body> void atEveryLevel(Body body) {
-  using kernels::SimdLevel;
-  for (SimdLevel level : {SimdLevel::Avx512Vnni, SimdLevel::Portable}) {
-    SimdLevel got = kernels::limitSimd(level);
-    SCOPED_TRACE(got >= SimdLevel::Avx512 ? "AVX-512 kernels" : "fallbacks");
+  for (SimdLevel level : simdLevels()) {
+    SimdLevel got = limitSimd(level);
+    EXPECT_EQ(got, level);
+    SCOPED_TRACE(std::string("SIMD level ") + simdName(got));
     body();
   }
-  kernels::limitSimd(SimdLevel::Avx512Vnni);
+  limitSimd(SimdLevel::Avx512Vnni);
+}
+
+/// Runs `run`, which returns a kernel's outputs, on 1, 2, 3 and 4 threads:
+/// every run must give the first one's outputs bit for bit (each output's
+/// sums in the same order however the work is split). Back to 2 threads
+/// after.
+template <typename Run> void expectSameOnEveryThreadCount(Run run) {
+  std::vector<float> first;
+  for (int threads : {1, 2, 3, 4}) {
+    kernels::setNumThreads(threads);
+    std::vector<float> got = run();
+    if (threads == 1) {
+      first = got;
+      continue;
+    }
+    ASSERT_EQ(got.size(), first.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(std::memcmp(&got[i], &first[i], sizeof(float)), 0)
+          << "output " << i << " on " << threads << " threads: " << got[i]
+          << ", on one: " << first[i];
+  }
+  kernels::setNumThreads(2);
 }
 
 } // namespace sparq::test

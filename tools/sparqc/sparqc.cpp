@@ -74,6 +74,8 @@ Compiles MODEL for the host CPU and runs it.
   -i FILE.npz        every array of FILE.npz, by key
   -o OUTDIR          write each output as OUTDIR/<output-name>.npy
   --repeat N         run N more times after the first (for timing)
+  --threads N        threads for the kernels (default: SPARQ_NUM_THREADS,
+                     else 2); the outputs are the same for every N
   --timing-json F    write {"compile_ms": .., "run_ms": [..]} to F
   --print-outputs    print every output's values (default: a summary)
 Shapes of the inputs given specialize the model's symbolic dimensions.
@@ -106,6 +108,7 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> inputs; // name (or ""), file
   CompileOptions options;
   int repeat = 0;
+  int threads = 0; // 0: the default
   bool help = false, printOutputs = false, debugInfo = false;
 };
 
@@ -207,6 +210,13 @@ std::string parseArgs(int argc, char **argv, Args &a) {
           v->size() > 7)
         return "option '--repeat' expects a count";
       a.repeat = std::stoi(*v);
+    } else if (arg == "--threads") {
+      auto v = value("--threads");
+      if (!v || v->empty() ||
+          v->find_first_not_of("0123456789") != std::string::npos ||
+          v->size() > 4 || std::stoi(*v) < 1 || std::stoi(*v) > 1024)
+        return "option '--threads' expects a count from 1 to 1024";
+      a.threads = std::stoi(*v);
     } else if (arg == "--timing-json") {
       auto v = value("--timing-json");
       if (!v)
@@ -405,6 +415,8 @@ double msSince(std::chrono::steady_clock::time_point start) {
 }
 
 int runCommand(Args &a) {
+  if (a.threads)
+    setNumThreads(a.threads);
   std::map<std::string, io::HostTensor> tensors;
   std::string err = readInputs(a, tensors);
   if (!err.empty())
