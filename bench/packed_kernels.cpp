@@ -12,8 +12,8 @@
 //
 //   build/bin/sparq-bench-kernels --benchmark_min_time=0.5
 //   SPARQ_BENCH_THREADS=2 build/bin/sparq-bench-kernels ...
-//   SPARQ_BENCH_SIMD=avx2 build/bin/sparq-bench-kernels ...   (avx512: no
-//   VNNI; portable)
+//   SPARQ_SIMD=avx2 build/bin/sparq-bench-kernels ...   (avx512: no VNNI;
+//   portable); with OPENBLAS_CORETYPE=Haswell, OpenBLAS's AVX2 kernels too
 //
 // For ratios on a shared machine, repeat with random interleaving and let
 // bench/bandwidth_ratios.py read the JSON (bench/RESULTS.md, session 10).
@@ -322,18 +322,8 @@ int main(int argc, char **argv) {
   kernels::setNumThreads(threads);
   openblas_set_num_threads(threads);
   benchmark::AddCustomContext("threads", std::to_string(threads));
-  const char *simd = std::getenv("SPARQ_BENCH_SIMD");
-  std::string want = simd ? simd : "";
-  kernels::SimdLevel level =
-      kernels::limitSimd(want == "avx512"     ? kernels::SimdLevel::Avx512
-                         : want == "avx2"     ? kernels::SimdLevel::Avx2
-                         : want == "portable" ? kernels::SimdLevel::Portable
-                                              : kernels::SimdLevel::Avx512Vnni);
-  benchmark::AddCustomContext(
-      "gemv_simd", level == kernels::SimdLevel::Avx512Vnni ? "avx512+vnni"
-                   : level == kernels::SimdLevel::Avx512   ? "avx512"
-                   : level == kernels::SimdLevel::Avx2     ? "avx2"
-                                                           : "portable");
+  // SPARQ_SIMD (runtime/formats/Simd.h) caps the kernels' level.
+  benchmark::AddCustomContext("simd", simdName(simdLevel()));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;
