@@ -6,6 +6,7 @@
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -33,6 +34,48 @@ TileFn tileKernel() {
                                     : &portable::gemmTile;
 }
 
+/// Counts gemm calls: a thread's packed panel belongs to one call.
+std::atomic<uint64_t> gemmCalls{0};
+
+/// Whether the tiles read B from packed panels: with enough rows of A to
+/// share a panel, the copy costs less than reading B's rows in place, each
+/// a few cache lines on another page (AVX2 tile: 1.6-2x; AVX-512 on an
+/// Intel Xeon: level with OpenBLAS sgemm from 0.56-0.94x, bench/RESULTS.md).
+bool packsPanels(int64_t m) {
+  return simdLevel() >= SimdLevel::Avx2 && m >= 2 * kTileRows;
+}
+
+/// This thread's copy of B's columns [j0, j0 + cols) of column tile t, rows
+/// contiguous at kTileCols floats, zero-padded: made once per call and tile.
+/// A thread keeps a panel per column tile for the few-column order, whose
+/// units go across the tiles; the many-column order needs one at a time.
+const float *packedPanel(const float *b, int64_t ldb, const int64_t *bRows,
+                         int64_t k, int64_t j0, int cols, uint64_t call,
+                         int64_t t, bool byColumns) {
+  struct Panel {
+    uint64_t call = 0;
+    int64_t tile = -1;
+    std::vector<float> data;
+  };
+  static thread_local std::vector<Panel> panels;
+  size_t slot = byColumns ? 0 : size_t(t);
+  if (panels.size() <= slot)
+    panels.resize(slot + 1);
+  Panel &panel = panels[slot];
+  if (panel.call == call && panel.tile == t)
+    return panel.data.data();
+  panel.call = call;
+  panel.tile = t;
+  panel.data.resize(k * kTileCols);
+  for (int64_t p = 0; p < k; ++p) {
+    const float *src = (bRows ? b + bRows[p] : b + p * ldb) + j0;
+    float *dst = panel.data.data() + p * kTileCols;
+    std::memcpy(dst, src, cols * sizeof(float));
+    std::fill(dst + cols, dst + kTileCols, 0.0f);
+  }
+  return panel.data.data();
+}
+
 /// gemmF32 and gemmF32Rows: B's row p at b + p * ldb, or b + bRows[p].
 void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
           const int64_t *bRows, int64_t m, int64_t n, int64_t k, float *c,
@@ -44,8 +87,9 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
   // loop would halve its speed). Where each row's over-read stays inside
   // the next row, it reads B in place but for the last row, copied and
   // zero-padded (bLast). Else its columns are copied, zero-padded to a
-  // whole tile.
-  int64_t tail = n % kTileCols;
+  // whole tile. (Packed panels are padded themselves.)
+  bool pack = packsPanels(m);
+  int64_t tail = pack ? 0 : n % kTileCols;
   bool tailInPlace = tail && !bRows && ldb + tail >= kTileCols && k > 1;
   // Named through a pointer in the loop: other threads have their own.
   static thread_local std::vector<float> tailBuffer;
@@ -73,6 +117,7 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
   bool byColumns = colTiles >= 8;
   int64_t units = colTiles * rowUnits;
   TileFn gemmTile = tileKernel();
+  uint64_t call = ++gemmCalls;
   parallelFor(
       units, m * n * k < kSerialMacs ? units : 1, [&](int64_t u0, int64_t u1) {
         for (int64_t u = u0; u < u1; ++u) {
@@ -88,6 +133,13 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
           const float *bLast =
               partial && tailInPlace ? tailCols.data() : nullptr;
           int64_t kt = bLast ? k - 1 : k;
+          if (pack) {
+            bt = packedPanel(b, ldb, bRows, k, j0, cols, call, t, byColumns);
+            ldbt = kTileCols;
+            rows = nullptr;
+            bLast = nullptr;
+            kt = k;
+          }
           int64_t r0 = (byColumns ? u % rowUnits : u / colTiles) *
                        tilesPerUnit * kTileRows;
           int64_t r1 = std::min(m, r0 + tilesPerUnit * kTileRows);

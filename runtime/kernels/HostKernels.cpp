@@ -257,19 +257,21 @@ SPARQ_SIMD_INLINE inline void depthwisePlanesAt(F32x4 *in, MemRef<float, 3> *w,
       wd - 1 - lastTap < 0
           ? ox0
           : std::max(ox0, std::min<int64_t>(ow, (wd - 1 - lastTap) / sw + 1));
+  SimdLevel level = simdLevel();
   bool fast = unit && w->strides[0] == kh * kw && (sw == 1 || sw == 2) &&
-              simdLevel() >= SimdLevel::Avx512;
+              level >= SimdLevel::Avx2;
+  auto planes = level >= SimdLevel::Avx512 ? &avx512::depthwisePlanes
+                                           : &avx2::depthwisePlanes;
   if (fast) {
     // Runs of channels within one image: the scratch plane and the tap
     // offsets are set up once per run.
     for (int64_t u = u0; u < u1;) {
       int64_t b = u / c, ci = u % c, run = std::min(u1 - u, c - ci);
-      avx512::depthwisePlanes(
-          in->data() + b * in->strides[0] + ci * in->strides[1], in->strides[1],
-          h, wd, is2, w->data() + ci * kh * kw, kh, kw,
-          out->data() + b * out->strides[0] + ci * out->strides[1],
-          out->strides[1], oh, ow, out->strides[2], p,
-          p.bias ? p.bias + ci : nullptr, run);
+      planes(in->data() + b * in->strides[0] + ci * in->strides[1],
+             in->strides[1], h, wd, is2, w->data() + ci * kh * kw, kh, kw,
+             out->data() + b * out->strides[0] + ci * out->strides[1],
+             out->strides[1], oh, ow, out->strides[2], p,
+             p.bias ? p.bias + ci : nullptr, run);
       u += run;
     }
     return;
