@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end latency: `sparqc run` against onnxruntime on the same ONNX models.
 
-ResNet-18 and MobileNetV2 (ResNet-50 with --models) from torchvision (seeded
-random weights, batch 1, 224x224) are exported once and run by both, side by
-side in one process tree. `--simd avx512,avx2` runs sparqc once per SIMD level
+ResNet-18, MobileNetV2 and ResNet-50 from torchvision (seeded random
+weights, batch 1, 224x224) are exported once and run by all, side by side in
+one process tree; IREE too where its venv exists (bench/iree_latency.py). `--simd avx512,avx2` runs sparqc once per SIMD level
 (SPARQ_SIMD caps its kernels and JIT code), so one AVX-512 machine measures
 the AVX2 paths too; onnxruntime always runs at the CPU's own level. The CPU's
 model and SIMD flags are printed with the table.
@@ -15,6 +15,9 @@ Setup (onnxruntime comes from PyPI, torch from Debian):
     /usr/bin/python3 -m venv --system-site-packages .venv
     .venv/bin/pip install -r bench/requirements.txt
     .venv/bin/python bench/e2e_latency.py [--repeat 20] [--markdown-out FILE]
+IREE, optional, in a venv of its own (bench/iree_latency.py):
+    /usr/bin/python3 -m venv .venv-iree
+    .venv-iree/bin/pip install -r bench/requirements-iree.txt
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Optional
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("resnet18", "mobilenet_v2")
+MODELS = ("resnet18", "mobilenet_v2", "resnet50")
 SEED = 0
 # Loose on purpose: a check that both ran the same model, not a numerics test.
 CHECK_RTOL, CHECK_ATOL = 1e-2, 1e-3
@@ -46,6 +49,7 @@ class Row:
     sparqc_ms: dict[str, float]  # by SIMD level ("" for the CPU's own)
     ort_ms: float
     compile_ms: float
+    iree_ms: Optional[float] = None
 
 
 def cpu_description() -> str:
@@ -139,18 +143,37 @@ def time_ort(model: Path, x: np.ndarray, repeat: int) -> tuple[float, np.ndarray
     return statistics.median(runs), result
 
 
+def time_iree(python: Path, model: Path, x: np.ndarray, repeat: int, work: Path,
+              timeout: float) -> tuple[float, np.ndarray]:
+    """(median run ms, output) of IREE, run by bench/iree_latency.py in its venv."""
+    np.save(work / "iree-input.npy", x)
+    cmd = [str(python), str(REPO / "bench" / "iree_latency.py"), str(model),
+           str(work / "iree-input.npy"), "--repeat", str(repeat)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"IREE failed on {model.name} ({proc.returncode}):\n"
+                           f"{proc.stderr[-4000:]}")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(report["median_ms"]), np.load(report["output"])
+
+
 def markdown(rows: list[Row], repeat: int, levels: list[str]) -> str:
     names = [level or "native" for level in levels]
+    iree = any(r.iree_ms is not None for r in rows)
     lines = [f"CPU: {cpu_description()}", "",
              f"Median of {repeat} runs after one warm-up, batch 1, 224x224;"
-             " onnxruntime with 2 intra-op threads, at the CPU's own level.", "",
-             "| model | ORT ms | " + " | ".join(f"sparqc {n} ms | {n}/ORT" for n in names)
+             " onnxruntime with 2 intra-op threads, at the CPU's own level"
+             + ("; IREE llvm-cpu for the host CPU, 2 workers" if iree else "") + ".", "",
+             "| model | ORT ms | " + ("IREE ms | " if iree else "")
+             + " | ".join(f"sparqc {n} ms | {n}/ORT" for n in names)
              + " | sparqc compile ms |",
-             "|---|---:|" + "---:|---:|" * len(names) + "---:|"]
+             "|---|---:|" + ("---:|" if iree else "") + "---:|---:|" * len(names) + "---:|"]
     for r in rows:
         cells = " | ".join(f"{r.sparqc_ms[level]:.2f} | {r.sparqc_ms[level] / r.ort_ms:.2f}"
                            for level in levels)
-        lines.append(f"| {r.model} | {r.ort_ms:.2f} | {cells} | {r.compile_ms:.0f} |")
+        iree_cell = (f"{r.iree_ms:.2f} | " if r.iree_ms is not None else "- | ") if iree else ""
+        lines.append(f"| {r.model} | {r.ort_ms:.2f} | {iree_cell}{cells} | "
+                     f"{r.compile_ms:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -168,6 +191,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--simd", default="",
                         help="comma-separated SPARQ_SIMD levels to run sparqc at, e.g. "
                              "avx512,avx2 (default: the CPU's own)")
+    parser.add_argument("--iree-python", type=Path, default=REPO / ".venv-iree" / "bin" / "python",
+                        help="python of IREE's venv (default: .venv-iree); IREE is left "
+                             "out where it does not exist")
     parser.add_argument("--markdown-out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
 
@@ -187,6 +213,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not set(levels) <= known:
         print(f"error: --simd takes levels of {sorted(known)}", file=sys.stderr)
         return 2
+    iree = args.iree_python if args.iree_python.is_file() else None
+    if iree is None:
+        print(f"note: no IREE venv at {args.iree_python}: IREE is left out "
+              "(see bench/iree_latency.py)", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="sparq-bench-") as tmp:
         for name in [m for m in args.models.split(",") if m]:
@@ -206,7 +236,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                           "onnxruntime outputs differ", file=sys.stderr)
                 print(f"{name}: sparqc {level or 'native'} {ms:.2f} ms, ORT {ort_ms:.2f} ms",
                       file=sys.stderr, flush=True)
-            rows.append(Row(name, sparqc_ms, ort_ms, compile_ms))
+            iree_ms = None
+            if iree is not None:
+                iree_ms, iree_out = time_iree(iree, model, x, args.repeat, work,
+                                              args.timeout)
+                if iree_out.shape != want.shape or not np.allclose(iree_out, want,
+                                                                   CHECK_RTOL, CHECK_ATOL):
+                    print(f"warning: {name}: IREE and onnxruntime outputs differ",
+                          file=sys.stderr)
+                print(f"{name}: IREE {iree_ms:.2f} ms", file=sys.stderr, flush=True)
+            rows.append(Row(name, sparqc_ms, ort_ms, compile_ms, iree_ms))
 
     table = markdown(rows, args.repeat, levels)
     print(table, end="")

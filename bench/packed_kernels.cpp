@@ -211,9 +211,14 @@ void BM_ConvGemmOwn(benchmark::State &s) { denseConvGemm(s, true); }
 BENCHMARK(BM_ConvGemmSgemm)->SPARQ_CONV_SHAPES;
 BENCHMARK(BM_ConvGemmOwn)->SPARQ_CONV_SHAPES;
 // MobileNetV2's 1x1 convolutions: expansions (small K, large outputs) and
-// projections (large K, few filters), early and late.
+// projections (large K, few filters), early and late; then ResNet-50's
+// bottleneck 1x1s at 56x56, 28x28 and 7x7.
 #define SPARQ_POINTWISE_SHAPES                                                 \
   Args({96, 16, 12544})                                                        \
+      ->Args({256, 64, 3136})                                                  \
+      ->Args({64, 256, 3136})                                                  \
+      ->Args({512, 128, 784})                                                  \
+      ->Args({2048, 512, 49})                                                  \
       ->Args({144, 24, 3136})                                                  \
       ->Args({24, 144, 3136})                                                  \
       ->Args({32, 192, 784})                                                   \

@@ -37,12 +37,15 @@ TileFn tileKernel() {
 /// Counts gemm calls: a thread's packed panel belongs to one call.
 std::atomic<uint64_t> gemmCalls{0};
 
-/// Whether the tiles read B from packed panels: with enough rows of A to
-/// share a panel, the copy costs less than reading B's rows in place, each
-/// a few cache lines on another page (AVX2 tile: 1.6-2x; AVX-512 on an
-/// Intel Xeon: level with OpenBLAS sgemm from 0.56-0.94x, bench/RESULTS.md).
+/// Whether the tiles read B from packed panels: the AVX2 tile runs strips
+/// of 16 columns, each reading one cache line per row of B, every row on
+/// another page; with enough rows of A to share a panel, the copy costs
+/// less (under load, the tile went from 0.47-0.77x to 0.85-1.1x of
+/// OpenBLAS's Haswell sgemm; bench/RESULTS.md, session 11). The AVX-512 tile
+/// reads 4 lines a row: A/B runs of packing it were inconclusive, so it
+/// reads B in place as before.
 bool packsPanels(int64_t m) {
-  return simdLevel() >= SimdLevel::Avx2 && m >= 2 * kTileRows;
+  return simdLevel() == SimdLevel::Avx2 && m >= 2 * kTileRows;
 }
 
 /// This thread's copy of B's columns [j0, j0 + cols) of column tile t, rows
