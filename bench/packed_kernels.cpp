@@ -27,6 +27,7 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/QuantizedConv.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
@@ -210,6 +211,21 @@ void BM_ConvGemmOwn(benchmark::State &s) { denseConvGemm(s, true); }
       ->UseRealTime()
 BENCHMARK(BM_ConvGemmSgemm)->SPARQ_CONV_SHAPES;
 BENCHMARK(BM_ConvGemmOwn)->SPARQ_CONV_SHAPES;
+
+// The same shapes on integers: int8 weights times uint8 columns in quads
+// (QuantizedConv.h), the GEMM of a quantized (QDQ) convolution.
+void BM_ConvGemmU8S8(benchmark::State &state) {
+  int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  std::vector<int8_t> a(m * k, 3);
+  std::vector<uint8_t> b(k * n + 256, 7);
+  std::vector<int32_t> c(m * n);
+  for (auto _ : state) {
+    kernels::gemmU8S8(a.data(), b.data(), m, n, k, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetItemsProcessed(state.iterations() * m * n * k);
+}
+BENCHMARK(BM_ConvGemmU8S8)->SPARQ_CONV_SHAPES;
 // MobileNetV2's 1x1 convolutions: expansions (small K, large outputs) and
 // projections (large K, few filters), early and late; then ResNet-50's
 // bottleneck 1x1s at 56x56, 28x28 and 7x7.

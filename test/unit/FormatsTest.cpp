@@ -12,6 +12,8 @@
 #include "runtime/formats/Pruning.h"
 #include "runtime/formats/Quantize.h"
 
+#include "test/unit/TestData.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,11 +37,22 @@ std::vector<float> randomMatrix(std::mt19937 &rng, int64_t rows, int64_t cols,
   return w;
 }
 
+/// The blob's weight, decoded at every SIMD level this machine has (the
+/// decoders are vectorized per level, Simd.h): every level must give the
+/// same bits.
 std::vector<float> decodeAll(const std::vector<uint8_t> &blob) {
   PackedView v(blob.data(), blob.size());
-  std::vector<float> out(v.rows() * v.cols());
-  decodeRows(v, 0, v.rows(), out.data());
-  return out;
+  std::vector<float> first;
+  sparq::test::atEveryLevel([&] {
+    std::vector<float> out(v.rows() * v.cols());
+    decodeRows(v, 0, v.rows(), out.data());
+    if (first.empty())
+      first = out;
+    else
+      EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * 4), 0)
+          << "decoded differently at this level";
+  });
+  return first;
 }
 
 int64_t countNonzeros(const std::vector<float> &w) {

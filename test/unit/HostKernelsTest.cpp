@@ -41,11 +41,14 @@ TEST(HostKernels, MatmulAccumulatesIntoOutput) {
     for (int64_t j = 0; j < n; ++j)
       for (int64_t p = 0; p < k; ++p)
         expected[i * n + j] += a[i * k + p] * b[p * n + j];
-  auto av = view<2>(a, {m, k}, {k, 1}), bv = view<2>(b, {k, n}, {n, 1}),
-       cv = view<2>(c, {m, n}, {n, 1});
-  matmulF32(&av, &bv, &cv);
-  for (size_t i = 0; i < c.size(); ++i)
-    EXPECT_NEAR(c[i], expected[i], 1e-4) << "at " << i;
+  sparq::test::atEveryLevel([&] {
+    std::vector<float> got = c;
+    auto av = view<2>(a, {m, k}, {k, 1}), bv = view<2>(b, {k, n}, {n, 1}),
+         cv = view<2>(got, {m, n}, {n, 1});
+    matmulF32(&av, &bv, &cv);
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], expected[i], 1e-4) << "at " << i;
+  });
 }
 
 TEST(HostKernels, MatmulOnTransposedViewFallsBackCorrectly) {
@@ -57,11 +60,14 @@ TEST(HostKernels, MatmulOnTransposedViewFallsBackCorrectly) {
     for (int64_t j = 0; j < n; ++j)
       for (int64_t p = 0; p < k; ++p)
         expected[i * n + j] += a[i * k + p] * bt[j * k + p];
-  auto av = view<2>(a, {m, k}, {k, 1}), bv = view<2>(bt, {k, n}, {1, k}),
-       cv = view<2>(c, {m, n}, {n, 1});
-  matmulF32(&av, &bv, &cv);
-  for (size_t i = 0; i < c.size(); ++i)
-    EXPECT_NEAR(c[i], expected[i], 1e-4);
+  sparq::test::atEveryLevel([&] {
+    std::vector<float> got = c;
+    auto av = view<2>(a, {m, k}, {k, 1}), bv = view<2>(bt, {k, n}, {1, k}),
+         cv = view<2>(got, {m, n}, {n, 1});
+    matmulF32(&av, &bv, &cv);
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], expected[i], 1e-4);
+  });
 }
 
 struct ConvCase {

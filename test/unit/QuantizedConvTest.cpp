@@ -1,0 +1,131 @@
+//===- QuantizedConvTest.cpp - integer convolution against a loop ---------===//
+//
+// qconv2dNchwU8S8 must equal a plain loop over sum (x - zero) * w exactly
+// (integers: no tolerance), at every SIMD level and thread count, on full
+// uint8/int8 ranges, padding (read as the zero point), strides, dilation,
+// 1x1, K not a multiple of 4, outputs narrower than a tile, accumulation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/kernels/QuantizedConv.h"
+#include "test/unit/TestData.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+using namespace sparq::kernels;
+
+namespace {
+
+struct QCase {
+  int64_t n, c, h, w, f, kh, kw, s, d, pad;
+  int32_t zero;
+  bool accumulate;
+};
+
+template <typename T, int R>
+MemRef<T, R> dense(std::vector<T> &v, std::array<int64_t, R> sizes) {
+  MemRef<T, R> m;
+  m.allocated = m.aligned = v.data();
+  m.offset = 0;
+  int64_t stride = 1;
+  for (int i = R - 1; i >= 0; --i) {
+    m.sizes[i] = sizes[i];
+    m.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return m;
+}
+
+class QConvTest : public ::testing::TestWithParam<QCase> {};
+
+TEST_P(QConvTest, EqualsTheLoopExactly) {
+  QCase q = GetParam();
+  int64_t oh = (q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1;
+  int64_t ow = (q.w + 2 * q.pad - (q.kw - 1) * q.d - 1) / q.s + 1;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127),
+      any(-1000, 1000);
+  std::vector<uint8_t> x(q.n * q.c * q.h * q.w);
+  std::vector<int8_t> w(q.f * q.c * q.kh * q.kw);
+  std::vector<int32_t> init(q.n * q.f * oh * ow);
+  for (auto &e : x)
+    e = uint8_t(u8(rng));
+  for (auto &e : w)
+    e = int8_t(s8(rng));
+  for (auto &e : init)
+    e = any(rng);
+  std::vector<int32_t> want = init;
+  for (int64_t b = 0; b < q.n; ++b)
+    for (int64_t f = 0; f < q.f; ++f)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t s = 0;
+          for (int64_t c = 0; c < q.c; ++c)
+            for (int64_t ky = 0; ky < q.kh; ++ky)
+              for (int64_t kx = 0; kx < q.kw; ++kx) {
+                int64_t iy = oy * q.s + ky * q.d - q.pad,
+                        ix = ox * q.s + kx * q.d - q.pad;
+                if (iy < 0 || iy >= q.h || ix < 0 || ix >= q.w)
+                  continue; // the zero point: adds nothing
+                s += (int64_t(x[((b * q.c + c) * q.h + iy) * q.w + ix]) -
+                      q.zero) *
+                     w[((f * q.c + c) * q.kh + ky) * q.kw + kx];
+              }
+          int32_t &o = want[((b * q.f + f) * oh + oy) * ow + ox];
+          o = int32_t((q.accumulate ? o : 0) + s);
+        }
+  auto xv = dense<uint8_t, 4>(x, {q.n, q.c, q.h, q.w});
+  auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
+  ConvParams p;
+  p.strideH = p.strideW = q.s;
+  p.dilationH = p.dilationW = q.d;
+  p.padTop = p.padLeft = q.pad;
+  p.accumulate = q.accumulate;
+  sparq::test::atEveryLevel([&] {
+    sparq::test::expectSameOnEveryThreadCount([&] {
+      std::vector<int32_t> got = init;
+      auto ov = dense<int32_t, 4>(got, {q.n, q.f, oh, ow});
+      qconv2dNchwU8S8(&xv, &wv, &ov, q.zero, p);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i], want[i]) << "at " << i;
+      // As floats for the bitwise comparison across thread counts.
+      return std::vector<float>(got.begin(), got.end());
+    });
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, QConvTest,
+    ::testing::Values(QCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 128, false},
+                      QCase{2, 5, 11, 7, 13, 3, 3, 2, 1, 1, 0, true},
+                      QCase{1, 16, 14, 14, 70, 1, 1, 1, 1, 0, 255, false},
+                      QCase{1, 4, 12, 12, 6, 3, 3, 1, 2, 2, 17, false},
+                      QCase{1, 3, 23, 29, 9, 7, 7, 2, 1, 3, 91, true},
+                      QCase{1, 64, 8, 8, 20, 3, 3, 1, 1, 1, 200, false},
+                      QCase{1, 2, 3, 3, 1, 3, 3, 1, 1, 1, 5, false}));
+
+// A long K at the extremes of both ranges: the sums must not overflow or
+// saturate (vpmaddubsw's 16-bit sums would).
+TEST(QuantizedGemm, ExtremesOverALongK) {
+  int64_t m = 7, n = 37, k4 = 4608;
+  std::vector<int8_t> a(m * k4, -128);
+  std::vector<uint8_t> b(k4 * n + 256, 255);
+  for (int64_t i = 0; i < k4; i += 3)
+    a[i] = 127; // row 0 mixes the extremes
+  sparq::test::atEveryLevel([&] {
+    std::vector<int32_t> c(m * n);
+    gemmU8S8(a.data(), b.data(), m, n, k4, c.data(), n);
+    for (int64_t r = 0; r < m; ++r) {
+      int64_t want = 0;
+      for (int64_t k = 0; k < k4; ++k)
+        want += 255 * int64_t(a[r * k4 + k]);
+      for (int64_t j = 0; j < n; ++j)
+        ASSERT_EQ(c[r * n + j], want) << r << "," << j;
+    }
+  });
+}
+
+} // namespace
