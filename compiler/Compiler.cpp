@@ -110,6 +110,17 @@ bool Compiler::importOnnx(const std::string &path,
     l.parameters = n.parameters;
     l.parameterBytes = n.parameterBytes;
     l.macs = countMacs(n.opType, n.inputShapes, n.outputShapes, n.group);
+    if (n.integerWeight) {
+      WeightStats st;
+      st.shape = n.integerWeight->shape;
+      st.format = n.integerWeight->format;
+      st.elements = n.integerWeight->elements;
+      st.nonzeros = n.integerWeight->nonzeros;
+      // Its bytes are the DequantizeLinear's parameters (the int8 codes
+      // are initializers of that node): counted there, not twice.
+      st.bytes = st.denseBytes = n.integerWeight->bytes;
+      l.integerWeights.push_back(std::move(st));
+    }
     layerInfos.push_back(std::move(l));
   }
   return true;
@@ -156,7 +167,7 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
 
 bool Compiler::collectCompression() {
   for (LayerInfo &l : layerInfos)
-    l.weights.clear();
+    l.weights = l.integerWeights;
   std::map<std::string, LayerInfo *> byName;
   for (LayerInfo &l : layerInfos)
     byName[l.name] = &l;

@@ -40,6 +40,9 @@ struct LayerInfo {
   int64_t macs = 0;
   /// The node's weights as compiled (filled by Compiler::collectCompression).
   std::vector<WeightStats> weights;
+  /// A weight the importer already runs as integers (a QDQ Conv's int8
+  /// weight): collectCompression reports it as is.
+  std::vector<WeightStats> integerWeights;
 
   /// Parameter bytes as stored: compressed weights at their packed size.
   int64_t storedBytes() const;

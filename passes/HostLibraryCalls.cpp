@@ -88,17 +88,10 @@ SmallVector<int64_t> attrValues(DenseIntElementsAttr attr) {
   return v;
 }
 
-/// The buffer `op` fills with the constant `value` (linalg.fill, or a
-/// linalg.map / linalg.generic without inputs yielding it), else null. Zero
-/// matches either sign.
-Value filledWith(Operation *op, float value) {
-  auto matches = [&](Value v) {
-    FloatAttr f;
-    if (!matchPattern(v, m_Constant(&f)))
-      return false;
-    return value == 0.0f ? f.getValue().isZero()
-                         : f.getValueAsDouble() == double(value);
-  };
+/// The buffer `op` fills with a constant that `matches` accepts
+/// (linalg.fill, or a linalg.map / linalg.generic without inputs yielding
+/// it), else null.
+Value filledBy(Operation *op, function_ref<bool(Value)> matches) {
   if (auto fill = dyn_cast<linalg::FillOp>(op))
     return matches(fill.getInputs()[0]) ? fill.getOutputs()[0] : Value();
   if (auto map = dyn_cast<linalg::MapOp>(op)) {
@@ -114,6 +107,21 @@ Value filledWith(Operation *op, float value) {
       return gen.getOutputs()[0];
   }
   return Value();
+}
+
+/// The buffer `op` fills with the constant `value` (a float, or an integer
+/// of that value), else null. Zero matches either sign.
+Value filledWith(Operation *op, float value) {
+  return filledBy(op, [&](Value v) {
+    IntegerAttr i;
+    if (matchPattern(v, m_Constant(&i)))
+      return double(i.getValue().getSExtValue()) == double(value);
+    FloatAttr f;
+    if (!matchPattern(v, m_Constant(&f)))
+      return false;
+    return value == 0.0f ? f.getValue().isZero()
+                         : f.getValueAsDouble() == double(value);
+  });
 }
 
 /// The per-channel bias `op` broadcasts into `out` ([N, C, H, W] from a
@@ -160,7 +168,22 @@ struct ConvCall {
 /// Input is an alloc that is filled with `padValue` (zero for a
 /// convolution, -inf for a max pool), gets the source copied into its
 /// interior, and is read by `conv` only: read the source with padding.
-void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f) {
+/// With `anyIntPad`, any integer constant fills the padding, and it lands
+/// there (an integer convolution's zero point).
+void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f,
+                 std::optional<int64_t> *anyIntPad = nullptr) {
+  std::optional<int64_t> intPad;
+  auto isPadFill = [&](Operation *op) {
+    if (!anyIntPad)
+      return filledWith(op, padValue);
+    return filledBy(op, [&](Value v) {
+      IntegerAttr i;
+      if (!matchPattern(v, m_Constant(&i)))
+        return false;
+      intPad = i.getValue().getSExtValue();
+      return true;
+    });
+  };
   auto alloc = call.input.getDefiningOp<memref::AllocOp>();
   if (!alloc)
     return;
@@ -172,7 +195,7 @@ void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f) {
       continue;
     if (isa<memref::DeallocOp>(user) && !dealloc) {
       dealloc = user;
-    } else if (filledWith(user, padValue) == alloc.getResult() && !fill) {
+    } else if (!fill && isPadFill(user) == alloc.getResult()) {
       fill = user;
     } else if (auto s = dyn_cast<memref::SubViewOp>(user); s && !sub) {
       sub = s;
@@ -199,6 +222,8 @@ void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f) {
       !llvm::all_of(sub.getStaticStrides(), [](int64_t s) { return s == 1; }))
     return;
   call.input = source;
+  if (anyIntPad)
+    *anyIntPad = intPad;
   call.padTop = offsets[2];
   call.padLeft = offsets[3];
   call.dead.append({copy, sub, fill});
@@ -531,6 +556,37 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
     op->erase();
 }
 
+/// An int8 x int8 -> int32 convolution (the QDQ import's): a call that
+/// reads the input's padding (its zero point) implicitly and overwrites an
+/// output zeroed just before.
+void rewriteIntConv(linalg::Conv2DNchwFchwOp conv) {
+  Value out = conv.getOutputs()[0];
+  ConvCall call;
+  call.input = conv.getInputs()[0];
+  std::optional<int64_t> pad;
+  foldPadding(conv, call, 0.0f, &pad);
+  foldInit(conv, out, call, 0.0f, /*takesBias=*/false);
+  auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
+  Builder b(conv.getContext());
+  SmallVector<TypedAttr> scalars = {b.getI64IntegerAttr(pad.value_or(0))};
+  for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft,
+                    int64_t(call.accumulate)})
+    scalars.push_back(b.getI64IntegerAttr(v));
+  replaceWithCall(conv, "sparq_conv2d_nchw_s8s8_i32",
+                  {call.input, conv.getInputs()[1], out}, scalars);
+  for (Operation *op : call.dead)
+    op->erase();
+}
+
+bool isIntConv(Operation *op) {
+  auto elem = [&](unsigned i) {
+    auto t = dyn_cast<MemRefType>(op->getOperand(i).getType());
+    return t ? t.getElementType() : Type();
+  };
+  return isa<linalg::Conv2DNchwFchwOp>(op) && elem(0) && elem(1) && elem(2) &&
+         elem(0).isInteger(8) && elem(1).isInteger(8) && elem(2).isInteger(32);
+}
+
 /// `e` as sum_i coefficient[i] * d_i over `dims` dimensions (no constant
 /// term, no division or modulo), else nothing.
 std::optional<SmallVector<int64_t>> linearCoefficients(AffineExpr e,
@@ -664,10 +720,11 @@ struct HostLibraryCallsPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<linalg::MatmulOp, linalg::MatmulTransposeBOp,
-              linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
-              linalg::DepthwiseConv2DNchwChwOp>(op) &&
-          allF32Memrefs(op))
+      if ((isa<linalg::MatmulOp, linalg::MatmulTransposeBOp,
+               linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
+               linalg::DepthwiseConv2DNchwChwOp>(op) &&
+           allF32Memrefs(op)) ||
+          isIntConv(op))
         ops.push_back(op);
     });
     SmallVector<std::pair<linalg::GenericOp, std::array<int64_t, 4>>> pools;
@@ -682,6 +739,8 @@ struct HostLibraryCallsPass
         rewriteMatmulTransposeB(op);
       else if (isa<linalg::BatchMatmulOp>(op))
         replaceWithCall(op, "sparq_batch_matmul_f32", op->getOperands(), {});
+      else if (isIntConv(op))
+        rewriteIntConv(cast<linalg::Conv2DNchwFchwOp>(op));
       else if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(op))
         rewriteConv(conv, "sparq_conv2d_nchw_f32");
       else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))

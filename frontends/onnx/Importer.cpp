@@ -74,8 +74,8 @@ class GraphImporter {
 public:
   GraphImporter(MLIRContext &ctx, const onnx::ModelProto &model,
                 std::string baseDir, const ImportOptions &options)
-      : ctx(ctx), model(model), baseDir(std::move(baseDir)),
-        options(options), b(&ctx) {}
+      : ctx(ctx), model(model), baseDir(std::move(baseDir)), options(options),
+        b(&ctx) {}
 
   FailureOr<ImportedModel> run();
 
@@ -87,9 +87,8 @@ private:
   FailureOr<std::vector<const onnx::NodeProto *>>
   sortNodes(const onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node);
-  InFlightDiagnostic graphError() {
-    return emitError(UnknownLoc::get(&ctx));
-  }
+  void recordDequantized(const onnx::NodeProto &node, NodeContext &nc);
+  InFlightDiagnostic graphError() { return emitError(UnknownLoc::get(&ctx)); }
 
   MLIRContext &ctx;
   const onnx::ModelProto &model;
@@ -124,10 +123,9 @@ LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
       if (d < 0)
         return graphError() << "initializer '" << init.name()
                             << "' has a negative dimension " << d;
-    if (checkedElements(std::vector<int64_t>(init.dims().begin(),
-                                             init.dims().end())) < 0)
-      return graphError() << "initializer '" << init.name()
-                          << "' is too large";
+    if (checkedElements(
+            std::vector<int64_t>(init.dims().begin(), init.dims().end())) < 0)
+      return graphError() << "initializer '" << init.name() << "' is too large";
     auto value = std::make_unique<GraphValue>();
     auto host = std::make_shared<io::HostTensor>();
     std::string err;
@@ -165,12 +163,11 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
       shape = given->second;
       if (type.tensor_type().has_shape() &&
           decl.dim_size() != static_cast<int>(shape.size()))
-        return graphError() << "input '" << in.name() << "' has rank "
-                            << decl.dim_size() << ", but the shape given is "
-                            << shapeStr(shape);
+        return graphError()
+               << "input '" << in.name() << "' has rank " << decl.dim_size()
+               << ", but the shape given is " << shapeStr(shape);
       for (int i = 0; i < decl.dim_size(); ++i)
-        if (decl.dim(i).has_dim_value() &&
-            decl.dim(i).dim_value() != shape[i])
+        if (decl.dim(i).has_dim_value() && decl.dim(i).dim_value() != shape[i])
           return graphError()
                  << "input '" << in.name() << "' expects dimension " << i
                  << " to be " << decl.dim(i).dim_value()
@@ -196,8 +193,8 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
     value->dtype = dtype;
     value->shape = shape;
     auto known = options.inputValues.find(in.name());
-    if (known != options.inputValues.end() &&
-        known->second.dtype == dtype && known->second.shape == shape) {
+    if (known != options.inputValues.end() && known->second.dtype == dtype &&
+        known->second.shape == shape) {
       value->constant = std::make_shared<io::HostTensor>(known->second);
       value->specialized = true;
     }
@@ -258,6 +255,30 @@ GraphImporter::sortNodes(const onnx::GraphProto &graph) {
   return order;
 }
 
+/// A DequantizeLinear's output remembers its integer source, scale and
+/// zero point when those are constants of the model (QDQ graphs), whether
+/// the node was folded or built.
+void GraphImporter::recordDequantized(const onnx::NodeProto &node,
+                                      NodeContext &nc) {
+  if (node.op_type() != "DequantizeLinear" || node.output_size() < 1 ||
+      node.output(0).empty() || nc.numInputs() < 2 || !nc.hasInput(1))
+    return;
+  auto modelConstant = [&](size_t i) -> std::shared_ptr<const io::HostTensor> {
+    if (!nc.hasInput(i) || nc.input(i).specialized)
+      return nullptr;
+    return nc.input(i).constant;
+  };
+  auto d = std::make_shared<GraphValue::Dequantized>();
+  d->source = &nc.input(0);
+  d->scale = modelConstant(1);
+  d->zeroPoint = modelConstant(2);
+  if (!d->scale || (nc.hasInput(2) && !d->zeroPoint))
+    return;
+  int64_t rank = nc.rank(0);
+  d->axis = normalizeAxis(nc.attrInt("axis", 1), rank);
+  values.at(node.output(0))->dequantized = std::move(d);
+}
+
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string name = nodeName(node);
   Location loc = NameLoc::get(StringAttr::get(&ctx, name));
@@ -305,10 +326,12 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
                         << shapeStr(out.shape) << " is too large";
     values[node.output(i)] = std::make_unique<GraphValue>(std::move(out));
   }
+  recordDequantized(node, nc);
   NodeSummary summary;
   summary.name = name;
   summary.opType = node.op_type();
   summary.group = nc.attrInt("group", 1);
+  summary.integerWeight = nc.integerWeight;
   for (const std::string &in : node.input()) {
     if (in.empty())
       continue;
@@ -339,8 +362,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
   b.setInsertionPointToEnd(module->getBody());
-  auto func = b.create<func::FuncOp>(UnknownLoc::get(&ctx),
-                                     options.entryName,
+  auto func = b.create<func::FuncOp>(UnknownLoc::get(&ctx), options.entryName,
                                      b.getFunctionType(argTypes, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
@@ -390,9 +412,9 @@ FailureOr<ImportedModel> GraphImporter::run() {
 } // namespace
 
 void onnx_import::registerImporterDialects(DialectRegistry &registry) {
-  registry.insert<arith::ArithDialect, func::FuncDialect,
-                  linalg::LinalgDialect, math::MathDialect, scf::SCFDialect,
-                  tensor::TensorDialect, mlir::sparq::SparqDialect>();
+  registry.insert<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
+                  math::MathDialect, scf::SCFDialect, tensor::TensorDialect,
+                  mlir::sparq::SparqDialect>();
 }
 
 FailureOr<ImportedModel>
@@ -422,8 +444,7 @@ onnx_import::importOnnxFile(MLIRContext &context, const std::string &path,
     return emitError(UnknownLoc::get(&context))
            << "failed to parse ONNX model '" << path
            << "': not a valid ONNX protobuf (truncated or another format)";
-  std::string baseDir =
-      std::filesystem::absolute(path).parent_path().string();
+  std::string baseDir = std::filesystem::absolute(path).parent_path().string();
   GraphImporter importer(context, model, baseDir, options);
   return importer.run();
 }

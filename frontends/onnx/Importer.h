@@ -8,6 +8,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,21 @@ struct ValueInfo {
 };
 
 /// What the importer saw of one node (for reports).
+/// An integer weight as the report shows it.
+struct IntegerWeight {
+  std::vector<int64_t> shape;
+  std::string format; // e.g. "int8/ch (QDQ)"
+  int64_t elements = 0, nonzeros = 0, bytes = 0;
+};
+
 struct NodeSummary {
   std::string name, opType;
   std::vector<std::vector<int64_t>> inputShapes, outputShapes;
   /// Elements and bytes of inputs that are initializers (weights).
   int64_t parameters = 0, parameterBytes = 0;
   int64_t group = 1;
+  /// A weight the node runs on as integers (a QDQ Conv's int8 weight).
+  std::optional<IntegerWeight> integerWeight;
 };
 
 struct ImportedModel {

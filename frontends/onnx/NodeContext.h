@@ -11,6 +11,7 @@
 #ifndef SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
 #define SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
 
+#include "frontends/onnx/Importer.h"
 #include "runtime/io/HostTensor.h"
 
 #include "mlir/IR/Builders.h"
@@ -39,6 +40,16 @@ struct GraphValue {
   /// specialized on (sparqc run knows its inputs): usable where an op needs a
   /// compile-time operand, never folded into other constants.
   bool specialized = false;
+  /// The output of a DequantizeLinear whose scale and zero point are
+  /// constants of the model: what it dequantizes, so that a consumer can run
+  /// on the integers instead (QDQ models; ops/Quantized.cpp).
+  struct Dequantized {
+    const GraphValue *source; // the integer tensor
+    std::shared_ptr<const io::HostTensor> scale,
+        zeroPoint; // zeroPoint: or null
+    int64_t axis;  // of a 1-D scale
+  };
+  std::shared_ptr<const Dequantized> dequantized;
 };
 
 class NodeContext;
@@ -65,9 +76,7 @@ public:
   }
   const GraphValue &input(size_t i) const { return *inputs[i]; }
   io::DType dtype(size_t i) const { return inputs[i]->dtype; }
-  const std::vector<int64_t> &shape(size_t i) const {
-    return inputs[i]->shape;
-  }
+  const std::vector<int64_t> &shape(size_t i) const { return inputs[i]->shape; }
   int64_t rank(size_t i) const { return inputs[i]->shape.size(); }
   /// Input `i` as an SSA tensor (materializing constants).
   mlir::Value value(size_t i);
@@ -92,8 +101,7 @@ public:
   bool hasAttr(const std::string &name) const { return attr(name) != nullptr; }
   int64_t attrInt(const std::string &name, int64_t def) const;
   float attrFloat(const std::string &name, float def) const;
-  std::string attrString(const std::string &name,
-                         const std::string &def) const;
+  std::string attrString(const std::string &name, const std::string &def) const;
   std::vector<int64_t> attrInts(const std::string &name) const;
   std::vector<float> attrFloats(const std::string &name) const;
   std::vector<std::string> attrStrings(const std::string &name) const;
@@ -111,6 +119,10 @@ public:
   std::vector<GraphValue> &results() { return outputs; }
 
   // --- Errors -----------------------------------------------------------
+  /// Set by a builder that runs the node on an integer weight (for the
+  /// report).
+  std::optional<IntegerWeight> integerWeight;
+
   /// An error prefixed with "node 'NAME' (OpType): ".
   mlir::InFlightDiagnostic error();
 
@@ -141,11 +153,20 @@ void registerRecurrentOps(OpTable &table);
 
 /// Convolution of `input` by `weight` (+ `bias`, may be null) with the
 /// node's conv attributes (pads, strides, dilations, group, auto_pad); any
-/// element type (integer convs accumulate in the input's type).
-mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx,
-                                           mlir::Value input,
-                                           mlir::Value weight,
-                                           mlir::Value bias);
+/// element type (integer convs accumulate in the input's type, or for 2-D
+/// convolutions without groups in `accType`). The padding holds `padValue`,
+/// else zero.
+mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx, mlir::Value input,
+                                           mlir::Value weight, mlir::Value bias,
+                                           mlir::Value padValue = {},
+                                           mlir::Type accType = {});
+/// A Conv whose input and weight are DequantizeLinear outputs (a QDQ
+/// model: uint8/int8 activations per tensor, int8 weights per channel or
+/// tensor, zero weight zero points) built on the integers: an int8 x int8
+/// -> int32 convolution, then one elementwise step to float (zero point,
+/// scales, bias). True if built; false if the node is not of that form
+/// (then it is built on floats); failure with an error.
+mlir::FailureOr<bool> buildConvOnIntegers(NodeContext &ctx);
 /// numpy.matmul of two SSA tensors (broadcast batch dims, 1-D promotion).
 mlir::FailureOr<mlir::Value> buildNumpyMatmul(NodeContext &ctx, mlir::Value a,
                                               mlir::Value b);

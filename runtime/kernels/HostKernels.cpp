@@ -5,6 +5,7 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
 #include "runtime/kernels/PackedKernels.h"
+#include "runtime/kernels/QuantizedConv.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
@@ -473,4 +474,5 @@ void sparq::kernels::forEachHostKernel(
   fn("_mlir_ciface_sparq_maxpool2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_f32));
   forEachPackedKernel(fn);
+  forEachQuantizedKernel(fn);
 }

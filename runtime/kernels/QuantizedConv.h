@@ -30,12 +30,24 @@ using I32x4 = MemRef<int32_t, 4>;
 void qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out, int32_t xZero,
                      const ConvParams &p);
 
-/// The integer GEMM behind it, exposed for tests and benchmarks:
+/// The convolution of int8 x int8 -> int32 as linalg.conv_2d_nchw_fchw on
+/// those types defines it (the IR's integer conv, which sparq's QDQ import
+/// makes): out[N, F, OH, OW] (+)= sum over taps of x * w, x[N, C, H, W] and
+/// w int8, taps in the padding reading `padValue`. Runs on the u8 x s8 GEMM
+/// with x + 128 (a sign flip of its bits) and 128 * sum w taken off.
+void qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out, int32_t padValue,
+                     const ConvParams &p);
+
+/// The integer GEMM behind them, exposed for tests and benchmarks:
 /// C[M, N] = A[M, K4] * B, A int8 row-major with K4 (a multiple of 4)
 /// columns, B uint8 in quads, the 4 bytes of k = 4q..4q+3 of column n at
 /// b[(q * n_total + n) * 4]; C int32 with row stride ldc, overwritten.
 void gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m, int64_t n,
               int64_t k4, int32_t *c, int64_t ldc);
+
+/// Symbols of the integer kernels for the JIT, as forEachHostKernel.
+void forEachQuantizedKernel(
+    const std::function<void(const char *, void *)> &fn);
 
 namespace avx512vnni {
 /// Rows [r0, r1) x columns [j0, j1) of gemmU8S8 (j1 - j0 <= 64).

@@ -97,6 +97,58 @@ TEST_P(QConvTest, EqualsTheLoopExactly) {
   });
 }
 
+// The IR's integer conv (linalg.conv_2d_nchw_fchw on int8): taps in the
+// padding read the pad value and are multiplied like any other.
+TEST_P(QConvTest, SignedInputEqualsTheNamedOpExactly) {
+  QCase q = GetParam();
+  int32_t pad = q.zero - 128; // an int8
+  int64_t oh = (q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1;
+  int64_t ow = (q.w + 2 * q.pad - (q.kw - 1) * q.d - 1) / q.s + 1;
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> s8(-128, 127), any(-1000, 1000);
+  std::vector<int8_t> x(q.n * q.c * q.h * q.w), w(q.f * q.c * q.kh * q.kw);
+  std::vector<int32_t> init(q.n * q.f * oh * ow);
+  for (auto &e : x)
+    e = int8_t(s8(rng));
+  for (auto &e : w)
+    e = int8_t(s8(rng));
+  for (auto &e : init)
+    e = any(rng);
+  std::vector<int32_t> want = init;
+  for (int64_t b = 0; b < q.n; ++b)
+    for (int64_t f = 0; f < q.f; ++f)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t s = 0;
+          for (int64_t c = 0; c < q.c; ++c)
+            for (int64_t ky = 0; ky < q.kh; ++ky)
+              for (int64_t kx = 0; kx < q.kw; ++kx) {
+                int64_t iy = oy * q.s + ky * q.d - q.pad,
+                        ix = ox * q.s + kx * q.d - q.pad;
+                bool inside = iy >= 0 && iy < q.h && ix >= 0 && ix < q.w;
+                int64_t v =
+                    inside ? x[((b * q.c + c) * q.h + iy) * q.w + ix] : pad;
+                s += v * w[((f * q.c + c) * q.kh + ky) * q.kw + kx];
+              }
+          int32_t &o = want[((b * q.f + f) * oh + oy) * ow + ox];
+          o = int32_t((q.accumulate ? o : 0) + s);
+        }
+  auto xv = dense<int8_t, 4>(x, {q.n, q.c, q.h, q.w});
+  auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
+  ConvParams p;
+  p.strideH = p.strideW = q.s;
+  p.dilationH = p.dilationW = q.d;
+  p.padTop = p.padLeft = q.pad;
+  p.accumulate = q.accumulate;
+  sparq::test::atEveryLevel([&] {
+    std::vector<int32_t> got = init;
+    auto ov = dense<int32_t, 4>(got, {q.n, q.f, oh, ow});
+    qconv2dNchwS8S8(&xv, &wv, &ov, pad, p);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << "at " << i;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, QConvTest,
     ::testing::Values(QCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 128, false},

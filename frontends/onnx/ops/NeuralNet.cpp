@@ -92,7 +92,8 @@ FailureOr<Window> resolveWindow(NodeContext &ctx, ArrayRef<int64_t> spatial,
 } // namespace
 
 FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
-                                            Value weight, Value bias) {
+                                            Value weight, Value bias,
+                                            Value padValue, Type accType) {
   auto xs = cast<RankedTensorType>(input.getType()).getShape();
   auto ws = cast<RankedTensorType>(weight.getType()).getShape();
   int64_t rank = xs.size();
@@ -129,11 +130,14 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
 
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
-  Type elem = cast<RankedTensorType>(input.getType()).getElementType();
+  Type inElem = cast<RankedTensorType>(input.getType()).getElementType();
+  // The accumulator's type: the input's, unless given (int8 -> int32).
+  Type elem = accType ? accType : inElem;
   std::vector<int64_t> lo(2, 0), hi(2, 0);
   lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
   hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
-  Value x = padTensor(b, loc, input, lo, hi, cst(b, loc, elem, 0));
+  Value x = padTensor(b, loc, input, lo, hi,
+                      padValue ? padValue : cst(b, loc, inElem, 0));
   auto xp = cast<RankedTensorType>(x.getType()).getShape();
   int64_t cg = c / g, fg = f / g;
 
@@ -224,6 +228,11 @@ LogicalResult buildConv(NodeContext &ctx) {
     return ctx.error() << "expects input and weight of one rank >= 3, got "
                        << shapeStr(ctx.shape(0)) << " and "
                        << shapeStr(ctx.shape(1));
+  auto onIntegers = buildConvOnIntegers(ctx);
+  if (failed(onIntegers))
+    return failure();
+  if (*onIntegers)
+    return success();
   auto r = buildConvCore(ctx, ctx.value(0), ctx.value(1),
                          ctx.hasInput(2) ? ctx.value(2) : Value());
   if (failed(r))

@@ -59,9 +59,9 @@ Value saturateTo(OpBuilder &b, Location loc, Value x, Value zpF, io::DType to) {
   auto [lo, hi] = rangeOf(to);
   r = b.create<arith::MaximumFOp>(loc, r, scalarConstant(b, loc, ft, lo));
   r = b.create<arith::MinimumFOp>(loc, r, scalarConstant(b, loc, ft, hi));
-  return castScalar(b, loc, r, isFloat(io::DType::F32) && ft.isF64()
-                                   ? io::DType::F64
-                                   : io::DType::F32,
+  return castScalar(b, loc, r,
+                    isFloat(io::DType::F32) && ft.isF64() ? io::DType::F64
+                                                          : io::DType::F32,
                     to);
 }
 
@@ -72,14 +72,15 @@ Value minusZeroPoint(OpBuilder &b, Location loc, Value v, io::DType vt,
   SmallVector<Value> ins = {v};
   if (zp)
     ins.push_back(zp);
-  return buildElementwise(b, loc, ins, shape, b.getI32Type(),
-                          [&](OpBuilder &nb, Location nl, ValueRange a) {
-                            Value x = castScalar(nb, nl, a[0], vt, io::DType::I32);
-                            if (a.size() == 1)
-                              return x;
-                            Value z = castScalar(nb, nl, a[1], zt, io::DType::I32);
-                            return nb.create<arith::SubIOp>(nl, x, z).getResult();
-                          });
+  return buildElementwise(
+      b, loc, ins, shape, b.getI32Type(),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value x = castScalar(nb, nl, a[0], vt, io::DType::I32);
+        if (a.size() == 1)
+          return x;
+        Value z = castScalar(nb, nl, a[1], zt, io::DType::I32);
+        return nb.create<arith::SubIOp>(nl, x, z).getResult();
+      });
 }
 
 /// The axis of per-axis scales (input 1); 0 when the scale is per tensor.
@@ -97,8 +98,7 @@ LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   io::DType outType = ctx.hasInput(2) ? ctx.dtype(2) : io::DType::U8;
   if (outType != io::DType::U8 && outType != io::DType::I8 &&
       outType != io::DType::U16 && outType != io::DType::I16)
-    return ctx.error() << "unsupported output type "
-                       << io::dtypeName(outType);
+    return ctx.error() << "unsupported output type " << io::dtypeName(outType);
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   io::DType xt = ctx.dtype(0);
@@ -168,21 +168,22 @@ LogicalResult buildDynamicQuantizeLinear(NodeContext &ctx) {
   Value mx = buildReduction(b, loc, x, all, false, 0, maxF);
   Value mn = buildReduction(b, loc, x, all, false, 0, minF);
   Type f32 = b.getF32Type();
-  Value scale = buildElementwise(b, loc, ValueRange{mx, mn}, {}, f32,
-                                 [](OpBuilder &nb, Location nl, ValueRange a) {
-                                   Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
-                                   return nb.create<arith::DivFOp>(
-                                              nl, d,
-                                              scalarConstant(nb, nl, d.getType(), 255))
-                                       .getResult();
-                                 });
-  Value zp = buildElementwise(
-      b, loc, ValueRange{mn, scale}, {}, b.getIntegerType(8),
+  Value scale = buildElementwise(
+      b, loc, ValueRange{mx, mn}, {}, f32,
       [](OpBuilder &nb, Location nl, ValueRange a) {
-        Value q = nb.create<arith::DivFOp>(
-            nl, nb.create<arith::NegFOp>(nl, a[0]), a[1]);
-        return saturateTo(nb, nl, q, Value(), io::DType::U8);
+        Value d = nb.create<arith::SubFOp>(nl, a[0], a[1]);
+        return nb
+            .create<arith::DivFOp>(nl, d,
+                                   scalarConstant(nb, nl, d.getType(), 255))
+            .getResult();
       });
+  Value zp =
+      buildElementwise(b, loc, ValueRange{mn, scale}, {}, b.getIntegerType(8),
+                       [](OpBuilder &nb, Location nl, ValueRange a) {
+                         Value q = nb.create<arith::DivFOp>(
+                             nl, nb.create<arith::NegFOp>(nl, a[0]), a[1]);
+                         return saturateTo(nb, nl, q, Value(), io::DType::U8);
+                       });
   Value y = buildElementwise(
       b, loc, ValueRange{x, scale, zp}, ctx.shape(0), b.getIntegerType(8),
       [](OpBuilder &nb, Location nl, ValueRange a) {
@@ -271,8 +272,8 @@ Value requantize(NodeContext &ctx, Value acc, ArrayRef<Value> scales,
         for (size_t i = 0; i < ns; ++i)
           v = nb.create<arith::MulFOp>(nl, v, a[1 + i]);
         v = nb.create<arith::DivFOp>(nl, v, a[1 + ns]);
-        Value z = yZp ? castScalar(nb, nl, a[2 + ns], yt, io::DType::F32)
-                      : Value();
+        Value z =
+            yZp ? castScalar(nb, nl, a[2 + ns], yt, io::DType::F32) : Value();
         return saturateTo(nb, nl, v, z, yt);
       });
 }
@@ -288,10 +289,10 @@ LogicalResult buildQLinearMatMul(NodeContext &ctx) {
   if (ctx.rank(1) == 1 && ctx.shape(1)[0] > 1)
     as = reshapeTensor(b, loc, as, {ctx.shape(1)[0], 1});
   io::DType yt = ctx.dtype(7);
-  ctx.setOutput(0,
-                requantize(ctx, *acc, {as, ctx.value(4)}, ctx.value(6),
-                           ctx.value(7), yt),
-                yt);
+  ctx.setOutput(
+      0,
+      requantize(ctx, *acc, {as, ctx.value(4)}, ctx.value(6), ctx.value(7), yt),
+      yt);
   return success();
 }
 
@@ -304,8 +305,8 @@ LogicalResult buildQLinearConv(NodeContext &ctx) {
     wz = reshapeTensor(b, loc, wz, {ctx.shape(5)[0], 1, 1, 1});
   Value x = minusZeroPoint(b, loc, ctx.value(0), ctx.dtype(0), ctx.value(2),
                            ctx.dtype(2));
-  Value w = minusZeroPoint(b, loc, ctx.value(3), ctx.dtype(3), wz,
-                           ctx.dtype(5));
+  Value w =
+      minusZeroPoint(b, loc, ctx.value(3), ctx.dtype(3), wz, ctx.dtype(5));
   Value bias = ctx.hasInput(8) ? ctx.value(8) : Value();
   auto acc = buildConvCore(ctx, x, w, bias);
   if (failed(acc))
@@ -313,14 +314,115 @@ LogicalResult buildQLinearConv(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   Value ws = alongAxis(b, loc, ctx.value(4), 1, rank);
   io::DType yt = ctx.dtype(7);
-  ctx.setOutput(0,
-                requantize(ctx, *acc, {ctx.value(1), ws}, ctx.value(6),
-                           ctx.value(7), yt),
-                yt);
+  ctx.setOutput(
+      0,
+      requantize(ctx, *acc, {ctx.value(1), ws}, ctx.value(6), ctx.value(7), yt),
+      yt);
   return success();
 }
 
 } // namespace
+
+FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
+  if (ctx.numInputs() < 2 || !ctx.hasInput(0) || !ctx.hasInput(1) ||
+      ctx.rank(0) != 4 || ctx.rank(1) != 4 || ctx.attrInt("group", 1) != 1)
+    return false;
+  const auto *xd = ctx.input(0).dequantized.get();
+  const auto *wd = ctx.input(1).dequantized.get();
+  if (!xd || !wd)
+    return false;
+  // Activations per tensor, uint8 or int8, computed at run time.
+  io::DType xt = xd->source->dtype;
+  if ((xt != io::DType::U8 && xt != io::DType::I8) || xd->source->constant ||
+      numElements(xd->scale->shape) != 1 ||
+      (xd->zeroPoint && numElements(xd->zeroPoint->shape) != 1))
+    return false;
+  // Weights int8, constant, symmetric (zero points 0), per tensor or per
+  // output channel.
+  const io::HostTensor *wq = wd->source->constant.get();
+  int64_t f = ctx.shape(1)[0];
+  int64_t ns = numElements(wd->scale->shape);
+  if (!wq || wq->dtype != io::DType::I8 || (ns != 1 && ns != f) ||
+      (ns == f && f > 1 && wd->axis != 0))
+    return false;
+  if (wd->zeroPoint)
+    for (int64_t z : hostToInts(*wd->zeroPoint))
+      if (z != 0)
+        return false;
+  if (ctx.hasInput(2) && (ctx.dtype(2) != io::DType::F32 || ctx.rank(2) != 1 ||
+                          ctx.shape(2)[0] != f))
+    return false;
+  std::vector<double> wScale = hostToDoubles(*wd->scale);
+  double xScale = hostToDoubles(*xd->scale)[0];
+  int64_t xZero = xd->zeroPoint ? hostToInts(*xd->zeroPoint)[0] : 0;
+
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type i8 = b.getIntegerType(8), i32 = b.getI32Type(), f32 = b.getF32Type();
+  // uint8 activations become int8 by flipping the sign bit (x - 128), the
+  // zero point with them: the convolution is then int8 x int8 (linalg's
+  // signed semantics), exact in int32.
+  Value x = xd->source->value;
+  if (xt == io::DType::U8) {
+    x = buildElementwise(
+        b, loc, ValueRange{x}, cast<RankedTensorType>(x.getType()).getShape(),
+        i8, [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value m = nb.create<arith::ConstantIntOp>(nl, -128, 8);
+          return nb.create<arith::XOrIOp>(nl, a[0], m).getResult();
+        });
+    xZero -= 128;
+  }
+  Value w = materializeConstant(b, loc, *wq);
+  // The padding holds the zero point: (x - zero) is 0 there.
+  Value pad = b.create<arith::ConstantIntOp>(loc, xZero, 8);
+  auto acc = buildConvCore(ctx, x, w, Value(), pad, i32);
+  if (failed(acc))
+    return failure();
+  // sum (x - z) * w = sum x * w - z * sum w, per output channel; then the
+  // scales and the bias, in float.
+  std::vector<int64_t> q = hostToInts(*wq);
+  int64_t perFilter = int64_t(q.size()) / f;
+  std::vector<int64_t> shift(f, 0);
+  std::vector<double> scale(f);
+  for (int64_t fi = 0; fi < f; ++fi) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < perFilter; ++k)
+      sum += q[fi * perFilter + k];
+    shift[fi] = xZero * sum;
+    scale[fi] = double(float(xScale * wScale[ns == 1 ? 0 : fi]));
+  }
+  auto channelConstant = [&](io::HostTensor t) {
+    return materializeConstant(b, loc, t);
+  };
+  Value shiftV =
+      channelConstant(hostFromInts(io::DType::I32, {1, f, 1, 1}, shift));
+  Value scaleV =
+      channelConstant(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale));
+  SmallVector<Value> ins = {*acc, shiftV, scaleV};
+  if (ctx.hasInput(2))
+    ins.push_back(reshapeTensor(b, loc, ctx.value(2), {1, f, 1, 1}));
+  auto outShape = cast<RankedTensorType>(acc->getType()).getShape();
+  Value y =
+      buildElementwise(b, loc, ins, outShape, f32,
+                       [&](OpBuilder &nb, Location nl, ValueRange a) {
+                         Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
+                         Value r = nb.create<arith::MulFOp>(
+                             nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
+                         if (a.size() > 3)
+                           r = nb.create<arith::AddFOp>(nl, r, a[3]);
+                         return r;
+                       });
+  ctx.setOutput(0, y, io::DType::F32);
+  IntegerWeight report;
+  report.shape = wq->shape;
+  report.format = ns == 1 ? "int8 (QDQ)" : "int8/ch (QDQ)";
+  report.elements = int64_t(q.size());
+  for (int64_t v : q)
+    report.nonzeros += v != 0;
+  report.bytes = report.elements + 4 * ns; // the codes and the scales
+  ctx.integerWeight = report;
+  return true;
+}
 
 void onnx_import::registerQuantizedOps(OpTable &t) {
   t["QuantizeLinear"] = buildQuantizeLinear;

@@ -1,0 +1,145 @@
+"""QDQ models run their convolutions on integer kernels and match onnxruntime.
+
+A small CNN exported from PyTorch is quantized by onnxruntime's own quantizer
+(quantize_static, QDQ format, uint8 activations per tensor, int8 weights per
+channel: what people ship), in the project venv (bench/requirements.txt), and
+run by sparqc and by onnxruntime on the same inputs. sparqc must build every
+Conv on integers (calls of the int8 kernel in the lowered IR, int8 in the
+report) and give onnxruntime's outputs to within one quantization step of the
+output. With a uint8 output the steps are counted exactly.
+
+    SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/e2e/test_qdq.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs Debian's /usr/bin/python3")
+onnx = pytest.importorskip("onnx", reason="needs Debian's /usr/bin/python3")
+from onnx import numpy_helper  # noqa: E402
+from torch import nn  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_PY = REPO / ".venv" / "bin" / "python"
+
+QUANTIZE = """
+import sys, numpy as np
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                      QuantType, quantize_static)
+calib = np.load(sys.argv[3])
+class Reader(CalibrationDataReader):
+    def __init__(self): self.i = 0
+    def get_next(self):
+        self.i += 1
+        return {"x": calib[self.i - 1:self.i]} if self.i <= len(calib) else None
+quantize_static(sys.argv[1], sys.argv[2], Reader(), quant_format=QuantFormat.QDQ,
+                per_channel=True, activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8)
+"""
+
+RUN_ORT = """
+import sys, numpy as np, onnxruntime as ort
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+np.save(sys.argv[3], s.run(None, {"x": np.load(sys.argv[2])})[0])
+"""
+
+
+def venv_has_quantizer() -> bool:
+    if not VENV_PY.is_file():
+        return False
+    probe = subprocess.run([str(VENV_PY), "-c",
+                            "import onnxruntime.quantization.quantize"],
+                           capture_output=True, timeout=120)
+    return probe.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(
+    not venv_has_quantizer(),
+    reason=f"onnxruntime's quantizer is not importable by {VENV_PY} "
+           "(bash scripts/setup.sh installs bench/requirements.txt)")
+
+
+class SmallCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 16, 3, padding=1)
+        self.b = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+        self.c = nn.Conv2d(32, 32, 1)
+        self.d = nn.Conv2d(32, 24, (1, 5), padding=(0, 2), dilation=1)
+        self.fc = nn.Linear(24, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.a(x))
+        y = torch.relu(self.b(y))
+        y = torch.relu(self.c(y) + y)
+        y = self.d(y)
+        return self.fc(y.mean(dim=(2, 3)))
+
+
+def quantized_model(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = torch.randn(1, 3, 24, 24)
+    fp32 = tmp_path / "cnn.onnx"
+    torch.onnx.export(model, (x,), str(fp32), input_names=["x"], output_names=["y"],
+                      opset_version=13)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(1).normal(0, 1, (8, 3, 24, 24)).astype(np.float32))
+    qdq = tmp_path / "cnn_qdq.onnx"
+    proc = subprocess.run([str(VENV_PY), "-c", QUANTIZE, str(fp32), str(qdq), str(calib)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return qdq, np.random.default_rng(2).normal(0, 1, (1, 3, 24, 24)).astype(np.float32)
+
+
+def output_step(model: onnx.ModelProto) -> float:
+    """The scale of the DequantizeLinear that makes the graph's output."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    out = model.graph.output[0].name
+    for node in model.graph.node:
+        if node.output[0] == out and node.op_type == "DequantizeLinear":
+            return float(inits[node.input[1]])
+    pytest.fail("the quantizer left the output without a DequantizeLinear")
+
+
+def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
+    qdq, x = quantized_model(tmp_path)
+    np.save(tmp_path / "x.npy", x)
+    proc = subprocess.run([str(VENV_PY), "-c", RUN_ORT, str(qdq), str(tmp_path / "x.npy"),
+                           str(tmp_path / "ort.npy")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    want = np.load(tmp_path / "ort.npy")
+    out = tmp_path / "out"
+    run = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
+                          "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    got = np.load(out / "y.npy")
+    step = output_step(onnx.load(str(qdq)))
+    assert got.shape == want.shape
+    steps = np.abs(got - want) / step
+    assert steps.max() <= 1.0 + 1e-3, f"{steps.max():.2f} quantization steps off"
+    # Most outputs agree exactly: only roundings at a tie may differ.
+    assert (steps < 0.5).mean() >= 0.9
+
+    # Every Conv ran on the int8 kernel, and the report says int8.
+    convs = sum(n.op_type == "Conv" for n in onnx.load(str(qdq)).graph.node)
+    llvm = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
+                           "--emit", "llvm"], capture_output=True, text=True, timeout=600)
+    assert llvm.returncode == 0, llvm.stderr
+    assert llvm.stdout.count("call @sparq_conv2d_nchw_s8s8_i32") == convs == 4
+    report = tmp_path / "report.json"
+    rep = subprocess.run([str(sparqc), "report", str(qdq), "--json", str(report)],
+                         capture_output=True, text=True, timeout=600)
+    assert rep.returncode == 0, rep.stderr
+    layers = json.loads(report.read_text())
+    layers = layers["layers"] if isinstance(layers, dict) else layers
+    formats = [w["format"] for layer in layers if layer["op"] == "Conv"
+               for w in layer.get("weights", [])]
+    assert formats == ["int8/ch (QDQ)"] * 4, formats
