@@ -52,6 +52,28 @@ class Row:
     iree_ms: Optional[float] = None
 
 
+def quantize_qdq(model: Path, out: Path, seed: int = SEED) -> None:
+    """onnxruntime's own quantizer: QDQ, uint8 activations per tensor, int8
+    weights per channel, calibrated on 4 seeded random images."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                          QuantType, quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.i = 0
+
+        def get_next(self):  # type: ignore[no-untyped-def]
+            self.i += 1
+            if self.i > 4:
+                return None
+            rng = np.random.default_rng(seed + self.i)
+            return {"input": rng.normal(0, 1, (1, 3, 224, 224)).astype(np.float32)}
+
+    quantize_static(str(model), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
+
+
 def cpu_description() -> str:
     """The CPU's model name and its SIMD flags, from /proc/cpuinfo."""
     model, flags = "unknown CPU", []
@@ -194,6 +216,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--iree-python", type=Path, default=REPO / ".venv-iree" / "bin" / "python",
                         help="python of IREE's venv (default: .venv-iree); IREE is left "
                              "out where it does not exist")
+    parser.add_argument("--qdq", action="store_true",
+                        help="also quantize each model with onnxruntime's quantizer (QDQ, "
+                             "uint8/int8 per channel) and time both on that file")
     parser.add_argument("--markdown-out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
 
@@ -219,25 +244,33 @@ def main(argv: Optional[list[str]] = None) -> int:
               "(see bench/iree_latency.py)", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="sparq-bench-") as tmp:
-        for name in [m for m in args.models.split(",") if m]:
+        names = [m for m in args.models.split(",") if m]
+        for name in names + ([f"{m}-qdq" for m in names] if args.qdq else []):
             work = Path(tmp) / name
             work.mkdir()
             model = work / f"{name}.onnx"
-            x = export(name, model)
+            if name.endswith("-qdq"):
+                fp32 = Path(tmp) / name[:-4] / f"{name[:-4]}.onnx"
+                quantize_qdq(fp32, model)
+                x = np.load(Path(tmp) / name[:-4] / "input.npy")
+            else:
+                x = export(name, model)
             ort_ms, want = time_ort(model, x, args.repeat)
             sparqc_ms, compile_ms = {}, 0.0
             for level in levels:
                 ms, compile_ms, got = time_sparqc(args.sparqc, model, x, args.repeat,
                                                   work, args.timeout, level)
                 sparqc_ms[level] = ms
+                # A QDQ model's outputs may differ by a quantization step.
+                atol = 0.1 if name.endswith("-qdq") else CHECK_ATOL
                 if got.shape != want.shape or not np.allclose(got, want, CHECK_RTOL,
-                                                              CHECK_ATOL):
+                                                              atol):
                     print(f"warning: {name} ({level or 'native'}): sparqc and "
                           "onnxruntime outputs differ", file=sys.stderr)
                 print(f"{name}: sparqc {level or 'native'} {ms:.2f} ms, ORT {ort_ms:.2f} ms",
                       file=sys.stderr, flush=True)
             iree_ms = None
-            if iree is not None:
+            if iree is not None and not name.endswith("-qdq"):
                 iree_ms, iree_out = time_iree(iree, model, x, args.repeat, work,
                                               args.timeout)
                 if iree_out.shape != want.shape or not np.allclose(iree_out, want,

@@ -339,3 +339,34 @@ func.func @packed_zero_init(%x: memref<1x4x5x5xf32>, %out: memref<1x3x3x3xf32>) 
     ins(%x, %w : memref<1x4x5x5xf32>, memref<3x4x3x3xf32>) outs(%out : memref<1x3x3x3xf32>)
   return
 }
+
+// -----
+
+// An int8 x int8 -> int32 convolution (a QDQ model's): the padding's fill
+// (the activations' zero point, -8 here) folds into the call as its value,
+// and the zero init into overwriting. The memrefs are input, weight,
+// output; then the pad value, strides, dilations, padding, accumulate.
+// CHECK: func.func private @sparq_conv2d_nchw_s8s8_i32(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func @int8_conv_zero_point_padding
+// CHECK-SAME: (%[[X:.*]]: memref<1x4x6x6xi8>, %{{.*}}: memref<8x4x3x3xi8>, %[[OUT:.*]]: memref<1x8x6x6xi32>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.alloc()
+// CHECK: %[[CX:.*]] = memref.cast %[[X]]
+// CHECK: %[[CO:.*]] = memref.cast %[[OUT]]
+// CHECK: %[[PAD:.*]] = arith.constant -8 : i64
+// CHECK: call @sparq_conv2d_nchw_s8s8_i32(%[[CX]], %{{.*}}, %[[CO]], %[[PAD]], %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c0_i64)
+// CHECK-NOT: linalg.
+func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3x3xi8>, %out: memref<1x8x6x6xi32>) {
+  %zp = arith.constant -8 : i8
+  %zero = arith.constant 0 : i32
+  %padded = memref.alloc() : memref<1x4x8x8xi8>
+  linalg.fill ins(%zp : i8) outs(%padded : memref<1x4x8x8xi8>)
+  %interior = memref.subview %padded[0, 0, 1, 1] [1, 4, 6, 6] [1, 1, 1, 1]
+      : memref<1x4x8x8xi8> to memref<1x4x6x6xi8, strided<[256, 64, 8, 1], offset: 9>>
+  memref.copy %x, %interior : memref<1x4x6x6xi8> to memref<1x4x6x6xi8, strided<[256, 64, 8, 1], offset: 9>>
+  linalg.fill ins(%zero : i32) outs(%out : memref<1x8x6x6xi32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%padded, %w : memref<1x4x8x8xi8>, memref<8x4x3x3xi8>) outs(%out : memref<1x8x6x6xi32>)
+  memref.dealloc %padded : memref<1x4x8x8xi8>
+  return
+}
