@@ -11,6 +11,31 @@
 
 #include "runtime/kernels/HostKernels.h"
 
+#include <cstdint>
+#include <vector>
+
+namespace sparq::kernels {
+/// The zero-bordered scratch plane both SIMD levels copy each input plane
+/// into, so that every tap of every output is a unit-stride vector load: the
+/// padded plane's rows an output reads, its columns a tap reads (for stride
+/// 2, even columns then odd ones, `half` floats on), rows `ld` floats apart
+/// plus `lanes` so that the last vectors of a row may read past it, rows
+/// starting on `lanes`-float boundaries. One per thread, zeroed only when
+/// its geometry changes: every plane's copy writes the same elements, so
+/// the zeros around them survive from plane to plane and call to call.
+struct DepthwiseScratch {
+  float *pad;
+  int64_t ld, half;
+  /// Each tap's offset from its output's first tap.
+  std::vector<int64_t> off;
+  /// Input rows that land in the plane, and their padded columns.
+  int64_t r0, r1, c0, c1;
+};
+DepthwiseScratch depthwiseScratch(int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                  int64_t oh, int64_t ow, const ConvParams &p,
+                                  int64_t lanes);
+} // namespace sparq::kernels
+
 namespace sparq::kernels::avx512 {
 /// For each of `planes` planes (inPlaneStride / outPlaneStride floats
 /// apart, kernels wk[plane][KH * KW], biases bias[plane] or none):

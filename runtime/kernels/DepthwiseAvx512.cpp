@@ -15,7 +15,6 @@
 #include "runtime/kernels/Depthwise.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -194,42 +193,13 @@ void depthwisePlanes(const float *x, int64_t inPlaneStride, int64_t h,
                      int64_t kw, float *out, int64_t outPlaneStride, int64_t oh,
                      int64_t ow, int64_t outRowStride, const ConvParams &p,
                      const float *bias, int64_t planes) {
-  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
-  // The padded plane: every row an output reads, every column a tap reads,
-  // plus 16 so that the last vectors of a row may read past it. Rows (and
-  // for stride 2 their odd halves) start on cache lines: rows3x3's loads
-  // are aligned.
-  auto lines = [](int64_t n) { return (n + 15) / 16 * 16; };
-  int64_t ph = (oh - 1) * sh + (kh - 1) * dh + 1;
-  int64_t pw = (ow - 1) * sw + (kw - 1) * dw + 1;
-  // Stride 2: even columns, then odd ones.
-  int64_t half = lines((pw + 1) / 2);
-  int64_t ld = (sw == 2 ? 2 * half : lines(pw)) + 16;
-  static thread_local std::vector<float> scratch;
-  // Every plane's copy writes the same elements, so the zeros around them
-  // survive from plane to plane and from call to call: zero only when the
-  // geometry changes.
-  static thread_local std::array<int64_t, 7> zeroedFor{};
-  std::array<int64_t, 7> geometry = {ph, ld, h, w, p.padTop, p.padLeft, sw};
-  if (geometry != zeroedFor) {
-    scratch.assign(ph * ld + 16, 0.0f);
-    zeroedFor = geometry;
-  }
-  float *pad =
-      scratch.data() +
-      (-(reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float)) & 15);
-  // Each tap's offset in the scratch plane from its output's first tap.
-  std::vector<int64_t> off(kh * kw);
-  for (int64_t ky = 0; ky < kh; ++ky)
-    for (int64_t kx = 0; kx < kw; ++kx) {
-      int64_t q = kx * dw; // the tap's padded column
-      off[ky * kw + kx] = ky * dh * ld + (sw == 2 ? (q & 1) * half + q / 2 : q);
-    }
-  // Input rows that land in the scratch plane, and their padded columns.
-  int64_t r0 = std::max<int64_t>(0, p.padTop);
-  int64_t r1 = std::min<int64_t>(ph, p.padTop + h);
-  int64_t c0 = std::max<int64_t>(0, p.padLeft);
-  int64_t c1 = std::min<int64_t>(pw, p.padLeft + w);
+  int64_t sh = p.strideH, sw = p.strideW;
+  // 16: rows start on cache lines, so rows3x3's loads are aligned.
+  DepthwiseScratch sc = depthwiseScratch(h, w, kh, kw, oh, ow, p, 16);
+  float *pad = sc.pad;
+  int64_t ld = sc.ld, half = sc.half;
+  const std::vector<int64_t> &off = sc.off;
+  int64_t r0 = sc.r0, r1 = sc.r1, c0 = sc.c0, c1 = sc.c1;
   __m512 vlo = _mm512_set1_ps(p.lo), vhi = _mm512_set1_ps(p.hi);
   int64_t taps = kh * kw, rowStep = sh * ld;
   for (int64_t plane = 0; plane < planes; ++plane) {
@@ -240,7 +210,8 @@ void depthwisePlanes(const float *x, int64_t inPlaneStride, int64_t h,
     const float *wp = wk + plane * taps;
     float *op = out + plane * outPlaneStride;
     __m512 vbias = _mm512_set1_ps(bias ? bias[plane] : 0.0f);
-    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw) {
+    if (kh == 3 && kw == 3 && p.dilationH == 1 && p.dilationW == 1 &&
+        sh == sw) {
       // (sw is 1 or 2: HostKernels.cpp calls this for no other.)
       if (sw == 1)
         plane3x3<1>(pad, ld, half, wp, op, oh, ow, outRowStride, p.accumulate,

@@ -9,6 +9,7 @@
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -329,6 +330,43 @@ void depthwisePlanes(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
       [&]() SPARQ_SIMD_INLINE { depthwisePlanesAt(in, w, out, p, u0, u1); });
 }
 } // namespace
+
+DepthwiseScratch sparq::kernels::depthwiseScratch(int64_t h, int64_t w,
+                                                  int64_t kh, int64_t kw,
+                                                  int64_t oh, int64_t ow,
+                                                  const ConvParams &p,
+                                                  int64_t lanes) {
+  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
+  auto lines = [&](int64_t n) { return (n + lanes - 1) / lanes * lanes; };
+  int64_t ph = (oh - 1) * sh + (kh - 1) * dh + 1;
+  int64_t pw = (ow - 1) * sw + (kw - 1) * dw + 1;
+  DepthwiseScratch s;
+  s.half = lines((pw + 1) / 2);
+  s.ld = (sw == 2 ? 2 * s.half : lines(pw)) + lanes;
+  static thread_local std::vector<float> scratch;
+  static thread_local std::array<int64_t, 8> zeroedFor{};
+  std::array<int64_t, 8> geometry = {ph,       s.ld,      h,  w,
+                                     p.padTop, p.padLeft, sw, lanes};
+  if (geometry != zeroedFor) {
+    scratch.assign(ph * s.ld + 2 * lanes, 0.0f);
+    zeroedFor = geometry;
+  }
+  s.pad = scratch.data() +
+          (-(reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float)) &
+           (lanes - 1));
+  s.off.resize(kh * kw);
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx) {
+      int64_t q = kx * dw; // the tap's padded column
+      s.off[ky * kw + kx] =
+          ky * dh * s.ld + (sw == 2 ? (q & 1) * s.half + q / 2 : q);
+    }
+  s.r0 = std::max<int64_t>(0, p.padTop);
+  s.r1 = std::min<int64_t>(ph, p.padTop + h);
+  s.c0 = std::max<int64_t>(0, p.padLeft);
+  s.c1 = std::min<int64_t>(pw, p.padLeft + w);
+  return s;
+}
 
 void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
                                             F32x4 *out, const ConvParams &p) {

@@ -17,11 +17,6 @@
 
 namespace sparq::kernels::avx2 {
 
-bool available() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 namespace {
 /// Entry idx & 15 of a 16-float table held as two halves: two 8-entry
 /// permutes, bit 3 picks.
@@ -152,7 +147,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 
 #else
 namespace sparq::kernels::avx2 {
-bool available() { return false; }
 void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
                    int64_t, const float *, SlotTables, int64_t, float *) {}
 } // namespace sparq::kernels::avx2

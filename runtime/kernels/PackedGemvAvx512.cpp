@@ -19,13 +19,6 @@
 
 namespace sparq::kernels::avx512 {
 
-bool available() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
-}
-
 namespace {
 
 /// The sums of words [k0, k1) of NT consecutive tiles (codes at `tc`),
@@ -160,7 +153,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 
 #else
 namespace sparq::kernels::avx512 {
-bool available() { return false; }
 void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
                    int64_t, const float *, SlotTables, int64_t, float *) {}
 } // namespace sparq::kernels::avx512

@@ -9,8 +9,8 @@
 // code) indexes a 16-entry table built from x by the caller: what that
 // slot's code adds to the row (e.g. code * x[col]). One permute looks the
 // slot up for 16 rows at once, so the work per weight is a fraction of an
-// instruction. Call a namespace's kernel only when its available() says the
-// CPU has the features.
+// instruction. PackedKernels.cpp calls a namespace's kernel only at its
+// SIMD level (runtime/formats/Simd.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,8 +52,6 @@ struct GroupEpilogue {
 
 // Both namespaces declare:
 //
-//   bool available();
-//
 //   /// For the full tiles [t0, t1) of `codes` (`words` words per row), adds
 //   /// up the table entries that words [k0, k1) select: word k's slot j
 //   /// (bits 4j...4j+3) indexes tables[((k - k0) * 8 + j) * T + 0...15]
@@ -68,7 +66,6 @@ struct GroupEpilogue {
 //                      int64_t slabWords, float *sums);
 
 namespace sparq::kernels::avx512 {
-bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums);
@@ -82,7 +79,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 /// at ends of slabs or k1 == words), each slab's sums go into y through it
 /// instead of into `sums`.
 namespace sparq::kernels::avx512vnni {
-bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const int8_t *tables,
                    SlotTables kind, int64_t slabWords, int64_t blockWords,
@@ -92,7 +88,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 
 /// AVX2 + FMA, 8 lanes wide (half a tile at a time).
 namespace sparq::kernels::avx2 {
-bool available();
 void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
                    int64_t k0, int64_t k1, const float *tables, SlotTables kind,
                    int64_t slabWords, float *sums);

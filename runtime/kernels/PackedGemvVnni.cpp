@@ -23,15 +23,6 @@
 
 namespace sparq::kernels::avx512vnni {
 
-bool available() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512vbmi") &&
-         __builtin_cpu_supports("avx512vnni");
-}
-
 namespace {
 
 /// y += scale * (sum - zero * xsum) for the rows of NT tiles from row0, in
@@ -214,7 +205,6 @@ void tileTableSums(const uint32_t *codes, int64_t words, int64_t t0, int64_t t1,
 
 #else
 namespace sparq::kernels::avx512vnni {
-bool available() { return false; }
 void tileTableSums(const uint32_t *, int64_t, int64_t, int64_t, int64_t,
                    int64_t, const int8_t *, SlotTables, int64_t, int64_t,
                    const float *, float *, const GroupEpilogue *) {}

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -39,25 +41,28 @@ MemRef<T, R> dense(std::vector<T> &v, std::array<int64_t, R> sizes) {
   return m;
 }
 
-class QConvTest : public ::testing::TestWithParam<QCase> {};
+/// The output's height and width, and the kernel parameters, of a case.
+std::pair<int64_t, int64_t> outputSize(const QCase &q) {
+  return {(q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1,
+          (q.w + 2 * q.pad - (q.kw - 1) * q.d - 1) / q.s + 1};
+}
 
-TEST_P(QConvTest, EqualsTheLoopExactly) {
-  QCase q = GetParam();
-  int64_t oh = (q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1;
-  int64_t ow = (q.w + 2 * q.pad - (q.kw - 1) * q.d - 1) / q.s + 1;
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127),
-      any(-1000, 1000);
-  std::vector<uint8_t> x(q.n * q.c * q.h * q.w);
-  std::vector<int8_t> w(q.f * q.c * q.kh * q.kw);
-  std::vector<int32_t> init(q.n * q.f * oh * ow);
-  for (auto &e : x)
-    e = uint8_t(u8(rng));
-  for (auto &e : w)
-    e = int8_t(s8(rng));
-  for (auto &e : init)
-    e = any(rng);
-  std::vector<int32_t> want = init;
+ConvParams paramsOf(const QCase &q) {
+  ConvParams p;
+  p.strideH = p.strideW = q.s;
+  p.dilationH = p.dilationW = q.d;
+  p.padTop = p.padLeft = q.pad;
+  p.accumulate = q.accumulate;
+  return p;
+}
+
+/// init (+)= sum over taps of tap(x element or std::nullopt in the padding)
+/// * w, in int64, straight from the definition.
+template <typename X, typename Tap>
+std::vector<int32_t> reference(const QCase &q, const std::vector<X> &x,
+                               const std::vector<int8_t> &w,
+                               std::vector<int32_t> out, Tap tap) {
+  auto [oh, ow] = outputSize(q);
   for (int64_t b = 0; b < q.n; ++b)
     for (int64_t f = 0; f < q.f; ++f)
       for (int64_t oy = 0; oy < oh; ++oy)
@@ -68,22 +73,54 @@ TEST_P(QConvTest, EqualsTheLoopExactly) {
               for (int64_t kx = 0; kx < q.kw; ++kx) {
                 int64_t iy = oy * q.s + ky * q.d - q.pad,
                         ix = ox * q.s + kx * q.d - q.pad;
-                if (iy < 0 || iy >= q.h || ix < 0 || ix >= q.w)
-                  continue; // the zero point: adds nothing
-                s += (int64_t(x[((b * q.c + c) * q.h + iy) * q.w + ix]) -
-                      q.zero) *
-                     w[((f * q.c + c) * q.kh + ky) * q.kw + kx];
+                bool inside = iy >= 0 && iy < q.h && ix >= 0 && ix < q.w;
+                std::optional<int64_t> v;
+                if (inside)
+                  v = x[((b * q.c + c) * q.h + iy) * q.w + ix];
+                s += tap(v) * w[((f * q.c + c) * q.kh + ky) * q.kw + kx];
               }
-          int32_t &o = want[((b * q.f + f) * oh + oy) * ow + ox];
+          int32_t &o = out[((b * q.f + f) * oh + oy) * ow + ox];
           o = int32_t((q.accumulate ? o : 0) + s);
         }
+  return out;
+}
+
+/// Random x (of T's full range), int8 w and int32 init for a case.
+template <typename T>
+void randomOperands(const QCase &q, unsigned seed, std::vector<T> &x,
+                    std::vector<int8_t> &w, std::vector<int32_t> &init) {
+  auto [oh, ow] = outputSize(q);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> xs(std::numeric_limits<T>::min(),
+                                        std::numeric_limits<T>::max()),
+      s8(-128, 127), any(-1000, 1000);
+  x.resize(q.n * q.c * q.h * q.w);
+  w.resize(q.f * q.c * q.kh * q.kw);
+  init.resize(q.n * q.f * oh * ow);
+  for (auto &e : x)
+    e = T(xs(rng));
+  for (auto &e : w)
+    e = int8_t(s8(rng));
+  for (auto &e : init)
+    e = any(rng);
+}
+
+class QConvTest : public ::testing::TestWithParam<QCase> {};
+
+TEST_P(QConvTest, EqualsTheLoopExactly) {
+  QCase q = GetParam();
+  auto [oh, ow] = outputSize(q);
+  std::vector<uint8_t> x;
+  std::vector<int8_t> w;
+  std::vector<int32_t> init;
+  randomOperands(q, 7, x, w, init);
+  // Taps in the padding read the zero point: they add nothing.
+  std::vector<int32_t> want =
+      reference(q, x, w, init,
+                [&](std::optional<int64_t> v) { return v ? *v - q.zero : 0; });
   auto xv = dense<uint8_t, 4>(x, {q.n, q.c, q.h, q.w});
   auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
-  ConvParams p;
-  p.strideH = p.strideW = q.s;
-  p.dilationH = p.dilationW = q.d;
-  p.padTop = p.padLeft = q.pad;
-  p.accumulate = q.accumulate;
+  ConvParams p = paramsOf(q);
   sparq::test::atEveryLevel([&] {
     sparq::test::expectSameOnEveryThreadCount([&] {
       std::vector<int32_t> got = init;
@@ -102,44 +139,17 @@ TEST_P(QConvTest, EqualsTheLoopExactly) {
 TEST_P(QConvTest, SignedInputEqualsTheNamedOpExactly) {
   QCase q = GetParam();
   int32_t pad = q.zero - 128; // an int8
-  int64_t oh = (q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1;
-  int64_t ow = (q.w + 2 * q.pad - (q.kw - 1) * q.d - 1) / q.s + 1;
-  std::mt19937 rng(8);
-  std::uniform_int_distribution<int> s8(-128, 127), any(-1000, 1000);
-  std::vector<int8_t> x(q.n * q.c * q.h * q.w), w(q.f * q.c * q.kh * q.kw);
-  std::vector<int32_t> init(q.n * q.f * oh * ow);
-  for (auto &e : x)
-    e = int8_t(s8(rng));
-  for (auto &e : w)
-    e = int8_t(s8(rng));
-  for (auto &e : init)
-    e = any(rng);
-  std::vector<int32_t> want = init;
-  for (int64_t b = 0; b < q.n; ++b)
-    for (int64_t f = 0; f < q.f; ++f)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          int64_t s = 0;
-          for (int64_t c = 0; c < q.c; ++c)
-            for (int64_t ky = 0; ky < q.kh; ++ky)
-              for (int64_t kx = 0; kx < q.kw; ++kx) {
-                int64_t iy = oy * q.s + ky * q.d - q.pad,
-                        ix = ox * q.s + kx * q.d - q.pad;
-                bool inside = iy >= 0 && iy < q.h && ix >= 0 && ix < q.w;
-                int64_t v =
-                    inside ? x[((b * q.c + c) * q.h + iy) * q.w + ix] : pad;
-                s += v * w[((f * q.c + c) * q.kh + ky) * q.kw + kx];
-              }
-          int32_t &o = want[((b * q.f + f) * oh + oy) * ow + ox];
-          o = int32_t((q.accumulate ? o : 0) + s);
-        }
+  auto [oh, ow] = outputSize(q);
+  std::vector<int8_t> x, w;
+  std::vector<int32_t> init;
+  randomOperands(q, 8, x, w, init);
+  std::vector<int32_t> want =
+      reference(q, x, w, init, [&](std::optional<int64_t> v) {
+        return v ? *v : int64_t(pad);
+      });
   auto xv = dense<int8_t, 4>(x, {q.n, q.c, q.h, q.w});
   auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
-  ConvParams p;
-  p.strideH = p.strideW = q.s;
-  p.dilationH = p.dilationW = q.d;
-  p.padTop = p.padLeft = q.pad;
-  p.accumulate = q.accumulate;
+  ConvParams p = paramsOf(q);
   sparq::test::atEveryLevel([&] {
     std::vector<int32_t> got = init;
     auto ov = dense<int32_t, 4>(got, {q.n, q.f, oh, ow});
