@@ -23,8 +23,11 @@ using namespace mlir;
 
 namespace {
 
+/// Named ops, and generics a host kernel takes over whole (the
+/// requantization after an int8 convolution): fusing would hide them.
 bool isNamedLinalgOp(Operation *op) {
-  return op && isa<linalg::LinalgOp>(op) && !isa<linalg::GenericOp>(op);
+  return op && isa<linalg::LinalgOp>(op) &&
+         (!isa<linalg::GenericOp>(op) || op->hasAttr("sparq.requantize"));
 }
 
 struct FuseElementwisePass

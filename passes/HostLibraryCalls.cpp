@@ -14,6 +14,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "runtime/formats/ConvWeightsS8.h"
+#include "runtime/kernels/QuantizedConv.h"
 
 #include "mlir/Analysis/FlatLinearValueConstraints.h"
 #include "mlir/IR/Matchers.h"
@@ -212,10 +214,17 @@ void foldPadding(Operation *conv, ConvCall &call, float padValue = 0.0f,
   if (!source || copy->getBlock() != conv->getBlock() ||
       !copy->isBeforeInBlock(conv))
     return;
-  // The source must not be touched between the copy and the conv.
+  // The source must not be touched between the copy and the conv; a
+  // dealloc of it there moves after the conv.
+  SmallVector<Operation *> frees;
   for (Operation *op = copy->getNextNode(); op != conv; op = op->getNextNode())
-    if (llvm::is_contained(op->getOperands(), source))
-      return;
+    if (llvm::is_contained(op->getOperands(), source)) {
+      if (!isa<memref::DeallocOp>(op))
+        return;
+      frees.push_back(op);
+    }
+  for (Operation *free : frees)
+    free->moveAfter(conv);
   ArrayRef<int64_t> offsets = sub.getStaticOffsets();
   if (offsets.size() != 4 || offsets[0] != 0 || offsets[1] != 0 ||
       ShapedType::isDynamic(offsets[2]) || ShapedType::isDynamic(offsets[3]) ||
@@ -556,26 +565,266 @@ template <typename ConvOp> void rewriteConv(ConvOp conv, StringRef name) {
     op->erase();
 }
 
+/// The input of an integer conv is the sign flip (x XOR 0x80: uint8 to
+/// int8 minus 128, as the QDQ import writes it) of a buffer, into a
+/// temporary only the conv reads: the kernel reads the uint8 buffer as
+/// biased input instead. True when folded.
+bool foldSignFlip(Operation *conv, ConvCall &call) {
+  auto alloc = call.input.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return false;
+  linalg::GenericOp flip;
+  SmallVector<Operation *> dead;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == conv || llvm::is_contained(call.dead, user))
+      continue;
+    if (isa<memref::DeallocOp>(user)) {
+      dead.push_back(user);
+      continue;
+    }
+    auto gen = dyn_cast<linalg::GenericOp>(user);
+    if (flip || !isElementwise(gen, 1) || gen.getOutputs()[0] != call.input ||
+        gen->getBlock() != conv->getBlock() || !gen->isBeforeInBlock(conv))
+      return false;
+    flip = gen;
+  }
+  if (!flip)
+    return false;
+  // The body: yield xori(in, 0x80), the constant inside or outside.
+  Block *body = flip.getBody();
+  auto xorOp =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::XOrIOp>();
+  if (!xorOp || xorOp->getBlock() != body)
+    return false;
+  Value in = body->getArgument(0);
+  Value other = xorOp.getLhs() == in   ? xorOp.getRhs()
+                : xorOp.getRhs() == in ? xorOp.getLhs()
+                                       : Value();
+  IntegerAttr mask;
+  if (!other || !matchPattern(other, m_Constant(&mask)) ||
+      (mask.getValue().getSExtValue() & 0xFF) != 0x80 ||
+      !llvm::all_of(body->getOperations(), [&](Operation &op) {
+        return &op == xorOp.getOperation() || isa<arith::ConstantOp>(op) ||
+               op.hasTrait<OpTrait::IsTerminator>();
+      }))
+    return false;
+  Value source = flip.getInputs()[0];
+  // Between the flip and the conv the source may be read, not written;
+  // a dealloc of it there moves after the conv.
+  SmallVector<Value> views = aliasesOf(source);
+  SmallVector<Operation *> frees;
+  for (Operation *op = flip->getNextNode(); op != conv;
+       op = op->getNextNode()) {
+    bool uses = false;
+    op->walk([&](Operation *inner) {
+      for (Value v : inner->getOperands())
+        uses |= llvm::is_contained(views, v);
+    });
+    if (!uses || isa<ViewLikeOpInterface, memref::CastOp>(op))
+      continue;
+    if (isa<memref::DeallocOp>(op)) {
+      frees.push_back(op);
+      continue;
+    }
+    auto dps = dyn_cast<DestinationStyleOpInterface>(op);
+    auto copy = dyn_cast<memref::CopyOp>(op);
+    bool writes = copy  ? llvm::is_contained(views, copy.getTarget())
+                  : dps ? llvm::any_of(dps.getDpsInits(),
+                                       [&](Value v) {
+                                         return llvm::is_contained(views, v);
+                                       })
+                        : true;
+    if (writes)
+      return false;
+  }
+  for (Operation *free : frees)
+    free->moveAfter(conv);
+  call.input = source;
+  call.dead.push_back(flip);
+  call.dead.append(dead);
+  call.dead.push_back(alloc);
+  return true;
+}
+
+/// The next op reading the sums requantizes them (an elementwise generic
+/// marked sparq.requantize = [lo, hi] by the QDQ import, reading the sums
+/// and the per-channel shift, scale and offset): the kernel requantizes
+/// and writes the bytes; the sums' buffer goes. Fills `params` with the
+/// channels' shift, scale and offset collapsed to 1-D.
+bool foldRequantize(Operation *conv, Value out, ConvCall &call,
+                    SmallVectorImpl<Value> &params) {
+  if (call.accumulate)
+    return false;
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(nextUser(conv, out));
+  auto bounds = gen ? gen->getAttrOfType<DenseI64ArrayAttr>("sparq.requantize")
+                    : DenseI64ArrayAttr();
+  if (!bounds || bounds.size() != 2 || gen.getInputs().size() != 4 ||
+      gen.getInputs()[0] != out || gen.getOutputs().size() != 1 ||
+      gen.getNumReductionLoops() != 0)
+    return false;
+  Value target = gen.getOutputs()[0];
+  auto outType = cast<MemRefType>(out.getType());
+  auto targetType = dyn_cast<MemRefType>(target.getType());
+  if (!targetType || targetType.getShape() != outType.getShape() ||
+      !targetType.getElementType().isInteger(8) ||
+      !gen.getIndexingMapsArray()[0].isIdentity() ||
+      !gen.getIndexingMapsArray()[4].isIdentity())
+    return false;
+  // Per channel: [1, F, 1, 1] read at the output's channel.
+  SmallVector<Value> channels;
+  for (unsigned i = 1; i < 4; ++i) {
+    OpBuilder b(conv);
+    Value v = gen.getInputs()[i];
+    auto t = dyn_cast<MemRefType>(v.getType());
+    AffineMap m = gen.getIndexingMapsArray()[i];
+    MLIRContext *ctx = conv->getContext();
+    if (!t || t.getRank() != 4 || !t.getLayout().isIdentity() ||
+        t.getShape() != ArrayRef<int64_t>{1, outType.getShape()[1], 1, 1} ||
+        m.getNumResults() != 4 || m.getResult(1) != getAffineDimExpr(1, ctx))
+      return false;
+    // The call needs it: defined before the conv, or a global's read that
+    // can move there.
+    Operation *def = v.getDefiningOp();
+    if (def && def->getBlock() == conv->getBlock() &&
+        conv->isBeforeInBlock(def) && !isa<memref::GetGlobalOp>(def))
+      return false;
+    channels.push_back(v);
+  }
+  // The sums' buffer: a temporary nothing else reads.
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return false;
+  SmallVector<Operation *> outDead;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == conv || user == gen.getOperation() ||
+        llvm::is_contained(call.dead, user))
+      continue;
+    if (!isa<memref::DeallocOp>(user))
+      return false;
+    outDead.push_back(user);
+  }
+  auto targetAlloc = target.getDefiningOp<memref::AllocOp>();
+  if (targetAlloc && targetAlloc->getBlock() == conv->getBlock() &&
+      conv->isBeforeInBlock(targetAlloc))
+    targetAlloc->moveBefore(conv);
+  else if (nextUser(conv, target) != gen.getOperation())
+    return false;
+  OpBuilder b(conv);
+  for (Value v : channels) {
+    Operation *def = v.getDefiningOp();
+    if (def && def->getBlock() == conv->getBlock() &&
+        conv->isBeforeInBlock(def))
+      def->moveBefore(conv);
+    params.push_back(b.create<memref::CollapseShapeOp>(
+        conv->getLoc(), v, ArrayRef<ReassociationIndices>{{0, 1, 2, 3}}));
+  }
+  call.output = target;
+  call.lo = float(bounds[0]);
+  call.hi = float(bounds[1]);
+  call.dead.push_back(gen);
+  call.dead.append(outDead);
+  call.dead.push_back(alloc);
+  return true;
+}
+
+/// The int8 weights of `conv`, a constant global, packed for the integer
+/// kernel (formats/ConvWeightsS8.h) into a global of their own, read
+/// before `conv`; null when the weights are not a constant global.
+Value packedIntConvWeights(linalg::Conv2DNchwFchwOp conv) {
+  auto get = conv.getInputs()[1].getDefiningOp<memref::GetGlobalOp>();
+  auto module = conv->getParentOfType<ModuleOp>();
+  auto global =
+      get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
+  auto values =
+      global && global.getConstant()
+          ? dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())
+          : DenseElementsAttr();
+  auto type = cast<MemRefType>(conv.getInputs()[1].getType());
+  if (!values || !values.getElementType().isInteger(8) ||
+      !type.hasStaticShape())
+    return {};
+  std::vector<int8_t> w;
+  w.reserve(values.getNumElements());
+  for (const APInt &v : values.getValues<APInt>())
+    w.push_back(int8_t(v.getSExtValue()));
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t strides[4] = {shape[1] * shape[2] * shape[3], shape[2] * shape[3],
+                        shape[3], 1};
+  auto s = attrValues(conv.getStrides());
+  std::vector<uint8_t> blob = ::sparq::formats::packConvWeightsS8(
+      w.data(), strides, shape[0], shape[1], shape[2], shape[3],
+      ::sparq::kernels::packedForDirectPath(s[0], s[1]));
+  MLIRContext *ctx = conv.getContext();
+  auto bytesType =
+      MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
+  auto data = DenseElementsAttr::getFromRawBuffer(
+      RankedTensorType::get(bytesType.getShape(), bytesType.getElementType()),
+      ArrayRef<char>(reinterpret_cast<const char *>(blob.data()), blob.size()));
+  OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+  std::string name = (global.getSymName() + "_s8conv").str();
+  for (int i = 0; module.lookupSymbol(name); ++i)
+    name = (global.getSymName() + "_s8conv" + Twine(i)).str();
+  auto packed = mb.create<memref::GlobalOp>(
+      conv.getLoc(), name, mb.getStringAttr("private"), bytesType, data,
+      /*constant=*/true, mb.getI64IntegerAttr(64));
+  OpBuilder b(conv);
+  return b.create<memref::GetGlobalOp>(conv.getLoc(), bytesType,
+                                       packed.getSymName());
+}
+
 /// An int8 x int8 -> int32 convolution (the QDQ import's): a call that
-/// reads the input's padding (its zero point) implicitly and overwrites an
-/// output zeroed just before.
+/// reads the input's padding (its zero point) implicitly, and the uint8
+/// source of its sign flip; overwrites an output zeroed just before, or
+/// requantizes into the bytes of the generic that follows.
 void rewriteIntConv(linalg::Conv2DNchwFchwOp conv) {
   Value out = conv.getOutputs()[0];
   ConvCall call;
   call.input = conv.getInputs()[0];
   std::optional<int64_t> pad;
   foldPadding(conv, call, 0.0f, &pad);
+  bool biased = foldSignFlip(conv, call);
   foldInit(conv, out, call, 0.0f, /*takesBias=*/false);
+  SmallVector<Value> params;
+  Value weights;
+  bool requantized = false;
+  if (!call.accumulate && (weights = packedIntConvWeights(conv)))
+    requantized = foldRequantize(conv, out, call, params);
+  if (weights && !requantized)
+    weights.getDefiningOp()->erase();
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
   Builder b(conv.getContext());
-  SmallVector<TypedAttr> scalars = {b.getI64IntegerAttr(pad.value_or(0))};
-  for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft,
-                    int64_t(call.accumulate)})
+  SmallVector<TypedAttr> scalars = {b.getI64IntegerAttr(pad.value_or(0)),
+                                    b.getI64IntegerAttr(biased)};
+  for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft})
     scalars.push_back(b.getI64IntegerAttr(v));
-  replaceWithCall(conv, "sparq_conv2d_nchw_s8s8_i32",
-                  {call.input, conv.getInputs()[1], out}, scalars);
-  for (Operation *op : call.dead)
+  if (requantized) {
+    // The plain weights go when nothing else reads them.
+    if (auto get = conv.getInputs()[1].getDefiningOp<memref::GetGlobalOp>())
+      call.dead.push_back(get);
+    scalars.push_back(b.getI64IntegerAttr(int64_t(call.lo)));
+    scalars.push_back(b.getI64IntegerAttr(int64_t(call.hi)));
+    replaceWithCall(
+        conv, "sparq_packed_conv2d_nchw_s8s8_requant",
+        {call.input, weights, call.output, params[0], params[1], params[2]},
+        scalars);
+  } else {
+    scalars.push_back(b.getI64IntegerAttr(call.accumulate));
+    replaceWithCall(conv, "sparq_conv2d_nchw_s8s8_i32",
+                    {call.input, conv.getInputs()[1], out}, scalars);
+  }
+  for (Operation *op : call.dead) {
+    if (auto get = dyn_cast<memref::GetGlobalOp>(op)) {
+      if (!get->use_empty())
+        continue;
+      auto module = get->getParentOfType<ModuleOp>();
+      auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+      get->erase();
+      if (global && SymbolTable::symbolKnownUseEmpty(global, module))
+        global->erase();
+      continue;
+    }
     op->erase();
+  }
 }
 
 bool isIntConv(Operation *op) {

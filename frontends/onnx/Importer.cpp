@@ -327,6 +327,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     values[node.output(i)] = std::make_unique<GraphValue>(std::move(out));
   }
   recordDequantized(node, nc);
+  // A Relu of a convolution's integer sums is still those sums, clamped.
+  if (node.op_type() == "Relu" && nc.hasInput(0) && nc.input(0).integerSums &&
+      !nc.input(0).integerSums->relu && !node.output(0).empty()) {
+    auto sums =
+        std::make_shared<GraphValue::IntegerSums>(*nc.input(0).integerSums);
+    sums->relu = true;
+    values.at(node.output(0))->integerSums = std::move(sums);
+  }
   NodeSummary summary;
   summary.name = name;
   summary.opType = node.op_type();

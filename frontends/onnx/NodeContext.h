@@ -50,6 +50,18 @@ struct GraphValue {
     int64_t axis;  // of a 1-D scale
   };
   std::shared_ptr<const Dequantized> dequantized;
+  /// The output of a convolution run on integers (QDQ; ops/Quantized.cpp),
+  /// or of a Relu of one: its int32 sums and how they became this float
+  /// value, per output channel (axis 1): float(acc - shift) * scale + bias,
+  /// then max(0, .) if `relu`. A QuantizeLinear of it requantizes the sums
+  /// directly, to bytes, without the float tensor.
+  struct IntegerSums {
+    mlir::Value acc;
+    std::vector<int64_t> shift;
+    std::vector<double> scale, bias;
+    bool relu = false;
+  };
+  std::shared_ptr<const IntegerSums> integerSums;
 };
 
 class NodeContext;

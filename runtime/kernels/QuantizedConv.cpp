@@ -1,38 +1,73 @@
 //===- QuantizedConv.cpp - integer convolution (u8 x s8 -> i32) -----------===//
 
 #include "runtime/kernels/QuantizedConv.h"
+#include "runtime/formats/ConvWeightsS8.h"
 #include "runtime/formats/Simd.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 using namespace sparq::kernels;
 
 namespace {
-/// Bytes B may be read past its last column: tiles load whole vectors.
+/// Bytes a panel may be read past its last column: tiles load whole
+/// vectors (64 columns of 4 bytes).
 constexpr int64_t kSlack = 256;
+/// Rows of A per block of work; columns per block are the tile's width.
+constexpr int64_t kBlockRows = 24;
+constexpr int64_t kMaxTileWidth = 64;
 
-/// The portable tile: rows [r0, r1) x columns [j0, j1), one output at a
-/// time over the quads.
-void gemmTilePortable(const int8_t *a, const uint8_t *b, int64_t n, int64_t k4,
-                      int64_t r0, int64_t r1, int64_t j0, int64_t j1,
-                      int32_t *c, int64_t ldc) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int8_t *ar = a + r * k4;
-    for (int64_t j = j0; j < j1; ++j) {
+/// The portable tile: one output at a time over the taps and quads.
+void tilePortable(const int8_t *a, int64_t lda, const QuadPanel &p,
+                  int64_t rows, int64_t j0, int64_t cols, int32_t *c,
+                  int64_t ldc) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t jj = 0; jj < cols; ++jj) {
       int32_t s = 0;
-      for (int64_t q = 0; q < k4 / 4; ++q) {
-        const uint8_t *bq = b + (q * n + j) * 4;
-        s += int32_t(bq[0]) * ar[4 * q] + int32_t(bq[1]) * ar[4 * q + 1] +
-             int32_t(bq[2]) * ar[4 * q + 2] + int32_t(bq[3]) * ar[4 * q + 3];
+      for (int64_t t = 0; t < p.taps; ++t) {
+        const uint8_t *bt = p.b + (p.tapOffsets[t] + j0 + jj) * 4;
+        const int8_t *at = a + r * lda + t * p.quads * 4;
+        for (int64_t q = 0; q < p.quads; ++q) {
+          const uint8_t *bq = bt + q * p.quadStride * 4;
+          const int8_t *aq = at + 4 * q;
+          s += int32_t(bq[0]) * aq[0] + int32_t(bq[1]) * aq[1] +
+               int32_t(bq[2]) * aq[2] + int32_t(bq[3]) * aq[3];
+        }
       }
-      c[r * ldc + j] = s;
+      c[r * ldc + jj] = s;
     }
-  }
 }
 
+/// A * panel over `m` rows and `n` columns, in blocks of kBlockRows rows by
+/// the tile's width, each handed to `epilogue(r0, rows, j0, cols, sums,
+/// ldSums)` as soon as it is summed (in cache). Blocks run in parallel, a
+/// column strip at a time down the rows (its panel stays in L1/L2); every
+/// sum is exact, so neither the split nor the level changes a result.
+template <typename Epilogue>
+void gemmBlocks(const int8_t *a, int64_t lda, const QuadPanel &p, int64_t m,
+                int64_t n, const Epilogue &epilogue) {
+  sparq::SimdLevel level = sparq::simdLevel();
+  auto tile = level == sparq::SimdLevel::Avx512Vnni ? &avx512vnni::gemmU8S8Tile
+              : level >= sparq::SimdLevel::Avx2     ? &avx2::gemmU8S8Tile
+                                                    : &tilePortable;
+  int64_t width = level == sparq::SimdLevel::Avx512Vnni ? 64 : 16;
+  int64_t colTiles = (n + width - 1) / width;
+  int64_t rowUnits = (m + kBlockRows - 1) / kBlockRows;
+  parallelFor(colTiles * rowUnits, 1, [&](int64_t u0, int64_t u1) {
+    alignas(64) int32_t sums[kBlockRows * kMaxTileWidth];
+    for (int64_t u = u0; u < u1; ++u) {
+      int64_t j0 = u / rowUnits * width, r0 = u % rowUnits * kBlockRows;
+      int64_t rows = std::min(kBlockRows, m - r0),
+              cols = std::min(width, n - j0);
+      tile(a + r0 * lda, lda, p, rows, j0, cols, sums, kMaxTileWidth);
+      epilogue(r0, rows, j0, cols, sums, kMaxTileWidth);
+    }
+  });
+}
 /// Row k of the im2col matrix of one image: x[c, oy*sh + ky*dh - pt,
 /// ox*sw + kx*dw - pl] for k = (c*KH + ky)*KW + kx at column oy*OW + ox,
 /// XOR `flip` (0x80 takes int8 to uint8 + 128); `pad` in the padding.
@@ -112,112 +147,325 @@ void im2colQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
                 }
               });
 }
-} // namespace
 
-void sparq::kernels::gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m,
-                              int64_t n, int64_t k4, int32_t *c, int64_t ldc) {
-  SimdLevel level = simdLevel();
-  auto tile = level == SimdLevel::Avx512Vnni ? &avx512vnni::gemmU8S8Tile
-              : level >= SimdLevel::Avx2     ? &avx2::gemmU8S8Tile
-                                             : &gemmTilePortable;
-  int64_t width = level == SimdLevel::Avx512Vnni ? 64 : 16;
-  constexpr int64_t kRowsPerUnit = 24;
-  int64_t colTiles = (n + width - 1) / width;
-  int64_t rowUnits = (m + kRowsPerUnit - 1) / kRowsPerUnit;
-  // Column tile by column tile, down the rows: a tile's quads stay in L1/L2.
-  parallelFor(colTiles * rowUnits, 1, [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      int64_t j0 = u / rowUnits * width, r0 = u % rowUnits * kRowsPerUnit;
-      tile(a, b, n, k4, r0, std::min(m, r0 + kRowsPerUnit), j0,
-           std::min(n, j0 + width), c, ldc);
+/// Requantizes a block of sums (rows x kMaxTileWidth, row stride
+/// kMaxTileWidth) to bytes (Requantize), row r with filter r0 + r's
+/// parameters, into `bytes` (same shape). Whole rows of the fixed width, so
+/// that the loop is all vectors; columns past the block's are ignored.
+/// Clamping before rounding gives the same result (the bounds are
+/// integers), and keeps |y| small enough for the rounding trick: adding and
+/// subtracting 1.5 * 2^23 rounds a float to an integer, half to even. This
+/// file is built without FMA contraction: every level computes the same
+/// float(v) * scale, then + offset.
+void requantizeBlock(const int32_t *sums, int64_t rows, int64_t r0,
+                     const int32_t *totals, const Requantize &rq,
+                     uint8_t *bytes) {
+  const int32_t *shift = totals + r0;
+  const float *scale = rq.scale + r0, *offset = rq.offset + r0;
+  const float lo = rq.lo, hi = rq.hi;
+  sparq::withSimd([=]() SPARQ_SIMD_INLINE {
+    // Locals, not the lambda's members: byte stores may alias those.
+    constexpr float kRound = 12582912.0f;
+    const float l = lo, u = hi;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t *__restrict src = sums + r * kMaxTileWidth;
+      uint8_t *__restrict dst = bytes + r * kMaxTileWidth;
+      const int32_t t = shift[r];
+      const float m = scale[r], o = offset[r];
+      for (int64_t i = 0; i < kMaxTileWidth; ++i) {
+        float y = float(src[i] - t) * m + o;
+        y = std::min(std::max(y, l), u);
+        dst[i] = uint8_t(int32_t((y + kRound) - kRound));
+      }
     }
   });
 }
 
-namespace {
-/// out (+)= sum over taps of (u - xZero) * w, u the input's bytes XOR
-/// `flip`, `pad` (a uint8) where a tap is in the padding.
-void qconv(MemRef<uint8_t, 4> *x, I8x4 *w, I32x4 *out, int32_t xZero,
-           uint8_t pad, uint8_t flip, const ConvParams &p) {
-  int64_t nb = x->sizes[0], c = x->sizes[1], h = x->sizes[2], wd = x->sizes[3];
-  int64_t f = w->sizes[0], kh = w->sizes[2], kw = w->sizes[3];
-  int64_t oh = out->sizes[2], ow = out->sizes[3], n = oh * ow;
-  int64_t k = c * kh * kw, k4 = (k + 3) / 4 * 4;
-  // The weights as rows of K4 bytes, and each row's sum: sum (u - z) * w =
-  // sum u * w - z * sum w.
-  std::vector<int8_t> a(f * k4, 0);
-  std::vector<int32_t> wsum(f, 0);
-  bool contiguous = w->strides[3] == 1 && w->strides[2] == kw &&
-                    w->strides[1] == kh * kw && w->strides[0] == k;
-  for (int64_t fi = 0; fi < f; ++fi) {
-    int8_t *row = a.data() + fi * k4;
-    if (contiguous)
-      std::memcpy(row, w->data() + fi * k, k);
-    else
-      for (int64_t ci = 0; ci < c; ++ci)
-        for (int64_t ky = 0; ky < kh; ++ky)
-          for (int64_t kx = 0; kx < kw; ++kx)
-            row[(ci * kh + ky) * kw + kx] =
-                w->data()[fi * w->strides[0] + ci * w->strides[1] +
-                          ky * w->strides[2] + kx * w->strides[3]];
-    int32_t sum = 0;
-    for (int64_t kk = 0; kk < k; ++kk)
-      sum += row[kk];
-    wsum[fi] = sum;
+/// The padded input of one image for a stride-1 convolution, four channels
+/// per 32-bit word: word (q, y, x) of plane q holds channels 4q..4q+3 of
+/// input row y - padTop, column x - padLeft, XOR `flip`; `pad` outside the
+/// input and for channels past `c`. Rows of `wp` words, `hp` rows, planes
+/// of `plane` words (the rest of a plane is `pad` too).
+void padQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
+              int64_t w, int64_t hp, int64_t wp, int64_t plane,
+              const ConvParams &p, uint8_t pad, uint8_t flip, uint8_t *out) {
+  int64_t quads = (c + 3) / 4;
+  int64_t cols = std::max<int64_t>(0, std::min(w, wp - p.padLeft));
+  // Rows of the channels past c: pad bytes, as long as a strided row.
+  std::vector<uint8_t> padRow(std::max<int64_t>(1, (w - 1) * xs[2] + 1),
+                              pad ^ flip);
+  const uint8_t *padBytes = padRow.data();
+  parallelFor(quads, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const uint8_t *planes[4];
+      for (int i = 0; i < 4; ++i)
+        planes[i] = 4 * q + i < c ? x + (4 * q + i) * xs[0] : nullptr;
+      uint32_t *__restrict dst = reinterpret_cast<uint32_t *>(out) + q * plane;
+      const uint32_t padWord = uint32_t(pad) * 0x01010101u;
+      const int64_t rs = xs[1], cs = xs[2], pt = p.padTop, pl = p.padLeft;
+      const int64_t planeWords = plane;
+      // Byte stores alias nothing here (32-bit words), but the captures
+      // are copies all the same, and the sources restrict pointers.
+      sparq::withSimd([=]() SPARQ_SIMD_INLINE {
+        for (int64_t i = 0; i < planeWords; ++i)
+          dst[i] = padWord;
+        for (int64_t y = 0; y < hp; ++y) {
+          int64_t iy = y - pt;
+          if (iy < 0 || iy >= h)
+            continue;
+          const uint8_t *__restrict r0 =
+              planes[0] ? planes[0] + iy * rs : padBytes;
+          const uint8_t *__restrict r1 =
+              planes[1] ? planes[1] + iy * rs : padBytes;
+          const uint8_t *__restrict r2 =
+              planes[2] ? planes[2] + iy * rs : padBytes;
+          const uint8_t *__restrict r3 =
+              planes[3] ? planes[3] + iy * rs : padBytes;
+          uint32_t *__restrict d = dst + y * wp + pl;
+          int64_t step = cs;
+          if (step == 1)
+            for (int64_t ix = 0; ix < cols; ++ix)
+              d[ix] = (uint32_t(r0[ix]) | uint32_t(r1[ix]) << 8 |
+                       uint32_t(r2[ix]) << 16 | uint32_t(r3[ix]) << 24) ^
+                      (uint32_t(flip) * 0x01010101u);
+          else
+            for (int64_t ix = 0; ix < cols; ++ix)
+              d[ix] = (uint32_t(r0[ix * step]) | uint32_t(r1[ix * step]) << 8 |
+                       uint32_t(r2[ix * step]) << 16 |
+                       uint32_t(r3[ix * step]) << 24) ^
+                      (uint32_t(flip) * 0x01010101u);
+        }
+      });
+    }
+  });
+}
+
+/// Calls fn(jj, oy, ox, len) for each run of output columns among the
+/// block's columns [j0, j0 + cols): column j is output (j / pitch,
+/// j % pitch) when j % pitch < ow (the padded width's extra columns are
+/// not outputs); jj is the run's first column within the block.
+template <typename Fn>
+void forEachRun(int64_t j0, int64_t cols, int64_t pitch, int64_t ow,
+                const Fn &fn) {
+  for (int64_t j = j0, end = j0 + cols; j < end;) {
+    int64_t oy = j / pitch, ox = j % pitch;
+    int64_t rowEnd = std::min(end, j - ox + pitch);
+    if (ox < ow)
+      fn(j - j0, oy, ox, std::min(rowEnd, j - ox + ow) - j);
+    j = rowEnd;
   }
+}
+
+/// Where a convolution's sums go: int32 (`acc`), or requantized to bytes.
+struct Sink {
+  I32x4 *acc = nullptr;
+  bool accumulate = false;
+  MemRef<uint8_t, 4> *bytes = nullptr;
+  const Requantize *requantize = nullptr;
+};
+
+/// Whether a convolution reads its padded input directly (stride 1) rather
+/// than an im2col matrix: the packed weights' order follows.
+bool readsDirectly(const ConvParams &p) {
+  return packedForDirectPath(p.strideH, p.strideW);
+}
+
+/// The sums of sum over taps of (u - zero) * w, u the input's bytes XOR
+/// `flip` (`pad` where a tap is in the padding), into `sink`.
+void qconv(MemRef<uint8_t, 4> *x, const sparq::formats::ConvWeightsS8 &w,
+           int32_t zero, uint8_t pad, uint8_t flip, const ConvParams &p,
+           const Sink &sink) {
+  int64_t nb = x->sizes[0], c = x->sizes[1], h = x->sizes[2], wd = x->sizes[3];
+  int64_t f = w.filters, kh = w.kh, kw = w.kw;
+  const int64_t *osz = sink.acc ? sink.acc->sizes : sink.bytes->sizes;
+  const int64_t *ost = sink.acc ? sink.acc->strides : sink.bytes->strides;
+  int64_t oh = osz[2], ow = osz[3];
+  if (nb == 0 || f == 0 || oh == 0 || ow == 0)
+    return;
+  bool direct = readsDirectly(p);
+  if (w.tapMajor != direct || w.channels != c) {
+    std::fprintf(stderr,
+                 "sparq: int8 convolution weights packed for %s, %lld "
+                 "channels; the call has %s, %lld\n",
+                 w.tapMajor ? "stride 1" : "im2col", (long long)w.channels,
+                 direct ? "stride 1" : "strides", (long long)c);
+    std::abort();
+  }
+  int64_t lda = w.rowBytes;
+  const int8_t *a = w.rows;
+  // What each filter's sums lose before the epilogue: zero * sum w (and
+  // the requantization's shift).
+  std::vector<int32_t> total(f);
+  for (int64_t fi = 0; fi < f; ++fi)
+    total[fi] =
+        zero * w.sums[fi] + (sink.requantize ? sink.requantize->shift[fi] : 0);
+  int64_t quads = (c + 3) / 4;
+  int64_t hp = oh + (kh - 1) * p.dilationH, wp = ow + (kw - 1) * p.dilationW;
+  int64_t plane = hp * wp + (kw - 1) * p.dilationW + kMaxTileWidth;
+  int64_t n = direct ? oh * wp : oh * ow, pitch = direct ? wp : ow;
+  std::vector<int64_t> offsets;
+  if (direct) {
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx)
+        offsets.push_back(ky * p.dilationH * wp + kx * p.dilationW);
+  } else {
+    offsets.push_back(0);
+  }
+  QuadPanel panel{nullptr, direct ? quads : lda / 4, direct ? plane : n,
+                  offsets.data(), int64_t(offsets.size())};
   // Kept between calls; named through pointers in the lambdas (other
   // threads have their own).
-  static thread_local std::vector<uint8_t> quadBuffer;
-  static thread_local std::vector<int32_t> accBuffer;
-  quadBuffer.resize(k4 * n + kSlack);
-  accBuffer.resize(f * n);
-  uint8_t *quads = quadBuffer.data();
-  int32_t *acc = accBuffer.data();
-  const int32_t *sums = wsum.data();
+  static thread_local std::vector<uint8_t> panelBuffer;
+  panelBuffer.resize((direct ? quads * plane * 4 : lda * n) + kSlack);
+  uint8_t *bytes = panelBuffer.data();
+  panel.b = bytes;
+  const int32_t *totals = total.data();
   int64_t xs[3] = {x->strides[1], x->strides[2], x->strides[3]};
   for (int64_t b = 0; b < nb; ++b) {
-    im2colQuads(x->data() + b * x->strides[0], xs, c, h, wd, kh, kw, oh, ow, p,
-                pad, flip, k4, quads);
-    gemmU8S8(a.data(), quads, f, n, k4, acc, n);
-    int32_t *o = out->data() + b * out->strides[0];
-    parallelFor(f, std::max<int64_t>(1, 4096 / n), [&](int64_t f0, int64_t f1) {
-      for (int64_t fi = f0; fi < f1; ++fi) {
-        int32_t shift = xZero * sums[fi];
-        for (int64_t oy = 0; oy < oh; ++oy)
-          for (int64_t ox = 0; ox < ow; ++ox) {
-            int32_t &d = o[fi * out->strides[1] + oy * out->strides[2] +
-                           ox * out->strides[3]];
-            int32_t v = acc[fi * n + oy * ow + ox] - shift;
-            d = p.accumulate ? d + v : v;
-          }
-      }
-    });
+    const uint8_t *image = x->data() + b * x->strides[0];
+    if (direct)
+      padQuads(image, xs, c, h, wd, hp, wp, plane, p, pad, flip, bytes);
+    else
+      im2colQuads(image, xs, c, h, wd, kh, kw, oh, ow, p, pad, flip, lda,
+                  bytes);
+    if (sink.acc) {
+      int32_t *o = sink.acc->data() + b * ost[0];
+      bool accumulate = sink.accumulate;
+      gemmBlocks(a, lda, panel, f, n,
+                 [&](int64_t r0, int64_t rows, int64_t j0, int64_t cols,
+                     const int32_t *sums, int64_t ld) {
+                   for (int64_t r = 0; r < rows; ++r) {
+                     int64_t fi = r0 + r;
+                     forEachRun(
+                         j0, cols, pitch, ow,
+                         [&](int64_t jj, int64_t oy, int64_t ox, int64_t len) {
+                           int32_t *d =
+                               o + fi * ost[1] + oy * ost[2] + ox * ost[3];
+                           const int32_t *s = sums + r * ld + jj;
+                           for (int64_t i = 0; i < len; ++i) {
+                             int32_t v = s[i] - totals[fi];
+                             d[i * ost[3]] = accumulate ? d[i * ost[3]] + v : v;
+                           }
+                         });
+                   }
+                 });
+    } else {
+      uint8_t *o = sink.bytes->data() + b * ost[0];
+      const Requantize &rq = *sink.requantize;
+      gemmBlocks(a, lda, panel, f, n,
+                 [&](int64_t r0, int64_t rows, int64_t j0, int64_t cols,
+                     const int32_t *sums, int64_t) {
+                   alignas(64) uint8_t block[kBlockRows * kMaxTileWidth];
+                   requantizeBlock(sums, rows, r0, totals, rq, block);
+                   for (int64_t r = 0; r < rows; ++r) {
+                     int64_t fi = r0 + r;
+                     forEachRun(
+                         j0, cols, pitch, ow,
+                         [&](int64_t jj, int64_t oy, int64_t ox, int64_t len) {
+                           const uint8_t *s = block + r * kMaxTileWidth + jj;
+                           uint8_t *d =
+                               o + fi * ost[1] + oy * ost[2] + ox * ost[3];
+                           if (ost[3] == 1)
+                             std::memcpy(d, s, len);
+                           else
+                             for (int64_t i = 0; i < len; ++i)
+                               d[i * ost[3]] = s[i];
+                         });
+                   }
+                 });
+    }
   }
+}
+} // namespace
+
+void sparq::kernels::gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m,
+                              int64_t n, int64_t k4, int32_t *c, int64_t ldc) {
+  int64_t offset = 0;
+  QuadPanel panel{b, k4 / 4, n, &offset, 1};
+  gemmBlocks(a, k4, panel, m, n,
+             [&](int64_t r0, int64_t rows, int64_t j0, int64_t cols,
+                 const int32_t *sums, int64_t ld) {
+               for (int64_t r = 0; r < rows; ++r)
+                 std::memcpy(c + (r0 + r) * ldc + j0, sums + r * ld,
+                             cols * sizeof(int32_t));
+             });
+}
+
+namespace {
+/// The weights packed now, for the calls that take them unpacked.
+std::vector<uint8_t> packNow(I8x4 *w, const ConvParams &p) {
+  return sparq::formats::packConvWeightsS8(w->data(), w->strides, w->sizes[0],
+                                           w->sizes[1], w->sizes[2],
+                                           w->sizes[3], readsDirectly(p));
+}
+sparq::formats::ConvWeightsS8 viewOf(const std::vector<uint8_t> &blob) {
+  return sparq::formats::viewConvWeightsS8(blob.data(), blob.size());
 }
 } // namespace
 
 void sparq::kernels::qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out,
                                      int32_t xZero, const ConvParams &p) {
-  qconv(x, w, out, xZero, uint8_t(xZero), 0, p);
+  Sink sink;
+  sink.acc = out;
+  sink.accumulate = p.accumulate;
+  qconv(x, viewOf(packNow(w, p)), xZero, uint8_t(xZero), 0, p, sink);
 }
 
+// x + 128 as uint8 is x's bits with the sign bit flipped: the padding's
+// byte is padValue's flipped, and the input's unless it is biased already.
 void sparq::kernels::qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out,
-                                     int32_t padValue, const ConvParams &p) {
-  // x + 128 as uint8 is x's bits with the sign bit flipped.
-  auto *bytes = reinterpret_cast<MemRef<uint8_t, 4> *>(x);
-  qconv(bytes, w, out, 128, uint8_t(int8_t(padValue)) ^ 0x80, 0x80, p);
+                                     int32_t padValue, const ConvParams &p,
+                                     bool biased) {
+  Sink sink;
+  sink.acc = out;
+  sink.accumulate = p.accumulate;
+  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), viewOf(packNow(w, p)), 128,
+        uint8_t(int8_t(padValue)) ^ 0x80, biased ? 0 : 0x80, p, sink);
+}
+
+void sparq::kernels::qconv2dNchwS8S8Requantized(
+    I8x4 *x, const formats::ConvWeightsS8 &w, I8x4 *out, int32_t padValue,
+    const ConvParams &p, bool biased, const Requantize &r) {
+  Sink sink;
+  sink.bytes = reinterpret_cast<MemRef<uint8_t, 4> *>(out);
+  sink.requantize = &r;
+  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), w, 128,
+        uint8_t(int8_t(padValue)) ^ 0x80, biased ? 0 : 0x80, p, sink);
 }
 
 extern "C" {
-// Input, weight, output; then the padding's value, strides (h, w),
-// dilations (h, w), padding (top, left), accumulate.
+// Input, weight, output; then the padding's value, whether the input is
+// biased (uint8 x + 128), strides (h, w), dilations (h, w), padding (top,
+// left), accumulate.
 void _mlir_ciface_sparq_conv2d_nchw_s8s8_i32(I8x4 *in, I8x4 *w, I32x4 *out,
-                                             int64_t padValue, int64_t sh,
-                                             int64_t sw, int64_t dh, int64_t dw,
-                                             int64_t pt, int64_t pl,
+                                             int64_t padValue, int64_t biased,
+                                             int64_t sh, int64_t sw, int64_t dh,
+                                             int64_t dw, int64_t pt, int64_t pl,
                                              int64_t acc) {
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, 0, 0);
-  qconv2dNchwS8S8(in, w, out, int32_t(padValue), p);
+  qconv2dNchwS8S8(in, w, out, int32_t(padValue), p, biased != 0);
+}
+
+// Input, the packed weights (formats/ConvWeightsS8.h, made at compile
+// time), output (bytes), the requantization's shift, scale and offset per
+// output channel; then the padding's value, biased, strides, dilations,
+// padding, and the clamp's bounds.
+void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
+    I8x4 *in, MemRef<uint8_t, 1> *blob, I8x4 *out, MemRef<int32_t, 1> *shift,
+    F32x1 *scale, F32x1 *offset, int64_t padValue, int64_t biased, int64_t sh,
+    int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t lo,
+    int64_t hi) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, 0, 0, 0);
+  Requantize r{shift->data(), scale->data(), offset->data(), float(lo),
+               float(hi)};
+  sparq::formats::ConvWeightsS8 w;
+  try {
+    w = sparq::formats::viewConvWeightsS8(blob->data(), blob->sizes[0]);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "sparq: %s\n", e.what());
+    std::abort();
+  }
+  qconv2dNchwS8S8Requantized(in, w, out, int32_t(padValue), p, biased != 0, r);
 }
 }
 
@@ -225,4 +473,7 @@ void sparq::kernels::forEachQuantizedKernel(
     const std::function<void(const char *, void *)> &fn) {
   fn("_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_s8s8_i32));
+  fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
+     reinterpret_cast<void *>(
+         &_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant));
 }

@@ -2,17 +2,26 @@
 //
 // The integer convolution of QDQ and QLinearConv models: uint8 activations
 // with a zero point, int8 weights (symmetric, as onnxruntime's quantizer
-// makes them), exact int32 sums. The input is im2col'd into groups of four
-// consecutive k per column (the layout of AVX-512 VNNI's vpdpbusd, which
-// multiplies four u8 by four s8 and adds them into one int32 lane); AVX2
-// widens to 16 bits and uses vpmaddwd, the portable level plain loops. All
-// exact, so every level and thread count gives the same sums.
+// makes them), exact int32 sums. The GEMM multiplies groups of four
+// consecutive k (the layout of AVX-512 VNNI's vpdpbusd, which multiplies
+// four u8 by four s8 and adds them into one int32 lane); AVX2 widens to 16
+// bits and uses vpmaddwd, the portable level plain loops. All exact, so
+// every level and thread count gives the same sums.
+//
+// Stride-1 convolutions read their input directly: it is copied once,
+// padded, with four channels interleaved per 32-bit word, and each tap of
+// the filter is a fixed offset into that copy (outputs are computed on the
+// padded width; the extra columns are dropped). Strided ones go through an
+// im2col matrix of the same quad layout. The sums either land in int32 or
+// are requantized to bytes in the same pass (the QDQ epilogue: scale,
+// offset, clamp, round half to even), while the block is in cache.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SPARQ_RUNTIME_KERNELS_QUANTIZEDCONV_H
 #define SPARQ_RUNTIME_KERNELS_QUANTIZEDCONV_H
 
+#include "runtime/formats/ConvWeightsS8.h"
 #include "runtime/kernels/HostKernels.h"
 
 #include <cstdint>
@@ -34,14 +43,52 @@ void qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out, int32_t xZero,
 /// those types defines it (the IR's integer conv, which sparq's QDQ import
 /// makes): out[N, F, OH, OW] (+)= sum over taps of x * w, x[N, C, H, W] and
 /// w int8, taps in the padding reading `padValue`. Runs on the u8 x s8 GEMM
-/// with x + 128 (a sign flip of its bits) and 128 * sum w taken off.
+/// with x + 128 (a sign flip of its bits) and 128 * sum w taken off. With
+/// `biased`, x holds x + 128 as uint8 already (the source of the sign flip
+/// the QDQ import puts before the conv).
 void qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out, int32_t padValue,
-                     const ConvParams &p);
+                     const ConvParams &p, bool biased = false);
+
+/// The requantization that follows a QDQ convolution, per output channel f:
+/// out = round-half-even(clamp(float(sum - shift[f]) * scale[f] + offset[f],
+/// lo, hi)) as a byte (lo and hi integers within uint8's or int8's range).
+struct Requantize {
+  const int32_t *shift;
+  const float *scale, *offset;
+  float lo, hi;
+};
+
+/// qconv2dNchwS8S8 with its sums requantized by `r` into bytes, the
+/// weights packed already (packed for stride 1 exactly when p's strides are
+/// 1: see formats/ConvWeightsS8.h).
+void qconv2dNchwS8S8Requantized(I8x4 *x, const formats::ConvWeightsS8 &w,
+                                I8x4 *out, int32_t padValue,
+                                const ConvParams &p, bool biased,
+                                const Requantize &r);
+
+/// Whether weights for a convolution with these strides are packed for the
+/// direct (stride-1) path: what packConvWeightsS8's `tapMajor` must be.
+inline bool packedForDirectPath(int64_t strideH, int64_t strideW) {
+  return strideH == 1 && strideW == 1;
+}
+
+/// The B operand of the integer GEMM: uint8 quads, tap by tap. Row k =
+/// (t * quads + q) * 4 + i of B at column j is byte i of the 4-byte word at
+/// b + (q * quadStride + j + tapOffsets[t]) * 4. An im2col matrix is one
+/// tap at offset 0 (quadStride = its columns); a stride-1 convolution's
+/// padded input has one offset per filter tap.
+struct QuadPanel {
+  const uint8_t *b;
+  int64_t quads, quadStride;
+  const int64_t *tapOffsets;
+  int64_t taps;
+};
 
 /// The integer GEMM behind them, exposed for tests and benchmarks:
 /// C[M, N] = A[M, K4] * B, A int8 row-major with K4 (a multiple of 4)
 /// columns, B uint8 in quads, the 4 bytes of k = 4q..4q+3 of column n at
-/// b[(q * n_total + n) * 4]; C int32 with row stride ldc, overwritten.
+/// b[(q * n_total + n) * 4] (readable up to 256 bytes past its end); C
+/// int32 with row stride ldc, overwritten.
 void gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m, int64_t n,
               int64_t k4, int32_t *c, int64_t ldc);
 
@@ -49,16 +96,19 @@ void gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m, int64_t n,
 void forEachQuantizedKernel(
     const std::function<void(const char *, void *)> &fn);
 
+// Tiles: `rows` rows of A (row stride lda = taps * quads * 4) times columns
+// [j0, j0 + cols) of the panel into c (row stride ldc; c[0] is column j0).
+// They read whole vectors: the panel must be readable 64 columns past j0.
 namespace avx512vnni {
-/// Rows [r0, r1) x columns [j0, j1) of gemmU8S8 (j1 - j0 <= 64).
-void gemmU8S8Tile(const int8_t *a, const uint8_t *b, int64_t n, int64_t k4,
-                  int64_t r0, int64_t r1, int64_t j0, int64_t j1, int32_t *c,
+/// Up to 64 columns.
+void gemmU8S8Tile(const int8_t *a, int64_t lda, const QuadPanel &p,
+                  int64_t rows, int64_t j0, int64_t cols, int32_t *c,
                   int64_t ldc);
 } // namespace avx512vnni
 namespace avx2 {
-/// avx512vnni::gemmU8S8Tile's contract with AVX2 (j1 - j0 <= 16).
-void gemmU8S8Tile(const int8_t *a, const uint8_t *b, int64_t n, int64_t k4,
-                  int64_t r0, int64_t r1, int64_t j0, int64_t j1, int32_t *c,
+/// Up to 16 columns.
+void gemmU8S8Tile(const int8_t *a, int64_t lda, const QuadPanel &p,
+                  int64_t rows, int64_t j0, int64_t cols, int32_t *c,
                   int64_t ldc);
 } // namespace avx2
 

@@ -345,8 +345,9 @@ func.func @packed_zero_init(%x: memref<1x4x5x5xf32>, %out: memref<1x3x3x3xf32>) 
 // An int8 x int8 -> int32 convolution (a QDQ model's): the padding's fill
 // (the activations' zero point, -8 here) folds into the call as its value,
 // and the zero init into overwriting. The memrefs are input, weight,
-// output; then the pad value, strides, dilations, padding, accumulate.
-// CHECK: func.func private @sparq_conv2d_nchw_s8s8_i32(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
+// output; then the pad value, biased (0: the input is int8), strides,
+// dilations, padding, accumulate.
+// CHECK: func.func private @sparq_conv2d_nchw_s8s8_i32(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func @int8_conv_zero_point_padding
 // CHECK-SAME: (%[[X:.*]]: memref<1x4x6x6xi8>, %{{.*}}: memref<8x4x3x3xi8>, %[[OUT:.*]]: memref<1x8x6x6xi32>)
 // CHECK-NOT: linalg.
@@ -354,7 +355,8 @@ func.func @packed_zero_init(%x: memref<1x4x5x5xf32>, %out: memref<1x3x3x3xf32>) 
 // CHECK: %[[CX:.*]] = memref.cast %[[X]]
 // CHECK: %[[CO:.*]] = memref.cast %[[OUT]]
 // CHECK: %[[PAD:.*]] = arith.constant -8 : i64
-// CHECK: call @sparq_conv2d_nchw_s8s8_i32(%[[CX]], %{{.*}}, %[[CO]], %[[PAD]], %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c0_i64)
+// CHECK: %[[INT8:.*]] = arith.constant 0 : i64
+// CHECK: call @sparq_conv2d_nchw_s8s8_i32(%[[CX]], %{{.*}}, %[[CO]], %[[PAD]], %[[INT8]], %c1_i64, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c1_i64_{{[0-9]+}}, %c0_i64{{.*}})
 // CHECK-NOT: linalg.
 func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3x3xi8>, %out: memref<1x8x6x6xi32>) {
   %zp = arith.constant -8 : i8
@@ -368,5 +370,86 @@ func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3
   linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
     ins(%padded, %w : memref<1x4x8x8xi8>, memref<8x4x3x3xi8>) outs(%out : memref<1x8x6x6xi32>)
   memref.dealloc %padded : memref<1x4x8x8xi8>
+  return
+}
+
+// -----
+
+// A QDQ convolution as the import writes it, bufferized: the uint8
+// activations' sign flip (to int8) into a temporary, padded with the zero
+// point, the int8 conv into int32 sums, then the requantization to uint8
+// (marked sparq.requantize = [lo, hi]). One call: it reads the uint8
+// source as biased input (no flip, no padded copy), the weights packed at
+// compile time into a global of their own (the plain ones go), and
+// requantizes into the output; no temporaries are left.
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#ch = affine_map<(d0, d1, d2, d3) -> (0, d1, 0, 0)>
+// CHECK: func.func private @sparq_packed_conv2d_nchw_s8s8_requant(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?xi8, strided<[?], offset: ?>>, memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-NOT: memref.global "private" constant @w :
+// CHECK: memref.global "private" constant @w_s8conv : memref<{{[0-9]+}}xi8> = dense<"0x
+// CHECK-NOT: memref.global "private" constant @w :
+// CHECK-LABEL: func @qdq_conv_requantized
+// CHECK-SAME: (%[[X:.*]]: memref<1x4x6x6xi8>, %[[Y:.*]]: memref<1x8x6x6xi8>)
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.
+// CHECK-DAG: %[[BLOB:.*]] = memref.get_global @w_s8conv
+// CHECK-DAG: %[[CX:.*]] = memref.cast %[[X]]
+// CHECK-DAG: %[[CY:.*]] = memref.cast %[[Y]]
+// CHECK-DAG: %[[CB:.*]] = memref.cast %[[BLOB]]
+// CHECK-DAG: %[[PAD:.*]] = arith.constant -123 : i64
+// CHECK-DAG: %[[BIASED:.*]] = arith.constant 1 : i64
+// CHECK-DAG: %[[LO:.*]] = arith.constant 3 : i64
+// CHECK-DAG: %[[HI:.*]] = arith.constant 255 : i64
+// CHECK: call @sparq_packed_conv2d_nchw_s8s8_requant(%[[CX]], %[[CB]], %[[CY]], %{{.*}}, %{{.*}}, %{{.*}}, %[[PAD]], %[[BIASED]], {{.*}}, %[[LO]], %[[HI]])
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.dealloc
+// CHECK: return
+memref.global "private" constant @w : memref<8x4x3x3xi8> = dense<3> {alignment = 64 : i64}
+memref.global "private" constant @shift : memref<1x8x1x1xi32> = dense<[[[[1]], [[2]], [[3]], [[4]], [[5]], [[6]], [[7]], [[8]]]]>
+memref.global "private" constant @scale : memref<1x8x1x1xf32> = dense<0.25>
+memref.global "private" constant @offset : memref<1x8x1x1xf32> = dense<[[[[1.0]], [[2.0]], [[3.0]], [[4.0]], [[5.0]], [[6.0]], [[7.0]], [[8.0]]]]>
+func.func @qdq_conv_requantized(%x: memref<1x4x6x6xi8>, %y: memref<1x8x6x6xi8>) {
+  %flipped = memref.alloc() : memref<1x4x6x6xi8>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x4x6x6xi8>) outs(%flipped : memref<1x4x6x6xi8>) {
+  ^bb0(%a: i8, %b: i8):
+    %m = arith.constant -128 : i8
+    %r = arith.xori %a, %m : i8
+    linalg.yield %r : i8
+  }
+  %zp = arith.constant -123 : i8
+  %padded = memref.alloc() : memref<1x4x8x8xi8>
+  linalg.fill ins(%zp : i8) outs(%padded : memref<1x4x8x8xi8>)
+  %interior = memref.subview %padded[0, 0, 1, 1] [1, 4, 6, 6] [1, 1, 1, 1]
+      : memref<1x4x8x8xi8> to memref<1x4x6x6xi8, strided<[256, 64, 8, 1], offset: 9>>
+  memref.copy %flipped, %interior : memref<1x4x6x6xi8> to memref<1x4x6x6xi8, strided<[256, 64, 8, 1], offset: 9>>
+  memref.dealloc %flipped : memref<1x4x6x6xi8>
+  %zero = arith.constant 0 : i32
+  %acc = memref.alloc() : memref<1x8x6x6xi32>
+  linalg.fill ins(%zero : i32) outs(%acc : memref<1x8x6x6xi32>)
+  %w = memref.get_global @w : memref<8x4x3x3xi8>
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%padded, %w : memref<1x4x8x8xi8>, memref<8x4x3x3xi8>) outs(%acc : memref<1x8x6x6xi32>)
+  memref.dealloc %padded : memref<1x4x8x8xi8>
+  %shift = memref.get_global @shift : memref<1x8x1x1xi32>
+  %scale = memref.get_global @scale : memref<1x8x1x1xf32>
+  %offset = memref.get_global @offset : memref<1x8x1x1xf32>
+  linalg.generic {indexing_maps = [#id, #ch, #ch, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"], sparq.requantize = array<i64: 3, 255>}
+      ins(%acc, %shift, %scale, %offset : memref<1x8x6x6xi32>, memref<1x8x1x1xi32>, memref<1x8x1x1xf32>, memref<1x8x1x1xf32>) outs(%y : memref<1x8x6x6xi8>) {
+  ^bb0(%s: i32, %sh: i32, %sc: f32, %of: f32, %o: i8):
+    %v = arith.subi %s, %sh : i32
+    %f = arith.sitofp %v : i32 to f32
+    %p = arith.mulf %f, %sc : f32
+    %q = arith.addf %p, %of : f32
+    %lo = arith.constant 3.0 : f32
+    %hi = arith.constant 255.0 : f32
+    %c1 = arith.maximumf %q, %lo : f32
+    %c2 = arith.minimumf %c1, %hi : f32
+    %r = math.roundeven %c2 : f32
+    %i = arith.fptoui %r : f32 to i32
+    %t = arith.trunci %i : i32 to i8
+    linalg.yield %t : i8
+  }
+  memref.dealloc %acc : memref<1x8x6x6xi32>
   return
 }

@@ -4,9 +4,9 @@ A small CNN exported from PyTorch is quantized by onnxruntime's own quantizer
 (quantize_static, QDQ format, uint8 activations per tensor, int8 weights per
 channel: what people ship), in the project venv (bench/requirements.txt), and
 run by sparqc and by onnxruntime on the same inputs. sparqc must build every
-Conv on integers (calls of the int8 kernel in the lowered IR, int8 in the
-report) and give onnxruntime's outputs to within one quantization step of the
-output. With a uint8 output the steps are counted exactly.
+Conv on integers (calls of the int8 kernel, requantizing to uint8 in its
+epilogue, in the lowered IR; int8 in the report) and give onnxruntime's
+outputs to within one quantization step of the output.
 
     SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/e2e/test_qdq.py
 """
@@ -133,7 +133,10 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     llvm = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
                            "--emit", "llvm"], capture_output=True, text=True, timeout=600)
     assert llvm.returncode == 0, llvm.stderr
-    assert llvm.stdout.count("call @sparq_conv2d_nchw_s8s8_i32") == convs == 4
+    # Each Conv's output goes to a QuantizeLinear: the kernel requantizes it
+    # in its epilogue (uint8 out), reading weights packed at compile time.
+    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == convs == 4
+    assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm.stdout
     report = tmp_path / "report.json"
     rep = subprocess.run([str(sparqc), "report", str(qdq), "--json", str(report)],
                          capture_output=True, text=True, timeout=600)

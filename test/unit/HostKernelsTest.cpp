@@ -375,7 +375,8 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_maxpool2d_nchw_f32",
       "_mlir_ciface_sparq_packed_linear_f32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_f32",
-      "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32"};
+      "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
+      "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant"};
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   EXPECT_EQ(names.size(), want.size());
 }

@@ -2,16 +2,21 @@
 //
 // qconv2dNchwU8S8 must equal a plain loop over sum (x - zero) * w exactly
 // (integers: no tolerance), at every SIMD level and thread count, on full
-// uint8/int8 ranges, padding (read as the zero point), strides, dilation,
-// 1x1, K not a multiple of 4, outputs narrower than a tile, accumulation.
+// uint8/int8 ranges, padding (read as the zero point), strides (im2col),
+// stride 1 (the padded input read directly), dilation, 1x1, K not a
+// multiple of 4, outputs narrower than a tile, accumulation. The
+// requantizing form must give the bytes of the formula written out here.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/kernels/QuantizedConv.h"
+#include "runtime/formats/ConvWeightsS8.h"
+#include "runtime/formats/Packed.h"
 #include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <random>
@@ -159,6 +164,72 @@ TEST_P(QConvTest, SignedInputEqualsTheNamedOpExactly) {
   });
 }
 
+// The QDQ epilogue in the kernel: y = clamp(float(sum - shift) * scale +
+// offset, lo, hi) rounded half to even, a byte, against the formula on the
+// sums of the reference loop. Input biased (uint8, x + 128) or int8, output
+// uint8 (lo raised by a ReLU) or int8; scales that make ties and
+// saturation common.
+TEST_P(QConvTest, RequantizedEqualsTheFormulaExactly) {
+  QCase q = GetParam();
+  int32_t pad = q.zero - 128;
+  auto [oh, ow] = outputSize(q);
+  std::vector<int8_t> x, w;
+  std::vector<int32_t> init;
+  randomOperands(q, 9, x, w, init);
+  std::vector<int32_t> sums = reference(
+      q, x, w, std::vector<int32_t>(init.size(), 0),
+      [&](std::optional<int64_t> v) { return v ? *v : int64_t(pad); });
+  std::mt19937 rng(10);
+  std::uniform_int_distribution<int> shifts(-3000, 3000);
+  std::uniform_real_distribution<float> scales(0.001f, 0.05f),
+      offsets(-40.0f, 200.0f);
+  std::vector<int32_t> shift(q.f);
+  std::vector<float> scale(q.f), offset(q.f);
+  for (int64_t f = 0; f < q.f; ++f) {
+    shift[f] = shifts(rng);
+    // Powers of two now and then: exact products, so that .5 ties occur.
+    scale[f] = f % 3 == 0 ? 0.5f : scales(rng);
+    offset[f] = f % 3 == 0 ? 0.0f : offsets(rng);
+  }
+  bool unsignedOut = q.zero % 2 == 0;
+  float lo = unsignedOut ? 7.0f : -128.0f, hi = unsignedOut ? 255.0f : 127.0f;
+  std::vector<int8_t> want(sums.size());
+  int64_t plane = oh * ow;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    int64_t f = int64_t(i) / plane % q.f;
+    volatile float product = float(sums[i] - shift[f]) * scale[f];
+    float y = std::min(std::max(product + offset[f], lo), hi);
+    want[i] = int8_t(uint8_t(int32_t(std::nearbyint(y))));
+  }
+  ConvParams p = paramsOf(q);
+  p.accumulate = false;
+  std::vector<uint8_t> blob = sparq::formats::packConvWeightsS8(
+      w.data(),
+      std::array<int64_t, 4>{q.c * q.kh * q.kw, q.kh * q.kw, q.kw, 1}.data(),
+      q.f, q.c, q.kh, q.kw, packedForDirectPath(p.strideH, p.strideW));
+  auto packed = sparq::formats::viewConvWeightsS8(blob.data(), blob.size());
+  Requantize r{shift.data(), scale.data(), offset.data(), lo, hi};
+  for (bool biased : {false, true}) {
+    std::vector<int8_t> in = x;
+    if (biased)
+      for (auto &e : in)
+        e = int8_t(uint8_t(e) ^ 0x80); // x + 128 as uint8
+    auto xv = dense<int8_t, 4>(in, {q.n, q.c, q.h, q.w});
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<int8_t> got(want.size(), 0x55);
+        auto ov = dense<int8_t, 4>(got, {q.n, q.f, oh, ow});
+        qconv2dNchwS8S8Requantized(&xv, packed, &ov, pad, p, biased, r);
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(int(got[i]), int(want[i]))
+              << "at " << i << " (sum " << sums[i] << ", biased " << biased
+              << ")";
+        return std::vector<float>(got.begin(), got.end());
+      });
+    });
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, QConvTest,
     ::testing::Values(QCase{1, 3, 9, 9, 8, 3, 3, 1, 1, 1, 128, false},
@@ -168,6 +239,46 @@ INSTANTIATE_TEST_SUITE_P(
                       QCase{1, 3, 23, 29, 9, 7, 7, 2, 1, 3, 91, true},
                       QCase{1, 64, 8, 8, 20, 3, 3, 1, 1, 1, 200, false},
                       QCase{1, 2, 3, 3, 1, 3, 3, 1, 1, 1, 5, false}));
+
+// The packed weights: rows in the order each path reads (tap-major quads of
+// channels for stride 1, im2col order otherwise), zeros past a filter's
+// weights, each filter's sum; a blob that is not one is refused.
+TEST(ConvWeightsS8, RowOrderSumsAndChecks) {
+  // 2 filters, 5 channels, 1x2 kernel: w[f][c][0][x] = f*50 + c*10 + x.
+  int64_t f = 2, c = 5, kh = 1, kw = 2;
+  std::vector<int8_t> w(f * c * kh * kw);
+  for (int64_t fi = 0; fi < f; ++fi)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t x = 0; x < kw; ++x)
+        w[(fi * c + ci) * kw + x] = int8_t(fi * 50 + ci * 10 + x);
+  int64_t strides[4] = {c * kw, kw, kw, 1};
+  auto tap = sparq::formats::packConvWeightsS8(w.data(), strides, f, c, kh, kw,
+                                               /*tapMajor=*/true);
+  auto v = sparq::formats::viewConvWeightsS8(tap.data(), tap.size());
+  ASSERT_EQ(v.rowBytes, 2 * 2 * 4); // 2 taps x 2 quads x 4
+  // Filter 1, tap 1 (x = 1), channel 4: quad 1, byte 0.
+  EXPECT_EQ(v.rows[1 * v.rowBytes + (1 * 2 + 1) * 4 + 0], 50 + 40 + 1);
+  EXPECT_EQ(v.rows[1 * v.rowBytes + (1 * 2 + 1) * 4 + 1], 0); // channel 5
+  int32_t sum1 = 0;
+  for (int64_t i = c * kw; i < 2 * c * kw; ++i)
+    sum1 += w[i];
+  EXPECT_EQ(v.sums[1], sum1);
+  auto cols = sparq::formats::packConvWeightsS8(w.data(), strides, f, c, kh, kw,
+                                                /*tapMajor=*/false);
+  auto u = sparq::formats::viewConvWeightsS8(cols.data(), cols.size());
+  ASSERT_EQ(u.rowBytes, 12); // 10 rounded up to 4
+  EXPECT_EQ(u.rows[u.rowBytes + 4 * kw + 1], 50 + 40 + 1);
+  EXPECT_EQ(u.rows[u.rowBytes + 10], 0);
+  EXPECT_EQ(u.sums[1], sum1);
+  EXPECT_THROW(sparq::formats::viewConvWeightsS8(tap.data(), tap.size() - 1),
+               sparq::formats::FormatError);
+  std::vector<uint8_t> bad = tap;
+  bad[0] ^= 1;
+  EXPECT_THROW(sparq::formats::viewConvWeightsS8(bad.data(), bad.size()),
+               sparq::formats::FormatError);
+  EXPECT_THROW(sparq::formats::viewConvWeightsS8(tap.data(), 10),
+               sparq::formats::FormatError);
+}
 
 // A long K at the extremes of both ranges: the sums must not overflow or
 // saturate (vpmaddubsw's 16-bit sums would).

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace ::sparq;
@@ -90,6 +91,66 @@ int64_t quantAxis(NodeContext &ctx, int64_t rank) {
   return normalizeAxis(ctx.attrInt("axis", 1), rank);
 }
 
+/// QuantizeLinear of a convolution's integer sums (GraphValue::IntegerSums),
+/// per tensor with constant scale and zero point, to uint8 or int8: one
+/// elementwise op from the sums to the bytes, marked sparq.requantize =
+/// [lo, hi] so that the host's int8 convolution kernel runs it in its
+/// epilogue. y = round-half-even(clamp(float(acc - shift) * (scale / ys) +
+/// (bias / ys + zp), lo, hi)); a Relu before raises lo to the zero point
+/// (quantizing is monotonic and maps 0 to the zero point). False when the
+/// node is not of that form.
+bool requantizeSums(NodeContext &ctx, io::DType outType) {
+  const GraphValue::IntegerSums *sums = ctx.input(0).integerSums.get();
+  const io::HostTensor *ys = ctx.constant(1);
+  const io::HostTensor *yz = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
+  if (!sums || !ys || numElements(ys->shape) != 1 ||
+      (ctx.hasInput(2) && (!yz || numElements(yz->shape) != 1)) ||
+      (outType != io::DType::U8 && outType != io::DType::I8))
+    return false;
+  double yScale = hostToDoubles(*ys)[0];
+  int64_t zero = yz ? hostToInts(*yz)[0] : 0;
+  if (!(yScale > 0) || !std::isfinite(yScale))
+    return false;
+  auto [lo, hi] = rangeOf(outType);
+  if (sums->relu)
+    lo = std::max(lo, double(zero));
+  int64_t f = int64_t(sums->scale.size());
+  std::vector<double> scale(f), offset(f);
+  for (int64_t c = 0; c < f; ++c) {
+    scale[c] = double(float(sums->scale[c] / yScale));
+    offset[c] = double(float(sums->bias[c] / yScale + double(zero)));
+  }
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  auto channels = [&](io::HostTensor t) {
+    return materializeConstant(b, loc, t);
+  };
+  SmallVector<Value> ins = {
+      sums->acc,
+      channels(hostFromInts(io::DType::I32, {1, f, 1, 1}, sums->shift)),
+      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale)),
+      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, offset))};
+  Type f32 = b.getF32Type();
+  Value y =
+      buildElementwise(b, loc, ins, ctx.shape(0), ctx.elementType(outType),
+                       [&](OpBuilder &nb, Location nl, ValueRange a) {
+                         Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
+                         Value r = nb.create<arith::MulFOp>(
+                             nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
+                         r = nb.create<arith::AddFOp>(nl, r, a[3]);
+                         r = nb.create<arith::MaximumFOp>(
+                             nl, r, scalarConstant(nb, nl, f32, lo));
+                         r = nb.create<arith::MinimumFOp>(
+                             nl, r, scalarConstant(nb, nl, f32, hi));
+                         r = nb.create<math::RoundEvenOp>(nl, r);
+                         return castScalar(nb, nl, r, io::DType::F32, outType);
+                       });
+  y.getDefiningOp()->setAttr(
+      "sparq.requantize", b.getDenseI64ArrayAttr({int64_t(lo), int64_t(hi)}));
+  ctx.setOutput(0, y, outType);
+  return true;
+}
+
 LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = quantAxis(ctx, rank);
@@ -99,6 +160,8 @@ LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   if (outType != io::DType::U8 && outType != io::DType::I8 &&
       outType != io::DType::U16 && outType != io::DType::I16)
     return ctx.error() << "unsupported output type " << io::dtypeName(outType);
+  if (requantizeSums(ctx, outType))
+    return success();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   io::DType xt = ctx.dtype(0);
@@ -321,6 +384,30 @@ LogicalResult buildQLinearConv(NodeContext &ctx) {
   return success();
 }
 
+/// The values of a 1-D float tensor known at compile time: a constant of
+/// the model, or the DequantizeLinear of one (a QDQ model's int32 bias,
+/// dequantized per tensor or along its only axis).
+std::optional<std::vector<double>> knownFloats(const GraphValue &v) {
+  if (v.constant && !v.specialized)
+    return hostToDoubles(*v.constant);
+  const GraphValue::Dequantized *d = v.dequantized.get();
+  if (!d || !d->source->constant || d->source->specialized ||
+      d->source->shape.size() != 1)
+    return std::nullopt;
+  std::vector<int64_t> q = hostToInts(*d->source->constant);
+  std::vector<double> scale = hostToDoubles(*d->scale);
+  std::vector<int64_t> zero =
+      d->zeroPoint ? hostToInts(*d->zeroPoint) : std::vector<int64_t>{0};
+  if ((scale.size() != 1 && scale.size() != q.size()) ||
+      (zero.size() != 1 && zero.size() != q.size()))
+    return std::nullopt;
+  std::vector<double> out(q.size());
+  for (size_t i = 0; i < q.size(); ++i)
+    out[i] = double(q[i] - zero[zero.size() == 1 ? 0 : i]) *
+             scale[scale.size() == 1 ? 0 : i];
+  return out;
+}
+
 } // namespace
 
 FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
@@ -413,6 +500,19 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
                          return r;
                        });
   ctx.setOutput(0, y, io::DType::F32);
+  std::optional<std::vector<double>> bias;
+  if (ctx.hasInput(2))
+    bias = knownFloats(ctx.input(2));
+  if (!ctx.hasInput(2) || bias) {
+    auto sums = std::make_shared<GraphValue::IntegerSums>();
+    sums->acc = *acc;
+    sums->shift = shift;
+    sums->scale.assign(f, 0.0);
+    for (int64_t fi = 0; fi < f; ++fi)
+      sums->scale[fi] = xScale * wScale[ns == 1 ? 0 : fi];
+    sums->bias = bias ? *bias : std::vector<double>(f, 0.0);
+    ctx.results()[0].integerSums = std::move(sums);
+  }
   IntegerWeight report;
   report.shape = wq->shape;
   report.format = ns == 1 ? "int8 (QDQ)" : "int8/ch (QDQ)";
