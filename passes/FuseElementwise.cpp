@@ -24,10 +24,12 @@ using namespace mlir;
 namespace {
 
 /// Named ops, and generics a host kernel takes over whole (the
-/// requantization after an int8 convolution): fusing would hide them.
+/// requantization after an int8 convolution, a QDQ Add): fusing would hide
+/// them.
 bool isNamedLinalgOp(Operation *op) {
   return op && isa<linalg::LinalgOp>(op) &&
-         (!isa<linalg::GenericOp>(op) || op->hasAttr("sparq.requantize"));
+         (!isa<linalg::GenericOp>(op) || op->hasAttr("sparq.requantize") ||
+          op->hasAttr("sparq.qadd"));
 }
 
 struct FuseElementwisePass

@@ -15,7 +15,6 @@
 
 #include "passes/Passes.h"
 #include "runtime/formats/ConvWeightsS8.h"
-#include "runtime/kernels/QuantizedConv.h"
 
 #include "mlir/Analysis/FlatLinearValueConstraints.h"
 #include "mlir/IR/Matchers.h"
@@ -750,10 +749,8 @@ Value packedIntConvWeights(linalg::Conv2DNchwFchwOp conv) {
   ArrayRef<int64_t> shape = type.getShape();
   int64_t strides[4] = {shape[1] * shape[2] * shape[3], shape[2] * shape[3],
                         shape[3], 1};
-  auto s = attrValues(conv.getStrides());
   std::vector<uint8_t> blob = ::sparq::formats::packConvWeightsS8(
-      w.data(), strides, shape[0], shape[1], shape[2], shape[3],
-      ::sparq::kernels::packedForDirectPath(s[0], s[1]));
+      w.data(), strides, shape[0], shape[1], shape[2], shape[3]);
   MLIRContext *ctx = conv.getContext();
   auto bytesType =
       MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
@@ -854,10 +851,20 @@ std::optional<SmallVector<int64_t>> linearCoefficients(AffineExpr e,
 /// linalg.generic (as the ONNX importer writes MaxPool): loops (n, c, oy,
 /// ox, ky, kx), reading x[n, c, oy*sh + ky*dh, ox*sw + kx*dw] and a [KH, KW]
 /// operand for the window's shape, max-reducing into out[n, c, oy, ox].
-std::optional<std::array<int64_t, 4>> maxPoolWindow(linalg::GenericOp gen) {
+/// On f32 (maximumf), uint8 (maxui on i8) or int8 (maxsi on i8): `kind`.
+enum class PoolKind { F32, U8, S8 };
+struct MaxPool {
+  std::array<int64_t, 4> window; // sh, sw, dh, dw
+  PoolKind kind;
+};
+std::optional<MaxPool> maxPoolWindow(linalg::GenericOp gen) {
+  bool bytes = llvm::all_of(gen->getOperands(), [](Value v) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    return t && t.getElementType().isInteger(8);
+  });
   if (gen.getInputs().size() != 2 || gen.getOutputs().size() != 1 ||
       gen.getNumLoops() != 6 || gen.getNumReductionLoops() != 2 ||
-      !allF32Memrefs(gen))
+      !(allF32Memrefs(gen) || bytes))
     return std::nullopt;
   auto iters = gen.getIteratorTypesArray();
   for (int i = 0; i < 6; ++i)
@@ -883,24 +890,33 @@ std::optional<std::array<int64_t, 4>> maxPoolWindow(linalg::GenericOp gen) {
     window[i] = (*c)[2 + i];
     window[2 + i] = (*c)[4 + i];
   }
-  // The body: yield maximumf(x, out), either order.
+  // The body: yield max(x, out), either order.
   Block *body = gen.getBody();
-  auto max = dyn_cast<arith::MaximumFOp>(body->front());
-  if (!max || body->getTerminator()->getOperand(0) != max.getResult() ||
+  Operation *max = &body->front();
+  PoolKind kind = isa<arith::MaximumFOp>(max) ? PoolKind::F32
+                  : isa<arith::MaxUIOp>(max)  ? PoolKind::U8
+                                              : PoolKind::S8;
+  if (!isa<arith::MaximumFOp, arith::MaxUIOp, arith::MaxSIOp>(max) ||
+      (kind == PoolKind::F32) == bytes ||
+      body->getTerminator()->getOperand(0) != max->getResult(0) ||
       !operandsAre(max, body->getArgument(0), body->getArgument(2)))
     return std::nullopt;
-  return window;
+  return MaxPool{window, kind};
 }
 
-/// A max pool: a call that reads its input's -inf padding implicitly and
-/// overwrites an output filled with -inf just before.
-void rewriteMaxPool(linalg::GenericOp gen,
-                    const std::array<int64_t, 4> &window) {
+/// A max pool: a call that reads its input's padding (-inf, or the least
+/// uint8 or int8) implicitly and overwrites an output filled with it just
+/// before.
+void rewriteMaxPool(linalg::GenericOp gen, const MaxPool &pool) {
+  const std::array<int64_t, 4> &window = pool.window;
+  float lowest = pool.kind == PoolKind::F32  ? -INFINITY
+                 : pool.kind == PoolKind::U8 ? 0.0f
+                                             : -128.0f;
   Value out = gen.getOutputs()[0];
   ConvCall call;
   call.input = gen.getInputs()[0];
-  foldPadding(gen, call, -INFINITY);
-  foldInit(gen, out, call, -INFINITY, /*takesBias=*/false);
+  foldPadding(gen, call, lowest);
+  foldInit(gen, out, call, lowest, /*takesBias=*/false);
   // The window operand only gives the shape: its buffer goes with the op.
   Value windowBuf = gen.getInputs()[1];
   if (auto alloc = windowBuf.getDefiningOp<memref::AllocOp>();
@@ -919,9 +935,50 @@ void rewriteMaxPool(linalg::GenericOp gen,
        {shape[0], shape[1], window[0], window[1], window[2], window[3],
         call.padTop, call.padLeft, int64_t(call.accumulate)})
     scalars.push_back(b.getI64IntegerAttr(v));
-  replaceWithCall(gen, "sparq_maxpool2d_nchw_f32", {call.input, out}, scalars);
+  StringRef name = pool.kind == PoolKind::F32  ? "sparq_maxpool2d_nchw_f32"
+                   : pool.kind == PoolKind::U8 ? "sparq_maxpool2d_nchw_u8"
+                                               : "sparq_maxpool2d_nchw_s8";
+  replaceWithCall(gen, name, {call.input, out}, scalars);
   for (Operation *op : call.dead)
     op->erase();
+}
+
+/// An elementwise generic marked sparq.qadd by the QDQ import (the Add of a
+/// residual connection on uint8/int8, requantized) on contiguous buffers of
+/// one shape: a call of the threaded byte kernel, on them flattened.
+void rewriteQuantizedAdd(linalg::GenericOp gen) {
+  auto attrs = gen->getAttrOfType<DictionaryAttr>("sparq.qadd");
+  auto zeros = attrs ? attrs.getAs<DenseI64ArrayAttr>("zeros") : nullptr;
+  auto uns = attrs ? attrs.getAs<DenseI64ArrayAttr>("unsigned") : nullptr;
+  auto scales = attrs ? attrs.getAs<DenseF32ArrayAttr>("scales") : nullptr;
+  auto bounds = attrs ? attrs.getAs<DenseI64ArrayAttr>("bounds") : nullptr;
+  if (!zeros || zeros.size() != 2 || !uns || uns.size() != 2 || !scales ||
+      scales.size() != 3 || !bounds || bounds.size() != 2 ||
+      !isElementwise(gen, 2))
+    return;
+  SmallVector<Value> flat;
+  for (Value v : gen->getOperands()) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    if (!t || !t.getElementType().isInteger(8) || !t.hasStaticShape() ||
+        !t.getLayout().isIdentity() ||
+        t.getShape() !=
+            cast<MemRefType>(gen->getOperand(0).getType()).getShape())
+      return;
+  }
+  OpBuilder b(gen);
+  for (Value v : gen->getOperands()) {
+    ReassociationIndices all;
+    for (int64_t i = 0; i < cast<MemRefType>(v.getType()).getRank(); ++i)
+      all.push_back(i);
+    flat.push_back(b.create<memref::CollapseShapeOp>(
+        gen.getLoc(), v, ArrayRef<ReassociationIndices>{all}));
+  }
+  replaceWithCall(gen, "sparq_qadd_i8", flat,
+                  {b.getI64IntegerAttr(zeros[0]), b.getI64IntegerAttr(zeros[1]),
+                   b.getI64IntegerAttr(uns[0]), b.getI64IntegerAttr(uns[1]),
+                   b.getF32FloatAttr(scales[0]), b.getF32FloatAttr(scales[1]),
+                   b.getF32FloatAttr(scales[2]), b.getI64IntegerAttr(bounds[0]),
+                   b.getI64IntegerAttr(bounds[1])});
 }
 
 /// C += A * B^T: a packed linear call when B is packed, else the dense
@@ -976,10 +1033,10 @@ struct HostLibraryCallsPass
           isIntConv(op))
         ops.push_back(op);
     });
-    SmallVector<std::pair<linalg::GenericOp, std::array<int64_t, 4>>> pools;
+    SmallVector<std::pair<linalg::GenericOp, MaxPool>> pools;
     getOperation().walk([&](linalg::GenericOp gen) {
-      if (auto window = maxPoolWindow(gen))
-        pools.push_back({gen, *window});
+      if (auto pool = maxPoolWindow(gen))
+        pools.push_back({gen, *pool});
     });
     for (Operation *op : ops) {
       if (isa<linalg::MatmulOp>(op))
@@ -995,8 +1052,15 @@ struct HostLibraryCallsPass
       else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))
         rewriteConv(conv, "sparq_depthwise_conv2d_nchw_f32");
     }
-    for (auto &[gen, window] : pools)
-      rewriteMaxPool(gen, window);
+    for (auto &[gen, pool] : pools)
+      rewriteMaxPool(gen, pool);
+    SmallVector<linalg::GenericOp> adds;
+    getOperation().walk([&](linalg::GenericOp gen) {
+      if (gen->hasAttr("sparq.qadd"))
+        adds.push_back(gen);
+    });
+    for (linalg::GenericOp gen : adds)
+      rewriteQuantizedAdd(gen);
     if (failed(dropPlaceholders(getOperation())))
       return signalPassFailure();
     // Strided copies (tensor.pad, insert_slice) would call MLIR's generic

@@ -88,6 +88,7 @@ private:
   sortNodes(const onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node);
   void recordDequantized(const onnx::NodeProto &node, NodeContext &nc);
+  void recordIntegerOps(const onnx::NodeProto &node, NodeContext &nc);
   InFlightDiagnostic graphError() { return emitError(UnknownLoc::get(&ctx)); }
 
   MLIRContext &ctx;
@@ -279,6 +280,38 @@ void GraphImporter::recordDequantized(const onnx::NodeProto &node,
   values.at(node.output(0))->dequantized = std::move(d);
 }
 
+/// What a QuantizeLinear after this node may compute on integers: an Add
+/// of two dequantized per-tensor activations of one shape, and a Relu of
+/// that or of a convolution's integer sums (still those, clamped).
+void GraphImporter::recordIntegerOps(const onnx::NodeProto &node,
+                                     NodeContext &nc) {
+  if (node.output_size() < 1 || node.output(0).empty())
+    return;
+  GraphValue &out = *values.at(node.output(0));
+  if (node.op_type() == "Add" && nc.numInputs() == 2 && nc.hasInput(0) &&
+      nc.hasInput(1) && perTensorDequantized(nc.input(0)) &&
+      perTensorDequantized(nc.input(1)) && nc.shape(0) == out.shape &&
+      nc.shape(1) == out.shape) {
+    auto add = std::make_shared<GraphValue::IntegerAdd>();
+    add->a = nc.input(0).dequantized;
+    add->b = nc.input(1).dequantized;
+    out.integerAdd = std::move(add);
+  }
+  if (node.op_type() != "Relu" || !nc.hasInput(0))
+    return;
+  const GraphValue &in = nc.input(0);
+  if (in.integerSums && !in.integerSums->relu) {
+    auto sums = std::make_shared<GraphValue::IntegerSums>(*in.integerSums);
+    sums->relu = true;
+    out.integerSums = std::move(sums);
+  }
+  if (in.integerAdd && !in.integerAdd->relu) {
+    auto add = std::make_shared<GraphValue::IntegerAdd>(*in.integerAdd);
+    add->relu = true;
+    out.integerAdd = std::move(add);
+  }
+}
+
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string name = nodeName(node);
   Location loc = NameLoc::get(StringAttr::get(&ctx, name));
@@ -327,14 +360,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     values[node.output(i)] = std::make_unique<GraphValue>(std::move(out));
   }
   recordDequantized(node, nc);
-  // A Relu of a convolution's integer sums is still those sums, clamped.
-  if (node.op_type() == "Relu" && nc.hasInput(0) && nc.input(0).integerSums &&
-      !nc.input(0).integerSums->relu && !node.output(0).empty()) {
-    auto sums =
-        std::make_shared<GraphValue::IntegerSums>(*nc.input(0).integerSums);
-    sums->relu = true;
-    values.at(node.output(0))->integerSums = std::move(sums);
-  }
+  recordIntegerOps(node, nc);
   NodeSummary summary;
   summary.name = name;
   summary.opType = node.op_type();

@@ -48,6 +48,9 @@ struct GraphValue {
     std::shared_ptr<const io::HostTensor> scale,
         zeroPoint; // zeroPoint: or null
     int64_t axis;  // of a 1-D scale
+    /// Holds `source` when it is no value of the graph (an integer tensor
+    /// an op made, as a max pool on integers).
+    std::shared_ptr<const GraphValue> owner;
   };
   std::shared_ptr<const Dequantized> dequantized;
   /// The output of a convolution run on integers (QDQ; ops/Quantized.cpp),
@@ -62,6 +65,15 @@ struct GraphValue {
     bool relu = false;
   };
   std::shared_ptr<const IntegerSums> integerSums;
+  /// The output of an Add of two run-time uint8/int8 tensors dequantized
+  /// per tensor, of one shape (a QDQ model's residual connection), or of a
+  /// Relu of one: a QuantizeLinear of it adds the integers directly
+  /// (ops/Quantized.cpp).
+  struct IntegerAdd {
+    std::shared_ptr<const Dequantized> a, b;
+    bool relu = false;
+  };
+  std::shared_ptr<const IntegerAdd> integerAdd;
 };
 
 class NodeContext;
@@ -179,6 +191,16 @@ mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx, mlir::Value input,
 /// scales, bias). True if built; false if the node is not of that form
 /// (then it is built on floats); failure with an error.
 mlir::FailureOr<bool> buildConvOnIntegers(NodeContext &ctx);
+/// The DequantizeLinear record of `v` when it dequantizes a run-time uint8
+/// or int8 tensor per tensor with a positive f32 scale (a QDQ model's
+/// activations): ops that commute with dequantizing (max pools) run on the
+/// integers. Else null.
+const GraphValue::Dequantized *perTensorDequantized(const GraphValue &v);
+/// The f32 tensor (x - zero) * scale of an integer `x` (type `xt`) per
+/// the record `d`'s scale and zero point (a perTensorDequantized one).
+mlir::Value dequantizeLike(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value x, io::DType xt,
+                           const GraphValue::Dequantized &d);
 /// numpy.matmul of two SSA tensors (broadcast batch dims, 1-D promotion).
 mlir::FailureOr<mlir::Value> buildNumpyMatmul(NodeContext &ctx, mlir::Value a,
                                               mlir::Value b);

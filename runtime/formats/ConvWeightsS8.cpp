@@ -11,8 +11,8 @@ namespace {
 constexpr int64_t kMagic = 0x38535643'71726170; // "parqCVS8"
 constexpr int64_t kHeaderBytes = 64;
 
-int64_t rowBytesOf(int64_t c, int64_t kh, int64_t kw, bool tapMajor) {
-  return tapMajor ? kh * kw * ((c + 3) / 4) * 4 : (c * kh * kw + 3) / 4 * 4;
+int64_t rowBytesOf(int64_t c, int64_t kh, int64_t kw) {
+  return kh * kw * ((c + 3) / 4) * 4;
 }
 
 int64_t sumsOffset(int64_t f, int64_t rowBytes) {
@@ -23,11 +23,10 @@ int64_t sumsOffset(int64_t f, int64_t rowBytes) {
 std::vector<uint8_t> sparq::formats::packConvWeightsS8(const int8_t *w,
                                                        const int64_t strides[4],
                                                        int64_t f, int64_t c,
-                                                       int64_t kh, int64_t kw,
-                                                       bool tapMajor) {
-  int64_t quads = (c + 3) / 4, lda = rowBytesOf(c, kh, kw, tapMajor);
+                                                       int64_t kh, int64_t kw) {
+  int64_t quads = (c + 3) / 4, lda = rowBytesOf(c, kh, kw);
   std::vector<uint8_t> blob(sumsOffset(f, lda) + 4 * f, 0);
-  int64_t header[8] = {kMagic, f, c, kh, kw, tapMajor, lda, 0};
+  int64_t header[8] = {kMagic, f, c, kh, kw, lda, 0, 0};
   std::memcpy(blob.data(), header, sizeof(header));
   int8_t *rows = reinterpret_cast<int8_t *>(blob.data() + kHeaderBytes);
   std::vector<int32_t> sums(f, 0);
@@ -38,8 +37,7 @@ std::vector<uint8_t> sparq::formats::packConvWeightsS8(const int8_t *w,
         for (int64_t kx = 0; kx < kw; ++kx) {
           int8_t v = w[fi * strides[0] + ci * strides[1] + ky * strides[2] +
                        kx * strides[3]];
-          int64_t k = tapMajor ? ((ky * kw + kx) * quads + ci / 4) * 4 + ci % 4
-                               : (ci * kh + ky) * kw + kx;
+          int64_t k = ((ky * kw + kx) * quads + ci / 4) * 4 + ci % 4;
           row[k] = v;
           sums[fi] += v;
         }
@@ -56,9 +54,10 @@ ConvWeightsS8 sparq::formats::viewConvWeightsS8(const uint8_t *blob,
   std::memcpy(header, blob, sizeof(header));
   ConvWeightsS8 v;
   v.filters = header[1], v.channels = header[2], v.kh = header[3],
-  v.kw = header[4], v.tapMajor = header[5] != 0, v.rowBytes = header[6];
+  v.kw = header[4], v.rowBytes = header[5];
   if (header[0] != kMagic || v.filters < 0 || v.channels < 0 || v.kh < 0 ||
-      v.kw < 0 || v.rowBytes != rowBytesOf(v.channels, v.kh, v.kw, v.tapMajor))
+      v.kw < 0 || v.rowBytes != rowBytesOf(v.channels, v.kh, v.kw) ||
+      header[6] != 0 || header[7] != 0)
     throw FormatError("int8 conv weights: bad header");
   if (size_t(sumsOffset(v.filters, v.rowBytes) + 4 * v.filters) != size)
     throw FormatError("int8 conv weights: size does not match the header");

@@ -8,12 +8,11 @@
 // at run time; both through packConvWeightsS8.
 //
 // Blob: a 64-byte header (int64: magic, filters, channels, kh, kw,
-// tapMajor, rowBytes, 0), the rows (filters x rowBytes, padded to 64
-// bytes), then the sums (int32 per filter). Row k order:
-//   tapMajor (stride-1 convolutions read the padded input directly):
-//     k = ((ky * kw + kx) * quads + c / 4) * 4 + c % 4, quads = ceil(C / 4);
-//   else (im2col): k = (c * kh + ky) * kw + kx, rows padded to 4 bytes.
-// Bytes past a filter's weights are 0.
+// rowBytes, 0, 0), the rows (filters x rowBytes, padded to 64 bytes), then
+// the sums (int32 per filter). A row is tap-major, four channels per quad
+// (the kernel reads each tap's channels from its input's phase planes):
+// k = ((ky * kw + kx) * quads + c / 4) * 4 + c % 4, quads = ceil(C / 4);
+// rowBytes = kh * kw * quads * 4, the bytes past C's channels 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,7 +28,6 @@ namespace sparq::formats {
 /// A packed blob read in place.
 struct ConvWeightsS8 {
   int64_t filters = 0, channels = 0, kh = 0, kw = 0, rowBytes = 0;
-  bool tapMajor = false;
   const int8_t *rows = nullptr;
   const int32_t *sums = nullptr;
 };
@@ -37,8 +35,7 @@ struct ConvWeightsS8 {
 /// Packs w[f, c, kh, kw] (element strides `strides`).
 std::vector<uint8_t> packConvWeightsS8(const int8_t *w,
                                        const int64_t strides[4], int64_t f,
-                                       int64_t c, int64_t kh, int64_t kw,
-                                       bool tapMajor);
+                                       int64_t c, int64_t kh, int64_t kw);
 
 /// A view of a blob packConvWeightsS8 made; throws FormatError if `size`
 /// bytes at `blob` are not one.

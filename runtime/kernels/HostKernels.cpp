@@ -6,6 +6,7 @@
 #include "runtime/kernels/Depthwise.h"
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/QuantizedConv.h"
+#include "runtime/kernels/QuantizedElementwise.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
@@ -379,57 +380,93 @@ void sparq::kernels::depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w,
 
 namespace {
 /// max that keeps a NaN from either side (as arith.maximumf does).
-inline float maxNan(float a, float b) { return a > b || a != a ? a : b; }
+inline float maxOf(float a, float b) { return a > b || a != a ? a : b; }
+inline uint8_t maxOf(uint8_t a, uint8_t b) { return a > b ? a : b; }
+inline int8_t maxOf(int8_t a, int8_t b) { return a > b ? a : b; }
+
+/// Planes [q0, q1) of a max pool over elements of type T (its padding, the
+/// identity of max, `lowest`), inlined into each SIMD level's copy. Its
+/// parameters are plain locals: byte stores could alias a lambda's
+/// captures, which would keep the loops from vectorizing.
+template <typename T>
+SPARQ_SIMD_INLINE inline void
+maxPoolPlanes(const MemRef<T, 4> &in, int64_t kh, int64_t kw,
+              const MemRef<T, 4> &out, const ConvParams &p, T lowest,
+              int64_t q0, int64_t q1, T *__restrict row) {
+  const int64_t c = in.sizes[1], h = in.sizes[2], w = in.sizes[3];
+  const int64_t oh = out.sizes[2], ow = out.sizes[3];
+  const int64_t is0 = in.strides[0], is1 = in.strides[1], is2 = in.strides[2],
+                is3 = in.strides[3];
+  const int64_t os0 = out.strides[0], os1 = out.strides[1],
+                os2 = out.strides[2], os3 = out.strides[3];
+  const int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH,
+                dw = p.dilationW, pt = p.padTop, pl = p.padLeft;
+  const bool acc = p.accumulate;
+  const T *inData = in.aligned + in.offset;
+  T *outData = out.aligned + out.offset;
+  for (int64_t q = q0; q < q1; ++q) {
+    const T *x = inData + q / c * is0 + q % c * is1;
+    T *o = outData + q / c * os0 + q % c * os1;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      T *__restrict d = o + oy * os2;
+      for (int64_t ox = 0; ox < ow; ++ox)
+        row[ox] = acc ? d[ox * os3] : lowest;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        int64_t iy = oy * sh + ky * dh - pt;
+        if (iy < 0 || iy >= h)
+          continue;
+        const T *src = x + iy * is2;
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          // Outputs whose tap column is inside [0, w).
+          int64_t off = kx * dw - pl;
+          int64_t ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+          int64_t ox1 =
+              w - 1 - off < 0 ? 0 : std::min(ow, (w - 1 - off) / sw + 1);
+          const T *__restrict s = src + off * is3;
+          if (is3 == 1 && sw == 1)
+            for (int64_t ox = ox0; ox < ox1; ++ox)
+              row[ox] = maxOf(s[ox], row[ox]);
+          else
+            for (int64_t ox = ox0; ox < ox1; ++ox)
+              row[ox] = maxOf(s[ox * sw * is3], row[ox]);
+        }
+      }
+      for (int64_t ox = 0; ox < ow; ++ox)
+        d[ox * os3] = row[ox];
+    }
+  }
+}
+
+template <typename T>
+void maxPool2dNchw(MemRef<T, 4> *in, int64_t kh, int64_t kw, MemRef<T, 4> *out,
+                   const ConvParams &p, T lowest) {
+  int64_t planes = in->sizes[0] * in->sizes[1];
+  int64_t plane = out->sizes[2] * out->sizes[3];
+  int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, plane));
+  parallelFor(planes, grain, [&](int64_t q0, int64_t q1) {
+    std::vector<T> row(out->sizes[3]);
+    sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+      maxPoolPlanes<T>(*in, kh, kw, *out, p, lowest, q0, q1, row.data());
+    });
+  });
+}
 } // namespace
 
 void sparq::kernels::maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw,
                                       F32x4 *out, const ConvParams &p) {
-  int64_t n = in->sizes[0], c = in->sizes[1], h = in->sizes[2],
-          w = in->sizes[3];
-  int64_t oh = out->sizes[2], ow = out->sizes[3];
-  int64_t sh = p.strideH, sw = p.strideW, dh = p.dilationH, dw = p.dilationW;
-  int64_t is3 = in->strides[3], os3 = out->strides[3];
-  bool acc = p.accumulate;
-  int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, oh * ow));
-  parallelFor(n * c, grain, [&](int64_t q0, int64_t q1) {
-    std::vector<float> rowBuffer(ow);
-    float *row = rowBuffer.data();
-    sparq::withSimd([&]() SPARQ_SIMD_INLINE {
-      for (int64_t q = q0; q < q1; ++q) {
-        const float *x =
-            in->data() + q / c * in->strides[0] + q % c * in->strides[1];
-        float *o =
-            out->data() + q / c * out->strides[0] + q % c * out->strides[1];
-        for (int64_t oy = 0; oy < oh; ++oy) {
-          float *d = o + oy * out->strides[2];
-          for (int64_t ox = 0; ox < ow; ++ox)
-            row[ox] = acc ? d[ox * os3] : -INFINITY;
-          for (int64_t ky = 0; ky < kh; ++ky) {
-            int64_t iy = oy * sh + ky * dh - p.padTop;
-            if (iy < 0 || iy >= h)
-              continue;
-            const float *src = x + iy * in->strides[2];
-            for (int64_t kx = 0; kx < kw; ++kx) {
-              // Outputs whose tap column is inside [0, w).
-              int64_t off = kx * dw - p.padLeft;
-              int64_t ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-              int64_t ox1 =
-                  w - 1 - off < 0 ? 0 : std::min(ow, (w - 1 - off) / sw + 1);
-              const float *s = src + off * is3;
-              if (is3 == 1 && sw == 1)
-                for (int64_t ox = ox0; ox < ox1; ++ox)
-                  row[ox] = maxNan(s[ox], row[ox]);
-              else
-                for (int64_t ox = ox0; ox < ox1; ++ox)
-                  row[ox] = maxNan(s[ox * sw * is3], row[ox]);
-            }
-          }
-          for (int64_t ox = 0; ox < ow; ++ox)
-            d[ox * os3] = row[ox];
-        }
-      }
-    });
-  });
+  maxPool2dNchw<float>(in, kh, kw, out, p, -INFINITY);
+}
+
+void sparq::kernels::maxPool2dNchwU8(MemRef<uint8_t, 4> *in, int64_t kh,
+                                     int64_t kw, MemRef<uint8_t, 4> *out,
+                                     const ConvParams &p) {
+  maxPool2dNchw<uint8_t>(in, kh, kw, out, p, 0);
+}
+
+void sparq::kernels::maxPool2dNchwS8(MemRef<int8_t, 4> *in, int64_t kh,
+                                     int64_t kw, MemRef<int8_t, 4> *out,
+                                     const ConvParams &p) {
+  maxPool2dNchw<int8_t>(in, kh, kw, out, p, -128);
 }
 
 const float *sparq::kernels::biasOf(F32x1 *bias, int64_t channels) {
@@ -486,6 +523,24 @@ void _mlir_ciface_sparq_maxpool2d_nchw_f32(F32x4 *in, F32x4 *out, int64_t kh,
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, -INFINITY, INFINITY);
   maxPool2dNchwF32(in, kh, kw, out, p);
 }
+// The same on uint8 and int8 (quantized activations; the IR's i8 either
+// way).
+void _mlir_ciface_sparq_maxpool2d_nchw_u8(MemRef<uint8_t, 4> *in,
+                                          MemRef<uint8_t, 4> *out, int64_t kh,
+                                          int64_t kw, int64_t sh, int64_t sw,
+                                          int64_t dh, int64_t dw, int64_t pt,
+                                          int64_t pl, int64_t acc) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, 0, 0);
+  maxPool2dNchwU8(in, kh, kw, out, p);
+}
+void _mlir_ciface_sparq_maxpool2d_nchw_s8(MemRef<int8_t, 4> *in,
+                                          MemRef<int8_t, 4> *out, int64_t kh,
+                                          int64_t kw, int64_t sh, int64_t sw,
+                                          int64_t dh, int64_t dw, int64_t pt,
+                                          int64_t pl, int64_t acc) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, 0, 0);
+  maxPool2dNchwS8(in, kh, kw, out, p);
+}
 void _mlir_ciface_sparq_depthwise_conv2d_nchw_f32(
     F32x4 *in, F32x3 *w, F32x4 *out, F32x1 *bias, int64_t sh, int64_t sw,
     int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t acc, float lo,
@@ -511,6 +566,11 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_depthwise_conv2d_nchw_f32));
   fn("_mlir_ciface_sparq_maxpool2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_f32));
+  fn("_mlir_ciface_sparq_maxpool2d_nchw_u8",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_u8));
+  fn("_mlir_ciface_sparq_maxpool2d_nchw_s8",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_s8));
   forEachPackedKernel(fn);
   forEachQuantizedKernel(fn);
+  forEachQuantizedElementwiseKernel(fn);
 }

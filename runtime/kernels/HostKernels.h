@@ -98,6 +98,12 @@ void depthwiseConv2dNchwF32(F32x4 *in, MemRef<float, 3> *w, F32x4 *out,
 /// NaN. The bias and clamp of `p` are ignored.
 void maxPool2dNchwF32(F32x4 *in, int64_t kh, int64_t kw, F32x4 *out,
                       const ConvParams &p);
+/// The same on uint8 and int8 (a QDQ model's activations: max commutes
+/// with dequantizing); the padding holds 0 and -128.
+void maxPool2dNchwU8(MemRef<uint8_t, 4> *in, int64_t kh, int64_t kw,
+                     MemRef<uint8_t, 4> *out, const ConvParams &p);
+void maxPool2dNchwS8(MemRef<int8_t, 4> *in, int64_t kh, int64_t kw,
+                     MemRef<int8_t, 4> *out, const ConvParams &p);
 
 /// Threads the library kernels use: the pool every kernel runs on
 /// (ThreadPool.h; default SPARQ_NUM_THREADS, else 2). Results do not depend

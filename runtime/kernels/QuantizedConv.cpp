@@ -68,86 +68,6 @@ void gemmBlocks(const int8_t *a, int64_t lda, const QuadPanel &p, int64_t m,
     }
   });
 }
-/// Row k of the im2col matrix of one image: x[c, oy*sh + ky*dh - pt,
-/// ox*sw + kx*dw - pl] for k = (c*KH + ky)*KW + kx at column oy*OW + ox,
-/// XOR `flip` (0x80 takes int8 to uint8 + 128); `pad` in the padding.
-void im2colRow(const uint8_t *x, const int64_t *xs, int64_t h, int64_t w,
-               int64_t kh, int64_t kw, int64_t oh, int64_t ow,
-               const ConvParams &p, uint8_t pad, uint8_t flip, int64_t k,
-               uint8_t *row) {
-  int64_t ci = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
-  const uint8_t *plane = x + ci * xs[0];
-  int64_t xoff = kx * p.dilationW - p.padLeft, sw = p.strideW;
-  // Output columns whose input column is inside [0, w).
-  int64_t ox0 = xoff >= 0 ? 0 : std::min(ow, (-xoff + sw - 1) / sw);
-  int64_t ox1 =
-      w - 1 - xoff < 0 ? ox0 : std::clamp((w - 1 - xoff) / sw + 1, ox0, ow);
-  int64_t step = sw * xs[2];
-  // One dispatch for the whole row of k: output rows are short (7 bytes at
-  // 7x7), so per-row overheads would dominate.
-  // Byte stores may alias anything, the lambda's captures included: the
-  // loops read copies, and restrict pointers, or they do not vectorize.
-  const int64_t sh = p.strideH, dh = p.dilationH, pt = p.padTop;
-  const int64_t rs = xs[1], cs = xs[2];
-  sparq::withSimd([=]() SPARQ_SIMD_INLINE {
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      uint8_t *__restrict d = row + oy * ow;
-      int64_t iy = oy * sh + ky * dh - pt;
-      if (iy < 0 || iy >= h) {
-        for (int64_t ox = 0; ox < ow; ++ox)
-          d[ox] = pad;
-        continue;
-      }
-      const uint8_t *__restrict src = plane + iy * rs + xoff * cs;
-      for (int64_t ox = 0; ox < ox0; ++ox)
-        d[ox] = pad;
-      if (step == 1)
-        for (int64_t ox = ox0; ox < ox1; ++ox)
-          d[ox] = src[ox] ^ flip;
-      else
-        for (int64_t ox = ox0; ox < ox1; ++ox)
-          d[ox] = src[ox * step] ^ flip;
-      for (int64_t ox = ox1; ox < ow; ++ox)
-        d[ox] = pad;
-    }
-  });
-}
-
-/// im2col of one image into quads: byte t of quad (q, column n) is row
-/// 4q + t of the im2col matrix (im2colRow), 0 for rows past K. Rows are
-/// made four at a time and interleaved as 32-bit words, which vectorizes.
-void im2colQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
-                 int64_t w, int64_t kh, int64_t kw, int64_t oh, int64_t ow,
-                 const ConvParams &p, uint8_t pad, uint8_t flip, int64_t k4,
-                 uint8_t *quads) {
-  int64_t n = oh * ow, k = c * kh * kw;
-  parallelFor(k4 / 4, std::max<int64_t>(1, (int64_t(1) << 14) / (4 * n)),
-              [&](int64_t q0, int64_t q1) {
-                std::vector<uint8_t> rows(4 * n);
-                for (int64_t q = q0; q < q1; ++q) {
-                  for (int t = 0; t < 4; ++t) {
-                    if (4 * q + t < k)
-                      im2colRow(x, xs, h, w, kh, kw, oh, ow, p, pad, flip,
-                                4 * q + t, rows.data() + t * n);
-                    else
-                      std::memset(rows.data() + t * n, 0, n);
-                  }
-                  const uint8_t *__restrict r0 = rows.data();
-                  const uint8_t *__restrict r1 = r0 + n;
-                  const uint8_t *__restrict r2 = r1 + n;
-                  const uint8_t *__restrict r3 = r2 + n;
-                  uint32_t *__restrict dst =
-                      reinterpret_cast<uint32_t *>(quads + q * n * 4);
-                  sparq::withSimd([=]() SPARQ_SIMD_INLINE {
-                    for (int64_t j = 0; j < n; ++j) {
-                      dst[j] = uint32_t(r0[j]) | uint32_t(r1[j]) << 8 |
-                               uint32_t(r2[j]) << 16 | uint32_t(r3[j]) << 24;
-                    }
-                  });
-                }
-              });
-}
-
 /// Requantizes a block of sums (rows x kMaxTileWidth, row stride
 /// kMaxTileWidth) to bytes (Requantize), row r with filter r0 + r's
 /// parameters, into `bytes` (same shape). Whole rows of the fixed width, so
@@ -181,16 +101,51 @@ void requantizeBlock(const int32_t *sums, int64_t rows, int64_t r0,
   });
 }
 
-/// The padded input of one image for a stride-1 convolution, four channels
-/// per 32-bit word: word (q, y, x) of plane q holds channels 4q..4q+3 of
-/// input row y - padTop, column x - padLeft, XOR `flip`; `pad` outside the
-/// input and for channels past `c`. Rows of `wp` words, `hp` rows, planes
-/// of `plane` words (the rest of a plane is `pad` too).
-void padQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
-              int64_t w, int64_t hp, int64_t wp, int64_t plane,
-              const ConvParams &p, uint8_t pad, uint8_t flip, uint8_t *out) {
+/// How a convolution reads its input: as phase planes. Output (oy, ox)'s
+/// tap (ky, kx) reads padded input row oy * sh + ky * dh, which is row
+/// oy + (ky * dh) / sh of phase (ky * dh) % sh: the rows of that phase
+/// (and the columns likewise). Each phase plane, made once, holds the
+/// padded input at rows y * sh + py, columns x * sw + px; then every tap
+/// is one fixed offset into its phase plane from the output's position, at
+/// any stride, with no im2col. Outputs are computed on the phase planes'
+/// width; the extra columns are dropped. Stride 1 has one phase.
+struct PhaseLayout {
+  int64_t sh, sw, rows, cols; // phase planes: rows x cols words
+  int64_t phaseWords, plane;  // words per phase plane, per quad plane
+  std::vector<int64_t> tapOffsets;
+  std::vector<bool> used; // phase py * sw + px read by some tap
+};
+
+PhaseLayout phaseLayout(int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                        const ConvParams &p) {
+  PhaseLayout l;
+  l.sh = p.strideH, l.sw = p.strideW;
+  l.rows = oh + (kh - 1) * p.dilationH / l.sh;
+  l.cols = ow + (kw - 1) * p.dilationW / l.sw;
+  l.phaseWords = l.rows * l.cols;
+  // Tiles read whole vectors past the last column, up to the last tap's
+  // offset: slack after the last phase.
+  l.plane = l.sh * l.sw * l.phaseWords + l.cols + kMaxTileWidth;
+  l.used.assign(l.sh * l.sw, false);
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx) {
+      int64_t dy = ky * p.dilationH, dx = kx * p.dilationW;
+      int64_t phase = dy % l.sh * l.sw + dx % l.sw;
+      l.used[phase] = true;
+      l.tapOffsets.push_back(phase * l.phaseWords + dy / l.sh * l.cols +
+                             dx / l.sw);
+    }
+  return l;
+}
+
+/// The phase planes of one image, four channels per 32-bit word: word
+/// (q, phase (py, px), y, x) holds channels 4q..4q+3 of input row
+/// y * sh + py - padTop, column x * sw + px - padLeft, XOR `flip`; `pad`
+/// outside the input, for channels past `c`, and in the slack.
+void phaseQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
+                int64_t w, const PhaseLayout &l, const ConvParams &p,
+                uint8_t pad, uint8_t flip, uint8_t *out) {
   int64_t quads = (c + 3) / 4;
-  int64_t cols = std::max<int64_t>(0, std::min(w, wp - p.padLeft));
   // Rows of the channels past c: pad bytes, as long as a strided row.
   std::vector<uint8_t> padRow(std::max<int64_t>(1, (w - 1) * xs[2] + 1),
                               pad ^ flip);
@@ -200,42 +155,55 @@ void padQuads(const uint8_t *x, const int64_t *xs, int64_t c, int64_t h,
       const uint8_t *planes[4];
       for (int i = 0; i < 4; ++i)
         planes[i] = 4 * q + i < c ? x + (4 * q + i) * xs[0] : nullptr;
-      uint32_t *__restrict dst = reinterpret_cast<uint32_t *>(out) + q * plane;
+      uint32_t *quadPlane = reinterpret_cast<uint32_t *>(out) + q * l.plane;
       const uint32_t padWord = uint32_t(pad) * 0x01010101u;
-      const int64_t rs = xs[1], cs = xs[2], pt = p.padTop, pl = p.padLeft;
-      const int64_t planeWords = plane;
-      // Byte stores alias nothing here (32-bit words), but the captures
-      // are copies all the same, and the sources restrict pointers.
-      sparq::withSimd([=]() SPARQ_SIMD_INLINE {
-        for (int64_t i = 0; i < planeWords; ++i)
-          dst[i] = padWord;
-        for (int64_t y = 0; y < hp; ++y) {
-          int64_t iy = y - pt;
-          if (iy < 0 || iy >= h)
+      const uint32_t flipWord = uint32_t(flip) * 0x01010101u;
+      std::fill(quadPlane, quadPlane + l.plane, padWord);
+      for (int64_t py = 0; py < l.sh; ++py)
+        for (int64_t px = 0; px < l.sw; ++px) {
+          if (!l.used[py * l.sw + px])
             continue;
-          const uint8_t *__restrict r0 =
-              planes[0] ? planes[0] + iy * rs : padBytes;
-          const uint8_t *__restrict r1 =
-              planes[1] ? planes[1] + iy * rs : padBytes;
-          const uint8_t *__restrict r2 =
-              planes[2] ? planes[2] + iy * rs : padBytes;
-          const uint8_t *__restrict r3 =
-              planes[3] ? planes[3] + iy * rs : padBytes;
-          uint32_t *__restrict d = dst + y * wp + pl;
-          int64_t step = cs;
-          if (step == 1)
-            for (int64_t ix = 0; ix < cols; ++ix)
-              d[ix] = (uint32_t(r0[ix]) | uint32_t(r1[ix]) << 8 |
-                       uint32_t(r2[ix]) << 16 | uint32_t(r3[ix]) << 24) ^
-                      (uint32_t(flip) * 0x01010101u);
-          else
-            for (int64_t ix = 0; ix < cols; ++ix)
-              d[ix] = (uint32_t(r0[ix * step]) | uint32_t(r1[ix * step]) << 8 |
-                       uint32_t(r2[ix * step]) << 16 |
-                       uint32_t(r3[ix * step]) << 24) ^
-                      (uint32_t(flip) * 0x01010101u);
+          // Columns x whose input column x * sw + px - pl is in [0, w).
+          int64_t first = std::max<int64_t>(0, p.padLeft - px);
+          int64_t x0 = (first + l.sw - 1) / l.sw;
+          int64_t x1 = std::min(l.cols, (w - 1 + p.padLeft - px) / l.sw + 1);
+          if (w - 1 + p.padLeft - px < 0 || x1 <= x0)
+            continue;
+          int64_t ix0 = x0 * l.sw + px - p.padLeft;
+          uint32_t *phase = quadPlane + (py * l.sw + px) * l.phaseWords;
+          for (int64_t y = 0; y < l.rows; ++y) {
+            int64_t iy = y * l.sh + py - p.padTop;
+            if (iy < 0 || iy >= h)
+              continue;
+            const int64_t off = iy * xs[1] + ix0 * xs[2];
+            const uint8_t *__restrict r0 =
+                planes[0] ? planes[0] + off : padBytes;
+            const uint8_t *__restrict r1 =
+                planes[1] ? planes[1] + off : padBytes;
+            const uint8_t *__restrict r2 =
+                planes[2] ? planes[2] + off : padBytes;
+            const uint8_t *__restrict r3 =
+                planes[3] ? planes[3] + off : padBytes;
+            uint32_t *__restrict d = phase + y * l.cols + x0;
+            const int64_t n = x1 - x0, step = l.sw * xs[2];
+            // Copies, not captures, in the loops: the stores are 32-bit
+            // words, the sources restrict pointers.
+            sparq::withSimd([=]() SPARQ_SIMD_INLINE {
+              const uint32_t fw = flipWord;
+              if (step == 1)
+                for (int64_t i = 0; i < n; ++i)
+                  d[i] = (uint32_t(r0[i]) | uint32_t(r1[i]) << 8 |
+                          uint32_t(r2[i]) << 16 | uint32_t(r3[i]) << 24) ^
+                         fw;
+              else
+                for (int64_t i = 0; i < n; ++i)
+                  d[i] = (uint32_t(r0[i * step]) | uint32_t(r1[i * step]) << 8 |
+                          uint32_t(r2[i * step]) << 16 |
+                          uint32_t(r3[i * step]) << 24) ^
+                         fw;
+            });
+          }
         }
-      });
     }
   });
 }
@@ -264,12 +232,6 @@ struct Sink {
   const Requantize *requantize = nullptr;
 };
 
-/// Whether a convolution reads its padded input directly (stride 1) rather
-/// than an im2col matrix: the packed weights' order follows.
-bool readsDirectly(const ConvParams &p) {
-  return packedForDirectPath(p.strideH, p.strideW);
-}
-
 /// The sums of sum over taps of (u - zero) * w, u the input's bytes XOR
 /// `flip` (`pad` where a tap is in the padding), into `sink`.
 void qconv(MemRef<uint8_t, 4> *x, const sparq::formats::ConvWeightsS8 &w,
@@ -282,13 +244,11 @@ void qconv(MemRef<uint8_t, 4> *x, const sparq::formats::ConvWeightsS8 &w,
   int64_t oh = osz[2], ow = osz[3];
   if (nb == 0 || f == 0 || oh == 0 || ow == 0)
     return;
-  bool direct = readsDirectly(p);
-  if (w.tapMajor != direct || w.channels != c) {
+  if (w.channels != c) {
     std::fprintf(stderr,
-                 "sparq: int8 convolution weights packed for %s, %lld "
-                 "channels; the call has %s, %lld\n",
-                 w.tapMajor ? "stride 1" : "im2col", (long long)w.channels,
-                 direct ? "stride 1" : "strides", (long long)c);
+                 "sparq: int8 convolution weights packed for %lld channels; "
+                 "the input has %lld\n",
+                 (long long)w.channels, (long long)c);
     std::abort();
   }
   int64_t lda = w.rowBytes;
@@ -300,34 +260,21 @@ void qconv(MemRef<uint8_t, 4> *x, const sparq::formats::ConvWeightsS8 &w,
     total[fi] =
         zero * w.sums[fi] + (sink.requantize ? sink.requantize->shift[fi] : 0);
   int64_t quads = (c + 3) / 4;
-  int64_t hp = oh + (kh - 1) * p.dilationH, wp = ow + (kw - 1) * p.dilationW;
-  int64_t plane = hp * wp + (kw - 1) * p.dilationW + kMaxTileWidth;
-  int64_t n = direct ? oh * wp : oh * ow, pitch = direct ? wp : ow;
-  std::vector<int64_t> offsets;
-  if (direct) {
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx)
-        offsets.push_back(ky * p.dilationH * wp + kx * p.dilationW);
-  } else {
-    offsets.push_back(0);
-  }
-  QuadPanel panel{nullptr, direct ? quads : lda / 4, direct ? plane : n,
-                  offsets.data(), int64_t(offsets.size())};
+  PhaseLayout layout = phaseLayout(kh, kw, oh, ow, p);
+  int64_t n = oh * layout.cols, pitch = layout.cols;
+  QuadPanel panel{nullptr, quads, layout.plane, layout.tapOffsets.data(),
+                  int64_t(layout.tapOffsets.size())};
   // Kept between calls; named through pointers in the lambdas (other
   // threads have their own).
   static thread_local std::vector<uint8_t> panelBuffer;
-  panelBuffer.resize((direct ? quads * plane * 4 : lda * n) + kSlack);
+  panelBuffer.resize(quads * layout.plane * 4 + kSlack);
   uint8_t *bytes = panelBuffer.data();
   panel.b = bytes;
   const int32_t *totals = total.data();
   int64_t xs[3] = {x->strides[1], x->strides[2], x->strides[3]};
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t *image = x->data() + b * x->strides[0];
-    if (direct)
-      padQuads(image, xs, c, h, wd, hp, wp, plane, p, pad, flip, bytes);
-    else
-      im2colQuads(image, xs, c, h, wd, kh, kw, oh, ow, p, pad, flip, lda,
-                  bytes);
+    phaseQuads(image, xs, c, h, wd, layout, p, pad, flip, bytes);
     if (sink.acc) {
       int32_t *o = sink.acc->data() + b * ost[0];
       bool accumulate = sink.accumulate;
@@ -393,10 +340,10 @@ void sparq::kernels::gemmU8S8(const int8_t *a, const uint8_t *b, int64_t m,
 
 namespace {
 /// The weights packed now, for the calls that take them unpacked.
-std::vector<uint8_t> packNow(I8x4 *w, const ConvParams &p) {
+std::vector<uint8_t> packNow(I8x4 *w) {
   return sparq::formats::packConvWeightsS8(w->data(), w->strides, w->sizes[0],
                                            w->sizes[1], w->sizes[2],
-                                           w->sizes[3], readsDirectly(p));
+                                           w->sizes[3]);
 }
 sparq::formats::ConvWeightsS8 viewOf(const std::vector<uint8_t> &blob) {
   return sparq::formats::viewConvWeightsS8(blob.data(), blob.size());
@@ -408,7 +355,7 @@ void sparq::kernels::qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out,
   Sink sink;
   sink.acc = out;
   sink.accumulate = p.accumulate;
-  qconv(x, viewOf(packNow(w, p)), xZero, uint8_t(xZero), 0, p, sink);
+  qconv(x, viewOf(packNow(w)), xZero, uint8_t(xZero), 0, p, sink);
 }
 
 // x + 128 as uint8 is x's bits with the sign bit flipped: the padding's
@@ -419,7 +366,7 @@ void sparq::kernels::qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out,
   Sink sink;
   sink.acc = out;
   sink.accumulate = p.accumulate;
-  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), viewOf(packNow(w, p)), 128,
+  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), viewOf(packNow(w)), 128,
         uint8_t(int8_t(padValue)) ^ 0x80, biased ? 0 : 0x80, p, sink);
 }
 

@@ -8,11 +8,11 @@
 // bits and uses vpmaddwd, the portable level plain loops. All exact, so
 // every level and thread count gives the same sums.
 //
-// Stride-1 convolutions read their input directly: it is copied once,
-// padded, with four channels interleaved per 32-bit word, and each tap of
-// the filter is a fixed offset into that copy (outputs are computed on the
-// padded width; the extra columns are dropped). Strided ones go through an
-// im2col matrix of the same quad layout. The sums either land in int32 or
+// No im2col: the input is copied once, padded, with four channels
+// interleaved per 32-bit word, split into phase planes by the stride (one
+// plane at stride 1, four at stride 2), and each tap of the filter is a
+// fixed offset into its phase plane (outputs are computed on the planes'
+// width; the extra columns are dropped). The sums either land in int32 or
 // are requantized to bytes in the same pass (the QDQ epilogue: scale,
 // offset, clamp, round half to even), while the block is in cache.
 //
@@ -59,24 +59,17 @@ struct Requantize {
 };
 
 /// qconv2dNchwS8S8 with its sums requantized by `r` into bytes, the
-/// weights packed already (packed for stride 1 exactly when p's strides are
-/// 1: see formats/ConvWeightsS8.h).
+/// weights packed already (formats/ConvWeightsS8.h).
 void qconv2dNchwS8S8Requantized(I8x4 *x, const formats::ConvWeightsS8 &w,
                                 I8x4 *out, int32_t padValue,
                                 const ConvParams &p, bool biased,
                                 const Requantize &r);
 
-/// Whether weights for a convolution with these strides are packed for the
-/// direct (stride-1) path: what packConvWeightsS8's `tapMajor` must be.
-inline bool packedForDirectPath(int64_t strideH, int64_t strideW) {
-  return strideH == 1 && strideW == 1;
-}
-
 /// The B operand of the integer GEMM: uint8 quads, tap by tap. Row k =
 /// (t * quads + q) * 4 + i of B at column j is byte i of the 4-byte word at
-/// b + (q * quadStride + j + tapOffsets[t]) * 4. An im2col matrix is one
-/// tap at offset 0 (quadStride = its columns); a stride-1 convolution's
-/// padded input has one offset per filter tap.
+/// b + (q * quadStride + j + tapOffsets[t]) * 4: a convolution's phase
+/// planes have one offset per filter tap; a plain matrix is one tap at
+/// offset 0 (quadStride = its columns).
 struct QuadPanel {
   const uint8_t *b;
   int64_t quads, quadStride;

@@ -453,3 +453,66 @@ func.func @qdq_conv_requantized(%x: memref<1x4x6x6xi8>, %y: memref<1x8x6x6xi8>) 
   memref.dealloc %acc : memref<1x8x6x6xi32>
   return
 }
+
+// -----
+
+// A QDQ Add as the import marks it (sparq.qadd: zero points, signedness,
+// scales and offset, bounds) on contiguous bytes: one call of the byte
+// kernel on the buffers flattened, the scalars in the attribute's order.
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func @qdq_add
+// CHECK-SAME: (%[[A:.*]]: memref<1x4x3x5xi8>, %[[B:.*]]: memref<1x4x3x5xi8>, %[[Y:.*]]: memref<1x4x3x5xi8>)
+// CHECK-NOT: linalg.
+// CHECK-DAG: %[[FA:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1, 2, 3]] : memref<1x4x3x5xi8> into memref<60xi8>
+// CHECK-DAG: %[[FB:.*]] = memref.collapse_shape %[[B]]
+// CHECK-DAG: %[[FY:.*]] = memref.collapse_shape %[[Y]]
+// CHECK-DAG: %[[ZA:.*]] = arith.constant 130 : i64
+// CHECK-DAG: %[[ZB:.*]] = arith.constant -5 : i64
+// CHECK-DAG: %[[SA:.*]] = arith.constant 1.250000e+00 : f32
+// CHECK-DAG: %[[SB:.*]] = arith.constant 7.500000e-01 : f32
+// CHECK-DAG: %[[OFF:.*]] = arith.constant 1.000000e+01 : f32
+// CHECK-DAG: %[[HI:.*]] = arith.constant 255 : i64
+// CHECK: call @sparq_qadd_i8(%{{.*}}, %{{.*}}, %{{.*}}, %[[ZA]], %[[ZB]], %{{.*}}, %{{.*}}, %[[SA]], %[[SB]], %[[OFF]], %{{.*}}, %[[HI]])
+// CHECK-NOT: linalg.
+func.func @qdq_add(%a: memref<1x4x3x5xi8>, %b: memref<1x4x3x5xi8>, %y: memref<1x4x3x5xi8>) {
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"],
+                  sparq.qadd = {zeros = array<i64: 130, -5>, unsigned = array<i64: 1, 0>,
+                                scales = array<f32: 1.25, 0.75, 10.0>, bounds = array<i64: 10, 255>}}
+      ins(%a, %b : memref<1x4x3x5xi8>, memref<1x4x3x5xi8>) outs(%y : memref<1x4x3x5xi8>) {
+  ^bb0(%x: i8, %z: i8, %o: i8):
+    linalg.yield %x : i8
+  }
+  return
+}
+
+// -----
+
+// A max pool on uint8 (maxui: a QDQ model's activations): the byte kernel,
+// its zero padding read implicitly.
+#x = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d4, d3 * 2 + d5)>
+#k = affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>
+#o = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func @maxpool_u8
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.alloc
+// CHECK: call @sparq_maxpool2d_nchw_u8(
+// CHECK-NOT: linalg.
+func.func @maxpool_u8(%x: memref<1x2x6x6xi8>, %out: memref<1x2x3x3xi8>) {
+  %zero = arith.constant 0 : i8
+  %padded = memref.alloc() : memref<1x2x8x8xi8>
+  linalg.fill ins(%zero : i8) outs(%padded : memref<1x2x8x8xi8>)
+  %interior = memref.subview %padded[0, 0, 1, 1] [1, 2, 6, 6] [1, 1, 1, 1]
+      : memref<1x2x8x8xi8> to memref<1x2x6x6xi8, strided<[128, 64, 8, 1], offset: 9>>
+  memref.copy %x, %interior : memref<1x2x6x6xi8> to memref<1x2x6x6xi8, strided<[128, 64, 8, 1], offset: 9>>
+  linalg.fill ins(%zero : i8) outs(%out : memref<1x2x3x3xi8>)
+  %window = memref.alloc() : memref<3x3xi8>
+  linalg.generic {indexing_maps = [#x, #k, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%padded, %window : memref<1x2x8x8xi8>, memref<3x3xi8>) outs(%out : memref<1x2x3x3xi8>) {
+  ^bb0(%in: i8, %w: i8, %acc: i8):
+    %m = arith.maxui %in, %acc : i8
+    linalg.yield %m : i8
+  }
+  memref.dealloc %window : memref<3x3xi8>
+  memref.dealloc %padded : memref<1x2x8x8xi8>
+  return
+}

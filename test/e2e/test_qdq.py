@@ -5,8 +5,9 @@ A small CNN exported from PyTorch is quantized by onnxruntime's own quantizer
 channel: what people ship), in the project venv (bench/requirements.txt), and
 run by sparqc and by onnxruntime on the same inputs. sparqc must build every
 Conv on integers (calls of the int8 kernel, requantizing to uint8 in its
-epilogue, in the lowered IR; int8 in the report) and give onnxruntime's
-outputs to within one quantization step of the output.
+epilogue, in the lowered IR; int8 in the report), its max pool and residual
+Add on the uint8 activations, and give onnxruntime's outputs to within one
+quantization step of the output.
 
     SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/e2e/test_qdq.py
 """
@@ -76,6 +77,7 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.a(x))
+        y = nn.functional.max_pool2d(y, 3, stride=1, padding=1)
         y = torch.relu(self.b(y))
         y = torch.relu(self.c(y) + y)
         y = self.d(y)
@@ -137,6 +139,11 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     # in its epilogue (uint8 out), reading weights packed at compile time.
     assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == convs == 4
     assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm.stdout
+    # The max pool runs on the uint8 activations, the residual Add (+ ReLU)
+    # on bytes: no float tensor between the layers.
+    assert llvm.stdout.count("call @sparq_maxpool2d_nchw_u8") == 1
+    assert llvm.stdout.count("call @sparq_qadd_i8") == 1
+    assert "call @sparq_maxpool2d_nchw_f32" not in llvm.stdout
     report = tmp_path / "report.json"
     rep = subprocess.run([str(sparqc), "report", str(qdq), "--json", str(report)],
                          capture_output=True, text=True, timeout=600)
@@ -146,3 +153,61 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     formats = [w["format"] for layer in layers if layer["op"] == "Conv"
                for w in layer.get("weights", [])]
     assert formats == ["int8/ch (QDQ)"] * 4, formats
+
+
+def test_qdq_add_relu_on_bytes_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
+    """DQ(a) + DQ(b) -> Relu -> Q, a uint8 and b int8 with their own scales
+    and zero points: one byte kernel call, onnxruntime's bytes within one
+    step (ties may round apart)."""
+    from onnx import TensorProto, helper
+
+    shape = [1, 8, 9, 10]
+    inits = [
+        numpy_helper.from_array(np.array(0.05, np.float32), "sa"),
+        numpy_helper.from_array(np.array(130, np.uint8), "za"),
+        numpy_helper.from_array(np.array(0.03, np.float32), "sb"),
+        numpy_helper.from_array(np.array(-5, np.int8), "zb"),
+        numpy_helper.from_array(np.array(0.04, np.float32), "sy"),
+        numpy_helper.from_array(np.array(10, np.uint8), "zy"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["a", "sa", "za"], ["qa"]),
+        helper.make_node("QuantizeLinear", ["b", "sb", "zb"], ["qb"]),
+        helper.make_node("DequantizeLinear", ["qa", "sa", "za"], ["da"]),
+        helper.make_node("DequantizeLinear", ["qb", "sb", "zb"], ["db"]),
+        helper.make_node("Add", ["da", "db"], ["sum"]),
+        helper.make_node("Relu", ["sum"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "sy", "zy"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "qadd",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "ab"],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "qadd.onnx"
+    onnx.save(model, str(path))
+    rng = np.random.default_rng(3)
+    for name in "ab":
+        np.save(tmp_path / f"{name}.npy", rng.normal(0, 3, shape).astype(np.float32))
+    run_ort = RUN_ORT.replace('{"x": np.load(sys.argv[2])}',
+                              '{"a": np.load(sys.argv[2] + "/a.npy"), '
+                              '"b": np.load(sys.argv[2] + "/b.npy")}')
+    proc = subprocess.run([str(VENV_PY), "-c", run_ort, str(path), str(tmp_path),
+                           str(tmp_path / "ort.npy")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    want = np.load(tmp_path / "ort.npy").astype(np.int32)
+    args = [str(sparqc), "run", str(path), "-i", f"a={tmp_path / 'a.npy'}",
+            "-i", f"b={tmp_path / 'b.npy'}"]
+    run = subprocess.run(args + ["-o", str(tmp_path / "out")], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    got = np.load(tmp_path / "out" / "y.npy").astype(np.int32)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1
+    assert (got == want).mean() >= 0.95
+    assert got.min() >= 10  # the Relu: nothing below the zero point
+    llvm = subprocess.run(args + ["--emit", "llvm"], capture_output=True, text=True,
+                          timeout=600)
+    assert llvm.returncode == 0, llvm.stderr
+    assert llvm.stdout.count("call @sparq_qadd_i8") == 1

@@ -3,15 +3,18 @@
 
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
+#include "runtime/kernels/QuantizedElementwise.h"
 #include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 using namespace sparq::kernels;
@@ -357,6 +360,110 @@ TEST(HostKernels, MaxPoolMatchesReference) {
   }
 }
 
+// The byte max pools (a QDQ model's activations): the window's maximum as
+// uint8 or int8 order has it, padding never the maximum.
+template <typename T> void checkBytePool() {
+  for (ConvCase p : {
+           padded(ConvCase{1, 3, 13, 13, 3, 3, 3, 2, 2, 1, 1}, 1, false),
+           padded(ConvCase{2, 2, 9, 20, 2, 2, 3, 1, 2, 2, 1}, 1, true),
+           ConvCase{1, 70, 8, 40, 70, 3, 3, 1, 2, 1, 1, 0, 1, 0, 0, false},
+       }) {
+    int64_t oh, ow;
+    std::tie(oh, ow) = outputSize(p);
+    std::mt19937 rng(21);
+    std::uniform_int_distribution<int> any(0, 255);
+    std::vector<T> x(p.n * p.c * p.h * p.w), out(p.n * p.c * oh * ow);
+    for (auto &e : x)
+      e = T(any(rng));
+    for (auto &e : out)
+      e = T(any(rng));
+    std::vector<T> want = out;
+    for (int64_t q = 0; q < p.n * p.c; ++q)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          T &o = want[(q * oh + y) * ow + xo];
+          T m = p.accumulate ? o : std::numeric_limits<T>::lowest();
+          forEachTap(p, y, xo, [&](int64_t, int64_t, int64_t iy, int64_t ix) {
+            m = std::max(m, x[(q * p.h + iy) * p.w + ix]);
+          });
+          o = m;
+        }
+    auto byteView = [](std::vector<T> &v, std::array<int64_t, 4> sizes) {
+      MemRef<T, 4> m;
+      m.allocated = m.aligned = v.data();
+      m.offset = 0;
+      int64_t stride = 1;
+      for (int i = 3; i >= 0; --i) {
+        m.sizes[i] = sizes[i];
+        m.strides[i] = stride;
+        stride *= sizes[i];
+      }
+      return m;
+    };
+    auto xv = byteView(x, {p.n, p.c, p.h, p.w});
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<T> got = out;
+        auto gv = byteView(got, {p.n, p.c, oh, ow});
+        if constexpr (std::is_same_v<T, uint8_t>)
+          maxPool2dNchwU8(&xv, p.kh, p.kw, &gv, paramsOf(p));
+        else
+          maxPool2dNchwS8(&xv, p.kh, p.kw, &gv, paramsOf(p));
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(int(got[i]), int(want[i])) << "at " << i;
+        return std::vector<float>(got.begin(), got.end());
+      });
+    });
+  }
+}
+
+TEST(HostKernels, ByteMaxPoolsMatchReference) {
+  checkBytePool<uint8_t>();
+  checkBytePool<int8_t>();
+}
+
+// The QDQ Add on bytes against its formula written out (f32 products and
+// sums, clamp, round half to even), each signedness of the inputs, ties
+// included (scales of 0.5), on a length that is no multiple of a vector.
+TEST(HostKernels, QuantizedAddMatchesTheFormula) {
+  int64_t n = 70001;
+  std::mt19937 rng(22);
+  std::uniform_int_distribution<int> any(0, 255);
+  std::vector<uint8_t> a(n), b(n);
+  for (int64_t i = 0; i < n; ++i)
+    a[i] = uint8_t(any(rng)), b[i] = uint8_t(any(rng));
+  for (int combo = 0; combo < 4; ++combo) {
+    QuantizedAdd q{combo % 2 ? 3 : -7,
+                   combo / 2 ? 128 : 0,
+                   combo % 2 == 1,
+                   combo / 2 == 1,
+                   combo == 0 ? 0.5f : 0.37f,
+                   combo == 3 ? 0.5f : 0.81f,
+                   combo < 2 ? 0.0f : 11.0f,
+                   combo == 1 ? -128.0f : 0.0f,
+                   combo == 1 ? 127.0f : 255.0f};
+    std::vector<uint8_t> want(n);
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t va = q.unsignedA ? a[i] : int8_t(a[i]);
+      int32_t vb = q.unsignedB ? b[i] : int8_t(b[i]);
+      volatile float t = float(va - q.zeroA) * q.scaleA;
+      volatile float u = float(vb - q.zeroB) * q.scaleB;
+      volatile float sum = t + u;
+      float y = std::min(std::max(sum + q.offset, q.lo), q.hi);
+      want[i] = uint8_t(int32_t(std::nearbyint(y)));
+    }
+    sparq::test::atEveryLevel([&] {
+      sparq::test::expectSameOnEveryThreadCount([&] {
+        std::vector<uint8_t> got(n, 0x55);
+        quantizedAdd(a.data(), b.data(), got.data(), n, q);
+        for (int64_t i = 0; i < n; ++i)
+          EXPECT_EQ(int(got[i]), int(want[i])) << "at " << i << ", " << combo;
+        return std::vector<float>(got.begin(), got.end());
+      });
+    });
+  }
+}
+
 TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
   std::vector<std::string> names;
   forEachHostKernel([&](const char *name, void *address) {
@@ -376,7 +483,10 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_packed_linear_f32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_f32",
       "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
-      "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant"};
+      "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
+      "_mlir_ciface_sparq_maxpool2d_nchw_u8",
+      "_mlir_ciface_sparq_maxpool2d_nchw_s8",
+      "_mlir_ciface_sparq_qadd_i8"};
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   EXPECT_EQ(names.size(), want.size());
 }

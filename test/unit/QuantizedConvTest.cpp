@@ -2,9 +2,9 @@
 //
 // qconv2dNchwU8S8 must equal a plain loop over sum (x - zero) * w exactly
 // (integers: no tolerance), at every SIMD level and thread count, on full
-// uint8/int8 ranges, padding (read as the zero point), strides (im2col),
-// stride 1 (the padded input read directly), dilation, 1x1, K not a
-// multiple of 4, outputs narrower than a tile, accumulation. The
+// uint8/int8 ranges, padding (read as the zero point), strides and
+// dilations (the phase planes), 1x1, channels not a multiple of 4, outputs
+// narrower than a tile, accumulation. The
 // requantizing form must give the bytes of the formula written out here.
 //
 //===----------------------------------------------------------------------===//
@@ -206,7 +206,7 @@ TEST_P(QConvTest, RequantizedEqualsTheFormulaExactly) {
   std::vector<uint8_t> blob = sparq::formats::packConvWeightsS8(
       w.data(),
       std::array<int64_t, 4>{q.c * q.kh * q.kw, q.kh * q.kw, q.kw, 1}.data(),
-      q.f, q.c, q.kh, q.kw, packedForDirectPath(p.strideH, p.strideW));
+      q.f, q.c, q.kh, q.kw);
   auto packed = sparq::formats::viewConvWeightsS8(blob.data(), blob.size());
   Requantize r{shift.data(), scale.data(), offset.data(), lo, hi};
   for (bool biased : {false, true}) {
@@ -238,11 +238,14 @@ INSTANTIATE_TEST_SUITE_P(
                       QCase{1, 4, 12, 12, 6, 3, 3, 1, 2, 2, 17, false},
                       QCase{1, 3, 23, 29, 9, 7, 7, 2, 1, 3, 91, true},
                       QCase{1, 64, 8, 8, 20, 3, 3, 1, 1, 1, 200, false},
-                      QCase{1, 2, 3, 3, 1, 3, 3, 1, 1, 1, 5, false}));
+                      QCase{1, 2, 3, 3, 1, 3, 3, 1, 1, 1, 5, false},
+                      QCase{1, 8, 13, 10, 12, 1, 1, 2, 1, 0, 3, false},
+                      QCase{1, 6, 17, 15, 5, 3, 3, 3, 2, 2, 66, false},
+                      QCase{2, 4, 5, 6, 7, 2, 2, 2, 1, 0, 254, true}));
 
-// The packed weights: rows in the order each path reads (tap-major quads of
-// channels for stride 1, im2col order otherwise), zeros past a filter's
-// weights, each filter's sum; a blob that is not one is refused.
+// The packed weights: rows tap-major, quads of channels within, zeros past
+// a filter's channels, each filter's sum; a blob that is not one is
+// refused.
 TEST(ConvWeightsS8, RowOrderSumsAndChecks) {
   // 2 filters, 5 channels, 1x2 kernel: w[f][c][0][x] = f*50 + c*10 + x.
   int64_t f = 2, c = 5, kh = 1, kw = 2;
@@ -252,24 +255,18 @@ TEST(ConvWeightsS8, RowOrderSumsAndChecks) {
       for (int64_t x = 0; x < kw; ++x)
         w[(fi * c + ci) * kw + x] = int8_t(fi * 50 + ci * 10 + x);
   int64_t strides[4] = {c * kw, kw, kw, 1};
-  auto tap = sparq::formats::packConvWeightsS8(w.data(), strides, f, c, kh, kw,
-                                               /*tapMajor=*/true);
+  auto tap = sparq::formats::packConvWeightsS8(w.data(), strides, f, c, kh, kw);
   auto v = sparq::formats::viewConvWeightsS8(tap.data(), tap.size());
   ASSERT_EQ(v.rowBytes, 2 * 2 * 4); // 2 taps x 2 quads x 4
   // Filter 1, tap 1 (x = 1), channel 4: quad 1, byte 0.
   EXPECT_EQ(v.rows[1 * v.rowBytes + (1 * 2 + 1) * 4 + 0], 50 + 40 + 1);
   EXPECT_EQ(v.rows[1 * v.rowBytes + (1 * 2 + 1) * 4 + 1], 0); // channel 5
+  // Filter 0, tap 0, channel 2: quad 0, byte 2.
+  EXPECT_EQ(v.rows[2], 20);
   int32_t sum1 = 0;
   for (int64_t i = c * kw; i < 2 * c * kw; ++i)
     sum1 += w[i];
   EXPECT_EQ(v.sums[1], sum1);
-  auto cols = sparq::formats::packConvWeightsS8(w.data(), strides, f, c, kh, kw,
-                                                /*tapMajor=*/false);
-  auto u = sparq::formats::viewConvWeightsS8(cols.data(), cols.size());
-  ASSERT_EQ(u.rowBytes, 12); // 10 rounded up to 4
-  EXPECT_EQ(u.rows[u.rowBytes + 4 * kw + 1], 50 + 40 + 1);
-  EXPECT_EQ(u.rows[u.rowBytes + 10], 0);
-  EXPECT_EQ(u.sums[1], sum1);
   EXPECT_THROW(sparq::formats::viewConvWeightsS8(tap.data(), tap.size() - 1),
                sparq::formats::FormatError);
   std::vector<uint8_t> bad = tap;

@@ -876,16 +876,23 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
   }
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
-  Type elem = ctx.elementType(ctx.dtype(0));
+  // A max pool of dequantized uint8/int8 activations runs on the integers
+  // (dequantizing per tensor is increasing, so max commutes with it), and
+  // its output remembers them, so that the QuantizeLinear after it is a no-op.
+  const GraphValue::Dequantized *dq =
+      IsMax ? perTensorDequantized(ctx.input(0)) : nullptr;
+  io::DType dtype = dq ? dq->source->dtype : ctx.dtype(0);
+  Value input = dq ? dq->source->value : ctx.value(0);
+  Type elem = ctx.elementType(dtype);
   int64_t s = spatial.size();
   std::vector<int64_t> lo = {0, 0}, hi = {0, 0};
   lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
   hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
-  bool uns = isUnsigned(ctx.dtype(0));
+  bool uns = isUnsigned(dtype);
   // The identity of max: -inf, the least signed value, or 0 if unsigned.
   double padVal = IsMax && !uns ? -INFINITY : 0;
-  Value x = padTensor(b, loc, ctx.value(0), lo, hi,
-                      scalarConstant(b, loc, elem, padVal));
+  Value x =
+      padTensor(b, loc, input, lo, hi, scalarConstant(b, loc, elem, padVal));
   std::vector<int64_t> outShape = {xs[0], xs[1]};
   outShape.insert(outShape.end(), win->out.begin(), win->out.end());
   Value acc = filledTensor(b, loc, outShape, elem, padVal);
@@ -927,6 +934,19 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
                                 return nb.create<arith::DivFOp>(nl, a[0], a[1])
                                     .getResult();
                               });
+  }
+  if (dq) {
+    auto integers = std::make_shared<GraphValue>();
+    integers->dtype = dtype;
+    integers->shape = outShape;
+    integers->value = pooled;
+    auto record = std::make_shared<GraphValue::Dequantized>(*dq);
+    record->source = integers.get();
+    record->owner = std::move(integers);
+    ctx.setOutput(0, dequantizeLike(b, loc, pooled, dtype, *record),
+                  ctx.dtype(0));
+    ctx.results()[0].dequantized = std::move(record);
+    return success();
   }
   ctx.setOutput(0, pooled, ctx.dtype(0));
   return success();

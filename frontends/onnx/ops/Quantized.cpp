@@ -91,6 +91,37 @@ int64_t quantAxis(NodeContext &ctx, int64_t rank) {
   return normalizeAxis(ctx.attrInt("axis", 1), rank);
 }
 
+/// A QuantizeLinear's scale and zero point when they are constants per
+/// tensor, the scale positive, and its output uint8 or int8: what the
+/// integer forms below need.
+struct OutputQuant {
+  double scale;
+  int64_t zero;
+};
+std::optional<OutputQuant> perTensorOutput(NodeContext &ctx,
+                                           io::DType outType) {
+  const io::HostTensor *ys = ctx.constant(1);
+  const io::HostTensor *yz = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
+  if (!ys || numElements(ys->shape) != 1 ||
+      (ctx.hasInput(2) && (!yz || numElements(yz->shape) != 1)) ||
+      (outType != io::DType::U8 && outType != io::DType::I8))
+    return std::nullopt;
+  double scale = hostToDoubles(*ys)[0];
+  if (!(scale > 0) || !std::isfinite(scale))
+    return std::nullopt;
+  return OutputQuant{scale, yz ? hostToInts(*yz)[0] : 0};
+}
+
+/// clamp(r, lo, hi) rounded half to even, as `to` (r f32).
+Value clampRoundTo(OpBuilder &b, Location loc, Value r, double lo, double hi,
+                   io::DType to) {
+  Type f32 = b.getF32Type();
+  r = b.create<arith::MaximumFOp>(loc, r, scalarConstant(b, loc, f32, lo));
+  r = b.create<arith::MinimumFOp>(loc, r, scalarConstant(b, loc, f32, hi));
+  r = b.create<math::RoundEvenOp>(loc, r);
+  return castScalar(b, loc, r, io::DType::F32, to);
+}
+
 /// QuantizeLinear of a convolution's integer sums (GraphValue::IntegerSums),
 /// per tensor with constant scale and zero point, to uint8 or int8: one
 /// elementwise op from the sums to the bytes, marked sparq.requantize =
@@ -101,16 +132,11 @@ int64_t quantAxis(NodeContext &ctx, int64_t rank) {
 /// node is not of that form.
 bool requantizeSums(NodeContext &ctx, io::DType outType) {
   const GraphValue::IntegerSums *sums = ctx.input(0).integerSums.get();
-  const io::HostTensor *ys = ctx.constant(1);
-  const io::HostTensor *yz = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
-  if (!sums || !ys || numElements(ys->shape) != 1 ||
-      (ctx.hasInput(2) && (!yz || numElements(yz->shape) != 1)) ||
-      (outType != io::DType::U8 && outType != io::DType::I8))
+  auto out = perTensorOutput(ctx, outType);
+  if (!sums || !out)
     return false;
-  double yScale = hostToDoubles(*ys)[0];
-  int64_t zero = yz ? hostToInts(*yz)[0] : 0;
-  if (!(yScale > 0) || !std::isfinite(yScale))
-    return false;
+  double yScale = out->scale;
+  int64_t zero = out->zero;
   auto [lo, hi] = rangeOf(outType);
   if (sums->relu)
     lo = std::max(lo, double(zero));
@@ -138,16 +164,99 @@ bool requantizeSums(NodeContext &ctx, io::DType outType) {
                          Value r = nb.create<arith::MulFOp>(
                              nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
                          r = nb.create<arith::AddFOp>(nl, r, a[3]);
-                         r = nb.create<arith::MaximumFOp>(
-                             nl, r, scalarConstant(nb, nl, f32, lo));
-                         r = nb.create<arith::MinimumFOp>(
-                             nl, r, scalarConstant(nb, nl, f32, hi));
-                         r = nb.create<math::RoundEvenOp>(nl, r);
-                         return castScalar(nb, nl, r, io::DType::F32, outType);
+                         return clampRoundTo(nb, nl, r, lo, hi, outType);
                        });
   y.getDefiningOp()->setAttr(
       "sparq.requantize", b.getDenseI64ArrayAttr({int64_t(lo), int64_t(hi)}));
   ctx.setOutput(0, y, outType);
+  return true;
+}
+
+/// QuantizeLinear of an Add of two dequantized activations
+/// (GraphValue::IntegerAdd), per tensor with constant scale and zero point,
+/// to uint8 or int8: one elementwise op on the integers, marked
+/// sparq.qadd so that a host kernel runs it. y = round-half-even(clamp(
+/// float(a - za) * (sa / sy) + float(b - zb) * (sb / sy) + zy, lo, hi)); a
+/// Relu before raises lo to zy. False when the node is not of that form.
+bool addIntegers(NodeContext &ctx, io::DType outType) {
+  const GraphValue::IntegerAdd *add = ctx.input(0).integerAdd.get();
+  auto out = perTensorOutput(ctx, outType);
+  if (!add || !out)
+    return false;
+  double yScale = out->scale;
+  int64_t yZero = out->zero;
+  auto [lo, hi] = rangeOf(outType);
+  if (add->relu)
+    lo = std::max(lo, double(yZero));
+  struct Term {
+    Value v;
+    io::DType t;
+    int64_t zero;
+    float scale;
+  };
+  auto termOf = [&](const GraphValue::Dequantized &d) {
+    return Term{d.source->value, d.source->dtype,
+                d.zeroPoint ? hostToInts(*d.zeroPoint)[0] : 0,
+                float(hostToDoubles(*d.scale)[0] / yScale)};
+  };
+  Term ta = termOf(*add->a), tb = termOf(*add->b);
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type f32 = b.getF32Type();
+  auto term = [&](OpBuilder &nb, Location nl, Value x, const Term &t) {
+    Value v = castScalar(nb, nl, x, t.t, io::DType::I32);
+    v = nb.create<arith::SubIOp>(
+        nl, v, nb.create<arith::ConstantOp>(nl, nb.getI32IntegerAttr(t.zero)));
+    return nb
+        .create<arith::MulFOp>(nl, nb.create<arith::SIToFPOp>(nl, f32, v),
+                               scalarConstant(nb, nl, f32, t.scale))
+        .getResult();
+  };
+  Value y = buildElementwise(
+      b, loc, ValueRange{ta.v, tb.v}, ctx.shape(0), ctx.elementType(outType),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value r = nb.create<arith::AddFOp>(nl, term(nb, nl, a[0], ta),
+                                           term(nb, nl, a[1], tb));
+        r = nb.create<arith::AddFOp>(nl, r, scalarConstant(nb, nl, f32, yZero));
+        return clampRoundTo(nb, nl, r, lo, hi, outType);
+      });
+  // What the kernel needs, in the order of its scalar arguments.
+  y.getDefiningOp()->setAttr(
+      "sparq.qadd",
+      b.getDictionaryAttr({
+          b.getNamedAttr("zeros", b.getDenseI64ArrayAttr({ta.zero, tb.zero})),
+          b.getNamedAttr("unsigned",
+                         b.getDenseI64ArrayAttr(
+                             {ta.t == io::DType::U8, tb.t == io::DType::U8})),
+          b.getNamedAttr("scales", b.getDenseF32ArrayAttr(
+                                       {ta.scale, tb.scale, float(yZero)})),
+          b.getNamedAttr("bounds",
+                         b.getDenseI64ArrayAttr({int64_t(lo), int64_t(hi)})),
+      }));
+  ctx.setOutput(0, y, outType);
+  return true;
+}
+
+/// QuantizeLinear(DequantizeLinear(x)) with the same scale, zero point and
+/// type is x (rounding (x - z) * s / s recovers x - z exactly: the error is
+/// far below half a step). True if so, with the output set to x.
+bool quantizesBack(NodeContext &ctx, io::DType outType) {
+  const GraphValue::Dequantized *d = ctx.input(0).dequantized.get();
+  const io::HostTensor *ys = ctx.constant(1);
+  const io::HostTensor *yz = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
+  if (!d || !d->source->value || d->source->dtype != outType || !ys ||
+      (ctx.hasInput(2) && !yz) || numElements(ys->shape) != 1 ||
+      numElements(d->scale->shape) != 1)
+    return false;
+  auto zeroOf = [](const io::HostTensor *z) {
+    return z && numElements(z->shape) == 1 ? hostToInts(*z)[0] : 0;
+  };
+  if ((yz && numElements(yz->shape) != 1) ||
+      (d->zeroPoint && numElements(d->zeroPoint->shape) != 1) ||
+      float(hostToDoubles(*ys)[0]) != float(hostToDoubles(*d->scale)[0]) ||
+      zeroOf(yz) != zeroOf(d->zeroPoint.get()))
+    return false;
+  ctx.setOutput(0, d->source->value, outType);
   return true;
 }
 
@@ -160,7 +269,8 @@ LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   if (outType != io::DType::U8 && outType != io::DType::I8 &&
       outType != io::DType::U16 && outType != io::DType::I16)
     return ctx.error() << "unsupported output type " << io::dtypeName(outType);
-  if (requantizeSums(ctx, outType))
+  if (requantizeSums(ctx, outType) || addIntegers(ctx, outType) ||
+      quantizesBack(ctx, outType))
     return success();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
@@ -185,11 +295,42 @@ LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   return success();
 }
 
+/// DequantizeLinear of a constant of the model (a QDQ model's weights):
+/// computed here, as the generated code would (float(x - zp) * scale in
+/// f32), so that it costs nothing at run time, and a consumer that does
+/// not run on the integers (a MatMul) sees the constant, which
+/// sparq-detect-compression then stores as the int8 it is.
+bool foldDequantize(NodeContext &ctx, int64_t axis) {
+  const io::HostTensor *x = ctx.constant(0), *scale = ctx.constant(1);
+  const io::HostTensor *zero = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
+  if (!x || !scale || (ctx.hasInput(2) && !zero) ||
+      scale->dtype != io::DType::F32)
+    return false;
+  std::vector<int64_t> q = hostToInts(*x);
+  std::vector<double> s = hostToDoubles(*scale);
+  std::vector<int64_t> z = zero ? hostToInts(*zero) : std::vector<int64_t>{0};
+  const std::vector<int64_t> &shape = ctx.shape(0);
+  int64_t inner = 1;
+  for (size_t i = axis + 1; i < shape.size(); ++i)
+    inner *= shape[i];
+  int64_t dim = shape.empty() ? 1 : shape[axis];
+  std::vector<double> y(q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    int64_t c = s.size() == 1 ? 0 : int64_t(i) / inner % dim;
+    float v = float(q[i] - z[z.size() == 1 ? 0 : c]);
+    y[i] = double(v * float(s[s.size() == 1 ? 0 : c]));
+  }
+  ctx.setConstant(0, hostFromDoubles(io::DType::F32, shape, y));
+  return true;
+}
+
 LogicalResult buildDequantizeLinear(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = quantAxis(ctx, rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
+  if (foldDequantize(ctx, axis))
+    return success();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   io::DType xt = ctx.dtype(0), st = ctx.dtype(1);
@@ -409,6 +550,42 @@ std::optional<std::vector<double>> knownFloats(const GraphValue &v) {
 }
 
 } // namespace
+
+const GraphValue::Dequantized *
+onnx_import::perTensorDequantized(const GraphValue &v) {
+  const GraphValue::Dequantized *d = v.dequantized.get();
+  if (!d || !d->source->value || d->source->constant ||
+      (d->source->dtype != io::DType::U8 &&
+       d->source->dtype != io::DType::I8) ||
+      d->scale->dtype != io::DType::F32 || numElements(d->scale->shape) != 1 ||
+      (d->zeroPoint && numElements(d->zeroPoint->shape) != 1))
+    return nullptr;
+  double scale = hostToDoubles(*d->scale)[0];
+  return scale > 0 && std::isfinite(scale) ? d : nullptr;
+}
+
+Value onnx_import::dequantizeLike(OpBuilder &b, Location loc, Value x,
+                                  io::DType xt,
+                                  const GraphValue::Dequantized &d) {
+  io::DType st = io::DType::F32;
+  Value scale =
+      reshapeTensor(b, loc, materializeConstant(b, loc, *d.scale), {});
+  SmallVector<Value> ins = {x, scale};
+  if (d.zeroPoint)
+    ins.push_back(
+        reshapeTensor(b, loc, materializeConstant(b, loc, *d.zeroPoint), {}));
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  return buildElementwise(
+      b, loc, ins, shape, b.getF32Type(),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = castScalar(nb, nl, a[0], xt, io::DType::I32);
+        if (a.size() > 2)
+          v = nb.create<arith::SubIOp>(
+              nl, v, castScalar(nb, nl, a[2], xt, io::DType::I32));
+        Value vf = castScalar(nb, nl, v, io::DType::I32, st);
+        return nb.create<arith::MulFOp>(nl, vf, a[1]).getResult();
+      });
+}
 
 FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   if (ctx.numInputs() < 2 || !ctx.hasInput(0) || !ctx.hasInput(1) ||
