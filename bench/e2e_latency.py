@@ -204,6 +204,16 @@ def markdown(rows: list[Row], repeat: int, levels: list[str]) -> str:
         iree_cell = (f"{r.iree_ms:.2f} | " if r.iree_ms is not None else "- | ") if iree else ""
         lines.append(f"| {r.model} | {r.ort_ms:.2f} | {iree_cell}{cells} | "
                      f"{r.compile_ms:.0f} |")
+    # A QDQ model against the fp32 model it was quantized from, per level.
+    by_name = {r.model: r for r in rows}
+    ratios = [f"{r.model}: sparqc fp32/QDQ "
+              + ", ".join(f"{level or 'native'} {by_name[r.model[:-4]].sparqc_ms[level] / r.sparqc_ms[level]:.2f}x"
+                          for level in levels)
+              + f"; ORT fp32/QDQ {by_name[r.model[:-4]].ort_ms / r.ort_ms:.2f}x"
+              for r in rows if r.model.endswith("-qdq") and r.model[:-4] in by_name]
+    if ratios:
+        lines += ["", "QDQ speed-up over the same model in fp32 (higher is better):", ""]
+        lines += [f"- {line}" for line in ratios]
     return "\n".join(lines) + "\n"
 
 

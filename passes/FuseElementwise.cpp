@@ -32,6 +32,23 @@ bool isNamedLinalgOp(Operation *op) {
           op->hasAttr("sparq.qadd"));
 }
 
+/// Folding a splat constant operand into a generic's body replaces the op
+/// by a new one without its discardable attributes: the kernel markers move
+/// to the replacement.
+struct KeepKernelMarkers : RewriterBase::Listener {
+  void notifyOperationReplaced(Operation *op, ValueRange values) override {
+    // Replacements may be null (results without uses).
+    Operation *to = values.empty() || !values.front()
+                        ? nullptr
+                        : values.front().getDefiningOp();
+    if (!to || to == op || !isa<linalg::GenericOp>(to))
+      return;
+    for (StringRef name : {"sparq.requantize", "sparq.qadd"})
+      if (Attribute marker = op->getAttr(name))
+        to->setAttr(name, marker);
+  }
+};
+
 struct FuseElementwisePass
     : mlir::sparq::impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
@@ -51,8 +68,10 @@ struct FuseElementwisePass
     ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
         patterns);
     linalg::populateConstantFoldLinalgOperations(patterns, control);
+    KeepKernelMarkers keep;
     GreedyRewriteConfig config;
     config.useTopDownTraversal = true;
+    config.listener = &keep;
     (void)applyPatternsAndFoldGreedily(getOperation(), std::move(patterns),
                                        config);
   }

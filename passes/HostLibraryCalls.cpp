@@ -645,50 +645,58 @@ bool foldSignFlip(Operation *conv, ConvCall &call) {
   return true;
 }
 
+/// A constant global of `values` read before `at`: the kernels' per-channel
+/// parameters.
+template <typename T>
+Value constantArray(Operation *at, StringRef name, Type elem,
+                    ArrayRef<T> values) {
+  auto module = at->getParentOfType<ModuleOp>();
+  auto type = MemRefType::get({int64_t(values.size())}, elem);
+  auto data = DenseElementsAttr::get(
+      RankedTensorType::get(type.getShape(), elem), values);
+  std::string symbol = name.str();
+  for (int i = 0; module.lookupSymbol(symbol); ++i)
+    symbol = (name + Twine(i)).str();
+  OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+  auto global = mb.create<memref::GlobalOp>(
+      at->getLoc(), symbol, mb.getStringAttr("private"), type, data,
+      /*constant=*/true, mb.getI64IntegerAttr(64));
+  OpBuilder b(at);
+  return b.create<memref::GetGlobalOp>(at->getLoc(), type, global.getSymName());
+}
+
 /// The next op reading the sums requantizes them (an elementwise generic
-/// marked sparq.requantize = [lo, hi] by the QDQ import, reading the sums
-/// and the per-channel shift, scale and offset): the kernel requantizes
-/// and writes the bytes; the sums' buffer goes. Fills `params` with the
-/// channels' shift, scale and offset collapsed to 1-D.
+/// marked sparq.requantize = {bounds, shift, scale, offset} by the QDQ
+/// import, reading the sums): the kernel requantizes and writes the bytes;
+/// the sums' buffer goes. The parameters come from the attribute (the op's
+/// constant operands may have been folded into its body); `params` gets
+/// them as globals, per channel.
 bool foldRequantize(Operation *conv, Value out, ConvCall &call,
                     SmallVectorImpl<Value> &params) {
   if (call.accumulate)
     return false;
   auto gen = dyn_cast_or_null<linalg::GenericOp>(nextUser(conv, out));
-  auto bounds = gen ? gen->getAttrOfType<DenseI64ArrayAttr>("sparq.requantize")
-                    : DenseI64ArrayAttr();
-  if (!bounds || bounds.size() != 2 || gen.getInputs().size() != 4 ||
-      gen.getInputs()[0] != out || gen.getOutputs().size() != 1 ||
-      gen.getNumReductionLoops() != 0)
+  auto attrs = gen ? gen->getAttrOfType<DictionaryAttr>("sparq.requantize")
+                   : DictionaryAttr();
+  auto bounds = attrs ? attrs.getAs<DenseI64ArrayAttr>("bounds") : nullptr;
+  auto shift = attrs ? attrs.getAs<DenseI32ArrayAttr>("shift") : nullptr;
+  auto scale = attrs ? attrs.getAs<DenseF32ArrayAttr>("scale") : nullptr;
+  auto offset = attrs ? attrs.getAs<DenseF32ArrayAttr>("offset") : nullptr;
+  auto outType = cast<MemRefType>(out.getType());
+  int64_t f = outType.getShape()[1];
+  if (!bounds || bounds.size() != 2 || !shift || shift.size() != f || !scale ||
+      scale.size() != f || !offset || offset.size() != f ||
+      gen.getInputs().empty() || gen.getInputs()[0] != out ||
+      gen.getOutputs().size() != 1 || gen.getNumReductionLoops() != 0 ||
+      !gen.getIndexingMapsArray()[0].isIdentity() ||
+      !gen.getIndexingMapsArray().back().isIdentity() ||
+      llvm::count(gen->getOperands(), out) != 1)
     return false;
   Value target = gen.getOutputs()[0];
-  auto outType = cast<MemRefType>(out.getType());
   auto targetType = dyn_cast<MemRefType>(target.getType());
   if (!targetType || targetType.getShape() != outType.getShape() ||
-      !targetType.getElementType().isInteger(8) ||
-      !gen.getIndexingMapsArray()[0].isIdentity() ||
-      !gen.getIndexingMapsArray()[4].isIdentity())
+      !targetType.getElementType().isInteger(8))
     return false;
-  // Per channel: [1, F, 1, 1] read at the output's channel.
-  SmallVector<Value> channels;
-  for (unsigned i = 1; i < 4; ++i) {
-    OpBuilder b(conv);
-    Value v = gen.getInputs()[i];
-    auto t = dyn_cast<MemRefType>(v.getType());
-    AffineMap m = gen.getIndexingMapsArray()[i];
-    MLIRContext *ctx = conv->getContext();
-    if (!t || t.getRank() != 4 || !t.getLayout().isIdentity() ||
-        t.getShape() != ArrayRef<int64_t>{1, outType.getShape()[1], 1, 1} ||
-        m.getNumResults() != 4 || m.getResult(1) != getAffineDimExpr(1, ctx))
-      return false;
-    // The call needs it: defined before the conv, or a global's read that
-    // can move there.
-    Operation *def = v.getDefiningOp();
-    if (def && def->getBlock() == conv->getBlock() &&
-        conv->isBeforeInBlock(def) && !isa<memref::GetGlobalOp>(def))
-      return false;
-    channels.push_back(v);
-  }
   // The sums' buffer: a temporary nothing else reads.
   auto alloc = out.getDefiningOp<memref::AllocOp>();
   if (!alloc)
@@ -708,15 +716,13 @@ bool foldRequantize(Operation *conv, Value out, ConvCall &call,
     targetAlloc->moveBefore(conv);
   else if (nextUser(conv, target) != gen.getOperation())
     return false;
-  OpBuilder b(conv);
-  for (Value v : channels) {
-    Operation *def = v.getDefiningOp();
-    if (def && def->getBlock() == conv->getBlock() &&
-        conv->isBeforeInBlock(def))
-      def->moveBefore(conv);
-    params.push_back(b.create<memref::CollapseShapeOp>(
-        conv->getLoc(), v, ArrayRef<ReassociationIndices>{{0, 1, 2, 3}}));
-  }
+  Builder b(conv->getContext());
+  params.push_back(constantArray(conv, "__sparq_requant_shift", b.getI32Type(),
+                                 shift.asArrayRef()));
+  params.push_back(constantArray(conv, "__sparq_requant_scale", b.getF32Type(),
+                                 scale.asArrayRef()));
+  params.push_back(constantArray(conv, "__sparq_requant_offset", b.getF32Type(),
+                                 offset.asArrayRef()));
   call.output = target;
   call.lo = float(bounds[0]);
   call.hi = float(bounds[1]);

@@ -378,21 +378,30 @@ func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3
 // A QDQ convolution as the import writes it, bufferized: the uint8
 // activations' sign flip (to int8) into a temporary, padded with the zero
 // point, the int8 conv into int32 sums, then the requantization to uint8
-// (marked sparq.requantize = [lo, hi]). One call: it reads the uint8
-// source as biased input (no flip, no padded copy), the weights packed at
-// compile time into a global of their own (the plain ones go), and
-// requantizes into the output; no temporaries are left.
+// (marked sparq.requantize with its bounds and per-channel shift, scale
+// and offset; the offset here is folded into the body, as a splat
+// constant operand would be). One call: it reads the uint8 source as
+// biased input (no flip, no padded copy), the weights packed at compile
+// time into a global of their own (the plain ones go), the parameters from
+// the attribute as globals, and requantizes into the output; no
+// temporaries are left.
 #id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 #ch = affine_map<(d0, d1, d2, d3) -> (0, d1, 0, 0)>
 // CHECK: func.func private @sparq_packed_conv2d_nchw_s8s8_requant(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?xi8, strided<[?], offset: ?>>, memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
 // CHECK-NOT: memref.global "private" constant @w :
-// CHECK: memref.global "private" constant @w_s8conv : memref<{{[0-9]+}}xi8> = dense<"0x
+// CHECK-DAG: memref.global "private" constant @__sparq_requant_offset : memref<8xf32> = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00, 8.000000e+00]>
+// CHECK-DAG: memref.global "private" constant @__sparq_requant_scale : memref<8xf32> = dense<2.500000e-01>
+// CHECK-DAG: memref.global "private" constant @__sparq_requant_shift : memref<8xi32> = dense<[1, 2, 3, 4, 5, 6, 7, 8]>
+// CHECK-DAG: memref.global "private" constant @w_s8conv : memref<{{[0-9]+}}xi8> = dense<"0x
 // CHECK-NOT: memref.global "private" constant @w :
 // CHECK-LABEL: func @qdq_conv_requantized
 // CHECK-SAME: (%[[X:.*]]: memref<1x4x6x6xi8>, %[[Y:.*]]: memref<1x8x6x6xi8>)
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: linalg.
 // CHECK-DAG: %[[BLOB:.*]] = memref.get_global @w_s8conv
+// CHECK-DAG: %[[SHIFT:.*]] = memref.get_global @__sparq_requant_shift
+// CHECK-DAG: %[[SCALE:.*]] = memref.get_global @__sparq_requant_scale
+// CHECK-DAG: %[[OFFSET:.*]] = memref.get_global @__sparq_requant_offset
 // CHECK-DAG: %[[CX:.*]] = memref.cast %[[X]]
 // CHECK-DAG: %[[CY:.*]] = memref.cast %[[Y]]
 // CHECK-DAG: %[[CB:.*]] = memref.cast %[[BLOB]]
@@ -400,14 +409,16 @@ func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3
 // CHECK-DAG: %[[BIASED:.*]] = arith.constant 1 : i64
 // CHECK-DAG: %[[LO:.*]] = arith.constant 3 : i64
 // CHECK-DAG: %[[HI:.*]] = arith.constant 255 : i64
-// CHECK: call @sparq_packed_conv2d_nchw_s8s8_requant(%[[CX]], %[[CB]], %[[CY]], %{{.*}}, %{{.*}}, %{{.*}}, %[[PAD]], %[[BIASED]], {{.*}}, %[[LO]], %[[HI]])
+// CHECK-DAG: %[[CSHIFT:.*]] = memref.cast %[[SHIFT]]
+// CHECK-DAG: %[[CSCALE:.*]] = memref.cast %[[SCALE]]
+// CHECK-DAG: %[[COFFSET:.*]] = memref.cast %[[OFFSET]]
+// CHECK: call @sparq_packed_conv2d_nchw_s8s8_requant(%[[CX]], %[[CB]], %[[CY]], %[[CSHIFT]], %[[CSCALE]], %[[COFFSET]], %[[PAD]], %[[BIASED]], {{.*}}, %[[LO]], %[[HI]])
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.dealloc
 // CHECK: return
 memref.global "private" constant @w : memref<8x4x3x3xi8> = dense<3> {alignment = 64 : i64}
 memref.global "private" constant @shift : memref<1x8x1x1xi32> = dense<[[[[1]], [[2]], [[3]], [[4]], [[5]], [[6]], [[7]], [[8]]]]>
 memref.global "private" constant @scale : memref<1x8x1x1xf32> = dense<0.25>
-memref.global "private" constant @offset : memref<1x8x1x1xf32> = dense<[[[[1.0]], [[2.0]], [[3.0]], [[4.0]], [[5.0]], [[6.0]], [[7.0]], [[8.0]]]]>
 func.func @qdq_conv_requantized(%x: memref<1x4x6x6xi8>, %y: memref<1x8x6x6xi8>) {
   %flipped = memref.alloc() : memref<1x4x6x6xi8>
   linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
@@ -433,13 +444,20 @@ func.func @qdq_conv_requantized(%x: memref<1x4x6x6xi8>, %y: memref<1x8x6x6xi8>) 
   memref.dealloc %padded : memref<1x4x8x8xi8>
   %shift = memref.get_global @shift : memref<1x8x1x1xi32>
   %scale = memref.get_global @scale : memref<1x8x1x1xf32>
-  %offset = memref.get_global @offset : memref<1x8x1x1xf32>
-  linalg.generic {indexing_maps = [#id, #ch, #ch, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"], sparq.requantize = array<i64: 3, 255>}
-      ins(%acc, %shift, %scale, %offset : memref<1x8x6x6xi32>, memref<1x8x1x1xi32>, memref<1x8x1x1xf32>, memref<1x8x1x1xf32>) outs(%y : memref<1x8x6x6xi8>) {
-  ^bb0(%s: i32, %sh: i32, %sc: f32, %of: f32, %o: i8):
+  linalg.generic {indexing_maps = [#id, #ch, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"],
+                  sparq.requantize = {bounds = array<i64: 3, 255>, shift = array<i32: 1, 2, 3, 4, 5, 6, 7, 8>,
+                                      scale = array<f32: 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25>,
+                                      offset = array<f32: 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0>}}
+      ins(%acc, %shift, %scale : memref<1x8x6x6xi32>, memref<1x8x1x1xi32>, memref<1x8x1x1xf32>) outs(%y : memref<1x8x6x6xi8>) {
+  ^bb0(%s: i32, %sh: i32, %sc: f32, %o: i8):
     %v = arith.subi %s, %sh : i32
     %f = arith.sitofp %v : i32 to f32
     %p = arith.mulf %f, %sc : f32
+    %d = linalg.index 1 : index
+    %di = arith.index_cast %d : index to i32
+    %df = arith.sitofp %di : i32 to f32
+    %one = arith.constant 1.0 : f32
+    %of = arith.addf %df, %one : f32
     %q = arith.addf %p, %of : f32
     %lo = arith.constant 3.0 : f32
     %hi = arith.constant 255.0 : f32

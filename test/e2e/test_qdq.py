@@ -211,3 +211,78 @@ def test_qdq_add_relu_on_bytes_matches_onnxruntime(sparqc: Path, tmp_path: Path)
                           timeout=600)
     assert llvm.returncode == 0, llvm.stderr
     assert llvm.stdout.count("call @sparq_qadd_i8") == 1
+
+
+def qlinear_model(tmp_path: Path, integer: bool) -> tuple[Path, dict]:
+    """A QLinearConv (integer=False) or ConvInteger (True) of uint8
+    activations and constant int8 weights per channel (3x3, stride 2,
+    padding 1), with an int32 bias for QLinearConv."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(4)
+    w = rng.integers(-127, 128, (6, 5, 3, 3)).astype(np.int8)
+    values = {"w": w, "xz": np.array(121, np.uint8), "wz": np.zeros(6, np.int8)}
+    if integer:
+        node = helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"],
+                                pads=[1, 1, 1, 1], strides=[2, 2])
+        out = helper.make_tensor_value_info("y", TensorProto.INT32, None)
+    else:
+        values.update(xs=np.array(0.02, np.float32),
+                      ws=rng.uniform(0.001, 0.01, 6).astype(np.float32),
+                      ys=np.array(0.3, np.float32), yz=np.array(7, np.uint8),
+                      b=rng.integers(-2000, 2000, 6).astype(np.int32))
+        node = helper.make_node("QLinearConv",
+                                ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"],
+                                ["y"], pads=[1, 1, 1, 1], strides=[2, 2])
+        out = helper.make_tensor_value_info("y", TensorProto.UINT8, None)
+    inits = [numpy_helper.from_array(v, k) for k, v in values.items()]
+    graph = helper.make_graph(
+        [node], "qlinear",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 5, 11, 13])],
+        [out], inits)
+    path = tmp_path / "qlinear.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(path))
+    return path, values
+
+
+@pytest.mark.parametrize("integer", [False, True], ids=["QLinearConv", "ConvInteger"])
+def test_qlinear_forms_on_the_int8_kernel(sparqc: Path, tmp_path: Path,
+                                          integer: bool) -> None:
+    """QLinearConv and ConvInteger with constant int8 weights run on the int8
+    convolution kernel (requantizing for QLinearConv): ConvInteger's int32
+    sums exactly as numpy computes them, QLinearConv's bytes as onnxruntime's
+    within one step."""
+    path, v = qlinear_model(tmp_path, integer)
+    x = np.random.default_rng(5).integers(0, 256, (1, 5, 11, 13)).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    args = [str(sparqc), "run", str(path), "-i", f"x={tmp_path / 'x.npy'}"]
+    run = subprocess.run(args + ["-o", str(tmp_path / "out")], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    got = np.load(tmp_path / "out" / "y.npy").astype(np.int64)
+    # The sums straight from the definition: padding holds the zero point.
+    xp = np.pad(x.astype(np.int64) - int(v["xz"]), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    sums = np.zeros((1, 6, 6, 7), np.int64)
+    for ky in range(3):
+        for kx in range(3):
+            patch = xp[:, :, ky:ky + 12:2, kx:kx + 14:2]
+            sums += np.einsum("nchw,fc->nfhw", patch, v["w"][:, :, ky, kx].astype(np.int64))
+    llvm = subprocess.run(args + ["--emit", "llvm"], capture_output=True, text=True,
+                          timeout=600)
+    assert llvm.returncode == 0, llvm.stderr
+    if integer:
+        np.testing.assert_array_equal(got, sums)
+        assert llvm.stdout.count("call @sparq_conv2d_nchw_s8s8_i32") == 1
+        return
+    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == 1
+    proc = subprocess.run([str(VENV_PY), "-c", RUN_ORT, str(path), str(tmp_path / "x.npy"),
+                           str(tmp_path / "ort.npy")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    want = np.load(tmp_path / "ort.npy").astype(np.int64)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1
+    assert (got == want).mean() >= 0.95
+    # Not all saturated: the test means something.
+    assert 0.2 < ((got > 7) & (got < 255)).mean()

@@ -122,6 +122,125 @@ Value clampRoundTo(OpBuilder &b, Location loc, Value r, double lo, double hi,
   return castScalar(b, loc, r, io::DType::F32, to);
 }
 
+/// The bytes of round-half-even(clamp(float(acc - shift[f]) * scale[f] +
+/// offset[f], lo, hi)) for int32 sums acc[N, F, H, W], as one elementwise
+/// op marked sparq.requantize = {bounds, shift, scale, offset} (the host's
+/// int8 convolution kernel runs it in its epilogue).
+Value buildRequantize(NodeContext &ctx, Value acc,
+                      const std::vector<int64_t> &shift,
+                      const std::vector<double> &scale,
+                      const std::vector<double> &offset, double lo, double hi,
+                      io::DType outType) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  int64_t f = int64_t(scale.size());
+  auto channels = [&](io::HostTensor t) {
+    return materializeConstant(b, loc, t);
+  };
+  SmallVector<Value> ins = {
+      acc, channels(hostFromInts(io::DType::I32, {1, f, 1, 1}, shift)),
+      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale)),
+      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, offset))};
+  Type f32 = b.getF32Type();
+  auto shape = cast<RankedTensorType>(acc.getType()).getShape();
+  Value y =
+      buildElementwise(b, loc, ins, shape, ctx.elementType(outType),
+                       [&](OpBuilder &nb, Location nl, ValueRange a) {
+                         Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
+                         Value r = nb.create<arith::MulFOp>(
+                             nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
+                         r = nb.create<arith::AddFOp>(nl, r, a[3]);
+                         return clampRoundTo(nb, nl, r, lo, hi, outType);
+                       });
+  // The kernel's parameters, whole: rewrites of the op may fold its
+  // constant operands into the body.
+  std::vector<int32_t> shift32(shift.begin(), shift.end());
+  std::vector<float> scale32(scale.begin(), scale.end()),
+      offset32(offset.begin(), offset.end());
+  y.getDefiningOp()->setAttr(
+      "sparq.requantize",
+      b.getDictionaryAttr({
+          b.getNamedAttr("bounds",
+                         b.getDenseI64ArrayAttr({int64_t(lo), int64_t(hi)})),
+          b.getNamedAttr("shift", b.getDenseI32ArrayAttr(shift32)),
+          b.getNamedAttr("scale", b.getDenseF32ArrayAttr(scale32)),
+          b.getNamedAttr("offset", b.getDenseF32ArrayAttr(offset32)),
+      }));
+  return y;
+}
+
+/// An int8 convolution's sums: acc = the linalg int8 x int8 -> int32
+/// convolution (uint8 activations sign-flipped to int8; the padding holds
+/// the zero point) and, per filter, shift = zero * sum w, so that
+/// sum (x - xZero) * w = acc - shift.
+struct IntConv {
+  Value acc;
+  std::vector<int64_t> shift;
+};
+
+/// The IntConv of run-time uint8/int8 activations `x` (zero point `xZero`
+/// per tensor) and constant int8 weights `wq` (zero points 0), with the
+/// node's conv attributes.
+FailureOr<IntConv> buildIntConv(NodeContext &ctx, Value x, io::DType xt,
+                                int64_t xZero, const io::HostTensor &wq) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  Type i8 = b.getIntegerType(8), i32 = b.getI32Type();
+  // uint8 activations become int8 by flipping the sign bit (x - 128), the
+  // zero point with them: the convolution is then int8 x int8 (linalg's
+  // signed semantics), exact in int32.
+  if (xt == io::DType::U8) {
+    x = buildElementwise(
+        b, loc, ValueRange{x}, cast<RankedTensorType>(x.getType()).getShape(),
+        i8, [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value m = nb.create<arith::ConstantIntOp>(nl, -128, 8);
+          return nb.create<arith::XOrIOp>(nl, a[0], m).getResult();
+        });
+    xZero -= 128;
+  }
+  Value w = materializeConstant(b, loc, wq);
+  // The padding holds the zero point: (x - zero) is 0 there.
+  Value pad = b.create<arith::ConstantIntOp>(loc, xZero, 8);
+  auto acc = buildConvCore(ctx, x, w, Value(), pad, i32);
+  if (failed(acc))
+    return failure();
+  std::vector<int64_t> q = hostToInts(wq);
+  int64_t f = wq.shape[0], perFilter = f ? int64_t(q.size()) / f : 0;
+  IntConv conv{*acc, std::vector<int64_t>(f, 0)};
+  for (int64_t fi = 0; fi < f; ++fi) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < perFilter; ++k)
+      sum += q[fi * perFilter + k];
+    conv.shift[fi] = xZero * sum;
+  }
+  return conv;
+}
+
+/// The report's line for int8 weights with `scales` scales.
+IntegerWeight integerWeightReport(const io::HostTensor &wq, int64_t scales,
+                                  const char *form) {
+  IntegerWeight report;
+  report.shape = wq.shape;
+  report.format =
+      std::string(scales == 1 ? "int8 (" : "int8/ch (") + form + ")";
+  std::vector<int64_t> q = hostToInts(wq);
+  report.elements = int64_t(q.size());
+  for (int64_t v : q)
+    report.nonzeros += v != 0;
+  report.bytes = report.elements + 4 * scales; // the codes and the scales
+  return report;
+}
+
+/// Whether `t` holds only zeros (an absent zero point is zero).
+bool allZero(const io::HostTensor *t) {
+  if (!t)
+    return true;
+  for (int64_t z : hostToInts(*t))
+    if (z != 0)
+      return false;
+  return true;
+}
+
 /// QuantizeLinear of a convolution's integer sums (GraphValue::IntegerSums),
 /// per tensor with constant scale and zero point, to uint8 or int8: one
 /// elementwise op from the sums to the bytes, marked sparq.requantize =
@@ -146,29 +265,10 @@ bool requantizeSums(NodeContext &ctx, io::DType outType) {
     scale[c] = double(float(sums->scale[c] / yScale));
     offset[c] = double(float(sums->bias[c] / yScale + double(zero)));
   }
-  OpBuilder &b = ctx.b;
-  Location loc = ctx.loc;
-  auto channels = [&](io::HostTensor t) {
-    return materializeConstant(b, loc, t);
-  };
-  SmallVector<Value> ins = {
-      sums->acc,
-      channels(hostFromInts(io::DType::I32, {1, f, 1, 1}, sums->shift)),
-      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale)),
-      channels(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, offset))};
-  Type f32 = b.getF32Type();
-  Value y =
-      buildElementwise(b, loc, ins, ctx.shape(0), ctx.elementType(outType),
-                       [&](OpBuilder &nb, Location nl, ValueRange a) {
-                         Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
-                         Value r = nb.create<arith::MulFOp>(
-                             nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
-                         r = nb.create<arith::AddFOp>(nl, r, a[3]);
-                         return clampRoundTo(nb, nl, r, lo, hi, outType);
-                       });
-  y.getDefiningOp()->setAttr(
-      "sparq.requantize", b.getDenseI64ArrayAttr({int64_t(lo), int64_t(hi)}));
-  ctx.setOutput(0, y, outType);
+  ctx.setOutput(0,
+                buildRequantize(ctx, sums->acc, sums->shift, scale, offset, lo,
+                                hi, outType),
+                outType);
   return true;
 }
 
@@ -433,9 +533,56 @@ LogicalResult buildMatMulInteger(NodeContext &ctx) {
   return success();
 }
 
+/// The integer convolutions' common form, on the int8 kernel: activations
+/// `x` (input 0) uint8/int8 at run time with a scalar constant zero point
+/// (input `xZeroAt`), weights (input `wAt`) a constant int8 tensor with zero
+/// points 0 (input `wZeroAt`), group 1, 2-D. The IntConv, or nothing when
+/// the node is not of that form.
+std::optional<IntConv> intConvOf(NodeContext &ctx, size_t xZeroAt, size_t wAt,
+                                 size_t wZeroAt, FailureOr<IntConv> &built) {
+  const io::HostTensor *wq = ctx.constant(wAt);
+  const io::HostTensor *xz =
+      ctx.hasInput(xZeroAt) ? ctx.constant(xZeroAt) : nullptr;
+  io::DType xt = ctx.dtype(0);
+  if ((xt != io::DType::U8 && xt != io::DType::I8) || ctx.constant(0) ||
+      ctx.rank(0) != 4 || !wq || wq->dtype != io::DType::I8 ||
+      wq->shape.size() != 4 || ctx.attrInt("group", 1) != 1 ||
+      (ctx.hasInput(xZeroAt) && (!xz || numElements(xz->shape) != 1)) ||
+      (ctx.hasInput(wZeroAt) && !ctx.constant(wZeroAt)) ||
+      !allZero(ctx.hasInput(wZeroAt) ? ctx.constant(wZeroAt) : nullptr))
+    return std::nullopt;
+  built = buildIntConv(ctx, ctx.value(0), xt, xz ? hostToInts(*xz)[0] : 0, *wq);
+  if (failed(built))
+    return std::nullopt;
+  return *built;
+}
+
 LogicalResult buildConvInteger(NodeContext &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
+  // x, w, x_zero_point, w_zero_point: on the int8 kernel when it can.
+  FailureOr<IntConv> built = IntConv{};
+  if (auto conv = intConvOf(ctx, 2, 1, 3, built)) {
+    int64_t f = int64_t(conv->shift.size());
+    Value shift = reshapeTensor(
+        b, loc,
+        materializeConstant(b, loc,
+                            hostFromInts(io::DType::I32, {f}, conv->shift)),
+        {1, f, 1, 1});
+    auto shape = cast<RankedTensorType>(conv->acc.getType()).getShape();
+    ctx.setOutput(
+        0,
+        buildElementwise(
+            b, loc, ValueRange{conv->acc, shift}, shape, b.getI32Type(),
+            [](OpBuilder &nb, Location nl, ValueRange a) {
+              return nb.create<arith::SubIOp>(nl, a[0], a[1]).getResult();
+            }),
+        io::DType::I32);
+    ctx.integerWeight = integerWeightReport(*ctx.constant(1), 1, "ConvInteger");
+    return success();
+  }
+  if (failed(built))
+    return failure();
   Value xz, wz;
   if (ctx.hasInput(2))
     xz = ctx.value(2);
@@ -500,8 +647,53 @@ LogicalResult buildQLinearMatMul(NodeContext &ctx) {
   return success();
 }
 
+/// QLinearConv on the int8 kernel, requantizing in its epilogue: constant
+/// scales (x and y per tensor, w per tensor or channel), int32 bias folded
+/// into the shift. False when the node is not of that form.
+FailureOr<bool> qlinearConvOnKernel(NodeContext &ctx) {
+  const io::HostTensor *xs = ctx.constant(1), *ws = ctx.constant(4),
+                       *ys = ctx.constant(6), *yz = ctx.constant(7),
+                       *bias = ctx.hasInput(8) ? ctx.constant(8) : nullptr;
+  io::DType yt = ctx.dtype(7);
+  if (!xs || !ws || !ys || !yz || numElements(xs->shape) != 1 ||
+      numElements(ys->shape) != 1 || numElements(yz->shape) != 1 ||
+      (yt != io::DType::U8 && yt != io::DType::I8) ||
+      (ctx.hasInput(8) && !bias) || !ctx.constant(3) ||
+      ctx.constant(3)->shape.empty())
+    return false;
+  int64_t f = ctx.constant(3)->shape[0], ns = numElements(ws->shape);
+  if ((ns != 1 && ns != f) || (bias && numElements(bias->shape) != f))
+    return false;
+  double xScale = hostToDoubles(*xs)[0], yScale = hostToDoubles(*ys)[0];
+  if (!(yScale > 0) || !std::isfinite(yScale))
+    return false;
+  FailureOr<IntConv> built = IntConv{};
+  auto conv = intConvOf(ctx, 2, 3, 5, built);
+  if (!conv)
+    return failed(built) ? FailureOr<bool>(failure()) : false;
+  std::vector<double> wScale = hostToDoubles(*ws), scale(f), offset(f);
+  std::vector<int64_t> b = bias ? hostToInts(*bias) : std::vector<int64_t>(f);
+  std::vector<int64_t> shift = conv->shift;
+  int64_t yZero = hostToInts(*yz)[0];
+  for (int64_t fi = 0; fi < f; ++fi) {
+    shift[fi] -= b[fi]; // acc - shift + bias
+    scale[fi] = double(float(xScale * wScale[ns == 1 ? 0 : fi] / yScale));
+    offset[fi] = double(yZero);
+  }
+  auto [lo, hi] = rangeOf(yt);
+  ctx.setOutput(
+      0, buildRequantize(ctx, conv->acc, shift, scale, offset, lo, hi, yt), yt);
+  ctx.integerWeight = integerWeightReport(*ctx.constant(3), ns, "QLinearConv");
+  return true;
+}
+
 LogicalResult buildQLinearConv(NodeContext &ctx) {
   // x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B
+  auto onKernel = qlinearConvOnKernel(ctx);
+  if (failed(onKernel))
+    return failure();
+  if (*onKernel)
+    return success();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Value wz = ctx.value(5);
@@ -609,10 +801,8 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   if (!wq || wq->dtype != io::DType::I8 || (ns != 1 && ns != f) ||
       (ns == f && f > 1 && wd->axis != 0))
     return false;
-  if (wd->zeroPoint)
-    for (int64_t z : hostToInts(*wd->zeroPoint))
-      if (z != 0)
-        return false;
+  if (!allZero(wd->zeroPoint.get()))
+    return false;
   if (ctx.hasInput(2) && (ctx.dtype(2) != io::DType::F32 || ctx.rank(2) != 1 ||
                           ctx.shape(2)[0] != f))
     return false;
@@ -620,41 +810,19 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   double xScale = hostToDoubles(*xd->scale)[0];
   int64_t xZero = xd->zeroPoint ? hostToInts(*xd->zeroPoint)[0] : 0;
 
+  auto conv = buildIntConv(ctx, xd->source->value, xt, xZero, *wq);
+  if (failed(conv))
+    return failure();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
-  Type i8 = b.getIntegerType(8), i32 = b.getI32Type(), f32 = b.getF32Type();
-  // uint8 activations become int8 by flipping the sign bit (x - 128), the
-  // zero point with them: the convolution is then int8 x int8 (linalg's
-  // signed semantics), exact in int32.
-  Value x = xd->source->value;
-  if (xt == io::DType::U8) {
-    x = buildElementwise(
-        b, loc, ValueRange{x}, cast<RankedTensorType>(x.getType()).getShape(),
-        i8, [](OpBuilder &nb, Location nl, ValueRange a) {
-          Value m = nb.create<arith::ConstantIntOp>(nl, -128, 8);
-          return nb.create<arith::XOrIOp>(nl, a[0], m).getResult();
-        });
-    xZero -= 128;
-  }
-  Value w = materializeConstant(b, loc, *wq);
-  // The padding holds the zero point: (x - zero) is 0 there.
-  Value pad = b.create<arith::ConstantIntOp>(loc, xZero, 8);
-  auto acc = buildConvCore(ctx, x, w, Value(), pad, i32);
-  if (failed(acc))
-    return failure();
-  // sum (x - z) * w = sum x * w - z * sum w, per output channel; then the
-  // scales and the bias, in float.
-  std::vector<int64_t> q = hostToInts(*wq);
-  int64_t perFilter = int64_t(q.size()) / f;
-  std::vector<int64_t> shift(f, 0);
+  Type f32 = b.getF32Type();
+  Value acc = conv->acc;
+  const std::vector<int64_t> &shift = conv->shift;
+  // sum (x - z) * w = acc - shift per output channel; then the scales and
+  // the bias, in float.
   std::vector<double> scale(f);
-  for (int64_t fi = 0; fi < f; ++fi) {
-    int64_t sum = 0;
-    for (int64_t k = 0; k < perFilter; ++k)
-      sum += q[fi * perFilter + k];
-    shift[fi] = xZero * sum;
+  for (int64_t fi = 0; fi < f; ++fi)
     scale[fi] = double(float(xScale * wScale[ns == 1 ? 0 : fi]));
-  }
   auto channelConstant = [&](io::HostTensor t) {
     return materializeConstant(b, loc, t);
   };
@@ -662,10 +830,10 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
       channelConstant(hostFromInts(io::DType::I32, {1, f, 1, 1}, shift));
   Value scaleV =
       channelConstant(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale));
-  SmallVector<Value> ins = {*acc, shiftV, scaleV};
+  SmallVector<Value> ins = {acc, shiftV, scaleV};
   if (ctx.hasInput(2))
     ins.push_back(reshapeTensor(b, loc, ctx.value(2), {1, f, 1, 1}));
-  auto outShape = cast<RankedTensorType>(acc->getType()).getShape();
+  auto outShape = cast<RankedTensorType>(acc.getType()).getShape();
   Value y =
       buildElementwise(b, loc, ins, outShape, f32,
                        [&](OpBuilder &nb, Location nl, ValueRange a) {
@@ -682,7 +850,7 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
     bias = knownFloats(ctx.input(2));
   if (!ctx.hasInput(2) || bias) {
     auto sums = std::make_shared<GraphValue::IntegerSums>();
-    sums->acc = *acc;
+    sums->acc = acc;
     sums->shift = shift;
     sums->scale.assign(f, 0.0);
     for (int64_t fi = 0; fi < f; ++fi)
@@ -690,14 +858,7 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
     sums->bias = bias ? *bias : std::vector<double>(f, 0.0);
     ctx.results()[0].integerSums = std::move(sums);
   }
-  IntegerWeight report;
-  report.shape = wq->shape;
-  report.format = ns == 1 ? "int8 (QDQ)" : "int8/ch (QDQ)";
-  report.elements = int64_t(q.size());
-  for (int64_t v : q)
-    report.nonzeros += v != 0;
-  report.bytes = report.elements + 4 * ns; // the codes and the scales
-  ctx.integerWeight = report;
+  ctx.integerWeight = integerWeightReport(*wq, ns, "QDQ");
   return true;
 }
 
