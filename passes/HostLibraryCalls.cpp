@@ -830,6 +830,58 @@ void rewriteIntConv(linalg::Conv2DNchwFchwOp conv) {
   }
 }
 
+/// An int8 depthwise convolution (the QDQ import's): when the requantization
+/// after it folds in, a call that reads the input's padding and the uint8
+/// source of its sign flip, and writes the bytes. Otherwise the op stays
+/// (generated loops).
+void rewriteIntDepthwise(linalg::DepthwiseConv2DNchwChwOp conv) {
+  Value out = conv.getOutputs()[0];
+  ConvCall call;
+  call.input = conv.getInputs()[0];
+  std::optional<int64_t> pad;
+  // Folds are committed only with the call: check first on a copy.
+  ConvCall trial = call;
+  foldInit(conv, out, trial, 0.0f, /*takesBias=*/false);
+  SmallVector<Value> params;
+  if (trial.accumulate)
+    return;
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(nextUser(conv, out));
+  // The kernel sums in float, exactly below 2^24: fewer than 1024 taps.
+  auto wShape = cast<MemRefType>(conv.getInputs()[1].getType()).getShape();
+  if (!gen || !gen->hasAttr("sparq.requantize") ||
+      ShapedType::isDynamic(wShape[1]) || ShapedType::isDynamic(wShape[2]) ||
+      wShape[1] * wShape[2] >= 1024)
+    return;
+  foldPadding(conv, call, 0.0f, &pad);
+  bool biased = foldSignFlip(conv, call);
+  foldInit(conv, out, call, 0.0f, /*takesBias=*/false);
+  if (!foldRequantize(conv, out, call, params))
+    return;
+  auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
+  Builder b(conv.getContext());
+  SmallVector<TypedAttr> scalars = {b.getI64IntegerAttr(pad.value_or(0)),
+                                    b.getI64IntegerAttr(biased)};
+  for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft,
+                    int64_t(call.lo), int64_t(call.hi)})
+    scalars.push_back(b.getI64IntegerAttr(v));
+  replaceWithCall(conv, "sparq_depthwise_nchw_s8s8_requant",
+                  {call.input, conv.getInputs()[1], call.output, params[0],
+                   params[1], params[2]},
+                  scalars);
+  for (Operation *op : call.dead)
+    op->erase();
+}
+
+bool isIntDepthwise(Operation *op) {
+  auto elem = [&](unsigned i) {
+    auto t = dyn_cast<MemRefType>(op->getOperand(i).getType());
+    return t ? t.getElementType() : Type();
+  };
+  return isa<linalg::DepthwiseConv2DNchwChwOp>(op) && elem(0) && elem(1) &&
+         elem(2) && elem(0).isInteger(8) && elem(1).isInteger(8) &&
+         elem(2).isInteger(32);
+}
+
 bool isIntConv(Operation *op) {
   auto elem = [&](unsigned i) {
     auto t = dyn_cast<MemRefType>(op->getOperand(i).getType());
@@ -1036,7 +1088,7 @@ struct HostLibraryCallsPass
                linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
                linalg::DepthwiseConv2DNchwChwOp>(op) &&
            allF32Memrefs(op)) ||
-          isIntConv(op))
+          isIntConv(op) || isIntDepthwise(op))
         ops.push_back(op);
     });
     SmallVector<std::pair<linalg::GenericOp, MaxPool>> pools;
@@ -1053,6 +1105,8 @@ struct HostLibraryCallsPass
         replaceWithCall(op, "sparq_batch_matmul_f32", op->getOperands(), {});
       else if (isIntConv(op))
         rewriteIntConv(cast<linalg::Conv2DNchwFchwOp>(op));
+      else if (isIntDepthwise(op))
+        rewriteIntDepthwise(cast<linalg::DepthwiseConv2DNchwChwOp>(op));
       else if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(op))
         rewriteConv(conv, "sparq_conv2d_nchw_f32");
       else if (auto conv = dyn_cast<linalg::DepthwiseConv2DNchwChwOp>(op))

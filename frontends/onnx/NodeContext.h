@@ -186,10 +186,10 @@ mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx, mlir::Value input,
                                            mlir::Type accType = {});
 /// A Conv whose input and weight are DequantizeLinear outputs (a QDQ
 /// model: uint8/int8 activations per tensor, int8 weights per channel or
-/// tensor, zero weight zero points) built on the integers: an int8 x int8
-/// -> int32 convolution, then one elementwise step to float (zero point,
-/// scales, bias). True if built; false if the node is not of that form
-/// (then it is built on floats); failure with an error.
+/// tensor, zero weight zero points; plain or depthwise) built on the
+/// integers: an int8 x int8 -> int32 convolution, then one elementwise step
+/// to float (zero point, scales, bias). True if built; false if the node is not
+/// of that form (then it is built on floats); failure with an error.
 mlir::FailureOr<bool> buildConvOnIntegers(NodeContext &ctx);
 /// The DequantizeLinear record of `v` when it dequantizes a run-time uint8
 /// or int8 tensor per tensor with a positive f32 scale (a QDQ model's

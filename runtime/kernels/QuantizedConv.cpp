@@ -380,6 +380,126 @@ void sparq::kernels::qconv2dNchwS8S8Requantized(
         uint8_t(int8_t(padValue)) ^ 0x80, biased ? 0 : 0x80, p, sink);
 }
 
+namespace {
+/// acc[0..n) += s[0..n) * w: one long vectorized run.
+SPARQ_SIMD_INLINE inline void multiplyAdd(float *__restrict acc,
+                                          const float *__restrict s, float w,
+                                          int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] += s[i] * w;
+}
+
+/// Planes [q0, q1) of qdepthwiseNchwS8S8Requantized, inlined into each SIMD
+/// level's copy; plain parameters, so that the byte stores alias nothing
+/// the loops read. Each plane is first copied padded as floats (x, or the
+/// pad value) into phase planes of the stride (PhaseLayout, one channel),
+/// so that every tap is one contiguous run over all outputs (computed on
+/// the phase planes' width; the extra columns are dropped). The sums are
+/// float multiply-adds of integers, exact while below 2^24 (taps * 128 *
+/// 128 < 2^24: KH * KW < 1024), so every level and order gives the int32
+/// sums.
+SPARQ_SIMD_INLINE inline void
+depthwisePlanes(const MemRef<uint8_t, 4> &x, const MemRef<int8_t, 3> &w,
+                const MemRef<uint8_t, 4> &out, float pad, uint8_t flip,
+                const ConvParams &p, const PhaseLayout &l, const Requantize &r,
+                int64_t q0, int64_t q1, float *__restrict plane,
+                float *__restrict acc, uint8_t *__restrict bytes) {
+  const int64_t c = x.sizes[1], h = x.sizes[2], wd = x.sizes[3];
+  const int64_t kh = w.sizes[1], kw = w.sizes[2];
+  const int64_t oh = out.sizes[2], ow = out.sizes[3], n = oh * l.cols;
+  const int64_t xs2 = x.strides[2], xs3 = x.strides[3];
+  constexpr float kRound = 12582912.0f; // rounds half to even
+  const float lo = r.lo, hi = r.hi;
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t ci = q % c;
+    const uint8_t *src =
+        x.aligned + x.offset + q / c * x.strides[0] + ci * x.strides[1];
+    for (int64_t i = 0; i < l.plane; ++i)
+      plane[i] = pad;
+    for (int64_t py = 0; py < l.sh; ++py)
+      for (int64_t px = 0; px < l.sw; ++px) {
+        if (!l.used[py * l.sw + px])
+          continue;
+        // Columns x whose input column x * sw + px - pl is in [0, wd).
+        int64_t x0 = (std::max<int64_t>(0, p.padLeft - px) + l.sw - 1) / l.sw;
+        int64_t last = wd - 1 + p.padLeft - px;
+        int64_t x1 = last < 0 ? x0 : std::min(l.cols, last / l.sw + 1);
+        int64_t step = l.sw * xs3;
+        for (int64_t y = 0; y < l.rows; ++y) {
+          int64_t iy = y * l.sh + py - p.padTop;
+          if (iy < 0 || iy >= h || x1 <= x0)
+            continue;
+          const uint8_t *__restrict row =
+              src + iy * xs2 + (x0 * l.sw + px - p.padLeft) * xs3;
+          float *__restrict d =
+              plane + (py * l.sw + px) * l.phaseWords + y * l.cols + x0;
+          // Constant steps, so that the loads vectorize.
+          if (step == 1)
+            for (int64_t i = 0; i < x1 - x0; ++i)
+              d[i] = float(int8_t(row[i] ^ flip));
+          else if (step == 2)
+            for (int64_t i = 0; i < x1 - x0; ++i)
+              d[i] = float(int8_t(row[2 * i] ^ flip));
+          else
+            for (int64_t i = 0; i < x1 - x0; ++i)
+              d[i] = float(int8_t(row[i * step] ^ flip));
+        }
+      }
+    for (int64_t i = 0; i < n; ++i)
+      acc[i] = 0.0f;
+    const int8_t *wc = w.aligned + w.offset + ci * w.strides[0];
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx)
+        multiplyAdd(acc, plane + l.tapOffsets[ky * kw + kx],
+                    float(wc[ky * w.strides[1] + kx * w.strides[2]]), n);
+    // All n at once (one long vectorized run), then the rows' outputs
+    // copied out. acc - shift is exact in float (integers below 2^24).
+    const float shift = float(r.shift[ci]);
+    const float scale = r.scale[ci], offset = r.offset[ci];
+    for (int64_t i = 0; i < n; ++i) {
+      float v = (acc[i] - shift) * scale + offset;
+      v = std::min(std::max(v, lo), hi);
+      bytes[i] = uint8_t(int32_t((v + kRound) - kRound));
+    }
+    uint8_t *o =
+        out.aligned + out.offset + q / c * out.strides[0] + ci * out.strides[1];
+    const int64_t ds = out.strides[3];
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const uint8_t *__restrict b = bytes + oy * l.cols;
+      uint8_t *__restrict d = o + oy * out.strides[2];
+      if (ds == 1)
+        std::memcpy(d, b, ow);
+      else
+        for (int64_t ox = 0; ox < ow; ++ox)
+          d[ox * ds] = b[ox];
+    }
+  }
+}
+} // namespace
+
+void sparq::kernels::qdepthwiseNchwS8S8Requantized(
+    I8x4 *x, MemRef<int8_t, 3> *w, I8x4 *out, int32_t padValue,
+    const ConvParams &p, bool biased, const Requantize &r) {
+  auto *bytes = reinterpret_cast<MemRef<uint8_t, 4> *>(x);
+  auto *o = reinterpret_cast<MemRef<uint8_t, 4> *>(out);
+  int64_t planes = x->sizes[0] * x->sizes[1];
+  int64_t oh = out->sizes[2], ow = out->sizes[3];
+  if (planes == 0 || oh <= 0 || ow <= 0)
+    return;
+  PhaseLayout layout = phaseLayout(w->sizes[1], w->sizes[2], oh, ow, p);
+  // Input bytes are x + 128 (biased) or x: the sign flip recovers x.
+  uint8_t flip = biased ? 0x80 : 0;
+  int64_t grain = std::max<int64_t>(1, 8192 / (oh * ow));
+  parallelFor(planes, grain, [&](int64_t q0, int64_t q1) {
+    std::vector<float> plane(layout.plane), acc(oh * layout.cols);
+    std::vector<uint8_t> row(oh * layout.cols);
+    sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+      depthwisePlanes(*bytes, *w, *o, float(padValue), flip, p, layout, r, q0,
+                      q1, plane.data(), acc.data(), row.data());
+    });
+  });
+}
+
 extern "C" {
 // Input, weight, output; then the padding's value, whether the input is
 // biased (uint8 x + 128), strides (h, w), dilations (h, w), padding (top,
@@ -416,6 +536,23 @@ void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
 }
 }
 
+extern "C" {
+// Input, weights [C, KH, KW], output (bytes), the requantization's shift,
+// scale and offset per channel; then the padding's value, biased, strides,
+// dilations, padding, and the clamp's bounds.
+void _mlir_ciface_sparq_depthwise_nchw_s8s8_requant(
+    I8x4 *in, MemRef<int8_t, 3> *w, I8x4 *out, MemRef<int32_t, 1> *shift,
+    F32x1 *scale, F32x1 *offset, int64_t padValue, int64_t biased, int64_t sh,
+    int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t lo,
+    int64_t hi) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, 0, 0, 0);
+  Requantize r{shift->data(), scale->data(), offset->data(), float(lo),
+               float(hi)};
+  qdepthwiseNchwS8S8Requantized(in, w, out, int32_t(padValue), p, biased != 0,
+                                r);
+}
+}
+
 void sparq::kernels::forEachQuantizedKernel(
     const std::function<void(const char *, void *)> &fn) {
   fn("_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
@@ -423,4 +560,6 @@ void sparq::kernels::forEachQuantizedKernel(
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
      reinterpret_cast<void *>(
          &_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant));
+  fn("_mlir_ciface_sparq_depthwise_nchw_s8s8_requant",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_depthwise_nchw_s8s8_requant));
 }

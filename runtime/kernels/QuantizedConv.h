@@ -65,6 +65,13 @@ void qconv2dNchwS8S8Requantized(I8x4 *x, const formats::ConvWeightsS8 &w,
                                 const ConvParams &p, bool biased,
                                 const Requantize &r);
 
+/// The depthwise form: out[N, C, OH, OW] = the requantized (by `r`, per
+/// channel) sum over taps of x * w[c], x int8 (or biased uint8) with taps in
+/// the padding reading `padValue`, w[C, KH, KW] int8. Exact int32 sums.
+void qdepthwiseNchwS8S8Requantized(I8x4 *x, MemRef<int8_t, 3> *w, I8x4 *out,
+                                   int32_t padValue, const ConvParams &p,
+                                   bool biased, const Requantize &r);
+
 /// The B operand of the integer GEMM: uint8 quads, tap by tap. Row k =
 /// (t * quads + q) * 4 + i of B at column j is byte i of the 4-byte word at
 /// b + (q * quadStride + j + tapOffsets[t]) * 4: a convolution's phase

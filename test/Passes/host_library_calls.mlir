@@ -534,3 +534,42 @@ func.func @maxpool_u8(%x: memref<1x2x6x6xi8>, %out: memref<1x2x3x3xi8>) {
   memref.dealloc %padded : memref<1x2x8x8xi8>
   return
 }
+
+// -----
+
+// An int8 depthwise convolution followed by its requantization: one call
+// of the depthwise byte kernel with the uint8 source (its sign flip
+// folded), the weights as they are, the parameters from the attribute.
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func @qdq_depthwise
+// CHECK-SAME: (%[[X:.*]]: memref<1x3x5x5xi8>, %[[W:.*]]: memref<3x3x3xi8>, %[[Y:.*]]: memref<1x3x3x3xi8>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.alloc
+// CHECK: call @sparq_depthwise_nchw_s8s8_requant(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c0_i64, %c1_i64
+// CHECK-NOT: linalg.
+func.func @qdq_depthwise(%x: memref<1x3x5x5xi8>, %w: memref<3x3x3xi8>, %y: memref<1x3x3x3xi8>) {
+  %flipped = memref.alloc() : memref<1x3x5x5xi8>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x3x5x5xi8>) outs(%flipped : memref<1x3x5x5xi8>) {
+  ^bb0(%a: i8, %b: i8):
+    %m = arith.constant -128 : i8
+    %r = arith.xori %a, %m : i8
+    linalg.yield %r : i8
+  }
+  %zero = arith.constant 0 : i32
+  %acc = memref.alloc() : memref<1x3x3x3xi32>
+  linalg.fill ins(%zero : i32) outs(%acc : memref<1x3x3x3xi32>)
+  linalg.depthwise_conv_2d_nchw_chw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%flipped, %w : memref<1x3x5x5xi8>, memref<3x3x3xi8>) outs(%acc : memref<1x3x3x3xi32>)
+  memref.dealloc %flipped : memref<1x3x5x5xi8>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"],
+                  sparq.requantize = {bounds = array<i64: 0, 255>, shift = array<i32: 1, 2, 3>,
+                                      scale = array<f32: 0.5, 0.25, 0.125>, offset = array<f32: 9.0, 8.0, 7.0>}}
+      ins(%acc : memref<1x3x3x3xi32>) outs(%y : memref<1x3x3x3xi8>) {
+  ^bb0(%s: i32, %o: i8):
+    %t = arith.trunci %s : i32 to i8
+    linalg.yield %t : i8
+  }
+  memref.dealloc %acc : memref<1x3x3x3xi32>
+  return
+}

@@ -73,6 +73,7 @@ class SmallCNN(nn.Module):
         self.b = nn.Conv2d(16, 32, 3, stride=2, padding=1)
         self.c = nn.Conv2d(32, 32, 1)
         self.d = nn.Conv2d(32, 24, (1, 5), padding=(0, 2), dilation=1)
+        self.e = nn.Conv2d(24, 24, 3, stride=2, padding=1, groups=24)
         self.fc = nn.Linear(24, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ class SmallCNN(nn.Module):
         y = nn.functional.max_pool2d(y, 3, stride=1, padding=1)
         y = torch.relu(self.b(y))
         y = torch.relu(self.c(y) + y)
-        y = self.d(y)
+        y = self.e(torch.relu(self.d(y)))
         return self.fc(y.mean(dim=(2, 3)))
 
 
@@ -130,14 +131,16 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     # Most outputs agree exactly: only roundings at a tie may differ.
     assert (steps < 0.5).mean() >= 0.9
 
-    # Every Conv ran on the int8 kernel, and the report says int8.
+    # Every Conv ran on an int8 kernel (the depthwise one on its own), and
+    # the report says int8.
     convs = sum(n.op_type == "Conv" for n in onnx.load(str(qdq)).graph.node)
     llvm = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
                            "--emit", "llvm"], capture_output=True, text=True, timeout=600)
     assert llvm.returncode == 0, llvm.stderr
     # Each Conv's output goes to a QuantizeLinear: the kernel requantizes it
     # in its epilogue (uint8 out), reading weights packed at compile time.
-    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == convs == 4
+    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == convs - 1 == 4
+    assert llvm.stdout.count("call @sparq_depthwise_nchw_s8s8_requant") == 1
     assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm.stdout
     # The max pool runs on the uint8 activations, the residual Add (+ ReLU)
     # on bytes: no float tensor between the layers.
@@ -152,7 +155,7 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     layers = layers["layers"] if isinstance(layers, dict) else layers
     formats = [w["format"] for layer in layers if layer["op"] == "Conv"
                for w in layer.get("weights", [])]
-    assert formats == ["int8/ch (QDQ)"] * 4, formats
+    assert formats == ["int8/ch (QDQ)"] * 5, formats
 
 
 def test_qdq_add_relu_on_bytes_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:

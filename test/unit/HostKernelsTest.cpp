@@ -484,6 +484,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_packed_conv2d_nchw_f32",
       "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
+      "_mlir_ciface_sparq_depthwise_nchw_s8s8_requant",
       "_mlir_ciface_sparq_maxpool2d_nchw_u8",
       "_mlir_ciface_sparq_maxpool2d_nchw_s8",
       "_mlir_ciface_sparq_qadd_i8"};

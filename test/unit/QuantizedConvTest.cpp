@@ -243,6 +243,80 @@ INSTANTIATE_TEST_SUITE_P(
                       QCase{1, 6, 17, 15, 5, 3, 3, 3, 2, 2, 66, false},
                       QCase{2, 4, 5, 6, 7, 2, 2, 2, 1, 0, 254, true}));
 
+// The int8 depthwise kernel (requantizing): the formula on the sums of a
+// plain loop, exactly, every level and thread count, strides, dilation,
+// padding (the pad value multiplied like any other), biased or int8 input.
+TEST(QuantizedDepthwise, RequantizedEqualsTheFormulaExactly) {
+  struct Case {
+    int64_t n, c, h, w, k, s, d, pad;
+  };
+  for (Case t :
+       {Case{1, 5, 9, 11, 3, 1, 1, 1}, Case{2, 3, 13, 12, 3, 2, 1, 1},
+        Case{1, 4, 11, 11, 5, 1, 2, 3}, Case{1, 7, 8, 9, 2, 2, 1, 0}}) {
+    int64_t oh = (t.h + 2 * t.pad - (t.k - 1) * t.d - 1) / t.s + 1;
+    int64_t ow = (t.w + 2 * t.pad - (t.k - 1) * t.d - 1) / t.s + 1;
+    std::mt19937 rng(31);
+    std::uniform_int_distribution<int> s8(-128, 127), shifts(-900, 900);
+    std::vector<int8_t> x(t.n * t.c * t.h * t.w), w(t.c * t.k * t.k);
+    for (auto &e : x)
+      e = int8_t(s8(rng));
+    for (auto &e : w)
+      e = int8_t(s8(rng));
+    int32_t padValue = -77;
+    std::vector<int32_t> shift(t.c);
+    std::vector<float> scale(t.c), offset(t.c);
+    for (int64_t c = 0; c < t.c; ++c) {
+      shift[c] = shifts(rng);
+      scale[c] = c % 2 ? 0.5f : 0.0123f * float(c + 1);
+      offset[c] = c % 2 ? 0.0f : 3.5f + float(c);
+    }
+    Requantize r{shift.data(), scale.data(), offset.data(), 2.0f, 255.0f};
+    std::vector<uint8_t> want(t.n * t.c * oh * ow);
+    for (int64_t b = 0; b < t.n; ++b)
+      for (int64_t c = 0; c < t.c; ++c)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t sum = 0;
+            for (int64_t ky = 0; ky < t.k; ++ky)
+              for (int64_t kx = 0; kx < t.k; ++kx) {
+                int64_t iy = oy * t.s + ky * t.d - t.pad,
+                        ix = ox * t.s + kx * t.d - t.pad;
+                int64_t v = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w
+                                ? x[((b * t.c + c) * t.h + iy) * t.w + ix]
+                                : padValue;
+                sum += v * w[(c * t.k + ky) * t.k + kx];
+              }
+            volatile float product = float(sum - shift[c]) * scale[c];
+            float y = std::min(std::max(product + offset[c], r.lo), r.hi);
+            want[((b * t.c + c) * oh + oy) * ow + ox] =
+                uint8_t(int32_t(std::nearbyint(y)));
+          }
+    auto wv = dense<int8_t, 3>(w, {t.c, t.k, t.k});
+    ConvParams p;
+    p.strideH = p.strideW = t.s;
+    p.dilationH = p.dilationW = t.d;
+    p.padTop = p.padLeft = t.pad;
+    for (bool biased : {false, true}) {
+      std::vector<int8_t> in = x;
+      if (biased)
+        for (auto &e : in)
+          e = int8_t(uint8_t(e) ^ 0x80);
+      auto xv = dense<int8_t, 4>(in, {t.n, t.c, t.h, t.w});
+      sparq::test::atEveryLevel([&] {
+        sparq::test::expectSameOnEveryThreadCount([&] {
+          std::vector<int8_t> got(want.size(), 0x55);
+          auto ov = dense<int8_t, 4>(got, {t.n, t.c, oh, ow});
+          qdepthwiseNchwS8S8Requantized(&xv, &wv, &ov, padValue, p, biased, r);
+          for (size_t i = 0; i < got.size(); ++i)
+            EXPECT_EQ(int(uint8_t(got[i])), int(want[i]))
+                << "at " << i << " (k " << t.k << ", stride " << t.s << ")";
+          return std::vector<float>(got.begin(), got.end());
+        });
+      });
+    }
+  }
+}
+
 // The packed weights: rows tap-major, quads of channels within, zeros past
 // a filter's channels, each filter's sum; a blob that is not one is
 // refused.

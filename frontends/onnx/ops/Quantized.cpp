@@ -781,7 +781,12 @@ Value onnx_import::dequantizeLike(OpBuilder &b, Location loc, Value x,
 
 FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   if (ctx.numInputs() < 2 || !ctx.hasInput(0) || !ctx.hasInput(1) ||
-      ctx.rank(0) != 4 || ctx.rank(1) != 4 || ctx.attrInt("group", 1) != 1)
+      ctx.rank(0) != 4 || ctx.rank(1) != 4)
+    return false;
+  // Plain or depthwise (one filter per channel).
+  int64_t group = ctx.attrInt("group", 1);
+  if (group != 1 && (group != ctx.shape(0)[1] || group != ctx.shape(1)[0] ||
+                     ctx.shape(1)[1] != 1))
     return false;
   const auto *xd = ctx.input(0).dequantized.get();
   const auto *wd = ctx.input(1).dequantized.get();
