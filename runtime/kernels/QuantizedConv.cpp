@@ -500,6 +500,14 @@ void sparq::kernels::qdepthwiseNchwS8S8Requantized(
   });
 }
 
+namespace {
+/// The Requantize of a call's per-channel arguments and bounds.
+Requantize requantizeOf(MemRef<int32_t, 1> *shift, F32x1 *scale, F32x1 *offset,
+                        int64_t lo, int64_t hi) {
+  return {shift->data(), scale->data(), offset->data(), float(lo), float(hi)};
+}
+} // namespace
+
 extern "C" {
 // Input, weight, output; then the padding's value, whether the input is
 // biased (uint8 x + 128), strides (h, w), dilations (h, w), padding (top,
@@ -523,8 +531,7 @@ void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
     int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t lo,
     int64_t hi) {
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, 0, 0, 0);
-  Requantize r{shift->data(), scale->data(), offset->data(), float(lo),
-               float(hi)};
+  Requantize r = requantizeOf(shift, scale, offset, lo, hi);
   sparq::formats::ConvWeightsS8 w;
   try {
     w = sparq::formats::viewConvWeightsS8(blob->data(), blob->sizes[0]);
@@ -534,9 +541,7 @@ void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
   }
   qconv2dNchwS8S8Requantized(in, w, out, int32_t(padValue), p, biased != 0, r);
 }
-}
 
-extern "C" {
 // Input, weights [C, KH, KW], output (bytes), the requantization's shift,
 // scale and offset per channel; then the padding's value, biased, strides,
 // dilations, padding, and the clamp's bounds.
@@ -546,8 +551,7 @@ void _mlir_ciface_sparq_depthwise_nchw_s8s8_requant(
     int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t lo,
     int64_t hi) {
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, 0, 0, 0);
-  Requantize r{shift->data(), scale->data(), offset->data(), float(lo),
-               float(hi)};
+  Requantize r = requantizeOf(shift, scale, offset, lo, hi);
   qdepthwiseNchwS8S8Requantized(in, w, out, int32_t(padValue), p, biased != 0,
                                 r);
 }
