@@ -392,7 +392,8 @@ SPARQ_SIMD_INLINE inline void multiplyAdd(float *__restrict acc,
 /// Planes [q0, q1) of qdepthwiseNchwS8S8Requantized, inlined into each SIMD
 /// level's copy; plain parameters, so that the byte stores alias nothing
 /// the loops read. Each plane is first copied padded as floats (x, or the
-/// pad value) into phase planes of the stride (PhaseLayout, one channel),
+/// pad value; `values` holds a dense plane's floats on the way) into phase
+/// planes of the stride (PhaseLayout, one channel),
 /// so that every tap is one contiguous run over all outputs (computed on
 /// the phase planes' width; the extra columns are dropped). The sums are
 /// float multiply-adds of integers, exact while below 2^24 (taps * 128 *
@@ -403,7 +404,8 @@ depthwisePlanes(const MemRef<uint8_t, 4> &x, const MemRef<int8_t, 3> &w,
                 const MemRef<uint8_t, 4> &out, float pad, uint8_t flip,
                 const ConvParams &p, const PhaseLayout &l, const Requantize &r,
                 int64_t q0, int64_t q1, float *__restrict plane,
-                float *__restrict acc, uint8_t *__restrict bytes) {
+                float *__restrict values, float *__restrict acc,
+                uint8_t *__restrict bytes) {
   const int64_t c = x.sizes[1], h = x.sizes[2], wd = x.sizes[3];
   const int64_t kh = w.sizes[1], kw = w.sizes[2];
   const int64_t oh = out.sizes[2], ow = out.sizes[3], n = oh * l.cols;
@@ -416,6 +418,13 @@ depthwisePlanes(const MemRef<uint8_t, 4> &x, const MemRef<int8_t, 3> &w,
         x.aligned + x.offset + q / c * x.strides[0] + ci * x.strides[1];
     for (int64_t i = 0; i < l.plane; ++i)
       plane[i] = pad;
+    // A dense input plane converts to floats in one long run first (rows
+    // are short: per-row conversions would run their scalar tails); the
+    // phase rows then copy floats.
+    const bool dense = xs3 == 1 && xs2 == wd;
+    if (dense)
+      for (int64_t i = 0; i < h * wd; ++i)
+        values[i] = float(int8_t(src[i] ^ flip));
     for (int64_t py = 0; py < l.sh; ++py)
       for (int64_t px = 0; px < l.sw; ++px) {
         if (!l.used[py * l.sw + px])
@@ -434,7 +443,15 @@ depthwisePlanes(const MemRef<uint8_t, 4> &x, const MemRef<int8_t, 3> &w,
           float *__restrict d =
               plane + (py * l.sw + px) * l.phaseWords + y * l.cols + x0;
           // Constant steps, so that the loads vectorize.
-          if (step == 1)
+          if (dense) {
+            const float *__restrict v =
+                values + iy * wd + x0 * l.sw + px - p.padLeft;
+            if (l.sw == 1)
+              std::memcpy(d, v, (x1 - x0) * sizeof(float));
+            else
+              for (int64_t i = 0; i < x1 - x0; ++i)
+                d[i] = v[i * l.sw];
+          } else if (step == 1)
             for (int64_t i = 0; i < x1 - x0; ++i)
               d[i] = float(int8_t(row[i] ^ flip));
           else if (step == 2)
@@ -491,11 +508,12 @@ void sparq::kernels::qdepthwiseNchwS8S8Requantized(
   uint8_t flip = biased ? 0x80 : 0;
   int64_t grain = std::max<int64_t>(1, 8192 / (oh * ow));
   parallelFor(planes, grain, [&](int64_t q0, int64_t q1) {
-    std::vector<float> plane(layout.plane), acc(oh * layout.cols);
+    std::vector<float> plane(layout.plane), acc(oh * layout.cols),
+        values(x->sizes[2] * x->sizes[3]);
     std::vector<uint8_t> row(oh * layout.cols);
     sparq::withSimd([&]() SPARQ_SIMD_INLINE {
       depthwisePlanes(*bytes, *w, *o, float(padValue), flip, p, layout, r, q0,
-                      q1, plane.data(), acc.data(), row.data());
+                      q1, plane.data(), values.data(), acc.data(), row.data());
     });
   });
 }
