@@ -56,7 +56,8 @@ int64_t sparq::countMacs(const std::string &op,
       in.size() >= 2) {
     const auto &a = in[0];
     int64_t k = a.empty() ? 1 : a.back();
-    if (op == "Gemm" && a.size() == 2 && !out[0].empty())
+    // Gemm's A may be transposed: K is what the rows of the output leave.
+    if (op == "Gemm" && a.size() == 2 && !out[0].empty() && out[0][0] != 0)
       k = product(a) / out[0][0];
     return product(out[0]) * k;
   }

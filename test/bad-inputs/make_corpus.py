@@ -130,6 +130,21 @@ def wrong_rank_conv() -> onnx.ModelProto:
 
 
 # file name -> (builder, substring the error must contain)
+HUGE = 1 << 62
+
+
+def depth_to_space_huge_blocksize() -> onnx.ModelProto:
+    """blocksize 2^62: its square overflows (SIGFPE in `c % (bs * bs)`)."""
+    return model([helper.make_node("DepthToSpace", ["x"], ["y"], name="d2s",
+                                   blocksize=HUGE)],
+                 [tensor("x", [1, 4, 2, 2])], [tensor("y", None)])
+
+
+def avgpool(name: str, **attrs) -> onnx.ModelProto:
+    return model([helper.make_node("AveragePool", ["x"], ["y"], name=name, **attrs)],
+                 [tensor("x", [1, 1, 4, 4])], [tensor("y", None)])
+
+
 CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "truncated.onnx": (truncated, "failed to parse"),
     "not_protobuf.onnx": (not_protobuf, "failed to parse"),
@@ -143,6 +158,15 @@ CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "absurd_dims.onnx": (absurd_dims, "too large"),
     "negative_dim.onnx": (negative_dim, "bad_reshape"),
     "wrong_rank_conv.onnx": (wrong_rank_conv, "bad_conv"),
+    # Hostile values that parse: each once crashed or hung the importer.
+    "depth_to_space_huge_blocksize.onnx": (depth_to_space_huge_blocksize,
+                                           "blocksize"),
+    "avgpool_huge_kernel.onnx": (
+        lambda: avgpool("huge_kernel", kernel_shape=[HUGE, 1],
+                        pads=[HUGE, 0, HUGE, 0]), "kernel_shape"),
+    "avgpool_huge_pads.onnx": (
+        lambda: avgpool("huge_pads", kernel_shape=[2, 2],
+                        pads=[1 << 40, 0, 1 << 40, 0], count_include_pad=1), "pads"),
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -191,3 +191,18 @@ def test_bad_cli(args: list[str], substring: str, cli_dir: Path) -> None:
     before = _snapshot(cli_dir)
     proc = _run(args, cli_dir)
     _assert_clean_error(proc, substring, cli_dir, before)
+
+
+def test_report_of_a_zero_sized_gemm(tmp_path: Path) -> None:
+    """A Gemm whose batch is 0 is a valid model: the report counts 0
+    multiply-adds (it once divided by the output's 0 rows: SIGFPE)."""
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], name="empty_gemm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [0, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [0, 3])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(tmp_path / "gemm0.onnx"))
+    proc = _run(["report", "gemm0.onnx"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "empty_gemm" in proc.stdout

@@ -53,6 +53,21 @@ FailureOr<Window> resolveWindow(NodeContext &ctx, ArrayRef<int64_t> spatial,
       ctx.error() << "kernel, strides and dilations must be positive";
       return failure();
     }
+    // Beyond 2^31 a window or a pad is a corrupt value, and the arithmetic
+    // below could overflow.
+    constexpr int64_t kMaxWindow = int64_t(1) << 31;
+    if (w.kernel[i] > kMaxWindow || w.strides[i] > kMaxWindow ||
+        w.dilations[i] > kMaxWindow || spatial[i] > kMaxWindow) {
+      ctx.error() << "kernel_shape, strides or dilations past 2^31 (kernel "
+                  << shapeStr(w.kernel) << ")";
+      return failure();
+    }
+    if (pads[i] < 0 || pads[i + s] < 0 || pads[i] > kMaxWindow ||
+        pads[i + s] > kMaxWindow) {
+      ctx.error() << "pads must be in [0, 2^31] (pads " << shapeStr(pads)
+                  << ")";
+      return failure();
+    }
     int64_t in = spatial[i], k = (w.kernel[i] - 1) * w.dilations[i] + 1;
     int64_t lo = pads[i], hi = pads[i + s];
     if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
@@ -829,13 +844,20 @@ std::vector<double> windowCounts(const Window &w, ArrayRef<int64_t> spatial,
     // Explicit pads count; the extra ceil-mode tail does not.
     int64_t explicitHi = w.padHi[i];
     int64_t hi = includePad ? spatial[i] + explicitHi : spatial[i];
+    // Taps k in [0, K) with lo <= base + k * d < hi, base = o * s - padLo:
+    // counted in closed form (a window may be long).
+    int64_t d = w.dilations[i], K = w.kernel[i];
+    auto ceilDiv = [](int64_t a, int64_t b) {
+      return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+    };
+    auto floorDiv = [](int64_t a, int64_t b) {
+      return a >= 0 ? a / b : -((-a + b - 1) / b);
+    };
     for (int64_t o = 0; o < w.out[i]; ++o) {
-      int64_t cnt = 0;
-      for (int64_t k = 0; k < w.kernel[i]; ++k) {
-        int64_t p = o * w.strides[i] + k * w.dilations[i] - w.padLo[i];
-        cnt += p >= lo && p < hi;
-      }
-      perDim[i].push_back(cnt);
+      int64_t base = o * w.strides[i] - w.padLo[i];
+      int64_t k0 = std::max<int64_t>(0, ceilDiv(lo - base, d));
+      int64_t k1 = std::min<int64_t>(K - 1, floorDiv(hi - 1 - base, d));
+      perDim[i].push_back(std::max<int64_t>(0, k1 - k0 + 1));
     }
   }
   std::vector<double> counts(numElements(w.out), 1);
@@ -923,6 +945,15 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
            })
           .getResult(0);
   if (!IsMax) {
+    // The counts are host data: a corrupt output size is an error, not an
+    // allocation.
+    int64_t outElements = 1;
+    for (int64_t d : outShape) {
+      if (d < 0 || (d != 0 && outElements > (int64_t(1) << 34) / d))
+        return ctx.error() << "output " << shapeStr(outShape)
+                           << " is too large";
+      outElements *= d;
+    }
     bool includePad = ctx.attrInt("count_include_pad", 0);
     std::vector<double> counts = windowCounts(explicitWin, spatial, includePad);
     std::vector<int64_t> cs(2, 1);

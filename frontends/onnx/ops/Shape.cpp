@@ -844,9 +844,11 @@ LogicalResult buildDepthToSpace(NodeContext &ctx) {
   int64_t bs = ctx.attrInt("blocksize", 0);
   auto s = ctx.shape(0);
   int64_t n = s[0], c = s[1], h = s[2], w = s[3];
-  if (bs <= 0 || c % (bs * bs))
+  // blocksize^2 must divide the channels: a blocksize past sqrt(C) (or
+  // one whose square overflows) cannot.
+  if (bs <= 0 || bs > c || bs * bs > c || c % (bs * bs))
     return ctx.error() << "channels " << c << " are not divisible by "
-                       << "blocksize^2";
+                       << "blocksize^2 (blocksize " << bs << ")";
   bool crd = ctx.attrString("mode", "DCR") == "CRD";
   Value v = ctx.value(0);
   int64_t co = c / (bs * bs);
@@ -869,8 +871,10 @@ LogicalResult buildSpaceToDepth(NodeContext &ctx) {
   int64_t bs = ctx.attrInt("blocksize", 0);
   auto s = ctx.shape(0);
   int64_t n = s[0], c = s[1], h = s[2], w = s[3];
-  if (bs <= 0 || h % bs || w % bs)
-    return ctx.error() << "spatial dims are not divisible by blocksize";
+  // The output's channels c * bs^2 must be a sane count.
+  if (bs <= 0 || h % bs || w % bs || bs > (int64_t(1) << 16) ||
+      c > (int64_t(1) << 32))
+    return ctx.error() << "spatial dims are not divisible by blocksize " << bs;
   Value r = reshapeTensor(ctx.b, ctx.loc, ctx.value(0),
                           {n, c, h / bs, bs, w / bs, bs});
   r = transposeTensor(ctx.b, ctx.loc, r, {0, 3, 5, 1, 2, 4});
