@@ -122,16 +122,18 @@ LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
   for (const onnx::TensorProto &init : graph.initializer()) {
     for (int64_t d : init.dims())
       if (d < 0)
-        return graphError() << "initializer '" << init.name()
+        return graphError() << "initializer '" << printable(init.name())
                             << "' has a negative dimension " << d;
     if (checkedElements(
             std::vector<int64_t>(init.dims().begin(), init.dims().end())) < 0)
-      return graphError() << "initializer '" << init.name() << "' is too large";
+      return graphError() << "initializer '" << printable(init.name())
+                          << "' is too large";
     auto value = std::make_unique<GraphValue>();
     auto host = std::make_shared<io::HostTensor>();
     std::string err;
     if (!io::tensorFromProto(init, baseDir, *host, err))
-      return graphError() << "initializer '" << init.name() << "': " << err;
+      return graphError() << "initializer '" << printable(init.name())
+                          << "': " << err;
     value->dtype = host->dtype;
     value->shape = host->shape;
     value->constant = std::move(host);
@@ -149,12 +151,12 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
       continue;
     const onnx::TypeProto &type = in.type();
     if (!type.has_tensor_type())
-      return graphError() << "input '" << in.name()
+      return graphError() << "input '" << printable(in.name())
                           << "' is not a tensor (sequences, maps and "
                              "optionals are not supported)";
     io::DType dtype;
     if (!io::dtypeFromOnnx(type.tensor_type().elem_type(), dtype))
-      return graphError() << "input '" << in.name()
+      return graphError() << "input '" << printable(in.name())
                           << "' has unsupported element type "
                           << type.tensor_type().elem_type();
     std::vector<int64_t> shape;
@@ -164,31 +166,32 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
       shape = given->second;
       if (type.tensor_type().has_shape() &&
           decl.dim_size() != static_cast<int>(shape.size()))
-        return graphError()
-               << "input '" << in.name() << "' has rank " << decl.dim_size()
-               << ", but the shape given is " << shapeStr(shape);
+        return graphError() << "input '" << printable(in.name())
+                            << "' has rank " << decl.dim_size()
+                            << ", but the shape given is " << shapeStr(shape);
       for (int i = 0; i < decl.dim_size(); ++i)
         if (decl.dim(i).has_dim_value() && decl.dim(i).dim_value() != shape[i])
           return graphError()
-                 << "input '" << in.name() << "' expects dimension " << i
-                 << " to be " << decl.dim(i).dim_value()
+                 << "input '" << printable(in.name()) << "' expects dimension "
+                 << i << " to be " << decl.dim(i).dim_value()
                  << ", but the shape given is " << shapeStr(shape);
     } else {
       if (!type.tensor_type().has_shape())
-        return graphError() << "input '" << in.name()
+        return graphError() << "input '" << printable(in.name())
                             << "' has no shape; give one (sparqc: --shape "
-                            << in.name() << "=...)";
+                            << printable(in.name()) << "=...)";
       for (const auto &dim : decl.dim()) {
         if (!dim.has_dim_value())
           return graphError()
-                 << "input '" << in.name() << "' has a symbolic dimension '"
-                 << dim.dim_param() << "'; give its shape (sparqc: --shape "
-                 << in.name() << "=... or an input file)";
+                 << "input '" << printable(in.name())
+                 << "' has a symbolic dimension '" << printable(dim.dim_param())
+                 << "'; give its shape (sparqc: --shape "
+                 << printable(in.name()) << "=... or an input file)";
         shape.push_back(dim.dim_value());
       }
     }
     if (checkedElements(shape) < 0)
-      return graphError() << "input '" << in.name() << "' of shape "
+      return graphError() << "input '" << printable(in.name()) << "' of shape "
                           << shapeStr(shape) << " is too large";
     auto value = std::make_unique<GraphValue>();
     value->dtype = dtype;
@@ -226,8 +229,8 @@ GraphImporter::sortNodes(const onnx::GraphProto &graph) {
       auto it = producer.find(in);
       if (it == producer.end())
         return emitError(NameLoc::get(StringAttr::get(&ctx, nodeName(node))))
-               << "node '" << nodeName(node) << "' (" << node.op_type()
-               << "): input '" << in
+               << "node '" << printable(nodeName(node)) << "' ("
+               << printable(node.op_type()) << "): input '" << printable(in)
                << "' is not defined by any node, initializer or graph input";
       ++pending[i];
       users[it->second].push_back(i);
@@ -250,7 +253,7 @@ GraphImporter::sortNodes(const onnx::GraphProto &graph) {
     for (int i = 0; i < n; ++i)
       if (pending[i] > 0)
         return graphError() << "the graph has a cycle through node '"
-                            << nodeName(graph.node(i)) << "' ("
+                            << printable(nodeName(graph.node(i))) << "' ("
                             << graph.node(i).op_type() << ")";
   }
   return order;
@@ -335,8 +338,8 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   }
   NodeContext nc(node, opset, b, loc, std::move(inputs));
   if (!node.domain().empty() && node.domain() != "ai.onnx")
-    return nc.error() << "unsupported operator (domain '" << node.domain()
-                      << "')";
+    return nc.error() << "unsupported operator (domain '"
+                      << printable(node.domain()) << "')";
   bool folded = foldable && succeeded(foldNode(nc));
   if (!folded) {
     auto it = opTable().find(node.op_type());
@@ -350,13 +353,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
       continue;
     GraphValue &out = nc.results()[i];
     if (!out.value && !out.constant)
-      return nc.error() << "output " << i << " ('" << node.output(i)
+      return nc.error() << "output " << i << " ('" << printable(node.output(i))
                         << "') is not supported";
     if (out.constant && fromSpecialized)
       out.specialized = true;
     if (checkedElements(out.shape) < 0)
-      return nc.error() << "output '" << node.output(i) << "' of shape "
-                        << shapeStr(out.shape) << " is too large";
+      return nc.error() << "output '" << printable(node.output(i))
+                        << "' of shape " << shapeStr(out.shape)
+                        << " is too large";
     values[node.output(i)] = std::make_unique<GraphValue>(std::move(out));
   }
   recordDequantized(node, nc);
@@ -420,7 +424,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
   for (const onnx::ValueInfoProto &out : graph.output()) {
     auto it = values.find(out.name());
     if (it == values.end())
-      return graphError() << "graph output '" << out.name()
+      return graphError() << "graph output '" << printable(out.name())
                           << "' is not produced by any node";
     GraphValue &v = *it->second;
     if (!v.value)

@@ -18,6 +18,40 @@ std::string onnx_import::nodeName(const onnx::NodeProto &node) {
   return "<unnamed>";
 }
 
+std::string onnx_import::printable(llvm::StringRef s) {
+  constexpr size_t kMaxBytes = 200;
+  std::string out;
+  size_t i = 0, n = std::min(s.size(), kMaxBytes);
+  auto escape = [&](unsigned char c) {
+    static const char *hex = "0123456789abcdef";
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
+  while (i < n) {
+    unsigned char c = s[i];
+    // The length of a well-formed UTF-8 sequence starting at c, or 0.
+    size_t len = c < 0x80                          ? 1
+                 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2
+                 : (c & 0xF0) == 0xE0              ? 3
+                 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4
+                                                   : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!ok || (len == 1 && (c < 0x20 || c == 0x7F))) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    out.append(s.data() + i, len);
+    i += len;
+  }
+  if (s.size() > kMaxBytes)
+    out += "...(" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
 Type onnx_import::toMlirType(MLIRContext *ctx, io::DType dtype) {
   Builder b(ctx);
   switch (dtype) {
@@ -168,8 +202,8 @@ void NodeContext::setConstant(size_t i, io::HostTensor t) {
 }
 
 InFlightDiagnostic NodeContext::error() {
-  return emitError(loc) << "node '" << nodeName(node) << "' ("
-                        << node.op_type() << "): ";
+  return emitError(loc) << "node '" << printable(nodeName(node)) << "' ("
+                        << printable(node.op_type()) << "): ";
 }
 
 Type NodeContext::elementType(io::DType dtype) const {

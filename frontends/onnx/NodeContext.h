@@ -163,6 +163,11 @@ private:
 /// The display name of a node: its name, else its first output.
 std::string nodeName(const onnx::NodeProto &node);
 
+/// A name or string from a model as an error message prints it: bytes that
+/// are not printable or not valid UTF-8 as \xNN, and cut after 200 bytes
+/// with a marker (a hostile model's names are arbitrary bytes).
+std::string printable(llvm::StringRef s);
+
 mlir::Type toMlirType(mlir::MLIRContext *ctx, io::DType dtype);
 bool isFloat(io::DType dtype);
 bool isUnsigned(io::DType dtype);

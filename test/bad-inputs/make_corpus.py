@@ -145,6 +145,19 @@ def avgpool(name: str, **attrs) -> onnx.ModelProto:
                  [tensor("x", [1, 1, 4, 4])], [tensor("y", None)])
 
 
+def garbled_name() -> bytes:
+    """An unknown op whose node name holds bytes that are not UTF-8, a
+    control character, and 300 bytes in all: the error escapes the bytes
+    and cuts the name. Python's protobuf sets only valid strings, so a
+    placeholder of the same length is replaced in the serialized bytes."""
+    placeholder = "N" * 300
+    node = helper.make_node("Mystery", ["x"], ["y"], name=placeholder)
+    data = model([node], [tensor("x", [2])], [tensor("y", [2])]).SerializeToString()
+    garbled = (b"bad\xff\xfe\x07" + b"N" * 294)
+    assert len(garbled) == 300 and data.count(placeholder.encode()) == 1
+    return data.replace(placeholder.encode(), garbled)
+
+
 CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "truncated.onnx": (truncated, "failed to parse"),
     "not_protobuf.onnx": (not_protobuf, "failed to parse"),
@@ -164,6 +177,7 @@ CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "avgpool_huge_kernel.onnx": (
         lambda: avgpool("huge_kernel", kernel_shape=[HUGE, 1],
                         pads=[HUGE, 0, HUGE, 0]), "kernel_shape"),
+    "garbled_name.onnx": (garbled_name, "bad\\xff\\xfe\\x07NNN"),
     "avgpool_huge_pads.onnx": (
         lambda: avgpool("huge_pads", kernel_shape=[2, 2],
                         pads=[1 << 40, 0, 1 << 40, 0], count_include_pad=1), "pads"),
