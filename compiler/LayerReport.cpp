@@ -1,6 +1,7 @@
 //===- LayerReport.cpp - per-layer statistics for `sparqc report` ---------===//
 
 #include "compiler/LayerReport.h"
+#include "runtime/io/SizeMath.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,10 +9,23 @@
 using namespace sparq;
 
 namespace {
-int64_t product(const std::vector<int64_t> &s, size_t from = 0) {
+/// Counts past 2^62 (only absurd shapes reach them) print as 2^62, and sums
+/// of them stay there: the report never overflows.
+constexpr int64_t kSaturated = int64_t(1) << 62;
+
+int64_t saturated(const SizeMath &m, int64_t v) {
+  return m.ok() ? std::min(v, kSaturated) : kSaturated;
+}
+
+int64_t addSaturated(int64_t a, int64_t b) {
+  SizeMath m;
+  return saturated(m, m.add(a, b));
+}
+
+int64_t product(SizeMath &m, const std::vector<int64_t> &s, size_t from = 0) {
   int64_t n = 1;
   for (size_t i = from; i < s.size(); ++i)
-    n *= s[i];
+    n = m.mul(n, s[i]);
   return n;
 }
 
@@ -42,15 +56,16 @@ int64_t sparq::countMacs(const std::string &op,
                          int64_t group) {
   if (in.empty() || out.empty())
     return 0;
-  if ((op == "Conv" || op == "ConvInteger" || op == "QLinearConv") &&
-      in.size() >= 2) {
-    const auto &w = op == "QLinearConv" ? in[3] : in[1];
+  SizeMath m;
+  if ((op == "Conv" || op == "ConvInteger") && in.size() >= 2)
     // Every output element sums C/G * prod(kernel) products.
-    return product(out[0]) * product(w, 1);
-  }
+    return saturated(m, m.mul(product(m, out[0]), product(m, in[1], 1)));
+  if (op == "QLinearConv" && in.size() >= 4)
+    return saturated(m, m.mul(product(m, out[0]), product(m, in[3], 1)));
   if (op == "ConvTranspose" && in.size() >= 2)
-    return product(in[0]) * product(in[1], 1) / std::max<int64_t>(group, 1) *
-           group;
+    // Each input element scatters into F/G * prod(kernel) outputs, per
+    // group: the weight is [C, F/G, k...].
+    return saturated(m, m.mul(product(m, in[0]), product(m, in[1], 1)));
   if ((op == "MatMul" || op == "Gemm" || op == "MatMulInteger" ||
        op == "QLinearMatMul") &&
       in.size() >= 2) {
@@ -58,16 +73,17 @@ int64_t sparq::countMacs(const std::string &op,
     int64_t k = a.empty() ? 1 : a.back();
     // Gemm's A may be transposed: K is what the rows of the output leave.
     if (op == "Gemm" && a.size() == 2 && !out[0].empty() && out[0][0] != 0)
-      k = product(a) / out[0][0];
-    return product(out[0]) * k;
+      k = product(m, a) / out[0][0];
+    return saturated(m, m.mul(product(m, out[0]), k));
   }
   if ((op == "LSTM" || op == "GRU" || op == "RNN") && in.size() >= 3) {
     int64_t gates = in[1].size() == 3 ? in[1][1] : 0;
     int64_t inputSize = in[1].size() == 3 ? in[1][2] : 0;
     int64_t hidden = in[2].size() == 3 ? in[2][2] : 0;
     int64_t dirs = in[1].empty() ? 1 : in[1][0];
-    int64_t steps = in[0].size() == 3 ? in[0][0] * in[0][1] : 0;
-    return steps * dirs * gates * (inputSize + hidden);
+    int64_t steps = in[0].size() == 3 ? m.mul(in[0][0], in[0][1]) : 0;
+    return saturated(
+        m, m.mul(m.mul(m.mul(steps, dirs), gates), m.add(inputSize, hidden)));
   }
   return 0;
 }
@@ -201,8 +217,8 @@ std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers) {
     params += l.parameters;
     bytes += l.parameterBytes;
     stored += l.storedBytes();
-    macs += l.macs;
-    effective += l.effectiveMacs();
+    macs = addSaturated(macs, l.macs);
+    effective = addSaturated(effective, l.effectiveMacs());
   }
   snprintf(line, sizeof line, fmt, "total", "", "", "", "", "", "", "",
            (human(bytes) + ">" + human(stored)).c_str(),
@@ -251,8 +267,8 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers) {
     params += l.parameters;
     bytes += l.parameterBytes;
     stored += st;
-    macs += l.macs;
-    effective += l.effectiveMacs();
+    macs = addSaturated(macs, l.macs);
+    effective = addSaturated(effective, l.effectiveMacs());
   }
   s += "\n], \"totals\": {\"parameters\": " + std::to_string(params) +
        ", \"bytes\": " + std::to_string(bytes) +

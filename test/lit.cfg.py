@@ -16,6 +16,7 @@ config.environment["PATH"] = os.pathsep.join(
     [config.sparq_tools_dir, config.llvm_tools_dir,
      config.environment.get("PATH", os.environ.get("PATH", ""))])
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%host_cxx", config.host_cxx))
 config.substitutions.append(("%sparq_src", config.sparq_src_root))
 config.substitutions.append(("%sparq_lib",
                              os.path.join(config.sparq_obj_root, "lib")))

@@ -2,6 +2,7 @@
 
 #include "frontends/onnx/Builders.h"
 #include "frontends/onnx/NodeContext.h"
+#include "runtime/io/SizeMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -20,10 +21,18 @@ using namespace ::sparq::onnx_import;
 //===----------------------------------------------------------------------===//
 
 int64_t onnx_import::numElements(ArrayRef<int64_t> shape) {
-  int64_t n = 1;
+  if (llvm::is_contained(shape, 0))
+    return 0;
+  SizeMath m;
+  int64_t n = m.product(shape);
+  return m.ok() ? n : std::numeric_limits<int64_t>::max();
+}
+
+bool onnx_import::fitsLimits(ArrayRef<int64_t> shape) {
   for (int64_t d : shape)
-    n *= d;
-  return n;
+    if (d < 0 || d > kMaxElements)
+      return false;
+  return numElements(shape) <= kMaxElements;
 }
 
 namespace {
@@ -208,7 +217,7 @@ bool onnx_import::broadcastShapes(ArrayRef<std::vector<int64_t>> shapes,
 }
 
 int64_t onnx_import::normalizeAxis(int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (axis < -rank || axis >= rank)
     return -1;
   return axis < 0 ? axis + rank : axis;
 }

@@ -17,7 +17,16 @@ using CombineFn = llvm::function_ref<mlir::Value(
     mlir::OpBuilder &, mlir::Location, mlir::Value elem, mlir::Value acc)>;
 
 // --- Host data ------------------------------------------------------------
+/// Largest tensor the importer accepts (elements): beyond it a shape read
+/// from a model is treated as corrupt, before anything is allocated or looped
+/// over for it.
+inline constexpr int64_t kMaxElements = int64_t(1) << 34;
+/// Element count of `shape`: 0 if a dimension is 0, INT64_MAX if a dimension
+/// is negative (dynamic) or the product overflows.
 int64_t numElements(llvm::ArrayRef<int64_t> shape);
+/// Whether a tensor of `shape` may exist: every dimension in
+/// [0, kMaxElements] and at most kMaxElements elements.
+bool fitsLimits(llvm::ArrayRef<int64_t> shape);
 std::vector<int64_t> hostToInts(const io::HostTensor &t);
 std::vector<double> hostToDoubles(const io::HostTensor &t);
 /// Converts `values` to `dtype` (rounding toward zero for ints, as C does).

@@ -13,6 +13,8 @@
 #include "frontends/onnx/NodeContext.h"
 #include "runtime/io/TensorProto.h"
 
+#include "onnx/defs/schema.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -36,21 +38,33 @@ using namespace ::sparq::onnx_import;
 
 namespace {
 
-/// Largest tensor the importer accepts (elements); beyond it a shape is
-/// treated as corrupt rather than allocated.
-constexpr int64_t kMaxElements = int64_t(1) << 34;
-
-/// Element count of `shape`, or -1 on overflow past kMaxElements.
-int64_t checkedElements(ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      return -1;
-    if (d != 0 && n > kMaxElements / d)
-      return -1;
-    n *= d;
+/// Checks a node's inputs and outputs against the ONNX schema of its opset
+/// (from the ONNX library): how many there are, and that no required input
+/// is the empty name. Builders may then read every required input.
+LogicalResult checkArity(NodeContext &nc) {
+  const onnx::NodeProto &node = nc.node;
+  const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
+      node.op_type(), static_cast<int>(nc.opset), "");
+  // An operator newer than the model's opset is held to its latest schema.
+  if (!schema)
+    schema = onnx::OpSchemaRegistry::Schema(node.op_type(), INT32_MAX, "");
+  if (!schema)
+    return success(); // not an ONNX operator: the op table says so
+  int inputs = node.input_size(), outputs = node.output_size();
+  if (inputs < schema->min_input() || inputs > schema->max_input())
+    return nc.error() << "expects " << schema->min_input() << " to "
+                      << schema->max_input() << " inputs, got " << inputs;
+  if (outputs < schema->min_output() || outputs > schema->max_output())
+    return nc.error() << "expects " << schema->min_output() << " to "
+                      << schema->max_output() << " outputs, got " << outputs;
+  const auto &formal = schema->inputs();
+  for (int i = 0; i < inputs; ++i) {
+    const auto &param = formal[std::min<size_t>(i, formal.size() - 1)];
+    if (param.GetOption() != onnx::OpSchema::Optional && node.input(i).empty())
+      return nc.error() << "input " << i << " ('" << param.GetName()
+                        << "') is required";
   }
-  return n;
+  return success();
 }
 
 const OpTable &opTable() {
@@ -124,8 +138,8 @@ LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
       if (d < 0)
         return graphError() << "initializer '" << printable(init.name())
                             << "' has a negative dimension " << d;
-    if (checkedElements(
-            std::vector<int64_t>(init.dims().begin(), init.dims().end())) < 0)
+    if (!fitsLimits(
+            std::vector<int64_t>(init.dims().begin(), init.dims().end())))
       return graphError() << "initializer '" << printable(init.name())
                           << "' is too large";
     auto value = std::make_unique<GraphValue>();
@@ -190,7 +204,7 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
         shape.push_back(dim.dim_value());
       }
     }
-    if (checkedElements(shape) < 0)
+    if (!fitsLimits(shape))
       return graphError() << "input '" << printable(in.name()) << "' of shape "
                           << shapeStr(shape) << " is too large";
     auto value = std::make_unique<GraphValue>();
@@ -340,6 +354,8 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx")
     return nc.error() << "unsupported operator (domain '"
                       << printable(node.domain()) << "')";
+  if (failed(checkArity(nc)))
+    return failure();
   bool folded = foldable && succeeded(foldNode(nc));
   if (!folded) {
     auto it = opTable().find(node.op_type());
@@ -357,7 +373,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
                         << "') is not supported";
     if (out.constant && fromSpecialized)
       out.specialized = true;
-    if (checkedElements(out.shape) < 0)
+    if (!fitsLimits(out.shape))
       return nc.error() << "output '" << printable(node.output(i))
                         << "' of shape " << shapeStr(out.shape)
                         << " is too large";
@@ -455,13 +471,38 @@ void onnx_import::registerImporterDialects(DialectRegistry &registry) {
                   mlir::sparq::SparqDialect>();
 }
 
+namespace {
+void prepareContext(MLIRContext &context) {
+  DialectRegistry registry;
+  onnx_import::registerImporterDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+}
+
+/// Parses a whole ModelProto from `coded` and imports its graph; `what`
+/// names the model in errors, `baseDir` is where external data lives.
+FailureOr<ImportedModel>
+importCoded(MLIRContext &context, google::protobuf::io::CodedInputStream &coded,
+            const std::string &what, const std::string &baseDir,
+            const ImportOptions &options) {
+  onnx::ModelProto model;
+  coded.SetTotalBytesLimit(INT32_MAX);
+  // Arbitrary bytes can decode as unknown fields: a model without a graph
+  // did not parse either.
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
+      !model.has_graph())
+    return emitError(UnknownLoc::get(&context))
+           << "failed to parse ONNX model " << what
+           << ": not a valid ONNX protobuf (truncated or another format)";
+  GraphImporter importer(context, model, baseDir, options);
+  return importer.run();
+}
+} // namespace
+
 FailureOr<ImportedModel>
 onnx_import::importOnnxFile(MLIRContext &context, const std::string &path,
                             const ImportOptions &options) {
-  DialectRegistry registry;
-  registerImporterDialects(registry);
-  context.appendDialectRegistry(registry);
-  context.loadAllAvailableDialects();
+  prepareContext(context);
 
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
@@ -471,18 +512,23 @@ onnx_import::importOnnxFile(MLIRContext &context, const std::string &path,
   if (!in)
     return emitError(UnknownLoc::get(&context))
            << "cannot open model '" << path << "'";
-  onnx::ModelProto model;
   google::protobuf::io::IstreamInputStream raw(&in);
   google::protobuf::io::CodedInputStream coded(&raw);
-  coded.SetTotalBytesLimit(INT32_MAX);
-  // Arbitrary bytes can decode as unknown fields: a model without a graph
-  // did not parse either.
-  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
-      !model.has_graph())
-    return emitError(UnknownLoc::get(&context))
-           << "failed to parse ONNX model '" << path
-           << "': not a valid ONNX protobuf (truncated or another format)";
   std::string baseDir = std::filesystem::absolute(path).parent_path().string();
-  GraphImporter importer(context, model, baseDir, options);
-  return importer.run();
+  return importCoded(context, coded, "'" + path + "'", baseDir, options);
+}
+
+FailureOr<ImportedModel>
+onnx_import::importOnnxBytes(MLIRContext &context, llvm::StringRef bytes,
+                             const std::string &baseDir,
+                             const ImportOptions &options) {
+  prepareContext(context);
+  if (bytes.size() > static_cast<size_t>(INT32_MAX))
+    return emitError(UnknownLoc::get(&context))
+           << "failed to parse ONNX model: " << bytes.size()
+           << " bytes is over protobuf's 2 GiB limit";
+  google::protobuf::io::CodedInputStream coded(
+      reinterpret_cast<const uint8_t *>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  return importCoded(context, coded, "from memory", baseDir, options);
 }

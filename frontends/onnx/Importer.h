@@ -68,6 +68,13 @@ mlir::FailureOr<ImportedModel> importOnnxFile(mlir::MLIRContext &context,
                                               const std::string &path,
                                               const ImportOptions &options);
 
+/// Imports a serialized ONNX model held in memory (the fuzzer's entry).
+/// External data files are looked up under `baseDir`.
+mlir::FailureOr<ImportedModel> importOnnxBytes(mlir::MLIRContext &context,
+                                               llvm::StringRef bytes,
+                                               const std::string &baseDir,
+                                               const ImportOptions &options);
+
 /// Registers the dialects the importer produces.
 void registerImporterDialects(mlir::DialectRegistry &registry);
 

@@ -125,6 +125,30 @@ FailureOr<std::vector<double>> NodeContext::constFloats(size_t i,
   return hostToDoubles(*t);
 }
 
+FailureOr<int64_t> NodeContext::constInt(size_t i, const char *what) {
+  auto v = constInts(i, what);
+  if (failed(v))
+    return failure();
+  if (v->size() != 1) {
+    error() << what << " (input " << i << ") must hold one value, not "
+            << v->size();
+    return failure();
+  }
+  return (*v)[0];
+}
+
+FailureOr<double> NodeContext::constFloat(size_t i, const char *what) {
+  auto v = constFloats(i, what);
+  if (failed(v))
+    return failure();
+  if (v->size() != 1) {
+    error() << what << " (input " << i << ") must hold one value, not "
+            << v->size();
+    return failure();
+  }
+  return (*v)[0];
+}
+
 const onnx::AttributeProto *NodeContext::attr(const std::string &name) const {
   for (const onnx::AttributeProto &a : node.attribute())
     if (a.name() == name)
@@ -187,6 +211,9 @@ FailureOr<io::HostTensor> NodeContext::attrTensor(const std::string &name) {
 }
 
 void NodeContext::setOutput(size_t i, Value v, io::DType dtype) {
+  // An output the node does not list is not wanted.
+  if (i >= outputs.size())
+    return;
   GraphValue &out = outputs[i];
   out.value = v;
   out.dtype = dtype;
@@ -195,6 +222,8 @@ void NodeContext::setOutput(size_t i, Value v, io::DType dtype) {
 }
 
 void NodeContext::setConstant(size_t i, io::HostTensor t) {
+  if (i >= outputs.size())
+    return;
   GraphValue &out = outputs[i];
   out.dtype = t.dtype;
   out.shape = t.shape;

@@ -119,6 +119,10 @@ public:
   mlir::FailureOr<std::vector<int64_t>> constInts(size_t i, const char *what);
   /// Same for float inputs (scales, ...).
   mlir::FailureOr<std::vector<double>> constFloats(size_t i, const char *what);
+  /// A compile-time scalar input (one element, of any shape): k, depth,
+  /// axis, ... Emits an error naming `what` otherwise.
+  mlir::FailureOr<int64_t> constInt(size_t i, const char *what);
+  mlir::FailureOr<double> constFloat(size_t i, const char *what);
 
   // --- Attributes -------------------------------------------------------
   const onnx::AttributeProto *attr(const std::string &name) const;

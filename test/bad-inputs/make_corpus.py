@@ -158,6 +158,55 @@ def garbled_name() -> bytes:
     return data.replace(placeholder.encode(), garbled)
 
 
+INT64_MIN = -(1 << 63)
+
+
+def conv_transpose_huge_strides() -> onnx.ModelProto:
+    """strides 2^62: the output size strides * (in - 1) overflowed."""
+    return model([helper.make_node("ConvTranspose", ["x", "W"], ["y"], name="deconv",
+                                   strides=[HUGE, 1])],
+                 [tensor("x", [1, 1, 3, 3])], [tensor("y", None)],
+                 [weight("W", [1, 1, 2, 2])])
+
+
+def pad_int64_min() -> onnx.ModelProto:
+    """A pad of INT64_MIN: negating it to crop overflowed."""
+    pads = numpy_helper.from_array(np.array([0, 0, INT64_MIN, 0, 0, 0, 0, 0], np.int64),
+                                   "pads")
+    return model([helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")],
+                 [tensor("x", [1, 1, 4, 4])], [tensor("y", None)], [pads])
+
+
+def scatternd_bad_indices() -> onnx.ModelProto:
+    """Indices whose last dimension (5) exceeds the data's rank (2): the
+    importer read past the data's shape."""
+    indices = numpy_helper.from_array(np.zeros((1, 5), np.int64), "indices")
+    return model([helper.make_node("ScatterND", ["x", "indices", "u"], ["y"],
+                                   name="scatter")],
+                 [tensor("x", [4, 4]), tensor("u", [1])], [tensor("y", None)],
+                 [indices])
+
+
+def missing_required_input() -> onnx.ModelProto:
+    """A Shrink whose one input is the empty name: builders read input 0."""
+    return model([helper.make_node("Shrink", [""], ["y"], name="shrink")],
+                 [tensor("x", [2])], [tensor("y", None)])
+
+
+def lrn_huge_size() -> onnx.ModelProto:
+    """size 2^62: the channel padding size - 1 overflowed the padded shape."""
+    return model([helper.make_node("LRN", ["x"], ["y"], name="lrn", size=HUGE)],
+                 [tensor("x", [1, 4, 2, 2])], [tensor("y", None)])
+
+
+def lstm_huge_hidden() -> onnx.ModelProto:
+    """hidden_size 2^62: gates * hidden_size overflowed."""
+    return model([helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm",
+                                   hidden_size=HUGE)],
+                 [tensor("x", [2, 1, 3])], [tensor("y", None)],
+                 [weight("W", [1, 8, 3]), weight("R", [1, 8, 2])])
+
+
 CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "truncated.onnx": (truncated, "failed to parse"),
     "not_protobuf.onnx": (not_protobuf, "failed to parse"),
@@ -181,6 +230,24 @@ CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "avgpool_huge_pads.onnx": (
         lambda: avgpool("huge_pads", kernel_shape=[2, 2],
                         pads=[1 << 40, 0, 1 << 40, 0], count_include_pad=1), "pads"),
+    # Found by UBSan, ASan and the fuzzer (session 13).
+    "conv_transpose_huge_strides.onnx": (conv_transpose_huge_strides, "strides"),
+    "pad_int64_min.onnx": (pad_int64_min, "pads"),
+    "scatternd_bad_indices.onnx": (scatternd_bad_indices, "indices"),
+    "missing_required_input.onnx": (missing_required_input, "('input') is required"),
+    "lrn_huge_size.onnx": (lrn_huge_size, "size"),
+    "lstm_huge_hidden.onnx": (lstm_huge_hidden, "hidden_size"),
+}
+
+
+# Inputs the fuzzer found (scripts/fuzz.sh), kept as it wrote them: each
+# crashed the importer or tripped a sanitizer before its fix.
+FUZZ_FINDINGS: dict[str, str] = {
+    "fuzz_gru_scalar_input.onnx": "expects X of rank 3",
+    "fuzz_loss_without_inputs.onnx": "expects 2 to 3 inputs",
+    "fuzz_reshape_overflow.onnx": "is too large",
+    "fuzz_concat_of_scalars.onnx": "rank 0",
+    "fuzz_argmax_of_scalar.onnx": "axis is out of range for rank 0",
 }
 
 
@@ -191,6 +258,9 @@ def main() -> None:
         built = build()
         data = built if isinstance(built, bytes) else built.SerializeToString()
         (MODELS / name).write_bytes(data)
+        lines.append(f"{name}\t{substring}\n")
+    for name, substring in FUZZ_FINDINGS.items():
+        assert (MODELS / name).is_file(), f"missing fuzzer finding {name}"
         lines.append(f"{name}\t{substring}\n")
     (HERE / "expected.txt").write_text("".join(lines))
     print(f"wrote {len(CORPUS)} models to {MODELS}")

@@ -206,3 +206,43 @@ def test_report_of_a_zero_sized_gemm(tmp_path: Path) -> None:
     proc = _run(["report", "gemm0.onnx"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "empty_gemm" in proc.stdout
+
+
+def _one_node_model(path: Path, node: onnx.NodeProto, shape: list[int]) -> None:
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+# Valid models whose sizes are huge: importing them must not allocate or loop
+# over those sizes (an EyeLike was tabulated, an AveragePool's divisors too).
+HUGE_VALID = [
+    ("eyelike_2^31_rows", helper.make_node("EyeLike", ["x"], ["y"], k=1),
+     [1 << 31, 4]),
+    ("averagepool_2^31_wide", helper.make_node("AveragePool", ["x"], ["y"],
+                                               kernel_shape=[3], pads=[1, 1]),
+     [1, 1, 1 << 31]),
+]
+MAX_REPORT_RSS_KB = 1 << 20  # 1 GiB; the tables would have been 16-64 GiB
+
+
+@pytest.mark.parametrize("node,shape", [c[1:] for c in HUGE_VALID],
+                         ids=[c[0] for c in HUGE_VALID])
+def test_huge_valid_model_reports_without_allocating(node: onnx.NodeProto,
+                                                     shape: list[int],
+                                                     tmp_path: Path) -> None:
+    _one_node_model(tmp_path / "huge.onnx", node, shape)
+    # A child Python runs sparqc and prints its peak RSS (its only child).
+    probe = ("import resource, subprocess, sys; "
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "sys.stderr.write(p.stderr); "
+             "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    proc = subprocess.run(["/usr/bin/python3", "-c", probe, str(SPARQC), "report",
+                           "huge.onnx"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    code, rss_kb = (int(v) for v in proc.stdout.split())
+    assert code == 0, proc.stderr
+    assert rss_kb < MAX_REPORT_RSS_KB, f"sparqc report peaked at {rss_kb} KB"

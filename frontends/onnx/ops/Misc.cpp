@@ -34,10 +34,10 @@ LogicalResult buildTopK(NodeContext &ctx) {
   if (ctx.opset < 10) {
     k = ctx.attrInt("k", 0);
   } else {
-    auto kv = ctx.constInts(1, "k");
+    auto kv = ctx.constInt(1, "k");
     if (failed(kv))
       return failure();
-    k = (*kv)[0];
+    k = *kv;
   }
   int64_t n = ctx.shape(0)[axis];
   if (k < 0 || k > n)
@@ -272,14 +272,17 @@ LogicalResult buildEinsum(NodeContext &ctx) {
 }
 
 LogicalResult buildOneHot(NodeContext &ctx) {
-  auto depthV = ctx.constFloats(1, "depth");
+  auto depthV = ctx.constFloat(1, "depth");
   if (failed(depthV))
     return failure();
-  int64_t depth = static_cast<int64_t>((*depthV)[0]);
+  // Checked as a double: a NaN or a depth past 2^63 does not convert.
+  if (!(*depthV >= 1 && *depthV <= double(kMaxElements)))
+    return ctx.error() << "depth " << *depthV << " is out of range";
+  int64_t depth = static_cast<int64_t>(*depthV);
   int64_t outRank = ctx.rank(0) + 1;
   int64_t axis = normalizeAxis(ctx.attrInt("axis", -1), outRank);
-  if (axis < 0 || depth <= 0)
-    return ctx.error() << "invalid axis or depth";
+  if (axis < 0)
+    return ctx.error() << "invalid axis";
   std::vector<int64_t> out = ctx.shape(0);
   out.insert(out.begin() + axis, depth);
   io::DType it = ctx.dtype(0), vt = ctx.dtype(2);
@@ -330,8 +333,8 @@ LogicalResult buildLrn(NodeContext &ctx) {
   double alpha = ctx.attrFloat("alpha", 1e-4f), beta = ctx.attrFloat("beta", 0.75f),
          bias = ctx.attrFloat("bias", 1.0f);
   int64_t size = ctx.attrInt("size", 0);
-  if (size <= 0)
-    return ctx.error() << "expects size > 0";
+  if (size <= 0 || size > (int64_t(1) << 31))
+    return ctx.error() << "expects size in [1, 2^31], got " << size;
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Value x = ctx.value(0);
@@ -389,10 +392,10 @@ enum class Window { Hann, Hamming, Blackman };
 
 /// Window functions depend only on the size: computed while importing.
 template <Window W> LogicalResult buildWindow(NodeContext &ctx) {
-  auto sizeV = ctx.constInts(0, "size");
+  auto sizeV = ctx.constInt(0, "size");
   if (failed(sizeV))
     return failure();
-  int64_t n = (*sizeV)[0];
+  int64_t n = *sizeV;
   if (n < 0 || n > (int64_t(1) << 24))
     return ctx.error() << "window size " << n << " is out of range";
   io::DType dt = io::DType::F32;

@@ -2,6 +2,7 @@
 
 #include "frontends/onnx/Builders.h"
 #include "frontends/onnx/NodeContext.h"
+#include "runtime/io/SizeMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -280,16 +281,39 @@ LogicalResult buildConvTranspose(NodeContext &ctx) {
   if (outPad.empty())
     outPad.assign(s, 0);
   std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  size_t us = static_cast<size_t>(s);
+  if (strides.size() != us || dil.size() != us || outPad.size() != us ||
+      (!pads.empty() && pads.size() != 2 * us) ||
+      (!outShapeAttr.empty() && outShapeAttr.size() < us))
+    return ctx.error() << "strides, dilations, output_padding, pads and "
+                          "output_shape must match "
+                       << s << " spatial dimensions";
+  // Past 2^31 a stride, dilation or pad is a corrupt value.
+  constexpr int64_t kMaxWindow = int64_t(1) << 31;
+  auto inRange = [&](int64_t v, int64_t lo) {
+    return v >= lo && v <= kMaxWindow;
+  };
+  for (int64_t i = 0; i < s; ++i)
+    if (!inRange(strides[i], 1) || !inRange(dil[i], 1) ||
+        !inRange(outPad[i], 0) ||
+        (!pads.empty() && (!inRange(pads[i], 0) || !inRange(pads[i + s], 0))))
+      return ctx.error() << "strides and dilations must be in [1, 2^31], "
+                            "pads and output_padding in [0, 2^31] (strides "
+                         << shapeStr(strides) << ", dilations " << shapeStr(dil)
+                         << ", pads " << shapeStr(pads) << ", output_padding "
+                         << shapeStr(outPad) << ")";
   std::vector<int64_t> out(s), lo(s), hi(s);
+  SizeMath m;
   for (int64_t i = 0; i < s; ++i) {
-    int64_t full = strides[i] * (xs[2 + i] - 1) + outPad[i] +
-                   (kernel[i] - 1) * dil[i] + 1;
+    int64_t full =
+        m.add(m.add(m.mul(strides[i], m.sub(xs[2 + i], 1)), outPad[i]),
+              m.add(m.mul(m.sub(kernel[i], 1), dil[i]), 1));
     if (!outShapeAttr.empty() || autoPad == "SAME_UPPER" ||
         autoPad == "SAME_LOWER") {
       int64_t target = !outShapeAttr.empty()
                            ? outShapeAttr[outShapeAttr.size() - s + i]
-                           : xs[2 + i] * strides[i];
-      int64_t total = full - target;
+                           : m.mul(xs[2 + i], strides[i]);
+      int64_t total = m.sub(full, target);
       bool upper = autoPad != "SAME_LOWER";
       lo[i] = upper ? total / 2 : total - total / 2;
       hi[i] = total - lo[i];
@@ -297,8 +321,17 @@ LogicalResult buildConvTranspose(NodeContext &ctx) {
       lo[i] = pads[i];
       hi[i] = pads[i + s];
     }
-    out[i] = full - lo[i] - hi[i];
+    out[i] = m.sub(m.sub(full, lo[i]), hi[i]);
+    // The stride-dilated input and its padding below stay in range too.
+    (void)m.add(m.add(m.mul(m.sub(xs[2 + i], 1), strides[i]), 1),
+                m.mul(m.add(m.mul(m.sub(kernel[i], 1), dil[i]), outPad[i]), 2));
+    if (m.ok() && out[i] <= 0)
+      return ctx.error() << "output size " << out[i] << " in dimension " << i
+                         << " is not positive";
   }
+  if (!m.ok())
+    return ctx.error() << "output size overflows (strides " << shapeStr(strides)
+                       << ", output_shape " << shapeStr(outShapeAttr) << ")";
   // As a direct convolution over the stride-dilated input: scatter input
   // pixels with gaps of stride-1, pad by k-1-pad, flip the kernel.
   OpBuilder &b = ctx.b;
@@ -833,42 +866,47 @@ template <SoftKind K> LogicalResult buildSoftmax(NodeContext &ctx) {
 
 // --- Pooling --------------------------------------------------------------------
 
-/// Per output position, how many window taps fall inside [lo, hi) of the
-/// (unpadded) input coordinates; separable over dims.
-std::vector<double> windowCounts(const Window &w, ArrayRef<int64_t> spatial,
-                                 bool includePad) {
-  size_t s = spatial.size();
-  std::vector<std::vector<int64_t>> perDim(s);
-  for (size_t i = 0; i < s; ++i) {
-    int64_t lo = includePad ? -w.padLo[i] : 0;
+/// The divisor of an average pool at output index `idx` (N, C, spatial...):
+/// how many window taps fall inside [lo, hi) of the (unpadded) input
+/// coordinates, counted in closed form per dim and multiplied. Computed in
+/// the loop, never tabulated while importing: a table would be as large as
+/// the output, and its size comes from the model.
+Value windowCount(OpBuilder &b, Location loc, const Window &w,
+                  ArrayRef<int64_t> spatial, bool includePad, ValueRange idx,
+                  Type elem) {
+  auto c = [&](int64_t v) -> Value {
+    return b.create<arith::ConstantIntOp>(loc, v, 64);
+  };
+  Type f64 = b.getF64Type();
+  Value count =
+      b.create<arith::ConstantFloatOp>(loc, APFloat(1.0), cast<FloatType>(f64));
+  for (size_t i = 0; i < spatial.size(); ++i) {
     // Explicit pads count; the extra ceil-mode tail does not.
-    int64_t explicitHi = w.padHi[i];
-    int64_t hi = includePad ? spatial[i] + explicitHi : spatial[i];
-    // Taps k in [0, K) with lo <= base + k * d < hi, base = o * s - padLo:
-    // counted in closed form (a window may be long).
-    int64_t d = w.dilations[i], K = w.kernel[i];
-    auto ceilDiv = [](int64_t a, int64_t b) {
-      return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-    };
-    auto floorDiv = [](int64_t a, int64_t b) {
-      return a >= 0 ? a / b : -((-a + b - 1) / b);
-    };
-    for (int64_t o = 0; o < w.out[i]; ++o) {
-      int64_t base = o * w.strides[i] - w.padLo[i];
-      int64_t k0 = std::max<int64_t>(0, ceilDiv(lo - base, d));
-      int64_t k1 = std::min<int64_t>(K - 1, floorDiv(hi - 1 - base, d));
-      perDim[i].push_back(std::max<int64_t>(0, k1 - k0 + 1));
-    }
+    int64_t lo = includePad ? -w.padLo[i] : 0;
+    int64_t hi = includePad ? spatial[i] + w.padHi[i] : spatial[i];
+    int64_t d = w.dilations[i], k = w.kernel[i];
+    // Taps t in [0, K) with lo <= base + t * d < hi, base = o * s - padLo.
+    Value o = b.create<arith::IndexCastOp>(loc, b.getI64Type(), idx[2 + i]);
+    Value base = b.create<arith::SubIOp>(
+        loc, b.create<arith::MulIOp>(loc, o, c(w.strides[i])), c(w.padLo[i]));
+    Value first = b.create<arith::MaxSIOp>(
+        loc, c(0),
+        b.create<arith::CeilDivSIOp>(
+            loc, b.create<arith::SubIOp>(loc, c(lo), base), c(d)));
+    Value last = b.create<arith::MinSIOp>(
+        loc, c(k - 1),
+        b.create<arith::FloorDivSIOp>(
+            loc, b.create<arith::SubIOp>(loc, c(hi - 1), base), c(d)));
+    Value n = b.create<arith::MaxSIOp>(
+        loc, c(0),
+        b.create<arith::AddIOp>(loc, b.create<arith::SubIOp>(loc, last, first),
+                                c(1)));
+    count = b.create<arith::MulFOp>(loc, count,
+                                    b.create<arith::SIToFPOp>(loc, f64, n));
   }
-  std::vector<double> counts(numElements(w.out), 1);
-  for (size_t idx = 0; idx < counts.size(); ++idx) {
-    size_t rem = idx;
-    for (size_t i = s; i-- > 0;) {
-      counts[idx] *= perDim[i][rem % w.out[i]];
-      rem /= w.out[i];
-    }
-  }
-  return counts;
+  if (elem != f64)
+    count = b.create<arith::TruncFOp>(loc, elem, count);
+  return count;
 }
 
 template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
@@ -890,6 +928,12 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
   auto win = resolveWindow(ctx, spatial, kernel, ceilMode);
   if (failed(win))
     return failure();
+  std::vector<int64_t> outShape = {xs[0], xs[1]};
+  outShape.insert(outShape.end(), win->out.begin(), win->out.end());
+  // Checked before the window counts below are tabulated per output.
+  if (!fitsLimits(outShape))
+    return ctx.error() << "output of shape " << shapeStr(outShape)
+                       << " is too large";
   Window explicitWin = *win;
   {
     auto plain = resolveWindow(ctx, spatial, kernel, false);
@@ -915,8 +959,6 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
   double padVal = IsMax && !uns ? -INFINITY : 0;
   Value x =
       padTensor(b, loc, input, lo, hi, scalarConstant(b, loc, elem, padVal));
-  std::vector<int64_t> outShape = {xs[0], xs[1]};
-  outShape.insert(outShape.end(), win->out.begin(), win->out.end());
   Value acc = filledTensor(b, loc, outShape, elem, padVal);
   Value window = emptyTensor(b, loc, kernel, elem);
   MLIRContext *mctx = b.getContext();
@@ -945,26 +987,15 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
            })
           .getResult(0);
   if (!IsMax) {
-    // The counts are host data: a corrupt output size is an error, not an
-    // allocation.
-    int64_t outElements = 1;
-    for (int64_t d : outShape) {
-      if (d < 0 || (d != 0 && outElements > (int64_t(1) << 34) / d))
-        return ctx.error() << "output " << shapeStr(outShape)
-                           << " is too large";
-      outElements *= d;
-    }
     bool includePad = ctx.attrInt("count_include_pad", 0);
-    std::vector<double> counts = windowCounts(explicitWin, spatial, includePad);
-    std::vector<int64_t> cs(2, 1);
-    cs.insert(cs.end(), win->out.begin(), win->out.end());
-    Value cnt = materializeConstant(
-        b, loc, hostFromDoubles(ctx.dtype(0), cs, counts));
-    pooled = buildElementwise(b, loc, ValueRange{pooled, cnt}, outShape, elem,
-                              [](OpBuilder &nb, Location nl, ValueRange a) {
-                                return nb.create<arith::DivFOp>(nl, a[0], a[1])
-                                    .getResult();
-                              });
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, mctx);
+    pooled = buildIndexed(
+        b, loc, outShape, elem, {pooled}, {id},
+        [&](OpBuilder &nb, Location nl, ValueRange idx, ValueRange a) -> Value {
+          Value n =
+              windowCount(nb, nl, explicitWin, spatial, includePad, idx, elem);
+          return nb.create<arith::DivFOp>(nl, a[0], n);
+        });
   }
   if (dq) {
     auto integers = std::make_shared<GraphValue>();

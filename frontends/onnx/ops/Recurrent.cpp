@@ -34,21 +34,30 @@ FailureOr<RecurrentInputs> recurrentInputs(NodeContext &ctx, int64_t gates,
   r.direction = *direction;
   r.dirs = *direction == mlir::sparq::RnnDirection::Bidirectional ? 2 : 1;
   r.layout = ctx.attrInt("layout", 0);
+  if (r.layout != 0 && r.layout != 1) {
+    ctx.error() << "layout must be 0 or 1, got " << r.layout;
+    return failure();
+  }
+  if (ctx.rank(0) != 3) {
+    ctx.error() << "expects X of rank 3, got " << shapeStr(ctx.shape(0));
+    return failure();
+  }
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   r.x = ctx.value(0);
   if (r.layout == 1)
     r.x = transposeTensor(b, loc, r.x, {1, 0, 2});
   auto xs = cast<RankedTensorType>(r.x.getType()).getShape();
-  if (xs.size() != 3) {
-    ctx.error() << "expects X of rank 3";
-    return failure();
-  }
   r.seq = xs[0];
   r.batch = xs[1];
   r.hidden = ctx.attrInt("hidden_size", 0);
   if (r.hidden <= 0 && ctx.rank(2) == 3)
     r.hidden = ctx.shape(2)[2];
+  // R is [dirs, gates * hidden, hidden]: a larger hidden_size cannot match.
+  if (r.hidden <= 0 || r.hidden > kMaxElements) {
+    ctx.error() << "hidden_size " << r.hidden << " is out of range";
+    return failure();
+  }
   if (ctx.shape(1) != std::vector<int64_t>{r.dirs, gates * r.hidden, xs[2]} ||
       ctx.shape(2) != std::vector<int64_t>{r.dirs, gates * r.hidden, r.hidden}) {
     ctx.error() << "W " << shapeStr(ctx.shape(1)) << " and R "

@@ -266,11 +266,11 @@ template <bool IsMax> LogicalResult buildArgReduce(NodeContext &ctx) {
 }
 
 LogicalResult buildCumSum(NodeContext &ctx) {
-  auto axisV = ctx.constInts(1, "axis");
+  auto axisV = ctx.constInt(1, "axis");
   if (failed(axisV))
     return failure();
   int64_t rank = ctx.rank(0);
-  int64_t axis = normalizeAxis((*axisV)[0], rank);
+  int64_t axis = normalizeAxis(*axisV, rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
   bool exclusive = ctx.attrInt("exclusive", 0), reverse = ctx.attrInt("reverse", 0);

@@ -2,6 +2,7 @@
 
 #include "frontends/onnx/Builders.h"
 #include "frontends/onnx/NodeContext.h"
+#include "runtime/io/SizeMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -72,12 +73,14 @@ LogicalResult buildDropout(NodeContext &ctx) {
     const io::HostTensor *mode = ctx.knownValue(2);
     if (!mode)
       return ctx.error() << "training_mode must be known at compile time";
+    if (mode->numElements() != 1)
+      return ctx.error() << "training_mode must hold one value";
     training = hostToInts(*mode)[0] != 0;
   }
   double ratio = ctx.attrFloat("ratio", 0.5f);
   if (ctx.hasInput(1)) {
     const io::HostTensor *r = ctx.knownValue(1);
-    if (r)
+    if (r && r->numElements() == 1)
       ratio = hostToDoubles(*r)[0];
   }
   if (training && ratio != 0)
@@ -155,6 +158,9 @@ LogicalResult buildConstantOfShape(NodeContext &ctx) {
       return failure();
     value = std::move(*t);
   }
+  if (value.numElements() != 1)
+    return ctx.error() << "value must hold one element, not "
+                       << value.numElements();
   Type elem = ctx.elementType(value.dtype);
   double v = hostToDoubles(value)[0];
   // Small results are shape data: keep them foldable.
@@ -188,6 +194,7 @@ LogicalResult buildReshape(NodeContext &ctx) {
   const std::vector<int64_t> &in = ctx.shape(0);
   bool allowZero = ctx.attrInt("allowzero", 0);
   int64_t inferred = -1, known = 1;
+  SizeMath m;
   for (size_t i = 0; i < target.size(); ++i) {
     if (target[i] == 0 && !allowZero) {
       if (i >= in.size())
@@ -206,8 +213,11 @@ LogicalResult buildReshape(NodeContext &ctx) {
     if (target[i] < 0)
       return ctx.error() << "invalid shape " << shapeStr(target)
                          << ": negative dimension " << target[i];
-    known *= target[i];
+    known = m.mul(known, target[i]);
   }
+  // A product past 2^63 matches no input (the importer's are at most 2^34).
+  if (!m.ok())
+    return ctx.error() << "shape " << shapeStr(target) << " is too large";
   int64_t n = numElements(in);
   if (inferred >= 0) {
     if (known == 0 || n % known != 0)
@@ -300,10 +310,12 @@ LogicalResult buildTranspose(NodeContext &ctx) {
       perm.push_back(i);
   std::vector<int64_t> sorted = perm;
   llvm::sort(sorted);
-  for (int64_t i = 0; i < rank; ++i)
-    if (static_cast<int64_t>(sorted.size()) != rank || sorted[i] != i)
-      return ctx.error() << "perm " << shapeStr(perm)
-                         << " is not a permutation of rank " << rank;
+  bool isPermutation = static_cast<int64_t>(sorted.size()) == rank;
+  for (int64_t i = 0; isPermutation && i < rank; ++i)
+    isPermutation = sorted[i] == i;
+  if (!isPermutation)
+    return ctx.error() << "perm " << shapeStr(perm)
+                       << " is not a permutation of rank " << rank;
   ctx.setOutput(0, transposeTensor(ctx.b, ctx.loc, ctx.value(0), perm),
                 ctx.dtype(0));
   return success();
@@ -314,20 +326,23 @@ LogicalResult buildTranspose(NodeContext &ctx) {
 LogicalResult buildConcat(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
-  if (axis < 0)
+  if (axis < 0 || rank == 0)
     return ctx.error() << "axis is out of range for rank " << rank;
   std::vector<int64_t> out = ctx.shape(0);
   out[axis] = 0;
+  SizeMath m;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
     const auto &s = ctx.shape(i);
-    for (int64_t d = 0; d < rank; ++d)
-      if (d != axis && (static_cast<int64_t>(s.size()) != rank ||
-                        s[d] != ctx.shape(0)[d]))
-        return ctx.error() << "cannot concatenate " << shapeStr(ctx.shape(0))
-                           << " and " << shapeStr(s) << " along axis "
-                           << axis;
-    out[axis] += s[axis];
+    bool matches = static_cast<int64_t>(s.size()) == rank;
+    for (int64_t d = 0; matches && d < rank; ++d)
+      matches = d == axis || s[d] == ctx.shape(0)[d];
+    if (!matches)
+      return ctx.error() << "cannot concatenate " << shapeStr(ctx.shape(0))
+                         << " and " << shapeStr(s) << " along axis " << axis;
+    out[axis] = m.add(out[axis], s[axis]);
   }
+  if (!m.ok())
+    return ctx.error() << "the concatenated axis overflows";
   Type elem = ctx.elementType(ctx.dtype(0));
   Value acc = emptyTensor(ctx.b, ctx.loc, out, elem);
   int64_t offset = 0;
@@ -632,8 +647,9 @@ Value scatterLoop(OpBuilder &b, Location loc, Value data, Value updates,
 LogicalResult buildScatterElements(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
-  if (axis < 0 || ctx.shape(1) != ctx.shape(2))
-    return ctx.error() << "expects indices and updates of one shape";
+  if (axis < 0 || ctx.shape(1) != ctx.shape(2) || ctx.rank(1) != rank)
+    return ctx.error() << "expects indices and updates of one shape, of the "
+                          "data's rank";
   std::string reduction = ctx.attrString("reduction", "none");
   Value indices = ctx.value(1);
   int64_t dim = ctx.shape(0)[axis];
@@ -652,7 +668,19 @@ LogicalResult buildScatterElements(NodeContext &ctx) {
 
 LogicalResult buildScatterND(NodeContext &ctx) {
   const auto &ds = ctx.shape(0), &is = ctx.shape(1);
+  if (is.empty() || is.back() < 1 ||
+      is.back() > static_cast<int64_t>(ds.size()))
+    return ctx.error() << "indices " << shapeStr(is)
+                       << " must end in a dimension in [1, " << ds.size()
+                       << "] (the data's rank)";
   int64_t q = is.size(), k = is.back();
+  std::vector<int64_t> updatesShape(is.begin(), is.end() - 1);
+  updatesShape.insert(updatesShape.end(), ds.begin() + k, ds.end());
+  if (ctx.shape(2) != updatesShape)
+    return ctx.error() << "updates " << shapeStr(ctx.shape(2))
+                       << " do not match " << shapeStr(updatesShape)
+                       << " (indices " << shapeStr(is) << ", data "
+                       << shapeStr(ds) << ")";
   std::string reduction = ctx.attrString("reduction", "none");
   Value indices = ctx.value(1);
   Value r = scatterLoop(
@@ -701,8 +729,15 @@ LogicalResult buildTile(NodeContext &ctx) {
   std::vector<int64_t> out;
   MLIRContext *mctx = ctx.b.getContext();
   SmallVector<AffineExpr> exprs;
+  SizeMath m;
   for (int64_t i = 0; i < rank; ++i) {
-    out.push_back(ctx.shape(0)[i] * (*repeats)[i]);
+    if ((*repeats)[i] < 0)
+      return ctx.error() << "repeats " << shapeStr(*repeats)
+                         << " has a negative count";
+    out.push_back(m.mul(ctx.shape(0)[i], (*repeats)[i]));
+    if (!m.ok())
+      return ctx.error() << "repeats " << shapeStr(*repeats)
+                         << " overflow the output's size";
     exprs.push_back(getAffineDimExpr(i, mctx) % std::max<int64_t>(1, ctx.shape(0)[i]));
   }
   Value r = buildIndexed(ctx.b, ctx.loc, out, ctx.elementType(ctx.dtype(0)),
@@ -761,20 +796,26 @@ LogicalResult buildPad(NodeContext &ctx) {
   // Negative pads crop first.
   std::vector<int64_t> offs(rank, 0), sizes = shape, strides(rank, 1);
   bool crop = false;
+  SizeMath m;
   for (int64_t i = 0; i < rank; ++i) {
     if (lo[i] < 0) {
-      offs[i] = -lo[i];
-      sizes[i] += lo[i];
+      offs[i] = m.sub(0, lo[i]);
+      sizes[i] = m.add(sizes[i], lo[i]);
       lo[i] = 0;
       crop = true;
     }
     if (hi[i] < 0) {
-      sizes[i] += hi[i];
+      sizes[i] = m.add(sizes[i], hi[i]);
       hi[i] = 0;
       crop = true;
     }
-    if (sizes[i] < 0)
-      return ctx.error() << "pads crop more than the input has";
+    if (!m.ok() || sizes[i] < 0)
+      return ctx.error() << "pads crop more than the input has (pads "
+                         << shapeStr(pads) << ")";
+    // The padded size must fit (the importer bounds it after the node).
+    (void)m.add(m.add(sizes[i], lo[i]), hi[i]);
+    if (!m.ok())
+      return ctx.error() << "pads " << shapeStr(pads) << " overflow";
   }
   if (crop) {
     v = sliceTensor(ctx.b, ctx.loc, v, offs, sizes, strides);
@@ -886,10 +927,10 @@ LogicalResult buildSpaceToDepth(NodeContext &ctx) {
 LogicalResult buildTrilu(NodeContext &ctx) {
   int64_t k = 0;
   if (ctx.hasInput(1)) {
-    auto kv = ctx.constInts(1, "k");
+    auto kv = ctx.constInt(1, "k");
     if (failed(kv))
       return failure();
-    k = (*kv)[0];
+    k = *kv;
   }
   bool upper = ctx.attrInt("upper", 1);
   int64_t rank = ctx.rank(0);
@@ -925,27 +966,50 @@ LogicalResult buildEyeLike(NodeContext &ctx) {
   auto s = ctx.shape(0);
   if (s.size() != 2)
     return ctx.error() << "expects a 2-D input";
-  std::vector<int64_t> v(s[0] * s[1], 0);
-  for (int64_t i = 0; i < s[0]; ++i)
-    if (i + k >= 0 && i + k < s[1])
-      v[i * s[1] + i + k] = 1;
-  ctx.setConstant(0, hostFromInts(dt, s, v));
+  // Small ones are constants (shape folding may read them); large ones are
+  // computed, never tabulated while importing.
+  constexpr int64_t kMaxTable = int64_t(1) << 16;
+  if (numElements(s) <= kMaxTable) {
+    std::vector<int64_t> v(s[0] * s[1], 0);
+    for (int64_t i = 0; i < s[0]; ++i)
+      if (k >= -i && k < s[1] - i)
+        v[i * s[1] + i + k] = 1;
+    ctx.setConstant(0, hostFromInts(dt, s, v));
+    return success();
+  }
+  Type elem = ctx.elementType(dt);
+  Value r = buildIndexed(
+      ctx.b, ctx.loc, s, elem, {}, {},
+      [&](OpBuilder &b, Location loc, ValueRange idx, ValueRange) -> Value {
+        Value i = b.create<arith::IndexCastOp>(loc, b.getI64Type(), idx[0]);
+        Value j = b.create<arith::IndexCastOp>(loc, b.getI64Type(), idx[1]);
+        Value onDiagonal = b.create<arith::CmpIOp>(
+            loc, arith::CmpIPredicate::eq, b.create<arith::SubIOp>(loc, j, i),
+            b.create<arith::ConstantIntOp>(loc, k, 64));
+        return b.create<arith::SelectOp>(loc, onDiagonal,
+                                         scalarConstant(b, loc, elem, 1),
+                                         scalarConstant(b, loc, elem, 0));
+      });
+  ctx.setOutput(0, r, dt);
   return success();
 }
 
 /// Range is always computed while importing: its length shapes the output.
 LogicalResult buildRange(NodeContext &ctx) {
   io::DType dt = ctx.dtype(0);
-  auto s = ctx.constFloats(0, "start"), l = ctx.constFloats(1, "limit"),
-       d = ctx.constFloats(2, "delta");
+  auto s = ctx.constFloat(0, "start"), l = ctx.constFloat(1, "limit"),
+       d = ctx.constFloat(2, "delta");
   if (failed(s) || failed(l) || failed(d))
     return failure();
-  double start = (*s)[0], limit = (*l)[0], delta = (*d)[0];
+  double start = *s, limit = *l, delta = *d;
   if (delta == 0)
     return ctx.error() << "delta must not be 0";
-  int64_t n = std::max<int64_t>(0, std::ceil((limit - start) / delta));
-  if (n > (int64_t(1) << 24))
-    return ctx.error() << "range of " << n << " elements is too large";
+  // In double until known to be small: a NaN or a count past 2^63 does not
+  // convert to an integer.
+  double count = std::ceil((limit - start) / delta);
+  if (!(count <= double(int64_t(1) << 24)))
+    return ctx.error() << "range of " << count << " elements is too large";
+  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
   std::vector<double> v(n);
   for (int64_t i = 0; i < n; ++i)
     v[i] = start + i * delta;
