@@ -248,6 +248,7 @@ FUZZ_FINDINGS: dict[str, str] = {
     "fuzz_reshape_overflow.onnx": "is too large",
     "fuzz_concat_of_scalars.onnx": "rank 0",
     "fuzz_argmax_of_scalar.onnx": "axis is out of range for rank 0",
+    "fuzz_qlinearconv_zero_point_rank.onnx": "w_zero_point (input 5)",
 }
 
 

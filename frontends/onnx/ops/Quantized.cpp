@@ -84,6 +84,26 @@ Value minusZeroPoint(OpBuilder &b, Location loc, Value v, io::DType vt,
       });
 }
 
+/// Whether quantization parameter input `i` (a scale or zero point) is one
+/// value or, where `perAxis` > 0, a 1-D tensor of `perAxis` values; emits
+/// the error naming `what` otherwise. An absent optional input passes. The
+/// builders broadcast parameters into the data's shape, which must hold.
+LogicalResult checkQuantParam(NodeContext &ctx, size_t i, const char *what,
+                              int64_t perAxis = 0) {
+  if (!ctx.hasInput(i))
+    return success();
+  const std::vector<int64_t> &s = ctx.shape(i);
+  int64_t n = numElements(s);
+  if (s.size() <= 1 &&
+      (n == 1 || (perAxis > 0 && s.size() == 1 && s[0] == perAxis)))
+    return success();
+  auto diag = ctx.error() << what << " (input " << i << ") of shape "
+                          << shapeStr(s) << " must be one value";
+  if (perAxis > 0)
+    diag << " or " << perAxis << " values";
+  return diag;
+}
+
 /// The axis of per-axis scales (input 1); 0 when the scale is per tensor.
 int64_t quantAxis(NodeContext &ctx, int64_t rank) {
   if (numElements(ctx.shape(1)) == 1)
@@ -365,6 +385,10 @@ LogicalResult buildQuantizeLinear(NodeContext &ctx) {
   int64_t axis = quantAxis(ctx, rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
+  int64_t channels = rank ? ctx.shape(0)[axis] : 0;
+  if (failed(checkQuantParam(ctx, 1, "y_scale", channels)) ||
+      failed(checkQuantParam(ctx, 2, "y_zero_point", channels)))
+    return failure();
   io::DType outType = ctx.hasInput(2) ? ctx.dtype(2) : io::DType::U8;
   if (outType != io::DType::U8 && outType != io::DType::I8 &&
       outType != io::DType::U16 && outType != io::DType::I16)
@@ -429,6 +453,10 @@ LogicalResult buildDequantizeLinear(NodeContext &ctx) {
   int64_t axis = quantAxis(ctx, rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
+  int64_t channels = rank ? ctx.shape(0)[axis] : 0;
+  if (failed(checkQuantParam(ctx, 1, "x_scale", channels)) ||
+      failed(checkQuantParam(ctx, 2, "x_zero_point", channels)))
+    return failure();
   if (foldDequantize(ctx, axis))
     return success();
   OpBuilder &b = ctx.b;
@@ -509,6 +537,14 @@ FailureOr<Value> integerMatmul(NodeContext &ctx, size_t a, size_t azp,
                                size_t bIdx, size_t bzp) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
+  if (ctx.rank(a) < 1 || ctx.rank(bIdx) < 1)
+    return ctx.error() << "expects A and B of rank >= 1";
+  // Zero points per row of A and per column of B, where they have those.
+  int64_t rows = ctx.rank(a) >= 2 ? ctx.shape(a)[ctx.rank(a) - 2] : 0;
+  int64_t cols = ctx.rank(bIdx) >= 2 ? ctx.shape(bIdx).back() : 0;
+  if (failed(checkQuantParam(ctx, azp, "a_zero_point", rows)) ||
+      failed(checkQuantParam(ctx, bzp, "b_zero_point", cols)))
+    return failure();
   Value av = ctx.value(a), bv = ctx.value(bIdx);
   Value az, bz;
   if (ctx.hasInput(azp)) {
@@ -583,6 +619,10 @@ LogicalResult buildConvInteger(NodeContext &ctx) {
   }
   if (failed(built))
     return failure();
+  if (ctx.rank(1) < 1 || failed(checkQuantParam(ctx, 2, "x_zero_point")) ||
+      failed(checkQuantParam(ctx, 3, "w_zero_point", ctx.shape(1)[0])))
+    return ctx.rank(1) < 1 ? ctx.error() << "expects a weight of rank >= 1"
+                           : failure();
   Value xz, wz;
   if (ctx.hasInput(2))
     xz = ctx.value(2);
@@ -633,6 +673,13 @@ LogicalResult buildQLinearMatMul(NodeContext &ctx) {
   // a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
   auto acc = integerMatmul(ctx, 0, 2, 3, 5);
   if (failed(acc))
+    return failure();
+  int64_t rows = ctx.rank(0) >= 2 ? ctx.shape(0)[ctx.rank(0) - 2] : 0;
+  if (failed(checkQuantParam(ctx, 1, "a_scale", rows)) ||
+      failed(checkQuantParam(ctx, 4, "b_scale",
+                             ctx.rank(3) >= 2 ? ctx.shape(3).back() : 0)) ||
+      failed(checkQuantParam(ctx, 6, "y_scale")) ||
+      failed(checkQuantParam(ctx, 7, "y_zero_point")))
     return failure();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
@@ -694,6 +741,16 @@ LogicalResult buildQLinearConv(NodeContext &ctx) {
     return failure();
   if (*onKernel)
     return success();
+  if (ctx.rank(3) < 1)
+    return ctx.error() << "expects a weight of rank >= 1";
+  int64_t f = ctx.shape(3)[0];
+  if (failed(checkQuantParam(ctx, 1, "x_scale")) ||
+      failed(checkQuantParam(ctx, 2, "x_zero_point")) ||
+      failed(checkQuantParam(ctx, 4, "w_scale", f)) ||
+      failed(checkQuantParam(ctx, 5, "w_zero_point", f)) ||
+      failed(checkQuantParam(ctx, 6, "y_scale")) ||
+      failed(checkQuantParam(ctx, 7, "y_zero_point")))
+    return failure();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Value wz = ctx.value(5);
