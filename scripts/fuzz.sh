@@ -28,7 +28,7 @@ source scripts/sanitizer-env.sh
 WORK=build-san/fuzz
 mkdir -p "$WORK/seeds" "$WORK/corpus" "$WORK/crashes"
 
-if [ ! -f "$WORK/hostile.index" ]; then
+if [ ! -f "$WORK/hostile.index" ] || [ test/fuzz/make_hostile.py -nt "$WORK/hostile.index" ]; then
   rm -rf "$WORK/hostile"
   /usr/bin/python3 test/fuzz/make_hostile.py "$WORK/hostile" || exit 1
 fi

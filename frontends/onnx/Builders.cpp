@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 using namespace mlir;
 using namespace ::sparq;
@@ -42,14 +43,29 @@ template <typename T, typename F> void forEachAs(const io::HostTensor &t, F f) {
     f(p[i]);
 }
 
+/// `v` converted to `R`. A float past an integer type's range (or NaN)
+/// saturates (NaN to 0): the plain conversion is undefined, and the values
+/// come from the model.
+template <typename R> R convertTo(double v) {
+  if constexpr (std::is_integral_v<R>) {
+    if (std::isnan(v))
+      return 0;
+    if (v <= double(std::numeric_limits<R>::min()))
+      return std::numeric_limits<R>::min();
+    if (v >= double(std::numeric_limits<R>::max()))
+      return std::numeric_limits<R>::max();
+  }
+  return static_cast<R>(v);
+}
+
 /// Calls `f(value)` for each element of `t` converted to `R`.
 template <typename R, typename F>
 void forEachElement(const io::HostTensor &t, F f) {
   switch (t.dtype) {
   case io::DType::F32:
-    return forEachAs<float>(t, [&](float v) { f(static_cast<R>(v)); });
+    return forEachAs<float>(t, [&](float v) { f(convertTo<R>(v)); });
   case io::DType::F64:
-    return forEachAs<double>(t, [&](double v) { f(static_cast<R>(v)); });
+    return forEachAs<double>(t, [&](double v) { f(convertTo<R>(v)); });
   case io::DType::F16:
   case io::DType::BF16: {
     // Widened through the exact IEEE bit patterns.
@@ -58,7 +74,7 @@ void forEachElement(const io::HostTensor &t, F f) {
       APFloat a(bf ? APFloat::BFloat() : APFloat::IEEEhalf(), APInt(16, h));
       bool lost;
       a.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
-      f(static_cast<R>(a.convertToDouble()));
+      f(convertTo<R>(a.convertToDouble()));
     });
   }
   case io::DType::I8:
@@ -84,8 +100,12 @@ void forEachElement(const io::HostTensor &t, F f) {
 template <typename T, typename V>
 void storeAll(io::HostTensor &t, const std::vector<V> &values) {
   T *p = t.as<T>();
-  for (size_t i = 0; i < values.size(); ++i)
-    p[i] = static_cast<T>(values[i]);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if constexpr (std::is_floating_point_v<V>)
+      p[i] = convertTo<T>(values[i]);
+    else
+      p[i] = static_cast<T>(values[i]);
+  }
 }
 
 template <typename V>

@@ -29,7 +29,8 @@ int64_t numElements(llvm::ArrayRef<int64_t> shape);
 bool fitsLimits(llvm::ArrayRef<int64_t> shape);
 std::vector<int64_t> hostToInts(const io::HostTensor &t);
 std::vector<double> hostToDoubles(const io::HostTensor &t);
-/// Converts `values` to `dtype` (rounding toward zero for ints, as C does).
+/// Converts `values` to `dtype` (rounding toward zero for ints, as C does;
+/// past an integer type's range saturating, NaN to 0).
 io::HostTensor hostFromInts(io::DType dtype, std::vector<int64_t> shape,
                             const std::vector<int64_t> &values);
 io::HostTensor hostFromDoubles(io::DType dtype, std::vector<int64_t> shape,

@@ -44,9 +44,10 @@ LogicalResult foldByShape(NodeContext &ctx) {
     saved.push_back(ctx.hasInput(i) ? ctx.input(i).value : Value());
   LogicalResult built = builders().lookup(ctx.node.op_type())(ctx);
   SmallVector<Operation *> created;
-  for (Operation *op = last ? last->getNextNode() : &block->front(); op;
-       op = op->getNextNode())
-    created.push_back(op);
+  for (Operation &op : llvm::make_range(last ? std::next(Block::iterator(last))
+                                             : block->begin(),
+                                        block->end()))
+    created.push_back(&op);
   for (Operation *op : llvm::reverse(created))
     op->erase();
   for (size_t i = 0; i < ctx.numInputs(); ++i)
@@ -113,20 +114,24 @@ LogicalResult foldElementwise(NodeContext &ctx) {
     auto at = [&](size_t i) { return broadcastIndex(e, out, shapes[i]); };
     double x = d[0][at(0)], y = ctx.numInputs() > 1 ? d[1][at(1)] : 0;
     int64_t xi = n[0][at(0)], yi = ctx.numInputs() > 1 ? n[1][at(1)] : 0;
+    // Integers wrap on overflow, as the compiled arith ops do (two's
+    // complement); in C++ signed overflow is undefined, so in uint64_t.
+    auto wrap = [](uint64_t v) { return static_cast<int64_t>(v); };
     if (op == "Add")
-      rd[e] = x + y, ri[e] = xi + yi;
+      rd[e] = x + y, ri[e] = wrap(uint64_t(xi) + uint64_t(yi));
     else if (op == "Sub")
-      rd[e] = x - y, ri[e] = xi - yi;
+      rd[e] = x - y, ri[e] = wrap(uint64_t(xi) - uint64_t(yi));
     else if (op == "Mul")
-      rd[e] = x * y, ri[e] = xi * yi;
+      rd[e] = x * y, ri[e] = wrap(uint64_t(xi) * uint64_t(yi));
     else if (op == "Div") {
-      if (!fl && yi == 0)
+      // x / 0 and INT64_MIN / -1 are left to the compiled op.
+      if (!fl && (yi == 0 || (yi == -1 && xi == INT64_MIN)))
         return failure();
       rd[e] = x / y, ri[e] = fl ? 0 : xi / yi;
     } else if (op == "Neg")
-      rd[e] = -x, ri[e] = -xi;
+      rd[e] = -x, ri[e] = wrap(0 - uint64_t(xi));
     else if (op == "Abs")
-      rd[e] = std::fabs(x), ri[e] = std::llabs(xi);
+      rd[e] = std::fabs(x), ri[e] = xi < 0 ? wrap(0 - uint64_t(xi)) : xi;
     else if (op == "Min")
       rd[e] = std::fmin(x, y), ri[e] = std::min(xi, yi);
     else if (op == "Max")

@@ -207,6 +207,23 @@ def lstm_huge_hidden() -> onnx.ModelProto:
                  [weight("W", [1, 8, 3]), weight("R", [1, 8, 2])])
 
 
+def resize_huge_scale() -> onnx.ModelProto:
+    """A scale of 1e30: the output size did not convert to an integer."""
+    scales = numpy_helper.from_array(np.array([1, 1, 1e30, 1], np.float32), "scales")
+    return model([helper.make_node("Resize", ["x", "", "scales"], ["y"], name="resize")],
+                 [tensor("x", [1, 1, 4, 4])], [tensor("y", None)], [scales])
+
+
+def range_nan_start() -> onnx.ModelProto:
+    """A NaN start: the element count did not convert to an integer."""
+    start = numpy_helper.from_array(np.array(np.nan, np.float32), "start")
+    limit = numpy_helper.from_array(np.array(4, np.float32), "limit")
+    delta = numpy_helper.from_array(np.array(1, np.float32), "delta")
+    return model([helper.make_node("Range", ["start", "limit", "delta"], ["y"],
+                                   name="range")],
+                 [], [tensor("y", None)], [start, limit, delta])
+
+
 CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "truncated.onnx": (truncated, "failed to parse"),
     "not_protobuf.onnx": (not_protobuf, "failed to parse"),
@@ -237,6 +254,8 @@ CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "missing_required_input.onnx": (missing_required_input, "('input') is required"),
     "lrn_huge_size.onnx": (lrn_huge_size, "size"),
     "lstm_huge_hidden.onnx": (lstm_huge_hidden, "hidden_size"),
+    "resize_huge_scale.onnx": (resize_huge_scale, "out of range"),
+    "range_nan_start.onnx": (range_nan_start, "range of nan elements"),
 }
 
 

@@ -6,7 +6,8 @@ Random byte mutation rarely turns a parsing model into one with a pads of
 models of each operator in the conformance pass list, this writes one variant
 per integer attribute element, integer initializer element and graph input
 dimension, set to each of a few hostile values (0, -1, 2^31, 2^62, INT64_MAX,
-INT64_MIN). The importer must turn each into a model or a clean error.
+INT64_MIN), and per small float initializer element (0, -1, 1e30, inf, NaN:
+scales, roi, bounds). The importer must turn each into a model or a clean error.
 
     /usr/bin/python3 test/fuzz/make_hostile.py OUTDIR [--per-op 2] [--max N]
 
@@ -30,6 +31,8 @@ HOSTILE = (0, -1, 1 << 31, 1 << 62, (1 << 63) - 1, -(1 << 63))
 # Input dimensions: a zero or absurd size (negative ones are rejected early).
 HOSTILE_DIMS = (0, 1 << 31, 1 << 62)
 INT_TENSORS = (TensorProto.INT64, TensorProto.INT32)
+# Float initializers (Resize's scales and roi, Range's bounds, ...).
+HOSTILE_FLOATS = (0.0, -1.0, 1e30, float("inf"), float("nan"))
 MAX_INIT_ELEMENTS = 16
 
 
@@ -52,6 +55,30 @@ def node_models(per_op: int) -> list[Path]:
     return paths
 
 
+def with_small_inputs_as_initializers(path: Path) -> onnx.ModelProto:
+    """The model with its small inputs (shapes, scales, pads, k, ...) made
+    initializers holding the test's own values: the importer needs them at
+    compile time, and only then do their values reach the op builders."""
+    model = onnx.load(str(path))
+    data = path.parent / "test_data_set_0"
+    keep = []
+    for k, inp in enumerate(model.graph.input):
+        pb = data / f"input_{k}.pb"
+        tensor = onnx.TensorProto()
+        if pb.is_file():
+            tensor.ParseFromString(pb.read_bytes())
+            values = numpy_helper.to_array(tensor)
+            if (values.size <= MAX_INIT_ELEMENTS and tensor.data_type in
+                    INT_TENSORS + (TensorProto.FLOAT,) and inp.name):
+                tensor.name = inp.name
+                model.graph.initializer.append(tensor)
+                continue
+        keep.append(inp)
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    return model
+
+
 def variants(model: onnx.ModelProto):
     """Yields (label, mutated copy) pairs."""
     for ni, node in enumerate(model.graph.node):
@@ -70,15 +97,19 @@ def variants(model: onnx.ModelProto):
                         m.graph.node[ni].attribute[ai].ints[k] = v
                         yield f"{node.op_type}.{attr.name}[{k}]={v}", m
     for ii, init in enumerate(model.graph.initializer):
-        if init.data_type not in INT_TENSORS:
+        if init.data_type == TensorProto.FLOAT:
+            hostile = HOSTILE_FLOATS
+        elif init.data_type == TensorProto.INT32:
+            hostile = tuple(v for v in HOSTILE if -(1 << 31) <= v < (1 << 31))
+        elif init.data_type == TensorProto.INT64:
+            hostile = HOSTILE
+        else:
             continue
         values = numpy_helper.to_array(init)
         if values.size > MAX_INIT_ELEMENTS:
             continue
         for k in range(values.size):
-            for v in HOSTILE:
-                if init.data_type == TensorProto.INT32 and not -(1 << 31) <= v < (1 << 31):
-                    continue
+            for v in hostile:
                 m = onnx.ModelProto()
                 m.CopyFrom(model)
                 flat = values.copy().reshape(-1)
@@ -108,7 +139,8 @@ def main() -> None:
     args.outdir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in node_models(args.per_op):
-        model = onnx.load(str(path))
+        model = with_small_inputs_as_initializers(path)
+        written.append((path.parent.name, "as is", model.SerializeToString()))
         for label, m in variants(model):
             data = m.SerializeToString()
             written.append((path.parent.name, label, data))

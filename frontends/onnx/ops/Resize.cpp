@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -68,6 +69,15 @@ double sourceCoordinate(const ResizeAttrs &a, double x, double scale,
   return (x + 0.5) / scale - 0.5; // half_pixel
 }
 
+/// A source coordinate made safe to round to an index. Coordinates come from
+/// the model's scales and roi: past 2^40 from the input (or NaN) every tap
+/// they pick is clamped to an edge or outside anyway, and converting them to
+/// int64 would be undefined.
+double tame(double c, int64_t in) {
+  constexpr double kFar = double(int64_t(1) << 40);
+  return std::isnan(c) ? 0.0 : std::clamp(c, -kFar, double(in) + kFar);
+}
+
 int64_t nearestIndex(const std::string &mode, double c, bool downsample) {
   if (mode == "floor")
     return static_cast<int64_t>(std::floor(c));
@@ -97,7 +107,8 @@ AxisTaps axisTaps(const ResizeAttrs &a, int64_t in, int64_t out, double scale,
   AxisTaps t;
   t.taps = a.mode == "nearest" ? 1 : a.mode == "linear" ? 2 : 4;
   for (int64_t o = 0; o < out; ++o) {
-    double c = sourceCoordinate(a, o, scale, in, out, roiStart, roiEnd);
+    double c =
+        tame(sourceCoordinate(a, o, scale, in, out, roiStart, roiEnd), in);
     bool inside = true;
     if (a.transform == "tf_crop_and_resize" && (c < 0 || c > in - 1))
       inside = false;
@@ -155,6 +166,11 @@ LogicalResult buildResizeCore(NodeContext &ctx, const ResizeAttrs &a,
     if (outShape[i] == in[i] && scales[i] == 1.0 &&
         a.transform != "tf_crop_and_resize")
       continue;
+    // Tabulated per output index: an absurd size is an error, not a loop of
+    // 2^31 steps. 2^24 outputs along one axis is past any real image.
+    if (outShape[i] > (int64_t(1) << 24))
+      return ctx.error() << "output size " << outShape[i] << " of axis " << i
+                         << " is past 2^24";
     double rs = roi.empty() ? 0 : roi[i], re = roi.empty() ? 1 : roi[rank + i];
     axes.push_back(i);
     taps.push_back(axisTaps(a, in[i], outShape[i], scales[i], rs, re));
@@ -264,14 +280,20 @@ LogicalResult buildResize(NodeContext &ctx) {
   if (axes.empty())
     for (int64_t i = 0; i < rank; ++i)
       axes.push_back(i);
-  for (int64_t &x : axes)
+  for (int64_t &x : axes) {
     x = normalizeAxis(x, rank);
+    if (x < 0)
+      return ctx.error() << "axes are out of range for rank " << rank;
+  }
   size_t scalesIdx = ctx.opset < 11 ? 1 : 2, sizesIdx = 3;
   std::vector<double> roi;
   if (ctx.opset >= 11 && ctx.hasInput(1) && numElements(ctx.shape(1)) > 0) {
     auto r = ctx.constFloats(1, "roi");
     if (failed(r))
       return failure();
+    if (r->size() != 2 * axes.size())
+      return ctx.error() << "roi has " << r->size() << " entries for "
+                         << axes.size() << " axes";
     std::vector<double> full(2 * rank, 0);
     for (int64_t i = 0; i < rank; ++i)
       full[rank + i] = 1;
@@ -299,11 +321,17 @@ LogicalResult buildResize(NodeContext &ctx) {
         sc = policy == "not_larger" ? std::min(sc, r) : std::max(sc, r);
       }
       for (int64_t x : axes) {
+        double o = std::round(sc * in[x]);
+        // Checked as a double: past 2^63 (or NaN) it does not convert.
+        if (!(o >= 0 && o <= double(kMaxElements)))
+          return ctx.error() << "output size " << o << " is out of range";
         scales[x] = sc;
-        out[x] = static_cast<int64_t>(std::round(sc * in[x]));
+        out[x] = static_cast<int64_t>(o);
       }
     } else {
       for (size_t k = 0; k < axes.size(); ++k) {
+        if ((*s)[k] < 0 || (*s)[k] > kMaxElements)
+          return ctx.error() << "sizes " << shapeStr(*s) << " are out of range";
         out[axes[k]] = (*s)[k];
         scales[axes[k]] = double((*s)[k]) / in[axes[k]];
       }
@@ -318,12 +346,19 @@ LogicalResult buildResize(NodeContext &ctx) {
     for (size_t k = 0; k < axes.size(); ++k) {
       if ((*s)[k] <= 0)
         return ctx.error() << "scales must be positive";
+      double o = std::floor(in[axes[k]] * (*s)[k]);
+      if (!(o <= double(kMaxElements)))
+        return ctx.error() << "scale " << (*s)[k] << " makes an output size of "
+                           << o << ", out of range";
       scales[axes[k]] = (*s)[k];
-      out[axes[k]] = static_cast<int64_t>(std::floor(in[axes[k]] * (*s)[k]));
+      out[axes[k]] = static_cast<int64_t>(o);
     }
   } else {
     return ctx.error() << "expects scales or sizes";
   }
+  if (!fitsLimits(out))
+    return ctx.error() << "output of shape " << shapeStr(out)
+                       << " is too large";
   return buildResizeCore(ctx, a, out, scales, roi);
 }
 
@@ -348,8 +383,16 @@ LogicalResult buildUpsample(NodeContext &ctx) {
   if (scales.size() != in.size())
     return ctx.error() << "expects one scale per dimension";
   std::vector<int64_t> out;
-  for (size_t i = 0; i < in.size(); ++i)
-    out.push_back(static_cast<int64_t>(std::floor(in[i] * scales[i])));
+  for (size_t i = 0; i < in.size(); ++i) {
+    double o = std::floor(in[i] * scales[i]);
+    // Checked as a double: past 2^63 (or NaN) it does not convert.
+    if (!(scales[i] > 0 && o <= double(kMaxElements)))
+      return ctx.error() << "scale " << scales[i] << " is out of range";
+    out.push_back(static_cast<int64_t>(o));
+  }
+  if (!fitsLimits(out))
+    return ctx.error() << "output of shape " << shapeStr(out)
+                       << " is too large";
   return buildResizeCore(ctx, a, out, scales, {});
 }
 

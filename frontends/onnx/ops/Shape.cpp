@@ -469,14 +469,18 @@ FailureOr<SliceSpec> onnx_import::resolveSlice(NodeContext &ctx) {
       s += d;
     if (e < 0)
       e += d;
+    // A step longer than the axis takes at most one element: clamped to
+    // d + 1 for the count, so that nothing overflows (steps of 2^63 - 1).
     if (st > 0) {
       s = std::clamp<int64_t>(s, 0, d);
       e = std::clamp<int64_t>(e, 0, d);
-      spec.sizes[a] = std::max<int64_t>(0, (e - s + st - 1) / st);
+      int64_t stc = std::min<int64_t>(st, d + 1);
+      spec.sizes[a] = std::max<int64_t>(0, (e - s + stc - 1) / stc);
     } else {
       s = std::clamp<int64_t>(s, 0, d - 1);
       e = std::clamp<int64_t>(e, -1, d - 1);
-      spec.sizes[a] = std::max<int64_t>(0, (s - e + (-st) - 1) / (-st));
+      int64_t stc = st < -(d + 1) ? d + 1 : -st;
+      spec.sizes[a] = std::max<int64_t>(0, (s - e + stc - 1) / stc);
     }
     spec.offsets[a] = s;
     spec.strides[a] = st;
@@ -1009,7 +1013,7 @@ LogicalResult buildRange(NodeContext &ctx) {
   double count = std::ceil((limit - start) / delta);
   if (!(count <= double(int64_t(1) << 24)))
     return ctx.error() << "range of " << count << " elements is too large";
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
+  int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   std::vector<double> v(n);
   for (int64_t i = 0; i < n; ++i)
     v[i] = start + i * delta;
