@@ -22,6 +22,8 @@ fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_BASEDIR="$PWD"
+# -g1 makes ccache hash the working directory; clones elsewhere should hit.
+export CCACHE_NOHASHDIR=1
 if [ ! -f build-san/build.ninja ]; then
   CC=clang-19 CXX=clang++-19 cmake -G Ninja -B build-san \
     -DCMAKE_BUILD_TYPE=Release -DSPARQ_SANITIZE=address,undefined \
