@@ -125,28 +125,28 @@ FailureOr<std::vector<double>> NodeContext::constFloats(size_t i,
   return hostToDoubles(*t);
 }
 
-FailureOr<int64_t> NodeContext::constInt(size_t i, const char *what) {
-  auto v = constInts(i, what);
-  if (failed(v))
+namespace {
+/// The one value of a compile-time input read as `values`, or an error.
+template <typename T>
+FailureOr<T> onlyValue(NodeContext &ctx, size_t i, const char *what,
+                       FailureOr<std::vector<T>> values) {
+  if (failed(values))
     return failure();
-  if (v->size() != 1) {
-    error() << what << " (input " << i << ") must hold one value, not "
-            << v->size();
+  if (values->size() != 1) {
+    ctx.error() << what << " (input " << i << ") must hold one value, not "
+                << values->size();
     return failure();
   }
-  return (*v)[0];
+  return (*values)[0];
+}
+} // namespace
+
+FailureOr<int64_t> NodeContext::constInt(size_t i, const char *what) {
+  return onlyValue(*this, i, what, constInts(i, what));
 }
 
 FailureOr<double> NodeContext::constFloat(size_t i, const char *what) {
-  auto v = constFloats(i, what);
-  if (failed(v))
-    return failure();
-  if (v->size() != 1) {
-    error() << what << " (input " << i << ") must hold one value, not "
-            << v->size();
-    return failure();
-  }
-  return (*v)[0];
+  return onlyValue(*this, i, what, constFloats(i, what));
 }
 
 const onnx::AttributeProto *NodeContext::attr(const std::string &name) const {

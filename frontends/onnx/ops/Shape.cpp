@@ -326,7 +326,7 @@ LogicalResult buildTranspose(NodeContext &ctx) {
 LogicalResult buildConcat(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
-  if (axis < 0 || rank == 0)
+  if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
   std::vector<int64_t> out = ctx.shape(0);
   out[axis] = 0;
