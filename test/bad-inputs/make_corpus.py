@@ -187,6 +187,15 @@ def scatternd_bad_indices() -> onnx.ModelProto:
                  [indices])
 
 
+def gather_elements_wide_indices() -> onnx.ModelProto:
+    """Indices wider than the data off the gather axis: the compiled code
+    read past the data's end."""
+    indices = numpy_helper.from_array(np.zeros((2, 9), np.int64), "indices")
+    return model([helper.make_node("GatherElements", ["x", "indices"], ["y"],
+                                   name="gather", axis=0)],
+                 [tensor("x", [4, 4])], [tensor("y", None)], [indices])
+
+
 def missing_required_input() -> onnx.ModelProto:
     """A Shrink whose one input is the empty name: builders read input 0."""
     return model([helper.make_node("Shrink", [""], ["y"], name="shrink")],
@@ -251,6 +260,8 @@ CORPUS: dict[str, tuple[Callable[[], onnx.ModelProto | bytes], str]] = {
     "conv_transpose_huge_strides.onnx": (conv_transpose_huge_strides, "strides"),
     "pad_int64_min.onnx": (pad_int64_min, "pads"),
     "scatternd_bad_indices.onnx": (scatternd_bad_indices, "indices"),
+    "gather_elements_wide_indices.onnx": (gather_elements_wide_indices,
+                                          "exceed data [4, 4] in dimension 1"),
     "missing_required_input.onnx": (missing_required_input, "('input') is required"),
     "lrn_huge_size.onnx": (lrn_huge_size, "size"),
     "lstm_huge_hidden.onnx": (lstm_huge_hidden, "hidden_size"),
@@ -268,6 +279,7 @@ FUZZ_FINDINGS: dict[str, str] = {
     "fuzz_concat_of_scalars.onnx": "rank 0",
     "fuzz_argmax_of_scalar.onnx": "axis is out of range for rank 0",
     "fuzz_qlinearconv_zero_point_rank.onnx": "w_zero_point (input 5)",
+    "fuzz_gathernd_scalar_indices.onnx": "batch_dims 0 must be in [0, min(",
 }
 
 

@@ -555,11 +555,24 @@ LogicalResult buildGather(NodeContext &ctx) {
   return success();
 }
 
+/// Gather/ScatterElements address the data with the indices' own position
+/// off the axis, so the indices may not be larger there.
+LogicalResult checkOffAxis(NodeContext &ctx, int64_t axis) {
+  const auto &ds = ctx.shape(0), &is = ctx.shape(1);
+  for (size_t i = 0; i < ds.size(); ++i)
+    if (static_cast<int64_t>(i) != axis && is[i] > ds[i])
+      return ctx.error() << "indices " << shapeStr(is) << " exceed data "
+                         << shapeStr(ds) << " in dimension " << i;
+  return success();
+}
+
 LogicalResult buildGatherElements(NodeContext &ctx) {
   int64_t rank = ctx.rank(0);
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
   if (axis < 0 || ctx.rank(1) != rank)
     return ctx.error() << "expects indices of the data's rank and a valid axis";
+  if (failed(checkOffAxis(ctx, axis)))
+    return failure();
   Value data = ctx.value(0);
   int64_t dim = ctx.shape(0)[axis];
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx.b.getContext());
@@ -579,9 +592,20 @@ LogicalResult buildGatherElements(NodeContext &ctx) {
 LogicalResult buildGatherND(NodeContext &ctx) {
   int64_t batchDims = ctx.attrInt("batch_dims", 0);
   const auto &ds = ctx.shape(0), &is = ctx.shape(1);
-  int64_t q = is.size(), k = is.back(), r = ds.size();
-  if (k > r - batchDims)
-    return ctx.error() << "index depth " << k << " exceeds data rank";
+  int64_t q = is.size(), r = ds.size();
+  if (batchDims < 0 || batchDims >= std::min(q, r))
+    return ctx.error() << "batch_dims " << batchDims
+                       << " must be in [0, min(indices rank " << q
+                       << ", data rank " << r << "))";
+  int64_t k = is.back();
+  if (k < 1 || k > r - batchDims)
+    return ctx.error() << "indices " << shapeStr(is)
+                       << " must end in a dimension in [1, " << r - batchDims
+                       << "] (the data's rank less batch_dims)";
+  for (int64_t i = 0; i < batchDims; ++i)
+    if (is[i] != ds[i])
+      return ctx.error() << "indices " << shapeStr(is) << " and data "
+                         << shapeStr(ds) << " differ in batch dimension " << i;
   std::vector<int64_t> out(is.begin(), is.end() - 1);
   out.insert(out.end(), ds.begin() + batchDims + k, ds.end());
   Value data = ctx.value(0), indices = ctx.value(1);
@@ -603,7 +627,6 @@ LogicalResult buildGatherND(NodeContext &ctx) {
           src.push_back(idx[i]);
         return b.create<tensor::ExtractOp>(loc, data, src);
       });
-  (void)r;
   ctx.setOutput(0, r0, ctx.dtype(0));
   return success();
 }
@@ -654,6 +677,8 @@ LogicalResult buildScatterElements(NodeContext &ctx) {
   if (axis < 0 || ctx.shape(1) != ctx.shape(2) || ctx.rank(1) != rank)
     return ctx.error() << "expects indices and updates of one shape, of the "
                           "data's rank";
+  if (failed(checkOffAxis(ctx, axis)))
+    return failure();
   std::string reduction = ctx.attrString("reduction", "none");
   Value indices = ctx.value(1);
   int64_t dim = ctx.shape(0)[axis];
