@@ -2,8 +2,9 @@
 """End-to-end latency: `sparqc run` against onnxruntime on the same ONNX models.
 
 ResNet-18, MobileNetV2 and ResNet-50 from torchvision (seeded random
-weights, batch 1, 224x224) are exported once and run by all, side by side in
-one process tree; IREE too where its venv exists (bench/iree_latency.py). `--simd avx512,avx2` runs sparqc once per SIMD level
+weights, batch 1, 224x224; `--models encoder` adds two transformer blocks of
+128 tokens) are exported once and run by all, side by side in one process
+tree; IREE too where its venv exists (bench/iree_latency.py). `--simd avx512,avx2` runs sparqc once per SIMD level
 (SPARQ_SIMD caps its kernels and JIT code), so one AVX-512 machine measures
 the AVX2 paths too; onnxruntime always runs at the CPU's own level. The CPU's
 model and SIMD flags are printed with the table.
@@ -38,6 +39,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("resnet18", "mobilenet_v2", "resnet50")
+# Also known to --models: "encoder", two BERT-style transformer blocks
+# (d 256, 4 heads, feed-forward 1024, 128 tokens), where the weighted
+# MatMuls, not convolutions, are the work.
+ENCODER_SHAPE = (1, 128, 256)
 SEED = 0
 # Loose on purpose: a check that both ran the same model, not a numerics test.
 CHECK_RTOL, CHECK_ATOL = 1e-2, 1e-3
@@ -57,6 +62,7 @@ import sys, numpy as np
 from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
                                       QuantType, quantize_static)
 seed = int(sys.argv[3])
+shape = tuple(int(d) for d in sys.argv[4].split(","))
 class Reader(CalibrationDataReader):
     def __init__(self): self.i = 0
     def get_next(self):
@@ -64,20 +70,21 @@ class Reader(CalibrationDataReader):
         if self.i > 4:
             return None
         rng = np.random.default_rng(seed + self.i)
-        return {"input": rng.normal(0, 1, (1, 3, 224, 224)).astype(np.float32)}
+        return {"input": rng.normal(0, 1, shape).astype(np.float32)}
 quantize_static(sys.argv[1], sys.argv[2], Reader(), quant_format=QuantFormat.QDQ,
                 per_channel=True, activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8)
 """
 
 
-def quantize_qdq(model: Path, out: Path, seed: int = SEED) -> None:
+def quantize_qdq(model: Path, out: Path, shape: tuple, seed: int = SEED) -> None:
     """onnxruntime's own quantizer: QDQ, uint8 activations per tensor, int8
-    weights per channel, calibrated on 4 seeded random images. In a fresh
-    interpreter: after torch's export, importing the quantizer's onnx here
-    failed."""
+    weights per channel, calibrated on 4 seeded random inputs of `shape`. In
+    a fresh interpreter: after torch's export, importing the quantizer's onnx
+    here failed."""
     proc = subprocess.run([sys.executable, "-c", QUANTIZE, str(model), str(out),
-                           str(seed)], capture_output=True, text=True)
+                           str(seed), ",".join(map(str, shape))],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"quantizing {model.name} failed:\n{proc.stderr[-4000:]}")
 
@@ -99,10 +106,44 @@ def cpu_description() -> str:
     return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(sorted(flags))}"
 
 
+def encoder_module():
+    """Two post-norm transformer blocks written out in plain ops (the ONNX
+    export of nn.TransformerEncoderLayer depends on torch's fast path)."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, d: int = 256, heads: int = 4, ff: int = 1024) -> None:
+            super().__init__()
+            self.heads = heads
+            self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.up, self.down = nn.Linear(d, ff), nn.Linear(ff, d)
+            self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, t, d = x.shape
+            q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads) \
+                .permute(2, 0, 3, 1, 4)
+            att = torch.softmax(q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5, -1)
+            y = (att @ v).transpose(1, 2).reshape(b, t, d)
+            x = self.norm1(x + self.out(y))
+            return self.norm2(x + self.down(torch.relu(self.up(x))))
+
+    return nn.Sequential(Block(), Block())
+
+
 def export(name: str, path: Path) -> np.ndarray:
-    """Exports torchvision `name` to `path`; returns its seeded input."""
+    """Exports torchvision `name` (or the encoder) to `path`; returns its
+    seeded input."""
     import torch
     import torchvision
+
+    if name == "encoder":
+        torch.manual_seed(SEED)
+        x = torch.randn(*ENCODER_SHAPE)
+        torch.onnx.export(encoder_module().eval(), (x,), str(path), input_names=["input"],
+                          output_names=["logits"], opset_version=13)
+        return x.numpy()
 
     builder = getattr(torchvision.models, name)
     torch.manual_seed(SEED)
@@ -225,7 +266,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--repeat", type=int, default=20,
                         help="timed runs per model after one warm-up (default: 20)")
     parser.add_argument("--models", default=",".join(MODELS),
-                        help="comma-separated torchvision models (default: %(default)s)")
+                        help="comma-separated torchvision models, or encoder "
+                             "(default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=1800,
                         help="seconds per sparqc invocation (default: 1800)")
     parser.add_argument("--simd", default="",
@@ -269,8 +311,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             model = work / f"{name}.onnx"
             if name.endswith("-qdq"):
                 fp32 = Path(tmp) / name[:-4] / f"{name[:-4]}.onnx"
-                quantize_qdq(fp32, model)
                 x = np.load(Path(tmp) / name[:-4] / "input.npy")
+                quantize_qdq(fp32, model, x.shape)
             else:
                 x = export(name, model)
             ort_ms, want = time_ort(model, x, args.repeat)

@@ -788,28 +788,31 @@ void rewriteIntConv(linalg::Conv2DNchwFchwOp conv) {
   bool biased = foldSignFlip(conv, call);
   foldInit(conv, out, call, 0.0f, /*takesBias=*/false);
   SmallVector<Value> params;
-  Value weights;
-  bool requantized = false;
-  if (!call.accumulate && (weights = packedIntConvWeights(conv)))
-    requantized = foldRequantize(conv, out, call, params);
-  if (weights && !requantized)
-    weights.getDefiningOp()->erase();
+  // Constant weights are packed now, not on every call.
+  Value weights = packedIntConvWeights(conv);
+  bool requantized =
+      weights && !call.accumulate && foldRequantize(conv, out, call, params);
   auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
   Builder b(conv.getContext());
   SmallVector<TypedAttr> scalars = {b.getI64IntegerAttr(pad.value_or(0)),
                                     b.getI64IntegerAttr(biased)};
   for (int64_t v : {s[0], s[1], d[0], d[1], call.padTop, call.padLeft})
     scalars.push_back(b.getI64IntegerAttr(v));
-  if (requantized) {
-    // The plain weights go when nothing else reads them.
+  // The plain weights go when nothing else reads them.
+  if (weights)
     if (auto get = conv.getInputs()[1].getDefiningOp<memref::GetGlobalOp>())
       call.dead.push_back(get);
+  if (requantized) {
     scalars.push_back(b.getI64IntegerAttr(int64_t(call.lo)));
     scalars.push_back(b.getI64IntegerAttr(int64_t(call.hi)));
     replaceWithCall(
         conv, "sparq_packed_conv2d_nchw_s8s8_requant",
         {call.input, weights, call.output, params[0], params[1], params[2]},
         scalars);
+  } else if (weights) {
+    scalars.push_back(b.getI64IntegerAttr(call.accumulate));
+    replaceWithCall(conv, "sparq_packed_conv2d_nchw_s8s8_i32",
+                    {call.input, weights, out}, scalars);
   } else {
     scalars.push_back(b.getI64IntegerAttr(call.accumulate));
     replaceWithCall(conv, "sparq_conv2d_nchw_s8s8_i32",

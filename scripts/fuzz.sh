@@ -7,9 +7,10 @@
 #      backend test models, a sample of the hostile variants) for --time s.
 # Any crash, sanitizer report, time-out (> 10 s) or allocation over 2 GiB
 # fails the run and leaves its input in build-san/fuzz/crashes/.
-# The mutation seed is fixed (--seed, default 1), so that a commit that does
-# not touch the importer cannot fail CI by drawing other mutations; long runs
-# with fresh seeds are made by hand and recorded in docs/testing.md.
+# The mutation seed is fixed (--seed, default 1) and CI gives --runs, so that
+# CI tries the same inputs on every run of a commit: one that does not touch
+# the importer cannot fail by drawing other mutations. Long runs with fresh
+# seeds are made by hand and recorded in docs/testing.md.
 #   bash scripts/fuzz.sh [--time SECONDS] [--runs N] [--seed N]
 #   (default --time 120 --seed 1; --seed 0 draws one)
 set -uo pipefail
@@ -59,7 +60,8 @@ if ! find "$WORK/hostile" -type f -print0 |
   echo "FAILED: a hostile variant crashed (build-san/fuzz/hostile.log)"
   status=1
 fi
-echo "== libFuzzer: $TIME s from $(ls "$WORK/seeds" | wc -l) seeds, seed $SEED"
+if [ "$RUNS" -ge 0 ]; then BUDGET="$RUNS runs"; else BUDGET="$TIME s"; fi
+echo "== libFuzzer: $BUDGET from $(ls "$WORK/seeds" | wc -l) seeds, seed $SEED"
 if ! "$FUZZ" "${OPTS[@]}" -max_total_time="$TIME" -runs="$RUNS" -seed="$SEED" \
     "$WORK/corpus" "$WORK/seeds" > "$WORK/fuzz.log" 2>&1; then
   tail -60 "$WORK/fuzz.log"

@@ -4,11 +4,16 @@
 # runs under it: the unit tests, lit, a slice of the ONNX conformance list,
 # the bad-input corpus, and the fuzzer (scripts/fuzz.sh). Any sanitizer report
 # fails the run. CI runs it after the release suite.
-#   bash scripts/sanitize.sh [--fuzz-time SECONDS]   (default 120)
+#   bash scripts/sanitize.sh [--fuzz-time SECONDS | --fuzz-runs N]
+#   (default --fuzz-time 120; CI gives --fuzz-runs, so that its fuzzing is
+#   the same inputs on every machine, fast or slow)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_TIME=120
-[ "${1:-}" = "--fuzz-time" ] && FUZZ_TIME="$2"
+FUZZ=(--time 120)
+case "${1:-}" in
+  --fuzz-time) FUZZ=(--time "$2") ;;
+  --fuzz-runs) FUZZ=(--runs "$2") ;;
+esac
 
 missing=()
 for p in clang-19 libclang-rt-19-dev; do
@@ -45,5 +50,5 @@ SLICE='node/test_(conv_with_strides_padding|convtranspose$|averagepool_2d_pads$|
 step "ONNX conformance slice" $PY test/onnx-backend/run_backend.py \
   --jobs "$(nproc)" --timeout 300 --filter "$SLICE"
 step "bad inputs" $PY -m pytest -q -rs test/bad-inputs
-step "fuzzer" bash scripts/fuzz.sh --time "$FUZZ_TIME"
+step "fuzzer" bash scripts/fuzz.sh "${FUZZ[@]}"
 exit $status

@@ -63,6 +63,10 @@ struct GraphValue {
     std::vector<int64_t> shift;
     std::vector<double> scale, bias;
     bool relu = false;
+    /// A MatMul's sums are a 1x1 convolution's, [1, N, 1, M], of its M rows:
+    /// the value is their transpose, of this shape ([..., N]); empty for a
+    /// convolution.
+    std::vector<int64_t> rowsShape;
   };
   std::shared_ptr<const IntegerSums> integerSums;
   /// The output of an Add of two run-time uint8/int8 tensors dequantized
@@ -200,6 +204,11 @@ mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx, mlir::Value input,
 /// to float (zero point, scales, bias). True if built; false if the node is not
 /// of that form (then it is built on floats); failure with an error.
 mlir::FailureOr<bool> buildConvOnIntegers(NodeContext &ctx);
+/// The same for a MatMul or Gemm (transA 0) of dequantized activations per
+/// tensor and constant int8 weights [K, N] (or [N, K] with transB) per
+/// tensor or output column: all rows in one 1x1 int8 convolution, the
+/// bias of a Gemm known at compile time.
+mlir::FailureOr<bool> buildMatMulOnIntegers(NodeContext &ctx);
 /// The DequantizeLinear record of `v` when it dequantizes a run-time uint8
 /// or int8 tensor per tensor with a positive f32 scale (a QDQ model's
 /// activations): ops that commute with dequantizing (max pools) run on the

@@ -360,14 +360,21 @@ void sparq::kernels::qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out,
 
 // x + 128 as uint8 is x's bits with the sign bit flipped: the padding's
 // byte is padValue's flipped, and the input's unless it is biased already.
-void sparq::kernels::qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out,
-                                     int32_t padValue, const ConvParams &p,
-                                     bool biased) {
+void sparq::kernels::qconv2dNchwS8S8Packed(I8x4 *x,
+                                           const formats::ConvWeightsS8 &w,
+                                           I32x4 *out, int32_t padValue,
+                                           const ConvParams &p, bool biased) {
   Sink sink;
   sink.acc = out;
   sink.accumulate = p.accumulate;
-  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), viewOf(packNow(w)), 128,
+  qconv(reinterpret_cast<MemRef<uint8_t, 4> *>(x), w, 128,
         uint8_t(int8_t(padValue)) ^ 0x80, biased ? 0 : 0x80, p, sink);
+}
+
+void sparq::kernels::qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out,
+                                     int32_t padValue, const ConvParams &p,
+                                     bool biased) {
+  qconv2dNchwS8S8Packed(x, viewOf(packNow(w)), out, padValue, p, biased);
 }
 
 void sparq::kernels::qconv2dNchwS8S8Requantized(
@@ -524,6 +531,17 @@ Requantize requantizeOf(MemRef<int32_t, 1> *shift, F32x1 *scale, F32x1 *offset,
                         int64_t lo, int64_t hi) {
   return {shift->data(), scale->data(), offset->data(), float(lo), float(hi)};
 }
+
+/// The view of a blob of packed weights the compiler made; a blob that does
+/// not check out is a compiler bug, reported before anything reads it.
+sparq::formats::ConvWeightsS8 packedWeights(MemRef<uint8_t, 1> *blob) {
+  try {
+    return sparq::formats::viewConvWeightsS8(blob->data(), blob->sizes[0]);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "sparq: %s\n", e.what());
+    std::abort();
+  }
+}
 } // namespace
 
 extern "C" {
@@ -540,9 +558,19 @@ void _mlir_ciface_sparq_conv2d_nchw_s8s8_i32(I8x4 *in, I8x4 *w, I32x4 *out,
 }
 
 // Input, the packed weights (formats/ConvWeightsS8.h, made at compile
-// time), output (bytes), the requantization's shift, scale and offset per
-// output channel; then the padding's value, biased, strides, dilations,
-// padding, and the clamp's bounds.
+// time), output (int32); then as sparq_conv2d_nchw_s8s8_i32.
+void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32(
+    I8x4 *in, MemRef<uint8_t, 1> *blob, I32x4 *out, int64_t padValue,
+    int64_t biased, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+    int64_t pl, int64_t acc) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, 0, 0);
+  qconv2dNchwS8S8Packed(in, packedWeights(blob), out, int32_t(padValue), p,
+                        biased != 0);
+}
+
+// Input, the packed weights, output (bytes), the requantization's shift,
+// scale and offset per output channel; then the padding's value, biased,
+// strides, dilations, padding, and the clamp's bounds.
 void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
     I8x4 *in, MemRef<uint8_t, 1> *blob, I8x4 *out, MemRef<int32_t, 1> *shift,
     F32x1 *scale, F32x1 *offset, int64_t padValue, int64_t biased, int64_t sh,
@@ -550,14 +578,8 @@ void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant(
     int64_t hi) {
   ConvParams p = convParams(sh, sw, dh, dw, pt, pl, 0, 0, 0);
   Requantize r = requantizeOf(shift, scale, offset, lo, hi);
-  sparq::formats::ConvWeightsS8 w;
-  try {
-    w = sparq::formats::viewConvWeightsS8(blob->data(), blob->sizes[0]);
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "sparq: %s\n", e.what());
-    std::abort();
-  }
-  qconv2dNchwS8S8Requantized(in, w, out, int32_t(padValue), p, biased != 0, r);
+  qconv2dNchwS8S8Requantized(in, packedWeights(blob), out, int32_t(padValue), p,
+                             biased != 0, r);
 }
 
 // Input, weights [C, KH, KW], output (bytes), the requantization's shift,
@@ -579,6 +601,8 @@ void sparq::kernels::forEachQuantizedKernel(
     const std::function<void(const char *, void *)> &fn) {
   fn("_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_s8s8_i32));
+  fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32));
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
      reinterpret_cast<void *>(
          &_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant));

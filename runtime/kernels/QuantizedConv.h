@@ -49,6 +49,12 @@ void qconv2dNchwU8S8(U8x4 *x, I8x4 *w, I32x4 *out, int32_t xZero,
 void qconv2dNchwS8S8(I8x4 *x, I8x4 *w, I32x4 *out, int32_t padValue,
                      const ConvParams &p, bool biased = false);
 
+/// qconv2dNchwS8S8 on weights packed already (formats/ConvWeightsS8.h): the
+/// int32 sums of a conv whose output no QuantizeLinear takes (a
+/// MatMulInteger's, ConvInteger's).
+void qconv2dNchwS8S8Packed(I8x4 *x, const formats::ConvWeightsS8 &w, I32x4 *out,
+                           int32_t padValue, const ConvParams &p, bool biased);
+
 /// The requantization that follows a QDQ convolution, per output channel f:
 /// out = round-half-even(clamp(float(sum - shift[f]) * scale[f] + offset[f],
 /// lo, hi)) as a byte (lo and hi integers within uint8's or int8's range).

@@ -375,6 +375,32 @@ func.func @int8_conv_zero_point_padding(%x: memref<1x4x6x6xi8>, %w: memref<8x4x3
 
 // -----
 
+// The same with constant weights (a MatMulInteger's 1x1 conv of its rows,
+// whose sums no QuantizeLinear takes): the weights are packed at compile
+// time into a global of their own, the plain ones go, and the call takes
+// the blob, so nothing is packed per run.
+// CHECK: func.func private @sparq_packed_conv2d_nchw_s8s8_i32(memref<?x?x?x?xi8, strided<[?, ?, ?, ?], offset: ?>>, memref<?xi8, strided<[?], offset: ?>>, memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-NOT: memref.global "private" constant @wm :
+// CHECK: memref.global "private" constant @wm_s8conv : memref<{{[0-9]+}}xi8> = dense<"0x
+// CHECK-NOT: memref.global "private" constant @wm :
+// CHECK-LABEL: func @int8_matmul_packed_weights
+// CHECK-SAME: (%[[X:.*]]: memref<1x8x1x5xi8>, %[[OUT:.*]]: memref<1x6x1x5xi32>)
+// CHECK-NOT: linalg.
+// CHECK: %[[BLOB:.*]] = memref.get_global @wm_s8conv
+// CHECK: call @sparq_packed_conv2d_nchw_s8s8_i32(%{{.*}}, %{{.*}}, %{{.*}}, %c0_i64, %c0_i64{{.*}})
+// CHECK-NOT: linalg.
+memref.global "private" constant @wm : memref<6x8x1x1xi8> = dense<-7> {alignment = 64 : i64}
+func.func @int8_matmul_packed_weights(%x: memref<1x8x1x5xi8>, %out: memref<1x6x1x5xi32>) {
+  %zero = arith.constant 0 : i32
+  %w = memref.get_global @wm : memref<6x8x1x1xi8>
+  linalg.fill ins(%zero : i32) outs(%out : memref<1x6x1x5xi32>)
+  linalg.conv_2d_nchw_fchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x8x1x5xi8>, memref<6x8x1x1xi8>) outs(%out : memref<1x6x1x5xi32>)
+  return
+}
+
+// -----
+
 // A QDQ convolution as the import writes it, bufferized: the uint8
 // activations' sign flip (to int8) into a temporary, padded with the zero
 // point, the int8 conv into int32 sums, then the requantization to uint8

@@ -280,6 +280,7 @@ FUZZ_FINDINGS: dict[str, str] = {
     "fuzz_argmax_of_scalar.onnx": "axis is out of range for rank 0",
     "fuzz_qlinearconv_zero_point_rank.onnx": "w_zero_point (input 5)",
     "fuzz_gathernd_scalar_indices.onnx": "batch_dims 0 must be in [0, min(",
+    "fuzz_resize_wide_nearest.onnx": "needs resize tables past 2^22 entries",
 }
 
 

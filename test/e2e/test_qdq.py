@@ -111,6 +111,18 @@ def output_step(model: onnx.ModelProto) -> float:
     pytest.fail("the quantizer left the output without a DequantizeLinear")
 
 
+def weight_formats(sparqc: Path, model: Path, tmp_path: Path, ops: tuple) -> list:
+    """The report's weight formats of the layers of `ops`, in order."""
+    report = tmp_path / "report.json"
+    rep = subprocess.run([str(sparqc), "report", str(model), "--json", str(report)],
+                         capture_output=True, text=True, timeout=600)
+    assert rep.returncode == 0, rep.stderr
+    layers = json.loads(report.read_text())
+    layers = layers["layers"] if isinstance(layers, dict) else layers
+    return [w["format"] for layer in layers if layer["op"] in ops
+            for w in layer.get("weights", [])]
+
+
 def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
     qdq, x = quantized_model(tmp_path)
     np.save(tmp_path / "x.npy", x)
@@ -131,31 +143,27 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     # Most outputs agree exactly: only roundings at a tie may differ.
     assert (steps < 0.5).mean() >= 0.9
 
-    # Every Conv ran on an int8 kernel (the depthwise one on its own), and
-    # the report says int8.
+    # Every Conv ran on an int8 kernel (the depthwise one on its own), the
+    # fc's Gemm too (a 1x1 convolution of its rows), and the report says int8.
     convs = sum(n.op_type == "Conv" for n in onnx.load(str(qdq)).graph.node)
+    gemms = sum(n.op_type == "Gemm" for n in onnx.load(str(qdq)).graph.node)
     llvm = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
                            "--emit", "llvm"], capture_output=True, text=True, timeout=600)
     assert llvm.returncode == 0, llvm.stderr
-    # Each Conv's output goes to a QuantizeLinear: the kernel requantizes it
-    # in its epilogue (uint8 out), reading weights packed at compile time.
-    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == convs - 1 == 4
+    # Each Conv's and the Gemm's output goes to a QuantizeLinear: the kernel
+    # requantizes it in its epilogue (uint8 out), reading weights packed at
+    # compile time.
+    assert gemms == 1
+    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == \
+        convs - 1 + gemms == 5
     assert llvm.stdout.count("call @sparq_depthwise_nchw_s8s8_requant") == 1
-    assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm.stdout
+    assert "_s8s8_i32" not in llvm.stdout
     # The max pool runs on the uint8 activations, the residual Add (+ ReLU)
     # on bytes: no float tensor between the layers.
     assert llvm.stdout.count("call @sparq_maxpool2d_nchw_u8") == 1
     assert llvm.stdout.count("call @sparq_qadd_i8") == 1
     assert "call @sparq_maxpool2d_nchw_f32" not in llvm.stdout
-    report = tmp_path / "report.json"
-    rep = subprocess.run([str(sparqc), "report", str(qdq), "--json", str(report)],
-                         capture_output=True, text=True, timeout=600)
-    assert rep.returncode == 0, rep.stderr
-    layers = json.loads(report.read_text())
-    layers = layers["layers"] if isinstance(layers, dict) else layers
-    formats = [w["format"] for layer in layers if layer["op"] == "Conv"
-               for w in layer.get("weights", [])]
-    assert formats == ["int8/ch (QDQ)"] * 5, formats
+    assert weight_formats(sparqc, qdq, tmp_path, ("Conv",)) == ["int8/ch (QDQ)"] * 5
 
 
 def test_qdq_add_relu_on_bytes_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
@@ -276,7 +284,9 @@ def test_qlinear_forms_on_the_int8_kernel(sparqc: Path, tmp_path: Path,
     assert llvm.returncode == 0, llvm.stderr
     if integer:
         np.testing.assert_array_equal(got, sums)
-        assert llvm.stdout.count("call @sparq_conv2d_nchw_s8s8_i32") == 1
+        # Its weights packed at compile time, not on every call.
+        assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_i32") == 1
+        assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm.stdout
         return
     assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == 1
     proc = subprocess.run([str(VENV_PY), "-c", RUN_ORT, str(path), str(tmp_path / "x.npy"),
@@ -289,3 +299,130 @@ def test_qlinear_forms_on_the_int8_kernel(sparqc: Path, tmp_path: Path,
     assert (got == want).mean() >= 0.95
     # Not all saturated: the test means something.
     assert 0.2 < ((got > 7) & (got < 255)).mean()
+
+
+class SmallMLP(nn.Module):
+    """A MatMul on 3-D activations (a Linear of [B, T, C], exported as
+    MatMul + Add), then Gemms (Linears on rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(40, 64)
+        self.b = nn.Linear(64, 48)
+        self.c = nn.Linear(48, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.a(x)).reshape(-1, 64)
+        return self.c(torch.relu(self.b(y)))
+
+
+def exported_mlp(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    fp32 = tmp_path / "mlp.onnx"
+    torch.onnx.export(SmallMLP().eval(), (torch.randn(2, 5, 40),), str(fp32),
+                      input_names=["x"], output_names=["y"], opset_version=13)
+    return fp32
+
+
+def run_both(sparqc: Path, model: Path, x: np.ndarray, tmp_path: Path) -> tuple:
+    """sparqc's and onnxruntime's outputs, and sparqc's kernel calls."""
+    np.save(tmp_path / "x.npy", x)
+    proc = subprocess.run([str(VENV_PY), "-c", RUN_ORT, str(model), str(tmp_path / "x.npy"),
+                           str(tmp_path / "ort.npy")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    args = [str(sparqc), "run", str(model), "-i", f"x={tmp_path / 'x.npy'}"]
+    run = subprocess.run(args + ["-o", str(tmp_path / "out")], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    llvm = subprocess.run(args + ["--emit", "llvm"], capture_output=True, text=True,
+                          timeout=600)
+    assert llvm.returncode == 0, llvm.stderr
+    return np.load(tmp_path / "out" / "y.npy"), np.load(tmp_path / "ort.npy"), llvm.stdout
+
+
+def test_qdq_matmul_and_gemm_on_integer_kernels(sparqc: Path, tmp_path: Path) -> None:
+    """onnxruntime's static QDQ quantizer on Linears: the MatMul and the
+    Gemms multiply the bytes on the int8 kernel (every row of the batch in
+    one GEMM) and requantize in its epilogue; outputs within one step of
+    onnxruntime's."""
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(1).normal(0, 1, (8, 2, 5, 40)).astype(np.float32))
+    qdq = tmp_path / "mlp_qdq.onnx"
+    quantize = QUANTIZE.replace('calib[self.i - 1:self.i]', 'calib[self.i - 1]')
+    proc = subprocess.run([str(VENV_PY), "-c", quantize, str(exported_mlp(tmp_path)),
+                           str(qdq), str(calib)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    x = np.random.default_rng(2).normal(0, 1, (2, 5, 40)).astype(np.float32)
+    got, want, llvm = run_both(sparqc, qdq, x, tmp_path)
+    assert got.shape == want.shape == (10, 10)
+    steps = np.abs(got - want) / output_step(onnx.load(str(qdq)))
+    assert steps.max() <= 1.0 + 1e-3, f"{steps.max():.2f} quantization steps off"
+    assert (steps < 0.5).mean() >= 0.9
+    ops = [n.op_type for n in onnx.load(str(qdq)).graph.node]
+    assert ops.count("MatMul") == 1 and ops.count("Gemm") == 2
+    # Each output goes to a QuantizeLinear (the quantizer puts the MatMul's
+    # bias Add after one): all three requantize in the kernel.
+    assert llvm.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == 3
+    assert "_s8s8_i32" not in llvm
+    assert "@sparq_dense_gemm" not in llvm and "@sparq_packed_linear" not in llvm
+    assert weight_formats(sparqc, qdq, tmp_path, ("MatMul", "Gemm")) == \
+        ["int8/ch (QDQ)"] * 3
+
+
+QUANTIZE_DYNAMIC = """
+import sys
+from onnxruntime.quantization import QuantType, quantize_dynamic
+quantize_dynamic(sys.argv[1], sys.argv[2], weight_type=QuantType.QInt8)
+"""
+
+
+def test_dynamic_quantized_matmul_integer_on_the_int8_kernel(sparqc: Path,
+                                                           tmp_path: Path) -> None:
+    """onnxruntime's dynamic quantizer (DynamicQuantizeLinear -> MatMulInteger,
+    a zero point known only at run time): each MatMulInteger on the int8
+    kernel, the outputs onnxruntime's."""
+    dyn = tmp_path / "mlp_dyn.onnx"
+    proc = subprocess.run([str(VENV_PY), "-c", QUANTIZE_DYNAMIC, str(exported_mlp(tmp_path)),
+                           str(dyn)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    x = np.random.default_rng(3).normal(0, 1, (2, 5, 40)).astype(np.float32)
+    got, want, llvm = run_both(sparqc, dyn, x, tmp_path)
+    assert got.shape == want.shape == (10, 10)
+    # Integer sums are exact; the float steps around them round alike.
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    count = [n.op_type for n in onnx.load(str(dyn)).graph.node].count("MatMulInteger")
+    assert count == 3
+    assert llvm.count("call @sparq_packed_conv2d_nchw_s8s8_i32") == count
+    assert "call @sparq_conv2d_nchw_s8s8_i32" not in llvm
+
+
+def test_qlinear_matmul_on_the_int8_kernel(sparqc: Path, tmp_path: Path) -> None:
+    """QLinearMatMul of uint8 rows [2, 3, 37] and constant int8 weights per
+    column: one requantizing call; onnxruntime's bytes within one step."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(6)
+    values = {"as": np.array(0.02, np.float32), "az": np.array(118, np.uint8),
+              "w": rng.integers(-127, 128, (37, 21)).astype(np.int8),
+              "ws": rng.uniform(0.002, 0.01, 21).astype(np.float32),
+              "wz": np.zeros(21, np.int8), "ys": np.array(0.25, np.float32),
+              "yz": np.array(131, np.uint8)}
+    node = helper.make_node("QLinearMatMul",
+                            ["x", "as", "az", "w", "ws", "wz", "ys", "yz"], ["y"])
+    graph = helper.make_graph(
+        [node], "qlinear_matmul",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 3, 37])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+        [numpy_helper.from_array(v, k) for k, v in values.items()])
+    path = tmp_path / "qlinear_matmul.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(path))
+    x = rng.integers(0, 256, (2, 3, 37)).astype(np.uint8)
+    got, want, llvm = run_both(sparqc, path, x, tmp_path)
+    got, want = got.astype(np.int64), want.astype(np.int64)
+    assert got.shape == want.shape == (2, 3, 21)
+    assert np.abs(got - want).max() <= 1
+    assert (got == want).mean() >= 0.95
+    assert 0.2 < ((got > 0) & (got < 255)).mean()
+    assert llvm.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == 1

@@ -483,6 +483,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_packed_linear_f32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_f32",
       "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
+      "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
       "_mlir_ciface_sparq_depthwise_nchw_s8s8_requant",
       "_mlir_ciface_sparq_maxpool2d_nchw_u8",

@@ -504,6 +504,11 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
 LogicalResult buildMatMul(NodeContext &ctx) {
   if (ctx.dtype(0) != ctx.dtype(1))
     return ctx.error() << "expects operands of one element type";
+  auto onIntegers = buildMatMulOnIntegers(ctx);
+  if (failed(onIntegers))
+    return failure();
+  if (*onIntegers)
+    return success();
   auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1),
                        ctx.dtype(1) == io::DType::F32 ? ctx.constant(1)
                                                       : nullptr);
@@ -517,6 +522,11 @@ LogicalResult buildGemm(NodeContext &ctx) {
   if (ctx.rank(0) != 2 || ctx.rank(1) != 2)
     return ctx.error() << "expects 2-D A and B, got " << shapeStr(ctx.shape(0))
                        << " and " << shapeStr(ctx.shape(1));
+  auto onIntegers = buildMatMulOnIntegers(ctx);
+  if (failed(onIntegers))
+    return failure();
+  if (*onIntegers)
+    return success();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   double alpha = ctx.attrFloat("alpha", 1), beta = ctx.attrFloat("beta", 1);

@@ -236,6 +236,67 @@ FailureOr<IntConv> buildIntConv(NodeContext &ctx, Value x, io::DType xt,
   return conv;
 }
 
+/// The M rows of x[..., K] as the input of a 1x1 convolution, [1, K, 1, M]:
+/// the int8 convolution kernel then multiplies every row in one GEMM whose
+/// columns are the rows.
+Value rowsAsColumns(NodeContext &ctx, Value x, int64_t m, int64_t k) {
+  x = reshapeTensor(ctx.b, ctx.loc, x, {m, k});
+  x = transposeTensor(ctx.b, ctx.loc, x, {1, 0});
+  return reshapeTensor(ctx.b, ctx.loc, x, {1, k, 1, m});
+}
+
+/// The inverse, for a result [1, N, 1, M]: the rows [..., N] of `shape`.
+Value columnsAsRows(NodeContext &ctx, Value y, ArrayRef<int64_t> shape) {
+  int64_t n = shape.back(), m = numElements(shape) / std::max<int64_t>(n, 1);
+  y = reshapeTensor(ctx.b, ctx.loc, y, {n, m});
+  y = transposeTensor(ctx.b, ctx.loc, y, {1, 0});
+  return reshapeTensor(ctx.b, ctx.loc, y, shape);
+}
+
+/// The IntConv of run-time uint8/int8 rows x[..., K] (zero point `xZero`
+/// per tensor) times constant int8 weights `wt` [N, K] (zero points 0): a
+/// 1x1 convolution over the rows, acc [1, N, 1, M].
+FailureOr<IntConv> buildIntMatmul(NodeContext &ctx, Value x, io::DType xt,
+                                  int64_t xZero, io::HostTensor wt) {
+  auto xs = cast<RankedTensorType>(x.getType()).getShape();
+  int64_t n = wt.shape[0], k = wt.shape[1];
+  int64_t m = numElements(xs) / std::max<int64_t>(k, 1);
+  wt.shape = {n, k, 1, 1};
+  return buildIntConv(ctx, rowsAsColumns(ctx, x, m, k), xt, xZero, wt);
+}
+
+/// float(acc - shift[f]) * scale[f] (+ bias[f]) for int32 sums acc[N, F,
+/// H, W]; `bias` is null or [1, F, 1, 1].
+Value sumsToFloat(NodeContext &ctx, Value acc,
+                  const std::vector<int64_t> &shift,
+                  const std::vector<double> &scale, Value bias) {
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  int64_t f = int64_t(shift.size());
+  std::vector<double> scale32(f);
+  for (int64_t fi = 0; fi < f; ++fi)
+    scale32[fi] = double(float(scale[fi]));
+  SmallVector<Value> ins = {
+      acc,
+      materializeConstant(b, loc,
+                          hostFromInts(io::DType::I32, {1, f, 1, 1}, shift)),
+      materializeConstant(
+          b, loc, hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale32))};
+  if (bias)
+    ins.push_back(bias);
+  Type f32 = b.getF32Type();
+  auto shape = cast<RankedTensorType>(acc.getType()).getShape();
+  return buildElementwise(
+      b, loc, ins, shape, f32, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
+        Value r = nb.create<arith::MulFOp>(
+            nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
+        if (a.size() > 3)
+          r = nb.create<arith::AddFOp>(nl, r, a[3]);
+        return r;
+      });
+}
+
 /// The report's line for int8 weights with `scales` scales.
 IntegerWeight integerWeightReport(const io::HostTensor &wq, int64_t scales,
                                   const char *form) {
@@ -285,10 +346,11 @@ bool requantizeSums(NodeContext &ctx, io::DType outType) {
     scale[c] = double(float(sums->scale[c] / yScale));
     offset[c] = double(float(sums->bias[c] / yScale + double(zero)));
   }
-  ctx.setOutput(0,
-                buildRequantize(ctx, sums->acc, sums->shift, scale, offset, lo,
-                                hi, outType),
-                outType);
+  Value y = buildRequantize(ctx, sums->acc, sums->shift, scale, offset, lo, hi,
+                            outType);
+  if (!sums->rowsShape.empty())
+    y = columnsAsRows(ctx, y, sums->rowsShape);
+  ctx.setOutput(0, y, outType);
   return true;
 }
 
@@ -561,7 +623,80 @@ FailureOr<Value> integerMatmul(NodeContext &ctx, size_t a, size_t azp,
   return buildNumpyMatmul(ctx, a32, b32);
 }
 
+/// The constant int8 matrix B (input `bAt`, [K, N], zero points 0 at
+/// `bZeroAt`) that run-time uint8/int8 rows A (input 0, [..., K]) multiply,
+/// for the int8 kernel; null when the node is not of that form.
+const io::HostTensor *kernelWeights(NodeContext &ctx, size_t bAt,
+                                    size_t bZeroAt) {
+  const io::HostTensor *wq = ctx.constant(bAt);
+  io::DType xt = ctx.dtype(0);
+  if ((xt != io::DType::U8 && xt != io::DType::I8) || ctx.constant(0) ||
+      ctx.rank(0) < 1 || numElements(ctx.shape(0)) < 1 || !wq ||
+      wq->dtype != io::DType::I8 || wq->shape.size() != 2 ||
+      wq->shape[0] != ctx.shape(0).back() || wq->shape[1] < 1 ||
+      (ctx.hasInput(bZeroAt) &&
+       (!ctx.constant(bZeroAt) || !allZero(ctx.constant(bZeroAt)))))
+    return nullptr;
+  return wq;
+}
+
+/// MatMulInteger on the int8 kernel: B a constant int8 matrix with zero
+/// points 0, A's zero point one value (constant, or computed at run time
+/// as DynamicQuantizeLinear makes it). False when not of that form.
+FailureOr<bool> matMulIntegerOnKernel(NodeContext &ctx) {
+  const io::HostTensor *wq = kernelWeights(ctx, 1, 3);
+  io::DType xt = ctx.dtype(0);
+  if (!wq || (ctx.hasInput(2) &&
+              (numElements(ctx.shape(2)) != 1 || ctx.dtype(2) != xt)))
+    return false;
+  const io::HostTensor *az = ctx.hasInput(2) ? ctx.constant(2) : nullptr;
+  bool runTimeZero = ctx.hasInput(2) && !az;
+  auto conv = buildIntMatmul(ctx, ctx.value(0), xt, az ? hostToInts(*az)[0] : 0,
+                             transposed2d(*wq));
+  if (failed(conv))
+    return failure();
+  OpBuilder &b = ctx.b;
+  Location loc = ctx.loc;
+  int64_t k = wq->shape[0], n = wq->shape[1];
+  std::vector<int64_t> q = hostToInts(*wq), colSum(n, 0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      colSum[j] += q[i * n + j];
+  auto column = [&](const std::vector<int64_t> &v) {
+    return materializeConstant(b, loc,
+                               hostFromInts(io::DType::I32, {1, n, 1, 1}, v));
+  };
+  // acc - shift, less zero * sum w where the zero point comes at run time.
+  SmallVector<Value> ins = {conv->acc, column(conv->shift)};
+  if (runTimeZero) {
+    ins.push_back(reshapeTensor(b, loc, ctx.value(2), {}));
+    ins.push_back(column(colSum));
+  }
+  auto shape = cast<RankedTensorType>(conv->acc.getType()).getShape();
+  Value y = buildElementwise(
+      b, loc, ins, shape, b.getI32Type(),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
+        if (a.size() > 2) {
+          Value z = castScalar(nb, nl, a[2], xt, io::DType::I32);
+          v = nb.create<arith::SubIOp>(nl, v,
+                                       nb.create<arith::MulIOp>(nl, z, a[3]));
+        }
+        return v;
+      });
+  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
+  rows.push_back(n);
+  ctx.setOutput(0, columnsAsRows(ctx, y, rows), io::DType::I32);
+  ctx.integerWeight = integerWeightReport(*wq, 1, "MatMulInteger");
+  return true;
+}
+
 LogicalResult buildMatMulInteger(NodeContext &ctx) {
+  auto onKernel = matMulIntegerOnKernel(ctx);
+  if (failed(onKernel))
+    return failure();
+  if (*onKernel)
+    return success();
   auto r = integerMatmul(ctx, 0, 2, 1, 3);
   if (failed(r))
     return failure();
@@ -669,8 +804,51 @@ Value requantize(NodeContext &ctx, Value acc, ArrayRef<Value> scales,
       });
 }
 
+/// QLinearMatMul on the int8 kernel, requantizing in its epilogue: B a
+/// constant int8 matrix with zero points 0, its scale per tensor or column,
+/// A's and y's scales and zero points constants per tensor. False when the
+/// node is not of that form.
+FailureOr<bool> qlinearMatMulOnKernel(NodeContext &ctx) {
+  const io::HostTensor *wq = kernelWeights(ctx, 3, 5);
+  const io::HostTensor *as = ctx.constant(1), *az = ctx.constant(2),
+                       *bs = ctx.constant(4), *ys = ctx.constant(6),
+                       *yz = ctx.constant(7);
+  io::DType yt = ctx.dtype(7);
+  if (!wq || !as || !az || !bs || !ys || !yz ||
+      (yt != io::DType::U8 && yt != io::DType::I8) ||
+      numElements(as->shape) != 1 || numElements(az->shape) != 1 ||
+      numElements(ys->shape) != 1 || numElements(yz->shape) != 1)
+    return false;
+  int64_t n = wq->shape[1], ns = numElements(bs->shape);
+  double aScale = hostToDoubles(*as)[0], yScale = hostToDoubles(*ys)[0];
+  if ((ns != 1 && ns != n) || !(yScale > 0) || !std::isfinite(yScale))
+    return false;
+  auto conv = buildIntMatmul(ctx, ctx.value(0), ctx.dtype(0),
+                             hostToInts(*az)[0], transposed2d(*wq));
+  if (failed(conv))
+    return failure();
+  std::vector<double> bScale = hostToDoubles(*bs), scale(n), offset(n);
+  for (int64_t j = 0; j < n; ++j) {
+    scale[j] = double(float(aScale * bScale[ns == 1 ? 0 : j] / yScale));
+    offset[j] = double(hostToInts(*yz)[0]);
+  }
+  auto [lo, hi] = rangeOf(yt);
+  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
+  rows.push_back(n);
+  Value y =
+      buildRequantize(ctx, conv->acc, conv->shift, scale, offset, lo, hi, yt);
+  ctx.setOutput(0, columnsAsRows(ctx, y, rows), yt);
+  ctx.integerWeight = integerWeightReport(*wq, ns, "QLinearMatMul");
+  return true;
+}
+
 LogicalResult buildQLinearMatMul(NodeContext &ctx) {
   // a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+  auto onKernel = qlinearMatMulOnKernel(ctx);
+  if (failed(onKernel))
+    return failure();
+  if (*onKernel)
+    return success();
   auto acc = integerMatmul(ctx, 0, 2, 3, 5);
   if (failed(acc))
     return failure();
@@ -875,37 +1053,18 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   auto conv = buildIntConv(ctx, xd->source->value, xt, xZero, *wq);
   if (failed(conv))
     return failure();
-  OpBuilder &b = ctx.b;
-  Location loc = ctx.loc;
-  Type f32 = b.getF32Type();
   Value acc = conv->acc;
   const std::vector<int64_t> &shift = conv->shift;
   // sum (x - z) * w = acc - shift per output channel; then the scales and
   // the bias, in float.
   std::vector<double> scale(f);
   for (int64_t fi = 0; fi < f; ++fi)
-    scale[fi] = double(float(xScale * wScale[ns == 1 ? 0 : fi]));
-  auto channelConstant = [&](io::HostTensor t) {
-    return materializeConstant(b, loc, t);
-  };
-  Value shiftV =
-      channelConstant(hostFromInts(io::DType::I32, {1, f, 1, 1}, shift));
-  Value scaleV =
-      channelConstant(hostFromDoubles(io::DType::F32, {1, f, 1, 1}, scale));
-  SmallVector<Value> ins = {acc, shiftV, scaleV};
-  if (ctx.hasInput(2))
-    ins.push_back(reshapeTensor(b, loc, ctx.value(2), {1, f, 1, 1}));
-  auto outShape = cast<RankedTensorType>(acc.getType()).getShape();
+    scale[fi] = xScale * wScale[ns == 1 ? 0 : fi];
   Value y =
-      buildElementwise(b, loc, ins, outShape, f32,
-                       [&](OpBuilder &nb, Location nl, ValueRange a) {
-                         Value v = nb.create<arith::SubIOp>(nl, a[0], a[1]);
-                         Value r = nb.create<arith::MulFOp>(
-                             nl, nb.create<arith::SIToFPOp>(nl, f32, v), a[2]);
-                         if (a.size() > 3)
-                           r = nb.create<arith::AddFOp>(nl, r, a[3]);
-                         return r;
-                       });
+      sumsToFloat(ctx, acc, shift, scale,
+                  ctx.hasInput(2) ? reshapeTensor(ctx.b, ctx.loc, ctx.value(2),
+                                                  {1, f, 1, 1})
+                                  : Value());
   ctx.setOutput(0, y, io::DType::F32);
   std::optional<std::vector<double>> bias;
   if (ctx.hasInput(2))
@@ -914,12 +1073,72 @@ FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
     auto sums = std::make_shared<GraphValue::IntegerSums>();
     sums->acc = acc;
     sums->shift = shift;
-    sums->scale.assign(f, 0.0);
-    for (int64_t fi = 0; fi < f; ++fi)
-      sums->scale[fi] = xScale * wScale[ns == 1 ? 0 : fi];
+    sums->scale = scale;
     sums->bias = bias ? *bias : std::vector<double>(f, 0.0);
     ctx.results()[0].integerSums = std::move(sums);
   }
+  ctx.integerWeight = integerWeightReport(*wq, ns, "QDQ");
+  return true;
+}
+
+FailureOr<bool> onnx_import::buildMatMulOnIntegers(NodeContext &ctx) {
+  bool gemm = ctx.node.op_type() == "Gemm";
+  if (ctx.numInputs() < 2 || !ctx.hasInput(0) || !ctx.hasInput(1) ||
+      ctx.rank(1) != 2 || ctx.rank(0) < (gemm ? 2 : 1) ||
+      (gemm && (ctx.rank(0) != 2 || ctx.attrInt("transA", 0) != 0)))
+    return false;
+  // Activations per tensor, uint8 or int8, computed at run time.
+  const GraphValue::Dequantized *xd = perTensorDequantized(ctx.input(0));
+  const GraphValue::Dequantized *wd = ctx.input(1).dequantized.get();
+  if (!xd || !wd)
+    return false;
+  // Weights int8, constant, symmetric, per tensor or per output column.
+  bool tb = gemm && ctx.attrInt("transB", 0);
+  const io::HostTensor *wq = wd->source->constant.get();
+  if (!wq || wq->dtype != io::DType::I8 || wq->shape.size() != 2 ||
+      !allZero(wd->zeroPoint.get()) || wd->scale->dtype != io::DType::F32)
+    return false;
+  int64_t k = ctx.shape(0).back(), n = wq->shape[tb ? 0 : 1];
+  int64_t ns = numElements(wd->scale->shape);
+  if (wq->shape[tb ? 1 : 0] != k || n < 1 || numElements(ctx.shape(0)) < 1 ||
+      (ns != 1 && (ns != n || wd->axis != (tb ? 0 : 1))))
+    return false;
+  // A Gemm's alpha scales, and its C, known now, is a bias per column.
+  double alpha = gemm ? ctx.attrFloat("alpha", 1) : 1.0;
+  double beta = gemm ? ctx.attrFloat("beta", 1) : 0.0;
+  std::vector<double> bias(n, 0.0);
+  if (gemm && ctx.hasInput(2) && beta != 0) {
+    auto c = knownFloats(ctx.input(2));
+    const std::vector<int64_t> &cs = ctx.shape(2);
+    if (!c || int64_t(c->size()) != n ||
+        !(cs == std::vector<int64_t>{n} || cs == std::vector<int64_t>{1, n}))
+      return false;
+    for (int64_t j = 0; j < n; ++j)
+      bias[j] = beta * (*c)[j];
+  }
+  std::vector<double> wScale = hostToDoubles(*wd->scale);
+  double xScale = hostToDoubles(*xd->scale)[0];
+  int64_t xZero = xd->zeroPoint ? hostToInts(*xd->zeroPoint)[0] : 0;
+  auto conv = buildIntMatmul(ctx, xd->source->value, xd->source->dtype, xZero,
+                             tb ? *wq : transposed2d(*wq));
+  if (failed(conv))
+    return failure();
+  std::vector<double> scale(n);
+  for (int64_t j = 0; j < n; ++j)
+    scale[j] = alpha * xScale * wScale[ns == 1 ? 0 : j];
+  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
+  rows.push_back(n);
+  Value biasV = materializeConstant(
+      ctx.b, ctx.loc, hostFromDoubles(io::DType::F32, {1, n, 1, 1}, bias));
+  Value y = sumsToFloat(ctx, conv->acc, conv->shift, scale, biasV);
+  ctx.setOutput(0, columnsAsRows(ctx, y, rows), io::DType::F32);
+  auto sums = std::make_shared<GraphValue::IntegerSums>();
+  sums->acc = conv->acc;
+  sums->shift = conv->shift;
+  sums->scale = scale;
+  sums->bias = bias;
+  sums->rowsShape = rows;
+  ctx.results()[0].integerSums = std::move(sums);
   ctx.integerWeight = integerWeightReport(*wq, ns, "QDQ");
   return true;
 }

@@ -162,15 +162,23 @@ LogicalResult buildResizeCore(NodeContext &ctx, const ResizeAttrs &a,
   // Resized axes get tap tables; the others read the loop index directly.
   std::vector<int64_t> axes;
   std::vector<AxisTaps> taps;
+  // The tables are constants of the module, an index (and a weight) per
+  // output and tap: bounded, so that an absurd size is an error, not
+  // hundreds of megabytes of constants. 2^22 entries hold a 4K image's
+  // bicubic tables more than a hundred times over.
+  int64_t perOutput = (a.mode == "nearest"  ? 1
+                       : a.mode == "linear" ? 4
+                                            : 8) +
+                      (a.transform == "tf_crop_and_resize");
+  int64_t entries = 0;
   for (int64_t i = 0; i < rank; ++i) {
     if (outShape[i] == in[i] && scales[i] == 1.0 &&
         a.transform != "tf_crop_and_resize")
       continue;
-    // Tabulated per output index: an absurd size is an error, not a loop of
-    // 2^31 steps. 2^24 outputs along one axis is past any real image.
-    if (outShape[i] > (int64_t(1) << 24))
+    entries += std::min<int64_t>(outShape[i], int64_t(1) << 40) * perOutput;
+    if (entries > (int64_t(1) << 22))
       return ctx.error() << "output size " << outShape[i] << " of axis " << i
-                         << " is past 2^24";
+                         << " needs resize tables past 2^22 entries";
     double rs = roi.empty() ? 0 : roi[i], re = roi.empty() ? 1 : roi[rank + i];
     axes.push_back(i);
     taps.push_back(axisTaps(a, in[i], outShape[i], scales[i], rs, re));
