@@ -15,6 +15,7 @@
 
 #include "passes/Passes.h"
 #include "runtime/formats/ConvWeightsS8.h"
+#include "runtime/kernels/DenseGemm.h"
 
 #include "mlir/Analysis/FlatLinearValueConstraints.h"
 #include "mlir/IR/Matchers.h"
@@ -1042,8 +1043,51 @@ void rewriteQuantizedAdd(linalg::GenericOp gen) {
                    b.getI64IntegerAttr(bounds[1])});
 }
 
-/// C += A * B^T: a packed linear call when B is packed, else the dense
-/// matmul on a transposed view of B (sgemm reads it transposed).
+/// A constant f32 global B [N, K] read by `op` as a copy transposed at
+/// compile time, [K, N], in a global of its own, read before `op`; null when
+/// B is not such a global.
+Value transposedConstant(Value bm, Operation *op) {
+  auto get = bm.getDefiningOp<memref::GetGlobalOp>();
+  auto module = op->getParentOfType<ModuleOp>();
+  auto global =
+      get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
+  auto values =
+      global && global.getConstant()
+          ? dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())
+          : DenseElementsAttr();
+  auto type = cast<MemRefType>(bm.getType());
+  if (!values || !values.getElementType().isF32() || !type.hasStaticShape() ||
+      type.getRank() != 2 || !type.getLayout().isIdentity())
+    return {};
+  int64_t n = type.getShape()[0], k = type.getShape()[1];
+  std::vector<float> t(n * k);
+  if (!values.isSplat()) {
+    auto in = values.getValues<float>();
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t p = 0; p < k; ++p)
+        t[p * n + j] = in[j * k + p];
+  } else {
+    std::fill(t.begin(), t.end(), values.getSplatValue<float>());
+  }
+  auto tType = MemRefType::get({k, n}, type.getElementType());
+  auto data = DenseElementsAttr::get(
+      RankedTensorType::get(tType.getShape(), tType.getElementType()),
+      ArrayRef<float>(t));
+  OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+  std::string name = (global.getSymName() + "_kn").str();
+  for (int i = 0; module.lookupSymbol(name); ++i)
+    name = (global.getSymName() + "_kn" + Twine(i)).str();
+  auto kn = mb.create<memref::GlobalOp>(
+      op->getLoc(), name, mb.getStringAttr("private"), tType, data,
+      /*constant=*/true, mb.getI64IntegerAttr(64));
+  OpBuilder b(op);
+  return b.create<memref::GetGlobalOp>(op->getLoc(), tType, kn.getSymName());
+}
+
+/// C += A * B^T: a packed linear call when B is packed. Else the dense
+/// matmul: on a transposed view of B for a few rows (GEMVs on B's rows),
+/// on B transposed at compile time for more when B is a constant (the
+/// kernel would transpose it on every call), else on the view.
 void rewriteMatmulTransposeB(Operation *op) {
   Value a = op->getOperand(0), bm = op->getOperand(1), c = op->getOperand(2);
   if (Value blob = packedBlob(bm, op)) {
@@ -1052,6 +1096,21 @@ void rewriteMatmulTransposeB(Operation *op) {
                     {b.getI64IntegerAttr(1)});
     return;
   }
+  auto aType = cast<MemRefType>(a.getType());
+  if (!aType.isDynamicDim(0) &&
+      aType.getDimSize(0) > ::sparq::kernels::kGemvRows)
+    if (Value kn = transposedConstant(bm, op)) {
+      replaceWithCall(op, "sparq_matmul_f32", {a, kn, c}, {});
+      if (auto get = bm.getDefiningOp<memref::GetGlobalOp>();
+          get && get->use_empty()) {
+        auto module = get->getParentOfType<ModuleOp>();
+        auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+        get->erase();
+        if (global && SymbolTable::symbolKnownUseEmpty(global, module))
+          global->erase();
+      }
+      return;
+    }
   OpBuilder b(op);
   auto perm = AffineMapAttr::get(
       AffineMap::getPermutationMap(ArrayRef<unsigned>{1, 0}, b.getContext()));

@@ -32,10 +32,15 @@ void gemmF32Rows(const float *a, int64_t lda, const float *b,
                  float *c, int64_t ldc, bool accumulate, const float *bias,
                  float lo, float hi);
 
+/// Rows of A up to which denseGemm runs a product with B^T as GEMVs on B's
+/// rows; with more, it transposes B first (sparq-host-library-calls then
+/// stores a constant B transposed at compile time instead).
+constexpr int64_t kGemvRows = 4;
+
 /// C[M, N] (+)= bias + A[M, K] * op(B), op(B) = B ([K, N]) or B^T (B
 /// [N, K]), all row-major, bias per row or null; clamped to [lo, hi]. On the
 /// kernels' threads, each output's sum in the same order however they split
-/// the work: gemmF32, or GEMVs for a few rows times B^T.
+/// the work: gemmF32, or GEMVs for up to kGemvRows rows times B^T.
 void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
                bool transB, int64_t m, int64_t n, int64_t k, float *c,
                int64_t ldc, bool accumulate, const float *bias = nullptr,

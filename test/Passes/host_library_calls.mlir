@@ -12,6 +12,43 @@ func.func @gemm(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>)
 
 // -----
 
+// A * B^T with a constant B [N, K] (a Linear's weight, output-major) and more
+// rows than the kernel runs as GEMVs (4): B is stored transposed at compile
+// time, [K, N], and the plain global goes, so that nothing is transposed per
+// call. With few rows the call reads a transposed view of B (GEMVs on its
+// rows).
+// CHECK-NOT: memref.global "private" constant @lin :
+// CHECK: memref.global "private" constant @lin_kn : memref<3x2xf32> = dense<{{\[\[}}1.000000e+00, 4.000000e+00], [2.000000e+00, 5.000000e+00], [3.000000e+00, 6.000000e+00]]>
+// CHECK-NOT: memref.global "private" constant @lin :
+// CHECK-LABEL: func @linear_many_rows
+// CHECK: %[[KN:.*]] = memref.get_global @lin_kn : memref<3x2xf32>
+// CHECK: %[[CKN:.*]] = memref.cast %[[KN]]
+// CHECK: call @sparq_matmul_f32(%{{.*}}, %[[CKN]], %{{.*}})
+// CHECK-NOT: linalg.
+memref.global "private" constant @lin : memref<2x3xf32> = dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> {alignment = 64 : i64}
+func.func @linear_many_rows(%a: memref<5x3xf32>, %c: memref<5x2xf32>) {
+  %w = memref.get_global @lin : memref<2x3xf32>
+  linalg.matmul_transpose_b ins(%a, %w : memref<5x3xf32>, memref<2x3xf32>) outs(%c : memref<5x2xf32>)
+  return
+}
+
+// -----
+
+// CHECK: memref.global "private" constant @lin4 : memref<2x3xf32>
+// CHECK-NOT: @lin4_kn
+// CHECK-LABEL: func @linear_few_rows
+// CHECK: %[[W:.*]] = memref.get_global @lin4 : memref<2x3xf32>
+// CHECK: %[[T:.*]] = memref.transpose %[[W]] (d0, d1) -> (d1, d0)
+// CHECK: call @sparq_matmul_f32(
+memref.global "private" constant @lin4 : memref<2x3xf32> = dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> {alignment = 64 : i64}
+func.func @linear_few_rows(%a: memref<4x3xf32>, %c: memref<4x2xf32>) {
+  %w = memref.get_global @lin4 : memref<2x3xf32>
+  linalg.matmul_transpose_b ins(%a, %w : memref<4x3xf32>, memref<2x3xf32>) outs(%c : memref<4x2xf32>)
+  return
+}
+
+// -----
+
 // The memrefs are input, filter, output and bias (empty: none); then
 // strides, dilations, padding (top, left), accumulate, clamp (lo, hi). A
 // plain conv accumulates and does not clamp.
