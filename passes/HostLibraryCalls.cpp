@@ -733,18 +733,37 @@ bool foldRequantize(Operation *conv, Value out, ConvCall &call,
   return true;
 }
 
+/// The global and initial value of a constant memref.global that `v` reads
+/// (memref.get_global); null ones when `v` is no such read.
+std::pair<memref::GlobalOp, DenseElementsAttr> constantGlobal(Value v) {
+  auto get = v.getDefiningOp<memref::GetGlobalOp>();
+  auto module = get ? get->getParentOfType<ModuleOp>() : ModuleOp();
+  auto global =
+      get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
+  if (!global || !global.getConstant())
+    return {};
+  return {global,
+          dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())};
+}
+
+/// Erases `get` when nothing reads it, and its global when nothing else
+/// does: a weight whose packed or transposed copy replaced it.
+void eraseIfDead(memref::GetGlobalOp get) {
+  if (!get || !get->use_empty())
+    return;
+  auto module = get->getParentOfType<ModuleOp>();
+  auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+  get->erase();
+  if (global && SymbolTable::symbolKnownUseEmpty(global, module))
+    global->erase();
+}
+
 /// The int8 weights of `conv`, a constant global, packed for the integer
 /// kernel (formats/ConvWeightsS8.h) into a global of their own, read
 /// before `conv`; null when the weights are not a constant global.
 Value packedIntConvWeights(linalg::Conv2DNchwFchwOp conv) {
-  auto get = conv.getInputs()[1].getDefiningOp<memref::GetGlobalOp>();
+  auto [global, values] = constantGlobal(conv.getInputs()[1]);
   auto module = conv->getParentOfType<ModuleOp>();
-  auto global =
-      get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
-  auto values =
-      global && global.getConstant()
-          ? dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())
-          : DenseElementsAttr();
   auto type = cast<MemRefType>(conv.getInputs()[1].getType());
   if (!values || !values.getElementType().isInteger(8) ||
       !type.hasStaticShape())
@@ -821,13 +840,7 @@ void rewriteIntConv(linalg::Conv2DNchwFchwOp conv) {
   }
   for (Operation *op : call.dead) {
     if (auto get = dyn_cast<memref::GetGlobalOp>(op)) {
-      if (!get->use_empty())
-        continue;
-      auto module = get->getParentOfType<ModuleOp>();
-      auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
-      get->erase();
-      if (global && SymbolTable::symbolKnownUseEmpty(global, module))
-        global->erase();
+      eraseIfDead(get);
       continue;
     }
     op->erase();
@@ -1047,14 +1060,8 @@ void rewriteQuantizedAdd(linalg::GenericOp gen) {
 /// compile time, [K, N], in a global of its own, read before `op`; null when
 /// B is not such a global.
 Value transposedConstant(Value bm, Operation *op) {
-  auto get = bm.getDefiningOp<memref::GetGlobalOp>();
+  auto [global, values] = constantGlobal(bm);
   auto module = op->getParentOfType<ModuleOp>();
-  auto global =
-      get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
-  auto values =
-      global && global.getConstant()
-          ? dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())
-          : DenseElementsAttr();
   auto type = cast<MemRefType>(bm.getType());
   if (!values || !values.getElementType().isF32() || !type.hasStaticShape() ||
       type.getRank() != 2 || !type.getLayout().isIdentity())
@@ -1101,14 +1108,7 @@ void rewriteMatmulTransposeB(Operation *op) {
       aType.getDimSize(0) > ::sparq::kernels::kGemvRows)
     if (Value kn = transposedConstant(bm, op)) {
       replaceWithCall(op, "sparq_matmul_f32", {a, kn, c}, {});
-      if (auto get = bm.getDefiningOp<memref::GetGlobalOp>();
-          get && get->use_empty()) {
-        auto module = get->getParentOfType<ModuleOp>();
-        auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
-        get->erase();
-        if (global && SymbolTable::symbolKnownUseEmpty(global, module))
-          global->erase();
-      }
+      eraseIfDead(bm.getDefiningOp<memref::GetGlobalOp>());
       return;
     }
   OpBuilder b(op);
