@@ -9,9 +9,12 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <filesystem>
 
@@ -55,11 +58,32 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
   llvmModule->getContext()->appendDialectRegistry(registry);
 
   mlir::ExecutionEngineOptions options;
-  // options.transformer is a function_ref: the function must outlive create.
-  auto optimize = mlir::makeOptimizingTransformer(optLevel, 0, nullptr);
   // Under a SIMD cap (SPARQ_SIMD, limitSimd), the generated loops are built
   // for the capped CPU too, so that a whole model runs as on such a CPU.
   const char *cpu = cappedCpu();
+  // The IR optimizer needs the target's cost model: without a TargetMachine
+  // LLVM's vectorizers see a machine without vector registers and leave
+  // every generated loop scalar (a QuantizeLinear ran a float at a time).
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder) {
+    error =
+        "cannot target the host CPU: " + llvm::toString(tmBuilder.takeError());
+    return nullptr;
+  }
+  if (cpu) {
+    tmBuilder->setCPU(cpu);
+    tmBuilder->getFeatures() = llvm::SubtargetFeatures();
+  }
+  tmBuilder->setCodeGenOptLevel(static_cast<llvm::CodeGenOptLevel>(optLevel));
+  auto targetMachine = tmBuilder->createTargetMachine();
+  if (!targetMachine) {
+    error = "cannot target the host CPU: " +
+            llvm::toString(targetMachine.takeError());
+    return nullptr;
+  }
+  // options.transformer is a function_ref: the function must outlive create.
+  auto optimize =
+      mlir::makeOptimizingTransformer(optLevel, 0, targetMachine->get());
   std::function<llvm::Error(llvm::Module *)> transformer =
       [&](llvm::Module *m) {
         if (cpu)

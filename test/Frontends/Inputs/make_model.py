@@ -78,8 +78,22 @@ def unknown_op() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def quantize_roundtrip() -> onnx.ModelProto:
+    """QuantizeLinear then DequantizeLinear of [1, 128, 256]: one elementwise
+    loop of the generated code, with a rounding in it."""
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+             numpy_helper.from_array(np.array(128, np.uint8), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "roundtrip",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128, 256])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 MODELS = {"conv_bn_relu": conv_bn_relu, "shape_chain": shape_chain, "lstm": lstm,
-          "unknown_op": unknown_op}
+          "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip}
 
 if __name__ == "__main__":
     onnx.save(MODELS[sys.argv[1]](), sys.argv[2])
