@@ -196,6 +196,8 @@ Value buildRequantize(NodeContext &ctx, Value acc,
 struct IntConv {
   Value acc;
   std::vector<int64_t> shift;
+  /// The sum of each filter's weights (shift = zero * wSum).
+  std::vector<int64_t> wSum;
 };
 
 /// The IntConv of run-time uint8/int8 activations `x` (zero point `xZero`
@@ -226,12 +228,11 @@ FailureOr<IntConv> buildIntConv(NodeContext &ctx, Value x, io::DType xt,
     return failure();
   std::vector<int64_t> q = hostToInts(wq);
   int64_t f = wq.shape[0], perFilter = f ? int64_t(q.size()) / f : 0;
-  IntConv conv{*acc, std::vector<int64_t>(f, 0)};
+  IntConv conv{*acc, std::vector<int64_t>(f, 0), std::vector<int64_t>(f, 0)};
   for (int64_t fi = 0; fi < f; ++fi) {
-    int64_t sum = 0;
     for (int64_t k = 0; k < perFilter; ++k)
-      sum += q[fi * perFilter + k];
-    conv.shift[fi] = xZero * sum;
+      conv.wSum[fi] += q[fi * perFilter + k];
+    conv.shift[fi] = xZero * conv.wSum[fi];
   }
   return conv;
 }
@@ -251,6 +252,14 @@ Value columnsAsRows(NodeContext &ctx, Value y, ArrayRef<int64_t> shape) {
   y = reshapeTensor(ctx.b, ctx.loc, y, {n, m});
   y = transposeTensor(ctx.b, ctx.loc, y, {1, 0});
   return reshapeTensor(ctx.b, ctx.loc, y, shape);
+}
+
+/// The shape of a product of input 0's rows [..., K] with N columns:
+/// [..., N].
+std::vector<int64_t> productRows(NodeContext &ctx, int64_t n) {
+  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
+  rows.push_back(n);
+  return rows;
 }
 
 /// The IntConv of run-time uint8/int8 rows x[..., K] (zero point `xZero`
@@ -657,11 +666,7 @@ FailureOr<bool> matMulIntegerOnKernel(NodeContext &ctx) {
     return failure();
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
-  int64_t k = wq->shape[0], n = wq->shape[1];
-  std::vector<int64_t> q = hostToInts(*wq), colSum(n, 0);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      colSum[j] += q[i * n + j];
+  int64_t n = wq->shape[1];
   auto column = [&](const std::vector<int64_t> &v) {
     return materializeConstant(b, loc,
                                hostFromInts(io::DType::I32, {1, n, 1, 1}, v));
@@ -670,7 +675,7 @@ FailureOr<bool> matMulIntegerOnKernel(NodeContext &ctx) {
   SmallVector<Value> ins = {conv->acc, column(conv->shift)};
   if (runTimeZero) {
     ins.push_back(reshapeTensor(b, loc, ctx.value(2), {}));
-    ins.push_back(column(colSum));
+    ins.push_back(column(conv->wSum));
   }
   auto shape = cast<RankedTensorType>(conv->acc.getType()).getShape();
   Value y = buildElementwise(
@@ -684,8 +689,7 @@ FailureOr<bool> matMulIntegerOnKernel(NodeContext &ctx) {
         }
         return v;
       });
-  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
-  rows.push_back(n);
+  std::vector<int64_t> rows = productRows(ctx, n);
   ctx.setOutput(0, columnsAsRows(ctx, y, rows), io::DType::I32);
   ctx.integerWeight = integerWeightReport(*wq, 1, "MatMulInteger");
   return true;
@@ -833,8 +837,7 @@ FailureOr<bool> qlinearMatMulOnKernel(NodeContext &ctx) {
     offset[j] = double(hostToInts(*yz)[0]);
   }
   auto [lo, hi] = rangeOf(yt);
-  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
-  rows.push_back(n);
+  std::vector<int64_t> rows = productRows(ctx, n);
   Value y =
       buildRequantize(ctx, conv->acc, conv->shift, scale, offset, lo, hi, yt);
   ctx.setOutput(0, columnsAsRows(ctx, y, rows), yt);
@@ -1126,8 +1129,7 @@ FailureOr<bool> onnx_import::buildMatMulOnIntegers(NodeContext &ctx) {
   std::vector<double> scale(n);
   for (int64_t j = 0; j < n; ++j)
     scale[j] = alpha * xScale * wScale[ns == 1 ? 0 : j];
-  std::vector<int64_t> rows(ctx.shape(0).begin(), ctx.shape(0).end() - 1);
-  rows.push_back(n);
+  std::vector<int64_t> rows = productRows(ctx, n);
   Value biasV = materializeConstant(
       ctx.b, ctx.loc, hostFromDoubles(io::DType::F32, {1, n, 1, 1}, bias));
   Value y = sumsToFloat(ctx, conv->acc, conv->shift, scale, biasV);
