@@ -45,7 +45,7 @@ find examples test/bad-inputs/models /usr/share/libonnx-testdata/data/node \
   while IFS= read -r -d '' f; do
     cp "$f" "$WORK/seeds/$(sha1sum "$f" | cut -c1-16)"
   done
-find "$WORK/hostile" -type f -size -64k | awk 'NR % 10 == 0' |
+find "$WORK/hostile" -type f -size -64k | sort | awk 'NR % 10 == 0' |
   xargs -r cp -t "$WORK/seeds"
 
 OPTS=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=65536

@@ -11,12 +11,13 @@
 // a constant: gemmF32Rows reads it in place. Columns ox >= OW are computed
 // and dropped (wq - OW of them per output row).
 //
-// Where output rows fill whole vectors (OW = 112, 224, 14), the tiles run
-// row by row instead and store straight into the output: no result buffer,
-// no pass that drops columns.
+// Where output rows fill whole vectors (OW = 112, 224; 14 on AVX2), the
+// tiles run row by row instead and store straight into the output: no
+// result buffer, no pass that drops columns.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/formats/Simd.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/ThreadPool.h"
@@ -76,9 +77,16 @@ bool sparq::kernels::convPhaseGemmPays(int64_t kh, int64_t kw, int64_t oh,
 namespace {
 /// Whether the tiles run row by row (the header): their vectors' lanes past
 /// OW waste no more than the flattened GEMM's dropped columns, give or take
-/// the drop pass it saves.
+/// the drop pass it saves. On AVX-512, short rows never do: a tile of one
+/// or two vectors has 6 or 12 accumulators, too few to cover the FMA latency
+/// (OW = 14 ran at 0.6x the speed of the flattened GEMM's 4-vector tiles).
+/// The AVX2 tile is a strip of 16 columns either way (and the flattened GEMM
+/// packs panels, which made OW = 14 1.15x slower there).
 bool rowByRow(int64_t ow, int64_t wq) {
   int64_t padded = (ow + 15) / 16 * 16;
+  if (sparq::simdLevel() >= sparq::SimdLevel::Avx512 &&
+      padded < 3 * avx512::kTileCols / 4)
+    return false;
   return 50 * (padded - ow) * wq <= 50 * (wq - ow) * padded + padded * wq;
 }
 } // namespace

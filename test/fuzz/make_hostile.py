@@ -6,8 +6,9 @@ Random byte mutation rarely turns a parsing model into one with a pads of
 models of each operator in the conformance pass list, this writes one variant
 per integer attribute element, integer initializer element and graph input
 dimension, set to each of a few hostile values (0, -1, 2^31, 2^62, INT64_MAX,
-INT64_MIN), and per small float initializer element (0, -1, 1e30, inf, NaN:
-scales, roi, bounds). The importer must turn each into a model or a clean error.
+INT64_MIN), per small float initializer element (0, -1, 1e30, inf, NaN:
+scales, roi, bounds), and per graph input and initializer given another rank
+(a scalar, a dim dropped or a 1 added). The importer must turn each into a model or a clean error.
 
     /usr/bin/python3 test/fuzz/make_hostile.py OUTDIR [--per-op 2] [--max N]
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 from pathlib import Path
 
 import onnx
@@ -125,6 +127,63 @@ def variants(model: onnx.ModelProto):
                 m.CopyFrom(model)
                 m.graph.input[ii].type.tensor_type.shape.dim[k].dim_value = v
                 yield f"input {inp.name}[{k}]={v}", m
+        # Another rank: builders that index dims by position must check it.
+        shape = [d.dim_value for d in dims]
+        for label, other in (("rank 0", []), ("first dim dropped", shape[1:]),
+                             ("last dim dropped", shape[:-1]),
+                             ("1 prepended", [1] + shape),
+                             ("1 appended", shape + [1])):
+            if other == shape or not inp.type.tensor_type.HasField("shape"):
+                continue
+            m = onnx.ModelProto()
+            m.CopyFrom(model)
+            new_dims = m.graph.input[ii].type.tensor_type.shape.dim
+            del new_dims[:]
+            for v in other:
+                new_dims.add().dim_value = v
+            yield f"input {inp.name} {label}", m
+    # Every input and initializer at once: a scalar, or a dim dropped (rank
+    # checks that compare two operands pass when both change).
+    for label, cut in (("scalar", lambda s: []), ("first dim", lambda s: s[1:]),
+                       ("last dim", lambda s: s[:-1])):
+        m = onnx.ModelProto()
+        m.CopyFrom(model)
+        for inp in m.graph.input:
+            if inp.type.tensor_type.HasField("shape"):
+                dims = inp.type.tensor_type.shape.dim
+                other = cut([d.dim_value for d in dims])
+                del dims[:]
+                for v in other:
+                    dims.add().dim_value = v
+        for k, init in enumerate(m.graph.initializer):
+            values = numpy_helper.to_array(init)
+            if values.ndim == 0 or values.size == 0:
+                continue
+            shape = list(values.shape)
+            if label == "scalar":
+                v = values.reshape(-1)[:1].reshape(())
+            else:
+                n = math.prod(cut(shape))
+                v = values.reshape(-1)[:n].reshape(cut(shape))
+            m.graph.initializer[k].CopyFrom(numpy_helper.from_array(v, init.name))
+        yield f"all operands: {label}", m
+    # Initializers of another rank (axes, shapes, scales as scalars or
+    # matrices; weights without their leading dim).
+    for ii, init in enumerate(model.graph.initializer):
+        values = numpy_helper.to_array(init)
+        if values.size > MAX_INIT_ELEMENTS * 64:
+            continue
+        reshaped = []
+        if values.ndim != 0 and values.size >= 1:
+            reshaped.append(("scalar", values.reshape(-1)[:1].reshape(())))
+        reshaped.append(("1 prepended", values.reshape((1,) + values.shape)))
+        if values.ndim >= 2:
+            reshaped.append(("flattened", values.reshape(-1)))
+        for label, v in reshaped:
+            m = onnx.ModelProto()
+            m.CopyFrom(model)
+            m.graph.initializer[ii].CopyFrom(numpy_helper.from_array(v, init.name))
+            yield f"init {init.name} {label}", m
 
 
 def main() -> None:

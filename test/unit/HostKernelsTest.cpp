@@ -291,7 +291,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{1, 3, 17, 19, 4, 3, 3, 2, 2, 2, 2, 1, 2, 0, 1, false},
         // Rows that fill whole vectors, which the phase-split GEMM runs row
         // by row into the output: MobileNet's stem (stride 2, 32 filters,
-        // bias, ReLU6) and a 14x14 3x3 accumulating. Depthwise, the 3x3
+        // bias, ReLU6) and a 14x14 3x3 accumulating (row by row on AVX2,
+        // flattened on AVX-512: both levels run each case). Depthwise, the 3x3
         // kernels' aligned paths at widths 32, 14 and 7 (stride 2 of 14).
         [] {
           ConvCase c = padded(ConvCase{1, 3, 64, 64, 32, 3, 3, 2, 2, 1, 1}, 1,

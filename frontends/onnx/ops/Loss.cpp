@@ -29,17 +29,27 @@ LogicalResult nllCore(NodeContext &ctx, Value logProb, Value target,
   auto tt = cast<RankedTensorType>(target.getType());
   Type elem = lt.getElementType();
   int64_t rank = tt.getRank();
-  if (lt.getRank() != rank + 1 || lt.getDimSize(0) != tt.getDimSize(0))
-    return ctx.error() << "input " << shapeStr(lt.getShape())
-                       << " and target " << shapeStr(tt.getShape())
-                       << " do not match";
+  // Input [N, C, d...] against target [N, d...]: N and every d must agree.
+  bool match = rank >= 1 && lt.getRank() == rank + 1 &&
+               lt.getDimSize(0) == tt.getDimSize(0);
+  for (int64_t d = 1; match && d < rank; ++d)
+    match = lt.getDimSize(d + 1) == tt.getDimSize(d);
+  if (!match)
+    return ctx.error() << "input " << shapeStr(lt.getShape()) << " and target "
+                       << shapeStr(tt.getShape())
+                       << " do not match (expected [N, C, d...] and [N, d...])";
+  if (weight) {
+    auto wt = cast<RankedTensorType>(weight.getType());
+    if (wt.getRank() != 1 || wt.getDimSize(0) != lt.getDimSize(1))
+      return ctx.error() << "weight " << shapeStr(wt.getShape())
+                         << " is not [C] for input " << shapeStr(lt.getShape());
+  }
   std::string reduction = ctx.attrString("reduction", "mean");
   if (reduction != "none" && reduction != "sum" && reduction != "mean")
     return ctx.error() << "unknown reduction '" << reduction << "'";
   std::optional<int64_t> ignore;
   if (ctx.hasAttr("ignore_index"))
     ignore = ctx.attrInt("ignore_index", 0);
-  int64_t classes = lt.getDimSize(1);
   auto shape = tt.getShape();
   Value lossInit = emptyTensor(b, loc, shape, elem);
   Value wInit = emptyTensor(b, loc, shape, elem);
@@ -72,7 +82,6 @@ LogicalResult nllCore(NodeContext &ctx, Value logProb, Value target,
             nl, nb.create<arith::NegFOp>(nl, lp), w);
         nb.create<linalg::YieldOp>(nl, ValueRange{loss, w});
       });
-  (void)classes;
   Value loss = op.getResult(0), w = op.getResult(1);
   if (reduction == "none") {
     ctx.setOutput(0, loss, ctx.dtype(0));
