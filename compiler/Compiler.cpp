@@ -6,6 +6,7 @@
 #include "passes/Passes.h"
 #include "passes/Weights.h"
 #include "runtime/formats/Packed.h"
+#include "runtime/io/WeightsFile.h"
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 
@@ -25,6 +26,9 @@ struct Compiler::Impl {
   mlir::MLIRContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::unique_ptr<mlir::ScopedDiagnosticHandler> handler;
+  /// The weights moved out of the lowered module (null before lowering or
+  /// with HostPipelineOptions::externalWeights off).
+  std::shared_ptr<io::WeightsBlob> weights;
 };
 
 namespace {
@@ -248,15 +252,30 @@ bool Compiler::collectCompression() {
 }
 
 bool Compiler::lowerForHost(const CompileOptions &options) {
-  return runPipeline(impl->context, module(),
-                     mlir::sparq::hostLoweringPipeline(options.host),
-                     options.timing, errors);
+  impl->weights.reset();
+  if (!runPipeline(impl->context, module(),
+                   mlir::sparq::hostLoweringPipeline(options.host),
+                   options.timing, errors))
+    return false;
+  if (!options.host.externalWeights)
+    return true;
+  auto blob = std::make_shared<io::WeightsBlob>();
+  if (failed(mlir::sparq::externalizeWeights(module(), *blob))) {
+    if (errors.empty())
+      errors = "could not move the weights out of the code";
+    return false;
+  }
+  impl->weights = std::move(blob);
+  return true;
 }
+
+const io::WeightsBlob *Compiler::weights() const { return impl->weights.get(); }
 
 std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
   std::string err;
-  auto exe = HostExecutable::create(module(), kEntryName, inputSpecs,
-                                    outputSpecs, options.optLevel, err);
+  auto exe =
+      HostExecutable::create(module(), kEntryName, inputSpecs, outputSpecs,
+                             options.optLevel, impl->weights, err);
   if (!exe)
     errors += (errors.empty() ? "" : "\n") + err;
   return exe;

@@ -69,8 +69,13 @@ public:
   /// weight is stored, packed sizes measured by packing. Call after
   /// runGraphPipeline, before lowering.
   bool collectCompression();
-  /// Lowers the graph IR to the LLVM dialect for the host.
+  /// Lowers the graph IR to the LLVM dialect for the host; the weights
+  /// leave the module for weights() (unless options.host.externalWeights is
+  /// off).
   bool lowerForHost(const CompileOptions &options);
+  /// The weights lowerForHost moved out of the code, which the code reads
+  /// through `__sparq_weights` (runtime/io/WeightsFile.h); null before.
+  const io::WeightsBlob *weights() const;
   /// JIT-compiles the lowered module.
   std::unique_ptr<HostExecutable> jit(const CompileOptions &options);
   /// importOnnx + runGraphPipeline + lowerForHost + jit.

@@ -10,7 +10,12 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+
+namespace sparq::io {
+class WeightsBlob;
+} // namespace sparq::io
 
 namespace mlir::sparq {
 
@@ -19,6 +24,18 @@ namespace mlir::sparq {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// The symbols sparq-externalize-weights defines: the pointer the loader
+/// sets to the weights payload, and the payload's size and digest.
+inline constexpr const char *kWeightsSymbol = "__sparq_weights";
+inline constexpr const char *kWeightsSizeSymbol = "__sparq_weights_size";
+inline constexpr const char *kWeightsDigestSymbol = "__sparq_weights_digest";
+
+/// sparq-externalize-weights with the blob kept by the caller: appends the
+/// module's large constants to `blob` (see the pass's description).
+LogicalResult externalizeWeights(ModuleOp module,
+                                 ::sparq::io::WeightsBlob &blob,
+                                 int64_t minBytes = 256);
 
 } // namespace mlir::sparq
 

@@ -276,4 +276,30 @@ def PackWeights : Pass<"sparq-pack-weights", "ModuleOp"> {
   ];
 }
 
+def ExternalizeWeights : Pass<"sparq-externalize-weights", "ModuleOp"> {
+  let summary = "Move large constant globals out of the code into a weights file";
+  let description = [{
+    On a module in the LLVM dialect (the end of the host lowering), takes
+    every constant `llvm.mlir.global` of at least `min-bytes` bytes whose
+    value is a dense integer or float array (dense and packed weights
+    alike), appends its bytes to the weights blob (`runtime/io/WeightsFile.h`,
+    64-byte aligned) and erases it. Each `llvm.mlir.addressof` of it becomes
+    a load of the module's `__sparq_weights` pointer plus the constant's
+    offset; the module defines `__sparq_weights` (null until the loader
+    sets it to the mapped file's payload) and the payload's size and digest
+    as `__sparq_weights_size` and `__sparq_weights_digest`, which the loader
+    checks against the file. LLVM then never sees the weight bytes: compile
+    time and memory stop growing with them, and the object holds code only.
+    With `file`, the blob is written there (the C++ API keeps it in memory
+    instead and hands it to the JIT or to `sparqc compile`).
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Write the weights file here">,
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"256",
+           "Constants smaller than this stay in the code">
+  ];
+  let dependentDialects = ["LLVM::LLVMDialect"];
+}
+
 #endif // SPARQ_PASSES_TD

@@ -1,6 +1,7 @@
 //===- HostExecutable.cpp - JIT-compiled model on the host CPU ------------===//
 
 #include "targets/host/HostExecutable.h"
+#include "passes/Passes.h"
 #include "runtime/formats/Simd.h"
 #include "runtime/kernels/HostKernels.h"
 
@@ -45,6 +46,7 @@ std::unique_ptr<HostExecutable>
 HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
                        std::vector<TensorSpec> inputs,
                        std::vector<TensorSpec> outputs, int optLevel,
+                       std::shared_ptr<const io::WeightsBlob> weights,
                        std::string &error) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
@@ -125,6 +127,25 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
     return nullptr;
   }
   exe->packedEntry = *packed;
+  // Point the code at its weights before anything runs.
+  auto slot = exe->engine->lookup(mlir::sparq::kWeightsSymbol);
+  if (slot && !weights) {
+    error = "the compiled model reads its weights from a weights blob, and "
+            "none was given";
+    return nullptr;
+  }
+  if (!slot) {
+    llvm::consumeError(slot.takeError());
+    if (weights) {
+      error = "the compiled model has no '" +
+              std::string(mlir::sparq::kWeightsSymbol) +
+              "' to bind its weights to";
+      return nullptr;
+    }
+  } else {
+    *static_cast<const void **>(*slot) = weights->data();
+    exe->weights = std::move(weights);
+  }
   exe->inputs = std::move(inputs);
   exe->outputs = std::move(outputs);
   return exe;

@@ -3,6 +3,7 @@
 #define SPARQ_TARGETS_HOST_HOSTEXECUTABLE_H
 
 #include "runtime/io/HostTensor.h"
+#include "runtime/io/WeightsFile.h"
 
 #include <memory>
 #include <string>
@@ -31,11 +32,14 @@ public:
   ~HostExecutable();
   /// JIT-compiles `llvmModule` (already in the LLVM dialect) whose C-interface
   /// entry point is `_mlir_ciface_<entry>`. Machine code is generated here,
-  /// not on the first run.
+  /// not on the first run. `weights` is the blob the module's weights were
+  /// moved to (sparq-externalize-weights), kept alive by the executable;
+  /// null for a module that holds its weights itself.
   static std::unique_ptr<HostExecutable>
   create(mlir::ModuleOp llvmModule, const std::string &entry,
          std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs,
-         int optLevel, std::string &error);
+         int optLevel, std::shared_ptr<const io::WeightsBlob> weights,
+         std::string &error);
 
   /// Runs the model. `inputs` are matched by position to inputSpecs(); each
   /// must have its dtype and shape. `outputs` is resized and filled.
@@ -55,6 +59,7 @@ private:
   /// The packed entry point (`_mlir_ciface_<entry>` behind a void** shim).
   void (*packedEntry)(void **) = nullptr;
   std::vector<TensorSpec> inputs, outputs;
+  std::shared_ptr<const io::WeightsBlob> weights;
 };
 
 } // namespace sparq

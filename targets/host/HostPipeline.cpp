@@ -8,7 +8,8 @@
 
 using namespace mlir;
 
-std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
+std::string
+mlir::sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   std::string p;
   // Graph level, on tensors: expand domain ops, then fuse elementwise chains.
   p += "func.func(sparq-lower-rnn,canonicalize";
@@ -42,12 +43,13 @@ std::string sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   return p;
 }
 
-LogicalResult sparq::buildHostPipeline(OpPassManager &pm,
-                                       const HostPipelineOptions &options) {
+LogicalResult
+mlir::sparq::buildHostPipeline(OpPassManager &pm,
+                               const HostPipelineOptions &options) {
   return parsePassPipeline(hostLoweringPipeline(options), pm);
 }
 
-void sparq::registerHostPipeline() {
+void mlir::sparq::registerHostPipeline() {
   PassPipelineRegistration<>(
       "sparq-host-lowering",
       "Lower sparq graph IR (tensors) to the LLVM dialect for the host CPU",

@@ -19,6 +19,10 @@ struct HostPipelineOptions {
   bool fuseElementwise = true;
   /// Call library kernels (OpenBLAS) for dense f32 GEMM and convolutions.
   bool libraryCalls = true;
+  /// Move the weights out of the code into a weights blob after lowering
+  /// (sparq-externalize-weights; the C++ API runs it, not the textual
+  /// pipeline, since the blob stays in memory).
+  bool externalWeights = true;
 };
 
 /// The host lowering as a textual list of module passes (graph IR on tensors

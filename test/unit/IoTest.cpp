@@ -11,6 +11,7 @@
 #include "runtime/io/HostTensor.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/TensorProto.h"
+#include "runtime/io/WeightsFile.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -1577,3 +1578,82 @@ TEST(OnnxBackendData, EveryNodeTestFileReadsOrFailsCleanly) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Weights file
+//===----------------------------------------------------------------------===//
+
+TEST_F(IoTest, WeightsFileRoundTripsAlignedConstants) {
+  WeightsBlob blob;
+  std::vector<float> a = {1.5f, -2.0f, 3.25f};
+  int16_t seven = 7;
+  uint64_t oa = blob.append(a.data(), a.size() * sizeof(float));
+  uint64_t os = blob.append(&seven, 100 * sizeof(int16_t), 100);
+  uint8_t one = 1;
+  uint64_t ob = blob.append(&one, 1);
+  EXPECT_EQ(oa, 0u);
+  EXPECT_EQ(os, kWeightsAlignment);
+  EXPECT_EQ(ob, 5 * kWeightsAlignment); // 64 + 200 bytes of the splat, up
+  EXPECT_EQ(blob.size(), ob + 1);
+  std::string err;
+  ASSERT_TRUE(blob.write(path("w.weights"), err)) << err;
+  EXPECT_EQ(fs::file_size(path("w.weights")), kWeightsHeaderBytes + ob + 1);
+
+  auto m =
+      MappedWeights::open(path("w.weights"), blob.size(), blob.digest(), err);
+  ASSERT_TRUE(m) << err;
+  ASSERT_EQ(m->size(), blob.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m->data()) % kWeightsAlignment, 0u);
+  float back[3];
+  std::memcpy(back, m->data() + oa, sizeof(back));
+  EXPECT_EQ(back[0], 1.5f);
+  EXPECT_EQ(back[2], 3.25f);
+  for (int i = 0; i < 100; ++i) {
+    int16_t v;
+    std::memcpy(&v, m->data() + os + 2 * i, 2);
+    ASSERT_EQ(v, 7) << "at " << i;
+  }
+  // The gaps are zeros, so that the digest does not see stale memory.
+  for (uint64_t i = 12; i < os; ++i)
+    ASSERT_EQ(m->data()[i], 0) << "at " << i;
+  EXPECT_EQ(m->data()[ob], 1);
+  EXPECT_EQ(weightsDigest(m->data(), m->size()), blob.digest());
+}
+
+TEST_F(IoTest, WeightsFileRefusesAnotherModelsOrDamagedFile) {
+  WeightsBlob blob;
+  std::vector<uint8_t> bytes(1000);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = uint8_t(i * 37);
+  blob.append(bytes.data(), bytes.size());
+  std::string err;
+  ASSERT_TRUE(blob.write(path("w.weights"), err)) << err;
+  // Code compiled with other weights: size or digest differ.
+  EXPECT_FALSE(MappedWeights::open(path("w.weights"), blob.size(),
+                                   blob.digest() + 1, err));
+  EXPECT_NE(err.find("belongs to another model or compilation"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(MappedWeights::open(path("w.weights"), blob.size() + 64,
+                                   blob.digest(), err));
+  EXPECT_NE(err.find("another model"), std::string::npos) << err;
+  // Truncated payload, truncated header, not a weights file, missing.
+  fs::resize_file(path("w.weights"), 500);
+  EXPECT_FALSE(
+      MappedWeights::open(path("w.weights"), blob.size(), blob.digest(), err));
+  EXPECT_NE(err.find("is truncated: its header says 1000 bytes, it holds 436"),
+            std::string::npos)
+      << err;
+  fs::resize_file(path("w.weights"), 10);
+  EXPECT_FALSE(
+      MappedWeights::open(path("w.weights"), blob.size(), blob.digest(), err));
+  EXPECT_NE(err.find("no header"), std::string::npos) << err;
+  writeText(path("npy.weights"), std::string(200, 'x'));
+  EXPECT_FALSE(MappedWeights::open(path("npy.weights"), blob.size(),
+                                   blob.digest(), err));
+  EXPECT_NE(err.find("is not a sparq weights file"), std::string::npos) << err;
+  EXPECT_FALSE(MappedWeights::open(path("none.weights"), 0, 0, err));
+  EXPECT_NE(err.find("cannot open weights file"), std::string::npos) << err;
+  EXPECT_FALSE(MappedWeights::open(dir.string(), 0, 0, err));
+  EXPECT_NE(err.find("is not a regular file"), std::string::npos) << err;
+}

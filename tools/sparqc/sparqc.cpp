@@ -85,8 +85,10 @@ const char *kCompileUsage =
     R"(usage: sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
 
 Compiles MODEL ahead of time. For --target host, OUTDIR receives
-model.mlir (graph IR), model.o (object code with the C interface
-_mlir_ciface_forward) and model.json (input and output signature).
+model.mlir (graph IR), model.o (code only, with the C interface
+_mlir_ciface_forward), model.weights (the weights, which a program maps and
+points __sparq_weights at before the first call; runtime/io/WeightsFile.h)
+and model.json (input and output signature, weights size and digest).
 Targets: host. (cuda, arm, hls: not available in this build.)
 )";
 
@@ -550,6 +552,9 @@ int compileCommand(Args &a) {
   std::string err;
   if (!exe->dumpObject((dir / "model.o").string(), err))
     return fail(err);
+  const io::WeightsBlob *weights = compiler.weights();
+  if (weights && !weights->write((dir / "model.weights").string(), err))
+    return fail(err);
   std::ofstream sig((dir / "model.json").string());
   auto specs = [&](const std::vector<TensorSpec> &v) {
     std::string s = "[";
@@ -564,7 +569,12 @@ int compileCommand(Args &a) {
   };
   sig << "{\"entry\": \"_mlir_ciface_" << kEntryName
       << "\", \"inputs\": " << specs(compiler.inputs())
-      << ", \"outputs\": " << specs(compiler.outputs()) << "}\n";
+      << ", \"outputs\": " << specs(compiler.outputs());
+  if (weights)
+    sig << ", \"weights\": {\"file\": \"model.weights\", \"bytes\": "
+        << weights->size() << ", \"digest\": \"" << std::hex
+        << weights->digest() << std::dec << "\"}";
+  sig << "}\n";
   return 0;
 }
 

@@ -1,9 +1,11 @@
 // Links a model compiled ahead of time (sparqc compile -o DIR: DIR/model.o)
-// into a program of its own and runs it through its C interface:
-//   aot_driver INPUT.npy EXPECTED.npy
+// into a program of its own, maps its weights (DIR/model.weights) and runs
+// it through its C interface:
+//   aot_driver DIR/model.weights INPUT.npy EXPECTED.npy
 // The example model takes a [1, 3, 32, 32] image and returns [1, 10] logits.
 
 #include "runtime/io/Npy.h"
+#include "runtime/io/WeightsFile.h"
 #include "runtime/kernels/MemRef.h"
 
 #include <cmath>
@@ -13,6 +15,9 @@ using sparq::kernels::MemRef;
 
 extern "C" void _mlir_ciface_forward(MemRef<float, 4> *input,
                                      MemRef<float, 2> *logits);
+// What the code expects of its weights, and where it reads them.
+extern "C" const uint64_t __sparq_weights_size, __sparq_weights_digest;
+extern "C" const void *__sparq_weights;
 
 template <int R>
 MemRef<float, R> describe(float *data, const int64_t (&sizes)[R]) {
@@ -29,14 +34,22 @@ MemRef<float, R> describe(float *data, const int64_t (&sizes)[R]) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: aot_driver INPUT.npy EXPECTED.npy\n");
+  if (argc != 4) {
+    std::fprintf(stderr,
+                 "usage: aot_driver MODEL.weights INPUT.npy EXPECTED.npy\n");
     return 2;
   }
-  sparq::io::HostTensor input, expected;
   std::string err;
-  if (!sparq::io::readNpy(argv[1], input, err) ||
-      !sparq::io::readNpy(argv[2], expected, err)) {
+  auto weights = sparq::io::MappedWeights::open(argv[1], __sparq_weights_size,
+                                                __sparq_weights_digest, err);
+  if (!weights) {
+    std::fprintf(stderr, "error: %s\n", err.c_str());
+    return 2;
+  }
+  __sparq_weights = weights->data();
+  sparq::io::HostTensor input, expected;
+  if (!sparq::io::readNpy(argv[2], input, err) ||
+      !sparq::io::readNpy(argv[3], expected, err)) {
     std::fprintf(stderr, "error: %s\n", err.c_str());
     return 2;
   }
