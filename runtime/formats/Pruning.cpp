@@ -161,9 +161,35 @@ double combine(GroupNorm norm, double acc, double x) {
   return acc;
 }
 
-/// Whether every zero of w lies in a group that is entirely zero.
+/// Weights per group of a grouped granularity (not NM).
+int64_t groupSize(const WeightShape &w, const PruneSpec &spec) {
+  switch (spec.granularity) {
+  case Granularity::Vector:
+    return w.s;
+  case Granularity::Kernel:
+    return w.r * w.s;
+  case Granularity::Filter:
+    return w.c * w.r * w.s;
+  case Granularity::Channel:
+    return w.k * w.r * w.s;
+  case Granularity::Block:
+    return spec.blockRows * spec.blockCols;
+  case Granularity::Element:
+  case Granularity::NM:
+    break;
+  }
+  return 1;
+}
+
+/// Whether every zero of w (there are `zeros` of them, at least one) lies in
+/// a group that is entirely zero.
 bool zerosFormGroups(const float *w, const WeightShape &shape,
-                     const PruneSpec &spec) {
+                     const PruneSpec &spec, int64_t zeros) {
+  // A zero group holds groupSize zeros: fewer zeros cannot form one. (A
+  // trained dense layer with a few exact zeros stops here instead of
+  // numbering 8-byte group ids for every weight, per candidate.)
+  if (zeros < groupSize(shape, spec))
+    return false;
   std::vector<int64_t> gid;
   int64_t groups = groupIds(shape, spec, gid);
   std::vector<uint8_t> hasZero(groups, 0), hasNonzero(groups, 0);
@@ -280,15 +306,14 @@ SparsityInfo sparq::formats::detectSparsity(const float *w,
     if (shape.rows() % br == 0 && shape.cols() % bc == 0 && br * bc > 1)
       add(Granularity::Block, br, bc);
   for (const PruneSpec &s : candidates)
-    if (zerosFormGroups(w, shape, s)) {
+    if (zerosFormGroups(w, shape, s, info.size - info.nonzeros)) {
       info.pattern = s;
       return info;
     }
   for (auto [n, m] :
        {std::pair<int64_t, int64_t>{1, 4}, {2, 4}, {2, 8}, {4, 8}})
-    if (shape.cols() % m == 0 &&
-        maxPerGroup(w, shape.rows(), shape.cols(), m) <= n &&
-        info.nonzeros * m >= info.size * n * 3 / 4) {
+    if (shape.cols() % m == 0 && info.nonzeros * m >= info.size * n * 3 / 4 &&
+        maxPerGroup(w, shape.rows(), shape.cols(), m) <= n) {
       info.pattern.granularity = Granularity::NM;
       info.pattern.n = n;
       info.pattern.m = m;
