@@ -85,8 +85,7 @@ LogicalResult mlir::sparq::externalizeWeights(ModuleOp module,
   for (auto g : module.getOps<LLVM::GlobalOp>())
     if (auto m = movable(g, minBytes);
         m && !pinned.contains(g.getSymNameAttr())) {
-      total += (m->bytes + ::sparq::io::kWeightsAlignment - 1) /
-               ::sparq::io::kWeightsAlignment * ::sparq::io::kWeightsAlignment;
+      total += ::sparq::io::alignedWeightBytes(m->bytes);
       moving.push_back(*m);
     }
   blob.reserve(blob.size() + total);

@@ -87,6 +87,28 @@ std::string sparq::formats::granularityName(const PruneSpec &spec) {
 
 namespace {
 
+/// Number of groups of a grouped granularity (not NM).
+int64_t groupCount(const WeightShape &w, const PruneSpec &spec) {
+  int64_t cols = w.cols();
+  switch (spec.granularity) {
+  case Granularity::Element:
+    return w.size();
+  case Granularity::Vector:
+    return w.k * w.c * w.r;
+  case Granularity::Kernel:
+    return w.k * w.c;
+  case Granularity::Filter:
+    return w.k;
+  case Granularity::Channel:
+    return w.c;
+  case Granularity::Block:
+    return (w.k / spec.blockRows) * (cols / spec.blockCols);
+  case Granularity::NM:
+    break;
+  }
+  return 0;
+}
+
 /// Group id of every weight for a grouped granularity (not NM); returns the
 /// number of groups.
 int64_t groupIds(const WeightShape &w, const PruneSpec &spec,
@@ -130,23 +152,7 @@ int64_t groupIds(const WeightShape &w, const PruneSpec &spec,
             break;
           }
         }
-  switch (spec.granularity) {
-  case Granularity::Element:
-    return w.size();
-  case Granularity::Vector:
-    return w.k * w.c * w.r;
-  case Granularity::Kernel:
-    return w.k * w.c;
-  case Granularity::Filter:
-    return w.k;
-  case Granularity::Channel:
-    return w.c;
-  case Granularity::Block:
-    return (w.k / spec.blockRows) * (cols / spec.blockCols);
-  case Granularity::NM:
-    break;
-  }
-  return 0;
+  return groupCount(w, spec);
 }
 
 double combine(GroupNorm norm, double acc, double x) {
@@ -163,22 +169,8 @@ double combine(GroupNorm norm, double acc, double x) {
 
 /// Weights per group of a grouped granularity (not NM).
 int64_t groupSize(const WeightShape &w, const PruneSpec &spec) {
-  switch (spec.granularity) {
-  case Granularity::Vector:
-    return w.s;
-  case Granularity::Kernel:
-    return w.r * w.s;
-  case Granularity::Filter:
-    return w.c * w.r * w.s;
-  case Granularity::Channel:
-    return w.k * w.r * w.s;
-  case Granularity::Block:
-    return spec.blockRows * spec.blockCols;
-  case Granularity::Element:
-  case Granularity::NM:
-    break;
-  }
-  return 1;
+  int64_t groups = groupCount(w, spec);
+  return groups ? w.size() / groups : 1;
 }
 
 /// Whether every zero of w (there are `zeros` of them, at least one) lies in

@@ -26,9 +26,6 @@ struct Header {
 };
 static_assert(sizeof(Header) == kWeightsHeaderBytes, "header layout");
 
-size_t alignUp(size_t n) {
-  return (n + kWeightsAlignment - 1) / kWeightsAlignment * kWeightsAlignment;
-}
 } // namespace
 
 uint64_t sparq::io::weightsDigest(const uint8_t *data, uint64_t bytes) {
@@ -50,7 +47,7 @@ WeightsBlob::~WeightsBlob() { std::free(buffer); }
 void WeightsBlob::reserve(size_t bytes) {
   if (bytes <= capacity)
     return;
-  size_t grown = alignUp(std::max(bytes, 2 * capacity));
+  size_t grown = alignedWeightBytes(std::max(bytes, 2 * capacity));
   auto *fresh =
       static_cast<uint8_t *>(std::aligned_alloc(kWeightsAlignment, grown));
   if (!fresh)
@@ -63,7 +60,7 @@ void WeightsBlob::reserve(size_t bytes) {
 }
 
 uint64_t WeightsBlob::append(const void *data, size_t bytes, size_t count) {
-  size_t offset = alignUp(used);
+  size_t offset = alignedWeightBytes(used);
   reserve(offset + bytes);
   std::memset(buffer + used, 0, offset - used);
   size_t unit = count ? bytes / count : 0;

@@ -32,6 +32,11 @@ namespace sparq::io {
 inline constexpr size_t kWeightsAlignment = 64;
 /// The header's size: the payload starts here in the file.
 inline constexpr size_t kWeightsHeaderBytes = 64;
+/// `bytes` rounded up to kWeightsAlignment: the room a constant takes.
+inline constexpr size_t alignedWeightBytes(size_t bytes) {
+  return (bytes + kWeightsAlignment - 1) / kWeightsAlignment *
+         kWeightsAlignment;
+}
 
 /// The payload being built: constants appended at aligned offsets, in
 /// memory aligned like the mapped file's payload.
