@@ -90,6 +90,8 @@ bool Compiler::importOnnx(const std::string &path,
   onnx_import::ImportOptions io;
   io.inputShapes = options.inputShapes;
   io.inputValues = options.inputValues;
+  io.dynamicAxes = options.dynamicAxes;
+  io.dynamicDimParams = options.dynamicDimParams;
   io.entryName = kEntryName;
   auto imported = onnx_import::importOnnxFile(impl->context, path, io);
   if (failed(imported)) {
@@ -101,9 +103,10 @@ bool Compiler::importOnnx(const std::string &path,
   inputSpecs.clear();
   outputSpecs.clear();
   for (const auto &v : imported->inputs)
-    inputSpecs.push_back({v.name, v.dtype, v.shape});
+    inputSpecs.push_back({v.name, v.dtype, v.shape, v.dims});
   for (const auto &v : imported->outputs)
-    outputSpecs.push_back({v.name, v.dtype, v.shape});
+    outputSpecs.push_back({v.name, v.dtype, v.shape, v.dims});
+  dimSymbols = imported->symbols;
   layerInfos.clear();
   for (const auto &n : imported->nodes) {
     LayerInfo l;
@@ -275,7 +278,7 @@ std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
   std::string err;
   auto exe =
       HostExecutable::create(module(), kEntryName, inputSpecs, outputSpecs,
-                             options.optLevel, impl->weights, err);
+                             dimSymbols, options.optLevel, impl->weights, err);
   if (!exe)
     errors += (errors.empty() ? "" : "\n") + err;
   return exe;

@@ -36,6 +36,10 @@ struct CompileOptions {
   std::map<std::string, std::vector<int64_t>> inputShapes;
   /// Values of small integer inputs to specialize on (see ImportOptions).
   std::map<std::string, io::HostTensor> inputValues;
+  /// Run-time dimensions with their bounds, by input and axis and by
+  /// dim_param (see ImportOptions).
+  std::map<std::string, std::map<int64_t, int64_t>> dynamicAxes;
+  std::map<std::string, int64_t> dynamicDimParams;
   /// Compression asked for by flags; it runs first on the graph IR.
   CompressionRecipe compression;
   /// A pass pipeline (textual, anchored on builtin.module) run on the graph
@@ -90,6 +94,8 @@ public:
 
   const std::vector<TensorSpec> &inputs() const { return inputSpecs; }
   const std::vector<TensorSpec> &outputs() const { return outputSpecs; }
+  /// The run-time dims the specs refer to (empty for a static model).
+  const std::vector<io::DimSymbol> &symbols() const { return dimSymbols; }
   const std::vector<LayerInfo> &layers() const { return layerInfos; }
   /// What went wrong, one diagnostic per line.
   const std::string &error() const { return errors; }
@@ -101,6 +107,7 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl;
   std::vector<TensorSpec> inputSpecs, outputSpecs;
+  std::vector<io::DimSymbol> dimSymbols;
   std::vector<LayerInfo> layerInfos;
   std::string errors;
   std::vector<std::string> warningList;

@@ -1,6 +1,7 @@
 //===- Builders.cpp - helpers shared by the ONNX op builders --------------===//
 
 #include "frontends/onnx/Builders.h"
+#include "frontends/onnx/DimTable.h"
 #include "frontends/onnx/NodeContext.h"
 #include "runtime/io/SizeMath.h"
 
@@ -222,6 +223,8 @@ bool onnx_import::broadcastShapes(ArrayRef<std::vector<int64_t>> shapes,
   for (const auto &s : shapes)
     rank = std::max(rank, s.size());
   out.assign(rank, 1);
+  // A run-time dim (an id) matches itself or a static 1 only: it may be 1 at
+  // run time, but the compiled code cannot broadcast on that.
   for (const auto &s : shapes) {
     for (size_t k = 0; k < s.size(); ++k) {
       int64_t &o = out[rank - s.size() + k];
@@ -243,6 +246,8 @@ int64_t onnx_import::normalizeAxis(int64_t axis, int64_t rank) {
 }
 
 std::string onnx_import::shapeStr(ArrayRef<int64_t> shape) {
+  if (hasRunTimeDims(shape) && DimTable::active())
+    return DimTable::active()->shapeStr(shape);
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -254,8 +259,42 @@ std::string onnx_import::shapeStr(ArrayRef<int64_t> shape) {
 //===----------------------------------------------------------------------===//
 
 Value onnx_import::emptyTensor(OpBuilder &b, Location loc,
-                               ArrayRef<int64_t> shape, Type elem) {
-  return b.create<tensor::EmptyOp>(loc, shape, elem);
+                               ArrayRef<int64_t> shape, Type elem,
+                               ValueRange like) {
+  if (!llvm::any_of(shape, [](int64_t d) { return d < 0; }))
+    return b.create<tensor::EmptyOp>(loc, shape, elem);
+  SmallVector<OpFoldResult> sizes;
+  int64_t rank = shape.size();
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t d = shape[i];
+    if (isRunTimeDim(d)) {
+      sizes.push_back(DimTable::active()->value(b, loc, d));
+      continue;
+    }
+    if (d != ShapedType::kDynamic) {
+      sizes.push_back(b.getIndexAttr(d));
+      continue;
+    }
+    // A dynamic extent from a type: the same axis (aligned right) of a
+    // value that has it dynamic, which the builder says is equal.
+    Value size;
+    for (Value v : like) {
+      auto t = cast<RankedTensorType>(v.getType());
+      int64_t k = i - (rank - t.getRank());
+      if (k >= 0 && t.isDynamicDim(k)) {
+        size = b.create<tensor::DimOp>(loc, v, k);
+        break;
+      }
+    }
+    assert(size && "a dynamic extent with no value to read it from");
+    sizes.push_back(size);
+  }
+  return b.create<tensor::EmptyOp>(loc, sizes, elem);
+}
+
+SmallVector<OpFoldResult> onnx_import::sizesOf(OpBuilder &b, Location loc,
+                                               Value v) {
+  return tensor::getMixedSizes(b, loc, v);
 }
 
 Value onnx_import::scalarConstant(OpBuilder &b, Location loc, Type elem,
@@ -274,9 +313,11 @@ Value onnx_import::scalarConstant(OpBuilder &b, Location loc, Type elem,
 
 Value onnx_import::filledTensor(OpBuilder &b, Location loc,
                                 ArrayRef<int64_t> shape, Type elem,
-                                double value) {
+                                double value, ValueRange like) {
   Value scalar = scalarConstant(b, loc, elem, value);
-  return b.create<linalg::FillOp>(loc, scalar, emptyTensor(b, loc, shape, elem))
+  return b
+      .create<linalg::FillOp>(loc, scalar,
+                              emptyTensor(b, loc, shape, elem, like))
       .getResult(0);
 }
 
@@ -302,7 +343,7 @@ Value onnx_import::buildElementwise(OpBuilder &b, Location loc,
   }
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  Value init = emptyTensor(b, loc, outShape, outElem);
+  Value init = emptyTensor(b, loc, outShape, outElem, inputs);
   auto op = b.create<linalg::GenericOp>(
       loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -357,21 +398,100 @@ Value onnx_import::castScalar(OpBuilder &b, Location loc, Value v,
   return b.create<arith::TruncIOp>(loc, toType, v);
 }
 
+namespace {
+SmallVector<ReassociationIndices> allDims(int64_t rank) {
+  SmallVector<ReassociationIndices> r;
+  if (rank == 0)
+    return r;
+  r.emplace_back();
+  for (int64_t i = 0; i < rank; ++i)
+    r[0].push_back(i);
+  return r;
+}
+
+/// Groups each extent other than 1 with the 1s before it (trailing 1s join
+/// the last group): how a shape collapses to its extents other than 1.
+SmallVector<ReassociationIndices> unitGroups(ArrayRef<int64_t> shape) {
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices pending;
+  for (int64_t i = 0, e = shape.size(); i < e; ++i) {
+    pending.push_back(i);
+    if (shape[i] != 1) {
+      groups.push_back(pending);
+      pending.clear();
+    }
+  }
+  if (!pending.empty() && !groups.empty())
+    groups.back().append(pending.begin(), pending.end());
+  return groups;
+}
+
+SmallVector<int64_t> nonUnit(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> r;
+  for (int64_t d : shape)
+    if (d != 1)
+      r.push_back(d);
+  return r;
+}
+} // namespace
+
 Value onnx_import::reshapeTensor(OpBuilder &b, Location loc, Value v,
                                  ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(v.getType());
-  if (type.getShape() == shape)
+  SmallVector<int64_t> target = mlirShape(shape);
+  if (type.getShape() == ArrayRef<int64_t>(target))
     return v;
   Type elem = type.getElementType();
-  auto allDims = [](int64_t rank) {
-    SmallVector<ReassociationIndices> r;
-    if (rank == 0)
-      return r;
-    r.emplace_back();
-    for (int64_t i = 0; i < rank; ++i)
-      r[0].push_back(i);
-    return r;
-  };
+  auto resultType = RankedTensorType::get(target, elem);
+  if (!type.hasStaticShape() || !resultType.hasStaticShape()) {
+    // Run-time extents. Adding or dropping 1s keeps the other extents in
+    // order: collapse to them, expand to the target, reading each dynamic
+    // extent off the collapsed value.
+    SmallVector<int64_t> core = nonUnit(type.getShape());
+    if (core == nonUnit(target)) {
+      auto coreType = RankedTensorType::get(core, elem);
+      Value c = v;
+      if (type.getRank() != coreType.getRank())
+        c = b.create<tensor::CollapseShapeOp>(loc, coreType, v,
+                                              unitGroups(type.getShape()));
+      if (resultType.getRank() == coreType.getRank())
+        return c;
+      SmallVector<OpFoldResult> sizes;
+      int64_t k = 0;
+      for (int64_t d : target)
+        sizes.push_back(d == 1 ? OpFoldResult(b.getIndexAttr(1))
+                               : tensor::getMixedSize(b, loc, c, k++));
+      return b.create<tensor::ExpandShapeOp>(loc, resultType, c,
+                                             unitGroups(target), sizes);
+    }
+    // Otherwise through 1-D, the target's run-time extents from the table.
+    int64_t n = type.hasStaticShape() ? numElements(type.getShape())
+                                      : ShapedType::kDynamic;
+    auto natural = RankedTensorType::get({n}, elem);
+    Value flat = v;
+    if (type.getRank() == 0)
+      flat = b.create<tensor::ExpandShapeOp>(loc, natural, v, allDims(0));
+    else if (type.getRank() > 1)
+      flat = b.create<tensor::CollapseShapeOp>(loc, natural, v,
+                                               allDims(type.getRank()));
+    // Static on one side, dynamic on the other: reshapes want both alike.
+    auto flatType = RankedTensorType::get({resultType.hasStaticShape()
+                                               ? numElements(target)
+                                               : ShapedType::kDynamic},
+                                          elem);
+    if (flatType != natural)
+      flat = b.create<tensor::CastOp>(loc, flatType, flat);
+    if (shape.empty())
+      return b.create<tensor::CollapseShapeOp>(loc, resultType, flat,
+                                               allDims(0));
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d : shape) {
+      assert(d != ShapedType::kDynamic && "a reshape to an unknown extent");
+      sizes.push_back(DimTable::active()->size(b, loc, d));
+    }
+    return b.create<tensor::ExpandShapeOp>(loc, resultType, flat,
+                                           allDims(shape.size()), sizes);
+  }
   // Through 1-D: collapse then expand; both stay views of one buffer.
   auto flatType = RankedTensorType::get({numElements(type.getShape())}, elem);
   Value flat = v;
@@ -380,7 +500,6 @@ Value onnx_import::reshapeTensor(OpBuilder &b, Location loc, Value v,
   else if (type.getRank() > 1)
     flat = b.create<tensor::CollapseShapeOp>(loc, flatType, v,
                                              allDims(type.getRank()));
-  auto resultType = RankedTensorType::get(shape, elem);
   if (shape.size() == 1)
     return flat;
   if (shape.empty())
@@ -397,10 +516,10 @@ Value onnx_import::transposeTensor(OpBuilder &b, Location loc, Value v,
     identity &= perm[i] == static_cast<int64_t>(i);
   if (identity)
     return v;
-  SmallVector<int64_t> shape;
+  SmallVector<OpFoldResult> in = sizesOf(b, loc, v), sizes;
   for (int64_t p : perm)
-    shape.push_back(type.getDimSize(p));
-  Value init = emptyTensor(b, loc, shape, type.getElementType());
+    sizes.push_back(in[p]);
+  Value init = b.create<tensor::EmptyOp>(loc, sizes, type.getElementType());
   return b.create<linalg::TransposeOp>(loc, v, init, perm).getResult()[0];
 }
 
@@ -425,7 +544,14 @@ Value onnx_import::buildReduction(
     }
   }
   Type elem = type.getElementType();
-  Value acc = filledTensor(b, loc, outShape, elem, init);
+  SmallVector<OpFoldResult> inSizes = sizesOf(b, loc, input), outSizes;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!llvm::is_contained(axes, i))
+      outSizes.push_back(inSizes[i]);
+  Value acc = b.create<linalg::FillOp>(
+                   loc, scalarConstant(b, loc, elem, init),
+                   b.create<tensor::EmptyOp>(loc, outSizes, elem).getResult())
+                  .getResult(0);
   SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx),
                                  AffineMap::get(rank, 0, outExprs, ctx)};
   auto op = b.create<linalg::GenericOp>(
@@ -467,11 +593,14 @@ Value onnx_import::sliceTensor(OpBuilder &b, Location loc, Value v,
   if (type.getShape() == sizes &&
       llvm::all_of(offsets, [](int64_t o) { return o == 0; }))
     return v;
-  auto resultType = RankedTensorType::get(sizes, type.getElementType());
+  auto resultType =
+      RankedTensorType::get(mlirShape(sizes), type.getElementType());
   SmallVector<OpFoldResult> o, s, st;
   for (size_t i = 0; i < offsets.size(); ++i) {
     o.push_back(b.getIndexAttr(offsets[i]));
-    s.push_back(b.getIndexAttr(sizes[i]));
+    s.push_back(isRunTimeDim(sizes[i])
+                    ? OpFoldResult(DimTable::active()->value(b, loc, sizes[i]))
+                    : OpFoldResult(b.getIndexAttr(sizes[i])));
     st.push_back(b.getIndexAttr(strides[i]));
   }
   return b.create<tensor::ExtractSliceOp>(loc, resultType, v, o, s, st);
@@ -495,7 +624,7 @@ Value onnx_import::matmulWeight(OpBuilder &b, Location loc, Value lhs, Value w,
   auto wt = cast<RankedTensorType>(w.getType());
   if (!acc)
     acc = filledTensor(b, loc, {lt.getDimSize(0), wt.getDimSize(0)},
-                       lt.getElementType(), 0);
+                       lt.getElementType(), 0, lhs);
   return b.create<linalg::MatmulTransposeBOp>(loc, ValueRange{lhs, w}, acc)
       .getResult(0);
 }
@@ -506,30 +635,58 @@ Value onnx_import::matmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   Type elem = lt.getElementType();
   int64_t rank = lt.getRank();
   int64_t m = lt.getDimSize(rank - 2), n = rt.getDimSize(rank - 1);
+  // Zeros of [..., M, N]: M read off lhs, N off rhs (run-time or not).
+  auto zeros = [&](Value l, Value r, ArrayRef<OpFoldResult> lead) -> Value {
+    SmallVector<OpFoldResult> sizes(lead.begin(), lead.end());
+    int64_t rk = cast<RankedTensorType>(l.getType()).getRank();
+    sizes.push_back(tensor::getMixedSize(b, loc, l, rk - 2));
+    sizes.push_back(tensor::getMixedSize(b, loc, r, rk - 1));
+    Value e = b.create<tensor::EmptyOp>(loc, sizes, elem);
+    return b.create<linalg::FillOp>(loc, scalarConstant(b, loc, elem, 0), e)
+        .getResult(0);
+  };
   if (rank == 2) {
-    Value acc = filledTensor(b, loc, {m, n}, elem, 0);
+    Value acc = zeros(lhs, rhs, {});
     return b.create<linalg::MatmulOp>(loc, ValueRange{lhs, rhs}, acc)
         .getResult(0);
   }
-  // Fold all batch dims into one for linalg.batch_matmul.
+  // Fold all batch dims into one for linalg.batch_matmul (grouped, so that
+  // run-time extents of M, K and N stay their own).
   SmallVector<int64_t> batchShape(lt.getShape().begin(),
                                   lt.getShape().end() - 2);
-  int64_t batch = numElements(batchShape);
+  int64_t batch = ShapedType::isDynamicShape(batchShape)
+                      ? ShapedType::kDynamic
+                      : numElements(batchShape);
   int64_t k = lt.getDimSize(rank - 1);
-  Value l3 = reshapeTensor(b, loc, lhs, {batch, m, k});
-  Value r3 = reshapeTensor(b, loc, rhs, {batch, k, n});
-  Value acc = filledTensor(b, loc, {batch, m, n}, elem, 0);
+  SmallVector<ReassociationIndices> groups(1);
+  for (int64_t i = 0; i < rank - 2; ++i)
+    groups[0].push_back(i);
+  groups.push_back({rank - 2});
+  groups.push_back({rank - 1});
+  auto collapse = [&](Value v, int64_t d1, int64_t d2) -> Value {
+    auto t = RankedTensorType::get({batch, d1, d2}, elem);
+    return b.create<tensor::CollapseShapeOp>(loc, t, v, groups);
+  };
+  bool flat3 = rank == 3;
+  Value l3 = flat3 ? lhs : collapse(lhs, m, k);
+  Value r3 = flat3 ? rhs : collapse(rhs, k, n);
+  Value acc = zeros(l3, r3, {tensor::getMixedSize(b, loc, l3, 0)});
   Value out = b.create<linalg::BatchMatmulOp>(loc, ValueRange{l3, r3}, acc)
                   .getResult(0);
+  if (flat3)
+    return out;
   SmallVector<int64_t> outShape = batchShape;
   outShape.append({m, n});
-  return reshapeTensor(b, loc, out, outShape);
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, lhs);
+  sizes.back() = tensor::getMixedSize(b, loc, out, 2);
+  return b.create<tensor::ExpandShapeOp>(
+      loc, RankedTensorType::get(outShape, elem), out, groups, sizes);
 }
 
 Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value v,
                                ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(v.getType());
-  if (type.getShape() == shape)
+  if (type.getShape() == ArrayRef<int64_t>(mlirShape(shape)))
     return v;
   return buildElementwise(
       b, loc, v, shape, type.getElementType(),

@@ -48,13 +48,20 @@ int64_t normalizeAxis(int64_t axis, int64_t rank);
 std::string shapeStr(llvm::ArrayRef<int64_t> shape);
 
 // --- IR -------------------------------------------------------------------
+/// A tensor.empty of `shape`: a run-time dim (DimTable.h) takes its value
+/// from the import's table; a kDynamic extent (from a type) is read off the
+/// same axis, aligned right, of the first of `like` that has it dynamic.
 mlir::Value emptyTensor(mlir::OpBuilder &b, mlir::Location loc,
-                        llvm::ArrayRef<int64_t> shape, mlir::Type elem);
+                        llvm::ArrayRef<int64_t> shape, mlir::Type elem,
+                        mlir::ValueRange like = {});
+/// The extents of a ranked tensor: attributes, or tensor.dim values.
+llvm::SmallVector<mlir::OpFoldResult>
+sizesOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 mlir::Value scalarConstant(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Type elem, double value);
 mlir::Value filledTensor(mlir::OpBuilder &b, mlir::Location loc,
                          llvm::ArrayRef<int64_t> shape, mlir::Type elem,
-                         double value);
+                         double value, mlir::ValueRange like = {});
 /// Elementwise `body` over `inputs` broadcast (numpy rules) to `outShape`.
 mlir::Value buildElementwise(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ValueRange inputs,

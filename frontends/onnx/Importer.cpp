@@ -1,15 +1,18 @@
 //===- Importer.cpp - ONNX model to sparq graph IR ------------------------===//
 //
 // Walks the ONNX graph in dependency order and hands each node to the builder
-// its op type names in the op table. Shapes are static throughout: symbolic
-// dimensions are specialized from the shapes the caller gives, and shape
-// computations are folded on the host while importing.
+// its op type names in the op table. Shapes are static unless the caller
+// names run-time dimensions (DimTable.h): other symbolic dimensions are
+// specialized from the shapes the caller gives, and shape computations are
+// folded on the host while importing, symbolically where they involve
+// run-time dims (RunTimeShapes.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontends/onnx/Importer.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Builders.h"
+#include "frontends/onnx/DimTable.h"
 #include "frontends/onnx/NodeContext.h"
 #include "runtime/io/TensorProto.h"
 
@@ -98,6 +101,13 @@ private:
   LogicalResult addInitializers(const onnx::GraphProto &graph);
   LogicalResult addInputs(const onnx::GraphProto &graph,
                           SmallVectorImpl<Type> &argTypes);
+  /// The symbol of input `name`'s axis `axis` (declared `decl`), if the
+  /// caller made it a run-time dimension; failure on a bad request.
+  FailureOr<std::optional<int>>
+  runTimeSymbol(const std::string &name, int inputIndex, int axis,
+                const onnx::TensorShapeProto *decl);
+  LogicalResult checkDynamicOptions(const onnx::GraphProto &graph);
+  ValueInfo valueInfo(const std::string &name, const GraphValue &v) const;
   FailureOr<std::vector<const onnx::NodeProto *>>
   sortNodes(const onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node);
@@ -115,7 +125,81 @@ private:
   std::vector<ValueInfo> inputInfos, outputInfos;
   std::vector<NodeSummary> summaries;
   std::unordered_set<std::string> initializerNames;
+  DimTable dims;
+  std::map<std::string, int> dimParamSymbols;
+  /// Bounds of run-time dim_params: named, or of an axis named by input.
+  std::map<std::string, int64_t> paramBounds;
 };
+
+ValueInfo GraphImporter::valueInfo(const std::string &name,
+                                   const GraphValue &v) const {
+  io::SymbolicShape s = dims.symbolicShape(v.shape);
+  return {name, v.dtype, s.bounds, s.dims};
+}
+
+FailureOr<std::optional<int>>
+GraphImporter::runTimeSymbol(const std::string &name, int inputIndex, int axis,
+                             const onnx::TensorShapeProto *decl) {
+  std::string param;
+  if (decl && axis < decl->dim_size() && decl->dim(axis).has_dim_param())
+    param = decl->dim(axis).dim_param();
+  std::optional<int64_t> bound;
+  auto byName = options.dynamicAxes.find(name);
+  if (byName != options.dynamicAxes.end()) {
+    auto it = byName->second.find(axis);
+    if (it != byName->second.end())
+      bound = it->second;
+  }
+  auto byParam = param.empty() ? paramBounds.end() : paramBounds.find(param);
+  if (byParam != paramBounds.end())
+    bound = bound ? std::min(*bound, byParam->second) : byParam->second;
+  // An axis of a dim_param another run-time axis has is that symbol too.
+  auto known =
+      param.empty() ? dimParamSymbols.end() : dimParamSymbols.find(param);
+  if (known != dimParamSymbols.end())
+    return std::optional<int>(known->second);
+  if (!bound)
+    return std::optional<int>();
+  if (*bound < 1 || *bound > kMaxElements) {
+    graphError() << "run-time dimension bound " << *bound << " of input '"
+                 << printable(name) << "' axis " << axis << " is out of range";
+    return failure();
+  }
+  std::string symName =
+      param.empty() ? name + ":" + std::to_string(axis) : param;
+  int sym = dims.addSymbol({printable(symName), *bound, inputIndex, axis});
+  if (!param.empty())
+    dimParamSymbols[param] = sym;
+  return std::optional<int>(sym);
+}
+
+/// Every run-time dimension the caller names exists in the model.
+LogicalResult
+GraphImporter::checkDynamicOptions(const onnx::GraphProto &graph) {
+  for (const auto &[name, axes] : options.dynamicAxes) {
+    const onnx::ValueInfoProto *in = nullptr;
+    for (const onnx::ValueInfoProto &v : graph.input())
+      if (v.name() == name && !initializerNames.count(name))
+        in = &v;
+    if (!in)
+      return graphError() << "--dynamic names '" << printable(name)
+                          << "', which is not an input of the model";
+    auto info = llvm::find_if(
+        inputInfos, [&](const ValueInfo &i) { return i.name == name; });
+    for (const auto &axis : axes)
+      if (axis.first < 0 ||
+          axis.first >= static_cast<int64_t>(info->shape.size()))
+        return graphError()
+               << "--dynamic names axis " << axis.first << " of input '"
+               << printable(name) << "', which has rank " << info->shape.size();
+  }
+  for (const auto &param : options.dynamicDimParams)
+    if (!dimParamSymbols.count(param.first))
+      return graphError() << "--dynamic names '" << printable(param.first)
+                          << "', which is neither an input axis (NAME:AXIS) "
+                             "nor a symbolic dimension of an input";
+  return success();
+}
 
 LogicalResult GraphImporter::readOpset() {
   for (const onnx::OperatorSetIdProto &id : model.opset_import())
@@ -159,6 +243,23 @@ LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
 
 LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
                                        SmallVectorImpl<Type> &argTypes) {
+  // An axis made run-time by input name makes its dim_param run-time in
+  // every input, whatever their order.
+  paramBounds = options.dynamicDimParams;
+  for (const onnx::ValueInfoProto &in : graph.input()) {
+    auto axes = options.dynamicAxes.find(in.name());
+    if (axes == options.dynamicAxes.end() || !in.type().has_tensor_type())
+      continue;
+    const onnx::TensorShapeProto &decl = in.type().tensor_type().shape();
+    for (const auto &[axis, bound] : axes->second)
+      if (axis >= 0 && axis < decl.dim_size() &&
+          decl.dim(axis).has_dim_param()) {
+        auto [it, inserted] =
+            paramBounds.try_emplace(decl.dim(axis).dim_param(), bound);
+        if (!inserted)
+          it->second = std::min(it->second, bound);
+      }
+  }
   for (const onnx::ValueInfoProto &in : graph.input()) {
     // Older exporters list initializers among the inputs too.
     if (values.count(in.name()))
@@ -176,6 +277,21 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
     std::vector<int64_t> shape;
     auto given = options.inputShapes.find(in.name());
     const onnx::TensorShapeProto &decl = type.tensor_type().shape();
+    int inputIndex = static_cast<int>(inputInfos.size());
+    // Axes the caller made run-time dims: their symbols, by axis.
+    std::map<int, int> runTime;
+    int declRank = type.tensor_type().has_shape() ? decl.dim_size() : -1;
+    int rankKnown = given != options.inputShapes.end()
+                        ? static_cast<int>(given->second.size())
+                        : declRank;
+    for (int i = 0; i < rankKnown; ++i) {
+      auto sym = runTimeSymbol(in.name(), inputIndex, i,
+                               declRank >= 0 ? &decl : nullptr);
+      if (failed(sym))
+        return failure();
+      if (*sym)
+        runTime[i] = **sym;
+    }
     if (given != options.inputShapes.end()) {
       shape = given->second;
       if (type.tensor_type().has_shape() &&
@@ -184,7 +300,8 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
                             << "' has rank " << decl.dim_size()
                             << ", but the shape given is " << shapeStr(shape);
       for (int i = 0; i < decl.dim_size(); ++i)
-        if (decl.dim(i).has_dim_value() && decl.dim(i).dim_value() != shape[i])
+        if (decl.dim(i).has_dim_value() && !runTime.count(i) &&
+            decl.dim(i).dim_value() != shape[i])
           return graphError()
                  << "input '" << printable(in.name()) << "' expects dimension "
                  << i << " to be " << decl.dim(i).dim_value()
@@ -195,16 +312,25 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
                             << "' has no shape; give one (sparqc: --shape "
                             << printable(in.name()) << "=...)";
       for (const auto &dim : decl.dim()) {
-        if (!dim.has_dim_value())
+        if (!dim.has_dim_value() && !runTime.count(shape.size()))
           return graphError()
                  << "input '" << printable(in.name())
                  << "' has a symbolic dimension '" << printable(dim.dim_param())
                  << "'; give its shape (sparqc: --shape "
-                 << printable(in.name()) << "=... or an input file)";
-        shape.push_back(dim.dim_value());
+                 << printable(in.name())
+                 << "=... or an input file) or make it a run-time dimension "
+                    "(--dynamic "
+                 << printable(dim.dim_param().empty()
+                                  ? in.name() + ":" +
+                                        std::to_string(shape.size())
+                                  : dim.dim_param())
+                 << "<=BOUND)";
+        shape.push_back(dim.has_dim_value() ? dim.dim_value() : 0);
       }
     }
-    if (!fitsLimits(shape))
+    for (const auto &[axis, sym] : runTime)
+      shape[axis] = dims.dimOf(io::DimExpr::ofSymbol(sym));
+    if (!fitsLimits(dims.boundShape(shape)))
       return graphError() << "input '" << printable(in.name()) << "' of shape "
                           << shapeStr(shape) << " is too large";
     auto value = std::make_unique<GraphValue>();
@@ -216,8 +342,9 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
       value->constant = std::make_shared<io::HostTensor>(known->second);
       value->specialized = true;
     }
-    argTypes.push_back(RankedTensorType::get(shape, toMlirType(&ctx, dtype)));
-    inputInfos.push_back({in.name(), dtype, shape});
+    argTypes.push_back(
+        RankedTensorType::get(mlirShape(shape), toMlirType(&ctx, dtype)));
+    inputInfos.push_back(valueInfo(in.name(), *value));
     values[in.name()] = std::move(value);
   }
   return success();
@@ -350,6 +477,8 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     }
     inputs.push_back(v);
   }
+  bool runTime = llvm::any_of(
+      inputs, [](const GraphValue *v) { return v && v->isRunTimeShaped(); });
   NodeContext nc(node, opset, b, loc, std::move(inputs));
   if (!node.domain().empty() && node.domain() != "ai.onnx")
     return nc.error() << "unsupported operator (domain '"
@@ -357,6 +486,16 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   if (failed(checkArity(nc)))
     return failure();
   bool folded = foldable && succeeded(foldNode(nc));
+  if (runTime) {
+    // Shape computations on run-time dims fold to expressions; other ops
+    // must know how to size their results at run time.
+    auto r = foldRunTimeShapes(nc);
+    if (failed(r))
+      return failure();
+    folded = *r;
+    if (!folded && failed(checkRunTimeDimsSupported(nc)))
+      return failure();
+  }
   if (!folded) {
     auto it = opTable().find(node.op_type());
     if (it == opTable().end())
@@ -368,12 +507,15 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     if (node.output(i).empty())
       continue;
     GraphValue &out = nc.results()[i];
-    if (!out.value && !out.constant)
+    if (!out.value && !out.constant && !out.symbolic)
       return nc.error() << "output " << i << " ('" << printable(node.output(i))
                         << "') is not supported";
     if (out.constant && fromSpecialized)
       out.specialized = true;
-    if (!fitsLimits(out.shape))
+    if (llvm::is_contained(out.shape, ShapedType::kDynamic))
+      return nc.error() << "cannot tell the run-time extents of output '"
+                        << printable(node.output(i)) << "'";
+    if (!fitsLimits(dims.boundShape(out.shape)))
       return nc.error() << "output '" << printable(node.output(i))
                         << "' of shape " << shapeStr(out.shape)
                         << " is too large";
@@ -390,7 +532,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
     if (in.empty())
       continue;
     const GraphValue &v = *values.at(in);
-    summary.inputShapes.push_back(v.shape);
+    summary.inputShapes.push_back(dims.boundShape(v.shape));
     if (initializerNames.count(in)) {
       int64_t n = numElements(v.shape);
       summary.parameters += n;
@@ -399,7 +541,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   }
   for (const std::string &out : node.output())
     if (!out.empty())
-      summary.outputShapes.push_back(values.at(out)->shape);
+      summary.outputShapes.push_back(dims.boundShape(values.at(out)->shape));
   summaries.push_back(std::move(summary));
   return success();
 }
@@ -408,10 +550,11 @@ FailureOr<ImportedModel> GraphImporter::run() {
   if (!model.has_graph())
     return graphError() << "the model has no graph";
   const onnx::GraphProto &graph = model.graph();
+  DimTable::Scope scope(dims);
   if (failed(readOpset()) || failed(addInitializers(graph)))
     return failure();
   SmallVector<Type> argTypes;
-  if (failed(addInputs(graph, argTypes)))
+  if (failed(addInputs(graph, argTypes)) || failed(checkDynamicOptions(graph)))
     return failure();
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
@@ -427,6 +570,15 @@ FailureOr<ImportedModel> GraphImporter::run() {
     values.at(inputInfos[i].name)->value = entry->getArgument(i);
   }
   b.setInsertionPointToStart(entry);
+  // Run-time dims are read off the inputs once, at the top; what is derived
+  // from them is computed before the anchor (DimTable::value).
+  for (int k = 0, e = dims.symbols().size(); k < e; ++k) {
+    const io::DimSymbol &sym = dims.symbols()[k];
+    dims.bindSymbol(k, b.create<tensor::DimOp>(UnknownLoc::get(&ctx),
+                                               entry->getArgument(sym.input),
+                                               sym.axis));
+  }
+  dims.setAnchor(b.create<arith::ConstantIndexOp>(UnknownLoc::get(&ctx), 0));
 
   auto order = sortNodes(graph);
   if (failed(order))
@@ -443,11 +595,15 @@ FailureOr<ImportedModel> GraphImporter::run() {
       return graphError() << "graph output '" << printable(out.name())
                           << "' is not produced by any node";
     GraphValue &v = *it->second;
+    if (!v.value && !v.constant)
+      return graphError() << "graph output '" << printable(out.name())
+                          << "' is a shape computed from run-time dimensions "
+                             "(not supported as an output)";
     if (!v.value)
       v.value = materializeConstant(b, func.getLoc(), *v.constant);
     results.push_back(v.value);
     resultTypes.push_back(v.value.getType());
-    outputInfos.push_back({out.name(), v.dtype, v.shape});
+    outputInfos.push_back(valueInfo(out.name(), v));
   }
   b.create<func::ReturnOp>(UnknownLoc::get(&ctx), results);
   func.setType(b.getFunctionType(argTypes, resultTypes));
@@ -460,6 +616,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
   result.inputs = std::move(inputInfos);
   result.outputs = std::move(outputInfos);
   result.nodes = std::move(summaries);
+  result.symbols = dims.symbols();
   return result;
 }
 

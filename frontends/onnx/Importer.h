@@ -3,6 +3,7 @@
 #define SPARQ_FRONTENDS_ONNX_IMPORTER_H
 
 #include "runtime/io/HostTensor.h"
+#include "runtime/io/RunTimeDims.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -24,6 +25,12 @@ struct ImportOptions {
   /// TopK's k, ...) may use them; the inputs stay function arguments, so the
   /// compiled function is specialized to these values.
   std::map<std::string, io::HostTensor> inputValues;
+  /// Run-time dimensions, each with its upper bound: by input name and axis
+  /// (`--dynamic ids:1<=128`), and by the name of a symbolic dimension the
+  /// model declares (`--dynamic past_sequence_length<=2048`). An input axis
+  /// with a dim_param shares its symbol with every axis of that dim_param.
+  std::map<std::string, std::map<int64_t, int64_t>> dynamicAxes;
+  std::map<std::string, int64_t> dynamicDimParams;
   /// Name of the function the graph becomes (not "main": AOT objects link
   /// into programs that have their own).
   std::string entryName = "forward";
@@ -34,7 +41,10 @@ struct ImportOptions {
 struct ValueInfo {
   std::string name;
   io::DType dtype;
+  /// Static extents; a run-time axis holds its bound.
   std::vector<int64_t> shape;
+  /// Per axis, the expression of a run-time axis; empty when all static.
+  std::vector<std::optional<io::DimExpr>> dims;
 };
 
 /// What the importer saw of one node (for reports).
@@ -59,6 +69,8 @@ struct ImportedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::vector<ValueInfo> inputs, outputs;
   std::vector<NodeSummary> nodes;
+  /// The run-time dimensions the inputs' and outputs' dims refer to.
+  std::vector<io::DimSymbol> symbols;
 };
 
 /// Imports the ONNX model at `path` into a new module holding one function.

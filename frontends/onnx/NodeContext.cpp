@@ -5,6 +5,7 @@
 #include "runtime/io/TensorProto.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace ::sparq;
@@ -99,9 +100,36 @@ NodeContext::NodeContext(const onnx::NodeProto &node, int64_t opset,
 
 Value NodeContext::value(size_t i) {
   GraphValue &v = *inputs[i];
-  if (!v.value)
+  if (v.value)
+    return v.value;
+  if (v.constant) {
     v.value = materializeConstant(b, loc, *v.constant);
+    return v.value;
+  }
+  // Run-time dims as data: their index values, converted.
+  Type elem = elementType(v.dtype);
+  SmallVector<Value> elems;
+  for (const io::DimExpr &e : *v.symbolic) {
+    Value x = e.isConstant() ? b.create<arith::ConstantIndexOp>(loc, e.constant)
+                             : dims().value(b, loc, dims().dimOf(e));
+    elems.push_back(b.create<arith::IndexCastOp>(loc, elem, x));
+  }
+  v.value = b.create<tensor::FromElementsOp>(
+      loc, RankedTensorType::get(v.shape, elem), elems);
   return v.value;
+}
+
+FailureOr<std::vector<io::DimExpr>>
+NodeContext::symbolicInts(size_t i, const char *what) {
+  if (hasInput(i) && inputs[i]->symbolic)
+    return *inputs[i]->symbolic;
+  auto ints = constInts(i, what);
+  if (failed(ints))
+    return failure();
+  std::vector<io::DimExpr> r;
+  for (int64_t v : *ints)
+    r.push_back(io::DimExpr::ofConstant(v));
+  return r;
 }
 
 FailureOr<std::vector<int64_t>> NodeContext::constInts(size_t i,
@@ -219,6 +247,48 @@ void NodeContext::setOutput(size_t i, Value v, io::DType dtype) {
   out.dtype = dtype;
   auto type = cast<RankedTensorType>(v.getType());
   out.shape.assign(type.getShape().begin(), type.getShape().end());
+  if (type.hasStaticShape() || !broadcastRunTimeDims)
+    return;
+  std::vector<std::vector<int64_t>> shapes;
+  for (GraphValue *in : inputs)
+    if (in)
+      shapes.push_back(in->shape);
+  std::vector<int64_t> bc;
+  if (!broadcastShapes(shapes, bc) || bc.size() != out.shape.size())
+    return;
+  for (size_t k = 0; k < bc.size(); ++k)
+    if (out.shape[k] == ShapedType::kDynamic && isRunTimeDim(bc[k]))
+      out.shape[k] = bc[k];
+}
+
+void NodeContext::setOutput(size_t i, Value v, io::DType dtype,
+                            ArrayRef<int64_t> shape) {
+  if (i >= outputs.size())
+    return;
+  GraphValue &out = outputs[i];
+  out.value = v;
+  out.dtype = dtype;
+  out.shape.assign(shape.begin(), shape.end());
+}
+
+void NodeContext::setSymbolic(size_t i, io::DType dtype,
+                              std::vector<int64_t> shape,
+                              std::vector<io::DimExpr> elements) {
+  if (i >= outputs.size())
+    return;
+  if (llvm::all_of(elements,
+                   [](const io::DimExpr &e) { return e.isConstant(); })) {
+    std::vector<int64_t> values;
+    for (const io::DimExpr &e : elements)
+      values.push_back(e.constant);
+    setConstant(i, hostFromInts(dtype, std::move(shape), values));
+    return;
+  }
+  GraphValue &out = outputs[i];
+  out.dtype = dtype;
+  out.shape = std::move(shape);
+  out.symbolic =
+      std::make_shared<const std::vector<io::DimExpr>>(std::move(elements));
 }
 
 void NodeContext::setConstant(size_t i, io::HostTensor t) {
@@ -241,5 +311,5 @@ Type NodeContext::elementType(io::DType dtype) const {
 
 RankedTensorType NodeContext::tensorType(ArrayRef<int64_t> shape,
                                          io::DType dtype) const {
-  return RankedTensorType::get(shape, elementType(dtype));
+  return RankedTensorType::get(mlirShape(shape), elementType(dtype));
 }

@@ -11,6 +11,7 @@
 #ifndef SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
 #define SPARQ_FRONTENDS_ONNX_NODECONTEXT_H
 
+#include "frontends/onnx/DimTable.h"
 #include "frontends/onnx/Importer.h"
 #include "runtime/io/HostTensor.h"
 
@@ -36,6 +37,14 @@ struct GraphValue {
   mlir::Value value;
   /// The data, when known at compile time.
   std::shared_ptr<const io::HostTensor> constant;
+  /// An integer tensor (rank 0 or 1) of run-time dims: a shape computation
+  /// on a tensor with run-time extents (Shape, Gather, Concat, ...), whose
+  /// elements are known functions of the symbols (DimTable.h).
+  std::shared_ptr<const std::vector<io::DimExpr>> symbolic;
+  /// True if the tensor has run-time extents or values.
+  bool isRunTimeShaped() const {
+    return symbolic != nullptr || hasRunTimeDims(shape);
+  }
   /// True if `constant` holds the value of a graph input that the caller
   /// specialized on (sparqc run knows its inputs): usable where an op needs a
   /// compile-time operand, never folded into other constants.
@@ -123,6 +132,13 @@ public:
   mlir::FailureOr<std::vector<int64_t>> constInts(size_t i, const char *what);
   /// Same for float inputs (scales, ...).
   mlir::FailureOr<std::vector<double>> constFloats(size_t i, const char *what);
+  /// An integer input known at compile time or as run-time dims (a shape
+  /// computed from a tensor with run-time extents). Emits an error naming
+  /// `what` otherwise.
+  mlir::FailureOr<std::vector<io::DimExpr>> symbolicInts(size_t i,
+                                                         const char *what);
+  /// The table of run-time dims of this import.
+  DimTable &dims() const { return *DimTable::active(); }
   /// A compile-time scalar input (one element, of any shape): k, depth,
   /// axis, ... Emits an error naming `what` otherwise.
   mlir::FailureOr<int64_t> constInt(size_t i, const char *what);
@@ -146,8 +162,19 @@ public:
   bool wantsOutput(size_t i) const {
     return static_cast<int>(i) < node.output_size() && !node.output(i).empty();
   }
+  /// Sets output `i`. Its shape is the type's; extents the type has dynamic
+  /// are the broadcast inputs' run-time dims when `broadcastRunTimeDims` is
+  /// set (elementwise ops), else unknown (an error) unless given in `shape`.
   void setOutput(size_t i, mlir::Value v, io::DType dtype);
+  void setOutput(size_t i, mlir::Value v, io::DType dtype,
+                 llvm::ArrayRef<int64_t> shape);
   void setConstant(size_t i, io::HostTensor t);
+  /// Sets output `i` to a shape computation on run-time dims (a constant if
+  /// every element is).
+  void setSymbolic(size_t i, io::DType dtype, std::vector<int64_t> shape,
+                   std::vector<io::DimExpr> elements);
+  /// Set by the importer for ops whose outputs broadcast their inputs.
+  bool broadcastRunTimeDims = false;
   std::vector<GraphValue> &results() { return outputs; }
 
   // --- Errors -----------------------------------------------------------
@@ -232,6 +259,19 @@ struct SliceSpec {
   std::vector<int64_t> offsets, sizes, strides;
 };
 mlir::FailureOr<SliceSpec> resolveSlice(NodeContext &ctx);
+
+/// Folds a shape computation on run-time dims (Shape of a tensor with
+/// run-time extents, Gather/Concat/Add/... of such shapes) to expressions
+/// (GraphValue::symbolic). True if folded; false if the node is to be built;
+/// failure with an error (RunTimeShapes.cpp).
+mlir::FailureOr<bool> foldRunTimeShapes(NodeContext &ctx);
+/// Whether the node's op builds with run-time extents on its inputs; an
+/// error naming the node and the dims otherwise. Sets the context's
+/// broadcastRunTimeDims for ops whose outputs broadcast their inputs.
+mlir::LogicalResult checkRunTimeDimsSupported(NodeContext &ctx);
+/// Reshape and Range whose shape or limit are run-time dims.
+mlir::LogicalResult buildRunTimeReshape(NodeContext &ctx);
+mlir::LogicalResult buildRunTimeRange(NodeContext &ctx);
 
 /// Evaluates `node` on compile-time inputs (shape computations, small
 /// constants). Returns failure when the op or case is not foldable; then the

@@ -79,12 +79,11 @@ llvm::Error optimizeModule(llvm::Module &m, int optLevel,
 }
 } // namespace
 
-std::unique_ptr<HostExecutable>
-HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
-                       std::vector<TensorSpec> inputs,
-                       std::vector<TensorSpec> outputs, int optLevel,
-                       std::shared_ptr<const io::WeightsBlob> weights,
-                       std::string &error) {
+std::unique_ptr<HostExecutable> HostExecutable::create(
+    mlir::ModuleOp llvmModule, const std::string &entry,
+    std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs,
+    std::vector<io::DimSymbol> symbols, int optLevel,
+    std::shared_ptr<const io::WeightsBlob> weights, std::string &error) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -184,6 +183,7 @@ HostExecutable::create(mlir::ModuleOp llvmModule, const std::string &entry,
   }
   exe->inputs = std::move(inputs);
   exe->outputs = std::move(outputs);
+  exe->dimSymbols = std::move(symbols);
   return exe;
 }
 
@@ -215,13 +215,35 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
             std::to_string(args.size());
     return false;
   }
+  // Run-time dims: bound from the inputs' shapes, which must agree with
+  // each other and stay within the bounds, before any code runs.
+  std::vector<int64_t> symbolValues;
+  if (!dimSymbols.empty()) {
+    std::vector<std::string> names;
+    std::vector<io::SymbolicShape> specs;
+    std::vector<std::vector<int64_t>> shapes;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (args[i]->dtype != inputs[i].dtype) {
+        error = "input '" + inputs[i].name + "' expects " +
+                io::dtypeName(inputs[i].dtype) + ", got " +
+                io::dtypeName(args[i]->dtype);
+        return false;
+      }
+      names.push_back(inputs[i].name);
+      specs.push_back(inputs[i].symbolicShape());
+      shapes.push_back(args[i]->shape);
+    }
+    if (!io::bindSymbols(dimSymbols, names, specs, shapes, symbolValues, error))
+      return false;
+  }
   std::vector<std::vector<int64_t>> descs;
   descs.reserve(inputs.size() + outputs.size());
   // Inputs are never written: the importer marks them read-only for
   // bufferization, so the const_cast does not lead to writes.
   for (size_t i = 0; i < inputs.size(); ++i) {
     const io::HostTensor *t = args[i];
-    if (t->dtype != inputs[i].dtype || t->shape != inputs[i].shape) {
+    if (t->dtype != inputs[i].dtype ||
+        (inputs[i].dims.empty() && t->shape != inputs[i].shape)) {
       error = "input '" + inputs[i].name + "' expects " +
               io::dtypeName(inputs[i].dtype) + " of shape " +
               io::formatShape(inputs[i].shape) + ", got " +
@@ -237,8 +259,14 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     r.name = outputs[i].name;
     r.dtype = outputs[i].dtype;
     r.shape = outputs[i].shape;
+    if (!outputs[i].dims.empty() &&
+        !io::evaluateShape(outputs[i].symbolicShape(), symbolValues, r.shape,
+                           error)) {
+      error = "output '" + outputs[i].name + "': " + error;
+      return false;
+    }
     // One spare element so that zero-sized outputs still get a valid pointer.
-    r.data.assign((outputs[i].numElements() + 1) * io::dtypeSize(r.dtype), 0);
+    r.data.assign((r.numElements() + 1) * io::dtypeSize(r.dtype), 0);
     descs.push_back(makeDescriptor(r.data.data(), r.shape));
   }
   std::vector<void *> descPtrs(descs.size());

@@ -3,6 +3,7 @@
 #define SPARQ_TARGETS_HOST_HOSTEXECUTABLE_H
 
 #include "runtime/io/HostTensor.h"
+#include "runtime/io/RunTimeDims.h"
 #include "runtime/io/WeightsFile.h"
 
 #include <memory>
@@ -16,12 +17,17 @@ class ModuleOp;
 
 namespace sparq {
 
-/// Name, element type and (static) shape of a model input or output.
+/// Name, element type and shape of a model input or output.
 struct TensorSpec {
   std::string name;
   io::DType dtype = io::DType::F32;
+  /// Static extents; a run-time axis holds its bound.
   std::vector<int64_t> shape;
+  /// Per axis, the expression of a run-time axis (RunTimeDims.h); empty
+  /// when all extents are static.
+  std::vector<std::optional<io::DimExpr>> dims;
   int64_t numElements() const;
+  io::SymbolicShape symbolicShape() const { return {shape, dims}; }
 };
 
 /// A model lowered to the LLVM dialect and JIT-compiled. The entry function
@@ -35,19 +41,22 @@ public:
   /// not on the first run. `weights` is the blob the module's weights were
   /// moved to (sparq-externalize-weights), kept alive by the executable;
   /// null for a module that holds its weights itself.
+  /// `symbols` are the run-time dims the specs' dims refer to.
   static std::unique_ptr<HostExecutable>
   create(mlir::ModuleOp llvmModule, const std::string &entry,
          std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs,
-         int optLevel, std::shared_ptr<const io::WeightsBlob> weights,
-         std::string &error);
+         std::vector<io::DimSymbol> symbols, int optLevel,
+         std::shared_ptr<const io::WeightsBlob> weights, std::string &error);
 
   /// Runs the model. `inputs` are matched by position to inputSpecs(); each
-  /// must have its dtype and shape. `outputs` is resized and filled.
+  /// must have its dtype and shape (run-time axes any extent up to their
+  /// bound, consistent with each other). `outputs` is resized and filled.
   bool run(const std::vector<const io::HostTensor *> &inputs,
            std::vector<io::HostTensor> &outputs, std::string &error);
 
   const std::vector<TensorSpec> &inputSpecs() const { return inputs; }
   const std::vector<TensorSpec> &outputSpecs() const { return outputs; }
+  const std::vector<io::DimSymbol> &symbols() const { return dimSymbols; }
 
   /// Writes the compiled object code (for AOT use).
   bool dumpObject(const std::string &path, std::string &error);
@@ -59,6 +68,7 @@ private:
   /// The packed entry point (`_mlir_ciface_<entry>` behind a void** shim).
   void (*packedEntry)(void **) = nullptr;
   std::vector<TensorSpec> inputs, outputs;
+  std::vector<io::DimSymbol> dimSymbols;
   std::shared_ptr<const io::WeightsBlob> weights;
 };
 

@@ -39,6 +39,10 @@ usage:
 
 common options:
   --shape NAME=DxDx..   static shape for input NAME (specializes symbolic dims)
+  --dynamic NAME:AXIS<=N  keep input NAME's AXIS a run-time dimension of at
+                        most N: one compiled model serves every extent up
+                        to N (a sequence length, a KV cache)
+  --dynamic DIM<=N      the same for every input axis of dim_param DIM
   --pass-pipeline P     run pass pipeline P on the graph IR before lowering
   --emit mlir|llvm      print the graph IR (mlir) or the lowered IR (llvm)
   --mlir-timing         print per-pass timing
@@ -78,7 +82,8 @@ Compiles MODEL for the host CPU and runs it.
                      else 2); the outputs are the same for every N
   --timing-json F    write {"compile_ms": .., "run_ms": [..]} to F
   --print-outputs    print every output's values (default: a summary)
-Shapes of the inputs given specialize the model's symbolic dimensions.
+Shapes of the inputs given specialize the model's symbolic dimensions,
+except those made run-time dimensions with --dynamic.
 )";
 
 const char *kCompileUsage =
@@ -191,6 +196,29 @@ std::string parseArgs(int argc, char **argv, Args &a) {
                "x=1x3x224x224), got '" +
                (v ? *v : std::string()) + "'";
       a.options.inputShapes[v->substr(0, eq)] = shape;
+    } else if (arg == "--dynamic") {
+      auto v = value("--dynamic");
+      std::string bad = "option '--dynamic' expects NAME:AXIS<=BOUND or "
+                        "DIM_PARAM<=BOUND (e.g. ids:1<=128), got '" +
+                        (v ? *v : std::string()) + "'";
+      size_t le = v ? v->rfind("<=") : std::string::npos;
+      if (le == std::string::npos || le == 0)
+        return bad;
+      std::string what = v->substr(0, le), boundText = v->substr(le + 2);
+      if (boundText.empty() || boundText.size() > 12 ||
+          boundText.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoll(boundText) < 1)
+        return bad;
+      int64_t bound = std::stoll(boundText);
+      size_t colon = what.rfind(':');
+      std::string axisText =
+          colon == std::string::npos ? "" : what.substr(colon + 1);
+      if (!axisText.empty() && axisText.size() <= 6 &&
+          axisText.find_first_not_of("0123456789") == std::string::npos)
+        a.options.dynamicAxes[what.substr(0, colon)][std::stoll(axisText)] =
+            bound;
+      else
+        a.options.dynamicDimParams[what] = bound;
     } else if (arg == "--target") {
       auto v = value("--target");
       if (!v)
@@ -567,13 +595,35 @@ int compileCommand(Args &a) {
            "\", \"dtype\": \"" + io::dtypeName(v[i].dtype) + "\", \"shape\": [";
       for (size_t k = 0; k < v[i].shape.size(); ++k)
         s += (k ? ", " : "") + std::to_string(v[i].shape[k]);
-      s += "]}";
+      s += "]";
+      // Run-time axes: their expression ("past + seq"); "shape" holds the
+      // bound there.
+      if (!v[i].dims.empty()) {
+        s += ", \"dims\": [";
+        for (size_t k = 0; k < v[i].dims.size(); ++k)
+          s += std::string(k ? ", " : "") +
+               (v[i].dims[k]
+                    ? "\"" + v[i].dims[k]->str(compiler.symbols()) + "\""
+                    : "null");
+        s += "]";
+      }
+      s += "}";
     }
     return s + "]";
   };
   sig << "{\"entry\": \"_mlir_ciface_" << kEntryName
       << "\", \"inputs\": " << specs(compiler.inputs())
       << ", \"outputs\": " << specs(compiler.outputs());
+  if (!compiler.symbols().empty()) {
+    sig << ", \"symbols\": [";
+    for (size_t k = 0; k < compiler.symbols().size(); ++k) {
+      const io::DimSymbol &d = compiler.symbols()[k];
+      sig << (k ? ", " : "") << "{\"name\": \"" << d.name
+          << "\", \"bound\": " << d.bound << ", \"input\": " << d.input
+          << ", \"axis\": " << d.axis << "}";
+    }
+    sig << "]";
+  }
   if (weights)
     sig << ", \"weights\": {\"file\": \"model.weights\", \"bytes\": "
         << weights->size() << ", \"digest\": \"" << std::hex

@@ -469,6 +469,38 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
     return failure();
   }
   Value r;
+  if (!at.hasStaticShape() && bs.size() == 2 && !aVec && !bVec &&
+      bt.hasStaticShape()) {
+    // Run-time rows times a shared [K, N]: the leading dims collapse into
+    // M and expand back, read off `a`.
+    int64_t rank = as.size();
+    SmallVector<ReassociationIndices> groups(1);
+    for (int64_t i = 0; i < rank - 1; ++i)
+      groups[0].push_back(i);
+    groups.push_back({rank - 1});
+    Value a2 = a;
+    if (rank > 2)
+      a2 = b.create<tensor::CollapseShapeOp>(
+          loc,
+          RankedTensorType::get({ShapedType::kDynamic, k}, at.getElementType()),
+          a, groups);
+    if (bConst)
+      r = matmulWeight(b, loc, a2,
+                       materializeConstant(b, loc, transposed2d(*bConst)));
+    else
+      r = matmul(b, loc, a2, bm);
+    if (rank == 2)
+      return r;
+    SmallVector<OpFoldResult> sizes = sizesOf(b, loc, a);
+    sizes.back() = b.getIndexAttr(n);
+    SmallVector<int64_t> outShape(as.begin(), as.end());
+    outShape.back() = n;
+    return b
+        .create<tensor::ExpandShapeOp>(
+            loc, RankedTensorType::get(outShape, at.getElementType()), r,
+            groups, sizes)
+        .getResult();
+  }
   if (bBatch.empty() || numElements(bBatch) == 1) {
     // A shared right operand (weights): fold the batch into M.
     int64_t rows = numElements(batch) * m;
@@ -509,12 +541,41 @@ LogicalResult buildMatMul(NodeContext &ctx) {
     return failure();
   if (*onIntegers)
     return success();
+  std::vector<int64_t> out;
+  if (ctx.input(0).isRunTimeShaped() || ctx.input(1).isRunTimeShaped()) {
+    // Run-time extents: checked as ids here, where the types cannot tell
+    // two run-time dims apart.
+    std::vector<int64_t> as = ctx.shape(0), bs = ctx.shape(1);
+    if (as.size() < 2 || bs.size() < 2)
+      return ctx.error() << "1-D operands with run-time dimensions are not "
+                            "supported yet";
+    std::vector<int64_t> batch;
+    if (as[as.size() - 1] != bs[bs.size() - 2] ||
+        !broadcastShapes({std::vector<int64_t>(as.begin(), as.end() - 2),
+                          std::vector<int64_t>(bs.begin(), bs.end() - 2)},
+                         batch))
+      return ctx.error() << "cannot multiply " << shapeStr(as) << " by "
+                         << shapeStr(bs);
+    bool bShared = bs.size() == 2 && !hasRunTimeDims(bs);
+    std::vector<int64_t> aBatch(as.begin(), as.end() - 2);
+    std::vector<int64_t> bBatch(bs.begin(), bs.end() - 2);
+    if (!bShared && (aBatch != batch || bBatch != batch))
+      return ctx.error() << "broadcasting the batch of " << shapeStr(as)
+                         << " and " << shapeStr(bs)
+                         << " with run-time dimensions is not supported yet";
+    out = batch;
+    out.push_back(as[as.size() - 2]);
+    out.push_back(bs.back());
+  }
   auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1),
                        ctx.dtype(1) == io::DType::F32 ? ctx.constant(1)
                                                       : nullptr);
   if (failed(r))
     return failure();
-  ctx.setOutput(0, *r, ctx.dtype(0));
+  if (out.empty())
+    ctx.setOutput(0, *r, ctx.dtype(0));
+  else
+    ctx.setOutput(0, *r, ctx.dtype(0), out);
   return success();
 }
 

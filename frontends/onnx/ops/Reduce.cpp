@@ -68,10 +68,21 @@ template <Red K> LogicalResult buildReduce(NodeContext &ctx) {
   Location loc = ctx.loc;
   Value x = ctx.value(0);
   if (noop) {
-    ctx.setOutput(0, x, dt);
+    ctx.setOutput(0, x, dt, ctx.shape(0));
     return success();
   }
   bool keep = ctx.attrInt("keepdims", 1);
+  std::vector<int64_t> outShape;
+  for (int64_t i = 0; i < ctx.rank(0); ++i) {
+    bool reduced = llvm::is_contained(*axes, i);
+    if (reduced && isRunTimeDim(ctx.shape(0)[i]) && K != Red::Sum &&
+        K != Red::Max && K != Red::Min)
+      return ctx.error() << "reducing run-time axis " << i << " ("
+                         << ctx.dims().str(ctx.shape(0)[i])
+                         << ") is not supported yet";
+    if (!reduced || keep)
+      outShape.push_back(reduced ? 1 : ctx.shape(0)[i]);
+  }
   Type elem = ctx.elementType(dt);
   auto add = [](OpBuilder &nb, Location nl, Value e, Value acc) {
     return addS(nb, nl, e, acc);
@@ -182,7 +193,7 @@ template <Red K> LogicalResult buildReduce(NodeContext &ctx) {
                          [&](OpBuilder &nb, Location nl, ValueRange a) {
                            return nb.create<math::LogOp>(nl, a[0]).getResult();
                          });
-  ctx.setOutput(0, r, dt);
+  ctx.setOutput(0, r, dt, outShape);
   return success();
 }
 

@@ -182,6 +182,9 @@ LogicalResult buildConstantOfShape(NodeContext &ctx) {
 // --- Reshapes -------------------------------------------------------------------
 
 LogicalResult buildReshape(NodeContext &ctx) {
+  if (ctx.input(0).isRunTimeShaped() ||
+      (ctx.hasInput(1) && ctx.input(1).symbolic))
+    return buildRunTimeReshape(ctx);
   std::vector<int64_t> target;
   if (ctx.opset < 5) {
     target = ctx.attrInts("shape");
@@ -265,7 +268,7 @@ LogicalResult buildSqueeze(NodeContext &ctx) {
       out.push_back(ctx.shape(0)[i]);
   }
   ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), out),
-                ctx.dtype(0));
+                ctx.dtype(0), out);
   return success();
 }
 
@@ -298,7 +301,7 @@ LogicalResult buildUnsqueeze(NodeContext &ctx) {
       return ctx.error() << "duplicate axes";
   }
   ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), out),
-                ctx.dtype(0));
+                ctx.dtype(0), out);
   return success();
 }
 
@@ -316,8 +319,11 @@ LogicalResult buildTranspose(NodeContext &ctx) {
   if (!isPermutation)
     return ctx.error() << "perm " << shapeStr(perm)
                        << " is not a permutation of rank " << rank;
+  std::vector<int64_t> out;
+  for (int64_t p : perm)
+    out.push_back(ctx.shape(0)[p]);
   ctx.setOutput(0, transposeTensor(ctx.b, ctx.loc, ctx.value(0), perm),
-                ctx.dtype(0));
+                ctx.dtype(0), out);
   return success();
 }
 
@@ -328,9 +334,12 @@ LogicalResult buildConcat(NodeContext &ctx) {
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
+  // Extents along the axis add up as expressions: run-time ones too (a KV
+  // cache grows by the new tokens).
+  DimTable &dims = ctx.dims();
   std::vector<int64_t> out = ctx.shape(0);
-  out[axis] = 0;
-  SizeMath m;
+  io::DimExpr total;
+  bool ok = true;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
     const auto &s = ctx.shape(i);
     bool matches = static_cast<int64_t>(s.size()) == rank;
@@ -339,28 +348,31 @@ LogicalResult buildConcat(NodeContext &ctx) {
     if (!matches)
       return ctx.error() << "cannot concatenate " << shapeStr(ctx.shape(0))
                          << " and " << shapeStr(s) << " along axis " << axis;
-    out[axis] = m.add(out[axis], s[axis]);
+    ok &= total.add(dims.exprOf(s[axis]));
   }
-  if (!m.ok())
+  if (!ok || (total.isConstant() && total.constant > kMaxElements))
     return ctx.error() << "the concatenated axis overflows";
+  out[axis] = dims.dimOf(total);
+  OpBuilder &b = ctx.b;
   Type elem = ctx.elementType(ctx.dtype(0));
-  Value acc = emptyTensor(ctx.b, ctx.loc, out, elem);
-  int64_t offset = 0;
+  Value acc = emptyTensor(b, ctx.loc, out, elem);
+  io::DimExpr offset;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
     const auto &s = ctx.shape(i);
     if (s[axis] == 0)
       continue;
     SmallVector<OpFoldResult> offs, sizes, strides;
     for (int64_t d = 0; d < rank; ++d) {
-      offs.push_back(ctx.b.getIndexAttr(d == axis ? offset : 0));
-      sizes.push_back(ctx.b.getIndexAttr(s[d]));
-      strides.push_back(ctx.b.getIndexAttr(1));
+      offs.push_back(d == axis ? dims.size(b, ctx.loc, dims.dimOf(offset))
+                               : b.getIndexAttr(0));
+      sizes.push_back(dims.size(b, ctx.loc, s[d]));
+      strides.push_back(b.getIndexAttr(1));
     }
-    acc = ctx.b.create<tensor::InsertSliceOp>(ctx.loc, ctx.value(i), acc, offs,
-                                              sizes, strides);
-    offset += s[axis];
+    acc = b.create<tensor::InsertSliceOp>(ctx.loc, ctx.value(i), acc, offs,
+                                          sizes, strides);
+    offset.add(dims.exprOf(s[axis]));
   }
-  ctx.setOutput(0, acc, ctx.dtype(0));
+  ctx.setOutput(0, acc, ctx.dtype(0), out);
   return success();
 }
 
@@ -463,6 +475,14 @@ FailureOr<SliceSpec> onnx_import::resolveSlice(NodeContext &ctx) {
       ctx.error() << "slice step must not be 0";
       return failure();
     }
+    if (isRunTimeDim(d)) {
+      // A run-time axis is taken whole, or not at all.
+      if (starts[i] == 0 && st == 1 && ends[i] >= kMaxElements)
+        continue;
+      ctx.error() << "slicing run-time axis " << a << " (" << ctx.dims().str(d)
+                  << ") is not supported yet";
+      return failure();
+    }
     // ONNX clamping: to [0, d] for positive steps, [-1, d-1] for negative.
     int64_t s = starts[i], e = ends[i];
     if (s < 0)
@@ -501,7 +521,7 @@ LogicalResult buildSlice(NodeContext &ctx) {
   Value v = ctx.value(0);
   if (!negative) {
     ctx.setOutput(0, sliceTensor(ctx.b, ctx.loc, v, offs, sizes, strides),
-                  ctx.dtype(0));
+                  ctx.dtype(0), sizes);
     return success();
   }
   // Negative steps: read offs + stride * index.
@@ -517,7 +537,7 @@ LogicalResult buildSlice(NodeContext &ctx) {
         }
         return b.create<tensor::ExtractOp>(loc, v, src);
       });
-  ctx.setOutput(0, r, ctx.dtype(0));
+  ctx.setOutput(0, r, ctx.dtype(0), sizes);
   return success();
 }
 
@@ -532,6 +552,9 @@ LogicalResult buildGather(NodeContext &ctx) {
   std::vector<int64_t> out(ds.begin(), ds.begin() + axis);
   out.insert(out.end(), is.begin(), is.end());
   out.insert(out.end(), ds.begin() + axis + 1, ds.end());
+  if (isRunTimeDim(ds[axis]))
+    return ctx.error() << "gathering along run-time axis " << axis << " ("
+                       << ctx.dims().str(ds[axis]) << ") is not supported yet";
   Value data = ctx.value(0), indices = ctx.value(1);
   int64_t ir = is.size(), dim = ds[axis];
   MLIRContext *mctx = ctx.b.getContext();
@@ -551,7 +574,7 @@ LogicalResult buildGather(NodeContext &ctx) {
           src.push_back(idx[i - 1 + ir]);
         return b.create<tensor::ExtractOp>(loc, data, src);
       });
-  ctx.setOutput(0, r, ctx.dtype(0));
+  ctx.setOutput(0, r, ctx.dtype(0), out);
   return success();
 }
 
@@ -1025,6 +1048,9 @@ LogicalResult buildEyeLike(NodeContext &ctx) {
 
 /// Range is always computed while importing: its length shapes the output.
 LogicalResult buildRange(NodeContext &ctx) {
+  for (size_t i = 0; i < 3; ++i)
+    if (ctx.input(i).symbolic)
+      return buildRunTimeRange(ctx);
   io::DType dt = ctx.dtype(0);
   auto s = ctx.constFloat(0, "start"), l = ctx.constFloat(1, "limit"),
        d = ctx.constFloat(2, "delta");
