@@ -92,6 +92,8 @@ bool Compiler::importOnnx(const std::string &path,
   io.inputValues = options.inputValues;
   io.dynamicAxes = options.dynamicAxes;
   io.dynamicDimParams = options.dynamicDimParams;
+  io.kvCacheInPlace = options.kvCacheInPlace;
+  io.defaultRunTimeBound = options.defaultRunTimeBound;
   io.entryName = kEntryName;
   auto imported = onnx_import::importOnnxFile(impl->context, path, io);
   if (failed(imported)) {
@@ -107,6 +109,7 @@ bool Compiler::importOnnx(const std::string &path,
   for (const auto &v : imported->outputs)
     outputSpecs.push_back({v.name, v.dtype, v.shape, v.dims});
   dimSymbols = imported->symbols;
+  kvCaches = imported->kvCaches;
   layerInfos.clear();
   for (const auto &n : imported->nodes) {
     LayerInfo l;
@@ -281,6 +284,8 @@ std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
                              dimSymbols, options.optLevel, impl->weights, err);
   if (!exe)
     errors += (errors.empty() ? "" : "\n") + err;
+  else
+    exe->setKvCaches(kvCaches);
   return exe;
 }
 

@@ -40,6 +40,12 @@ struct CompileOptions {
   /// dim_param (see ImportOptions).
   std::map<std::string, std::map<int64_t, int64_t>> dynamicAxes;
   std::map<std::string, int64_t> dynamicDimParams;
+  /// Keep KV caches in place for token-by-token decoding (see
+  /// ImportOptions::kvCacheInPlace and DecodeSession).
+  bool kvCacheInPlace = false;
+  /// Bound of every dim_param not bounded otherwise (0: none; see
+  /// ImportOptions::defaultRunTimeBound).
+  int64_t defaultRunTimeBound = 0;
   /// Compression asked for by flags; it runs first on the graph IR.
   CompressionRecipe compression;
   /// A pass pipeline (textual, anchored on builtin.module) run on the graph
@@ -108,6 +114,7 @@ private:
   std::unique_ptr<Impl> impl;
   std::vector<TensorSpec> inputSpecs, outputSpecs;
   std::vector<io::DimSymbol> dimSymbols;
+  std::vector<io::KvCacheSpec> kvCaches;
   std::vector<LayerInfo> layerInfos;
   std::string errors;
   std::vector<std::string> warningList;

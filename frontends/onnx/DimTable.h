@@ -45,6 +45,11 @@ public:
   const std::vector<io::DimSymbol> &symbols() const { return syms; }
   /// Its SSA value (an index), set by the importer at the function's entry.
   void bindSymbol(int symbol, mlir::Value value) { symValues[symbol] = value; }
+  /// Reads `symbol` from another input (axis -1: a scalar's value).
+  void setSource(int symbol, int input, int axis) {
+    syms[symbol].input = input;
+    syms[symbol].axis = axis;
+  }
   /// Where derived values are computed: before `anchor`, at the top of the
   /// function, after every symbol's value.
   void setAnchor(mlir::Operation *anchor) { this->anchor = anchor; }

@@ -108,6 +108,9 @@ private:
                 const onnx::TensorShapeProto *decl);
   LogicalResult checkDynamicOptions(const onnx::GraphProto &graph);
   ValueInfo valueInfo(const std::string &name, const GraphValue &v) const;
+  void planKvCaches(const onnx::GraphProto &graph);
+  void addKvCacheLengths(SmallVectorImpl<Type> &argTypes);
+  LogicalResult buildKvCacheAppend(NodeContext &nc);
   FailureOr<std::vector<const onnx::NodeProto *>>
   sortNodes(const onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node);
@@ -129,7 +132,110 @@ private:
   std::map<std::string, int> dimParamSymbols;
   /// Bounds of run-time dim_params: named, or of an axis named by input.
   std::map<std::string, int64_t> paramBounds;
+  /// KV caches kept in place, by their `past` input's name.
+  struct CachePlan {
+    const onnx::NodeProto *concat = nullptr;
+    int64_t axis = 0;
+    io::KvCacheSpec spec;
+    Value buffer; // the function argument
+  };
+  std::map<std::string, CachePlan> cachePlans;
 };
+
+/// Finds the graph outputs that are Concat(past input, new, ...) along one
+/// axis, with `past` read by nothing else but Shape.
+void GraphImporter::planKvCaches(const onnx::GraphProto &graph) {
+  std::unordered_map<std::string, const onnx::NodeProto *> producer;
+  std::unordered_map<std::string, int> otherUses;
+  for (const onnx::NodeProto &n : graph.node()) {
+    for (const std::string &out : n.output())
+      producer[out] = &n;
+    for (const std::string &in : n.input())
+      if (n.op_type() != "Shape")
+        ++otherUses[in];
+  }
+  std::unordered_set<std::string> inputs;
+  for (const onnx::ValueInfoProto &in : graph.input())
+    if (!initializerNames.count(in.name()))
+      inputs.insert(in.name());
+  for (int k = 0; k < graph.output_size(); ++k) {
+    auto it = producer.find(graph.output(k).name());
+    if (it == producer.end())
+      continue;
+    const onnx::NodeProto &n = *it->second;
+    if (n.op_type() != "Concat" || n.input_size() < 2 ||
+        !inputs.count(n.input(0)) || otherUses[n.input(0)] != 1 ||
+        cachePlans.count(n.input(0)))
+      continue;
+    CachePlan plan;
+    plan.concat = &n;
+    for (const onnx::AttributeProto &a : n.attribute())
+      if (a.name() == "axis")
+        plan.axis = a.i();
+    plan.spec.outputName = graph.output(k).name();
+    cachePlans[n.input(0)] = plan;
+  }
+}
+
+/// One scalar int64 input per cache length symbol, after the graph's.
+void GraphImporter::addKvCacheLengths(SmallVectorImpl<Type> &argTypes) {
+  std::map<int, int> lengthInput;
+  for (auto &[name, plan] : cachePlans) {
+    int sym = plan.spec.symbol;
+    auto [it, inserted] = lengthInput.try_emplace(sym, inputInfos.size());
+    if (inserted) {
+      std::string lengthName = "kv_length." + dims.symbols()[sym].name;
+      argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
+      inputInfos.push_back({lengthName, io::DType::I64, {}, {}});
+      dims.setSource(sym, it->second, -1);
+    }
+    plan.spec.lengthInput = it->second;
+  }
+}
+
+/// A planned cache's Concat: the new entries written into the buffer after
+/// its `length` entries; the result is the buffer's first entries.
+LogicalResult GraphImporter::buildKvCacheAppend(NodeContext &nc) {
+  CachePlan &plan = cachePlans.at(nc.node.input(0));
+  const std::vector<int64_t> &past = nc.shape(0);
+  int64_t rank = past.size(), axis = plan.spec.axis;
+  io::DimExpr end = dims.exprOf(past[axis]);
+  Value acc = plan.buffer;
+  for (size_t i = 1; i < nc.numInputs(); ++i) {
+    const std::vector<int64_t> &s = nc.shape(i);
+    bool matches =
+        static_cast<int64_t>(s.size()) == rank && nc.dtype(i) == nc.dtype(0);
+    for (int64_t d = 0; matches && d < rank; ++d)
+      matches = d == axis || s[d] == past[d];
+    if (!matches)
+      return nc.error() << "cannot append " << dims.shapeStr(s)
+                        << " to the KV cache " << dims.shapeStr(past);
+    SmallVector<OpFoldResult> offs, sizes, strides;
+    for (int64_t d = 0; d < rank; ++d) {
+      offs.push_back(d == axis ? dims.size(b, nc.loc, dims.dimOf(end))
+                               : b.getIndexAttr(0));
+      sizes.push_back(dims.size(b, nc.loc, s[d]));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    acc = b.create<tensor::InsertSliceOp>(nc.loc, nc.value(i), acc, offs, sizes,
+                                          strides);
+    if (!end.add(dims.exprOf(s[axis])))
+      return nc.error() << "the KV cache's length overflows";
+  }
+  std::vector<int64_t> shape = past;
+  shape[axis] = dims.dimOf(end);
+  plan.spec.appended = end;
+  SmallVector<OpFoldResult> zeros(rank, b.getIndexAttr(0)),
+      ones(rank, b.getIndexAttr(1)), sizes;
+  for (int64_t d : shape)
+    sizes.push_back(dims.size(b, nc.loc, d));
+  Value present = b.create<tensor::ExtractSliceOp>(
+      nc.loc,
+      RankedTensorType::get(mlirShape(shape), nc.elementType(nc.dtype(0))), acc,
+      zeros, sizes, ones);
+  nc.setOutput(0, present, nc.dtype(0), shape);
+  return success();
+}
 
 ValueInfo GraphImporter::valueInfo(const std::string &name,
                                    const GraphValue &v) const {
@@ -153,6 +259,9 @@ GraphImporter::runTimeSymbol(const std::string &name, int inputIndex, int axis,
   auto byParam = param.empty() ? paramBounds.end() : paramBounds.find(param);
   if (byParam != paramBounds.end())
     bound = bound ? std::min(*bound, byParam->second) : byParam->second;
+  if (!bound && !param.empty() && options.defaultRunTimeBound > 0 &&
+      !options.inputShapes.count(name))
+    bound = options.defaultRunTimeBound;
   // An axis of a dim_param another run-time axis has is that symbol too.
   auto known =
       param.empty() ? dimParamSymbols.end() : dimParamSymbols.find(param);
@@ -330,6 +439,23 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
     }
     for (const auto &[axis, sym] : runTime)
       shape[axis] = dims.dimOf(io::DimExpr::ofSymbol(sym));
+    // A KV cache in place: a buffer of its bound, its length a symbol.
+    std::vector<int64_t> argShape = shape;
+    auto plan = cachePlans.find(in.name());
+    if (plan != cachePlans.end()) {
+      int64_t axis = normalizeAxis(plan->second.axis, shape.size());
+      auto sym = axis >= 0 ? dims.exprOf(shape[axis]).asSymbol() : std::nullopt;
+      if (!sym) {
+        cachePlans.erase(plan);
+      } else {
+        plan->second.axis = axis;
+        plan->second.spec.axis = axis;
+        plan->second.spec.symbol = *sym;
+        plan->second.spec.input = inputIndex;
+        plan->second.spec.capacity = dims.symbols()[*sym].bound;
+        argShape[axis] = plan->second.spec.capacity;
+      }
+    }
     if (!fitsLimits(dims.boundShape(shape)))
       return graphError() << "input '" << printable(in.name()) << "' of shape "
                           << shapeStr(shape) << " is too large";
@@ -343,8 +469,11 @@ LogicalResult GraphImporter::addInputs(const onnx::GraphProto &graph,
       value->specialized = true;
     }
     argTypes.push_back(
-        RankedTensorType::get(mlirShape(shape), toMlirType(&ctx, dtype)));
-    inputInfos.push_back(valueInfo(in.name(), *value));
+        RankedTensorType::get(mlirShape(argShape), toMlirType(&ctx, dtype)));
+    if (cachePlans.count(in.name()))
+      inputInfos.push_back({in.name(), dtype, argShape, {}});
+    else
+      inputInfos.push_back(valueInfo(in.name(), *value));
     values[in.name()] = std::move(value);
   }
   return success();
@@ -486,7 +615,13 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   if (failed(checkArity(nc)))
     return failure();
   bool folded = foldable && succeeded(foldNode(nc));
-  if (runTime) {
+  auto plan =
+      node.input_size() > 0 ? cachePlans.find(node.input(0)) : cachePlans.end();
+  if (plan != cachePlans.end() && plan->second.concat == &node) {
+    if (failed(buildKvCacheAppend(nc)))
+      return failure();
+    folded = true;
+  } else if (runTime) {
     // Shape computations on run-time dims fold to expressions; other ops
     // must know how to size their results at run time.
     auto r = foldRunTimeShapes(nc);
@@ -554,8 +689,11 @@ FailureOr<ImportedModel> GraphImporter::run() {
   if (failed(readOpset()) || failed(addInitializers(graph)))
     return failure();
   SmallVector<Type> argTypes;
+  if (options.kvCacheInPlace)
+    planKvCaches(graph);
   if (failed(addInputs(graph, argTypes)) || failed(checkDynamicOptions(graph)))
     return failure();
+  addKvCacheLengths(argTypes);
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
   b.setInsertionPointToEnd(module->getBody());
@@ -564,21 +702,46 @@ FailureOr<ImportedModel> GraphImporter::run() {
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   for (unsigned i = 0; i < argTypes.size(); ++i) {
-    // The caller owns input buffers: bufferization must not write to them.
-    func.setArgAttr(i, "bufferization.writable", b.getBoolAttr(false));
-    func.setArgAttr(i, "onnx.name", b.getStringAttr(inputInfos[i].name));
-    values.at(inputInfos[i].name)->value = entry->getArgument(i);
+    // The caller owns input buffers: bufferization must not write to them,
+    // but for the KV caches kept in place.
+    const std::string &name = inputInfos[i].name;
+    func.setArgAttr(i, "bufferization.writable",
+                    b.getBoolAttr(cachePlans.count(name) != 0));
+    func.setArgAttr(i, "onnx.name", b.getStringAttr(name));
+    if (values.count(name))
+      values.at(name)->value = entry->getArgument(i);
   }
   b.setInsertionPointToStart(entry);
   // Run-time dims are read off the inputs once, at the top; what is derived
   // from them is computed before the anchor (DimTable::value).
   for (int k = 0, e = dims.symbols().size(); k < e; ++k) {
     const io::DimSymbol &sym = dims.symbols()[k];
-    dims.bindSymbol(k, b.create<tensor::DimOp>(UnknownLoc::get(&ctx),
-                                               entry->getArgument(sym.input),
-                                               sym.axis));
+    Location loc = UnknownLoc::get(&ctx);
+    Value arg = entry->getArgument(sym.input);
+    if (sym.axis >= 0) {
+      dims.bindSymbol(k, b.create<tensor::DimOp>(loc, arg, sym.axis));
+      continue;
+    }
+    Value v = b.create<tensor::ExtractOp>(loc, arg, ValueRange{});
+    dims.bindSymbol(k, b.create<arith::IndexCastOp>(loc, b.getIndexType(), v));
   }
   dims.setAnchor(b.create<arith::ConstantIndexOp>(UnknownLoc::get(&ctx), 0));
+  // A cache's past entries: the first `length` of its buffer.
+  for (auto &[name, plan] : cachePlans) {
+    GraphValue &past = *values.at(name);
+    plan.buffer = past.value;
+    Location loc = UnknownLoc::get(&ctx);
+    int64_t rank = past.shape.size();
+    SmallVector<OpFoldResult> zeros(rank, b.getIndexAttr(0)),
+        ones(rank, b.getIndexAttr(1)), sizes;
+    for (int64_t d : past.shape)
+      sizes.push_back(dims.size(b, loc, d));
+    past.value = b.create<tensor::ExtractSliceOp>(
+        loc,
+        RankedTensorType::get(mlirShape(past.shape),
+                              toMlirType(&ctx, past.dtype)),
+        plan.buffer, zeros, sizes, ones);
+  }
 
   auto order = sortNodes(graph);
   if (failed(order))
@@ -601,6 +764,11 @@ FailureOr<ImportedModel> GraphImporter::run() {
                              "(not supported as an output)";
     if (!v.value)
       v.value = materializeConstant(b, func.getLoc(), *v.constant);
+    auto cache = llvm::find_if(cachePlans, [&](const auto &p) {
+      return p.second.spec.outputName == out.name();
+    });
+    if (cache != cachePlans.end())
+      continue; // written in place, not returned
     results.push_back(v.value);
     resultTypes.push_back(v.value.getType());
     outputInfos.push_back(valueInfo(out.name(), v));
@@ -617,6 +785,8 @@ FailureOr<ImportedModel> GraphImporter::run() {
   result.outputs = std::move(outputInfos);
   result.nodes = std::move(summaries);
   result.symbols = dims.symbols();
+  for (const auto &[name, plan] : cachePlans)
+    result.kvCaches.push_back(plan.spec);
   return result;
 }
 

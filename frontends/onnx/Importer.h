@@ -31,6 +31,15 @@ struct ImportOptions {
   /// with a dim_param shares its symbol with every axis of that dim_param.
   std::map<std::string, std::map<int64_t, int64_t>> dynamicAxes;
   std::map<std::string, int64_t> dynamicDimParams;
+  /// Keep KV caches in place: a graph output that is Concat(past, new) along
+  /// a run-time axis of the graph input `past` (used by nothing else but
+  /// Shape) stops being an output; `past` becomes a buffer of the axis's
+  /// bound, written in place, with its length a scalar int64 input
+  /// (io::KvCacheSpec). Decoding then copies no cache per token.
+  bool kvCacheInPlace = false;
+  /// If positive, every dim_param of an input not bounded otherwise is a
+  /// run-time dimension of this bound (sparqc generate: prompt + tokens).
+  int64_t defaultRunTimeBound = 0;
   /// Name of the function the graph becomes (not "main": AOT objects link
   /// into programs that have their own).
   std::string entryName = "forward";
@@ -71,6 +80,8 @@ struct ImportedModel {
   std::vector<NodeSummary> nodes;
   /// The run-time dimensions the inputs' and outputs' dims refer to.
   std::vector<io::DimSymbol> symbols;
+  /// The KV caches kept in place (ImportOptions::kvCacheInPlace).
+  std::vector<io::KvCacheSpec> kvCaches;
 };
 
 /// Imports the ONNX model at `path` into a new module holding one function.

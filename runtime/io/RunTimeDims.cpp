@@ -91,8 +91,28 @@ bool io::bindSymbols(const std::vector<DimSymbol> &symbols,
                      const std::vector<std::string> &inputNames,
                      const std::vector<SymbolicShape> &specs,
                      const std::vector<std::vector<int64_t>> &inputShapes,
+                     const std::vector<const int64_t *> &scalars,
                      std::vector<int64_t> &values, std::string &error) {
   values.assign(symbols.size(), -1);
+  for (size_t k = 0; k < symbols.size(); ++k) {
+    const DimSymbol &s = symbols[k];
+    if (s.axis != -1)
+      continue;
+    const int64_t *v = static_cast<size_t>(s.input) < scalars.size()
+                           ? scalars[s.input]
+                           : nullptr;
+    if (!v) {
+      error = "input '" + inputNames[s.input] + "' must be a scalar int64";
+      return false;
+    }
+    if (*v < 0 || *v > s.bound) {
+      error = "input '" + inputNames[s.input] + "' ('" + s.name + "') is " +
+              std::to_string(*v) + ", outside [0, " + std::to_string(s.bound) +
+              "]";
+      return false;
+    }
+    values[k] = *v;
+  }
   auto where = [&](size_t i, size_t a) {
     return "input '" + inputNames[i] + "' axis " + std::to_string(a);
   };

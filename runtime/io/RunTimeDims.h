@@ -28,7 +28,8 @@ struct DimSymbol {
   std::string name;
   /// Largest value the compiled model accepts.
   int64_t bound = 0;
-  /// The graph input and axis that carry it.
+  /// The input and axis that carry it; axis -1: the value of a scalar
+  /// int64 input (a KV cache's length, see KvCacheSpec).
   int input = 0, axis = 0;
 };
 
@@ -67,14 +68,28 @@ struct SymbolicShape {
   bool isStatic() const;
 };
 
+/// A KV cache kept in place (ImportOptions::kvCacheInPlace): the model's
+/// `past` input is a buffer of `capacity` along `axis`, holding `length`
+/// entries (the scalar input `lengthInput`, the symbol `symbol`); the graph's
+/// `present` output, past and new entries, is that buffer's first
+/// `appended` entries after a call, the new ones written in place.
+struct KvCacheSpec {
+  int input = 0, lengthInput = 0, axis = 0, symbol = 0;
+  int64_t capacity = 0;
+  std::string outputName;
+  DimExpr appended;
+};
+
 /// Binds the symbols from the shapes of the inputs (`inputShapes[i]` of the
-/// input whose spec is `specs[i]`): each run-time axis must match its
-/// expression and stay within its bound. Fills `values` (by symbol) or an
-/// error naming the input and axis.
+/// input whose spec is `specs[i]`) and the values of scalar inputs
+/// (`scalars[i]`, null if not a scalar int64): each run-time axis must match
+/// its expression and stay within its bound. Fills `values` (by symbol) or
+/// an error naming the input and axis.
 bool bindSymbols(const std::vector<DimSymbol> &symbols,
                  const std::vector<std::string> &inputNames,
                  const std::vector<SymbolicShape> &specs,
                  const std::vector<std::vector<int64_t>> &inputShapes,
+                 const std::vector<const int64_t *> &scalars,
                  std::vector<int64_t> &values, std::string &error);
 /// The extents of `spec` for bound symbol `values`.
 bool evaluateShape(const SymbolicShape &spec,

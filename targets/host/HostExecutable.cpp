@@ -187,6 +187,10 @@ std::unique_ptr<HostExecutable> HostExecutable::create(
   return exe;
 }
 
+void HostExecutable::setKvCaches(std::vector<io::KvCacheSpec> specs) {
+  caches = std::move(specs);
+}
+
 namespace {
 /// A ranked memref descriptor laid out as the LLVM lowering expects:
 /// {allocated, aligned, offset, sizes[rank], strides[rank]}.
@@ -209,7 +213,8 @@ std::vector<int64_t> makeDescriptor(void *data,
 
 bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
                          std::vector<io::HostTensor> &results,
-                         std::string &error) {
+                         std::string &error,
+                         std::vector<int64_t> *symbolValuesOut) {
   if (args.size() != inputs.size()) {
     error = "expected " + std::to_string(inputs.size()) + " inputs, got " +
             std::to_string(args.size());
@@ -222,6 +227,7 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     std::vector<std::string> names;
     std::vector<io::SymbolicShape> specs;
     std::vector<std::vector<int64_t>> shapes;
+    std::vector<const int64_t *> scalars;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (args[i]->dtype != inputs[i].dtype) {
         error = "input '" + inputs[i].name + "' expects " +
@@ -232,9 +238,22 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
       names.push_back(inputs[i].name);
       specs.push_back(inputs[i].symbolicShape());
       shapes.push_back(args[i]->shape);
+      bool scalar = args[i]->dtype == io::DType::I64 && args[i]->shape.empty();
+      scalars.push_back(scalar ? args[i]->as<int64_t>() : nullptr);
     }
-    if (!io::bindSymbols(dimSymbols, names, specs, shapes, symbolValues, error))
+    if (!io::bindSymbols(dimSymbols, names, specs, shapes, scalars,
+                         symbolValues, error))
       return false;
+    // New cache entries are written in place: they must fit.
+    for (const io::KvCacheSpec &c : caches) {
+      int64_t n = 0;
+      if (!c.appended.evaluate(symbolValues, n) || n > c.capacity) {
+        error = "the KV cache '" + inputs[c.input].name + "' holds " +
+                std::to_string(c.capacity) + " entries; this call needs " +
+                std::to_string(n);
+        return false;
+      }
+    }
   }
   std::vector<std::vector<int64_t>> descs;
   descs.reserve(inputs.size() + outputs.size());
@@ -276,6 +295,8 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     packed[i] = &descPtrs[i];
   }
   packedEntry(packed.data());
+  if (symbolValuesOut)
+    *symbolValuesOut = std::move(symbolValues);
   for (io::HostTensor &r : results)
     r.data.resize(r.numElements() * io::dtypeSize(r.dtype));
   return true;

@@ -51,12 +51,18 @@ public:
   /// Runs the model. `inputs` are matched by position to inputSpecs(); each
   /// must have its dtype and shape (run-time axes any extent up to their
   /// bound, consistent with each other). `outputs` is resized and filled.
+  /// `symbolValues`, if given, receives the run-time dims' values.
   bool run(const std::vector<const io::HostTensor *> &inputs,
-           std::vector<io::HostTensor> &outputs, std::string &error);
+           std::vector<io::HostTensor> &outputs, std::string &error,
+           std::vector<int64_t> *symbolValues = nullptr);
 
   const std::vector<TensorSpec> &inputSpecs() const { return inputs; }
   const std::vector<TensorSpec> &outputSpecs() const { return outputs; }
   const std::vector<io::DimSymbol> &symbols() const { return dimSymbols; }
+  /// The KV caches the model keeps in place (see io::KvCacheSpec): run()
+  /// checks that each call's new entries fit. DecodeSession drives them.
+  void setKvCaches(std::vector<io::KvCacheSpec> specs);
+  const std::vector<io::KvCacheSpec> &kvCaches() const { return caches; }
 
   /// Writes the compiled object code (for AOT use).
   bool dumpObject(const std::string &path, std::string &error);
@@ -69,6 +75,7 @@ private:
   void (*packedEntry)(void **) = nullptr;
   std::vector<TensorSpec> inputs, outputs;
   std::vector<io::DimSymbol> dimSymbols;
+  std::vector<io::KvCacheSpec> caches;
   std::shared_ptr<const io::WeightsBlob> weights;
 };
 

@@ -3,12 +3,14 @@
 //   sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
 //   sparqc run     MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
 //   sparqc report  MODEL.onnx [options]
+//   sparqc generate MODEL.onnx --ids FILE [--max-new-tokens N] [options]
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compiler.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/TensorProto.h"
+#include "targets/host/DecodeSession.h"
 
 #include <algorithm>
 #include <chrono>
@@ -35,6 +37,7 @@ usage:
   sparqc compile MODEL.onnx [--target host] [-o OUTDIR] [options]
   sparqc run     MODEL.onnx [-i NAME=FILE]... [-o OUTDIR] [options]
   sparqc report  MODEL.onnx [options]
+  sparqc generate MODEL.onnx --ids FILE [--max-new-tokens N] [options]
   sparqc <command> --help
 
 common options:
@@ -98,6 +101,27 @@ and model.json (input and output signature, weights size and digest).
 Targets: host. (cuda, arm, hls: not available in this build.)
 )";
 
+const char *kGenerateUsage =
+    R"(usage: sparqc generate MODEL.onnx --ids FILE [--max-new-tokens N] [options]
+
+Greedy decoding with a KV cache. MODEL is a decoder exported with past
+keys/values as inputs and present keys/values as outputs (present =
+Concat(past, new), as PyTorch exports LLaMA and GPT-2). It is compiled once
+for the host with its caches in place: prefill and each new token run the
+same code, and no cache is copied per token.
+  --ids FILE           the prompt's token ids (.npy, int64, [S] or [1, S])
+  --max-new-tokens N   tokens to generate (default 16)
+  -o OUTDIR            write tokens.npy (int64 [1, S + N], prompt first) and
+                       logits.npy (f32 [N, vocab], the logits each new token
+                       was chosen from)
+  --threads N          threads for the kernels
+  --timing-json F      write {"compile_ms", "prefill_ms", "decode_ms": [..]}
+The model's inputs: the token ids (input_ids, ids or tokens), optionally the
+positions (position_ids, pos or positions), and the caches. Its symbolic
+dimensions become run-time dimensions bounded by S + N unless --dynamic
+bounds them. Recipe flags (--int4, ...) apply as for compile.
+)";
+
 const char *kReportUsage =
     R"(usage: sparqc report MODEL.onnx [--json FILE] [--html FILE] [options]
 
@@ -117,6 +141,8 @@ struct Args {
   CompileOptions options;
   int repeat = 0;
   int threads = 0; // 0: the default
+  std::string idsFile;
+  int maxNewTokens = 16;
   bool help = false, printOutputs = false, debugInfo = false;
 };
 
@@ -159,9 +185,10 @@ std::string parseArgs(int argc, char **argv, Args &a) {
     a.help = true;
     return "";
   }
-  if (a.command != "compile" && a.command != "run" && a.command != "report")
+  if (a.command != "compile" && a.command != "run" && a.command != "report" &&
+      a.command != "generate")
     return "unknown command '" + a.command +
-           "' (expected compile, run or report)";
+           "' (expected compile, run, report or generate)";
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char *flag) -> std::optional<std::string> {
@@ -196,6 +223,18 @@ std::string parseArgs(int argc, char **argv, Args &a) {
                "x=1x3x224x224), got '" +
                (v ? *v : std::string()) + "'";
       a.options.inputShapes[v->substr(0, eq)] = shape;
+    } else if (arg == "--ids") {
+      auto v = value("--ids");
+      if (!v || v->empty())
+        return "option '--ids' expects a .npy file of token ids";
+      a.idsFile = *v;
+    } else if (arg == "--max-new-tokens") {
+      auto v = value("--max-new-tokens");
+      if (!v || v->empty() ||
+          v->find_first_not_of("0123456789") != std::string::npos ||
+          v->size() > 6 || std::stoi(*v) < 1)
+        return "option '--max-new-tokens' expects a count from 1 to 999999";
+      a.maxNewTokens = std::stoi(*v);
     } else if (arg == "--dynamic") {
       auto v = value("--dynamic");
       std::string bad = "option '--dynamic' expects NAME:AXIS<=BOUND or "
@@ -445,6 +484,21 @@ double msSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+/// The imported model through the recipe, the host lowering and the JIT,
+/// printing the IR --emit asks for; null on an error (compiler.error()).
+std::unique_ptr<HostExecutable> lowerAndJit(Compiler &compiler, Args &a) {
+  if (!runGraph(compiler, a.options))
+    return nullptr;
+  // The graph IR as compiled: after the compression passes.
+  if (a.emit == "mlir")
+    std::cout << compiler.printIR(false, a.debugInfo);
+  if (!compiler.lowerForHost(a.options))
+    return nullptr;
+  if (a.emit == "llvm")
+    std::cout << compiler.printIR(false, a.debugInfo);
+  return compiler.jit(a.options);
+}
+
 int runCommand(Args &a) {
   if (a.threads)
     setNumThreads(a.threads);
@@ -488,16 +542,7 @@ int runCommand(Args &a) {
                   io::dtypeName(it->second.dtype));
     args.push_back(&it->second);
   }
-  if (!runGraph(compiler, a.options))
-    return fail(compiler.error());
-  // The graph IR as compiled: after the compression passes.
-  if (a.emit == "mlir")
-    std::cout << compiler.printIR(false, a.debugInfo);
-  if (!compiler.lowerForHost(a.options))
-    return fail(compiler.error());
-  if (a.emit == "llvm")
-    std::cout << compiler.printIR(false, a.debugInfo);
-  auto exe = compiler.jit(a.options);
+  auto exe = lowerAndJit(compiler, a);
   if (!exe)
     return fail(compiler.error());
   double compileMs = msSince(start);
@@ -632,6 +677,153 @@ int compileCommand(Args &a) {
   return 0;
 }
 
+/// The index of the largest of `n` floats (the first, on ties).
+int64_t argmax(const float *v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (v[i] > v[best])
+      best = i;
+  return best;
+}
+
+/// An int64 [1, n] tensor of `first`, `first` + 1, ... or of values.
+io::HostTensor rowOfIds(const int64_t *values, int64_t first, int64_t n) {
+  io::HostTensor t;
+  t.dtype = io::DType::I64;
+  t.shape = {1, n};
+  t.data.resize(n * sizeof(int64_t));
+  for (int64_t k = 0; k < n; ++k)
+    t.as<int64_t>()[k] = values ? values[k] : first + k;
+  return t;
+}
+
+int generateCommand(Args &a) {
+  if (a.idsFile.empty())
+    return fail("generate needs the prompt: --ids FILE");
+  if (a.threads)
+    setNumThreads(a.threads);
+  io::HostTensor prompt;
+  std::string err;
+  if (!io::readNpy(a.idsFile, prompt, err))
+    return fail(err);
+  if (prompt.dtype != io::DType::I64 || prompt.shape.empty() ||
+      prompt.shape.size() > 2 ||
+      (prompt.shape.size() == 2 && prompt.shape[0] != 1) ||
+      prompt.numElements() < 1)
+    return fail("--ids " + a.idsFile +
+                ": expected int64 token ids of shape [S] or [1, S], got " +
+                io::dtypeName(prompt.dtype) + " " + prompt.shapeString());
+  int64_t promptLen = prompt.numElements();
+  a.options.kvCacheInPlace = true;
+  a.options.defaultRunTimeBound = promptLen + a.maxNewTokens;
+  auto start = std::chrono::steady_clock::now();
+  Compiler compiler;
+  if (!compiler.importOnnx(a.model, a.options))
+    return fail(compiler.error());
+  auto exe = lowerAndJit(compiler, a);
+  if (!exe)
+    return fail(compiler.error());
+  double compileMs = msSince(start);
+  if (exe->kvCaches().empty())
+    return fail("'" + a.model +
+                "' keeps no KV cache: generate needs past keys/values as "
+                "inputs whose present outputs are Concat(past, new) along a "
+                "symbolic axis");
+  DecodeSession session(*exe);
+  // The last token generated is not run: the caches hold one fewer.
+  if (session.capacity() < promptLen + a.maxNewTokens - 1)
+    return fail("the KV cache holds " + std::to_string(session.capacity()) +
+                " entries; the prompt and new tokens need " +
+                std::to_string(promptLen + a.maxNewTokens - 1));
+  // What each step input is: token ids, or positions.
+  int tokenInput = -1, positionInput = -1;
+  const auto &specs = session.stepInputs();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string &n = specs[i].name;
+    bool ids = n == "input_ids" || n == "ids" || n == "tokens";
+    bool pos = n == "position_ids" || n == "pos" || n == "positions";
+    if ((!ids && !pos) || specs[i].dtype != io::DType::I64 ||
+        specs[i].shape.size() != 2)
+      return fail("generate cannot fill the model's input '" + n +
+                  "': it knows int64 [1, S] token ids (input_ids, ids, "
+                  "tokens) and positions (position_ids, pos, positions)");
+    (ids ? tokenInput : positionInput) = static_cast<int>(i);
+  }
+  if (tokenInput < 0)
+    return fail("the model has no token ids input (input_ids, ids or tokens)");
+  if (exe->outputSpecs().empty() || exe->outputSpecs()[0].shape.size() != 3 ||
+      exe->outputSpecs()[0].dtype != io::DType::F32)
+    return fail("the model's first output is not f32 logits [1, S, vocab]");
+
+  std::vector<int64_t> tokens(prompt.as<int64_t>(),
+                              prompt.as<int64_t>() + promptLen);
+  int64_t vocab = exe->outputSpecs()[0].shape[2];
+  std::vector<float> chosenLogits;
+  double prefillMs = 0;
+  std::vector<double> decodeMs;
+  std::vector<io::HostTensor> outputs;
+  for (int t = 0; t < a.maxNewTokens; ++t) {
+    // Prefill runs the prompt; each step after it the last new token.
+    int64_t first = t == 0 ? 0 : promptLen + t - 1;
+    int64_t count = t == 0 ? promptLen : 1;
+    io::HostTensor ids = rowOfIds(&tokens[first], 0, count);
+    io::HostTensor pos = rowOfIds(nullptr, first, count);
+    std::vector<const io::HostTensor *> args(specs.size());
+    args[tokenInput] = &ids;
+    if (positionInput >= 0)
+      args[positionInput] = &pos;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!session.step(args, outputs, err))
+      return fail(err);
+    (t == 0 ? prefillMs : decodeMs.emplace_back()) = msSince(t0);
+    const float *last = outputs[0].as<float>() + (count - 1) * vocab;
+    chosenLogits.insert(chosenLogits.end(), last, last + vocab);
+    tokens.push_back(argmax(last, vocab));
+  }
+  std::cout << "prompt:";
+  for (int64_t k = 0; k < promptLen; ++k)
+    std::cout << " " << tokens[k];
+  std::cout << "\ngenerated:";
+  for (size_t k = promptLen; k < tokens.size(); ++k)
+    std::cout << " " << tokens[k];
+  std::cout << "\n";
+  double decodeTotal = 0;
+  for (double ms : decodeMs)
+    decodeTotal += ms;
+  fprintf(stderr,
+          "compile: %.1f ms, prefill (%lld tokens): %.2f ms, decode: %.3f ms "
+          "per token (%.1f tokens/s)\n",
+          compileMs, static_cast<long long>(promptLen), prefillMs,
+          decodeMs.empty() ? 0.0 : decodeTotal / decodeMs.size(),
+          decodeMs.empty() ? 0.0 : 1000.0 * decodeMs.size() / decodeTotal);
+  if (!a.outDir.empty()) {
+    std::error_code ec;
+    fs::create_directories(a.outDir, ec);
+    if (ec)
+      return fail("cannot create output directory '" + a.outDir +
+                  "': " + ec.message());
+    io::HostTensor tok = rowOfIds(tokens.data(), 0, tokens.size());
+    io::HostTensor lg;
+    lg.shape = {a.maxNewTokens, vocab};
+    lg.data.resize(chosenLogits.size() * sizeof(float));
+    std::memcpy(lg.data.data(), chosenLogits.data(), lg.data.size());
+    if (!io::writeNpy((fs::path(a.outDir) / "tokens.npy").string(), tok, err) ||
+        !io::writeNpy((fs::path(a.outDir) / "logits.npy").string(), lg, err))
+      return fail(err);
+  }
+  if (!a.timingJson.empty()) {
+    std::ofstream f(a.timingJson);
+    f << "{\"compile_ms\": " << compileMs << ", \"prefill_ms\": " << prefillMs
+      << ", \"decode_ms\": [";
+    for (size_t i = 0; i < decodeMs.size(); ++i)
+      f << (i ? ", " : "") << decodeMs[i];
+    f << "]}\n";
+    if (!f)
+      return fail("cannot write '" + a.timingJson + "'");
+  }
+  return 0;
+}
+
 int reportCommand(Args &a) {
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options) ||
@@ -669,6 +861,8 @@ int main(int argc, char **argv) {
       std::cout << kCompileUsage;
     else if (a.command == "report")
       std::cout << kReportUsage;
+    else if (a.command == "generate")
+      std::cout << kGenerateUsage;
     else
       std::cout << kUsage;
     return 0;
@@ -680,5 +874,7 @@ int main(int argc, char **argv) {
     return runCommand(a);
   if (a.command == "compile")
     return compileCommand(a);
+  if (a.command == "generate")
+    return generateCommand(a);
   return reportCommand(a);
 }
