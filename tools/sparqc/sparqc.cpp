@@ -110,6 +110,9 @@ Concat(past, new), as PyTorch exports LLaMA and GPT-2). It is compiled once
 for the host with its caches in place: prefill and each new token run the
 same code, and no cache is copied per token.
   --ids FILE           the prompt's token ids (.npy, int64, [S] or [1, S])
+  -i NAME=FILE         another input of the prompt step (an image's
+                       embeddings); later steps pass it with its run-time
+                       axes empty
   --max-new-tokens N   tokens to generate (default 16)
   -o OUTDIR            write tokens.npy (int64 [1, S + N], prompt first) and
                        logits.npy (f32 [N, vocab], the logits each new token
@@ -119,7 +122,8 @@ same code, and no cache is copied per token.
 The model's inputs: the token ids (input_ids, ids or tokens), optionally the
 positions (position_ids, pos or positions), and the caches. Its symbolic
 dimensions become run-time dimensions bounded by S + N unless --dynamic
-bounds them. Recipe flags (--int4, ...) apply as for compile.
+bounds them (default: the prompt's length, plus the largest extent of an
+-i input, plus N). Recipe flags (--int4, ...) apply as for compile.
 )";
 
 const char *kReportUsage =
@@ -714,8 +718,18 @@ int generateCommand(Args &a) {
                 ": expected int64 token ids of shape [S] or [1, S], got " +
                 io::dtypeName(prompt.dtype) + " " + prompt.shapeString());
   int64_t promptLen = prompt.numElements();
+  // Other inputs (-i) feed the prompt only: an image's embeddings before
+  // its tokens, say. Later steps pass them with their run-time axes empty.
+  std::map<std::string, io::HostTensor> prefill;
+  err = readInputs(a, prefill);
+  if (!err.empty())
+    return fail(err);
+  int64_t prefillExtent = 0;
+  for (const auto &[name, t] : prefill)
+    for (int64_t d : t.shape)
+      prefillExtent = std::max(prefillExtent, d);
   a.options.kvCacheInPlace = true;
-  a.options.defaultRunTimeBound = promptLen + a.maxNewTokens;
+  a.options.defaultRunTimeBound = promptLen + prefillExtent + a.maxNewTokens;
   auto start = std::chrono::steady_clock::now();
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options))
@@ -735,11 +749,23 @@ int generateCommand(Args &a) {
     return fail("the KV cache holds " + std::to_string(session.capacity()) +
                 " entries; the prompt and new tokens need " +
                 std::to_string(promptLen + a.maxNewTokens - 1));
-  // What each step input is: token ids, or positions.
+  // What each step input is: token ids, positions, or given (-i).
   int tokenInput = -1, positionInput = -1;
   const auto &specs = session.stepInputs();
+  std::vector<io::HostTensor> given(specs.size()), givenLater(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string &n = specs[i].name;
+    auto it = prefill.find(n);
+    if (it != prefill.end()) {
+      given[i] = std::move(it->second);
+      prefill.erase(it);
+      givenLater[i] = given[i];
+      for (size_t k = 0; k < specs[i].dims.size(); ++k)
+        if (specs[i].dims[k] && k < givenLater[i].shape.size())
+          givenLater[i].shape[k] = 0;
+      givenLater[i].data.resize(givenLater[i].numBytes());
+      continue;
+    }
     bool ids = n == "input_ids" || n == "ids" || n == "tokens";
     bool pos = n == "position_ids" || n == "pos" || n == "positions";
     if ((!ids && !pos) || specs[i].dtype != io::DType::I64 ||
@@ -751,6 +777,9 @@ int generateCommand(Args &a) {
   }
   if (tokenInput < 0)
     return fail("the model has no token ids input (input_ids, ids or tokens)");
+  if (!prefill.empty())
+    return fail("-i " + prefill.begin()->first +
+                ": the model has no such input (besides its caches)");
   if (exe->outputSpecs().empty() || exe->outputSpecs()[0].shape.size() != 3 ||
       exe->outputSpecs()[0].dtype != io::DType::F32)
     return fail("the model's first output is not f32 logits [1, S, vocab]");
@@ -769,6 +798,8 @@ int generateCommand(Args &a) {
     io::HostTensor ids = rowOfIds(&tokens[first], 0, count);
     io::HostTensor pos = rowOfIds(nullptr, first, count);
     std::vector<const io::HostTensor *> args(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i)
+      args[i] = t == 0 ? &given[i] : &givenLater[i];
     args[tokenInput] = &ids;
     if (positionInput >= 0)
       args[positionInput] = &pos;
@@ -776,7 +807,10 @@ int generateCommand(Args &a) {
     if (!session.step(args, outputs, err))
       return fail(err);
     (t == 0 ? prefillMs : decodeMs.emplace_back()) = msSince(t0);
-    const float *last = outputs[0].as<float>() + (count - 1) * vocab;
+    // The last row: the logits may also cover an image's entries.
+    const io::HostTensor &logits = outputs[0];
+    const float *last =
+        logits.as<float>() + (logits.numElements() / vocab - 1) * vocab;
     chosenLogits.insert(chosenLogits.end(), last, last + vocab);
     tokens.push_back(argmax(last, vocab));
   }
