@@ -90,7 +90,10 @@ class Decoder(nn.Module):
         self.register_buffer("sin", angles.sin())
 
     def forward(self, ids, pos, *past):
-        x = self.embed(ids)
+        return self.decode(self.embed(ids), pos, past)
+
+    def decode(self, x, pos, past):
+        """The layers, norm and head on embeddings `x` at positions `pos`."""
         cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]
         present = []
         for i, layer in enumerate(self.layers):

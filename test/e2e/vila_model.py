@@ -68,12 +68,7 @@ class VlmDecoder(Decoder):
     def forward(self, ids, image_embeds, *past):
         x = torch.cat([image_embeds, self.embed(ids)], 1)
         pos = (torch.arange(x.shape[1]) + past[0].shape[2])[None]
-        cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]
-        present = []
-        for i, layer in enumerate(self.layers):
-            x, k, v = layer(x, cos, sin, past[2 * i], past[2 * i + 1])
-            present += [k, v]
-        return (self.head(self.norm(x)), *present)
+        return self.decode(x, pos, past)
 
     def input_names(self) -> list[str]:
         return ["ids", "image_embeds"] + super().input_names()[2:]
