@@ -1,6 +1,7 @@
 //===- Compiler.cpp - sparq's embeddable C++ API --------------------------===//
 
 #include "compiler/Compiler.h"
+#include "compiler/Awq.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Importer.h"
 #include "passes/Passes.h"
@@ -10,6 +11,7 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/ThreadPool.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
@@ -29,6 +31,8 @@ struct Compiler::Impl {
   /// The weights moved out of the lowered module (null before lowering or
   /// with HostPipelineOptions::externalWeights off).
   std::shared_ptr<io::WeightsBlob> weights;
+  /// The model importOnnx read.
+  std::string modelPath;
 };
 
 namespace {
@@ -102,6 +106,7 @@ bool Compiler::importOnnx(const std::string &path,
     return false;
   }
   impl->module = std::move(imported->module);
+  impl->modelPath = path;
   inputSpecs.clear();
   outputSpecs.clear();
   for (const auto &v : imported->inputs)
@@ -167,6 +172,18 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
   // Accept both "builtin.module(...)" and a bare pass list.
   if (custom.rfind("builtin.module(", 0) == 0 && custom.back() == ')')
     custom = custom.substr(15, custom.size() - 16);
+  if (!options.awqCalibration.empty()) {
+    if (options.compression.intBits == 0) {
+      errors = "--awq scales weights for int quantization: give --int4 (or "
+               "--int8) with it";
+      return false;
+    }
+    std::string err;
+    if (!applyAwq(*this, impl->modelPath, options, err)) {
+      errors += (errors.empty() ? "" : "\n") + err;
+      return false;
+    }
+  }
   std::string p = recipePipeline(options.compression);
   if (!custom.empty())
     p += (p.empty() ? "" : ",") + custom;
@@ -296,6 +313,33 @@ Compiler::compileForHost(const std::string &path,
       !lowerForHost(options))
     return nullptr;
   return jit(options);
+}
+
+void Compiler::appendOutputs(llvm::ArrayRef<mlir::Value> values,
+                             const std::string &prefix) {
+  auto func = module().lookupSymbol<mlir::func::FuncOp>(kEntryName);
+  auto ret =
+      llvm::cast<mlir::func::ReturnOp>(func.getBody().back().getTerminator());
+  llvm::SmallVector<mlir::Value> results(ret.getOperands());
+  llvm::SmallVector<mlir::DictionaryAttr> attrs;
+  func.getAllResultAttrs(attrs);
+  mlir::Builder b(&impl->context);
+  for (mlir::Value v : values) {
+    std::string name = prefix + std::to_string(outputSpecs.size());
+    auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
+    results.push_back(v);
+    attrs.push_back(b.getDictionaryAttr(
+        {b.getNamedAttr("onnx.name", b.getStringAttr(name))}));
+    outputSpecs.push_back(
+        {name,
+         io::DType::F32,
+         std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
+         {}});
+  }
+  ret->setOperands(results);
+  func.setType(b.getFunctionType(func.getArgumentTypes(),
+                                 mlir::ValueRange(results).getTypes()));
+  func.setAllResultAttrs(attrs);
 }
 
 std::string Compiler::printIR(bool full, bool debugInfo) {

@@ -14,6 +14,8 @@
 #include "targets/host/HostExecutable.h"
 #include "targets/host/HostPipeline.h"
 
+#include "llvm/ADT/ArrayRef.h"
+
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +24,7 @@
 namespace mlir {
 class MLIRContext;
 class ModuleOp;
+class Value;
 } // namespace mlir
 
 namespace sparq {
@@ -48,6 +51,9 @@ struct CompileOptions {
   int64_t defaultRunTimeBound = 0;
   /// Compression asked for by flags; it runs first on the graph IR.
   CompressionRecipe compression;
+  /// AWQ before int quantization: an .npz of the model's inputs to run for
+  /// calibration activations (compiler/Awq.h); empty for none.
+  std::string awqCalibration;
   /// A pass pipeline (textual, anchored on builtin.module) run on the graph
   /// IR after the recipe, before the target lowering; empty for none.
   std::string passPipeline;
@@ -91,6 +97,11 @@ public:
   /// importOnnx + runGraphPipeline + lowerForHost + jit.
   std::unique_ptr<HostExecutable> compileForHost(const std::string &path,
                                                  const CompileOptions &options);
+
+  /// Makes f32 `values` of the imported function extra outputs, named
+  /// `prefix` and their output index (static shapes; for calibration).
+  void appendOutputs(llvm::ArrayRef<mlir::Value> values,
+                     const std::string &prefix);
 
   /// The current IR as text (large constants elided unless `full`; with
   /// locations if `debugInfo`).

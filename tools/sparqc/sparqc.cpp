@@ -61,6 +61,9 @@ compression (run first; --pass-pipeline runs after):
   --int4 [group=G]      4-bit weight-only groups of G inputs (default 128)
                         for MatMul/Gemm, int8 per channel for Conv
   --int8 [group=G]      the same with 8 bits
+  --awq CALIB.npz       before --int4/--int8: activation-aware scaling (AWQ)
+                        of the MatMul weights, calibrated on the model's
+                        inputs in CALIB.npz
   --codebook B          k-means weight sharing, 2^B values per layer
   --int8-activations    int8 activations for the matrix-vector products on
                         ternary, int4 and 4-bit codebook MatMul/Gemm
@@ -333,6 +336,11 @@ std::string parseArgs(int argc, char **argv, Args &a) {
                  g + "'";
         a.options.compression.intGroup = std::stoll(g);
       }
+    } else if (arg == "--awq") {
+      auto v = value("--awq");
+      if (!v || v->empty())
+        return "option '--awq' expects an .npz of calibration inputs";
+      a.options.awqCalibration = *v;
     } else if (arg == "--int8-activations") {
       a.options.compression.actBits = 8;
     } else if (arg == "--codebook") {

@@ -1,0 +1,245 @@
+//===- Awq.cpp - activation-aware weight quantization ---------------------===//
+
+#include "compiler/Awq.h"
+#include "compiler/Compiler.h"
+#include "passes/Weights.h"
+#include "runtime/formats/Packed.h"
+#include "runtime/io/Npy.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+using namespace mlir;
+using namespace mlir::sparq;
+
+namespace {
+
+/// MatMul weights the recipe quantizes that multiply one activation.
+struct Group {
+  Value input;
+  std::vector<Weight> weights;
+  /// The first weight's layer: how a group of the calibration compile
+  /// finds its group in the target.
+  std::string name;
+};
+
+std::vector<Group> groupsOf(ModuleOp module,
+                            const ::sparq::CompressionRecipe &r) {
+  std::vector<Group> groups;
+  for (Weight &w : selectWeights(module, {r.layers, false, false})) {
+    auto mm = dyn_cast<linalg::MatmulTransposeBOp>(w.consumer);
+    if (w.isConv || !mm || !w.cst->hasOneUse() ||
+        (r.intGroup > 0 && w.cols() % r.intGroup))
+      continue;
+    Value in = mm.getInputs()[0];
+    auto it =
+        llvm::find_if(groups, [&](const Group &g) { return g.input == in; });
+    if (it == groups.end()) {
+      groups.push_back({in, {}, w.layer});
+      it = std::prev(groups.end());
+    }
+    it->weights.push_back(w);
+  }
+  return groups;
+}
+
+/// What rounding does to w[rows, cols] scaled by s per column: w - Q(w s)/s,
+/// through the formats library's own int packing.
+std::vector<float> roundingError(const std::vector<float> &w, int64_t rows,
+                                 int64_t cols, const std::vector<float> &s,
+                                 const formats::Layout &layout) {
+  std::vector<float> scaled(w.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      scaled[r * cols + c] = w[r * cols + c] * s[c];
+  std::vector<uint8_t> blob = formats::pack(scaled.data(), rows, cols, layout);
+  formats::PackedView view(blob.data(), blob.size());
+  std::vector<float> q(w.size());
+  formats::decodeRows(view, 0, rows, q.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      q[r * cols + c] = w[r * cols + c] - q[r * cols + c] / s[c];
+  return q;
+}
+
+/// Squared error of x[m, k] times d[n, k] transposed.
+double outputError(const std::vector<float> &x, int64_t m, int64_t k,
+                   const std::vector<float> &d, int64_t n) {
+  double err = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t c = 0; c < k; ++c)
+        acc += double(x[i * k + c]) * d[j * k + c];
+      err += acc * acc;
+    }
+  return err;
+}
+
+/// The per-channel scales of one group: s = mean|x|^alpha (normalized to a
+/// geometric mean of 1 between its extremes), alpha in 0, 0.05, ..., 1, the
+/// one with the smallest output error.
+std::vector<float> searchScales(const Group &g, const std::vector<float> &x,
+                                int64_t m, int64_t k,
+                                const formats::Layout &layout) {
+  std::vector<float> mean(k, 0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < k; ++c)
+      mean[c] += std::fabs(x[i * k + c]) / m;
+  std::vector<std::vector<float>> values;
+  for (const Weight &w : g.weights)
+    values.push_back(w.values());
+  std::vector<float> best(k, 1.0f);
+  double bestErr = std::numeric_limits<double>::infinity();
+  for (int step = 0; step <= 20; ++step) {
+    double alpha = step / 20.0;
+    std::vector<float> s(k);
+    float lo = std::numeric_limits<float>::max(), hi = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      s[c] = std::max<float>(std::pow(mean[c], alpha), 1e-4f);
+      lo = std::min(lo, s[c]);
+      hi = std::max(hi, s[c]);
+    }
+    float norm = std::sqrt(lo * hi);
+    for (float &v : s)
+      v /= norm;
+    double err = 0;
+    for (size_t i = 0; i < g.weights.size(); ++i) {
+      int64_t n = g.weights[i].rows();
+      err += outputError(x, m, k, roundingError(values[i], n, k, s, layout), n);
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = s;
+    }
+  }
+  return best;
+}
+
+/// x * inv along the last axis (x is [M, K]), as a linalg.generic.
+Value scaleColumns(OpBuilder &b, Location loc, Value x,
+                   const std::vector<float> &inv) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t k = inv.size();
+  auto vecType = RankedTensorType::get({k}, b.getF32Type());
+  Value vec = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(vecType, ArrayRef<float>(inv)));
+  Value init = b.create<tensor::EmptyOp>(loc, tensor::getMixedSizes(b, loc, x),
+                                         type.getElementType());
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(2, ctx),
+      AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx),
+      AffineMap::getMultiDimIdentityMap(2, ctx)};
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  return b
+      .create<linalg::GenericOp>(
+          loc, TypeRange{type}, ValueRange{x, vec}, ValueRange{init}, maps,
+          iters,
+          [](OpBuilder &nb, Location nl, ValueRange a) {
+            nb.create<linalg::YieldOp>(
+                nl, Value(nb.create<arith::MulFOp>(nl, a[0], a[1])));
+          })
+      .getResult(0);
+}
+
+} // namespace
+
+bool ::sparq::applyAwq(::sparq::Compiler &target, const std::string &modelPath,
+                       const ::sparq::CompileOptions &options,
+                       std::string &error) {
+  using namespace ::sparq;
+  const CompressionRecipe &recipe = options.compression;
+  std::vector<io::HostTensor> calibration;
+  if (!io::readNpz(options.awqCalibration, calibration, error))
+    return false;
+  // The fp32 model on the calibration inputs, with the activation of each
+  // group as an extra output.
+  CompileOptions co;
+  co.compression.detect = false;
+  co.host = options.host;
+  co.optLevel = options.optLevel;
+  std::map<std::string, const io::HostTensor *> byName;
+  for (const io::HostTensor &t : calibration) {
+    co.inputShapes[t.name] = t.shape;
+    byName[t.name] = &t;
+  }
+  Compiler calib;
+  if (!calib.importOnnx(modelPath, co)) {
+    error = "--awq: " + calib.error();
+    return false;
+  }
+  std::vector<Group> calibGroups = groupsOf(calib.module(), recipe);
+  std::vector<Value> activations;
+  for (const Group &g : calibGroups)
+    activations.push_back(g.input);
+  size_t firstExtra = calib.outputs().size();
+  calib.appendOutputs(activations, "awq.");
+  std::vector<const io::HostTensor *> args;
+  for (const TensorSpec &s : calib.inputs()) {
+    auto it = byName.find(s.name);
+    if (it == byName.end()) {
+      error = "--awq " + options.awqCalibration +
+              ": the calibration data has no input '" + s.name + "'";
+      return false;
+    }
+    args.push_back(it->second);
+  }
+  auto exe = calib.lowerForHost(co) ? calib.jit(co) : nullptr;
+  std::vector<io::HostTensor> outs;
+  if (!exe || !exe->run(args, outs, error)) {
+    if (error.empty())
+      error = calib.error();
+    error = "--awq: running the calibration inputs: " + error;
+    return false;
+  }
+  std::map<std::string, const io::HostTensor *> activationOf;
+  for (size_t i = 0; i < calibGroups.size(); ++i)
+    activationOf[calibGroups[i].name] = &outs[firstExtra + i];
+
+  formats::Layout layout;
+  layout.quant = formats::Quant::Int;
+  layout.bits = recipe.intBits;
+  layout.group = recipe.intGroup;
+  layout.zeroPoints = true;
+  for (Group &g : groupsOf(target.module(), recipe)) {
+    auto it = activationOf.find(g.name);
+    if (it == activationOf.end())
+      continue;
+    const io::HostTensor &act = *it->second;
+    int64_t k = g.weights.front().cols();
+    int64_t rows = act.numElements() / k;
+    // At most 64 rows, spread over the calibration tokens: the search
+    // multiplies them by every weight at 21 exponents.
+    int64_t m = std::min<int64_t>(rows, 64);
+    std::vector<float> x(m * k);
+    for (int64_t i = 0; i < m; ++i) {
+      const float *src = act.as<float>() + (i * rows / m) * k;
+      std::copy(src, src + k, x.begin() + i * k);
+    }
+    std::vector<float> s = searchScales(g, x, m, k, layout);
+    std::vector<float> inv(k);
+    for (int64_t c = 0; c < k; ++c)
+      inv[c] = 1.0f / s[c];
+    for (Weight &w : g.weights) {
+      std::vector<float> v = w.values();
+      for (int64_t r = 0, n = w.rows(); r < n; ++r)
+        for (int64_t c = 0; c < k; ++c)
+          v[r * k + c] *= s[c];
+      if (failed(setWeight(w, v, w.encoding()))) {
+        error = "--awq: could not scale the weight of " + w.layer;
+        return false;
+      }
+    }
+    OpBuilder b(g.weights.front().consumer);
+    b.setInsertionPointAfterValue(g.input);
+    Value scaled = scaleColumns(b, g.input.getLoc(), g.input, inv);
+    for (Weight &w : g.weights)
+      w.consumer->setOperand(0, scaled);
+  }
+  return true;
+}
