@@ -50,5 +50,9 @@ SLICE='node/test_(conv_with_strides_padding|convtranspose$|averagepool_2d_pads$|
 step "ONNX conformance slice" $PY test/onnx-backend/run_backend.py \
   --jobs "$(nproc)" --timeout 300 --filter "$SLICE"
 step "bad inputs" $PY -m pytest -q -rs test/bad-inputs
+# Run-time dims, the KV cache written in place and the symbols read from
+# scalar inputs: index arithmetic worth running under the sanitizers.
+step "run-time dims and decoding" $PY -m pytest -q -rs \
+  test/e2e/test_run_time_dims.py test/e2e/test_generate.py
 step "fuzzer" bash scripts/fuzz.sh "${FUZZ[@]}"
 exit $status

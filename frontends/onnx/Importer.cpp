@@ -285,7 +285,9 @@ GraphImporter::runTimeSymbol(const std::string &name, int inputIndex, int axis,
 /// Every run-time dimension the caller names exists in the model.
 LogicalResult
 GraphImporter::checkDynamicOptions(const onnx::GraphProto &graph) {
-  for (const auto &[name, axes] : options.dynamicAxes) {
+  for (const auto &entry : options.dynamicAxes) {
+    const std::string &name = entry.first;
+    const auto &axes = entry.second;
     const onnx::ValueInfoProto *in = nullptr;
     for (const onnx::ValueInfoProto &v : graph.input())
       if (v.name() == name && !initializerNames.count(name))
