@@ -261,10 +261,33 @@ std::string onnx_import::shapeStr(ArrayRef<int64_t> shape) {
 Value onnx_import::emptyTensor(OpBuilder &b, Location loc,
                                ArrayRef<int64_t> shape, Type elem,
                                ValueRange like) {
-  if (!llvm::any_of(shape, [](int64_t d) { return d < 0; }))
+  int64_t rank = shape.size();
+  // A dynamic extent from a type: the same axis (aligned right) of a value
+  // that has it dynamic, which the builder says is equal.
+  auto likeAxis = [&](int64_t i) -> std::pair<Value, int64_t> {
+    for (Value v : like) {
+      auto t = cast<RankedTensorType>(v.getType());
+      int64_t k = i - (rank - t.getRank());
+      if (k >= 0 && t.isDynamicDim(k))
+        return {v, k};
+    }
+    return {Value(), 0};
+  };
+  // Only run-time ids and dynamic extents a `like` has take values; other
+  // negative extents (a hostile model's) stay as they were, for the
+  // importer's size checks to reject.
+  bool dynamic = false, unresolved = false;
+  for (int64_t i = 0; i < rank; ++i) {
+    dynamic |= isRunTimeDim(shape[i]);
+    if (shape[i] == ShapedType::kDynamic) {
+      bool found = likeAxis(i).first != nullptr;
+      dynamic |= found;
+      unresolved |= !found;
+    }
+  }
+  if (!dynamic || unresolved)
     return b.create<tensor::EmptyOp>(loc, shape, elem);
   SmallVector<OpFoldResult> sizes;
-  int64_t rank = shape.size();
   for (int64_t i = 0; i < rank; ++i) {
     int64_t d = shape[i];
     if (isRunTimeDim(d)) {
@@ -275,19 +298,8 @@ Value onnx_import::emptyTensor(OpBuilder &b, Location loc,
       sizes.push_back(b.getIndexAttr(d));
       continue;
     }
-    // A dynamic extent from a type: the same axis (aligned right) of a
-    // value that has it dynamic, which the builder says is equal.
-    Value size;
-    for (Value v : like) {
-      auto t = cast<RankedTensorType>(v.getType());
-      int64_t k = i - (rank - t.getRank());
-      if (k >= 0 && t.isDynamicDim(k)) {
-        size = b.create<tensor::DimOp>(loc, v, k);
-        break;
-      }
-    }
-    assert(size && "a dynamic extent with no value to read it from");
-    sizes.push_back(size);
+    auto [v, k] = likeAxis(i);
+    sizes.push_back(b.create<tensor::DimOp>(loc, v, k).getResult());
   }
   return b.create<tensor::EmptyOp>(loc, sizes, elem);
 }
@@ -443,7 +455,9 @@ Value onnx_import::reshapeTensor(OpBuilder &b, Location loc, Value v,
     return v;
   Type elem = type.getElementType();
   auto resultType = RankedTensorType::get(target, elem);
-  if (!type.hasStaticShape() || !resultType.hasStaticShape()) {
+  // (A hostile model's static shapes may hold kDynamic: those take the
+  // static path, whose types the verifier and the size checks reject.)
+  if (!type.hasStaticShape() || hasRunTimeDims(shape)) {
     // Run-time extents. Adding or dropping 1s keeps the other extents in
     // order: collapse to them, expand to the target, reading each dynamic
     // extent off the collapsed value.

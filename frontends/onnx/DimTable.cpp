@@ -31,13 +31,13 @@ int64_t DimTable::dimOf(const io::DimExpr &e) {
 }
 
 io::DimExpr DimTable::exprOf(int64_t d) const {
-  if (isRunTimeDim(d))
+  if (isId(d))
     return exprs[kFirstDimId - d];
   return io::DimExpr::ofConstant(d);
 }
 
 int64_t DimTable::bound(int64_t d) const {
-  if (!isRunTimeDim(d))
+  if (!isId(d))
     return d;
   // Bounds are at most 2^34 and coefficients small: no overflow.
   const io::DimExpr &e = exprs[kFirstDimId - d];
@@ -75,7 +75,7 @@ io::SymbolicShape DimTable::symbolicShape(ArrayRef<int64_t> shape) const {
 }
 
 Value DimTable::value(OpBuilder &b, Location loc, int64_t d) {
-  if (!isRunTimeDim(d))
+  if (!isId(d))
     return b.create<arith::ConstantIndexOp>(loc, d);
   auto it = values.find(d);
   if (it != values.end())
@@ -98,7 +98,7 @@ Value DimTable::value(OpBuilder &b, Location loc, int64_t d) {
 }
 
 OpFoldResult DimTable::size(OpBuilder &b, Location loc, int64_t d) {
-  if (!isRunTimeDim(d))
+  if (!isId(d))
     return b.getIndexAttr(d);
   return value(b, loc, d);
 }

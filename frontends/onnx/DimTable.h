@@ -29,14 +29,6 @@ namespace sparq::onnx_import {
 
 /// Ids of run-time dimensions count down from here.
 inline constexpr int64_t kFirstDimId = -(int64_t(1) << 40);
-inline bool isRunTimeDim(int64_t d) {
-  return d <= kFirstDimId && d != mlir::ShapedType::kDynamic;
-}
-inline bool hasRunTimeDims(llvm::ArrayRef<int64_t> shape) {
-  return llvm::any_of(shape, isRunTimeDim);
-}
-/// `shape` as an MLIR tensor shape: run-time dims become kDynamic.
-llvm::SmallVector<int64_t> mlirShape(llvm::ArrayRef<int64_t> shape);
 
 class DimTable {
 public:
@@ -77,6 +69,13 @@ public:
                                               mlir::Location loc,
                                               llvm::ArrayRef<int64_t> shape);
 
+  /// Whether `d` is an id of this table. A hostile model's shapes hold any
+  /// negative number: only ids the table gave out are run-time dims.
+  bool isId(int64_t d) const {
+    return d <= kFirstDimId && d != mlir::ShapedType::kDynamic &&
+           kFirstDimId - d < static_cast<int64_t>(exprs.size());
+  }
+
   /// The table of the import running on this thread (or null).
   static DimTable *active();
   class Scope {
@@ -96,6 +95,17 @@ private:
   std::map<int64_t, mlir::Value> values;
   mlir::Operation *anchor = nullptr;
 };
+
+/// Whether `d` is a run-time dim of the import running on this thread.
+inline bool isRunTimeDim(int64_t d) {
+  DimTable *t = d <= kFirstDimId ? DimTable::active() : nullptr;
+  return t && t->isId(d);
+}
+inline bool hasRunTimeDims(llvm::ArrayRef<int64_t> shape) {
+  return llvm::any_of(shape, isRunTimeDim);
+}
+/// `shape` as an MLIR tensor shape: run-time dims become kDynamic.
+llvm::SmallVector<int64_t> mlirShape(llvm::ArrayRef<int64_t> shape);
 
 } // namespace sparq::onnx_import
 

@@ -649,7 +649,7 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
                         << "') is not supported";
     if (out.constant && fromSpecialized)
       out.specialized = true;
-    if (llvm::is_contained(out.shape, ShapedType::kDynamic))
+    if (runTime && llvm::is_contained(out.shape, ShapedType::kDynamic))
       return nc.error() << "cannot tell the run-time extents of output '"
                         << printable(node.output(i)) << "'";
     if (!fitsLimits(dims.boundShape(out.shape)))
