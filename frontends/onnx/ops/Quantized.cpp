@@ -867,10 +867,30 @@ LogicalResult buildQLinearMatMul(NodeContext &ctx) {
   Value as = ctx.value(1);
   if (ctx.rank(1) == 1 && ctx.shape(1)[0] > 1)
     as = reshapeTensor(b, loc, as, {ctx.shape(1)[0], 1});
+  // The scales broadcast to the product (a 1-D a_scale over the rows of a
+  // product of vectors, a scalar, would not).
+  auto accType = cast<RankedTensorType>(acc->getType());
+  std::vector<int64_t> accShape(accType.getShape().begin(),
+                                accType.getShape().end());
+  Value params[] = {as, ctx.value(4), ctx.value(6), ctx.value(7)};
+  const char *names[] = {"a_scale", "b_scale", "y_scale", "y_zero_point"};
+  for (size_t i = 0; i < 4; ++i) {
+    auto t = cast<RankedTensorType>(params[i].getType());
+    std::vector<int64_t> ps(t.getShape().begin(), t.getShape().end()), bc;
+    // One value of any rank is a scalar.
+    if (numElements(ps) == 1 && ps.size() > accShape.size()) {
+      params[i] = reshapeTensor(b, loc, params[i], {});
+      ps.clear();
+    }
+    if (!broadcastShapes({ps, accShape}, bc) || bc != accShape)
+      return ctx.error() << names[i] << " of shape " << shapeStr(ps)
+                         << " does not broadcast to the product's shape "
+                         << shapeStr(accShape);
+  }
   io::DType yt = ctx.dtype(7);
   ctx.setOutput(
       0,
-      requantize(ctx, *acc, {as, ctx.value(4)}, ctx.value(6), ctx.value(7), yt),
+      requantize(ctx, *acc, {params[0], params[1]}, params[2], params[3], yt),
       yt);
   return success();
 }
