@@ -239,6 +239,16 @@ bool onnx_import::broadcastShapes(ArrayRef<std::vector<int64_t>> shapes,
   return true;
 }
 
+bool onnx_import::matchesOffAxis(ArrayRef<int64_t> first, ArrayRef<int64_t> s,
+                                 int64_t axis) {
+  if (s.size() != first.size())
+    return false;
+  for (size_t d = 0; d < s.size(); ++d)
+    if (static_cast<int64_t>(d) != axis && s[d] != first[d])
+      return false;
+  return true;
+}
+
 int64_t onnx_import::normalizeAxis(int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank)
     return -1;

@@ -43,6 +43,10 @@ mlir::Value materializeConstant(mlir::OpBuilder &b, mlir::Location loc,
 /// Numpy-style broadcast of `shapes`; false if they are incompatible.
 bool broadcastShapes(llvm::ArrayRef<std::vector<int64_t>> shapes,
                      std::vector<int64_t> &out);
+/// Whether `s` has the rank of `first` and its extents off `axis` (what
+/// Concat requires of its operands).
+bool matchesOffAxis(llvm::ArrayRef<int64_t> first, llvm::ArrayRef<int64_t> s,
+                    int64_t axis);
 /// `axis` in [-rank, rank) made non-negative, or -1 if out of range.
 int64_t normalizeAxis(int64_t axis, int64_t rank);
 std::string shapeStr(llvm::ArrayRef<int64_t> shape);

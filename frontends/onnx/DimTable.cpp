@@ -103,15 +103,6 @@ OpFoldResult DimTable::size(OpBuilder &b, Location loc, int64_t d) {
   return value(b, loc, d);
 }
 
-SmallVector<Value> DimTable::dynamicSizes(OpBuilder &b, Location loc,
-                                          ArrayRef<int64_t> shape) {
-  SmallVector<Value> r;
-  for (int64_t d : shape)
-    if (isRunTimeDim(d))
-      r.push_back(value(b, loc, d));
-  return r;
-}
-
 namespace {
 thread_local DimTable *activeTable = nullptr;
 }

@@ -65,9 +65,6 @@ public:
   mlir::Value value(mlir::OpBuilder &b, mlir::Location loc, int64_t d);
   /// Static extents as attributes, run-time ones as values.
   mlir::OpFoldResult size(mlir::OpBuilder &b, mlir::Location loc, int64_t d);
-  llvm::SmallVector<mlir::Value> dynamicSizes(mlir::OpBuilder &b,
-                                              mlir::Location loc,
-                                              llvm::ArrayRef<int64_t> shape);
 
   /// Whether `d` is an id of this table. A hostile model's shapes hold any
   /// negative number: only ids the table gave out are run-time dims.

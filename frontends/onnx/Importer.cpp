@@ -203,11 +203,7 @@ LogicalResult GraphImporter::buildKvCacheAppend(NodeContext &nc) {
   Value acc = plan.buffer;
   for (size_t i = 1; i < nc.numInputs(); ++i) {
     const std::vector<int64_t> &s = nc.shape(i);
-    bool matches =
-        static_cast<int64_t>(s.size()) == rank && nc.dtype(i) == nc.dtype(0);
-    for (int64_t d = 0; matches && d < rank; ++d)
-      matches = d == axis || s[d] == past[d];
-    if (!matches)
+    if (nc.dtype(i) != nc.dtype(0) || !matchesOffAxis(past, s, axis))
       return nc.error() << "cannot append " << dims.shapeStr(s)
                         << " to the KV cache " << dims.shapeStr(past);
     SmallVector<OpFoldResult> offs, sizes, strides;

@@ -82,11 +82,6 @@ std::string DimExpr::str(const std::vector<DimSymbol> &symbols) const {
   return s;
 }
 
-bool SymbolicShape::isStatic() const {
-  return std::none_of(dims.begin(), dims.end(),
-                      [](const auto &d) { return d.has_value(); });
-}
-
 bool io::bindSymbols(const std::vector<DimSymbol> &symbols,
                      const std::vector<std::string> &inputNames,
                      const std::vector<SymbolicShape> &specs,

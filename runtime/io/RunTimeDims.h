@@ -65,7 +65,6 @@ struct SymbolicShape {
   std::vector<int64_t> bounds;
   /// Per axis: the expression of a run-time axis; empty when all static.
   std::vector<std::optional<DimExpr>> dims;
-  bool isStatic() const;
 };
 
 /// A KV cache kept in place (ImportOptions::kvCacheInPlace): the model's

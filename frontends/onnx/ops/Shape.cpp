@@ -342,10 +342,7 @@ LogicalResult buildConcat(NodeContext &ctx) {
   bool ok = true;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
     const auto &s = ctx.shape(i);
-    bool matches = static_cast<int64_t>(s.size()) == rank;
-    for (int64_t d = 0; matches && d < rank; ++d)
-      matches = d == axis || s[d] == ctx.shape(0)[d];
-    if (!matches)
+    if (!matchesOffAxis(ctx.shape(0), s, axis))
       return ctx.error() << "cannot concatenate " << shapeStr(ctx.shape(0))
                          << " and " << shapeStr(s) << " along axis " << axis;
     ok &= total.add(dims.exprOf(s[axis]));
