@@ -2,6 +2,7 @@
 
 #include "compiler/Compiler.h"
 #include "compiler/Awq.h"
+#include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Importer.h"
 #include "passes/Passes.h"
@@ -12,7 +13,9 @@
 #include "runtime/kernels/ThreadPool.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -33,6 +36,21 @@ struct Compiler::Impl {
   std::shared_ptr<io::WeightsBlob> weights;
   /// The model importOnnx read.
   std::string modelPath;
+  /// The --mlir-timing report: one timer per phase, the passes nested in
+  /// theirs; null until a call with options.timing.
+  std::unique_ptr<mlir::DefaultTimingManager> timing;
+  mlir::TimingScope root;
+  /// The blob-less resource printIR shows elided constants as.
+  std::optional<mlir::DenseResourceElementsHandle> elided;
+
+  mlir::TimingScope phase(const CompileOptions &options, llvm::StringRef name) {
+    if (options.timing && !timing) {
+      timing = std::make_unique<mlir::DefaultTimingManager>();
+      timing->setEnabled(true);
+      root = timing->getRootScope();
+    }
+    return timing ? root.nest(name) : mlir::TimingScope();
+  }
 };
 
 namespace {
@@ -84,7 +102,17 @@ Compiler::Compiler() : impl(std::make_unique<Impl>()) {
       });
 }
 
-Compiler::~Compiler() = default;
+Compiler::~Compiler() {
+  // The report prints when its manager goes, after every phase has ended.
+  if (impl->timing) {
+    impl->root.stop();
+    impl->timing.reset();
+  }
+}
+
+mlir::TimingScope Compiler::phase(llvm::StringRef name) {
+  return impl->timing ? impl->root.nest(name) : mlir::TimingScope();
+}
 
 mlir::MLIRContext &Compiler::context() { return impl->context; }
 mlir::ModuleOp Compiler::module() { return impl->module.get(); }
@@ -99,6 +127,7 @@ bool Compiler::importOnnx(const std::string &path,
   io.kvCacheInPlace = options.kvCacheInPlace;
   io.defaultRunTimeBound = options.defaultRunTimeBound;
   io.entryName = kEntryName;
+  mlir::TimingScope scope = impl->phase(options, "import");
   auto imported = onnx_import::importOnnxFile(impl->context, path, io);
   if (failed(imported)) {
     if (errors.empty())
@@ -107,6 +136,7 @@ bool Compiler::importOnnx(const std::string &path,
   }
   impl->module = std::move(imported->module);
   impl->modelPath = path;
+  mlir::sparq::returnFreedMemory();
   inputSpecs.clear();
   outputSpecs.clear();
   for (const auto &v : imported->inputs)
@@ -143,7 +173,7 @@ bool Compiler::importOnnx(const std::string &path,
 
 namespace {
 bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp module,
-                 const std::string &pipeline, bool timing,
+                 const std::string &pipeline, mlir::TimingScope &timing,
                  std::string &errors) {
   mlir::PassManager pm(&ctx);
   std::string parseErrors;
@@ -155,9 +185,7 @@ bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp module,
               os.str();
     return false;
   }
-  // Timing prints to stderr when the pass manager is destroyed.
-  if (timing)
-    pm.enableTiming();
+  pm.enableTiming(timing);
   if (failed(pm.run(module))) {
     if (errors.empty())
       errors = "pass pipeline failed";
@@ -179,6 +207,7 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
       return false;
     }
     std::string err;
+    mlir::TimingScope scope = impl->phase(options, "AWQ calibration");
     if (!applyAwq(*this, impl->modelPath, options, err)) {
       errors += (errors.empty() ? "" : "\n") + err;
       return false;
@@ -189,7 +218,8 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
     p += (p.empty() ? "" : ",") + custom;
   if (p.empty())
     return true;
-  return runPipeline(impl->context, module(), p, options.timing, errors);
+  mlir::TimingScope scope = impl->phase(options, "graph passes");
+  return runPipeline(impl->context, module(), p, scope, errors);
 }
 
 bool Compiler::collectCompression() {
@@ -276,12 +306,16 @@ bool Compiler::collectCompression() {
 
 bool Compiler::lowerForHost(const CompileOptions &options) {
   impl->weights.reset();
-  if (!runPipeline(impl->context, module(),
-                   mlir::sparq::hostLoweringPipeline(options.host),
-                   options.timing, errors))
-    return false;
+  {
+    mlir::TimingScope scope = impl->phase(options, "host lowering");
+    if (!runPipeline(impl->context, module(),
+                     mlir::sparq::hostLoweringPipeline(options.host), scope,
+                     errors))
+      return false;
+  }
   if (!options.host.externalWeights)
     return true;
+  mlir::TimingScope scope = impl->phase(options, "externalize weights");
   auto blob = std::make_shared<io::WeightsBlob>();
   if (failed(mlir::sparq::externalizeWeights(module(), *blob))) {
     if (errors.empty())
@@ -289,6 +323,7 @@ bool Compiler::lowerForHost(const CompileOptions &options) {
     return false;
   }
   impl->weights = std::move(blob);
+  mlir::sparq::returnFreedMemory();
   return true;
 }
 
@@ -296,6 +331,7 @@ const io::WeightsBlob *Compiler::weights() const { return impl->weights.get(); }
 
 std::unique_ptr<HostExecutable> Compiler::jit(const CompileOptions &options) {
   std::string err;
+  mlir::TimingScope scope = impl->phase(options, "LLVM code generation");
   auto exe =
       HostExecutable::create(module(), kEntryName, inputSpecs, outputSpecs,
                              dimSymbols, options.optLevel, impl->weights, err);
@@ -350,7 +386,32 @@ std::string Compiler::printIR(bool full, bool debugInfo) {
     flags.elideLargeElementsAttrs(16);
   if (debugInfo)
     flags.enableDebugInfo();
+  // The printer hex-encodes a resource blob before it decides whether to
+  // elide it (seconds and twice the bytes for a large model): elided, each
+  // dense_resource constant refers to a blob-less "__elided__" while the
+  // module prints, as elided dense constants print.
+  std::vector<std::pair<mlir::Operation *, mlir::NamedAttribute>> swapped;
+  if (!full) {
+    auto &blobs =
+        mlir::DenseResourceElementsHandle::getManagerInterface(&impl->context);
+    if (!impl->elided)
+      impl->elided = blobs.insert("__elided__");
+    module()->walk([&](mlir::Operation *op) {
+      for (mlir::NamedAttribute a : op->getAttrs())
+        if (auto r =
+                llvm::dyn_cast<mlir::DenseResourceElementsAttr>(a.getValue()))
+          swapped.push_back({op, a});
+    });
+    for (auto &[op, a] : swapped)
+      op->setAttr(a.getName(),
+                  mlir::DenseResourceElementsAttr::get(
+                      llvm::cast<mlir::DenseResourceElementsAttr>(a.getValue())
+                          .getType(),
+                      *impl->elided));
+  }
   module()->print(os, flags);
+  for (auto &[op, a] : swapped)
+    op->setAttr(a.getName(), a.getValue());
   return os.str();
 }
 

@@ -14,6 +14,7 @@
 #include "targets/host/HostExecutable.h"
 #include "targets/host/HostPipeline.h"
 
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/ArrayRef.h"
 
 #include <map>
@@ -60,7 +61,9 @@ struct CompileOptions {
   mlir::sparq::HostPipelineOptions host;
   /// LLVM optimization level for the JIT/object code.
   int optLevel = 3;
-  /// Print per-pass timing to stderr.
+  /// Print the time of each phase (import, graph passes, lowering, LLVM
+  /// code generation, writing) and of each pass to stderr, when the
+  /// Compiler is destroyed.
   bool timing = false;
 };
 
@@ -102,6 +105,11 @@ public:
   /// `prefix` and their output index (static shapes; for calibration).
   void appendOutputs(llvm::ArrayRef<mlir::Value> values,
                      const std::string &prefix);
+
+  /// Times what the caller does next (writing outputs, say) as a phase of
+  /// the --mlir-timing report, until the returned scope ends; inert unless
+  /// an earlier call had options.timing.
+  mlir::TimingScope phase(llvm::StringRef name);
 
   /// The current IR as text (large constants elided unless `full`; with
   /// locations if `debugInfo`).

@@ -66,7 +66,7 @@ struct DetectCompressionPass
       }
       if (!sparsity && !quant)
         continue;
-      if (failed(setWeight(w, v, EncodingAttr::get(ctx, sparsity, quant, 0))))
+      if (failed(setWeight(w, EncodingAttr::get(ctx, sparsity, quant, 0))))
         return signalPassFailure();
     }
   }

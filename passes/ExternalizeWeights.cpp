@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/ConstantData.h"
 #include "passes/Passes.h"
 #include "runtime/io/WeightsFile.h"
 
@@ -29,15 +30,15 @@ namespace {
 /// dense array of byte-sized integers or floats (i1 and strings stay).
 struct Movable {
   LLVM::GlobalOp global;
-  DenseElementsAttr value;
+  ElementsAttr value;
   size_t bytes = 0;
 };
 
 std::optional<Movable> movable(LLVM::GlobalOp g, int64_t minBytes) {
   if (!g.getConstant() || !g.getInitializerRegion().empty())
     return std::nullopt;
-  auto value = dyn_cast_or_null<DenseElementsAttr>(g.getValueOrNull());
-  if (!value)
+  auto value = dyn_cast_or_null<ElementsAttr>(g.getValueOrNull());
+  if (!value || !mlir::sparq::constantBytes(value))
     return std::nullopt;
   Type elem = value.getElementType();
   if (!isa<IntegerType, FloatType>(elem) ||
@@ -105,12 +106,20 @@ LogicalResult mlir::sparq::externalizeWeights(ModuleOp module,
     b.create<LLVM::ReturnOp>(loc, zero);
   }
 
+  // Globals of one value share its bytes (attributes are uniqued).
+  llvm::DenseMap<Attribute, uint64_t> placed;
   for (Movable &m : moving) {
-    ArrayRef<char> raw = m.value.getRawData();
-    uint64_t offset =
-        m.value.isSplat()
-            ? blob.append(raw.data(), m.bytes, size_t(m.value.getNumElements()))
-            : blob.append(raw.data(), m.bytes);
+    auto [it, first] = placed.try_emplace(m.value, 0);
+    if (first) {
+      ArrayRef<char> raw = *mlir::sparq::constantBytes(m.value);
+      it->second = mlir::sparq::isSplatConstant(m.value)
+                       ? blob.append(raw.data(), m.bytes,
+                                     size_t(m.value.getNumElements()))
+                       : blob.append(raw.data(), m.bytes);
+      // The blob has the bytes now: a dense_resource's own copy can go.
+      mlir::sparq::releaseConstant(m.value);
+    }
+    uint64_t offset = it->second;
     for (LLVM::AddressOfOp a : uses.lookup(m.global.getSymNameAttr())) {
       b.setInsertionPoint(a);
       Location l = a.getLoc();

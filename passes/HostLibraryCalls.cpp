@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/ConstantData.h"
 #include "passes/Passes.h"
 #include "runtime/formats/ConvWeightsS8.h"
 #include "runtime/kernels/DenseGemm.h"
@@ -25,6 +26,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 namespace mlir::sparq {
@@ -33,6 +35,10 @@ namespace mlir::sparq {
 } // namespace mlir::sparq
 
 using namespace mlir;
+using mlir::sparq::constantAttr;
+using mlir::sparq::constantBytes;
+using mlir::sparq::isSplatConstant;
+using mlir::sparq::releaseConstant;
 
 namespace {
 
@@ -735,15 +741,15 @@ bool foldRequantize(Operation *conv, Value out, ConvCall &call,
 
 /// The global and initial value of a constant memref.global that `v` reads
 /// (memref.get_global); null ones when `v` is no such read.
-std::pair<memref::GlobalOp, DenseElementsAttr> constantGlobal(Value v) {
+std::pair<memref::GlobalOp, ElementsAttr> constantGlobal(Value v) {
   auto get = v.getDefiningOp<memref::GetGlobalOp>();
   auto module = get ? get->getParentOfType<ModuleOp>() : ModuleOp();
   auto global =
       get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr()) : nullptr;
-  if (!global || !global.getConstant())
+  if (!global || !global.getConstant() ||
+      !constantBytes(global.getInitialValueAttr()))
     return {};
-  return {global,
-          dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())};
+  return {global, cast<ElementsAttr>(global.getInitialValueAttr())};
 }
 
 /// Erases `get` when nothing reads it, and its global when nothing else
@@ -754,8 +760,13 @@ void eraseIfDead(memref::GetGlobalOp get) {
   auto module = get->getParentOfType<ModuleOp>();
   auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
   get->erase();
-  if (global && SymbolTable::symbolKnownUseEmpty(global, module))
+  if (global && SymbolTable::symbolKnownUseEmpty(global, module)) {
+    // Bufferization gives each constant one global: its data goes with it.
+    std::optional<Attribute> value = global.getInitialValue();
     global->erase();
+    if (value)
+      releaseConstant(*value);
+  }
 }
 
 /// The int8 weights of `conv`, a constant global, packed for the integer
@@ -768,10 +779,12 @@ Value packedIntConvWeights(linalg::Conv2DNchwFchwOp conv) {
   if (!values || !values.getElementType().isInteger(8) ||
       !type.hasStaticShape())
     return {};
-  std::vector<int8_t> w;
-  w.reserve(values.getNumElements());
-  for (const APInt &v : values.getValues<APInt>())
-    w.push_back(int8_t(v.getSExtValue()));
+  ArrayRef<char> raw = *constantBytes(values);
+  std::vector<int8_t> w(values.getNumElements());
+  if (isSplatConstant(values))
+    std::fill(w.begin(), w.end(), int8_t(raw[0]));
+  else
+    std::memcpy(w.data(), raw.data(), w.size());
   ArrayRef<int64_t> shape = type.getShape();
   int64_t strides[4] = {shape[1] * shape[2] * shape[3], shape[2] * shape[3],
                         shape[3], 1};
@@ -780,9 +793,9 @@ Value packedIntConvWeights(linalg::Conv2DNchwFchwOp conv) {
   MLIRContext *ctx = conv.getContext();
   auto bytesType =
       MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
-  auto data = DenseElementsAttr::getFromRawBuffer(
+  ElementsAttr data = constantAttr(
       RankedTensorType::get(bytesType.getShape(), bytesType.getElementType()),
-      ArrayRef<char>(reinterpret_cast<const char *>(blob.data()), blob.size()));
+      std::move(blob));
   OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
   std::string name = (global.getSymName() + "_s8conv").str();
   for (int i = 0; module.lookupSymbol(name); ++i)
@@ -1068,23 +1081,23 @@ Value transposedConstant(Value bm, Operation *op) {
     return {};
   int64_t n = type.getShape()[0], k = type.getShape()[1];
   std::vector<float> t(n * k);
-  if (!values.isSplat()) {
+  const auto *in =
+      reinterpret_cast<const float *>(constantBytes(values)->data());
+  if (!isSplatConstant(values)) {
     // In 32x32 blocks straight from the attribute's storage: element by
     // element through its iterator, a 32000x1024 LM head took seconds.
-    const auto *in =
-        reinterpret_cast<const float *>(values.getRawData().data());
     for (int64_t j0 = 0; j0 < n; j0 += 32)
       for (int64_t p0 = 0; p0 < k; p0 += 32)
         for (int64_t j = j0; j < std::min(n, j0 + 32); ++j)
           for (int64_t p = p0; p < std::min(k, p0 + 32); ++p)
             t[p * n + j] = in[j * k + p];
   } else {
-    std::fill(t.begin(), t.end(), values.getSplatValue<float>());
+    std::fill(t.begin(), t.end(), in[0]);
   }
   auto tType = MemRefType::get({k, n}, type.getElementType());
-  auto data = DenseElementsAttr::get(
+  ElementsAttr data = constantAttr(
       RankedTensorType::get(tType.getShape(), tType.getElementType()),
-      ArrayRef<float>(t));
+      std::move(t));
   OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
   std::string name = (global.getSymName() + "_kn").str();
   for (int i = 0; module.lookupSymbol(name); ++i)

@@ -1,5 +1,6 @@
 //===- LowerRnn.cpp - sparq.lstm to linalg + scf --------------------------===//
 
+#include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
 #include "passes/Passes.h"
 
@@ -73,19 +74,20 @@ Value slice(OpBuilder &b, Location loc, Value src,
 /// constant when the weight is one, else a slice.
 Value weightSlice(OpBuilder &b, Location loc, Value all, int64_t d,
                   ArrayRef<int64_t> shape) {
-  DenseElementsAttr attr;
+  ElementsAttr attr;
   auto elem = cast<RankedTensorType>(all.getType()).getElementType();
   auto type = RankedTensorType::get(shape, elem);
-  if (matchPattern(all, m_Constant(&attr))) {
+  std::optional<ArrayRef<char>> raw;
+  if (matchPattern(all, m_Constant(&attr)) && (raw = constantBytes(attr))) {
     int64_t n = shape[0] * shape[1];
-    if (attr.isSplat())
-      return b.create<arith::ConstantOp>(loc, type, attr.resizeSplat(type));
+    if (isSplatConstant(attr))
+      return b.create<arith::ConstantOp>(
+          loc, type, cast<DenseElementsAttr>(attr).resizeSplat(type));
     int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
-    ArrayRef<char> raw = attr.getRawData();
+    ArrayRef<char> part = raw->slice(d * n * bytes, n * bytes);
     return b.create<arith::ConstantOp>(
         loc, type,
-        DenseElementsAttr::getFromRawBuffer(
-            type, raw.slice(d * n * bytes, n * bytes)));
+        constantAttr(type, std::vector<char>(part.begin(), part.end())));
   }
   return slice(b, loc, all, {b.getIndexAttr(d), b.getIndexAttr(0),
                              b.getIndexAttr(0)},

@@ -1,5 +1,6 @@
 //===- PackWeights.cpp - encoded weights to packed byte blobs -------------===//
 
+#include "dialects/ConstantData.h"
 #include "passes/Passes.h"
 #include "passes/Weights.h"
 
@@ -24,8 +25,8 @@ Value decodedConstant(OpBuilder &b, Location loc, RankedTensorType type,
   std::vector<float> dense(p.rows() * p.cols());
   formats::decodeRows(p, 0, p.rows(), dense.data());
   auto plain = RankedTensorType::get(type.getShape(), type.getElementType());
-  return b.create<arith::ConstantOp>(
-      loc, plain, DenseElementsAttr::get(plain, ArrayRef<float>(dense)));
+  return b.create<arith::ConstantOp>(loc, plain,
+                                     constantAttr(plain, std::move(dense)));
 }
 
 struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
@@ -53,17 +54,18 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
         OpBuilder b(w.cst);
         w.cst->replaceAllUsesWith(
             decodedConstant(b, loc, w.type(), blob).getDefiningOp());
+        Attribute old = w.cst.getValue();
         w.cst->erase();
+        releaseConstant(old);
         continue;
       }
       std::string id = std::to_string(count++);
       auto bytesType =
           MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
-      auto data = DenseElementsAttr::getFromRawBuffer(
-          RankedTensorType::get(bytesType.getShape(),
-                                bytesType.getElementType()),
-          ArrayRef<char>(reinterpret_cast<const char *>(blob.data()),
-                         blob.size()));
+      ElementsAttr data =
+          constantAttr(RankedTensorType::get(bytesType.getShape(),
+                                             bytesType.getElementType()),
+                       std::move(blob));
       auto packed = mb.create<memref::GlobalOp>(
           loc, "__sparq_packed_" + id, mb.getStringAttr("private"), bytesType,
           data, /*constant=*/true, mb.getI64IntegerAttr(64));
@@ -92,7 +94,9 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
             m, /*restrict=*/true, /*writable=*/false);
         use.set(t);
       }
+      Attribute old = w.cst.getValue();
       w.cst->erase();
+      releaseConstant(old);
     }
     // Encoded constants that are not weights of a conv or matmul: decode.
     SmallVector<arith::ConstantOp> rest;
@@ -104,7 +108,7 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
     for (arith::ConstantOp c : rest) {
       auto t = cast<RankedTensorType>(c.getType());
       auto plain = RankedTensorType::get(t.getShape(), t.getElementType());
-      auto attr = cast<DenseElementsAttr>(c.getValue());
+      auto attr = cast<ElementsAttr>(c.getValue());
       OpBuilder b(c);
       Value dense;
       if (t.getElementType().isF32() && t.getRank() >= 1) {
@@ -129,8 +133,18 @@ struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
         emitWarning(c.getLoc())
             << "sparq-pack-weights: the encoding of a " << t.getElementType()
             << " constant is dropped; its values are used as they are";
-        dense =
-            b.create<arith::ConstantOp>(c.getLoc(), plain, attr.reshape(plain));
+        ElementsAttr value;
+        if (auto d = dyn_cast<DenseElementsAttr>(attr))
+          value = d.reshape(plain);
+        else if (std::optional<ArrayRef<char>> raw = constantBytes(attr))
+          value =
+              constantAttr(plain, std::vector<char>(raw->begin(), raw->end()));
+        if (!value) {
+          emitError(c.getLoc()) << "sparq-pack-weights: the constant's data "
+                                   "is no longer there";
+          return signalPassFailure();
+        }
+        dense = b.create<arith::ConstantOp>(c.getLoc(), plain, value);
       }
       c->replaceAllUsesWith(dense.getDefiningOp());
       c->erase();

@@ -55,7 +55,7 @@ struct QuantizePass : mlir::sparq::impl::QuantizeBase<QuantizePass> {
       }
       // The float weights stay: packing quantizes them (see the pass
       // description).
-      if (failed(setWeight(w, w.values(), withQuant(ctx, enc, quant))))
+      if (failed(setWeight(w, withQuant(ctx, enc, quant))))
         return signalPassFailure();
     }
   }

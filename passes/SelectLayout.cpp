@@ -95,7 +95,7 @@ struct SelectLayoutPass
           chosen = bestSparse;
           best = bestSparseEnc;
         }
-        if (failed(setWeight(w, v, best)))
+        if (failed(setWeight(w, best)))
           return signalPassFailure();
       } else {
         chosen = measure(v, rows, cols, toLayout(enc, w.type().getShape()));

@@ -1,6 +1,7 @@
 //===- Weights.cpp - the weights compression passes work on ---------------===//
 
 #include "passes/Weights.h"
+#include "dialects/ConstantData.h"
 
 #include <cstring>
 
@@ -52,27 +53,31 @@ bool glob(StringRef pattern, StringRef text) {
 
 } // namespace
 
-std::vector<float> mlir::sparq::floatValues(DenseElementsAttr attr) {
+std::vector<float> mlir::sparq::floatValues(ElementsAttr attr) {
   // f32 storage is the floats themselves: one copy, not an APFloat each
   // (which made reading a 216 M-parameter model's weights take seconds).
-  if (attr.getElementType().isF32()) {
-    if (attr.isSplat())
-      return std::vector<float>(attr.getNumElements(),
-                                attr.getSplatValue<float>());
-    ArrayRef<char> raw = attr.getRawData();
+  std::optional<ArrayRef<char>> raw = constantBytes(attr);
+  if (raw && attr.getElementType().isF32()) {
     std::vector<float> v(attr.getNumElements());
-    std::memcpy(v.data(), raw.data(), v.size() * sizeof(float));
+    if (isSplatConstant(attr))
+      std::fill(v.begin(), v.end(),
+                *reinterpret_cast<const float *>(raw->data()));
+    else
+      std::memcpy(v.data(), raw->data(), v.size() * sizeof(float));
     return v;
   }
   std::vector<float> v;
-  v.reserve(attr.getNumElements());
-  for (const APFloat &x : attr.getValues<APFloat>())
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return v;
+  v.reserve(dense.getNumElements());
+  for (const APFloat &x : dense.getValues<APFloat>())
     v.push_back(x.convertToFloat());
   return v;
 }
 
 std::vector<float> Weight::values() const {
-  return floatValues(cast<DenseElementsAttr>(cst.getValue()));
+  return floatValues(cast<ElementsAttr>(cst.getValue()));
 }
 
 std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {
@@ -81,7 +86,7 @@ std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {
     auto type = dyn_cast<RankedTensorType>(cst.getType());
     if (!type || !type.getElementType().isF32() || type.getRank() < 2 ||
         !type.hasStaticShape() || cst->use_empty() ||
-        !isa<DenseElementsAttr>(cst.getValue()))
+        !constantBytes(cst.getValue()))
       return;
     Weight w;
     w.cst = cst;
@@ -110,17 +115,22 @@ std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {
   return weights;
 }
 
-LogicalResult mlir::sparq::setWeight(Weight &w, ArrayRef<float> values,
-                                     EncodingAttr encoding) {
+namespace {
+/// Replaces the weight's constant by one of `attr` (its type's encoding
+/// checked) for all its uses; `w.cst` is updated.
+LogicalResult replaceWeight(Weight &w, RankedTensorType type,
+                            llvm::function_ref<ElementsAttr()> attrFn) {
   RankedTensorType old = w.type();
-  if (encoding &&
+  if (auto encoding = dyn_cast_or_null<EncodingAttr>(type.getEncoding());
+      encoding &&
       failed(encoding.verifyEncoding(old.getShape(), old.getElementType(), [&] {
         return emitError(w.consumer->getLoc()) << "layer '" << w.layer << "': ";
       })))
     return failure();
-  auto type =
-      RankedTensorType::get(old.getShape(), old.getElementType(), encoding);
-  auto attr = DenseElementsAttr::get(type, values);
+  ElementsAttr attr = attrFn();
+  if (!attr)
+    return emitError(w.consumer->getLoc())
+           << "layer '" << w.layer << "': its weight's data is gone";
   OpBuilder b(w.cst);
   auto cst = b.create<arith::ConstantOp>(w.cst.getLoc(), type, attr);
   // Annotations carry over, except the storage cost, which the new values
@@ -129,9 +139,34 @@ LogicalResult mlir::sparq::setWeight(Weight &w, ArrayRef<float> values,
     if (a.getName() != kCostAttr)
       cst->setAttr(a.getName(), a.getValue());
   w.cst->replaceAllUsesWith(cst);
+  // Each weight has a constant of its own (the importer makes one per
+  // initializer): the old values have no reader left.
+  Attribute oldValue = w.cst.getValue();
   w.cst->erase();
+  releaseConstant(oldValue);
   w.cst = cst;
   return success();
+}
+
+RankedTensorType withEncoding(const Weight &w, EncodingAttr encoding) {
+  return RankedTensorType::get(w.type().getShape(), w.type().getElementType(),
+                               encoding);
+}
+} // namespace
+
+LogicalResult mlir::sparq::setWeight(Weight &w, ArrayRef<float> values,
+                                     EncodingAttr encoding) {
+  RankedTensorType type = withEncoding(w, encoding);
+  return replaceWeight(w, type, [&] {
+    return constantAttr(type, std::vector<float>(values.begin(), values.end()));
+  });
+}
+
+LogicalResult mlir::sparq::setWeight(Weight &w, EncodingAttr encoding) {
+  RankedTensorType type = withEncoding(w, encoding);
+  return replaceWeight(w, type, [&] {
+    return retypedConstant(cast<ElementsAttr>(w.cst.getValue()), type);
+  });
 }
 
 /// `enc` with new parts; its act_bits stay where the storage still takes

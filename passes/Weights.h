@@ -48,8 +48,9 @@ struct Weight {
   std::vector<float> values() const;
 };
 
-/// The elements of an f32 dense attribute.
-std::vector<float> floatValues(DenseElementsAttr attr);
+/// The elements of a float dense or dense_resource attribute
+/// (dialects/ConstantData.h); empty for a released one.
+std::vector<float> floatValues(ElementsAttr attr);
 
 /// The module's weights in program order.
 std::vector<Weight> collectWeights(ModuleOp module);
@@ -59,6 +60,8 @@ std::vector<Weight> collectWeights(ModuleOp module);
 /// at the layer, if the encoding does not fit the weight.
 LogicalResult setWeight(Weight &w, ArrayRef<float> values,
                         EncodingAttr encoding);
+/// The same with the weight's values as they are (no copy of them).
+LogicalResult setWeight(Weight &w, EncodingAttr encoding);
 
 /// `enc` with its sparsity (or quant) part replaced.
 EncodingAttr withSparsity(MLIRContext *ctx, EncodingAttr enc,

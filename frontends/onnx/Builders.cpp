@@ -1,6 +1,7 @@
 //===- Builders.cpp - helpers shared by the ONNX op builders --------------===//
 
 #include "frontends/onnx/Builders.h"
+#include "dialects/ConstantData.h"
 #include "frontends/onnx/DimTable.h"
 #include "frontends/onnx/NodeContext.h"
 #include "runtime/io/SizeMath.h"
@@ -197,20 +198,25 @@ io::HostTensor onnx_import::hostFromDoubles(io::DType dtype,
   return hostFrom(dtype, std::move(shape), values);
 }
 
+Value onnx_import::materializeConstant(
+    OpBuilder &b, Location loc, std::shared_ptr<const io::HostTensor> t) {
+  auto type =
+      RankedTensorType::get(t->shape, toMlirType(b.getContext(), t->dtype));
+  ArrayRef<char> bytes(reinterpret_cast<const char *>(t->data.data()),
+                       t->data.size());
+  return b.create<arith::ConstantOp>(
+      loc, mlir::sparq::constantAttr(type, bytes, std::move(t)));
+}
+
+Value onnx_import::materializeConstant(OpBuilder &b, Location loc,
+                                       io::HostTensor &&t) {
+  return materializeConstant(
+      b, loc, std::make_shared<const io::HostTensor>(std::move(t)));
+}
+
 Value onnx_import::materializeConstant(OpBuilder &b, Location loc,
                                        const io::HostTensor &t) {
-  auto type =
-      RankedTensorType::get(t.shape, toMlirType(b.getContext(), t.dtype));
-  DenseElementsAttr attr;
-  if (t.dtype == io::DType::Bool) {
-    SmallVector<bool> bits(t.data.begin(), t.data.end());
-    attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
-  } else {
-    attr = DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(reinterpret_cast<const char *>(t.data.data()),
-                             t.data.size()));
-  }
-  return b.create<arith::ConstantOp>(loc, attr);
+  return materializeConstant(b, loc, std::make_shared<const io::HostTensor>(t));
 }
 
 //===----------------------------------------------------------------------===//
@@ -630,15 +636,43 @@ Value onnx_import::sliceTensor(OpBuilder &b, Location loc, Value v,
   return b.create<tensor::ExtractSliceOp>(loc, resultType, v, o, s, st);
 }
 
+namespace {
+/// out[j][i] = in[i][j] for elements of type T, in 32x32 tiles: a weight
+/// of 32000 x 1024, element by element down its columns, took seconds.
+template <typename T>
+void transposeTiles(const uint8_t *in, uint8_t *out, int64_t rows,
+                    int64_t cols) {
+  const T *src = reinterpret_cast<const T *>(in);
+  T *dst = reinterpret_cast<T *>(out);
+  for (int64_t i0 = 0; i0 < rows; i0 += 32)
+    for (int64_t j0 = 0; j0 < cols; j0 += 32)
+      for (int64_t i = i0; i < std::min(rows, i0 + 32); ++i)
+        for (int64_t j = j0; j < std::min(cols, j0 + 32); ++j)
+          dst[j * rows + i] = src[i * cols + j];
+}
+} // namespace
+
 io::HostTensor onnx_import::transposed2d(const io::HostTensor &t) {
   int64_t rows = t.shape[0], cols = t.shape[1];
-  size_t es = io::dtypeSize(t.dtype);
-  io::HostTensor r = t;
+  io::HostTensor r;
+  r.name = t.name;
+  r.dtype = t.dtype;
   r.shape = {cols, rows};
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      std::memcpy(&r.data[(j * rows + i) * es], &t.data[(i * cols + j) * es],
-                  es);
+  r.data.resize(t.data.size());
+  switch (io::dtypeSize(t.dtype)) {
+  case 1:
+    transposeTiles<uint8_t>(t.data.data(), r.data.data(), rows, cols);
+    break;
+  case 2:
+    transposeTiles<uint16_t>(t.data.data(), r.data.data(), rows, cols);
+    break;
+  case 4:
+    transposeTiles<uint32_t>(t.data.data(), r.data.data(), rows, cols);
+    break;
+  default:
+    transposeTiles<uint64_t>(t.data.data(), r.data.data(), rows, cols);
+    break;
+  }
   return r;
 }
 

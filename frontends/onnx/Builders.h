@@ -35,9 +35,14 @@ io::HostTensor hostFromInts(io::DType dtype, std::vector<int64_t> shape,
                             const std::vector<int64_t> &values);
 io::HostTensor hostFromDoubles(io::DType dtype, std::vector<int64_t> shape,
                                const std::vector<double> &values);
-/// An `arith.constant` holding `t`.
+/// An `arith.constant` holding `t` (dialects/ConstantData.h: a large one
+/// as a dense_resource blob; the shared and the moved forms do not copy).
 mlir::Value materializeConstant(mlir::OpBuilder &b, mlir::Location loc,
                                 const io::HostTensor &t);
+mlir::Value materializeConstant(mlir::OpBuilder &b, mlir::Location loc,
+                                io::HostTensor &&t);
+mlir::Value materializeConstant(mlir::OpBuilder &b, mlir::Location loc,
+                                std::shared_ptr<const io::HostTensor> t);
 
 // --- Shapes ---------------------------------------------------------------
 /// Numpy-style broadcast of `shapes`; false if they are incompatible.

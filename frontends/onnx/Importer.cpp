@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontends/onnx/Importer.h"
+#include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
 #include "frontends/onnx/Builders.h"
 #include "frontends/onnx/DimTable.h"
@@ -89,8 +90,9 @@ const OpTable &opTable() {
 
 class GraphImporter {
 public:
-  GraphImporter(MLIRContext &ctx, const onnx::ModelProto &model,
-                std::string baseDir, const ImportOptions &options)
+  /// Takes the bytes of `model`'s initializers (they are freed as read).
+  GraphImporter(MLIRContext &ctx, onnx::ModelProto &model, std::string baseDir,
+                const ImportOptions &options)
       : ctx(ctx), model(model), baseDir(std::move(baseDir)), options(options),
         b(&ctx) {}
 
@@ -98,7 +100,7 @@ public:
 
 private:
   LogicalResult readOpset();
-  LogicalResult addInitializers(const onnx::GraphProto &graph);
+  LogicalResult addInitializers(onnx::GraphProto &graph);
   LogicalResult addInputs(const onnx::GraphProto &graph,
                           SmallVectorImpl<Type> &argTypes);
   /// The symbol of input `name`'s axis `axis` (declared `decl`), if the
@@ -119,7 +121,7 @@ private:
   InFlightDiagnostic graphError() { return emitError(UnknownLoc::get(&ctx)); }
 
   MLIRContext &ctx;
-  const onnx::ModelProto &model;
+  onnx::ModelProto &model;
   std::string baseDir;
   const ImportOptions &options;
   OpBuilder b;
@@ -323,8 +325,8 @@ LogicalResult GraphImporter::readOpset() {
   return success();
 }
 
-LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
-  for (const onnx::TensorProto &init : graph.initializer()) {
+LogicalResult GraphImporter::addInitializers(onnx::GraphProto &graph) {
+  for (onnx::TensorProto &init : *graph.mutable_initializer()) {
     for (int64_t d : init.dims())
       if (d < 0)
         return graphError() << "initializer '" << printable(init.name())
@@ -339,6 +341,9 @@ LogicalResult GraphImporter::addInitializers(const onnx::GraphProto &graph) {
     if (!io::tensorFromProto(init, baseDir, *host, err))
       return graphError() << "initializer '" << printable(init.name())
                           << "': " << err;
+    // The bytes are in `host` now: the parsed model's copy goes, so that
+    // the import holds the weights once, not twice.
+    std::string().swap(*init.mutable_raw_data());
     value->dtype = host->dtype;
     value->shape = host->shape;
     value->constant = std::move(host);
@@ -684,7 +689,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
     return graphError() << "the model has no graph";
   const onnx::GraphProto &graph = model.graph();
   DimTable::Scope scope(dims);
-  if (failed(readOpset()) || failed(addInitializers(graph)))
+  if (failed(readOpset()) || failed(addInitializers(*model.mutable_graph())))
     return failure();
   SmallVector<Type> argTypes;
   if (options.kvCacheInPlace)
@@ -744,9 +749,46 @@ FailureOr<ImportedModel> GraphImporter::run() {
   auto order = sortNodes(graph);
   if (failed(order))
     return failure();
+  // A float constant no node reads any more is dropped: the importer's
+  // copy of a weight it transposed or folded would otherwise stay to the
+  // end. (Integer constants stay: a DequantizeLinear's codes are read
+  // again by its consumer, GraphValue::Dequantized.)
+  std::unordered_map<std::string, int64_t> readsLeft;
   for (const onnx::NodeProto *node : *order)
+    for (const std::string &in : node->input())
+      ++readsLeft[in];
+  for (const onnx::ValueInfoProto &out : graph.output())
+    ++readsLeft[out.name()];
+  for (const onnx::NodeProto *node : *order) {
     if (failed(importNode(*node)))
       return failure();
+    for (const std::string &in : node->input()) {
+      if (in.empty() || --readsLeft[in] > 0)
+        continue;
+      GraphValue &v = *values.at(in);
+      if (!v.constant ||
+          (v.dtype != io::DType::F32 && v.dtype != io::DType::F16 &&
+           v.dtype != io::DType::BF16 && v.dtype != io::DType::F64))
+        continue;
+      v.constant.reset();
+      // Materialized, then left for a copy the builder made (a weight
+      // transposed to output-major): the constant goes now.
+      // (Another value may be this one passed through, an Identity's.)
+      auto held = [&](Value x) {
+        return llvm::any_of(values, [&](const auto &kv) {
+          return kv.second.get() != &v && kv.second->value == x;
+        });
+      };
+      if (auto cst = v.value ? v.value.getDefiningOp<arith::ConstantOp>()
+                             : arith::ConstantOp();
+          cst && cst->use_empty() && !held(cst)) {
+        Attribute data = cst.getValue();
+        cst->erase();
+        mlir::sparq::releaseConstant(data);
+        v.value = Value();
+      }
+    }
+  }
 
   SmallVector<Value> results;
   SmallVector<Type> resultTypes;
@@ -761,7 +803,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
                           << "' is a shape computed from run-time dimensions "
                              "(not supported as an output)";
     if (!v.value)
-      v.value = materializeConstant(b, func.getLoc(), *v.constant);
+      v.value = materializeConstant(b, func.getLoc(), v.constant);
     auto cache = llvm::find_if(cachePlans, [&](const auto &p) {
       return p.second.spec.outputName == out.name();
     });

@@ -103,7 +103,7 @@ Value NodeContext::value(size_t i) {
   if (v.value)
     return v.value;
   if (v.constant) {
-    v.value = materializeConstant(b, loc, *v.constant);
+    v.value = materializeConstant(b, loc, v.constant);
     return v.value;
   }
   // Run-time dims as data: their index values, converted.

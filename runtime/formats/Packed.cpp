@@ -203,7 +203,12 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
     b.sec[Scales].assign(rows * groups * sizeof(float), 0);
     if (l.zeroPoints)
       b.sec[Zeros].assign(rows * groups, 0);
-    for (int64_t r = 0; r < rows; ++r)
+    // A row's codes first, then its words or bits: finding each code's
+    // bit position on its own made packing a large model take seconds.
+    std::vector<uint32_t> rowCodes(cols);
+    int64_t perWord = codesPerWord(l);
+    int64_t words = perWord ? (cols + perWord - 1) / perWord : 0;
+    for (int64_t r = 0; r < rows; ++r) {
       for (int64_t g0 = 0; g0 < cols; g0 += g) {
         const float *x = w + r * cols + g0;
         float scale, zero;
@@ -228,14 +233,34 @@ void packDense(Blob &b, const Codec &c, const float *w, int64_t rows,
         std::memcpy(&b.sec[Scales][at * sizeof(float)], &scale, sizeof(float));
         if (l.zeroPoints)
           b.sec[Zeros][at] = static_cast<uint8_t>(zero);
+        float lowest = l.zeroPoints ? 0 : 1;
         for (int64_t i = 0; i < g; ++i) {
           float q = std::nearbyint(x[i] / scale) + zero;
-          uint32_t code = static_cast<uint32_t>(
-              std::clamp<float>(q, l.zeroPoints ? 0 : 1, levels));
-          writeBits(vals.data(), denseCodeBit(l, rows, cols, r, g0 + i), bits,
-                    code);
+          rowCodes[g0 + i] =
+              static_cast<uint32_t>(std::clamp<float>(q, lowest, levels));
         }
       }
+      if (perWord) {
+        // Little-endian words, code j of a word at bit j * bits: the bits
+        // writeBits would set (denseCodeBit).
+        for (int64_t k = 0; k < words; ++k) {
+          uint32_t word = 0;
+          for (int64_t j = 0; j < perWord && k * perWord + j < cols; ++j)
+            word |= rowCodes[k * perWord + j] << (j * bits);
+          uint8_t *at = &vals[tiledWordIndex(rows, words, r, k) * 4];
+          for (int byte = 0; byte < 4; ++byte)
+            at[byte] = uint8_t(word >> (8 * byte));
+        }
+      } else if (bits == 8) {
+        uint8_t *row = &vals[r * stride];
+        for (int64_t i = 0; i < cols; ++i)
+          row[i] = uint8_t(rowCodes[i]);
+      } else {
+        for (int64_t i = 0; i < cols; ++i)
+          writeBits(vals.data(), denseCodeBit(l, rows, cols, r, i), bits,
+                    rowCodes[i]);
+      }
+    }
     return;
   }
   for (int64_t r = 0; r < rows; ++r) {

@@ -71,6 +71,23 @@ llvm::Error optimizeModule(llvm::Module &m, int optLevel,
                                   : optLevel == 1 ? llvm::OptimizationLevel::O1
                                   : optLevel == 2 ? llvm::OptimizationLevel::O2
                                                   : llvm::OptimizationLevel::O3;
+  if (optLevel > 0) {
+    // Each top-level loop nest becomes a function of its own, kept out of
+    // line: LLVM's optimizer and code generator are superlinear in the size
+    // of one function (four times the layers took seven times as long as
+    // one function), linear over many small ones.
+    llvm::DenseSet<llvm::Function *> before;
+    for (llvm::Function &f : m)
+      before.insert(&f);
+    llvm::ModulePassManager extract;
+    if (auto err = pb.parsePassPipeline(
+            extract, "function(break-crit-edges,loop-simplify),loop-extract"))
+      return err;
+    extract.run(m, mam);
+    for (llvm::Function &f : m)
+      if (!before.contains(&f))
+        f.addFnAttr(llvm::Attribute::NoInline);
+  }
   llvm::ModulePassManager mpm = optLevel <= 0
                                     ? pb.buildO0DefaultPipeline(level)
                                     : pb.buildPerModuleDefaultPipeline(level);

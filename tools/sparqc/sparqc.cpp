@@ -48,7 +48,7 @@ common options:
   --dynamic DIM<=N      the same for every input axis of dim_param DIM
   --pass-pipeline P     run pass pipeline P on the graph IR before lowering
   --emit mlir|llvm      print the graph IR (mlir) or the lowered IR (llvm)
-  --mlir-timing         print per-pass timing
+  --mlir-timing         print the time of each phase and pass
   --mlir-print-debuginfo  print locations (ONNX node names) with --emit
   -O0..-O3              LLVM optimization level (default -O3)
 
@@ -616,7 +616,11 @@ int compileCommand(Args &a) {
   // The graph IR as a record of what was compiled, constants elided: in
   // full it is twice the weights' bytes as hex text (93 MB for ResNet-18,
   // 28 GB for a 7 B model), and the weights are in model.weights.
-  std::string graphIR = compiler.printIR(/*full=*/false);
+  std::string graphIR;
+  {
+    mlir::TimingScope scope = compiler.phase("print graph IR");
+    graphIR = compiler.printIR(/*full=*/false);
+  }
   if (a.emit == "mlir")
     std::cout << compiler.printIR(false, a.debugInfo);
   if (!compiler.lowerForHost(a.options))
@@ -637,6 +641,7 @@ int compileCommand(Args &a) {
     return fail("cannot create output directory '" + a.outDir +
                 "': " + ec.message());
   fs::path dir(a.outDir);
+  mlir::TimingScope writing = compiler.phase("write outputs");
   std::ofstream((dir / "model.mlir").string()) << graphIR;
   std::string err;
   if (!exe->dumpObject((dir / "model.o").string(), err))
