@@ -1069,10 +1069,11 @@ void rewriteQuantizedAdd(linalg::GenericOp gen) {
                    b.getI64IntegerAttr(bounds[1])});
 }
 
-/// A constant f32 global B [N, K] read by `op` as a copy transposed at
-/// compile time, [K, N], in a global of its own, read before `op`; null when
-/// B is not such a global.
-Value transposedConstant(Value bm, Operation *op) {
+/// A constant f32 global B [N, K] read by `op` as the dense GEMM's panels of
+/// B^T (kernels::panelsF32: [ceil(N/64), K, 64]), laid out at compile time
+/// in a global of its own, read before `op`; null when B is not such a
+/// global.
+Value panelledConstant(Value bm, Operation *op) {
   auto [global, values] = constantGlobal(bm);
   auto module = op->getParentOfType<ModuleOp>();
   auto type = cast<MemRefType>(bm.getType());
@@ -1080,39 +1081,36 @@ Value transposedConstant(Value bm, Operation *op) {
       type.getRank() != 2 || !type.getLayout().isIdentity())
     return {};
   int64_t n = type.getShape()[0], k = type.getShape()[1];
-  std::vector<float> t(n * k);
   const auto *in =
       reinterpret_cast<const float *>(constantBytes(values)->data());
-  if (!isSplatConstant(values)) {
-    // In 32x32 blocks straight from the attribute's storage: element by
-    // element through its iterator, a 32000x1024 LM head took seconds.
-    for (int64_t j0 = 0; j0 < n; j0 += 32)
-      for (int64_t p0 = 0; p0 < k; p0 += 32)
-        for (int64_t j = j0; j < std::min(n, j0 + 32); ++j)
-          for (int64_t p = p0; p < std::min(k, p0 + 32); ++p)
-            t[p * n + j] = in[j * k + p];
-  } else {
-    std::fill(t.begin(), t.end(), in[0]);
+  std::vector<float> splat;
+  if (isSplatConstant(values)) {
+    splat.assign(n * k, in[0]);
+    in = splat.data();
   }
-  auto tType = MemRefType::get({k, n}, type.getElementType());
+  std::vector<float> panels =
+      ::sparq::kernels::panelsF32(in, k, /*transposed=*/true, k, n);
+  int64_t width = ::sparq::kernels::avx512::kTileCols;
+  auto pType = MemRefType::get({int64_t(panels.size()) / (k * width), k, width},
+                               type.getElementType());
   ElementsAttr data = constantAttr(
-      RankedTensorType::get(tType.getShape(), tType.getElementType()),
-      std::move(t));
+      RankedTensorType::get(pType.getShape(), pType.getElementType()),
+      std::move(panels));
   OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
-  std::string name = (global.getSymName() + "_kn").str();
+  std::string name = (global.getSymName() + "_panels").str();
   for (int i = 0; module.lookupSymbol(name); ++i)
-    name = (global.getSymName() + "_kn" + Twine(i)).str();
+    name = (global.getSymName() + "_panels" + Twine(i)).str();
   auto kn = mb.create<memref::GlobalOp>(
-      op->getLoc(), name, mb.getStringAttr("private"), tType, data,
+      op->getLoc(), name, mb.getStringAttr("private"), pType, data,
       /*constant=*/true, mb.getI64IntegerAttr(64));
   OpBuilder b(op);
-  return b.create<memref::GetGlobalOp>(op->getLoc(), tType, kn.getSymName());
+  return b.create<memref::GetGlobalOp>(op->getLoc(), pType, kn.getSymName());
 }
 
 /// C += A * B^T: a packed linear call when B is packed. Else the dense
 /// matmul: on a transposed view of B for a few rows (GEMVs on B's rows),
-/// on B transposed at compile time for more when B is a constant (the
-/// kernel would transpose it on every call), else on the view.
+/// on B^T laid out in panels at compile time for more when B is a constant
+/// (the kernel would transpose it on every call), else on the view.
 void rewriteMatmulTransposeB(Operation *op) {
   Value a = op->getOperand(0), bm = op->getOperand(1), c = op->getOperand(2);
   if (Value blob = packedBlob(bm, op)) {
@@ -1124,8 +1122,8 @@ void rewriteMatmulTransposeB(Operation *op) {
   auto aType = cast<MemRefType>(a.getType());
   if (!aType.isDynamicDim(0) &&
       aType.getDimSize(0) > ::sparq::kernels::kGemvRows)
-    if (Value kn = transposedConstant(bm, op)) {
-      replaceWithCall(op, "sparq_matmul_f32", {a, kn, c}, {});
+    if (Value panels = panelledConstant(bm, op)) {
+      replaceWithCall(op, "sparq_matmul_f32_panels", {a, panels, c}, {});
       eraseIfDead(bm.getDefiningOp<memref::GetGlobalOp>());
       return;
     }

@@ -77,10 +77,12 @@ const float *packedPanel(const float *b, int64_t ldb, const int64_t *bRows,
   return panel.data.data();
 }
 
-/// gemmF32 and gemmF32Rows: B's row p at b + p * ldb, or b + bRows[p].
+/// gemmF32 and gemmF32Rows: B's row p at b + p * ldb, or b + bRows[p];
+/// gemmF32Panels: B in `panels` (panelsF32), b unused.
 void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
           const int64_t *bRows, int64_t m, int64_t n, int64_t k, float *c,
-          int64_t ldc, bool accumulate, const float *bias, float lo, float hi) {
+          int64_t ldc, bool accumulate, const float *bias, float lo, float hi,
+          const float *panels = nullptr) {
   if (m == 0 || n == 0)
     return;
   int64_t colTiles = (n + kTileCols - 1) / kTileCols;
@@ -89,8 +91,8 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
   // the next row, it reads B in place but for the last row, copied and
   // zero-padded (bLast). Else its columns are copied, zero-padded to a
   // whole tile. (Packed panels are padded themselves.)
-  bool pack = packsPanels(m);
-  int64_t tail = pack ? 0 : n % kTileCols;
+  bool pack = !panels && packsPanels(m);
+  int64_t tail = pack || panels ? 0 : n % kTileCols;
   bool tailInPlace = tail && !bRows && ldb + tail >= kTileCols && k > 1;
   // Named through a pointer in the loop: other threads have their own.
   static thread_local std::vector<float> tailBuffer;
@@ -127,15 +129,18 @@ void gemm(const float *a, int64_t lda, const float *b, int64_t ldb,
           int cols = int(std::min(kTileCols, n - j0));
           bool partial = cols < kTileCols;
           bool copied = partial && !tailInPlace;
-          const float *bt = copied ? tailCols.data() : b + j0;
+          const float *bt = panels   ? panels + t * k * kTileCols
+                            : copied ? tailCols.data()
+                                     : b + j0;
           int64_t ldbt = copied ? kTileCols : ldb;
           const int64_t *rows = copied ? nullptr : bRows;
           // In place: B's last row from the copy.
           const float *bLast =
               partial && tailInPlace ? tailCols.data() : nullptr;
           int64_t kt = bLast ? k - 1 : k;
-          if (pack) {
-            bt = packedPanel(b, ldb, bRows, k, j0, cols, call, t, byColumns);
+          if (pack || panels) {
+            if (pack)
+              bt = packedPanel(b, ldb, bRows, k, j0, cols, call, t, byColumns);
             ldbt = kTileCols;
             rows = nullptr;
             bLast = nullptr;
@@ -167,6 +172,38 @@ void sparq::kernels::gemmF32(const float *a, int64_t lda, const float *b,
                              float *c, int64_t ldc, bool accumulate,
                              const float *bias, float lo, float hi) {
   gemm(a, lda, b, ldb, nullptr, m, n, k, c, ldc, accumulate, bias, lo, hi);
+}
+
+std::vector<float> sparq::kernels::panelsF32(const float *b, int64_t ldb,
+                                             bool transposed, int64_t k,
+                                             int64_t n) {
+  int64_t tiles = (n + kTileCols - 1) / kTileCols;
+  std::vector<float> out(tiles * k * kTileCols, 0.0f);
+  for (int64_t t = 0; t < tiles; ++t) {
+    float *panel = out.data() + t * k * kTileCols;
+    int64_t j0 = t * kTileCols, cols = std::min(kTileCols, n - j0);
+    if (!transposed) {
+      for (int64_t p = 0; p < k; ++p)
+        std::memcpy(panel + p * kTileCols, b + p * ldb + j0,
+                    cols * sizeof(float));
+      continue;
+    }
+    // From B^T's rows: in blocks of 32 rows of K, which stay in L1.
+    for (int64_t p0 = 0; p0 < k; p0 += 32)
+      for (int64_t j = 0; j < cols; ++j)
+        for (int64_t p = p0; p < std::min(k, p0 + 32); ++p)
+          panel[p * kTileCols + j] = b[(j0 + j) * ldb + p];
+  }
+  return out;
+}
+
+void sparq::kernels::gemmF32Panels(const float *a, int64_t lda,
+                                   const float *panels, int64_t m, int64_t n,
+                                   int64_t k, float *c, int64_t ldc,
+                                   bool accumulate, const float *bias, float lo,
+                                   float hi) {
+  gemm(a, lda, nullptr, 0, nullptr, m, n, k, c, ldc, accumulate, bias, lo, hi,
+       panels);
 }
 
 void sparq::kernels::gemmF32Rows(const float *a, int64_t lda, const float *b,

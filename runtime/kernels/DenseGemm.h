@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace sparq::kernels {
 
@@ -52,6 +53,21 @@ void denseGemm(const float *a, int64_t lda, const float *b, int64_t ldb,
 /// depend on the thread count.
 void gemvF32(const float *w, int64_t ldw, int64_t m, int64_t k, const float *x,
              float *y, bool accumulate);
+
+/// B [K, N] (or B^T [N, K] with `transposed`) laid out as gemmF32Panels
+/// reads it: ceil(N / 64) panels of K rows of 64 floats, columns [64 t,
+/// 64 t + 64) in panel t, the last zero-padded. A tile then reads its
+/// columns of B as one stream, not a row at a time on another page; a
+/// constant B is laid out so at compile time (sparq-host-library-calls).
+std::vector<float> panelsF32(const float *b, int64_t ldb, bool transposed,
+                             int64_t k, int64_t n);
+
+/// gemmF32 on B laid out by panelsF32. The tiles sum every output in the
+/// same order as gemmF32's: the results are the same, bit for bit.
+void gemmF32Panels(const float *a, int64_t lda, const float *panels, int64_t m,
+                   int64_t n, int64_t k, float *c, int64_t ldc, bool accumulate,
+                   const float *bias = nullptr, float lo = -INFINITY,
+                   float hi = INFINITY);
 
 /// One tile of gemmF32 (avx512::gemmTile's contract) at the SIMD level in
 /// use: AVX-512, else AVX2.

@@ -62,6 +62,29 @@ void sparq::kernels::matmulF32(F32x2 *a, F32x2 *b, F32x2 *c) {
        c->sizes[1], a->sizes[1]);
 }
 
+void sparq::kernels::matmulF32Panels(F32x2 *a, F32x3 *panels, F32x2 *c) {
+  int64_t m = c->sizes[0], n = c->sizes[1], k = a->sizes[1];
+  int64_t lda = leadingDim(a->strides[0], a->strides[1], k),
+          ldc = leadingDim(c->strides[0], c->strides[1], n);
+  const float *p = panels->data();
+  if (m == 0 || n == 0)
+    return;
+  if (lda > 0 && ldc > 0)
+    return gemmF32Panels(a->data(), lda, p, m, n, k, c->data(), ldc,
+                         /*accumulate=*/true);
+  // Strided views of A or C: by loops.
+  const float *av = a->data();
+  float *cv = c->data();
+  int64_t width = panels->sizes[2];
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t q = 0; q < k; ++q) {
+      float x = av[i * a->strides[0] + q * a->strides[1]];
+      for (int64_t j = 0; j < n; ++j)
+        cv[i * c->strides[0] + j * c->strides[1]] +=
+            x * p[(j / width * k + q) * width + j % width];
+    }
+}
+
 void sparq::kernels::batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c) {
   for (int64_t i = 0; i < c->sizes[0]; ++i)
     gemm(a->data() + i * a->strides[0], a->strides[1], a->strides[2],
@@ -499,6 +522,10 @@ extern "C" {
 void _mlir_ciface_sparq_matmul_f32(F32x2 *a, F32x2 *b, F32x2 *c) {
   matmulF32(a, b, c);
 }
+// B in panels (DenseGemm.h: panelsF32), [ceil(N/64), K, 64].
+void _mlir_ciface_sparq_matmul_f32_panels(F32x2 *a, F32x3 *b, F32x2 *c) {
+  matmulF32Panels(a, b, c);
+}
 void _mlir_ciface_sparq_batch_matmul_f32(F32x3 *a, F32x3 *b, F32x3 *c) {
   batchMatmulF32(a, b, c);
 }
@@ -558,6 +585,8 @@ void sparq::kernels::forEachHostKernel(
   fn("free", reinterpret_cast<void *>(&cachedFree));
   fn("_mlir_ciface_sparq_matmul_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_matmul_f32));
+  fn("_mlir_ciface_sparq_matmul_f32_panels",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_matmul_f32_panels));
   fn("_mlir_ciface_sparq_batch_matmul_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_batch_matmul_f32));
   fn("_mlir_ciface_sparq_conv2d_nchw_f32",

@@ -23,6 +23,9 @@ using F32x4 = MemRef<float, 4>;
 
 /// C[M,N] += A[M,K] * B[K,N].
 void matmulF32(F32x2 *a, F32x2 *b, F32x2 *c);
+/// C[M,N] += A[M,K] * B, B laid out in panels [ceil(N/64), K, 64] by
+/// panelsF32 (DenseGemm.h): a constant B, laid out at compile time.
+void matmulF32Panels(F32x2 *a, F32x3 *panels, F32x2 *c);
 /// C[b] += A[b] * B[b] for every batch b.
 void batchMatmulF32(F32x3 *a, F32x3 *b, F32x3 *c);
 /// How a convolution call reads its input and writes its output.

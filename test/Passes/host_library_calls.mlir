@@ -13,17 +13,20 @@ func.func @gemm(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>)
 // -----
 
 // A * B^T with a constant B [N, K] (a Linear's weight, output-major) and more
-// rows than the kernel runs as GEMVs (4): B is stored transposed at compile
-// time, [K, N], and the plain global goes, so that nothing is transposed per
-// call. With few rows the call reads a transposed view of B (GEMVs on its
-// rows).
+// rows than the kernel runs as GEMVs (4): B^T is laid out at compile time in
+// the GEMM's panels of 64 columns, [ceil(N/64), K, 64], zero-padded, and the
+// plain global goes, so that nothing is transposed or gathered per call.
+// With few rows the call reads a transposed view of B (GEMVs on its rows).
+// CHECK-DAG: func.func private @sparq_matmul_f32_panels(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
 // CHECK-NOT: memref.global "private" constant @lin :
-// CHECK: memref.global "private" constant @lin_kn : memref<3x2xf32> = dense<{{\[\[}}1.000000e+00, 4.000000e+00], [2.000000e+00, 5.000000e+00], [3.000000e+00, 6.000000e+00]]>
+// The panel's rows, little-endian f32: (1, 4), (2, 5), (3, 6), each padded
+// with zeros to 64.
+// CHECK: memref.global "private" constant @lin_panels : memref<1x3x64xf32> = dense<"0x0000803F00008040{{(00000000)+}}000000400000A040{{(00000000)+}}000040400000C040{{(00000000)+}}">
 // CHECK-NOT: memref.global "private" constant @lin :
 // CHECK-LABEL: func @linear_many_rows
-// CHECK: %[[KN:.*]] = memref.get_global @lin_kn : memref<3x2xf32>
-// CHECK: %[[CKN:.*]] = memref.cast %[[KN]]
-// CHECK: call @sparq_matmul_f32(%{{.*}}, %[[CKN]], %{{.*}})
+// CHECK: %[[P:.*]] = memref.get_global @lin_panels : memref<1x3x64xf32>
+// CHECK: %[[CP:.*]] = memref.cast %[[P]]
+// CHECK: call @sparq_matmul_f32_panels(%{{.*}}, %[[CP]], %{{.*}})
 // CHECK-NOT: linalg.
 memref.global "private" constant @lin : memref<2x3xf32> = dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> {alignment = 64 : i64}
 func.func @linear_many_rows(%a: memref<5x3xf32>, %c: memref<5x2xf32>) {
@@ -35,7 +38,7 @@ func.func @linear_many_rows(%a: memref<5x3xf32>, %c: memref<5x2xf32>) {
 // -----
 
 // CHECK: memref.global "private" constant @lin4 : memref<2x3xf32>
-// CHECK-NOT: @lin4_kn
+// CHECK-NOT: @lin4_panels
 // CHECK-LABEL: func @linear_few_rows
 // CHECK: %[[W:.*]] = memref.get_global @lin4 : memref<2x3xf32>
 // CHECK: %[[T:.*]] = memref.transpose %[[W]] (d0, d1) -> (d1, d0)

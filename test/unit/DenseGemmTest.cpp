@@ -145,6 +145,56 @@ TEST_P(GemmShape, ResultsDoNotDependOnThreadCount) {
   });
 }
 
+// B laid out in panels (a constant B, at compile time) gives gemmF32's bits:
+// the same tiles sum each output in the same order.
+TEST_P(GemmShape, PanelsGiveTheSameBits) {
+  auto [m, n, k] = GetParam();
+  atEveryLevel([&, m = m, n = n, k = k] {
+    int64_t lda = k + 2, ldc = n + 3;
+    auto a = random(m * lda, 23), b = random(k * n, 24), bt = random(n * k, 25),
+         c = random(m * ldc, 26), bias = random(m, 27);
+    for (bool transposed : {false, true}) {
+      const std::vector<float> &src = transposed ? bt : b;
+      std::vector<float> panels =
+          panelsF32(src.data(), transposed ? k : n, transposed, k, n);
+      ASSERT_EQ(int64_t(panels.size()), (n + 63) / 64 * k * 64);
+      for (bool accumulate : {false, true}) {
+        // gemmF32 on B [K, N] (for B^T, its transpose: denseGemm would run
+        // few rows as GEMVs, another order of sums).
+        std::vector<float> bkn = b;
+        if (transposed)
+          for (int64_t p = 0; p < k; ++p)
+            for (int64_t j = 0; j < n; ++j)
+              bkn[p * n + j] = bt[j * k + p];
+        std::vector<float> want = c;
+        gemmF32(a.data(), lda, bkn.data(), n, m, n, k, want.data(), ldc,
+                accumulate, bias.data(), -1.0f, 2.0f);
+        expectNear(want,
+                   reference(
+                       a, lda, bkn, n, false, m, n, k,
+                       [&] {
+                         std::vector<float> init = c;
+                         for (int64_t i = 0; i < m; ++i)
+                           for (int64_t j = 0; j < n; ++j)
+                             init[i * ldc + j] =
+                                 (accumulate ? init[i * ldc + j] : 0.0f) +
+                                 bias[i];
+                         return init;
+                       }(),
+                       ldc, true, -1.0f, 2.0f),
+                   k);
+        sparq::test::expectSameOnEveryThreadCount([&, m = m, n = n, k = k] {
+          std::vector<float> got = c;
+          gemmF32Panels(a.data(), lda, panels.data(), m, n, k, got.data(), ldc,
+                        accumulate, bias.data(), -1.0f, 2.0f);
+          EXPECT_EQ(got, want) << (transposed ? "from B^T" : "from B");
+          return got;
+        });
+      }
+    }
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Tiles, GemmShape,
     ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(6, 64, 8),

@@ -3,6 +3,7 @@
 
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BufferCache.h"
+#include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/QuantizedElementwise.h"
 #include "test/unit/TestData.h"
 
@@ -71,6 +72,31 @@ TEST(HostKernels, MatmulOnTransposedViewFallsBackCorrectly) {
     matmulF32(&av, &bv, &cv);
     for (size_t i = 0; i < got.size(); ++i)
       EXPECT_NEAR(got[i], expected[i], 1e-4);
+  });
+}
+
+// A times B in panels, as a compiled Linear calls it: contiguous views on
+// the GEMM, strided ones (a slice of A, a column view of C) by loops.
+TEST(HostKernels, MatmulOnPanelsAccumulatesIntoOutput) {
+  const int64_t m = 9, k = 21, n = 70;
+  auto a = randomVector(m * 2 * k, 6), bt = randomVector(n * k, 7),
+       c = randomVector(m * n * 2, 8);
+  std::vector<float> panels = panelsF32(bt.data(), k, true, k, n);
+  sparq::test::atEveryLevel([&] {
+    for (bool strided : {false, true}) {
+      std::vector<float> got = c, expected = c;
+      int64_t as1 = strided ? 2 : 1, cs0 = strided ? 2 * n : n;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t p = 0; p < k; ++p)
+            expected[i * cs0 + j] += a[(i * k + p) * as1] * bt[j * k + p];
+      auto av = view<2>(a, {m, k}, {k * as1, as1}),
+           cv = view<2>(got, {m, n}, {cs0, 1});
+      auto pv = view<3>(panels, {(n + 63) / 64, k, 64}, {k * 64, 64, 1});
+      matmulF32Panels(&av, &pv, &cv);
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], expected[i], 1e-4) << "at " << i;
+    }
   });
 }
 
@@ -477,6 +503,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "malloc",
       "free",
       "_mlir_ciface_sparq_matmul_f32",
+      "_mlir_ciface_sparq_matmul_f32_panels",
       "_mlir_ciface_sparq_batch_matmul_f32",
       "_mlir_ciface_sparq_conv2d_nchw_f32",
       "_mlir_ciface_sparq_depthwise_conv2d_nchw_f32",

@@ -136,23 +136,61 @@ TEST(PackedKernels, SpmmGemvAndLinearMatchLoops) {
       packedGemv(v, x.data(), y.data(), true);
       expectNear(y, ref, (std::string(c.name) + " gemv").c_str());
 
-      for (int64_t m : {1, 3, 9}) {
-        std::vector<float> a(m * cols), out(m * rows, 0.0f), want(m * rows);
-        for (float &e : a)
-          e = d(rng);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t r = 0; r < rows; ++r) {
-            double s = 0;
-            for (int64_t k = 0; k < cols; ++k)
-              s += double(a[i * cols + k]) * wd[r * cols + k];
-            want[i * rows + r] = float(s);
-          }
-        packedLinear(v, a.data(), cols, out.data(), rows, m, false);
-        expectNear(out, want, (std::string(c.name) + " linear").c_str());
-      }
+      for (int64_t m : {1, 3, 9})
+        for (bool acc : {false, true}) {
+          std::vector<float> a(m * cols), out(m * rows, 0.25f), want(m * rows);
+          for (float &e : a)
+            e = d(rng);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t r = 0; r < rows; ++r) {
+              double s = acc ? 0.25 : 0.0;
+              for (int64_t k = 0; k < cols; ++k)
+                s += double(a[i * cols + k]) * wd[r * cols + k];
+              want[i * rows + r] = float(s);
+            }
+          packedLinear(v, a.data(), cols, out.data(), rows, m, acc);
+          expectNear(out, want, (std::string(c.name) + " linear").c_str());
+        }
     }
   }
   limitSimd(SimdLevel::Avx512Vnni);
+}
+
+// Linear layers on more rows than GEMVs take (a prefill) with a weight of
+// 200 rows of 2048, int4 groups of 128 (decoded in several blocks): against a
+// loop, at every SIMD level, the same bits on every thread count.
+TEST(PackedKernels, LinearOnManyRowsMatchesLoop) {
+  int64_t rows = 200, cols = 2048, m = 9;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0, 1);
+  Layout i4 = make(Format::Dense, Quant::Int, 4);
+  i4.group = 128;
+  std::vector<float> w(rows * cols), a(m * cols);
+  for (float &e : w)
+    e = d(rng);
+  for (float &e : a)
+    e = d(rng);
+  std::vector<uint8_t> blob = pack(w.data(), rows, cols, i4);
+  PackedView v(blob.data(), blob.size());
+  std::vector<float> wd(rows * cols), want(m * rows);
+  decodeRows(v, 0, rows, wd.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t k = 0; k < cols; ++k)
+        s += double(a[i * cols + k]) * wd[r * cols + k];
+      want[i * rows + r] = float(s);
+    }
+  sparq::test::atEveryLevel([&] {
+    sparq::test::expectSameOnEveryThreadCount([&] {
+      std::vector<float> y(m * rows);
+      packedLinear(v, a.data(), cols, y.data(), rows, m, false);
+      for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_NEAR(y[i], want[i], 1e-3 * (1 + std::fabs(want[i])))
+            << "at " << i;
+      return y;
+    });
+  });
 }
 
 // The quantized GEMVs' table-lookup paths at the shapes that select them:
