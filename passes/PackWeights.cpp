@@ -5,6 +5,7 @@
 #include "passes/Weights.h"
 
 #include "runtime/formats/Packed.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 
@@ -31,72 +32,95 @@ Value decodedConstant(OpBuilder &b, Location loc, RankedTensorType type,
 
 struct PackWeightsPass : mlir::sparq::impl::PackWeightsBase<PackWeightsPass> {
   using Base::Base;
+  /// Replaces the weight's constant by its packed bytes: a global the
+  /// kernels read (or, without kernels, the decoded values).
+  void replaceWeight(const Weight &w, std::vector<uint8_t> blob, int64_t &count,
+                     OpBuilder &mb) {
+    MLIRContext *ctx = &getContext();
+    EncodingAttr enc = w.encoding();
+    Location loc = w.cst.getLoc();
+    if (!kernels) {
+      OpBuilder b(w.cst);
+      w.cst->replaceAllUsesWith(
+          decodedConstant(b, loc, w.type(), blob).getDefiningOp());
+      Attribute old = w.cst.getValue();
+      w.cst->erase();
+      releaseConstant(old);
+      return;
+    }
+    std::string id = std::to_string(count++);
+    auto bytesType =
+        MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
+    ElementsAttr data = constantAttr(
+        RankedTensorType::get(bytesType.getShape(), bytesType.getElementType()),
+        std::move(blob));
+    auto packed = mb.create<memref::GlobalOp>(
+        loc, "__sparq_packed_" + id, mb.getStringAttr("private"), bytesType,
+        data, /*constant=*/true, mb.getI64IntegerAttr(64));
+    // A global without data: what the kernels' weight operand refers to
+    // until sparq-host-library-calls replaces them by packed calls. Were
+    // one left, linking would fail rather than read zeros.
+    auto weightType =
+        MemRefType::get(w.type().getShape(), w.type().getElementType());
+    auto placeholder = mb.create<memref::GlobalOp>(
+        loc, "__sparq_weight_" + id, mb.getStringAttr("private"), weightType,
+        Attribute(), /*constant=*/false, IntegerAttr());
+    placeholder->setAttr("sparq.packed",
+                         FlatSymbolRefAttr::get(packed.getSymNameAttr()));
+    placeholder->setAttr("sparq.layer", mb.getStringAttr(w.layer));
+    placeholder->setAttr("sparq.layout",
+                         mb.getStringAttr(formats::describe(
+                             toLayout(enc, w.type().getShape()))));
+    for (OpOperand &use : llvm::make_early_inc_range(w.cst->getUses())) {
+      OpBuilder b(use.getOwner());
+      Value m = b.create<memref::GetGlobalOp>(loc, weightType,
+                                              placeholder.getSymName());
+      Value t = b.create<bufferization::ToTensorOp>(
+          loc,
+          RankedTensorType::get(weightType.getShape(),
+                                weightType.getElementType()),
+          m, /*restrict=*/true, /*writable=*/false);
+      use.set(t);
+    }
+    Attribute old = w.cst.getValue();
+    w.cst->erase();
+    releaseConstant(old);
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
     int64_t count = 0;
-    for (Weight &w : collectWeights(module)) {
-      EncodingAttr enc = w.encoding();
-      if (!enc)
-        continue;
-      std::vector<float> v = w.values();
-      std::vector<uint8_t> blob;
-      try {
-        blob = formats::pack(v.data(), w.rows(), w.cols(),
-                             toLayout(enc, w.type().getShape()));
-      } catch (const formats::FormatError &e) {
-        layerError(w, "sparq-pack-weights") << e.what();
-        return signalPassFailure();
+    std::vector<Weight> all;
+    for (Weight &w : collectWeights(module))
+      if (w.encoding())
+        all.push_back(w);
+    // A few weights at a time packed on the kernels' threads, then each
+    // replaced and its floats freed: the packed bytes of one window at
+    // most are held beside the floats.
+    size_t window = 2 * ::sparq::kernels::poolThreads();
+    for (size_t w0 = 0; w0 < all.size(); w0 += window) {
+      ArrayRef<Weight> part =
+          ArrayRef<Weight>(all).slice(w0, std::min(window, all.size() - w0));
+      std::vector<std::vector<float>> scratch(part.size());
+      std::vector<const float *> values;
+      std::vector<formats::Layout> layouts;
+      for (size_t i = 0; i < part.size(); ++i) {
+        values.push_back(part[i].floats(scratch[i]));
+        layouts.push_back(
+            toLayout(part[i].encoding(), part[i].type().getShape()));
       }
-      Location loc = w.cst.getLoc();
-      if (!kernels) {
-        OpBuilder b(w.cst);
-        w.cst->replaceAllUsesWith(
-            decodedConstant(b, loc, w.type(), blob).getDefiningOp());
-        Attribute old = w.cst.getValue();
-        w.cst->erase();
-        releaseConstant(old);
-        continue;
-      }
-      std::string id = std::to_string(count++);
-      auto bytesType =
-          MemRefType::get({int64_t(blob.size())}, IntegerType::get(ctx, 8));
-      ElementsAttr data =
-          constantAttr(RankedTensorType::get(bytesType.getShape(),
-                                             bytesType.getElementType()),
-                       std::move(blob));
-      auto packed = mb.create<memref::GlobalOp>(
-          loc, "__sparq_packed_" + id, mb.getStringAttr("private"), bytesType,
-          data, /*constant=*/true, mb.getI64IntegerAttr(64));
-      // A global without data: what the kernels' weight operand refers to
-      // until sparq-host-library-calls replaces them by packed calls. Were
-      // one left, linking would fail rather than read zeros.
-      auto weightType =
-          MemRefType::get(w.type().getShape(), w.type().getElementType());
-      auto placeholder = mb.create<memref::GlobalOp>(
-          loc, "__sparq_weight_" + id, mb.getStringAttr("private"), weightType,
-          Attribute(), /*constant=*/false, IntegerAttr());
-      placeholder->setAttr("sparq.packed",
-                           FlatSymbolRefAttr::get(packed.getSymNameAttr()));
-      placeholder->setAttr("sparq.layer", mb.getStringAttr(w.layer));
-      placeholder->setAttr("sparq.layout",
-                           mb.getStringAttr(formats::describe(
-                               toLayout(enc, w.type().getShape()))));
-      for (OpOperand &use : llvm::make_early_inc_range(w.cst->getUses())) {
-        OpBuilder b(use.getOwner());
-        Value m = b.create<memref::GetGlobalOp>(loc, weightType,
-                                                placeholder.getSymName());
-        Value t = b.create<bufferization::ToTensorOp>(
-            loc,
-            RankedTensorType::get(weightType.getShape(),
-                                  weightType.getElementType()),
-            m, /*restrict=*/true, /*writable=*/false);
-        use.set(t);
-      }
-      Attribute old = w.cst.getValue();
-      w.cst->erase();
-      releaseConstant(old);
+      std::vector<std::vector<uint8_t>> blobs;
+      std::vector<std::string> errors;
+      packInParallel(values, part, layouts, blobs, errors);
+      for (size_t i = 0; i < part.size(); ++i)
+        if (!errors[i].empty()) {
+          layerError(part[i], "sparq-pack-weights") << errors[i];
+          return signalPassFailure();
+        }
+      for (size_t i = 0; i < part.size(); ++i)
+        replaceWeight(part[i], std::move(blobs[i]), count, mb);
     }
     // Encoded constants that are not weights of a conv or matmul: decode.
     SmallVector<arith::ConstantOp> rest;

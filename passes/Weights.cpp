@@ -2,6 +2,8 @@
 
 #include "passes/Weights.h"
 #include "dialects/ConstantData.h"
+#include "runtime/formats/Packed.h"
+#include "runtime/kernels/ThreadPool.h"
 
 #include <cstring>
 
@@ -78,6 +80,41 @@ std::vector<float> mlir::sparq::floatValues(ElementsAttr attr) {
 
 std::vector<float> Weight::values() const {
   return floatValues(cast<ElementsAttr>(cst.getValue()));
+}
+
+const float *Weight::floats(std::vector<float> &scratch) const {
+  auto attr = cast<ElementsAttr>(cst.getValue());
+  std::optional<ArrayRef<char>> raw = constantBytes(attr);
+  if (raw && attr.getElementType().isF32() && !isSplatConstant(attr))
+    return reinterpret_cast<const float *>(raw->data());
+  scratch = floatValues(attr);
+  return scratch.data();
+}
+
+void mlir::sparq::packInParallel(ArrayRef<const float *> values,
+                                 ArrayRef<Weight> weights,
+                                 ArrayRef<formats::Layout> layouts,
+                                 std::vector<std::vector<uint8_t>> &out,
+                                 std::vector<std::string> &errors) {
+  size_t n = values.size();
+  out.assign(n, {});
+  errors.assign(n, {});
+  std::vector<int64_t> rows(n), cols(n);
+  for (size_t i = 0; i < n; ++i) {
+    rows[i] = weights[i].rows();
+    cols[i] = weights[i].cols();
+  }
+  // Each packing is independent and writes its own bytes: the result does
+  // not depend on the threads.
+  ::sparq::kernels::parallelFor(n, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      try {
+        out[i] = formats::pack(values[i], rows[i], cols[i], layouts[i]);
+      } catch (const formats::FormatError &e) {
+        errors[i] = e.what();
+      }
+    }
+  });
 }
 
 std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {

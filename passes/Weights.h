@@ -46,7 +46,18 @@ struct Weight {
     return dyn_cast_or_null<EncodingAttr>(type().getEncoding());
   }
   std::vector<float> values() const;
+  /// The weight's floats where its constant stores them element by element
+  /// (no copy), else copied into `scratch`.
+  const float *floats(std::vector<float> &scratch) const;
 };
+
+/// formats::pack of weights at layouts, several at a time on the kernels'
+/// threads. Each element of `out` is the packed bytes, or empty with the
+/// format's error in `errors` at the same index.
+void packInParallel(ArrayRef<const float *> values, ArrayRef<Weight> weights,
+                    ArrayRef<formats::Layout> layouts,
+                    std::vector<std::vector<uint8_t>> &out,
+                    std::vector<std::string> &errors);
 
 /// The elements of a float dense or dense_resource attribute
 /// (dialects/ConstantData.h); empty for a released one.

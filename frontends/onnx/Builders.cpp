@@ -5,6 +5,7 @@
 #include "frontends/onnx/DimTable.h"
 #include "frontends/onnx/NodeContext.h"
 #include "runtime/io/SizeMath.h"
+#include "runtime/kernels/Transpose.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -636,22 +637,6 @@ Value onnx_import::sliceTensor(OpBuilder &b, Location loc, Value v,
   return b.create<tensor::ExtractSliceOp>(loc, resultType, v, o, s, st);
 }
 
-namespace {
-/// out[j][i] = in[i][j] for elements of type T, in 32x32 tiles: a weight
-/// of 32000 x 1024, element by element down its columns, took seconds.
-template <typename T>
-void transposeTiles(const uint8_t *in, uint8_t *out, int64_t rows,
-                    int64_t cols) {
-  const T *src = reinterpret_cast<const T *>(in);
-  T *dst = reinterpret_cast<T *>(out);
-  for (int64_t i0 = 0; i0 < rows; i0 += 32)
-    for (int64_t j0 = 0; j0 < cols; j0 += 32)
-      for (int64_t i = i0; i < std::min(rows, i0 + 32); ++i)
-        for (int64_t j = j0; j < std::min(cols, j0 + 32); ++j)
-          dst[j * rows + i] = src[i * cols + j];
-}
-} // namespace
-
 io::HostTensor onnx_import::transposed2d(const io::HostTensor &t) {
   int64_t rows = t.shape[0], cols = t.shape[1];
   io::HostTensor r;
@@ -659,20 +644,8 @@ io::HostTensor onnx_import::transposed2d(const io::HostTensor &t) {
   r.dtype = t.dtype;
   r.shape = {cols, rows};
   r.data.resize(t.data.size());
-  switch (io::dtypeSize(t.dtype)) {
-  case 1:
-    transposeTiles<uint8_t>(t.data.data(), r.data.data(), rows, cols);
-    break;
-  case 2:
-    transposeTiles<uint16_t>(t.data.data(), r.data.data(), rows, cols);
-    break;
-  case 4:
-    transposeTiles<uint32_t>(t.data.data(), r.data.data(), rows, cols);
-    break;
-  default:
-    transposeTiles<uint64_t>(t.data.data(), r.data.data(), rows, cols);
-    break;
-  }
+  kernels::transpose(t.data.data(), cols, r.data.data(), rows, rows, cols,
+                     static_cast<int>(io::dtypeSize(t.dtype)));
   return r;
 }
 

@@ -29,15 +29,29 @@ static_assert(sizeof(Header) == kWeightsHeaderBytes, "header layout");
 } // namespace
 
 uint64_t sparq::io::weightsDigest(const uint8_t *data, uint64_t bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  uint64_t words = bytes / 8;
-  for (uint64_t i = 0; i < words; ++i) {
+  // Four FNV-1a lanes over interleaved 8-byte words: one lane's multiplies
+  // form a chain, four run side by side (a 900 MB payload took 0.2 s with
+  // one).
+  constexpr uint64_t kPrime = 0x100000001b3ull;
+  uint64_t lane[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull,
+                      0x9ce484222325cbf2ull, 0x2325cbf29ce48422ull};
+  uint64_t words = bytes / 8, i = 0;
+  for (; i + 4 <= words; i += 4)
+    for (int l = 0; l < 4; ++l) {
+      uint64_t w;
+      std::memcpy(&w, data + 8 * (i + l), 8);
+      lane[l] = (lane[l] ^ w) * kPrime;
+    }
+  uint64_t h = lane[0];
+  for (int l = 1; l < 4; ++l)
+    h = (h ^ lane[l]) * kPrime;
+  for (; i < words; ++i) {
     uint64_t w;
     std::memcpy(&w, data + 8 * i, 8);
-    h = (h ^ w) * 0x100000001b3ull;
+    h = (h ^ w) * kPrime;
   }
-  for (uint64_t i = 8 * words; i < bytes; ++i)
-    h = (h ^ data[i]) * 0x100000001b3ull;
+  for (uint64_t b = 8 * words; b < bytes; ++b)
+    h = (h ^ data[b]) * kPrime;
   return h;
 }
 
@@ -70,10 +84,19 @@ uint64_t WeightsBlob::append(const void *data, size_t bytes, size_t count) {
     for (size_t i = 0; i < count; ++i)
       std::memcpy(buffer + offset + i * unit, data, unit);
   used = offset + bytes;
+  digestValid = false;
   return offset;
 }
 
-uint64_t WeightsBlob::digest() const { return weightsDigest(buffer, used); }
+uint64_t WeightsBlob::digest() const {
+  // The compiler asks three times (the code's constant, the file's header,
+  // model.json): hashed once.
+  if (!digestValid) {
+    cachedDigest = weightsDigest(buffer, used);
+    digestValid = true;
+  }
+  return cachedDigest;
+}
 
 bool WeightsBlob::write(const std::string &path, std::string &error) const {
   Header h{};

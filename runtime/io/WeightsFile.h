@@ -52,8 +52,7 @@ public:
   uint64_t append(const void *data, size_t bytes, size_t count = 1);
   const uint8_t *data() const { return buffer; }
   uint64_t size() const { return used; }
-  /// FNV-1a over the payload in 8-byte words (a check that code and file
-  /// belong together, not a cryptographic hash).
+  /// weightsDigest of the payload, computed once per content.
   uint64_t digest() const;
   /// Writes header and payload to `path`.
   bool write(const std::string &path, std::string &error) const;
@@ -64,6 +63,8 @@ public:
 private:
   uint8_t *buffer = nullptr;
   size_t used = 0, capacity = 0;
+  mutable uint64_t cachedDigest = 0;
+  mutable bool digestValid = false;
 };
 
 /// A weights file mapped read-only.
@@ -85,7 +86,8 @@ private:
   uint64_t payload = 0;
 };
 
-/// Digest of `bytes` bytes (as WeightsBlob::digest).
+/// Digest of `bytes` bytes: FNV-1a in four lanes of 8-byte words (a check
+/// that code and file belong together, not a cryptographic hash).
 uint64_t weightsDigest(const uint8_t *data, uint64_t bytes);
 
 } // namespace sparq::io

@@ -1,12 +1,14 @@
-//===- DenseGemm.h - dense f32 GEMM for convolutions ------------*- C++ -*-===//
+//===- DenseGemm.h - dense f32 GEMM of convolutions and MatMuls -*- C++ -*-===//
 //
-// The GEMM of dense convolutions: C[M, N] (+)= A[M, K] * B[K, N], with A the
-// weights and B the im2col columns (or the input of a 1x1 convolution), both
-// row-major and read in place. Unlike sgemm it packs neither operand on each
-// call (only the last, partial 64 columns of B), wakes its threads once, and
-// applies the convolution's clamp (ReLU, ReLU6) as it stores. One tile per
-// SIMD level: AVX-512, AVX2 + FMA, portable C++. Threads split the output
-// into tiles, never K, so results do not depend on the thread count.
+// The dense f32 GEMM: C[M, N] (+)= A[M, K] * B[K, N]. For a convolution A is
+// the weights and B the im2col columns (or the input of a 1x1 convolution);
+// for a MatMul or Linear A is the activations and B the weights, as laid out
+// at compile time in panels of 64 columns (panelsF32). Unlike sgemm it packs
+// neither operand on each call (only the last, partial 64 columns of B),
+// wakes its threads once, and applies a clamp (ReLU, ReLU6) as it stores.
+// One tile per SIMD level: AVX-512, AVX2 + FMA, portable C++. Threads split
+// the output into tiles, never K, so results do not depend on the thread
+// count.
 //
 //===----------------------------------------------------------------------===//
 
