@@ -2,12 +2,14 @@
 
 #include "compiler/Awq.h"
 #include "compiler/Compiler.h"
+#include "dialects/ConstantData.h"
 #include "passes/Weights.h"
 #include "runtime/formats/Packed.h"
 #include "runtime/io/Npy.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 #include <limits>
@@ -18,13 +20,27 @@ using namespace mlir::sparq;
 
 namespace {
 
-/// MatMul weights the recipe quantizes that multiply one activation.
+/// The value `v` reshapes (collapse/expand keep the row-major order, so a
+/// column of the last axis stays one wherever both ends have K columns).
+Value reshapeSource(Value v) {
+  while (Operation *op = v.getDefiningOp()) {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
+      break;
+    v = op->getOperand(0);
+  }
+  return v;
+}
+
+/// MatMul weights the recipe quantizes that multiply one activation (the
+/// same value, or reshapes of it: one scale serves them all).
 struct Group {
-  Value input;
+  Value source;
   std::vector<Weight> weights;
   /// The first weight's layer: how a group of the calibration compile
   /// finds its group in the target.
   std::string name;
+  /// The first weight's [M, K] operand: the activation calibrated.
+  Value input() const { return weights.front().consumer->getOperand(0); }
 };
 
 std::vector<Group> groupsOf(ModuleOp module,
@@ -35,9 +51,9 @@ std::vector<Group> groupsOf(ModuleOp module,
     if (w.isConv || !mm || !w.cst->hasOneUse() ||
         (r.intGroup > 0 && w.cols() % r.intGroup))
       continue;
-    Value in = mm.getInputs()[0];
+    Value in = reshapeSource(mm.getInputs()[0]);
     auto it =
-        llvm::find_if(groups, [&](const Group &g) { return g.input == in; });
+        llvm::find_if(groups, [&](const Group &g) { return g.source == in; });
     if (it == groups.end()) {
       groups.push_back({in, {}, w.layer});
       it = std::prev(groups.end());
@@ -120,6 +136,107 @@ std::vector<float> searchScales(const Group &g, const std::vector<float> &x,
   return best;
 }
 
+/// Whether every reader of `v`, through reshapes, is one of `consumers`
+/// reading it as its left operand.
+bool readOnlyBy(Value v, const llvm::DenseSet<Operation *> &consumers) {
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+      if (!readOnlyBy(user->getResult(0), consumers))
+        return false;
+      continue;
+    }
+    if (!consumers.contains(user) || use.getOperandNumber() != 0)
+      return false;
+  }
+  return true;
+}
+
+/// The constant an f32 operand holds, when nothing else reads it.
+arith::ConstantOp soleConstant(Value v) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!cst || !cst->hasOneUse() || !type || !type.getElementType().isF32() ||
+      !type.hasStaticShape() || !constantBytes(cst.getValue()))
+    return {};
+  return cst;
+}
+
+/// Replaces the constant's values by values[i] * scale[i % k] (k = columns
+/// of its last axis, or rows of a [K, X] matrix with `byRows`).
+void scaleConstant(arith::ConstantOp cst, const std::vector<float> &scale,
+                   bool byRows) {
+  auto type = cast<RankedTensorType>(cst.getType());
+  auto attr = cast<ElementsAttr>(cst.getValue());
+  std::vector<float> v = floatValues(attr);
+  int64_t k = scale.size(), cols = byRows ? v.size() / k : 1;
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] *= byRows ? scale[i / cols] : scale[i % k];
+  cst.setValueAttr(constantAttr(type, std::move(v)));
+  releaseConstant(attr);
+}
+
+/// Folds x * inv (per column of x's last axis) into the op that computes x:
+/// the per-channel weight of a norm (x = y * gamma: gamma * inv), or the
+/// Linear whose output x multiplies (x = f(a) * (h W^T): W's rows times
+/// inv, as SwiGLU's up projection). False where x comes otherwise; then
+/// nothing changed.
+bool foldIntoProducer(Value x, const std::vector<float> &inv) {
+  auto g = x.getDefiningOp<linalg::GenericOp>();
+  int64_t k = inv.size();
+  auto type = dyn_cast<RankedTensorType>(x.getType());
+  if (!g || g->getNumResults() != 1 || !type || !type.hasStaticShape() ||
+      type.getRank() < 1 || type.getShape().back() != k ||
+      g.getNumParallelLoops() != g.getNumLoops() ||
+      !g.getIndexingMapsArray().back().isIdentity())
+    return false;
+  auto yield = cast<linalg::YieldOp>(g.getBody()->getTerminator());
+  auto mul = yield.getOperand(0).getDefiningOp<arith::MulFOp>();
+  if (!mul || mul->getBlock() != g.getBody())
+    return false;
+  unsigned rank = type.getRank();
+  for (Value side : {mul.getLhs(), mul.getRhs()}) {
+    auto arg = dyn_cast<BlockArgument>(side);
+    if (!arg || arg.getOwner() != g.getBody() || !arg.hasOneUse() ||
+        arg.getArgNumber() >= g.getNumDpsInputs())
+      continue;
+    OpOperand *operand = g.getDpsInputOperand(arg.getArgNumber());
+    AffineMap map = g.getMatchingIndexingMap(operand);
+    // A norm's weight: [K] read along the last loop.
+    if (arith::ConstantOp cst = soleConstant(operand->get())) {
+      if (map.getNumResults() == 1 &&
+          map.getResult(0) == getAffineDimExpr(rank - 1, g.getContext()) &&
+          cast<RankedTensorType>(cst.getType()).getRank() == 1) {
+        scaleConstant(cst, inv, /*byRows=*/false);
+        return true;
+      }
+      continue;
+    }
+    // A Linear's output, element for element, read by this op alone.
+    if (!map.isIdentity())
+      continue;
+    Value y = operand->get();
+    while (y.hasOneUse() &&
+           isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+               y.getDefiningOp()))
+      y = y.getDefiningOp()->getOperand(0);
+    auto mm = y.getDefiningOp<linalg::MatmulTransposeBOp>();
+    if (!mm || !y.hasOneUse() ||
+        cast<RankedTensorType>(y.getType()).getShape().back() != k)
+      continue;
+    auto fill = mm.getOutputs()[0].getDefiningOp<linalg::FillOp>();
+    FloatAttr zero;
+    if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&zero)) ||
+        !zero.getValue().isZero())
+      continue; // a bias in the sum would need scaling too
+    if (arith::ConstantOp w = soleConstant(mm.getInputs()[1])) {
+      scaleConstant(w, inv, /*byRows=*/true);
+      return true;
+    }
+  }
+  return false;
+}
+
 /// x * inv along the last axis (x is [M, K]), as a linalg.generic.
 Value scaleColumns(OpBuilder &b, Location loc, Value x,
                    const std::vector<float> &inv) {
@@ -176,7 +293,7 @@ bool ::sparq::applyAwq(::sparq::Compiler &target, const std::string &modelPath,
   std::vector<Group> calibGroups = groupsOf(calib.module(), recipe);
   std::vector<Value> activations;
   for (const Group &g : calibGroups)
-    activations.push_back(g.input);
+    activations.push_back(g.input());
   size_t firstExtra = calib.outputs().size();
   calib.appendOutputs(activations, "awq.");
   std::vector<const io::HostTensor *> args;
@@ -235,11 +352,24 @@ bool ::sparq::applyAwq(::sparq::Compiler &target, const std::string &modelPath,
         return false;
       }
     }
-    OpBuilder b(g.weights.front().consumer);
-    b.setInsertionPointAfterValue(g.input);
-    Value scaled = scaleColumns(b, g.input.getLoc(), g.input, inv);
+    // The inverse folded into the op before (AWQ's way: no extra pass over
+    // the activations), else a multiply of its own before each MatMul.
+    llvm::DenseSet<Operation *> consumers;
     for (Weight &w : g.weights)
+      consumers.insert(w.consumer);
+    if (readOnlyBy(g.source, consumers) && foldIntoProducer(g.source, inv))
+      continue;
+    llvm::DenseMap<Value, Value> scaledOf;
+    for (Weight &w : g.weights) {
+      Value in = w.consumer->getOperand(0);
+      Value &scaled = scaledOf[in];
+      if (!scaled) {
+        OpBuilder b(w.consumer);
+        b.setInsertionPointAfterValue(in);
+        scaled = scaleColumns(b, in.getLoc(), in, inv);
+      }
       w.consumer->setOperand(0, scaled);
+    }
   }
   return true;
 }

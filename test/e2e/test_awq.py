@@ -1,12 +1,15 @@
 """AWQ (`--awq CALIB.npz` before `--int4`): on a model whose inputs have salient
 channels, activation-aware scaling gives a smaller output error than plain
-round-to-nearest int4 groups, against the fp32 model in PyTorch.
+round-to-nearest int4 groups, against the fp32 model in PyTorch. Where an
+RMSNorm's weight or a Linear (SwiGLU's up projection) computes the scaled
+activation, the inverse scale is folded into it: no op is added.
 
     SPARQC=build/bin/sparqc /usr/bin/python3 -m pytest test/e2e/test_awq.py
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Callable
@@ -66,6 +69,55 @@ def test_awq_beats_round_to_nearest(mlp, run_sparqc: RunSparqc, tmp_path):
     assert awq < 0.95 * rtn
     # Both quantize: neither is the fp32 model.
     assert awq > 1e-3
+
+
+class NormSwiGlu(nn.Module):
+    """RMSNorm -> gate/up -> SiLU(gate) * up -> down: a LLaMA MLP."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.weight = nn.Parameter(torch.rand(K) + 0.5)
+        self.gate = nn.Linear(K, 256, bias=False)
+        self.up = nn.Linear(K, 256, bias=False)
+        self.down = nn.Linear(256, 64, bias=False)
+
+    def forward(self, x):
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.weight
+        return self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+
+def graph_ops(sparqc: Path, model: Path, *args: str) -> list[str]:
+    """The linalg ops of the graph IR `sparqc compile --emit mlir` prints."""
+    proc = subprocess.run([str(sparqc), "compile", str(model), "--emit", "mlir", *args],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return re.findall(r"= (linalg\.[a-z_]+)", proc.stdout)
+
+
+def test_awq_folds_into_the_norm_and_the_up_projection(sparqc: Path,
+                                                       run_sparqc: RunSparqc,
+                                                       tmp_path: Path):
+    model = NormSwiGlu().eval()
+    path = tmp_path / "mlp.onnx"
+    torch.onnx.export(model, (torch.from_numpy(salient_inputs(0)),), str(path),
+                      input_names=["x"], output_names=["y"], opset_version=13)
+    calibration = tmp_path / "calib.npz"
+    np.savez(calibration, x=salient_inputs(1))
+    x = salient_inputs(2)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    rms = lambda y: float(np.sqrt(np.mean((y - expected) ** 2)))
+    int4 = ["--int4", "group=32"]
+    awq = int4 + ["--awq", str(calibration)]
+    rtn_err = rms(run_sparqc(path, {"x": x}, ["y"], extra_args=int4)["y"])
+    awq_err = rms(run_sparqc(path, {"x": x}, ["y"], extra_args=awq)["y"])
+    print(f"output RMS error: round-to-nearest {rtn_err:.5f}, AWQ {awq_err:.5f}")
+    assert awq_err < rtn_err
+    assert awq_err > 1e-5  # both quantize
+    # Folded: the graph has the same ops with AWQ as without (the scale of
+    # gate/up went into the norm's weight, that of down into up's rows).
+    assert graph_ops(sparqc, path, *awq) == graph_ops(sparqc, path, *int4)
 
 
 def sparqc_fails(sparqc: Path, *args: str) -> str:
