@@ -302,12 +302,18 @@ BENCHMARK(BM_TernaryGemv)
     ->Arg(8)
     ->Unit(benchmark::kMillisecond);
 
-void BM_Int4Gemv(benchmark::State &state) {
+/// AWQ-style int4: groups of 128 inputs, a zero point each.
+formats::Layout int4Groups() {
   formats::Layout l;
   l.quant = formats::Quant::Int;
   l.bits = 4;
   l.group = 128;
   l.zeroPoints = true;
+  return l;
+}
+
+void BM_Int4Gemv(benchmark::State &state) {
+  formats::Layout l = int4Groups();
   l.actBits = unsigned(state.range(0));
   packedGemv(state, l, nullptr);
 }
@@ -331,6 +337,43 @@ BENCHMARK(BM_Codebook4Gemv)
     ->Arg(0)
     ->Arg(8)
     ->Unit(benchmark::kMillisecond);
+
+// A decoder's prefill on int4 weights: 16 tokens through an MLP's up
+// projection (2816 x 1024, groups of 128, zero points), against the dense
+// f32 GEMM on the same weights laid out in panels at compile time (the
+// product it decodes to; its weights read 8 times the bytes).
+constexpr int64_t kPrefillTokens = 16, kPrefillRows = 2816, kPrefillCols = 1024;
+
+void BM_Int4Prefill(benchmark::State &state) {
+  formats::Layout l = int4Groups();
+  std::vector<float> w = randomWeights(kPrefillRows * kPrefillCols, 4),
+                     a = randomWeights(kPrefillTokens * kPrefillCols, 5),
+                     y(kPrefillTokens * kPrefillRows);
+  std::vector<uint8_t> blob =
+      formats::pack(w.data(), kPrefillRows, kPrefillCols, l);
+  formats::PackedView v(blob.data(), blob.size());
+  for (auto _ : state)
+    kernels::packedLinear(v, a.data(), kPrefillCols, y.data(), kPrefillRows,
+                          kPrefillTokens, false);
+  state.SetItemsProcessed(state.iterations() * kPrefillTokens * kPrefillRows *
+                          kPrefillCols);
+}
+BENCHMARK(BM_Int4Prefill)->Unit(benchmark::kMillisecond);
+
+void BM_DenseF32Prefill(benchmark::State &state) {
+  std::vector<float> w = randomWeights(kPrefillRows * kPrefillCols, 4),
+                     a = randomWeights(kPrefillTokens * kPrefillCols, 5),
+                     y(kPrefillTokens * kPrefillRows);
+  std::vector<float> panels = kernels::panelsF32(
+      w.data(), kPrefillCols, /*transposed=*/true, kPrefillCols, kPrefillRows);
+  for (auto _ : state)
+    kernels::gemmF32Panels(a.data(), kPrefillCols, panels.data(),
+                           kPrefillTokens, kPrefillRows, kPrefillCols, y.data(),
+                           kPrefillRows, false);
+  state.SetItemsProcessed(state.iterations() * kPrefillTokens * kPrefillRows *
+                          kPrefillCols);
+}
+BENCHMARK(BM_DenseF32Prefill)->Unit(benchmark::kMillisecond);
 
 } // namespace
 

@@ -5,6 +5,7 @@
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/PackedGemvSimd.h"
 #include "runtime/kernels/ThreadPool.h"
+#include "runtime/kernels/Transpose.h"
 
 #include <algorithm>
 #include <cassert>
@@ -852,6 +853,38 @@ void sparq::kernels::packedLinear(const PackedView &w, const float *a,
       for (int64_t r = 0; r < rows; ++r)
         out[r] = (accumulate ? out[r] : 0.0f) + yr[r];
     }
+    return;
+  }
+  if (decodesRows(l)) {
+    // Y[m, rows] = A W^T, W decoded 64 rows at a time and laid out as one
+    // panel of the dense GEMM (its rows to the panel's columns by the
+    // transpose kernel): the tokens are the GEMM's rows, W's rows its
+    // columns. (As Y^T = W A^T the tokens filled 16 of the tile's 64
+    // columns: a 16-token prefill ran at half speed.) Panels on the
+    // kernels' threads; each output's sum runs over k in order whatever
+    // the threads.
+    constexpr int64_t kPanel = avx512::kTileCols;
+    int64_t panels = (rows + kPanel - 1) / kPanel;
+    auto run = [&](int64_t t0, int64_t t1) {
+      static thread_local std::vector<float> decoded, panel;
+      decoded.resize(kPanel * cols);
+      panel.resize(cols * kPanel);
+      for (int64_t t = t0; t < t1; ++t) {
+        int64_t r0 = t * kPanel, n = std::min(kPanel, rows - r0);
+        sparq::formats::decodeRows(w, r0, r0 + n, decoded.data());
+        if (n < kPanel)
+          std::fill(panel.begin(), panel.end(), 0.0f);
+        transpose(decoded.data(), cols, panel.data(), kPanel, n, cols,
+                  sizeof(float), /*threads=*/false);
+        gemmF32Panels(a, lda, panel.data(), m, n, cols, y + r0, ldy,
+                      accumulate);
+      }
+    };
+    // Few panels: one at a time, each GEMM on the threads instead.
+    if (panels >= 2 * poolThreads())
+      parallelFor(panels, 1, run);
+    else
+      run(0, panels);
     return;
   }
   // Y^T[rows, m] = W * A^T[cols, m].
