@@ -263,7 +263,9 @@ bool tensorFromProtoImpl(const onnx::TensorProto &proto,
       return fail("raw_data holds " + std::to_string(raw.size()) +
                   " bytes, shape " + shapeText + " of " + dtypeName(dtype) +
                   " needs " + std::to_string(tensorSize.numBytes));
-    data.assign(raw.begin(), raw.end());
+    // As bytes, not chars: one memcpy, not an element loop.
+    const auto *bytes = reinterpret_cast<const uint8_t *>(raw.data());
+    data.assign(bytes, bytes + raw.size());
   } else {
     // The typed field ONNX prescribes for each element type.
     const char *field = "";
