@@ -7,7 +7,6 @@ bench/decode_speed.py), not tests."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
