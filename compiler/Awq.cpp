@@ -21,10 +21,13 @@ using namespace mlir::sparq;
 namespace {
 
 /// The value `v` reshapes (collapse/expand keep the row-major order, so a
-/// column of the last axis stays one wherever both ends have K columns).
-Value reshapeSource(Value v) {
+/// column of the last axis stays one wherever both ends have K columns);
+/// with `soleReaders`, only through values that the next reshape alone
+/// reads.
+Value reshapeSource(Value v, bool soleReaders = false) {
   while (Operation *op = v.getDefiningOp()) {
-    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
+        (soleReaders && !v.hasOneUse()))
       break;
     v = op->getOperand(0);
   }
@@ -215,11 +218,7 @@ bool foldIntoProducer(Value x, const std::vector<float> &inv) {
     // A Linear's output, element for element, read by this op alone.
     if (!map.isIdentity())
       continue;
-    Value y = operand->get();
-    while (y.hasOneUse() &&
-           isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
-               y.getDefiningOp()))
-      y = y.getDefiningOp()->getOperand(0);
+    Value y = reshapeSource(operand->get(), /*soleReaders=*/true);
     auto mm = y.getDefiningOp<linalg::MatmulTransposeBOp>();
     if (!mm || !y.hasOneUse() ||
         cast<RankedTensorType>(y.getType()).getShape().back() != k)
