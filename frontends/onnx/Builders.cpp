@@ -117,7 +117,7 @@ io::HostTensor hostFrom(io::DType dtype, std::vector<int64_t> shape,
   io::HostTensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.data.assign(values.size() * io::dtypeSize(dtype), 0);
+  t.data.resize(values.size() * io::dtypeSize(dtype));
   switch (dtype) {
   case io::DType::F32:
     storeAll<float>(t, values);

@@ -206,14 +206,16 @@ LogicalResult foldConcat(NodeContext &ctx) {
   io::HostTensor t;
   t.dtype = ctx.dtype(0);
   t.shape = out;
+  std::vector<uint8_t> bytes;
   for (int64_t o = 0; o < outer; ++o)
     for (size_t i = 0; i < ctx.numInputs(); ++i) {
       const io::HostTensor &in = *ctx.knownValue(i);
       size_t chunk =
           numElements(ArrayRef<int64_t>(in.shape).drop_front(axis)) * es;
-      t.data.insert(t.data.end(), in.data.begin() + o * chunk,
-                    in.data.begin() + (o + 1) * chunk);
+      bytes.insert(bytes.end(), in.data.begin() + o * chunk,
+                   in.data.begin() + (o + 1) * chunk);
     }
+  t.data = std::move(bytes);
   ctx.setConstant(0, std::move(t));
   return success();
 }
@@ -242,11 +244,13 @@ LogicalResult foldGather(NodeContext &ctx) {
   t.shape.insert(t.shape.end(), ctx.shape(1).begin(), ctx.shape(1).end());
   t.shape.insert(t.shape.end(), data.shape.begin() + axis + 1,
                  data.shape.end());
+  std::vector<uint8_t> bytes;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i : idx) {
       auto begin = data.data.begin() + ((o * dim + i) * inner) * es;
-      t.data.insert(t.data.end(), begin, begin + inner * es);
+      bytes.insert(bytes.end(), begin, begin + inner * es);
     }
+  t.data = std::move(bytes);
   ctx.setConstant(0, std::move(t));
   return success();
 }

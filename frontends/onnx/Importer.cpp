@@ -127,6 +127,9 @@ private:
   OpBuilder b;
   int64_t opset = 0;
   std::unordered_map<std::string, std::unique_ptr<GraphValue>> values;
+  /// How many more times each value is read (inputs of nodes not yet
+  /// imported, graph outputs).
+  std::unordered_map<std::string, int64_t> readsLeft;
   std::vector<ValueInfo> inputInfos, outputInfos;
   std::vector<NodeSummary> summaries;
   std::unordered_set<std::string> initializerNames;
@@ -338,15 +341,16 @@ LogicalResult GraphImporter::addInitializers(onnx::GraphProto &graph) {
     auto value = std::make_unique<GraphValue>();
     auto host = std::make_shared<io::HostTensor>();
     std::string err;
-    if (!io::tensorFromProto(init, baseDir, *host, err))
+    // The tensor takes the parsed model's bytes over (or maps its external
+    // data): the import holds the weights once, never twice.
+    if (!io::takeTensorFromProto(init, baseDir, *host, err))
       return graphError() << "initializer '" << printable(init.name())
                           << "': " << err;
-    // The bytes are in `host` now: the parsed model's copy goes, so that
-    // the import holds the weights once, not twice.
     std::string().swap(*init.mutable_raw_data());
     value->dtype = host->dtype;
     value->shape = host->shape;
     value->constant = std::move(host);
+    value->initializer = true;
     values[init.name()] = std::move(value);
     initializerNames.insert(init.name());
   }
@@ -612,6 +616,10 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node) {
   bool runTime = llvm::any_of(
       inputs, [](const GraphValue *v) { return v && v->isRunTimeShaped(); });
   NodeContext nc(node, opset, b, loc, std::move(inputs));
+  nc.baseDir = baseDir;
+  for (int i = 0; i < node.input_size(); ++i)
+    if (!node.input(i).empty() && readsLeft[node.input(i)] == 1)
+      nc.setLastRead(i);
   if (!node.domain().empty() && node.domain() != "ai.onnx")
     return nc.error() << "unsupported operator (domain '"
                       << printable(node.domain()) << "')";
@@ -753,7 +761,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
   // copy of a weight it transposed or folded would otherwise stay to the
   // end. (Integer constants stay: a DequantizeLinear's codes are read
   // again by its consumer, GraphValue::Dequantized.)
-  std::unordered_map<std::string, int64_t> readsLeft;
+  readsLeft.clear();
   for (const onnx::NodeProto *node : *order)
     for (const std::string &in : node->input())
       ++readsLeft[in];

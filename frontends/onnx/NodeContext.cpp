@@ -3,6 +3,7 @@
 #include "frontends/onnx/NodeContext.h"
 #include "frontends/onnx/Builders.h"
 #include "runtime/io/TensorProto.h"
+#include "runtime/kernels/Transpose.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -96,7 +97,28 @@ NodeContext::NodeContext(const onnx::NodeProto &node, int64_t opset,
                          OpBuilder &b, Location loc,
                          std::vector<GraphValue *> inputs)
     : node(node), opset(opset), b(b), loc(loc), inputs(std::move(inputs)),
-      outputs(node.output_size()) {}
+      lastRead(this->inputs.size(), false), outputs(node.output_size()) {}
+
+std::shared_ptr<const io::HostTensor>
+NodeContext::transposedConstant(size_t i) {
+  GraphValue &v = *inputs[i];
+  const io::HostTensor &t = *v.constant;
+  int64_t rows = t.shape.at(0), cols = t.shape.at(1);
+  // Small weights are copied: the transpose in place moves the bytes twice.
+  constexpr size_t kInPlaceMinBytes = 16 << 20;
+  if (lastRead[i] && v.initializer && v.constant.use_count() == 1 &&
+      isFloat(t.dtype) && t.data.size() >= kInPlaceMinBytes) {
+    auto own = std::const_pointer_cast<io::HostTensor>(v.constant);
+    if (kernels::transposeInPlace(own->data.data(), rows, cols,
+                                  static_cast<int>(io::dtypeSize(t.dtype)),
+                                  own->data.size() / 8)) {
+      own->shape = {cols, rows};
+      v.constant.reset();
+      return own;
+    }
+  }
+  return std::make_shared<const io::HostTensor>(transposed2d(t));
+}
 
 Value NodeContext::value(size_t i) {
   GraphValue &v = *inputs[i];
@@ -230,8 +252,8 @@ FailureOr<io::HostTensor> NodeContext::attrTensor(const std::string &name) {
   }
   io::HostTensor t;
   std::string err;
-  // Tensor attributes may not point at external files.
-  if (!io::tensorFromProto(a->t(), "", t, err)) {
+  // External data resolves inside the model's folder, as initializers' do.
+  if (!io::tensorFromProto(a->t(), baseDir, t, err)) {
     error() << "attribute '" << name << "': " << err;
     return failure();
   }

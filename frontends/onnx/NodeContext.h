@@ -49,6 +49,10 @@ struct GraphValue {
   /// specialized on (sparqc run knows its inputs): usable where an op needs a
   /// compile-time operand, never folded into other constants.
   bool specialized = false;
+  /// True if `constant` is an initializer's own tensor, made mutable: the
+  /// last node to read it may reuse its bytes (NodeContext::
+  /// transposedConstant).
+  bool initializer = false;
   /// The output of a DequantizeLinear whose scale and zero point are
   /// constants of the model: what it dequantizes, so that a consumer can run
   /// on the integers instead (QDQ models; ops/Quantized.cpp).
@@ -127,6 +131,17 @@ public:
   const io::HostTensor *knownValue(size_t i) const {
     return hasInput(i) ? inputs[i]->constant.get() : nullptr;
   }
+  /// Input `i`'s 2-D constant transposed, [K, N] -> [N, K] (a weight
+  /// stored output-major). A large float initializer this node reads last,
+  /// which nothing else holds, is transposed in place and leaves the graph:
+  /// a weight never exists twice (a real-size model's LM head).
+  std::shared_ptr<const io::HostTensor> transposedConstant(size_t i);
+  /// Set by the importer: this node is the last to read input `i`.
+  void setLastRead(size_t i) { lastRead.at(i) = true; }
+  /// Set by the importer: the model's folder, where tensor attributes'
+  /// external data lives (a model over 2 GiB keeps large Constants there).
+  /// Empty: external data is an error.
+  std::string baseDir;
   /// Reads a compile-time integer input (shapes, axes, pads...). Emits an
   /// error naming `what` and fails if the input is not known at compile time.
   mlir::FailureOr<std::vector<int64_t>> constInts(size_t i, const char *what);
@@ -192,6 +207,7 @@ public:
 
 private:
   std::vector<GraphValue *> inputs;
+  std::vector<bool> lastRead;
   std::vector<GraphValue> outputs;
 };
 

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/io/TensorBytes.h"
+
 namespace sparq::io {
 
 /// Element types. F16 and BF16 are stored as their 16-bit patterns; Bool is
@@ -68,7 +70,7 @@ struct HostTensor {
   /// Row-major, C-contiguous; an empty shape is a scalar.
   std::vector<int64_t> shape;
   /// numElements() * dtypeSize(dtype) bytes, little-endian.
-  std::vector<uint8_t> data;
+  TensorBytes data;
 
   /// Product of the dimensions (1 for a scalar).
   int64_t numElements() const;

@@ -55,10 +55,10 @@ bool isWithin(const fs::path &path, const fs::path &dir) {
   return true;
 }
 
-/// Loads the external data of `proto` into `data` (`numBytes` bytes).
+/// Maps the external data of `proto` into `data` (`numBytes` bytes).
 bool readExternalData(const onnx::TensorProto &proto,
                       const std::string &baseDir, uint64_t numBytes,
-                      std::vector<uint8_t> &data, std::string &error) {
+                      TensorBytes &data, std::string &error) {
   const std::string tensor = "tensor " + quote(proto.name());
   std::string location, offsetText, lengthText;
   bool hasLocation = false, hasOffset = false, hasLength = false;
@@ -160,29 +160,42 @@ bool readExternalData(const onnx::TensorProto &proto,
     error = where + ": offset is too large";
     return false;
   }
+  // Bytes at an offset a float or int64 cannot be read from in place, and
+  // small tensors, are read; the rest are mapped.
+  constexpr uint64_t kMapMinBytes = 64 * 1024;
+  if (numBytes >= kMapMinBytes && offset % 64 == 0) {
+    std::string why;
+    if (!TensorBytes::map(resolved.string(), offset,
+                          static_cast<size_t>(numBytes), data, why)) {
+      error = where + ": " + why;
+      return false;
+    }
+    return true;
+  }
   std::ifstream file(resolved, std::ios::binary);
   if (!file) {
     error = where + ": cannot open " + quote(resolved.string()) + ": " +
             std::strerror(errno);
     return false;
   }
-  data.resize(static_cast<size_t>(numBytes));
+  std::vector<uint8_t> bytes(static_cast<size_t>(numBytes));
   file.seekg(static_cast<std::streamoff>(offset));
   if (numBytes != 0)
-    file.read(reinterpret_cast<char *>(data.data()),
-              static_cast<std::streamsize>(data.size()));
+    file.read(reinterpret_cast<char *>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   if (!file || static_cast<uint64_t>(file.gcount()) != numBytes) {
     error = where + ": cannot read " + std::to_string(numBytes) +
             " bytes at offset " + std::to_string(offset) + " of " +
             quote(resolved.string());
     return false;
   }
+  data = std::move(bytes);
   return true;
 }
 
 /// Copies a typed repeated field whose element type is the tensor's own.
 template <typename T, typename Field>
-void copySame(const Field &field, std::vector<uint8_t> &data) {
+void copySame(const Field &field, TensorBytes &data) {
   data.resize(static_cast<size_t>(field.size()) * sizeof(T));
   if (!data.empty())
     std::memcpy(data.data(), field.data(), data.size());
@@ -190,8 +203,8 @@ void copySame(const Field &field, std::vector<uint8_t> &data) {
 
 /// Narrows the values of `field` to T, checking each lies in [lo, hi].
 template <typename T, typename Field>
-bool copyNarrowed(const Field &field, int64_t lo, int64_t hi,
-                  std::vector<uint8_t> &data, std::string &why) {
+bool copyNarrowed(const Field &field, int64_t lo, int64_t hi, TensorBytes &data,
+                  std::string &why) {
   data.resize(static_cast<size_t>(field.size()) * sizeof(T));
   T *dst = reinterpret_cast<T *>(data.data());
   for (int i = 0; i < field.size(); ++i) {
@@ -211,9 +224,11 @@ bool copyNarrowed(const Field &field, int64_t lo, int64_t hi,
   return true;
 }
 
+/// `takeRaw`, when given, is `proto`'s raw_data, whose buffer the tensor
+/// takes over.
 bool tensorFromProtoImpl(const onnx::TensorProto &proto,
                          const std::string &baseDir, HostTensor &out,
-                         std::string &error) {
+                         std::string &error, std::string *takeRaw) {
   const std::string tensor = "tensor " + quote(proto.name());
   auto fail = [&](const std::string &message) {
     error = tensor + ": " + message;
@@ -249,7 +264,7 @@ bool tensorFromProtoImpl(const onnx::TensorProto &proto,
   const bool external =
       proto.data_location() == onnx::TensorProto_DataLocation_EXTERNAL;
 
-  std::vector<uint8_t> data;
+  TensorBytes data;
   if (external) {
     if (proto.has_raw_data() || typedCount != 0)
       return fail("has both external data and inline data");
@@ -263,9 +278,14 @@ bool tensorFromProtoImpl(const onnx::TensorProto &proto,
       return fail("raw_data holds " + std::to_string(raw.size()) +
                   " bytes, shape " + shapeText + " of " + dtypeName(dtype) +
                   " needs " + std::to_string(tensorSize.numBytes));
-    // As bytes, not chars: one memcpy, not an element loop.
+    // Large buffers are taken over (malloc'ed, so aligned for any element
+    // type); small ones copied, as bytes: one memcpy, not an element loop.
+    constexpr size_t kTakeMinBytes = 4096;
     const auto *bytes = reinterpret_cast<const uint8_t *>(raw.data());
-    data.assign(bytes, bytes + raw.size());
+    if (takeRaw && raw.size() >= kTakeMinBytes)
+      data = TensorBytes::adopt(std::move(*takeRaw));
+    else
+      data.assign(bytes, bytes + raw.size());
   } else {
     // The typed field ONNX prescribes for each element type.
     const char *field = "";
@@ -362,10 +382,12 @@ bool tensorFromProtoImpl(const onnx::TensorProto &proto,
 
 } // namespace
 
-bool tensorFromProto(const onnx::TensorProto &proto, const std::string &baseDir,
-                     HostTensor &out, std::string &error) {
+namespace {
+bool guardedFromProto(const onnx::TensorProto &proto,
+                      const std::string &baseDir, HostTensor &out,
+                      std::string &error, std::string *takeRaw) {
   try {
-    return tensorFromProtoImpl(proto, baseDir, out, error);
+    return tensorFromProtoImpl(proto, baseDir, out, error, takeRaw);
   } catch (const std::bad_alloc &) {
     error = "tensor " + quote(proto.name()) + ": out of memory";
   } catch (const std::length_error &) {
@@ -374,6 +396,19 @@ bool tensorFromProto(const onnx::TensorProto &proto, const std::string &baseDir,
     error = "tensor " + quote(proto.name()) + ": " + e.what();
   }
   return false;
+}
+} // namespace
+
+bool tensorFromProto(const onnx::TensorProto &proto, const std::string &baseDir,
+                     HostTensor &out, std::string &error) {
+  return guardedFromProto(proto, baseDir, out, error, nullptr);
+}
+
+bool takeTensorFromProto(onnx::TensorProto &proto, const std::string &baseDir,
+                         HostTensor &out, std::string &error) {
+  return guardedFromProto(proto, baseDir, out, error,
+                          proto.has_raw_data() ? proto.mutable_raw_data()
+                                               : nullptr);
 }
 
 bool readTensorProtoFile(const std::string &path, HostTensor &out,

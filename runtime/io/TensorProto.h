@@ -39,9 +39,16 @@ bool readTensorProtoFile(const std::string &path, HostTensor &out,
 /// locations and locations escaping `baseDir` are errors. An empty `baseDir`
 /// forbids external data.
 ///
+/// External data is mapped (copy-on-write), not read: the tensor shares the
+/// file's pages until it writes them.
+///
 /// Errors name the tensor (and the location, for external data).
 bool tensorFromProto(const onnx::TensorProto &proto, const std::string &baseDir,
                      HostTensor &out, std::string &error);
+/// Same, but takes `proto`'s raw_data buffer over instead of copying it
+/// (`proto` is left without it): an importer holds each weight once.
+bool takeTensorFromProto(onnx::TensorProto &proto, const std::string &baseDir,
+                         HostTensor &out, std::string &error);
 
 /// Fills `proto` (cleared first) with `t`'s name, type, dims and raw_data.
 void tensorToProto(const HostTensor &t, onnx::TensorProto &proto);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -126,4 +127,86 @@ void sparq::kernels::transpose(const void *src, int64_t lds, void *dst,
     transposeRows(src, lds, dst, ldd, q0 * kTile, std::min(rows, q1 * kTile),
                   cols, elemBytes);
   });
+}
+
+namespace {
+/// Moves the units (of `unitBytes`) of a p x q matrix of units at `base` to
+/// its q x p transpose, each unit once: the unit bound for position d comes
+/// from position src(d) = (d % p) * q + d / p; the cycles of that
+/// permutation are followed with one unit of scratch and a visited bit per
+/// position.
+void transposeUnits(uint8_t *base, int64_t p, int64_t q, size_t unitBytes) {
+  int64_t n = p * q;
+  std::vector<bool> done(n, false);
+  std::vector<uint8_t> held(unitBytes);
+  auto unit = [&](int64_t i) { return base + i * unitBytes; };
+  auto from = [&](int64_t d) { return (d % p) * q + d / p; };
+  for (int64_t start = 0; start < n; ++start) {
+    if (done[start])
+      continue;
+    done[start] = true;
+    int64_t s = from(start);
+    if (s == start)
+      continue;
+    std::memcpy(held.data(), unit(start), unitBytes);
+    int64_t d = start;
+    while (s != start) {
+      std::memcpy(unit(d), unit(s), unitBytes);
+      done[s] = true;
+      d = s;
+      s = from(d);
+    }
+    std::memcpy(unit(d), held.data(), unitBytes);
+  }
+}
+
+/// The smallest divisor of `n` that is at least `atLeast`, or 0.
+int64_t divisorAtLeast(int64_t n, int64_t atLeast) {
+  for (int64_t c = std::max<int64_t>(1, atLeast); c <= n; ++c)
+    if (n % c == 0)
+      return c;
+  return 0;
+}
+} // namespace
+
+bool sparq::kernels::transposeInPlace(void *data, int64_t rows, int64_t cols,
+                                      int elemBytes, size_t scratchBytes) {
+  if (rows <= 1 || cols <= 1)
+    return true; // the same bytes either way
+  size_t e = static_cast<size_t>(elemBytes);
+  size_t total = static_cast<size_t>(rows) * cols * e;
+  int64_t minParts = static_cast<int64_t>((total + scratchBytes - 1) /
+                                          std::max<size_t>(1, scratchBytes));
+  // Split the columns (each part's rows are whole rows' pieces) or the
+  // rows; the fewer parts, the larger the units the cycles move.
+  int64_t byCols = divisorAtLeast(cols, minParts);
+  int64_t byRows = divisorAtLeast(rows, minParts);
+  if (!byCols && !byRows)
+    return false;
+  auto *base = static_cast<uint8_t *>(data);
+  std::vector<uint8_t> scratch;
+  if (byCols && (!byRows || byCols <= byRows)) {
+    // [rows][c][L] -> [c][rows][L] (units of L elements), then each part
+    // [rows][L] -> [L][rows]: [c][L][rows] is [cols][rows].
+    int64_t c = byCols, l = cols / c;
+    transposeUnits(base, rows, c, l * e);
+    scratch.resize(static_cast<size_t>(rows) * l * e);
+    for (int64_t j = 0; j < c; ++j) {
+      uint8_t *part = base + static_cast<size_t>(j) * rows * l * e;
+      transpose(part, l, scratch.data(), rows, rows, l, elemBytes);
+      std::memcpy(part, scratch.data(), scratch.size());
+    }
+    return true;
+  }
+  // Each part of m whole rows [m][cols] -> [cols][m], then [c][cols][m] ->
+  // [cols][c][m] (units of m elements): [cols][rows].
+  int64_t c = byRows, m = rows / c;
+  scratch.resize(static_cast<size_t>(m) * cols * e);
+  for (int64_t i = 0; i < c; ++i) {
+    uint8_t *part = base + static_cast<size_t>(i) * m * cols * e;
+    transpose(part, cols, scratch.data(), m, m, cols, elemBytes);
+    std::memcpy(part, scratch.data(), scratch.size());
+  }
+  transposeUnits(base, c, cols, m * e);
+  return true;
 }

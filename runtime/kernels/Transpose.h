@@ -14,6 +14,7 @@
 #ifndef SPARQ_RUNTIME_KERNELS_TRANSPOSE_H
 #define SPARQ_RUNTIME_KERNELS_TRANSPOSE_H
 
+#include <cstddef>
 #include <cstdint>
 
 namespace sparq::kernels {
@@ -23,6 +24,17 @@ namespace sparq::kernels {
 /// split by tiles of src's rows over the kernels' thread pool.
 void transpose(const void *src, int64_t lds, void *dst, int64_t ldd,
                int64_t rows, int64_t cols, int elemBytes, bool threads = true);
+
+/// Transposes the rows x cols matrix at `data` (dense, elements of
+/// `elemBytes` bytes) into cols x rows in the same memory, with at most
+/// `scratchBytes` of scratch: a weight the importer owns is stored
+/// output-major without a second copy of it (a 32000 x 1024 LM head is
+/// 125 MiB). Splits one dimension into c parts (c divides it, the matrix / c
+/// fits the scratch): each part is transposed through the scratch, and the
+/// parts' rows are interleaved by following the permutation's cycles.
+/// Returns false, changing nothing, where no such split exists.
+bool transposeInPlace(void *data, int64_t rows, int64_t cols, int elemBytes,
+                      size_t scratchBytes);
 
 } // namespace sparq::kernels
 

@@ -209,29 +209,45 @@ def test_transformer_block(opset: int, tmp_path: Path, run_sparqc: RunSparqc) ->
 
 
 def test_external_data_inside_model_folder(tmp_path, sparqc) -> None:
-    """Initializers stored as external data beside the model load and run."""
+    """Initializers stored as external data beside the model load and run:
+    a small one (read) and one of 128 KiB (mapped, runtime/io/TensorBytes.h),
+    and a Constant node's tensor (torch.onnx.export puts large ones there
+    for models over 2 GiB)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, external_data_helper, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     w = rng.standard_normal((64, 32)).astype(np.float32)
+    w2 = rng.standard_normal((32, 1024)).astype(np.float32)
+    c = rng.standard_normal((1024,)).astype(np.float32)
+    # The Constant's tensor in a file of its own (onnx 1.12's save leaves
+    # attribute tensors inline).
+    const = numpy_helper.from_array(c, "c")
+    external_data_helper.set_external_data(const, location="const.bin")
+    const.ClearField("raw_data")
+    const.data_location = TensorProto.EXTERNAL
     x = rng.standard_normal((2, 64)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "ext",
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+         helper.make_node("MatMul", ["h", "w2"], ["p"], name="mm2"),
+         helper.make_node("Constant", [], ["c"], name="c", value=const),
+         helper.make_node("Add", ["p", "c"], ["y"], name="add")], "ext",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])],
-        [numpy_helper.from_array(w, "w")])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 1024])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(w2, "w2")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     onnx.save_model(model, str(model_dir / "m.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="weights.bin",
                     size_threshold=0)
-    assert (model_dir / "weights.bin").stat().st_size == w.nbytes
+    c.tofile(model_dir / "const.bin")
+    assert (model_dir / "weights.bin").stat().st_size == w.nbytes + w2.nbytes
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out"
     proc = subprocess.run([str(sparqc), "run", str(model_dir / "m.onnx"),
                            "-i", f"x={tmp_path / 'x.npy'}", "-o", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    np.testing.assert_allclose(np.load(out / "y.npy"), x @ w, rtol=1e-4, atol=1e-5)
+    want = (x.astype(np.float64) @ w) @ w2 + c
+    np.testing.assert_allclose(np.load(out / "y.npy"), want, rtol=1e-4, atol=1e-4)

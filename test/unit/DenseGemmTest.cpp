@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <tuple>
@@ -297,4 +298,35 @@ TEST(Transpose, MatchesLoopForEveryShapeAndElementSize) {
     }
     setPoolThreads(2);
   });
+}
+
+// In place, with scratch for a whole matrix, a half, a fifth and a
+// seventh of it: splits by columns (1024 x 300) and by rows (35 x 97, whose
+// columns are prime), at every element size, against the plain loop.
+TEST(Transpose, InPlaceMatchesLoopForEverySplit) {
+  std::vector<std::pair<int64_t, int64_t>> shapes = {
+      {1, 9}, {7, 1}, {3, 14}, {8, 8}, {35, 97}, {97, 35}, {1024, 300}};
+  for (int elemBytes : {1, 2, 4, 8})
+    for (auto [rows, cols] : shapes)
+      for (int parts : {1, 2, 5, 7}) {
+        size_t bytes = size_t(rows) * cols * elemBytes;
+        std::vector<uint8_t> a(bytes), want(bytes);
+        std::mt19937_64 gen(rows * 7 + cols + elemBytes);
+        for (uint8_t &x : a)
+          x = static_cast<uint8_t>(gen());
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < cols; ++j)
+            std::memcpy(&want[(j * rows + i) * elemBytes],
+                        &a[(i * cols + j) * elemBytes], elemBytes);
+        ASSERT_TRUE(transposeInPlace(a.data(), rows, cols, elemBytes,
+                                     (bytes + parts - 1) / parts))
+            << rows << " x " << cols << " in " << parts << " parts";
+        ASSERT_EQ(a, want) << rows << " x " << cols << ", " << elemBytes
+                           << "-byte elements, " << parts << " parts";
+      }
+  // 97 x 89 (both prime) in a hundredth of it cannot be split: nothing
+  // changes.
+  std::vector<uint8_t> a(97 * 89 * 4, 7), before = a;
+  EXPECT_FALSE(transposeInPlace(a.data(), 97, 89, 4, a.size() / 100));
+  EXPECT_EQ(a, before);
 }

@@ -436,7 +436,7 @@ TEST(HostTensorTest, ShapeStringElementsAndValidate) {
   EXPECT_EQ(t.numBytes(), 4u * 3 * 224 * 224);
   std::string error;
   EXPECT_TRUE(t.validate(error)) << error;
-  t.data.pop_back();
+  t.data.resize(t.data.size() - 1);
   EXPECT_FALSE(t.validate(error));
   EXPECT_NE(error.find("'x'"), std::string::npos) << error;
 
@@ -1401,6 +1401,69 @@ TEST_F(ExternalDataTest, InsideTheDirectoryWorks) {
   EXPECT_TRUE(
       tensorFromProto(weights("weights.bin"), base.string() + "/", t, error))
       << error;
+}
+
+// Large external data at an aligned offset is mapped, not read: the tensor
+// shares the file's pages, and writing it leaves the file alone (a private,
+// copy-on-write mapping). Small or unaligned data is read.
+TEST_F(ExternalDataTest, LargeAlignedDataIsMappedCopyOnWrite) {
+  const size_t count = 64 * 1024, offset = 4096;
+  std::vector<uint8_t> bytes(offset + count * 4, 0xee);
+  for (size_t i = 0; i < count; ++i) {
+    float f = static_cast<float>(i);
+    std::memcpy(&bytes[offset + 4 * i], &f, 4);
+  }
+  writeBytes(base / "big.bin", bytes.data(), bytes.size());
+  onnx::TensorProto p = makeProto("big", onnx::TensorProto_DataType_FLOAT,
+                                  {static_cast<int64_t>(count)});
+  setExternal(p, "big.bin", std::to_string(offset));
+  HostTensor t;
+  std::string error;
+  ASSERT_TRUE(tensorFromProto(p, base.string(), t, error)) << error;
+  EXPECT_TRUE(t.data.isShared());
+  for (size_t i = 0; i < count; i += 997)
+    ASSERT_EQ(t.as<float>()[i], static_cast<float>(i));
+  t.as<float>()[0] = -1;
+  HostTensor again;
+  ASSERT_TRUE(tensorFromProto(p, base.string(), again, error)) << error;
+  EXPECT_EQ(again.as<float>()[0], 0.0f);
+  // A copy is the copy's own.
+  HostTensor copy = t;
+  EXPECT_FALSE(copy.data.isShared());
+  EXPECT_EQ(copy.data, t.data);
+
+  HostTensor small;
+  ASSERT_TRUE(
+      tensorFromProto(weights("weights.bin"), base.string(), small, error))
+      << error;
+  EXPECT_FALSE(small.data.isShared());
+}
+
+// takeTensorFromProto takes a large raw_data buffer over (the proto is left
+// without it) and copies a small one.
+TEST(TensorProtoTest, TakeAdoptsLargeRawData) {
+  onnx::TensorProto p =
+      makeProto("w", onnx::TensorProto_DataType_FLOAT, {4096});
+  std::string raw(4096 * 4, '\0');
+  for (int i = 0; i < 4096; ++i) {
+    float f = static_cast<float>(i) * 0.5f;
+    std::memcpy(&raw[4 * i], &f, 4);
+  }
+  p.set_raw_data(raw);
+  const char *buffer = p.raw_data().data();
+  HostTensor t;
+  std::string error;
+  ASSERT_TRUE(takeTensorFromProto(p, "", t, error)) << error;
+  EXPECT_TRUE(t.data.isShared());
+  EXPECT_EQ(reinterpret_cast<const char *>(t.data.data()), buffer);
+  EXPECT_TRUE(p.raw_data().empty());
+  EXPECT_EQ(t.as<float>()[4095], 2047.5f);
+
+  onnx::TensorProto q = makeProto("s", onnx::TensorProto_DataType_FLOAT, {2});
+  q.set_raw_data(std::string(8, '\0'));
+  ASSERT_TRUE(takeTensorFromProto(q, "", t, error)) << error;
+  EXPECT_FALSE(t.data.isShared());
+  EXPECT_EQ(q.raw_data().size(), 8u);
 }
 
 TEST_F(ExternalDataTest, EscapingLocationsAreRejected) {

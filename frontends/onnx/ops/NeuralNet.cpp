@@ -434,13 +434,18 @@ LogicalResult buildConvTranspose(NodeContext &ctx) {
 
 // --- Matrix products ----------------------------------------------------------
 
-/// numpy.matmul on two SSA tensors.
+/// numpy.matmul on two SSA tensors; or, `bm` null, on `a` and input
+/// `weightInput`'s constant, which a 2-D one makes a weight, stored
+/// output-major (materialized as given only where it is not).
 FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
-                             const io::HostTensor *bConst = nullptr) {
+                             int weightInput = -1) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
+  const io::HostTensor *bConst =
+      weightInput >= 0 ? ctx.constant(weightInput) : nullptr;
   auto at = cast<RankedTensorType>(a.getType());
-  auto bt = cast<RankedTensorType>(bm.getType());
+  auto bt = bm ? cast<RankedTensorType>(bm.getType())
+               : ctx.tensorType(ctx.shape(weightInput), ctx.dtype(weightInput));
   std::vector<int64_t> as(at.getShape().begin(), at.getShape().end()),
       bs(bt.getShape().begin(), bt.getShape().end());
   bool aVec = as.size() == 1, bVec = bs.size() == 1;
@@ -459,7 +464,11 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
     return failure();
   }
   a = reshapeTensor(b, loc, a, as);
-  bm = reshapeTensor(b, loc, bm, bs);
+  auto bValue = [&] {
+    if (!bm)
+      bm = ctx.value(weightInput);
+    return reshapeTensor(b, loc, bm, bs);
+  };
   std::vector<int64_t> aBatch(as.begin(), as.end() - 2),
       bBatch(bs.begin(), bs.end() - 2), batch;
   if (!broadcastShapes({aBatch, bBatch}, batch)) {
@@ -485,10 +494,11 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
           RankedTensorType::get({ShapedType::kDynamic, k}, at.getElementType()),
           a, groups);
     if (bConst)
-      r = matmulWeight(b, loc, a2,
-                       materializeConstant(b, loc, transposed2d(*bConst)));
+      r = matmulWeight(
+          b, loc, a2,
+          materializeConstant(b, loc, ctx.transposedConstant(weightInput)));
     else
-      r = matmul(b, loc, a2, bm);
+      r = matmul(b, loc, a2, bValue());
     if (rank == 2)
       return r;
     SmallVector<OpFoldResult> sizes = sizesOf(b, loc, a);
@@ -512,17 +522,18 @@ FailureOr<Value> numpyMatmul(NodeContext &ctx, Value a, Value bm,
                              {rows, k});
     if (bConst && bConst->shape.size() == 2) {
       // A 2-D constant is a weight: stored output-major (see matmulWeight).
-      r = matmulWeight(b, loc, a2,
-                       materializeConstant(b, loc, transposed2d(*bConst)));
+      r = matmulWeight(
+          b, loc, a2,
+          materializeConstant(b, loc, ctx.transposedConstant(weightInput)));
     } else {
-      r = matmul(b, loc, a2, reshapeTensor(b, loc, bm, {k, n}));
+      r = matmul(b, loc, a2, reshapeTensor(b, loc, bValue(), {k, n}));
     }
   } else {
     std::vector<int64_t> sa = batch, sb = batch;
     sa.insert(sa.end(), {m, k});
     sb.insert(sb.end(), {k, n});
     Value a3 = broadcastTo(b, loc, a, sa);
-    Value b3 = broadcastTo(b, loc, bm, sb);
+    Value b3 = broadcastTo(b, loc, bValue(), sb);
     r = matmul(b, loc, a3, b3);
   }
   std::vector<int64_t> out = batch;
@@ -567,9 +578,9 @@ LogicalResult buildMatMul(NodeContext &ctx) {
     out.push_back(as[as.size() - 2]);
     out.push_back(bs.back());
   }
-  auto r = numpyMatmul(ctx, ctx.value(0), ctx.value(1),
-                       ctx.dtype(1) == io::DType::F32 ? ctx.constant(1)
-                                                      : nullptr);
+  bool weight = ctx.dtype(1) == io::DType::F32 && ctx.constant(1);
+  auto r = numpyMatmul(ctx, ctx.value(0), weight ? Value() : ctx.value(1),
+                       weight ? 1 : -1);
   if (failed(r))
     return failure();
   if (out.empty())
@@ -599,8 +610,8 @@ LogicalResult buildGemm(NodeContext &ctx) {
   // compile time if it comes as [K, N].
   bool weight = ctx.constant(1) != nullptr;
   if (weight) {
-    bm = materializeConstant(
-        b, loc, tb ? *ctx.constant(1) : transposed2d(*ctx.constant(1)));
+    bm = tb ? ctx.value(1)
+            : materializeConstant(b, loc, ctx.transposedConstant(1));
   } else {
     bm = ctx.value(1);
     if (tb)
