@@ -912,6 +912,52 @@ bool isIntDepthwise(Operation *op) {
          elem(2).isInteger(32);
 }
 
+/// A grouped convolution (conv_2d_ngchw_gfchw on [N, G, C/G, H, W] views,
+/// ops/NeuralNet.cpp): one call, whose kernel runs the plain convolution on
+/// each group. Its input comes padded and its output initialized (bias or
+/// zeros, through the views): the kernel accumulates.
+void rewriteGroupedConv(linalg::Conv2DNgchwGfchwOp conv) {
+  Builder b(conv.getContext());
+  auto s = attrValues(conv.getStrides()), d = attrValues(conv.getDilations());
+  Value in = conv.getInputs()[0], w = conv.getInputs()[1],
+        out = conv.getOutputs()[0];
+  SmallVector<TypedAttr> scalars;
+  if (cast<MemRefType>(in.getType()).getElementType().isF32()) {
+    OpBuilder ob(conv);
+    Value noBias = ob.create<memref::AllocaOp>(
+        conv.getLoc(), MemRefType::get({0}, ob.getF32Type()));
+    for (int64_t v :
+         {s[0], s[1], d[0], d[1], int64_t(0), int64_t(0), int64_t(1)})
+      scalars.push_back(b.getI64IntegerAttr(v));
+    scalars.push_back(b.getF32FloatAttr(-INFINITY));
+    scalars.push_back(b.getF32FloatAttr(INFINITY));
+    replaceWithCall(conv, "sparq_grouped_conv2d_nchw_f32", {in, w, out, noBias},
+                    scalars);
+    return;
+  }
+  // int8 x int8 -> int32: no padding to read (it is in the input), plain
+  // int8 input (no sign flip folded).
+  for (int64_t v : {int64_t(0), int64_t(0), s[0], s[1], d[0], d[1], int64_t(0),
+                    int64_t(0), int64_t(1)})
+    scalars.push_back(b.getI64IntegerAttr(v));
+  replaceWithCall(conv, "sparq_grouped_conv2d_nchw_s8s8_i32", {in, w, out},
+                  scalars);
+}
+
+/// A grouped convolution a kernel runs: f32, or int8 x int8 -> int32.
+bool isGroupedConv(Operation *op) {
+  if (!isa<linalg::Conv2DNgchwGfchwOp>(op))
+    return false;
+  auto elem = [&](unsigned i) {
+    auto t = dyn_cast<MemRefType>(op->getOperand(i).getType());
+    return t ? t.getElementType() : Type();
+  };
+  if (!elem(0) || !elem(1) || !elem(2))
+    return false;
+  return allF32Memrefs(op) || (elem(0).isInteger(8) && elem(1).isInteger(8) &&
+                               elem(2).isInteger(32));
+}
+
 bool isIntConv(Operation *op) {
   auto elem = [&](unsigned i) {
     auto t = dyn_cast<MemRefType>(op->getOperand(i).getType());
@@ -1166,7 +1212,7 @@ struct HostLibraryCallsPass
                linalg::BatchMatmulOp, linalg::Conv2DNchwFchwOp,
                linalg::DepthwiseConv2DNchwChwOp>(op) &&
            allF32Memrefs(op)) ||
-          isIntConv(op) || isIntDepthwise(op))
+          isIntConv(op) || isIntDepthwise(op) || isGroupedConv(op))
         ops.push_back(op);
     });
     SmallVector<std::pair<linalg::GenericOp, MaxPool>> pools;
@@ -1181,6 +1227,8 @@ struct HostLibraryCallsPass
         rewriteMatmulTransposeB(op);
       else if (isa<linalg::BatchMatmulOp>(op))
         replaceWithCall(op, "sparq_batch_matmul_f32", op->getOperands(), {});
+      else if (isGroupedConv(op))
+        rewriteGroupedConv(cast<linalg::Conv2DNgchwGfchwOp>(op));
       else if (isIntConv(op))
         rewriteIntConv(cast<linalg::Conv2DNchwFchwOp>(op));
       else if (isIntDepthwise(op))

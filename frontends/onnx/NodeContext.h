@@ -234,15 +234,18 @@ void registerRecurrentOps(OpTable &table);
 /// Convolution of `input` by `weight` (+ `bias`, may be null) with the
 /// node's conv attributes (pads, strides, dilations, group, auto_pad); any
 /// element type (integer convs accumulate in the input's type, or for 2-D
-/// convolutions without groups in `accType`). The padding holds `padValue`,
-/// else zero.
+/// convolutions in `accType`). The padding holds `padValue`, else zero.
 mlir::FailureOr<mlir::Value> buildConvCore(NodeContext &ctx, mlir::Value input,
                                            mlir::Value weight, mlir::Value bias,
                                            mlir::Value padValue = {},
                                            mlir::Type accType = {});
+/// True if a node's convolution of input 0 by weight input `wAt` is 2-D
+/// with valid groups: a named linalg op on the kernels, accumulating in any
+/// type (other ranks become generated loops, accumulating in the input's).
+bool convGroupsOnKernels(const NodeContext &ctx, size_t wAt);
 /// A Conv whose input and weight are DequantizeLinear outputs (a QDQ
 /// model: uint8/int8 activations per tensor, int8 weights per channel or
-/// tensor, zero weight zero points; plain or depthwise) built on the
+/// tensor, zero weight zero points; groups as convGroupsOnKernels) built on the
 /// integers: an int8 x int8 -> int32 convolution, then one elementwise step
 /// to float (zero point, scales, bias). True if built; false if the node is not
 /// of that form (then it is built on floats); failure with an error.

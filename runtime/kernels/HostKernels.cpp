@@ -541,6 +541,24 @@ void _mlir_ciface_sparq_conv2d_nchw_f32(F32x4 *in, F32x4 *w, F32x4 *out,
   p.bias = biasOf(bias, w->sizes[0]);
   conv2dNchwF32(in, w, out, p);
 }
+// A grouped convolution on [N, G, C, H, W] views (weights [G, F, C, KH, KW],
+// output [N, G, F, OH, OW]): the plain one on each group's channels, the
+// groups in order (each splits over the threads as the plain one does);
+// then as sparq_conv2d_nchw_f32, the bias per output channel of all groups.
+void _mlir_ciface_sparq_grouped_conv2d_nchw_f32(
+    MemRef<float, 5> *in, MemRef<float, 5> *w, MemRef<float, 5> *out,
+    F32x1 *bias, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+    int64_t pl, int64_t acc, float lo, float hi) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, lo, hi);
+  int64_t groups = w->sizes[0], perGroup = w->sizes[1];
+  const float *b = biasOf(bias, groups * perGroup);
+  for (int64_t g = 0; g < groups; ++g) {
+    F32x4 x = sliceOf(*in, 1, g), wg = sliceOf(*w, 0, g),
+          o = sliceOf(*out, 1, g);
+    p.bias = b ? b + g * perGroup : nullptr;
+    conv2dNchwF32(&x, &wg, &o, p);
+  }
+}
 // Input, output, then the window (kh, kw), strides (h, w), dilations
 // (h, w), padding (top, left), accumulate.
 void _mlir_ciface_sparq_maxpool2d_nchw_f32(F32x4 *in, F32x4 *out, int64_t kh,
@@ -591,6 +609,8 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_batch_matmul_f32));
   fn("_mlir_ciface_sparq_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_f32));
+  fn("_mlir_ciface_sparq_grouped_conv2d_nchw_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_grouped_conv2d_nchw_f32));
   fn("_mlir_ciface_sparq_depthwise_conv2d_nchw_f32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_depthwise_conv2d_nchw_f32));
   fn("_mlir_ciface_sparq_maxpool2d_nchw_f32",

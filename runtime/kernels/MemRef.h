@@ -24,6 +24,38 @@ template <typename T, int Rank> struct MemRef {
   bool unitInner() const { return strides[Rank - 1] == 1 || sizes[Rank - 1] == 1; }
 };
 
+/// A row-major memref over `data` with `sizes`: how a program that links
+/// compiled code (or a test) describes its own buffers.
+template <typename T, int Rank>
+MemRef<T, Rank> rowMajor(T *data, const int64_t (&sizes)[Rank]) {
+  MemRef<T, Rank> m;
+  m.allocated = m.aligned = data;
+  m.offset = 0;
+  int64_t stride = 1;
+  for (int i = Rank - 1; i >= 0; --i) {
+    m.sizes[i] = sizes[i];
+    m.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return m;
+}
+
+/// Index `index` of dimension `dim` of `m`, a memref one rank lower (a
+/// grouped convolution's group of [N, G, C, H, W] or [G, F, C, KH, KW]).
+template <typename T, int Rank>
+MemRef<T, Rank - 1> sliceOf(const MemRef<T, Rank> &m, int dim, int64_t index) {
+  MemRef<T, Rank - 1> r;
+  r.allocated = m.allocated;
+  r.aligned = m.aligned;
+  r.offset = m.offset + index * m.strides[dim];
+  for (int i = 0, j = 0; i < Rank; ++i)
+    if (i != dim) {
+      r.sizes[j] = m.sizes[i];
+      r.strides[j++] = m.strides[i];
+    }
+  return r;
+}
+
 } // namespace sparq::kernels
 
 #endif // SPARQ_RUNTIME_KERNELS_MEMREF_H

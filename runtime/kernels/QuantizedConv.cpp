@@ -557,6 +557,21 @@ void _mlir_ciface_sparq_conv2d_nchw_s8s8_i32(I8x4 *in, I8x4 *w, I32x4 *out,
   qconv2dNchwS8S8(in, w, out, int32_t(padValue), p, biased != 0);
 }
 
+// A grouped convolution on [N, G, C, H, W] views (weights [G, F, C, KH, KW],
+// sums [N, G, F, OH, OW]): the plain one on each group's channels, in
+// order; then as sparq_conv2d_nchw_s8s8_i32.
+void _mlir_ciface_sparq_grouped_conv2d_nchw_s8s8_i32(
+    MemRef<int8_t, 5> *in, MemRef<int8_t, 5> *w, MemRef<int32_t, 5> *out,
+    int64_t padValue, int64_t biased, int64_t sh, int64_t sw, int64_t dh,
+    int64_t dw, int64_t pt, int64_t pl, int64_t acc) {
+  ConvParams p = convParams(sh, sw, dh, dw, pt, pl, acc, 0, 0);
+  for (int64_t g = 0; g < w->sizes[0]; ++g) {
+    I8x4 x = sliceOf(*in, 1, g), wg = sliceOf(*w, 0, g);
+    I32x4 o = sliceOf(*out, 1, g);
+    qconv2dNchwS8S8(&x, &wg, &o, int32_t(padValue), p, biased != 0);
+  }
+}
+
 // Input, the packed weights (formats/ConvWeightsS8.h, made at compile
 // time), output (int32); then as sparq_conv2d_nchw_s8s8_i32.
 void _mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32(
@@ -601,6 +616,9 @@ void sparq::kernels::forEachQuantizedKernel(
     const std::function<void(const char *, void *)> &fn) {
   fn("_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_conv2d_nchw_s8s8_i32));
+  fn("_mlir_ciface_sparq_grouped_conv2d_nchw_s8s8_i32",
+     reinterpret_cast<void *>(
+         &_mlir_ciface_sparq_grouped_conv2d_nchw_s8s8_i32));
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32));
   fn("_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",

@@ -639,3 +639,26 @@ func.func @qdq_depthwise(%x: memref<1x3x5x5xi8>, %w: memref<3x3x3xi8>, %y: memre
   memref.dealloc %acc : memref<1x3x3x3xi32>
   return
 }
+
+// -----
+
+// A grouped convolution ([N, G, C/G, H, W] views) is one call of the grouped
+// kernel: f32 with an empty bias, accumulating into the initialized output
+// (the trailing 1 before the clamp); int8 x int8 -> int32 likewise.
+// CHECK-LABEL: func @grouped
+// CHECK: %[[NB:.*]] = memref.alloca() : memref<0xf32>
+// CHECK: call @sparq_grouped_conv2d_nchw_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2{{.*}}, %c2{{.*}}, %c1{{.*}}, %c1{{.*}}, %c0{{.*}}, %c0{{.*}}, %c1{{.*}}, %cst{{.*}}, %cst{{.*}})
+// CHECK-NOT: linalg.conv_2d_ngchw_gfchw
+func.func @grouped(%x: memref<1x4x2x9x9xf32>, %w: memref<4x3x2x3x3xf32>, %y: memref<1x4x3x4x4xf32>) {
+  linalg.conv_2d_ngchw_gfchw {strides = dense<2> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x4x2x9x9xf32>, memref<4x3x2x3x3xf32>) outs(%y : memref<1x4x3x4x4xf32>)
+  return
+}
+// CHECK-LABEL: func @grouped_int8
+// CHECK: call @sparq_grouped_conv2d_nchw_s8s8_i32(
+// CHECK-NOT: linalg.conv_2d_ngchw_gfchw
+func.func @grouped_int8(%x: memref<1x4x2x9x9xi8>, %w: memref<4x3x2x3x3xi8>, %y: memref<1x4x3x7x7xi32>) {
+  linalg.conv_2d_ngchw_gfchw {strides = dense<1> : vector<2xi64>, dilations = dense<1> : vector<2xi64>}
+    ins(%x, %w : memref<1x4x2x9x9xi8>, memref<4x3x2x3x3xi8>) outs(%y : memref<1x4x3x7x7xi32>)
+  return
+}

@@ -52,6 +52,7 @@ class EveryKernel(nn.Module):
         self.dw = nn.Conv2d(32, 32, 3, padding=1, groups=32)   # depthwise
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
         self.pw = nn.Conv2d(32, 64, 1)                          # 1x1 in place
+        self.grp = nn.Conv2d(64, 64, 3, padding=1, groups=8)    # grouped
         self.fc = nn.Linear(64 * 8 * 8, 320)                    # GEMV
         self.head = nn.Linear(320, 129)
 
@@ -59,7 +60,7 @@ class EveryKernel(nn.Module):
         y = torch.relu(self.stem(x))
         y = torch.relu(self.wide(y))
         y = torch.clamp(self.dw(y), 0, 6)
-        y = self.pw(self.pool(y))
+        y = self.grp(self.pw(self.pool(y)))
         y = torch.relu(self.fc(y.flatten(1)))
         return self.head(y)
 

@@ -161,6 +161,40 @@ def test_torchvision(name: str, tmp_path: Path, run_sparqc: RunSparqc) -> None:
     assert_outputs_match(got, reference(model, x), ["logits"])
 
 
+class GroupedConvs(nn.Module):
+    """Grouped convolutions: 4 groups with a bias, 8 strided without one, a
+    depthwise one with a channel multiplier of 2, and a dilated one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(16, 32, 3, padding=1, groups=4)
+        self.b = nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=8, bias=False)
+        self.c = nn.Conv2d(32, 64, 3, padding=1, groups=32)
+        self.d = nn.Conv2d(64, 32, 3, padding=2, dilation=2, groups=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.a(x))
+        y = torch.relu(self.b(y))
+        return self.d(torch.relu(self.c(y)))
+
+
+def test_grouped_convs_on_the_kernel(tmp_path: Path, run_sparqc: RunSparqc,
+                                     sparqc: Path) -> None:
+    """Grouped convolutions match PyTorch, each one call of the grouped
+    kernel (the plain convolution kernel group by group), not generated
+    loops."""
+    torch.manual_seed(0)
+    model, x = GroupedConvs().eval(), torch.randn(1, 16, 20, 20)
+    path = export(model, (x,), tmp_path / "grouped.onnx", ["x"], ["y"])
+    got = run_sparqc(path, {"x": x.numpy()}, ["y"])
+    assert_outputs_match(got, reference(model, x), ["y"])
+    np.save(tmp_path / "x.npy", x.numpy())
+    llvm = subprocess.run([str(sparqc), "run", str(path), "-i", f"x={tmp_path / 'x.npy'}",
+                           "--emit", "llvm"], capture_output=True, text=True, timeout=300)
+    assert llvm.returncode == 0, llvm.stderr
+    assert llvm.stdout.count("call @sparq_grouped_conv2d_nchw_f32") == 4
+
+
 class TwoLayerLSTM(nn.Module):
     def __init__(self) -> None:
         super().__init__()

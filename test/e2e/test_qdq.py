@@ -104,9 +104,24 @@ class SmallCNN(nn.Module):
         return self.fc(y.mean(dim=(2, 3)))
 
 
-def quantized_model(tmp_path: Path) -> tuple[Path, np.ndarray]:
+class GroupedCNN(nn.Module):
+    """Grouped convolutions of 4 and 8 channels a group (ResNeXt's kind),
+    one with a bias and padding, one strided without a bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.a = nn.Conv2d(16, 32, 3, padding=1, groups=4)
+        self.b = nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=4, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.stem(x))
+        return self.b(torch.relu(self.a(y)))
+
+
+def quantized_model(tmp_path: Path, module: type = SmallCNN) -> tuple[Path, np.ndarray]:
     torch.manual_seed(0)
-    model = SmallCNN().eval()
+    model = module().eval()
     x = torch.randn(1, 3, 24, 24)
     fp32 = tmp_path / "cnn.onnx"
     torch.onnx.export(model, (x,), str(fp32), input_names=["x"], output_names=["y"],
@@ -142,8 +157,10 @@ def weight_formats(sparqc: Path, model: Path, tmp_path: Path, ops: tuple) -> lis
             for w in layer.get("weights", [])]
 
 
-def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
-    qdq, x = quantized_model(tmp_path)
+def expect_matches_onnxruntime(sparqc: Path, qdq: Path, x: np.ndarray,
+                               tmp_path: Path) -> None:
+    """sparq's output of the QDQ model `qdq` on `x` is within one quantization
+    step of onnxruntime's (op by op), and mostly equal."""
     np.save(tmp_path / "x.npy", x)
     proc = subprocess.run([str(VENV_PY), "-c", RUN_ORT, str(qdq), str(tmp_path / "x.npy"),
                            str(tmp_path / "ort.npy")], capture_output=True, text=True,
@@ -161,6 +178,11 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     assert steps.max() <= 1.0 + 1e-3, f"{steps.max():.2f} quantization steps off"
     # Most outputs agree exactly: only roundings at a tie may differ.
     assert (steps < 0.5).mean() >= 0.9
+
+
+def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:
+    qdq, x = quantized_model(tmp_path)
+    expect_matches_onnxruntime(sparqc, qdq, x, tmp_path)
 
     # Every Conv ran on an int8 kernel (the depthwise one on its own), the
     # fc's Gemm too (a 1x1 convolution of its rows), and the report says int8.
@@ -183,6 +205,24 @@ def test_qdq_cnn_on_integer_kernels_matches_onnxruntime(sparqc: Path, tmp_path: 
     assert llvm.stdout.count("call @sparq_qadd_i8") == 1
     assert "call @sparq_maxpool2d_nchw_f32" not in llvm.stdout
     assert weight_formats(sparqc, qdq, tmp_path, ("Conv",)) == ["int8/ch (QDQ)"] * 5
+
+
+def test_qdq_grouped_convs_on_integer_kernels(sparqc: Path, tmp_path: Path) -> None:
+    """A grouped Conv of a QDQ model runs on the int8 convolution kernel,
+    group by group (conv_2d_ngchw_gfchw, ops/NeuralNet.cpp), not as float
+    arithmetic or generated loops, and matches onnxruntime op by op within a
+    quantization step."""
+    qdq, x = quantized_model(tmp_path, GroupedCNN)
+    expect_matches_onnxruntime(sparqc, qdq, x, tmp_path)
+    llvm = subprocess.run([str(sparqc), "run", str(qdq), "-i", f"x={tmp_path / 'x.npy'}",
+                           "--emit", "llvm"], capture_output=True, text=True, timeout=600)
+    assert llvm.returncode == 0, llvm.stderr
+    # The stem on the packed int8 kernel, the two grouped ones on the int8
+    # kernel group by group; no float convolution.
+    assert llvm.stdout.count("call @sparq_packed_conv2d_nchw_s8s8_requant") == 1
+    assert llvm.stdout.count("call @sparq_grouped_conv2d_nchw_s8s8_i32") == 2
+    assert "conv2d_nchw_f32" not in llvm.stdout
+    assert weight_formats(sparqc, qdq, tmp_path, ("Conv",)) == ["int8/ch (QDQ)"] * 3
 
 
 def test_qdq_add_relu_on_bytes_matches_onnxruntime(sparqc: Path, tmp_path: Path) -> None:

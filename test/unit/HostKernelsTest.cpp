@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -491,6 +492,92 @@ TEST(HostKernels, QuantizedAddMatchesTheFormula) {
   }
 }
 
+/// A registered kernel's entry point, by its JIT name.
+void *hostKernel(const std::string &want) {
+  void *found = nullptr;
+  forEachHostKernel([&](const char *name, void *address) {
+    if (want == name)
+      found = address;
+  });
+  return found;
+}
+
+// The grouped convolutions' entry points, on [N, G, C, H, W] views: 3
+// groups of 5 input and 4 output channels, 3x3 taps, stride 2 and dilation
+// 1, accumulating into the output, against the definition, at every SIMD
+// level and thread count; f32 with a bias, and int8 x int8 -> int32.
+TEST(HostKernels, GroupedConvolutionsRunEachGroup) {
+  const int64_t n = 2, g = 3, c = 5, f = 4, h = 11, w = 9, k = 3, s = 2;
+  const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int> small(-9, 9);
+  auto fill = [&](auto &v) {
+    for (auto &x : v)
+      x = static_cast<std::decay_t<decltype(x)>>(small(gen));
+  };
+  std::vector<float> xf(n * g * c * h * w), wf(g * f * c * k * k), bias(g * f),
+      initF(n * g * f * oh * ow);
+  std::vector<int8_t> xi(xf.size()), wi(wf.size());
+  std::vector<int32_t> initI(initF.size());
+  fill(xf), fill(wf), fill(bias), fill(initF), fill(xi), fill(wi), fill(initI);
+  // The definition, in doubles (exact here): out += bias + sum x * w.
+  auto reference = [&](auto &x, auto &wt, auto &init, bool withBias) {
+    std::vector<double> out(init.begin(), init.end());
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t gi = 0; gi < g; ++gi)
+        for (int64_t fi = 0; fi < f; ++fi)
+          for (int64_t y = 0; y < oh; ++y)
+            for (int64_t xo = 0; xo < ow; ++xo) {
+              double acc = withBias ? bias[gi * f + fi] : 0.0;
+              for (int64_t ci = 0; ci < c; ++ci)
+                for (int64_t ky = 0; ky < k; ++ky)
+                  for (int64_t kx = 0; kx < k; ++kx)
+                    acc +=
+                        double(
+                            x[(((b * g + gi) * c + ci) * h + y * s + ky) * w +
+                              xo * s + kx]) *
+                        double(
+                            wt[(((gi * f + fi) * c + ci) * k + ky) * k + kx]);
+              out[(((b * g + gi) * f + fi) * oh + y) * ow + xo] += acc;
+            }
+    return out;
+  };
+  std::vector<double> wantF = reference(xf, wf, initF, true),
+                      wantI = reference(xi, wi, initI, false);
+  using F32Fn = void (*)(MemRef<float, 5> *, MemRef<float, 5> *,
+                         MemRef<float, 5> *, F32x1 *, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, float, float);
+  using I8Fn = void (*)(MemRef<int8_t, 5> *, MemRef<int8_t, 5> *,
+                        MemRef<int32_t, 5> *, int64_t, int64_t, int64_t,
+                        int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+  auto f32 = reinterpret_cast<F32Fn>(
+      hostKernel("_mlir_ciface_sparq_grouped_conv2d_nchw_f32"));
+  auto i8 = reinterpret_cast<I8Fn>(
+      hostKernel("_mlir_ciface_sparq_grouped_conv2d_nchw_s8s8_i32"));
+  ASSERT_TRUE(f32 && i8);
+  sparq::test::atEveryLevel([&] {
+    sparq::test::expectSameOnEveryThreadCount([&] {
+      std::vector<float> out = initF;
+      auto x5 = sparq::test::denseMemRef<float, 5>(xf, {n, g, c, h, w});
+      auto w5 = sparq::test::denseMemRef<float, 5>(wf, {g, f, c, k, k});
+      auto o5 = sparq::test::denseMemRef<float, 5>(out, {n, g, f, oh, ow});
+      auto b1 = sparq::test::denseMemRef<float, 1>(bias, {g * f});
+      f32(&x5, &w5, &o5, &b1, s, s, 1, 1, 0, 0, 1, -INFINITY, INFINITY);
+      for (size_t i = 0; i < out.size(); ++i)
+        EXPECT_EQ(out[i], wantF[i]) << "f32 output " << i;
+      std::vector<int32_t> sums = initI;
+      auto xi5 = sparq::test::denseMemRef<int8_t, 5>(xi, {n, g, c, h, w});
+      auto wi5 = sparq::test::denseMemRef<int8_t, 5>(wi, {g, f, c, k, k});
+      auto oi5 = sparq::test::denseMemRef<int32_t, 5>(sums, {n, g, f, oh, ow});
+      i8(&xi5, &wi5, &oi5, 0, 0, s, s, 1, 1, 0, 0, 1);
+      for (size_t i = 0; i < sums.size(); ++i)
+        EXPECT_EQ(double(sums[i]), wantI[i]) << "int8 output " << i;
+      out.insert(out.end(), sums.begin(), sums.end());
+      return out;
+    });
+  });
+}
+
 TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
   std::vector<std::string> names;
   forEachHostKernel([&](const char *name, void *address) {
@@ -507,10 +594,12 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_batch_matmul_f32",
       "_mlir_ciface_sparq_conv2d_nchw_f32",
       "_mlir_ciface_sparq_depthwise_conv2d_nchw_f32",
+      "_mlir_ciface_sparq_grouped_conv2d_nchw_f32",
       "_mlir_ciface_sparq_maxpool2d_nchw_f32",
       "_mlir_ciface_sparq_packed_linear_f32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_f32",
       "_mlir_ciface_sparq_conv2d_nchw_s8s8_i32",
+      "_mlir_ciface_sparq_grouped_conv2d_nchw_s8s8_i32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_i32",
       "_mlir_ciface_sparq_packed_conv2d_nchw_s8s8_requant",
       "_mlir_ciface_sparq_depthwise_nchw_s8s8_requant",

@@ -32,20 +32,6 @@ struct QCase {
   bool accumulate;
 };
 
-template <typename T, int R>
-MemRef<T, R> dense(std::vector<T> &v, std::array<int64_t, R> sizes) {
-  MemRef<T, R> m;
-  m.allocated = m.aligned = v.data();
-  m.offset = 0;
-  int64_t stride = 1;
-  for (int i = R - 1; i >= 0; --i) {
-    m.sizes[i] = sizes[i];
-    m.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return m;
-}
-
 /// The output's height and width, and the kernel parameters, of a case.
 std::pair<int64_t, int64_t> outputSize(const QCase &q) {
   return {(q.h + 2 * q.pad - (q.kh - 1) * q.d - 1) / q.s + 1,
@@ -123,13 +109,13 @@ TEST_P(QConvTest, EqualsTheLoopExactly) {
   std::vector<int32_t> want =
       reference(q, x, w, init,
                 [&](std::optional<int64_t> v) { return v ? *v - q.zero : 0; });
-  auto xv = dense<uint8_t, 4>(x, {q.n, q.c, q.h, q.w});
-  auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
+  auto xv = sparq::test::denseMemRef<uint8_t, 4>(x, {q.n, q.c, q.h, q.w});
+  auto wv = sparq::test::denseMemRef<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
   ConvParams p = paramsOf(q);
   sparq::test::atEveryLevel([&] {
     sparq::test::expectSameOnEveryThreadCount([&] {
       std::vector<int32_t> got = init;
-      auto ov = dense<int32_t, 4>(got, {q.n, q.f, oh, ow});
+      auto ov = sparq::test::denseMemRef<int32_t, 4>(got, {q.n, q.f, oh, ow});
       qconv2dNchwU8S8(&xv, &wv, &ov, q.zero, p);
       for (size_t i = 0; i < got.size(); ++i)
         EXPECT_EQ(got[i], want[i]) << "at " << i;
@@ -152,12 +138,12 @@ TEST_P(QConvTest, SignedInputEqualsTheNamedOpExactly) {
       reference(q, x, w, init, [&](std::optional<int64_t> v) {
         return v ? *v : int64_t(pad);
       });
-  auto xv = dense<int8_t, 4>(x, {q.n, q.c, q.h, q.w});
-  auto wv = dense<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
+  auto xv = sparq::test::denseMemRef<int8_t, 4>(x, {q.n, q.c, q.h, q.w});
+  auto wv = sparq::test::denseMemRef<int8_t, 4>(w, {q.f, q.c, q.kh, q.kw});
   ConvParams p = paramsOf(q);
   sparq::test::atEveryLevel([&] {
     std::vector<int32_t> got = init;
-    auto ov = dense<int32_t, 4>(got, {q.n, q.f, oh, ow});
+    auto ov = sparq::test::denseMemRef<int32_t, 4>(got, {q.n, q.f, oh, ow});
     qconv2dNchwS8S8(&xv, &wv, &ov, pad, p);
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_EQ(got[i], want[i]) << "at " << i;
@@ -214,11 +200,11 @@ TEST_P(QConvTest, RequantizedEqualsTheFormulaExactly) {
     if (biased)
       for (auto &e : in)
         e = int8_t(uint8_t(e) ^ 0x80); // x + 128 as uint8
-    auto xv = dense<int8_t, 4>(in, {q.n, q.c, q.h, q.w});
+    auto xv = sparq::test::denseMemRef<int8_t, 4>(in, {q.n, q.c, q.h, q.w});
     sparq::test::atEveryLevel([&] {
       sparq::test::expectSameOnEveryThreadCount([&] {
         std::vector<int8_t> got(want.size(), 0x55);
-        auto ov = dense<int8_t, 4>(got, {q.n, q.f, oh, ow});
+        auto ov = sparq::test::denseMemRef<int8_t, 4>(got, {q.n, q.f, oh, ow});
         qconv2dNchwS8S8Requantized(&xv, packed, &ov, pad, p, biased, r);
         for (size_t i = 0; i < got.size(); ++i)
           EXPECT_EQ(int(got[i]), int(want[i]))
@@ -291,7 +277,7 @@ TEST(QuantizedDepthwise, RequantizedEqualsTheFormulaExactly) {
             want[((b * t.c + c) * oh + oy) * ow + ox] =
                 uint8_t(int32_t(std::nearbyint(y)));
           }
-    auto wv = dense<int8_t, 3>(w, {t.c, t.k, t.k});
+    auto wv = sparq::test::denseMemRef<int8_t, 3>(w, {t.c, t.k, t.k});
     ConvParams p;
     p.strideH = p.strideW = t.s;
     p.dilationH = p.dilationW = t.d;
@@ -301,11 +287,12 @@ TEST(QuantizedDepthwise, RequantizedEqualsTheFormulaExactly) {
       if (biased)
         for (auto &e : in)
           e = int8_t(uint8_t(e) ^ 0x80);
-      auto xv = dense<int8_t, 4>(in, {t.n, t.c, t.h, t.w});
+      auto xv = sparq::test::denseMemRef<int8_t, 4>(in, {t.n, t.c, t.h, t.w});
       sparq::test::atEveryLevel([&] {
         sparq::test::expectSameOnEveryThreadCount([&] {
           std::vector<int8_t> got(want.size(), 0x55);
-          auto ov = dense<int8_t, 4>(got, {t.n, t.c, oh, ow});
+          auto ov =
+              sparq::test::denseMemRef<int8_t, 4>(got, {t.n, t.c, oh, ow});
           qdepthwiseNchwS8S8Requantized(&xv, &wv, &ov, padValue, p, biased, r);
           for (size_t i = 0; i < got.size(); ++i)
             EXPECT_EQ(int(uint8_t(got[i])), int(want[i]))

@@ -10,12 +10,24 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace sparq::test {
+
+/// A dense (row-major) memref descriptor of `v` with `sizes`, as the
+/// generated code passes one to a kernel.
+template <typename T, int R>
+kernels::MemRef<T, R> denseMemRef(std::vector<T> &v,
+                                  std::array<int64_t, R> sizes) {
+  int64_t s[R];
+  for (int i = 0; i < R; ++i)
+    s[i] = sizes[i];
+  return kernels::rowMajor(v.data(), s);
+}
 
 /// n floats uniform in [-1, 1), the same for the same seed.
 inline std::vector<float> randomVector(size_t n, unsigned seed) {

@@ -107,6 +107,15 @@ FailureOr<Window> resolveWindow(NodeContext &ctx, ArrayRef<int64_t> spatial,
 
 } // namespace
 
+bool onnx_import::convGroupsOnKernels(const NodeContext &ctx, size_t wAt) {
+  if (ctx.rank(0) != 4 || ctx.rank(wAt) != 4)
+    return false;
+  int64_t g = ctx.attrInt("group", 1), c = ctx.shape(0)[1],
+          f = ctx.shape(wAt)[0];
+  return g == 1 ||
+         (g > 0 && c % g == 0 && f % g == 0 && ctx.shape(wAt)[1] == c / g);
+}
+
 FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
                                             Value weight, Value bias,
                                             Value padValue, Type accType) {
@@ -149,6 +158,7 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
   Type inElem = cast<RankedTensorType>(input.getType()).getElementType();
   // The accumulator's type: the input's, unless given (int8 -> int32).
   Type elem = accType ? accType : inElem;
+
   std::vector<int64_t> lo(2, 0), hi(2, 0);
   lo.insert(lo.end(), win->padLo.begin(), win->padLo.end());
   hi.insert(hi.end(), win->padHi.begin(), win->padHi.end());
@@ -157,10 +167,12 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
   auto xp = cast<RankedTensorType>(x.getType()).getShape();
   int64_t cg = c / g, fg = f / g;
 
-  // 2-D convolutions without groups, and depthwise ones, become linalg named
-  // ops, which the host target hands to tuned kernels.
+  // 2-D convolutions become linalg named ops, which the host target hands
+  // to tuned kernels: without groups, depthwise, and grouped (ResNeXt,
+  // RegNet, ShuffleNet) as conv_2d_ngchw_gfchw on [N, G, C/G, H, W] views,
+  // whose kernel runs the plain one on each group's channels.
   bool depthwise = g == c && f == c;
-  if (s == 2 && (g == 1 || depthwise)) {
+  if (s == 2) {
     std::vector<int64_t> outShape = {n, f, win->out[0], win->out[1]};
     Value acc;
     if (bias)
@@ -170,6 +182,18 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
       acc = filledTensor(b, loc, outShape, elem, 0);
     auto strides = b.getI64VectorAttr(win->strides);
     auto dilations = b.getI64VectorAttr(win->dilations);
+    if (g > 1 && !depthwise) {
+      Value x5 = reshapeTensor(b, loc, x, {n, g, cg, xp[2], xp[3]});
+      Value w5 =
+          reshapeTensor(b, loc, weight, {g, fg, cg, kernel[0], kernel[1]});
+      Value a5 =
+          reshapeTensor(b, loc, acc, {n, g, fg, outShape[2], outShape[3]});
+      Value y = b.create<linalg::Conv2DNgchwGfchwOp>(
+                     loc, a5.getType(), ValueRange{x5, w5}, ValueRange{a5},
+                     strides, dilations)
+                    .getResult(0);
+      return reshapeTensor(b, loc, y, outShape);
+    }
     if (g == 1)
       return b
           .create<linalg::Conv2DNchwFchwOp>(loc, acc.getType(),

@@ -711,7 +711,8 @@ LogicalResult buildMatMulInteger(NodeContext &ctx) {
 /// The integer convolutions' common form, on the int8 kernel: activations
 /// `x` (input 0) uint8/int8 at run time with a scalar constant zero point
 /// (input `xZeroAt`), weights (input `wAt`) a constant int8 tensor with zero
-/// points 0 (input `wZeroAt`), group 1, 2-D. The IntConv, or nothing when
+/// points 0 (input `wZeroAt`), 2-D, groups on the kernels
+/// (convGroupsOnKernels). The IntConv, or nothing when
 /// the node is not of that form.
 std::optional<IntConv> intConvOf(NodeContext &ctx, size_t xZeroAt, size_t wAt,
                                  size_t wZeroAt, FailureOr<IntConv> &built) {
@@ -721,7 +722,7 @@ std::optional<IntConv> intConvOf(NodeContext &ctx, size_t xZeroAt, size_t wAt,
   io::DType xt = ctx.dtype(0);
   if ((xt != io::DType::U8 && xt != io::DType::I8) || ctx.constant(0) ||
       ctx.rank(0) != 4 || !wq || wq->dtype != io::DType::I8 ||
-      wq->shape.size() != 4 || ctx.attrInt("group", 1) != 1 ||
+      wq->shape.size() != 4 || !convGroupsOnKernels(ctx, wAt) ||
       (ctx.hasInput(xZeroAt) && (!xz || numElements(xz->shape) != 1)) ||
       (ctx.hasInput(wZeroAt) && !ctx.constant(wZeroAt)) ||
       !allZero(ctx.hasInput(wZeroAt) ? ctx.constant(wZeroAt) : nullptr))
@@ -1039,12 +1040,7 @@ Value onnx_import::dequantizeLike(OpBuilder &b, Location loc, Value x,
 
 FailureOr<bool> onnx_import::buildConvOnIntegers(NodeContext &ctx) {
   if (ctx.numInputs() < 2 || !ctx.hasInput(0) || !ctx.hasInput(1) ||
-      ctx.rank(0) != 4 || ctx.rank(1) != 4)
-    return false;
-  // Plain or depthwise (one filter per channel).
-  int64_t group = ctx.attrInt("group", 1);
-  if (group != 1 && (group != ctx.shape(0)[1] || group != ctx.shape(1)[0] ||
-                     ctx.shape(1)[1] != 1))
+      ctx.rank(0) != 4 || ctx.rank(1) != 4 || !convGroupsOnKernels(ctx, 1))
     return false;
   const auto *xd = ctx.input(0).dequantized.get();
   const auto *wd = ctx.input(1).dequantized.get();

@@ -19,20 +19,6 @@ extern "C" void _mlir_ciface_forward(MemRef<float, 4> *input,
 extern "C" const uint64_t __sparq_weights_size, __sparq_weights_digest;
 extern "C" const void *__sparq_weights;
 
-template <int R>
-MemRef<float, R> describe(float *data, const int64_t (&sizes)[R]) {
-  MemRef<float, R> m;
-  m.allocated = m.aligned = data;
-  m.offset = 0;
-  int64_t stride = 1;
-  for (int i = R - 1; i >= 0; --i) {
-    m.sizes[i] = sizes[i];
-    m.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return m;
-}
-
 int main(int argc, char **argv) {
   if (argc != 4) {
     std::fprintf(stderr,
@@ -54,8 +40,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   float logits[10];
-  auto in = describe<4>(input.as<float>(), {1, 3, 32, 32});
-  auto out = describe<2>(logits, {1, 10});
+  auto in =
+      sparq::kernels::rowMajor<float, 4>(input.as<float>(), {1, 3, 32, 32});
+  auto out = sparq::kernels::rowMajor<float, 2>(logits, {1, 10});
   _mlir_ciface_forward(&in, &out);
   double maxDiff = 0;
   for (int i = 0; i < 10; ++i)
