@@ -119,6 +119,29 @@ mlir::ModuleOp Compiler::module() { return impl->module.get(); }
 
 bool Compiler::importOnnx(const std::string &path,
                           const CompileOptions &options) {
+  if (!importModel(options, path, [&](const onnx_import::ImportOptions &io) {
+        return onnx_import::importOnnxFile(impl->context, path, io);
+      }))
+    return false;
+  impl->modelPath = path;
+  return true;
+}
+
+bool Compiler::importOnnxBytes(llvm::StringRef bytes,
+                               const std::string &baseDir,
+                               const CompileOptions &options) {
+  impl->modelPath.clear();
+  return importModel(
+      options, "<bytes>", [&](const onnx_import::ImportOptions &io) {
+        return onnx_import::importOnnxBytes(impl->context, bytes, baseDir, io);
+      });
+}
+
+bool Compiler::importModel(
+    const CompileOptions &options, const std::string &what,
+    llvm::function_ref<mlir::FailureOr<onnx_import::ImportedModel>(
+        const onnx_import::ImportOptions &)>
+        import) {
   onnx_import::ImportOptions io;
   io.inputShapes = options.inputShapes;
   io.inputValues = options.inputValues;
@@ -128,14 +151,13 @@ bool Compiler::importOnnx(const std::string &path,
   io.defaultRunTimeBound = options.defaultRunTimeBound;
   io.entryName = kEntryName;
   mlir::TimingScope scope = impl->phase(options, "import");
-  auto imported = onnx_import::importOnnxFile(impl->context, path, io);
+  auto imported = import(io);
   if (failed(imported)) {
     if (errors.empty())
-      errors = "failed to import '" + path + "'";
+      errors = "failed to import '" + what + "'";
     return false;
   }
   impl->module = std::move(imported->module);
-  impl->modelPath = path;
   mlir::sparq::returnFreedMemory();
   inputSpecs.clear();
   outputSpecs.clear();
@@ -204,6 +226,10 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
     if (options.compression.intBits == 0) {
       errors = "--awq scales weights for int quantization: give --int4 (or "
                "--int8) with it";
+      return false;
+    }
+    if (impl->modelPath.empty()) {
+      errors = "AWQ calibration re-reads the model: import it from a file";
       return false;
     }
     std::string err;

@@ -14,8 +14,10 @@
 #include "targets/host/HostExecutable.h"
 #include "targets/host/HostPipeline.h"
 
+#include "mlir/Support/LogicalResult.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <map>
 #include <memory>
@@ -29,6 +31,10 @@ class Value;
 } // namespace mlir
 
 namespace sparq {
+namespace onnx_import {
+struct ImportOptions;
+struct ImportedModel;
+} // namespace onnx_import
 
 /// The function a compiled model exports, with the C interface
 /// `_mlir_ciface_forward(inputs..., outputs...)` taking memref descriptors.
@@ -82,6 +88,10 @@ public:
 
   /// Imports the ONNX model at `path` into graph IR.
   bool importOnnx(const std::string &path, const CompileOptions &options);
+  /// Imports a serialized ONNX model held in memory; external data files
+  /// are looked up under `baseDir` (none when empty).
+  bool importOnnxBytes(llvm::StringRef bytes, const std::string &baseDir,
+                       const CompileOptions &options);
   /// Runs the compression recipe and `options.passPipeline` on the graph IR.
   bool runGraphPipeline(const CompileOptions &options);
   /// Fills each layer's `weights` from the graph IR as it is now: how every
@@ -129,6 +139,14 @@ public:
   const std::vector<std::string> &warnings() const { return warningList; }
 
 private:
+  /// What importOnnx and importOnnxBytes share: `import` reads the model
+  /// (`what` names it in errors), the rest records its specs and layers.
+  bool
+  importModel(const CompileOptions &options, const std::string &what,
+              llvm::function_ref<mlir::FailureOr<onnx_import::ImportedModel>(
+                  const onnx_import::ImportOptions &)>
+                  import);
+
   struct Impl;
   std::unique_ptr<Impl> impl;
   std::vector<TensorSpec> inputSpecs, outputSpecs;

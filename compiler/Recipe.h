@@ -44,6 +44,20 @@ struct CompressionRecipe {
 /// or "N:M" (2:4). Returns "" or what is wrong.
 std::string parsePruneFlag(const std::string &value, CompressionRecipe &r);
 
+/// Applies one recipe word, as `sparqc --NAME [VALUE]` and the Python
+/// package's recipes spell it: prune=G:R or N:M, ternary[=T], int4, int8,
+/// group=G, codebook=B, int8-activations, pe-balance=P[:R], layers=PATTERNS,
+/// no-detect. `value` is null for a bare word. Returns "" or what is wrong,
+/// in words that follow the word's name ("expects ...").
+std::string applyRecipeWord(const std::string &name, const std::string *value,
+                            CompressionRecipe &r);
+
+/// Parses a recipe string: words separated by commas
+/// ("prune=kernel:0.7,ternary"). `layers=` takes the rest of the string, its
+/// patterns separated by commas as everywhere else. Returns "" or what is
+/// wrong, naming the word.
+std::string parseRecipe(const std::string &text, CompressionRecipe &r);
+
 /// The recipe as a comma-separated pass list ("" when it does nothing):
 /// detect, pe-balance, prune, ternarize / quantize / weight-share, then
 /// select-layout and quantize-activations; when it compresses, recurrent layers

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  cmake ninja-build ccache g++ python3-venv
+  cmake ninja-build ccache g++ python3-venv python3-dev
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata zlib1g-dev
   libopenblas-dev libgtest-dev libbenchmark-dev pybind11-dev
@@ -30,8 +30,22 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 .venv/bin/pip install -q -r bench/requirements.txt
+# The venv's own protobuf (PyPI's, on upb), the same version as Debian's:
+# Debian's runs on the C++ libprotobuf whose one descriptor pool also holds
+# the ONNX protos that torch and sparq link (onnx 1.12's), and onnx 1.16
+# then fails to import in any process that loaded torch or sparq first.
+if [ ! -d .venv/lib/python3*/site-packages/google/protobuf ]; then
+  .venv/bin/pip install -q --ignore-installed --no-deps protobuf==4.21.12
+fi
 
 bash scripts/build.sh
+
+# The `sparq` package, into the venv: scikit-build-core builds its extension
+# in build/ (just built: only the extension is new) and installs it with the
+# package's Python files.
+echo "== pip install . (the sparq Python package)"
+.venv/bin/pip install -q .
+(cd / && "$OLDPWD/.venv/bin/python" -c "import sparq; print('sparq', sparq.__file__)")
 
 if [ "${1:-}" != "--no-example" ]; then
   echo "== example: examples/small_cnn.onnx"

@@ -12,5 +12,7 @@ step() { echo; echo "== $1"; shift; "$@" || { echo "FAILED: $*"; status=1; }; }
 step "unit tests" build/bin/sparq-unittests --gtest_brief=1
 step "lit" $PY /usr/lib/llvm-19/build/utils/lit/lit.py -sv build/test
 step "ONNX backend conformance" $PY test/onnx-backend/run_backend.py --jobs "$(nproc)"
+# The package as just built (build/python), not the copy pip installed.
+step "python package" env PYTHONPATH="$PWD/build/python" .venv/bin/python -m pytest -q -rs test/python
 step "end-to-end and bad inputs" $PY -m pytest -q -rs test/e2e test/bad-inputs
 exit $status

@@ -54,6 +54,18 @@ TensorBytes TensorBytes::adopt(std::string &&bytes) {
   return t;
 }
 
+TensorBytes TensorBytes::borrow(void *data, size_t size,
+                                std::shared_ptr<void> owner) {
+  TensorBytes t;
+  if (!size)
+    return t;
+  t.view = static_cast<uint8_t *>(data);
+  t.viewSize = size;
+  // `shared` marks the bytes as shared, so it may not be null.
+  t.shared = owner ? std::move(owner) : std::make_shared<char>();
+  return t;
+}
+
 bool TensorBytes::map(const std::string &path, uint64_t offset, size_t length,
                       TensorBytes &out, std::string &error) {
   out = TensorBytes();

@@ -33,6 +33,10 @@ public:
 
   /// Takes over `bytes`' buffer without copying it; `bytes` is left empty.
   static TensorBytes adopt(std::string &&bytes);
+  /// Shares `size` bytes at `data` that `owner` keeps alive (a NumPy
+  /// array's buffer, held by the Python package for as long as the tensor).
+  static TensorBytes borrow(void *data, size_t size,
+                            std::shared_ptr<void> owner);
   /// Maps `length` bytes at `offset` of the file `path` privately:
   /// read-only pages shared with the page cache until written, writes stay
   /// in this process. Fails (filling `error`, naming the file) where the

@@ -21,6 +21,8 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
                 allow_module_level=True)
 
 # The run_sparqc fixture of conftest.py (not imported: conftest is no module).
+from torch_modules import PreNormBlock, TwoLayerLSTM  # noqa: E402
+
 RunSparqc = Callable[..., dict[str, np.ndarray]]
 RTOL = 1e-3
 ATOL = 1e-4
@@ -195,15 +197,6 @@ def test_grouped_convs_on_the_kernel(tmp_path: Path, run_sparqc: RunSparqc,
     assert llvm.stdout.count("call @sparq_grouped_conv2d_nchw_f32") == 4
 
 
-class TwoLayerLSTM(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(input_size=16, hidden_size=32, num_layers=2)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        return self.lstm(x)
-
-
 def test_lstm(tmp_path: Path, run_sparqc: RunSparqc) -> None:
     torch.manual_seed(SEED)
     model = TwoLayerLSTM()
@@ -212,23 +205,6 @@ def test_lstm(tmp_path: Path, run_sparqc: RunSparqc) -> None:
     path = export(model, (x,), tmp_path / "lstm.onnx", ["x"], names)
     got = run_sparqc(path, {"x": x.numpy()}, names)
     assert_outputs_match(got, reference(model, x), names)
-
-
-class PreNormBlock(nn.Module):
-    """x + MHA(LN(x)), then + MLP(LN(.)): a pre-norm transformer block."""
-
-    def __init__(self, dim: int = 64, heads: int = 4) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(dim)
-        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.ln2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.ln1(x)
-        attended = self.attn(h, h, h, need_weights=False)[0]
-        x = x + attended
-        return x + self.mlp(self.ln2(x))
 
 
 # Opset 17 exports LayerNormalization as one op, 14 as its decomposition.

@@ -111,6 +111,45 @@ TEST(Recipe, FlagsBecomeTheLongForm) {
   EXPECT_NE(sparq::parsePruneFlag("4:2", nm), "");
 }
 
+TEST(Recipe, WordsSpellEveryFlag) {
+  sparq::CompressionRecipe r;
+  EXPECT_EQ(sparq::parseRecipe("prune=2:4,ternary=0.1,int4,group=64,"
+                               "codebook=3,pe-balance=32:0.8,int8-activations,"
+                               "no-detect,layers=fc*,conv1",
+                               r),
+            "");
+  EXPECT_EQ(r.prune, "2:4");
+  EXPECT_TRUE(r.ternary);
+  EXPECT_DOUBLE_EQ(r.ternaryThreshold, 0.1);
+  EXPECT_EQ(r.intBits, 4u);
+  EXPECT_EQ(r.intGroup, 64);
+  EXPECT_EQ(r.codebookBits, 3u);
+  EXPECT_EQ(r.pes, 32u);
+  EXPECT_DOUBLE_EQ(r.peRatio, 0.8);
+  EXPECT_EQ(r.actBits, 8u);
+  EXPECT_FALSE(r.detect);
+  // layers= takes the rest: its patterns are comma-separated too.
+  EXPECT_EQ(r.layers, "fc*,conv1");
+  // Each bad word is named, with what it expects.
+  sparq::CompressionRecipe b;
+  EXPECT_EQ(sparq::parseRecipe("prun=kernel:0.7", b)
+                .rfind("recipe word 'prun' is not a recipe word", 0),
+            0u);
+  EXPECT_NE(sparq::parseRecipe("prune", b).find("expects GRANULARITY:RATIO"),
+            std::string::npos);
+  EXPECT_NE(sparq::parseRecipe("ternary=1.5", b).find("threshold in [0, 1)"),
+            std::string::npos);
+  EXPECT_NE(sparq::parseRecipe("int4=3", b).find("takes no value"),
+            std::string::npos);
+  EXPECT_NE(sparq::parseRecipe("codebook=9", b).find("1..8 bits"),
+            std::string::npos);
+  EXPECT_NE(sparq::parseRecipe("pe-balance=32:1.5", b).find("ratio in [0, 1)"),
+            std::string::npos);
+  EXPECT_NE(sparq::parseRecipe("layers=a b", b).find("spaces"),
+            std::string::npos);
+  EXPECT_EQ(sparq::parseRecipe("", b), "");
+}
+
 TEST(Recipe, ReportMeasuresTheStoredBytes) {
   sparq::Compiler c;
   sparq::CompileOptions o;

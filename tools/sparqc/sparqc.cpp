@@ -309,73 +309,35 @@ std::string parseArgs(int argc, char **argv, Args &a) {
       if (!v)
         return "option '--json' expects a file";
       a.jsonOut = *v;
-    } else if (arg == "--prune") {
-      auto v = value("--prune");
-      if (!v)
-        return "option '--prune' expects GRANULARITY:RATIO or N:M";
-      std::string e = parsePruneFlag(*v, a.options.compression);
+    } else if (arg == "--prune" || arg == "--codebook" ||
+               arg == "--pe-balance" || arg == "--layers") {
+      // Recipe words with a value, spelled as the Python package's recipes.
+      auto v = value(arg.c_str());
+      std::string e = applyRecipeWord(arg.substr(2), v ? &*v : nullptr,
+                                      a.options.compression);
       if (!e.empty())
-        return "option " + e;
-    } else if (arg == "--ternary" || arg.rfind("--ternary=", 0) == 0) {
-      a.options.compression.ternary = true;
-      if (arg.size() > 10) {
-        char *end = nullptr;
-        double t = std::strtod(arg.c_str() + 10, &end);
-        if (*end || !(t >= 0 && t < 1))
-          return "option '--ternary=T' expects a threshold in [0, 1), got '" +
-                 arg.substr(10) + "'";
-        a.options.compression.ternaryThreshold = t;
-      }
-    } else if (arg == "--int4" || arg == "--int8") {
-      a.options.compression.intBits = arg == "--int4" ? 4 : 8;
-      if (i + 1 < argc && std::strncmp(argv[i + 1], "group=", 6) == 0) {
+        return "option '" + arg + "' " + e;
+    } else if (arg == "--ternary" || arg.rfind("--ternary=", 0) == 0 ||
+               arg == "--int4" || arg == "--int8" ||
+               arg == "--int8-activations" || arg == "--no-detect") {
+      size_t eq = arg.find('=');
+      std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
+      std::string v = eq == std::string::npos ? "" : arg.substr(eq + 1);
+      std::string e = applyRecipeWord(
+          name, eq == std::string::npos ? nullptr : &v, a.options.compression);
+      // --int4/--int8 may be followed by group=G.
+      if (e.empty() && (name == "int4" || name == "int8") && i + 1 < argc &&
+          std::strncmp(argv[i + 1], "group=", 6) == 0) {
         std::string g = argv[++i] + 6;
-        if (g.empty() || g.size() > 9 ||
-            g.find_first_not_of("0123456789") != std::string::npos)
-          return "option '" + arg + " group=G' expects a group size, got '" +
-                 g + "'";
-        a.options.compression.intGroup = std::stoll(g);
+        e = applyRecipeWord("group", &g, a.options.compression);
       }
+      if (!e.empty())
+        return "option '" + arg + "' " + e;
     } else if (arg == "--awq") {
       auto v = value("--awq");
       if (!v || v->empty())
         return "option '--awq' expects an .npz of calibration inputs";
       a.options.awqCalibration = *v;
-    } else if (arg == "--int8-activations") {
-      a.options.compression.actBits = 8;
-    } else if (arg == "--codebook") {
-      auto v = value("--codebook");
-      if (!v || v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '8')
-        return "option '--codebook' expects 1..8 bits";
-      a.options.compression.codebookBits = (*v)[0] - '0';
-    } else if (arg == "--pe-balance") {
-      auto v = value("--pe-balance");
-      std::string pes = v ? v->substr(0, v->find(':')) : "";
-      if (pes.empty() || pes.size() > 5 ||
-          pes.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoi(pes) < 1)
-        return "option '--pe-balance' expects PES[:RATIO] (e.g. 32 or "
-               "32:0.9)";
-      a.options.compression.pes = std::stoi(pes);
-      if (v->find(':') != std::string::npos) {
-        std::string r = v->substr(v->find(':') + 1);
-        char *end = nullptr;
-        double ratio = std::strtod(r.c_str(), &end);
-        if (r.empty() || *end || !(ratio >= 0 && ratio < 1))
-          return "option '--pe-balance' expects a ratio in [0, 1) after "
-                 "':', got '" +
-                 r + "'";
-        a.options.compression.peRatio = ratio;
-      }
-    } else if (arg == "--layers") {
-      auto v = value("--layers");
-      if (!v || v->empty())
-        return "option '--layers' expects layer-name patterns";
-      if (v->find_first_of(" {}") != std::string::npos)
-        return "option '--layers' patterns cannot hold spaces or braces";
-      a.options.compression.layers = *v;
-    } else if (arg == "--no-detect") {
-      a.options.compression.detect = false;
     } else if (arg == "--mlir-print-debuginfo") {
       a.debugInfo = true;
     } else if (arg == "--mlir-timing") {

@@ -1,0 +1,35 @@
+"""sparq: a compiler for compressed neural networks.
+
+Compile an ONNX model or a PyTorch module for the host CPU, with or without a
+compression recipe, and call it like a function::
+
+    import sparq
+    model = sparq.compile(net, example_inputs=(x,), recipe="prune=kernel:0.7")
+    y = model(x)
+    for layer in sparq.report(net, recipe="ternary", example_inputs=(x,)):
+        print(layer.name, layer.ratio)
+
+Everything here calls the same C++ compiler that ``sparqc`` runs; the
+training helpers (``sparq.train``, ``sparq.dgc``) compute masks, codes and
+compressed gradients in that C++ library too.
+"""
+
+from ._sparq import CompileError, Error, InputError
+from ._compile import CompiledModel, compile
+from ._report import Layer, Report, report
+from ._threads import get_num_threads, set_num_threads
+from ._recipe import recipe_pipeline
+
+__all__ = [
+    "CompileError",
+    "CompiledModel",
+    "Error",
+    "InputError",
+    "Layer",
+    "Report",
+    "compile",
+    "get_num_threads",
+    "recipe_pipeline",
+    "report",
+    "set_num_threads",
+]

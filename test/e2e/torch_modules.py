@@ -1,0 +1,31 @@
+"""PyTorch modules that more than one test suite compiles (test/e2e through
+sparqc, test/python through the package)."""
+
+import torch
+from torch import nn
+
+
+class TwoLayerLSTM(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(input_size=16, hidden_size=32, num_layers=2)
+
+    def forward(self, x: torch.Tensor) -> "tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]":
+        return self.lstm(x)
+
+
+class PreNormBlock(nn.Module):
+    """x + MHA(LN(x)), then + MLP(LN(.)): a pre-norm transformer block."""
+
+    def __init__(self, dim: int = 64, heads: int = 4) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x)
+        attended = self.attn(h, h, h, need_weights=False)[0]
+        x = x + attended
+        return x + self.mlp(self.ln2(x))

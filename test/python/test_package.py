@@ -1,0 +1,251 @@
+"""The `sparq` Python package: compile from nn.Module, path, bytes and
+ModelProto, call with NumPy and torch, recipes, reports, errors.
+
+References are PyTorch's own outputs and, for recipes, the model with the
+same compression applied in the test (a plain NumPy reimplementation of
+magnitude pruning as docs/design.md defines it).
+"""
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import sparq
+
+# Modules shared with the sparqc end-to-end tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from torch_modules import PreNormBlock, TwoLayerLSTM  # noqa: E402
+
+RTOL, ATOL = 1e-3, 1e-4
+SEED = 0
+
+
+class SmallCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.flatten(self.features(x), 1))
+
+
+def reference(model: nn.Module, *args: torch.Tensor):
+    model.eval()
+    with torch.no_grad():
+        return model(*args)
+
+
+def trained_cnn() -> SmallCNN:
+    torch.manual_seed(SEED)
+    model = SmallCNN()
+    # Batch-norm statistics that are not the identity.
+    with torch.no_grad():
+        bn = model.features[1]
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def onnx_bytes(model: nn.Module, x: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (x,), buffer, input_names=["x"], output_names=["y"],
+                      opset_version=13)
+    return buffer.getvalue()
+
+
+def test_cnn_from_module_matches_torch() -> None:
+    model = trained_cnn()
+    x = torch.randn(2, 3, 16, 16)
+    compiled = sparq.compile(model, (x,))
+    got = compiled(x)
+    assert isinstance(got, torch.Tensor) and got.shape == (2, 10)
+    np.testing.assert_allclose(got.numpy(), reference(model, x).numpy(), rtol=RTOL, atol=ATOL)
+    # NumPy in, NumPy out; by name too.
+    got_np = compiled(x=x.numpy())
+    assert isinstance(got_np, np.ndarray)
+    np.testing.assert_array_equal(got_np, got.numpy())
+    assert model.training is False and compiled.input_names == ["x"]
+
+
+def test_cnn_from_path_bytes_and_modelproto(tmp_path: Path) -> None:
+    model = trained_cnn()
+    x = torch.randn(1, 3, 16, 16)
+    data = onnx_bytes(model, x)
+    path = tmp_path / "cnn.onnx"
+    path.write_bytes(data)
+    want = reference(model, x).numpy()
+    import onnx
+    for source in (str(path), path, data, bytearray(data), onnx.load_from_string(data)):
+        got = sparq.compile(source)(x.numpy())
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"from {type(source).__name__}")
+
+
+def test_lstm_outputs_nest_as_the_module_returns_them() -> None:
+    torch.manual_seed(SEED)
+    model = TwoLayerLSTM().eval()
+    x = torch.randn(5, 2, 16)
+    out, (h, c) = sparq.compile(model, x)(x)
+    want_out, (want_h, want_c) = reference(model, x)
+    for got, want in ((out, want_out), (h, want_h), (c, want_c)):
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_transformer_block_matches_torch() -> None:
+    torch.manual_seed(SEED)
+    model = PreNormBlock().eval()
+    x = torch.randn(2, 10, 64)
+    got = sparq.compile(model, (x,))(x)
+    np.testing.assert_allclose(got.numpy(), reference(model, x).numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_run_time_axis_takes_any_extent_up_to_its_bound() -> None:
+    torch.manual_seed(SEED)
+    model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4)).eval()
+    # Tokens as the run-time axis ([batch, tokens, features]: MatMuls).
+    compiled = sparq.compile(model, torch.randn(1, 3, 16), dynamic={"input": {1: 8}})
+    assert compiled.inputs[0].runtime_axes == (1,)
+    for tokens in (1, 5, 8):
+        x = torch.randn(1, tokens, 16)
+        np.testing.assert_allclose(compiled(x).numpy(), reference(model, x).numpy(),
+                                   rtol=RTOL, atol=ATOL)
+    with pytest.raises(sparq.InputError):
+        compiled(torch.randn(1, 9, 16))
+
+
+def kernel_prune(data: bytes, ratio: float) -> bytes:
+    """The reference, on the exported ONNX model (where batch norms are
+    already folded into the convolutions): every Conv weight loses the
+    round(ratio * kernels) kernels of smallest L1 norm, every Gemm weight
+    that share of its smallest weights (on a matrix, kernel groups are single
+    weights)."""
+    import onnx
+    from onnx import numpy_helper
+    proto = onnx.load_from_string(data)
+    weights = {n.input[1] for n in proto.graph.node if n.op_type in ("Conv", "Gemm")}
+    for init in proto.graph.initializer:
+        if init.name not in weights:
+            continue
+        w = numpy_helper.to_array(init)
+        groups = np.abs(w).reshape(w.shape[0] * w.shape[1], -1).sum(1)
+        cut = np.argsort(groups, kind="stable")[:int(round(ratio * groups.size))]
+        keep = np.ones(groups.size, np.float32)
+        keep[cut] = 0
+        pruned = w * keep.reshape(w.shape[:2] + (1,) * (w.ndim - 2))
+        init.CopyFrom(numpy_helper.from_array(pruned.astype(np.float32), init.name))
+    return proto.SerializeToString()
+
+
+def test_recipe_matches_the_model_pruned_the_same_way() -> None:
+    model = trained_cnn()
+    x = torch.randn(2, 3, 16, 16)
+    data = onnx_bytes(model, x)
+    compressed = sparq.compile(data, recipe="prune=kernel:0.5")(x.numpy())
+    pruned = kernel_prune(data, 0.5)
+    # The same compression applied before compiling: the weights' zeros are
+    # detected and stored the same way.
+    np.testing.assert_allclose(compressed, sparq.compile(pruned)(x.numpy()),
+                               rtol=1e-5, atol=1e-6)
+    import onnxruntime
+    session = onnxruntime.InferenceSession(pruned, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(compressed, session.run(None, {"x": x.numpy()})[0],
+                               rtol=RTOL, atol=ATOL)
+    # The dict form is the same recipe.
+    again = sparq.compile(data, recipe={"prune": "kernel:0.5"})(x.numpy())
+    np.testing.assert_array_equal(again, compressed)
+
+
+def test_report_rows_have_the_json_fields(tmp_path: Path) -> None:
+    model = trained_cnn()
+    x = torch.randn(1, 3, 16, 16)
+    page = tmp_path / "report.html"
+    rows = sparq.report(model, "ternary", example_inputs=(x,), html=page)
+    convs = [r for r in rows if r.op == "Conv"]
+    assert len(convs) == 2 and convs[0].parameters == 16 * 3 * 9 + 16
+    # TTQ leaves the first and last layers in fp32.
+    formats = [r.weights[0].format for r in rows if r.weights]
+    assert formats[0] == "dense" and formats[-1] == "dense", formats
+    assert any("ternary" in f for f in formats), formats
+    assert rows.totals.stored_bytes < rows.totals.bytes
+    assert "Conv" in rows.table and page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_recipe_words_are_checked_by_the_compiler() -> None:
+    assert "sparq-prune" in sparq.recipe_pipeline("prune=kernel:0.7")
+    assert "layers=conv1,conv2" in sparq.recipe_pipeline(
+        {"int8": True, "layers": ["conv1", "conv2"]})
+    with pytest.raises(sparq.CompileError, match="recipe word 'prun'"):
+        sparq.recipe_pipeline("prun=kernel:0.7")
+    with pytest.raises(sparq.CompileError, match="ratio in"):
+        sparq.recipe_pipeline("prune=kernel:1.5")
+
+
+def test_bad_inputs_raise_input_error() -> None:
+    model = trained_cnn()
+    compiled = sparq.compile(model, torch.randn(1, 3, 16, 16))
+    with pytest.raises(sparq.InputError, match="'x'"):
+        compiled(np.zeros((1, 3, 8, 8), np.float32))
+    with pytest.raises(sparq.InputError, match="float32"):
+        compiled(np.zeros((1, 3, 16, 16), np.float64))
+    with pytest.raises(sparq.InputError, match="missing input 'x'"):
+        compiled()
+    with pytest.raises(sparq.InputError, match="no input named 'y'"):
+        compiled(y=np.zeros((1, 3, 16, 16), np.float32))
+    assert issubclass(sparq.InputError, ValueError)
+    # Not C-contiguous: read through a copy, still right.
+    x = torch.randn(1, 16, 16, 3)
+    got = compiled(x.permute(0, 3, 1, 2))
+    np.testing.assert_allclose(got.numpy(), reference(model, x.permute(0, 3, 1, 2)).numpy(),
+                               rtol=RTOL, atol=ATOL)
+
+
+def test_bad_models_raise_compile_error_naming_the_node(tmp_path: Path) -> None:
+    import onnx
+    from onnx import helper, TensorProto
+    node = helper.make_node("NoSuchOp", ["x"], ["y"], name="mystery")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(sparq.CompileError, match="mystery"):
+        sparq.compile(proto)
+    with pytest.raises(sparq.CompileError, match="not a valid ONNX"):
+        sparq.compile(b"\x08\x07garbage")
+    with pytest.raises(sparq.CompileError, match="no such file"):
+        sparq.compile(tmp_path / "missing.onnx")
+    with pytest.raises(sparq.CompileError, match="example_inputs"):
+        sparq.compile(trained_cnn())
+    with pytest.raises(TypeError):
+        sparq.compile(42)
+
+
+def test_threads_do_not_change_outputs() -> None:
+    model = trained_cnn()
+    x = torch.randn(2, 3, 16, 16)
+    compiled = sparq.compile(model, (x,))
+    before = sparq.get_num_threads()
+    try:
+        sparq.set_num_threads(1)
+        one = compiled(x).numpy()
+        sparq.set_num_threads(2)
+        assert sparq.get_num_threads() == 2
+        np.testing.assert_array_equal(compiled(x).numpy(), one)
+    finally:
+        sparq.set_num_threads(before)
+    with pytest.raises(ValueError):
+        sparq.set_num_threads(0)
+
+
+def test_help_is_useful() -> None:
+    doc = sparq.compile.__doc__
+    assert "example_inputs" in doc and "recipe" in doc and "CompileError" in doc
