@@ -11,6 +11,7 @@
 #include "compiler/Compiler.h"
 #include "compiler/LayerReport.h"
 #include "compiler/Recipe.h"
+#include "python/bindings/TrainBindings.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -334,4 +335,5 @@ PYBIND11_MODULE(_sparq, m) {
       py::arg("recipe"));
   m.def("set_num_threads", &setNumThreads, py::arg("threads"));
   m.def("num_threads", &numThreads);
+  bindTraining(m);
 }

@@ -20,6 +20,16 @@ from ._report import Layer, Report, report
 from ._threads import get_num_threads, set_num_threads
 from ._recipe import recipe_pipeline
 
+
+
+def __getattr__(name: str):
+    # sparq.train and sparq.dgc need torch: imported on first use.
+    if name in ("train", "dgc"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'sparq' has no attribute '{name}'")
+
+
 __all__ = [
     "CompileError",
     "CompiledModel",

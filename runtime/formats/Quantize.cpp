@@ -24,8 +24,8 @@ std::optional<TernaryScales> sparq::formats::ternaryValues(const float *w,
   return s;
 }
 
-TernaryScales sparq::formats::ternarize(float *w, int64_t n, double t,
-                                        std::optional<TernaryScales> given) {
+TernaryScales sparq::formats::ternaryCodes(const float *w, int64_t n, double t,
+                                           int8_t *codes) {
   double amax = 0;
   for (int64_t i = 0; i < n; ++i)
     amax = std::max(amax, double(std::fabs(w[i])));
@@ -33,23 +33,29 @@ TernaryScales sparq::formats::ternarize(float *w, int64_t n, double t,
   double sumP = 0, sumN = 0;
   int64_t nP = 0, nN = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (w[i] > delta) {
+    codes[i] = w[i] > delta ? 1 : w[i] < -delta ? -1 : 0;
+    if (codes[i] > 0) {
       sumP += w[i];
       ++nP;
-    } else if (w[i] < -delta) {
+    } else if (codes[i] < 0) {
       sumN -= w[i];
       ++nN;
     }
   }
   TernaryScales s;
-  if (given) {
+  s.wp = nP ? float(sumP / nP) : 0.0f;
+  s.wn = nN ? float(sumN / nN) : 0.0f;
+  return s;
+}
+
+TernaryScales sparq::formats::ternarize(float *w, int64_t n, double t,
+                                        std::optional<TernaryScales> given) {
+  std::vector<int8_t> codes(n);
+  TernaryScales s = ternaryCodes(w, n, t, codes.data());
+  if (given)
     s = *given;
-  } else {
-    s.wp = nP ? float(sumP / nP) : 0.0f;
-    s.wn = nN ? float(sumN / nN) : 0.0f;
-  }
   for (int64_t i = 0; i < n; ++i)
-    w[i] = w[i] > delta ? s.wp : w[i] < -delta ? -s.wn : 0.0f;
+    w[i] = codes[i] > 0 ? s.wp : codes[i] < 0 ? -s.wn : 0.0f;
   return s;
 }
 

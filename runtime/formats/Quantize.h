@@ -23,6 +23,11 @@ struct TernaryScales {
 /// if so, their magnitudes.
 std::optional<TernaryScales> ternaryValues(const float *w, int64_t n);
 
+/// TTQ's assignment: codes[i] = +1 where w > delta, -1 where w < -delta,
+/// else 0, with delta = t * max|w|. Returns the mean magnitude of each side
+/// (TTQ's initial Wp and Wn; 0 for an empty side).
+TernaryScales ternaryCodes(const float *w, int64_t n, double t, int8_t *codes);
+
 /// TTQ: delta = t * max|w|; w > delta -> +Wp, w < -delta -> -Wn, else 0.
 /// Wp/Wn are `given` when set, else the mean of each side's magnitudes
 /// (the usual initialization when the model was not trained ternary).

@@ -207,3 +207,23 @@ TEST(WeightSharing, KMeansConvergesToClusterMeans) {
 }
 
 } // namespace
+
+namespace {
+TEST(Ternary, CodesAreTheSignsTernarizeWrites) {
+  std::mt19937 rng(9);
+  std::vector<float> w = randomWeights(rng, 777), t = w;
+  std::vector<int8_t> codes(w.size());
+  TernaryScales init = ternaryCodes(w.data(), w.size(), 0.05, codes.data());
+  TernaryScales s = ternarize(t.data(), t.size(), 0.05);
+  EXPECT_EQ(init.wp, s.wp);
+  EXPECT_EQ(init.wn, s.wn);
+  float amax = 0;
+  for (float x : w)
+    amax = std::max(amax, std::fabs(x));
+  for (size_t i = 0; i < w.size(); ++i) {
+    int8_t expect = w[i] > 0.05 * amax ? 1 : w[i] < -0.05 * amax ? -1 : 0;
+    EXPECT_EQ(codes[i], expect) << i;
+    EXPECT_EQ(t[i], expect > 0 ? s.wp : expect < 0 ? -s.wn : 0.0f) << i;
+  }
+}
+} // namespace
