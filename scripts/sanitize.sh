@@ -32,7 +32,7 @@ export CCACHE_NOHASHDIR=1
 if [ ! -f build-san/build.ninja ]; then
   CC=clang-19 CXX=clang++-19 cmake -G Ninja -B build-san \
     -DCMAKE_BUILD_TYPE=Release -DSPARQ_SANITIZE=address,undefined \
-    -DSPARQ_FUZZ=ON || exit 1
+    -DSPARQ_FUZZ=ON -DSPARQ_CUDA=OFF || exit 1
 fi
 ninja -C build-san -j"$(nproc)" sparq-unittests sparqc sparq-opt \
   sparq-fuzz-import || exit 1

@@ -30,10 +30,12 @@ workers select different positions, which ``all_reduce`` cannot merge): one
 gather of the message sizes, one of the messages padded to the largest, and
 an ``all_reduce`` of the dense part. Works with any process group backend
 that has these collectives (gloo, NCCL). Gradients on a GPU are compressed
-on the host (copied there and back) until sparq's CUDA kernels land.
+there by sparq's CUDA kernels (``sparq._sparq_cuda``, built where nvcc is),
+which send the same bytes as the host code; without them, on the host.
 """
 
 import math
+import warnings
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -104,27 +106,50 @@ class DGCState:
         """Dense bytes over the bytes sent, since the last reset."""
         return self.dense_bytes / self.bytes_sent if self.bytes_sent else 1.0
 
-    def _buffers(self, param: torch.Tensor, sparse: bool):
+    def _buffers(self, param: torch.Tensor, sparse: bool, device: torch.device):
         key = param.data_ptr()
         u = self._u.get(key)
         if u is None:
-            u = self._u[key] = torch.zeros(param.numel(), dtype=torch.float32)
+            u = self._u[key] = torch.zeros(param.numel(), dtype=torch.float32,
+                                           device=device)
             if sparse:
                 self._v[key] = torch.zeros_like(u)
         return u, self._v.get(key)
 
 
 def _local_gradient(state: DGCState, param: torch.Tensor, grad: torch.Tensor,
-                    workers: int) -> torch.Tensor:
-    g = grad.detach().reshape(-1).to("cpu", torch.float32)
+                    workers: int, device: torch.device) -> torch.Tensor:
+    g = grad.detach().reshape(-1).to(device, torch.float32)
     if state.weight_decay:
-        g = g + state.weight_decay * param.detach().reshape(-1).to("cpu", torch.float32)
+        g = g + state.weight_decay * param.detach().reshape(-1).to(device, torch.float32)
     if state.clip_norm is not None:
         limit = state.clip_norm / math.sqrt(workers)
         norm = float(torch.linalg.vector_norm(g))
         if norm > limit:
             g = g * (limit / norm)
     return g.contiguous()
+
+
+_CUDA = None
+
+
+def _cuda_module():
+    """sparq._sparq_cuda when it was built (nvcc found) and a GPU answers;
+    otherwise None, after one warning saying why."""
+    global _CUDA
+    if _CUDA is None:
+        why = None
+        try:
+            from . import _sparq_cuda
+            ok, why = _sparq_cuda.available()
+            _CUDA = _sparq_cuda if ok else False
+        except ImportError:
+            why = "sparq was built without nvcc"
+            _CUDA = False
+        if not _CUDA:
+            warnings.warn(f"sparq.dgc: CUDA gradients are compressed on the host "
+                          f"({why})")
+    return _CUDA or None
 
 
 def dgc_hook(state: DGCState, bucket: dist.GradBucket
@@ -136,16 +161,20 @@ def dgc_hook(state: DGCState, bucket: dist.GradBucket
     buffer = bucket.buffer()
     params, grads = bucket.parameters(), bucket.gradients()
     density = state.current_density()
+    cuda = _cuda_module() if buffer.is_cuda else None
+    # Where the state lives and the work runs: the GPU with sparq's CUDA
+    # kernels, else the host (gradients copied there and back).
+    device = buffer.device if cuda else torch.device("cpu")
 
     us, vs, gs, ks, offsets, seeds, dense = [], [], [], [], [], [], []
     offset = 0
     for index, (param, grad) in enumerate(zip(params, grads)):
         n = grad.numel()
         sparse = param.dim() > 1
-        u, v = state._buffers(param, sparse)
-        us.append(u.numpy())
-        vs.append(v.numpy() if sparse else None)
-        gs.append(_local_gradient(state, param, grad, workers).numpy())
+        u, v = state._buffers(param, sparse, device)
+        us.append(u)
+        vs.append(v)
+        gs.append(_local_gradient(state, param, grad, workers, device))
         ks.append(max(1, int(round(density * n))) if sparse else 0)
         offsets.append(offset)
         seeds.append(((state.seed * 1_000_003 + state.steps) * 65_537 + index)
@@ -156,20 +185,42 @@ def dgc_hook(state: DGCState, bucket: dist.GradBucket
     if offset != buffer.numel():
         raise RuntimeError(f"dgc_hook: the bucket's gradients hold {offset} values, "
                            f"its buffer {buffer.numel()}")
-    # Momentum correction, selection, masking and the message: one C++ call.
-    message = torch.from_numpy(_sparq.dgc_compress(
-        us, vs, gs, ks, offsets, seeds, state.momentum, state.sample_fraction))
-    size = torch.tensor([message.numel()], dtype=torch.int64)
+
+    # Momentum correction, selection, masking and the message: one C++ (or
+    # CUDA) call.
+    if cuda:
+        ptr = [t.data_ptr() for t in us], [0 if t is None else t.data_ptr() for t in vs]
+        ns = [t.numel() for t in us]
+        capacity = cuda.capacity(ptr[0], ptr[1], ns, ks, offsets)
+        message = torch.empty(capacity, dtype=torch.uint8, device=device)
+        stream = torch.cuda.current_stream(device).cuda_stream
+        used = cuda.compress(ptr[0], ptr[1], [g.data_ptr() for g in gs], ns, ks,
+                             offsets, seeds, state.momentum, state.sample_fraction,
+                             message.data_ptr(), capacity, stream)
+        message = message[:used]
+    else:
+        message = torch.from_numpy(_sparq.dgc_compress(
+            [u.numpy() for u in us], [None if v is None else v.numpy() for v in vs],
+            [g.numpy() for g in gs], ks, offsets, seeds, state.momentum,
+            state.sample_fraction))
+
+    # The exchange: sizes, messages padded to the longest, the dense part.
+    size = torch.tensor([message.numel()], dtype=torch.int64, device=device)
     sizes = [torch.zeros_like(size) for _ in range(workers)]
     dist.all_gather(sizes, size, group=group)
     longest = int(max(s.item() for s in sizes))
-    padded = torch.zeros(longest, dtype=torch.uint8)
+    padded = torch.zeros(longest, dtype=torch.uint8, device=device)
     padded[:message.numel()] = message
     gathered = [torch.empty_like(padded) for _ in range(workers)]
     dist.all_gather(gathered, padded, group=group)
+    rows = torch.stack(gathered)
 
-    total = torch.zeros(buffer.numel(), dtype=torch.float32)
-    _sparq.dgc_unpack_add(torch.stack(gathered).numpy(), total.numpy())
+    total = torch.zeros(buffer.numel(), dtype=torch.float32, device=device)
+    if cuda:
+        cuda.unpack_add(rows.data_ptr(), workers, longest, total.data_ptr(),
+                        total.numel(), torch.cuda.current_stream(device).cuda_stream)
+    else:
+        _sparq.dgc_unpack_add(rows.numpy(), total.numpy())
     sent = size.numel() * 8 + longest
     if dense:
         flat = torch.cat([u for _, u in dense])

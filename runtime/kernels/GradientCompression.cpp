@@ -23,14 +23,6 @@ constexpr double kAim = 1.25;
 // the thread count.
 constexpr int64_t kChunk = int64_t(1) << 16;
 
-/// SplitMix64 (Steele et al.): a fast, well-mixed stream for sample positions.
-uint64_t splitMix(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /// Ascending positions with |v| >= thr, in one pass over v: each chunk
 /// collects its own, then they are joined in order.
 std::vector<int64_t> atLeast(const float *v, int64_t n, float thr) {
@@ -88,6 +80,22 @@ void sparq::kernels::accumulateGradient(float *u, float *v, const float *g,
   });
 }
 
+SamplePlan sparq::kernels::samplePlan(int64_t n, int64_t k,
+                                      const SelectOptions &options) {
+  SamplePlan plan;
+  if (k <= 0 || k >= n)
+    return plan;
+  int64_t samples = std::max<int64_t>(
+      {kMinSample, int64_t(std::ceil(n * options.sampleFraction)),
+       int64_t(std::ceil(double(kSampleHits) * n / k))});
+  if (samples * 2 >= n)
+    return plan;
+  plan.samples = samples;
+  plan.rank = std::clamp<int64_t>(std::llround(kAim * double(k) * samples / n),
+                                  1, samples);
+  return plan;
+}
+
 std::vector<int64_t> sparq::kernels::selectLargest(const float *v, int64_t n,
                                                    int64_t k,
                                                    const SelectOptions &options,
@@ -98,25 +106,17 @@ std::vector<int64_t> sparq::kernels::selectLargest(const float *v, int64_t n,
   if (k <= 0 || n <= 0)
     return {};
   const float tiny = std::numeric_limits<float>::denorm_min();
-  int64_t samples = std::max<int64_t>(
-      {kMinSample, int64_t(std::ceil(n * options.sampleFraction)),
-       int64_t(std::ceil(double(kSampleHits) * n / k))});
-  if (samples * 2 < n && k < n) {
-    // Stratified: one random position in each of `samples` equal strata.
-    // Unbiased, and the reads move forward through memory (prefetched),
-    // where uniform positions would each miss the cache.
+  SamplePlan plan = samplePlan(n, k, options);
+  if (plan.samples) {
+    int64_t samples = plan.samples, ks = plan.rank;
+    // Stratified (samplePosition): unbiased, and the reads move forward
+    // through memory (prefetched), where uniform positions would each miss
+    // the cache.
     std::vector<float> sample(samples);
-    uint64_t state = options.seed;
     for (int64_t j = 0; j < samples; ++j) {
-      int64_t lo = j * n / samples, hi = (j + 1) * n / samples;
-      // The high half of a 64x64-bit product: a position in [lo, hi).
-      uint64_t r = splitMix(state);
-      int64_t at = lo + int64_t((unsigned __int128)r * uint64_t(hi - lo) >> 64);
-      float x = std::fabs(v[at]);
+      float x = std::fabs(v[samplePosition(j, n, samples, options.seed)]);
       sample[j] = std::isnan(x) ? 0.0f : x;
     }
-    int64_t ks = std::clamp<int64_t>(
-        std::llround(kAim * double(k) * samples / n), 1, samples);
     std::nth_element(sample.begin(), sample.begin() + (ks - 1), sample.end(),
                      std::greater<float>());
     float thr = sample[ks - 1];

@@ -23,6 +23,12 @@ namespace sparq::kernels {
 void accumulateGradient(float *u, float *v, const float *g, int64_t n,
                         float momentum);
 
+#if defined(__CUDACC__)
+#define SPARQ_HOST_DEVICE __host__ __device__
+#else
+#define SPARQ_HOST_DEVICE
+#endif
+
 struct SelectOptions {
   double sampleFraction = 0.01; // of the entries, at least kMinSample
   double tolerance = 0.3;       // a count below (1 - tolerance) k: exact
@@ -49,6 +55,32 @@ struct SelectStats {
 std::vector<int64_t> selectLargest(const float *v, int64_t n, int64_t k,
                                    const SelectOptions &options = {},
                                    SelectStats *stats = nullptr);
+
+/// How selectLargest samples n values to keep k: `samples` positions (0:
+/// the selection is exact from the start) and the threshold's rank among
+/// them (1 = the largest).
+struct SamplePlan {
+  int64_t samples = 0, rank = 0;
+};
+SamplePlan samplePlan(int64_t n, int64_t k, const SelectOptions &options);
+
+/// The j-th sampled position: stratum j of `samples` equal strata of [0, n),
+/// at the j-th draw of SplitMix64 (Steele et al.) from `seed`. Shared with
+/// the CUDA kernels so that both sample the same values.
+SPARQ_HOST_DEVICE inline int64_t
+samplePosition(int64_t j, int64_t n, int64_t samples, uint64_t seed) {
+  uint64_t z = seed + uint64_t(j + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  int64_t lo = j * n / samples, hi = (j + 1) * n / samples;
+  // The high half of a 64x64-bit product: a position in [lo, hi).
+#if defined(__CUDA_ARCH__)
+  return lo + int64_t(__umul64hi(z, uint64_t(hi - lo)));
+#else
+  return lo + int64_t((unsigned __int128)z * uint64_t(hi - lo) >> 64);
+#endif
+}
 
 /// Momentum factor masking: u[p] = v[p] = 0 at every position (u may be null).
 void clearSelected(float *u, float *v, const int64_t *positions, int64_t count);
