@@ -446,3 +446,17 @@ void sparq::setNumThreads(int threads) {
 }
 
 int sparq::numThreads() { return kernels::poolThreads(); }
+
+bool CompileOptions::isFoldableExample(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return shape.size() <= 1 && n <= 64;
+}
+
+void CompileOptions::addExample(const std::string &name,
+                                const io::HostTensor &t) {
+  inputShapes.emplace(name, t.shape);
+  if (isFoldableExample(t.shape))
+    inputValues.emplace(name, t);
+}

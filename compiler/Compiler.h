@@ -58,6 +58,15 @@ struct CompileOptions {
   int64_t defaultRunTimeBound = 0;
   /// Compression asked for by flags; it runs first on the graph IR.
   CompressionRecipe compression;
+
+  /// Specializes on an example input, as `sparqc run -i` and
+  /// sparq.compile do: its shape becomes the input's (unless inputShapes
+  /// has one), and a small one (isFoldableExample) is also a value the
+  /// importer may fold at compile time: a Reshape's shape, Resize's scales,
+  /// TopK's k. The value is copied.
+  void addExample(const std::string &name, const io::HostTensor &t);
+  /// At most 64 values, rank 0 or 1.
+  static bool isFoldableExample(const std::vector<int64_t> &shape);
   /// AWQ before int quantization: an .npz of the model's inputs to run for
   /// calibration activations (compiler/Awq.h); empty for none.
   std::string awqCalibration;

@@ -18,6 +18,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -92,11 +93,41 @@ Source sourceOf(const py::object &model, const std::string &baseDir) {
   return s;
 }
 
-/// The compile options the Python package passes as keywords.
+/// The element type NumPy's dtype holds, if sparq has it.
+std::optional<io::DType> dtypeOf(const py::dtype &d) {
+  char kind = d.kind();
+  size_t size = d.itemsize();
+  if (kind == 'f')
+    return size == 4   ? std::optional(io::DType::F32)
+           : size == 8 ? std::optional(io::DType::F64)
+           : size == 2 ? std::optional(io::DType::F16)
+                       : std::nullopt;
+  if (kind == 'i' || kind == 'u') {
+    static const io::DType s[] = {io::DType::I8, io::DType::I16, io::DType::I32,
+                                  io::DType::I64};
+    static const io::DType u[] = {io::DType::U8, io::DType::U16, io::DType::U32,
+                                  io::DType::U64};
+    int log = size == 1   ? 0
+              : size == 2 ? 1
+              : size == 4 ? 2
+              : size == 8 ? 3
+                          : -1;
+    if (log < 0)
+      return std::nullopt;
+    return kind == 'i' ? s[log] : u[log];
+  }
+  if (kind == 'b' && size == 1)
+    return io::DType::Bool;
+  return std::nullopt;
+}
+
+/// The compile options the Python package passes as keywords. Example
+/// inputs go through CompileOptions::addExample, as sparqc run's -i files
+/// do, except those with run-time axes (their extent comes at call time).
 CompileOptions
 optionsOf(const std::string &recipe,
           const std::map<std::string, std::vector<int64_t>> &shapes,
-          const std::map<std::string, py::array> &values,
+          const std::map<std::string, py::array> &examples,
           const std::map<std::string, std::map<int64_t, int64_t>> &dynamicAxes,
           const std::map<std::string, int64_t> &dimParams,
           const std::string &passPipeline, int optLevel) {
@@ -105,26 +136,28 @@ optionsOf(const std::string &recipe,
   if (!err.empty())
     throw CompileFailure(err);
   o.inputShapes = shapes;
-  for (const auto &[name, a] : values) {
-    // Small integer inputs the importer may specialize on (a Reshape's
-    // shape): copied, as they outlive this call in the options.
-    py::array c = py::array::ensure(a, py::array::c_style);
-    io::HostTensor t;
-    t.name = name;
-    std::string kind = py::str(c.dtype());
-    if (kind == "int64")
-      t.dtype = io::DType::I64;
-    else if (kind == "int32")
-      t.dtype = io::DType::I32;
-    else
-      continue;
-    t.shape.assign(c.shape(), c.shape() + c.ndim());
-    auto *p = static_cast<const uint8_t *>(c.data());
-    t.data.assign(p, p + c.nbytes());
-    o.inputValues[name] = std::move(t);
-  }
   o.dynamicAxes = dynamicAxes;
   o.dynamicDimParams = dimParams;
+  for (const auto &[name, a] : examples) {
+    if (dynamicAxes.count(name))
+      continue;
+    io::HostTensor t;
+    t.name = name;
+    t.shape.assign(a.shape(), a.shape() + a.ndim());
+    std::optional<io::DType> type = dtypeOf(a.dtype());
+    if (!type || !CompileOptions::isFoldableExample(t.shape)) {
+      o.inputShapes.emplace(name, t.shape); // the shape alone
+      continue;
+    }
+    t.dtype = *type;
+    // Small: copied (the options outlive this call).
+    py::array c = py::array::ensure(a, py::array::c_style);
+    auto *p = static_cast<const uint8_t *>(c.data());
+    t.data.assign(p, p + c.nbytes());
+    o.addExample(name, t);
+  }
+  for (const auto &entry : dynamicAxes)
+    o.inputShapes.erase(entry.first);
   o.passPipeline = passPipeline;
   o.optLevel = optLevel;
   return o;
@@ -264,12 +297,12 @@ PYBIND11_MODULE(_sparq, m) {
       [](const py::object &model, const std::string &baseDir,
          const std::string &recipe,
          const std::map<std::string, std::vector<int64_t>> &shapes,
-         const std::map<std::string, py::array> &values,
+         const std::map<std::string, py::array> &examples,
          const std::map<std::string, std::map<int64_t, int64_t>> &dynamicAxes,
          const std::map<std::string, int64_t> &dimParams,
          const std::string &passPipeline, int optLevel) {
         Source src = sourceOf(model, baseDir);
-        CompileOptions o = optionsOf(recipe, shapes, values, dynamicAxes,
+        CompileOptions o = optionsOf(recipe, shapes, examples, dynamicAxes,
                                      dimParams, passPipeline, optLevel);
         auto result = std::make_unique<Model>();
         std::string error;
@@ -288,7 +321,7 @@ PYBIND11_MODULE(_sparq, m) {
         return result;
       },
       py::arg("model"), py::arg("base_dir"), py::arg("recipe"),
-      py::arg("shapes"), py::arg("values"), py::arg("dynamic_axes"),
+      py::arg("shapes"), py::arg("examples"), py::arg("dynamic_axes"),
       py::arg("dim_params"), py::arg("pass_pipeline"), py::arg("opt_level"));
 
   m.def(
@@ -296,10 +329,10 @@ PYBIND11_MODULE(_sparq, m) {
       [](const py::object &model, const std::string &baseDir,
          const std::string &recipe,
          const std::map<std::string, std::vector<int64_t>> &shapes,
-         const std::map<std::string, py::array> &values,
+         const std::map<std::string, py::array> &examples,
          const std::string &title) {
         Source src = sourceOf(model, baseDir);
-        CompileOptions o = optionsOf(recipe, shapes, values, {}, {}, "", 3);
+        CompileOptions o = optionsOf(recipe, shapes, examples, {}, {}, "", 3);
         std::string json, table, html, error;
         std::vector<std::string> warnings;
         bool ok;
@@ -321,7 +354,7 @@ PYBIND11_MODULE(_sparq, m) {
         return py::make_tuple(json, table, html, warnings);
       },
       py::arg("model"), py::arg("base_dir"), py::arg("recipe"),
-      py::arg("shapes"), py::arg("values"), py::arg("title"));
+      py::arg("shapes"), py::arg("examples"), py::arg("title"));
 
   m.def(
       "recipe_pipeline",

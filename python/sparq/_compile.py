@@ -101,19 +101,16 @@ class CompiledModel:
 
 
 def _options(source: Source, shapes: Shapes) -> Tuple[Dict[str, List[int]], Dict[str, np.ndarray]]:
-    """Shapes by input name (example inputs fix them unless `shapes` says
-    otherwise) and the small integer inputs the importer may specialize on
-    (a Reshape's shape), as ``sparqc run`` does with its -i files."""
-    fixed = {name: list(a.shape) for name, a in source.examples.items()}
-    fixed.update({str(k): [int(d) for d in v] for k, v in (shapes or {}).items()})
-    values = {name: a for name, a in source.examples.items()
-              if a.size <= 64 and a.ndim <= 1 and a.dtype in (np.int64, np.int32)}
-    return fixed, values
+    """Explicit shapes by input name, and the example inputs by name (the
+    compiler takes their shapes, and the values of small ones, as ``sparqc
+    run`` does with its -i files: CompileOptions::addExample)."""
+    fixed = {str(k): [int(d) for d in v] for k, v in (shapes or {}).items()}
+    return fixed, dict(source.examples)
 
 
 def compile(model: Any, example_inputs: Any = None, *, recipe: Recipe = None,
             shapes: Shapes = None,
-            dynamic: Optional[Mapping[str, Mapping[int, int]]] = None,
+            dynamic: Optional[Mapping[str, Any]] = None,
             target: str = "host", pass_pipeline: str = "",
             opt_level: int = 3) -> CompiledModel:
     """Compiles a model for the host CPU and returns it, ready to call.
@@ -131,9 +128,10 @@ def compile(model: Any, example_inputs: Any = None, *, recipe: Recipe = None,
             ``"pe-balance=32:0.9"``, ``"layers=conv*"`` (last), or the same
             as a dict (``{"prune": "2:4", "int8": True}``).
         shapes: static shapes by input name (``{"x": (1, 3, 224, 224)}``).
-        dynamic: run-time axes and their bounds by input name
-            (``{"ids": {1: 128}}``): buffers are sized at the bound, a call
-            may use any extent up to it.
+        dynamic: run-time axes and their bounds, by input name and axis
+            (``{"ids": {1: 128}}``) or by the ONNX model's dim_param name
+            (``{"batch": 8}``): buffers are sized at the bound, a call may
+            use any extent up to it.
         target: "host" (the other targets are packages built by ``sparqc
             compile --target``).
         pass_pipeline: passes run on the graph IR after the recipe.
@@ -148,15 +146,16 @@ def compile(model: Any, example_inputs: Any = None, *, recipe: Recipe = None,
         raise _sparq.CompileError(
             f"sparq.compile builds for the host; target '{target}' is built "
             f"by `sparqc compile --target {target}`")
-    source = source_of(model, example_inputs, dynamic)
-    fixed, values = _options(source, shapes)
-    # A torch module's run-time axes were named by the export.
-    axes = {str(n): {int(a): int(b) for a, b in d.items()} for n, d in (dynamic or {}).items()}
-    for name in axes:
-        fixed.pop(name, None)
+    dynamic = dict(dynamic or {})
+    params = {str(n): int(b) for n, b in dynamic.items() if not isinstance(b, Mapping)}
+    axes = {str(n): {int(a): int(b) for a, b in d.items()}
+            for n, d in dynamic.items() if isinstance(d, Mapping)}
+    # A torch module's run-time axes are named by the export.
+    source = source_of(model, example_inputs, axes)
+    fixed, examples = _options(source, shapes)
     compiled = _sparq.compile(
         source.model, base_dir=source.base_dir, recipe=recipe_text(recipe),
-        shapes=fixed, values=values, dynamic_axes=axes, dim_params={},
+        shapes=fixed, examples=examples, dynamic_axes=axes, dim_params=params,
         pass_pipeline=pass_pipeline, opt_level=int(opt_level))
     for w in compiled.warnings:
         warnings.warn(w, stacklevel=2)

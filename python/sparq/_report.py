@@ -51,10 +51,10 @@ def report(model: Any, recipe: Recipe = None, *, example_inputs: Any = None,
     each layer's sparsity pattern).
     """
     source = source_of(model, example_inputs)
-    fixed, values = _options(source, shapes)
+    fixed, examples = _options(source, shapes)
     text, table, page, notes = _sparq.report(
         source.model, base_dir=source.base_dir, recipe=recipe_text(recipe),
-        shapes=fixed, values=values, title=f"sparq report: {source.title}")
+        shapes=fixed, examples=examples, title=f"sparq report: {source.title}")
     for w in notes:
         warnings.warn(w, stacklevel=2)
     data: Dict[str, Any] = json.loads(text)

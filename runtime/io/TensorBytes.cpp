@@ -61,8 +61,10 @@ TensorBytes TensorBytes::borrow(void *data, size_t size,
     return t;
   t.view = static_cast<uint8_t *>(data);
   t.viewSize = size;
-  // `shared` marks the bytes as shared, so it may not be null.
-  t.shared = owner ? std::move(owner) : std::make_shared<char>();
+  // `shared` marks the bytes as shared, so it may not be null: without an
+  // owner, one process-wide marker (no allocation per call).
+  static const std::shared_ptr<void> kNoOwner = std::make_shared<char>();
+  t.shared = owner ? std::move(owner) : kNoOwner;
   return t;
 }
 

@@ -249,3 +249,39 @@ def test_threads_do_not_change_outputs() -> None:
 def test_help_is_useful() -> None:
     doc = sparq.compile.__doc__
     assert "example_inputs" in doc and "recipe" in doc and "CompileError" in doc
+
+
+def test_dim_param_bound_by_name() -> None:
+    torch.manual_seed(SEED)
+    net = nn.Linear(16, 4).eval()
+    buffer = io.BytesIO()
+    # 3-D: exported as MatMul, which takes run-time dimensions (Gemm does not yet).
+    torch.onnx.export(net, (torch.randn(2, 5, 16),), buffer, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "batch"}},
+                      opset_version=14)
+    model = sparq.compile(buffer.getvalue(), dynamic={"batch": 8})
+    assert model.inputs[0].shape == (8, 5, 16) and model.inputs[0].runtime_axes == (0,)
+    for rows in (3, 8):
+        x = torch.randn(rows, 5, 16)
+        torch.testing.assert_close(model(x), net(x).detach(), rtol=RTOL, atol=ATOL)
+    with pytest.raises(sparq.InputError):
+        model(torch.randn(9, 5, 16))
+
+
+def test_small_float_example_is_a_compile_time_value() -> None:
+    # Resize's scales as a graph input: the compiler needs them at compile
+    # time, and takes them from the example, as `sparqc run -i` does.
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
+        "resize",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3]),
+         helper.make_tensor_value_info("scales", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.arange(18, dtype=np.float32).reshape(1, 2, 3, 3)
+    scales = np.array([1, 1, 2, 2], dtype=np.float32)
+    model = sparq.compile(proto.SerializeToString(), {"x": x, "scales": scales})
+    (y,) = [model(x, scales)]
+    np.testing.assert_array_equal(y, x.repeat(2, axis=2).repeat(2, axis=3))

@@ -480,14 +480,10 @@ int runCommand(Args &a) {
   std::string err = readInputs(a, tensors);
   if (!err.empty())
     return fail(err);
-  // Inputs given specialize the model's shapes, unless --shape says so.
-  // Small inputs may be operands an op needs at compile time (a Reshape's
-  // shape, Resize's scales, TopK's k): the importer may specialize on them.
-  for (const auto &[name, t] : tensors) {
-    a.options.inputShapes.emplace(name, t.shape);
-    if (t.numElements() <= 64 && t.shape.size() <= 1)
-      a.options.inputValues.emplace(name, t);
-  }
+  // Inputs given specialize the model's shapes (unless --shape says so)
+  // and, when small, the values ops need at compile time.
+  for (const auto &[name, t] : tensors)
+    a.options.addExample(name, t);
   auto start = std::chrono::steady_clock::now();
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options))
