@@ -55,17 +55,17 @@ class _TwoParams(nn.Module):
         return (self.weight * gw).sum() + (self.bias * gb).sum()
 
 
-def _reference_worker(rank, world, port, out, steps, density, momentum):
+def _reference_worker(rank, world, port, out, steps, settings, epochs):
     _init(rank, world, port)
     model = DDP(_TwoParams())
     # Exact selection (the whole tensor is the sample), so the plain top-k
     # below is the reference.
-    state = sparq.dgc.DGCState(momentum=momentum, density=density, warmup=(),
-                               sample_fraction=1.0)
+    state = sparq.dgc.DGCState(sample_fraction=1.0, **settings)
     model.register_comm_hook(state, sparq.dgc.dgc_hook)
     rng = np.random.default_rng(1)
     results = []
-    for _ in range(steps):
+    for step in range(steps):
+        state.set_epoch(epochs[step])
         gw = torch.from_numpy(rng.standard_normal((40, 50)).astype(np.float32))
         gb = torch.from_numpy(rng.standard_normal(40).astype(np.float32))
         model.zero_grad()
@@ -77,26 +77,45 @@ def _reference_worker(rank, world, port, out, steps, density, momentum):
     dist.destroy_process_group()
 
 
-def test_momentum_correction_and_masking_match_a_plain_reference():
-    steps, density, m = 6, 0.05, 0.9
-    (results,) = _spawn(_reference_worker, 1, steps, density, m).values()
-    k = round(density * 40 * 50)
+@pytest.mark.parametrize("settings", [
+    dict(momentum=0.9, density=0.05, warmup=()),
+    # Warm-up densities by epoch, and local clipping (one worker: the limit
+    # is clip_norm itself; the weight's gradient norm is ~45, the bias's ~6).
+    dict(momentum=0.8, density=0.01, warmup=(0.25, 0.1), clip_norm=30.0),
+], ids=["momentum", "warmup-and-clipping"])
+def test_momentum_correction_and_masking_match_a_plain_reference(settings):
+    steps = 6
+    epochs = [0, 0, 1, 1, 2, 2]
+    (results,) = _spawn(_reference_worker, 1, steps, settings, epochs).values()
+    m = np.float32(settings["momentum"])
+    densities = list(settings["warmup"]) + [settings["density"]] * 3
+    clip = settings.get("clip_norm")
     u = np.zeros(2000, np.float32)
     v = np.zeros(2000, np.float32)
     ub = np.zeros(40, np.float32)
+
+    def clipped(g):
+        norm = float(np.linalg.norm(g.astype(np.float64)))
+        return g * np.float32(clip / norm) if clip is not None and norm > clip else g
+
     for step, (gw, gb, got_w, got_b) in enumerate(results):
+        k = round(densities[epochs[step]] * 2000)
         # DGC, Algorithm 1 with momentum correction and factor masking.
-        u = np.float32(m) * u + gw.reshape(-1)
+        u = m * u + clipped(gw.reshape(-1))
         v = v + u
         top = np.argsort(-np.abs(v), kind="stable")[:k]
         sent = np.zeros_like(v)
         sent[top] = v[top]
         v[top] = 0
         u[top] = 0
-        ub = np.float32(m) * ub + gb
+        ub = m * ub + clipped(gb)
         assert np.count_nonzero(got_w) == k, f"step {step}"
-        np.testing.assert_array_equal(got_w.reshape(-1), sent, err_msg=f"step {step}")
-        np.testing.assert_array_equal(got_b, ub, err_msg=f"step {step}")
+        np.testing.assert_allclose(got_w.reshape(-1), sent, rtol=1e-6, atol=0,
+                                   err_msg=f"step {step}")
+        np.testing.assert_allclose(got_b, ub, rtol=1e-6, atol=0, err_msg=f"step {step}")
+        if clip is None:  # no scaling: the same operations, the same bits
+            np.testing.assert_array_equal(got_w.reshape(-1), sent)
+            np.testing.assert_array_equal(got_b, ub)
 
 
 # --- training: accuracy against dense DDP ----------------------------------
