@@ -10,6 +10,7 @@
 #include "compiler/Compiler.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/TensorProto.h"
+#include "targets/Target.h"
 #include "targets/host/DecodeSession.h"
 
 #include <algorithm>
@@ -93,15 +94,13 @@ except those made run-time dimensions with --dynamic.
 )";
 
 const char *kCompileUsage =
-    R"(usage: sparqc compile MODEL.onnx --target host [-o OUTDIR] [options]
+    R"(usage: sparqc compile MODEL.onnx --target NAME [-o OUTDIR] [options]
 
-Compiles MODEL ahead of time. For --target host, OUTDIR receives
-model.mlir (graph IR, constants over 16 elements elided as with --emit
-mlir), model.o (code only, with the C interface
-_mlir_ciface_forward), model.weights (the weights, which a program maps and
-points __sparq_weights at before the first call; runtime/io/WeightsFile.h)
-and model.json (input and output signature, weights size and digest).
-Targets: host. (cuda, arm, hls: not available in this build.)
+Compiles MODEL ahead of time for a target and writes its package into
+OUTDIR (without -o: compiles and checks, writing nothing). For host, the
+weights file is mapped by the program that links model.o, which points
+__sparq_weights at it before the first call (runtime/io/WeightsFile.h);
+model.mlir has constants over 16 elements elided, as with --emit mlir.
 )";
 
 const char *kGenerateUsage =
@@ -268,7 +267,8 @@ std::string parseArgs(int argc, char **argv, Args &a) {
     } else if (arg == "--target") {
       auto v = value("--target");
       if (!v)
-        return "option '--target' expects host, cuda, arm or hls";
+        return "option '--target' expects a target (built in: " +
+               targetNames() + ")";
       a.target = *v;
     } else if (arg == "--emit") {
       auto v = value("--emit");
@@ -559,96 +559,22 @@ int runCommand(Args &a) {
 }
 
 int compileCommand(Args &a) {
-  if (a.target != "host")
+  if (!findTarget(a.target))
     return fail("target '" + a.target +
-                "' is not available in this build (available: host)");
+                "' is not built in (built in: " + targetNames() + ")");
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options))
     return fail(compiler.error());
   if (!runGraph(compiler, a.options))
     return fail(compiler.error());
-  if (a.emit == "mlir" && a.outDir.empty()) {
-    std::cout << compiler.printIR(false, a.debugInfo);
-    return 0;
-  }
-  // The graph IR as a record of what was compiled, constants elided: in
-  // full it is twice the weights' bytes as hex text (93 MB for ResNet-18,
-  // 28 GB for a 7 B model), and the weights are in model.weights.
-  std::string graphIR;
-  {
-    mlir::TimingScope scope = compiler.phase("print graph IR");
-    graphIR = compiler.printIR(/*full=*/false);
-  }
-  if (a.emit == "mlir")
-    std::cout << compiler.printIR(false, a.debugInfo);
-  if (!compiler.lowerForHost(a.options))
-    return fail(compiler.error());
-  if (a.emit == "llvm") {
-    std::cout << compiler.printIR(false, a.debugInfo);
-    if (a.outDir.empty())
-      return 0;
-  }
-  auto exe = compiler.jit(a.options);
-  if (!exe)
-    return fail(compiler.error());
-  if (a.outDir.empty())
-    return 0;
-  std::error_code ec;
-  fs::create_directories(a.outDir, ec);
-  if (ec)
-    return fail("cannot create output directory '" + a.outDir +
-                "': " + ec.message());
-  fs::path dir(a.outDir);
-  mlir::TimingScope writing = compiler.phase("write outputs");
-  std::ofstream((dir / "model.mlir").string()) << graphIR;
+  PackageRequest request;
+  request.outDir = a.outDir;
+  request.emit = a.emit;
+  request.debugInfo = a.debugInfo;
+  request.out = &std::cout;
   std::string err;
-  if (!exe->dumpObject((dir / "model.o").string(), err))
+  if (!buildPackage(compiler, a.target, a.options, request, err))
     return fail(err);
-  const io::WeightsBlob *weights = compiler.weights();
-  if (weights && !weights->write((dir / "model.weights").string(), err))
-    return fail(err);
-  std::ofstream sig((dir / "model.json").string());
-  auto specs = [&](const std::vector<TensorSpec> &v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) {
-      s += std::string(i ? ", " : "") + "{\"name\": \"" + v[i].name +
-           "\", \"dtype\": \"" + io::dtypeName(v[i].dtype) + "\", \"shape\": [";
-      for (size_t k = 0; k < v[i].shape.size(); ++k)
-        s += (k ? ", " : "") + std::to_string(v[i].shape[k]);
-      s += "]";
-      // Run-time axes: their expression ("past + seq"); "shape" holds the
-      // bound there.
-      if (!v[i].dims.empty()) {
-        s += ", \"dims\": [";
-        for (size_t k = 0; k < v[i].dims.size(); ++k)
-          s += std::string(k ? ", " : "") +
-               (v[i].dims[k]
-                    ? "\"" + v[i].dims[k]->str(compiler.symbols()) + "\""
-                    : "null");
-        s += "]";
-      }
-      s += "}";
-    }
-    return s + "]";
-  };
-  sig << "{\"entry\": \"_mlir_ciface_" << kEntryName
-      << "\", \"inputs\": " << specs(compiler.inputs())
-      << ", \"outputs\": " << specs(compiler.outputs());
-  if (!compiler.symbols().empty()) {
-    sig << ", \"symbols\": [";
-    for (size_t k = 0; k < compiler.symbols().size(); ++k) {
-      const io::DimSymbol &d = compiler.symbols()[k];
-      sig << (k ? ", " : "") << "{\"name\": \"" << d.name
-          << "\", \"bound\": " << d.bound << ", \"input\": " << d.input
-          << ", \"axis\": " << d.axis << "}";
-    }
-    sig << "]";
-  }
-  if (weights)
-    sig << ", \"weights\": {\"file\": \"model.weights\", \"bytes\": "
-        << weights->size() << ", \"digest\": \"" << std::hex
-        << weights->digest() << std::dec << "\"}";
-  sig << "}\n";
   return 0;
 }
 
@@ -862,9 +788,11 @@ int main(int argc, char **argv) {
   if (a.help) {
     if (a.command == "run")
       std::cout << kRunUsage;
-    else if (a.command == "compile")
-      std::cout << kCompileUsage;
-    else if (a.command == "report")
+    else if (a.command == "compile") {
+      std::cout << kCompileUsage << "\nTargets built in:\n";
+      for (const Target &t : targets())
+        std::cout << "  " << t.name << "  " << t.summary << "\n";
+    } else if (a.command == "report")
       std::cout << kReportUsage;
     else if (a.command == "generate")
       std::cout << kGenerateUsage;
