@@ -12,6 +12,7 @@
 #include "compiler/LayerReport.h"
 #include "compiler/Recipe.h"
 #include "python/bindings/TrainBindings.h"
+#include "targets/Target.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -355,6 +356,50 @@ PYBIND11_MODULE(_sparq, m) {
       },
       py::arg("model"), py::arg("base_dir"), py::arg("recipe"),
       py::arg("shapes"), py::arg("examples"), py::arg("title"));
+
+  m.def("targets", []() {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Target &t : targets())
+      out.emplace_back(t.name, t.summary);
+    return out;
+  });
+
+  m.def(
+      "build_package",
+      [](const py::object &model, const std::string &baseDir,
+         const std::string &target, const std::string &outDir,
+         const std::string &recipe,
+         const std::map<std::string, std::vector<int64_t>> &shapes,
+         const std::map<std::string, py::array> &examples,
+         const std::map<std::string, std::map<int64_t, int64_t>> &dynamicAxes,
+         const std::map<std::string, int64_t> &dimParams,
+         const std::string &passPipeline, int optLevel) {
+        Source src = sourceOf(model, baseDir);
+        CompileOptions o = optionsOf(recipe, shapes, examples, dynamicAxes,
+                                     dimParams, passPipeline, optLevel);
+        PackageRequest request;
+        request.outDir = outDir;
+        std::string error;
+        std::vector<std::string> warnings;
+        bool ok;
+        {
+          py::gil_scoped_release unlocked;
+          Compiler c;
+          ok = importSource(c, src, o) && c.runGraphPipeline(o);
+          if (ok)
+            ok = buildPackage(c, target, o, request, error);
+          else
+            error = c.error();
+          warnings = c.warnings();
+        }
+        if (!ok)
+          throw CompileFailure(error.empty() ? "build failed" : error);
+        return warnings;
+      },
+      py::arg("model"), py::arg("base_dir"), py::arg("target"),
+      py::arg("out_dir"), py::arg("recipe"), py::arg("shapes"),
+      py::arg("examples"), py::arg("dynamic_axes"), py::arg("dim_params"),
+      py::arg("pass_pipeline"), py::arg("opt_level"));
 
   m.def(
       "recipe_pipeline",

@@ -15,7 +15,7 @@ compressed gradients in that C++ library too.
 """
 
 from ._sparq import CompileError, Error, InputError
-from ._compile import CompiledModel, compile
+from ._compile import CompiledModel, build, compile, targets
 from ._report import Layer, Report, report
 from ._threads import get_num_threads, set_num_threads
 from ._recipe import recipe_pipeline
@@ -37,9 +37,11 @@ __all__ = [
     "InputError",
     "Layer",
     "Report",
+    "build",
     "compile",
     "get_num_threads",
     "recipe_pipeline",
     "report",
     "set_num_threads",
+    "targets",
 ]

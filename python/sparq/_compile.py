@@ -108,6 +108,51 @@ def _options(source: Source, shapes: Shapes) -> Tuple[Dict[str, List[int]], Dict
     return fixed, dict(source.examples)
 
 
+def _prepare(model: Any, example_inputs: Any, shapes: Shapes,
+             dynamic: Optional[Mapping[str, Any]]):
+    """The model's source, explicit shapes, examples, run-time axes by input
+    and dim_param bounds, as the binding takes them."""
+    dynamic = dict(dynamic or {})
+    params = {str(n): int(b) for n, b in dynamic.items() if not isinstance(b, Mapping)}
+    axes = {str(n): {int(a): int(b) for a, b in d.items()}
+            for n, d in dynamic.items() if isinstance(d, Mapping)}
+    # A torch module's run-time axes are named by the export.
+    source = source_of(model, example_inputs, axes)
+    fixed, examples = _options(source, shapes)
+    return source, fixed, examples, axes, params
+
+
+def targets() -> Dict[str, str]:
+    """The targets built into this sparq, by name, with what their package
+    holds (``sparqc compile --help`` lists the same)."""
+    return dict(_sparq.targets())
+
+
+def build(model: Any, out_dir: Any, example_inputs: Any = None, *,
+          target: str = "host", recipe: Recipe = None, shapes: Shapes = None,
+          dynamic: Optional[Mapping[str, Any]] = None, pass_pipeline: str = "",
+          opt_level: int = 3) -> str:
+    """Compiles a model ahead of time for a target and writes its package
+    into ``out_dir`` (created), as ``sparqc compile --target TARGET -o
+    OUT_DIR`` does; returns ``out_dir``. The arguments are
+    :func:`compile`'s; :func:`targets` lists the targets.
+
+    Raises:
+        sparq.CompileError: the model could not be compiled for the target,
+            or the target is not built in (the message lists those that are).
+    """
+    source, fixed, examples, axes, params = _prepare(model, example_inputs, shapes,
+                                                     dynamic)
+    out = str(out_dir)
+    for w in _sparq.build_package(
+            source.model, base_dir=source.base_dir, target=str(target), out_dir=out,
+            recipe=recipe_text(recipe), shapes=fixed, examples=examples,
+            dynamic_axes=axes, dim_params=params, pass_pipeline=pass_pipeline,
+            opt_level=int(opt_level)):
+        warnings.warn(w, stacklevel=2)
+    return out
+
+
 def compile(model: Any, example_inputs: Any = None, *, recipe: Recipe = None,
             shapes: Shapes = None,
             dynamic: Optional[Mapping[str, Any]] = None,
@@ -144,15 +189,11 @@ def compile(model: Any, example_inputs: Any = None, *, recipe: Recipe = None,
     """
     if target != "host":
         raise _sparq.CompileError(
-            f"sparq.compile builds for the host; target '{target}' is built "
-            f"by `sparqc compile --target {target}`")
-    dynamic = dict(dynamic or {})
-    params = {str(n): int(b) for n, b in dynamic.items() if not isinstance(b, Mapping)}
-    axes = {str(n): {int(a): int(b) for a, b in d.items()}
-            for n, d in dynamic.items() if isinstance(d, Mapping)}
-    # A torch module's run-time axes are named by the export.
-    source = source_of(model, example_inputs, axes)
-    fixed, examples = _options(source, shapes)
+            f"sparq.compile runs models on the host; a package for target "
+            f"'{target}' is written by sparq.build(model, out_dir, "
+            f"target='{target}')")
+    source, fixed, examples, axes, params = _prepare(model, example_inputs, shapes,
+                                                     dynamic)
     compiled = _sparq.compile(
         source.model, base_dir=source.base_dir, recipe=recipe_text(recipe),
         shapes=fixed, examples=examples, dynamic_axes=axes, dim_params=params,

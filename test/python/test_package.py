@@ -285,3 +285,21 @@ def test_small_float_example_is_a_compile_time_value() -> None:
     model = sparq.compile(proto.SerializeToString(), {"x": x, "scales": scales})
     (y,) = [model(x, scales)]
     np.testing.assert_array_equal(y, x.repeat(2, axis=2).repeat(2, axis=3))
+
+
+def test_build_writes_a_target_package(tmp_path: Path) -> None:
+    import json
+    torch.manual_seed(SEED)
+    net = SmallCNN().eval()
+    x = torch.randn(1, 3, 16, 16)
+    assert "host" in sparq.targets()
+    out = Path(sparq.build(net, tmp_path / "pkg", (x,), recipe="prune=element:0.5"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model.json", "model.mlir", "model.o", "model.weights"]
+    signature = json.loads((out / "model.json").read_text())
+    assert signature["inputs"][0]["shape"] == [1, 3, 16, 16]
+    assert 0 < signature["weights"]["bytes"] <= (out / "model.weights").stat().st_size
+    # Targets are reached through the one table: an unknown one lists it.
+    with pytest.raises(sparq.CompileError, match=r"not built in \(built in: host"):
+        sparq.build(net, tmp_path / "other", (x,), target="nope")
+    assert not (tmp_path / "other").exists()
