@@ -20,10 +20,13 @@ const std::vector<Target> &sparq::targets() {
   return all;
 }
 
-const Target *sparq::findTarget(const std::string &name) {
+const Target *sparq::findTarget(const std::string &name, std::string *error) {
   for (const Target &t : targets())
     if (name == t.name)
       return &t;
+  if (error)
+    *error = "target '" + name +
+             "' is not built in (built in: " + targetNames() + ")";
   return nullptr;
 }
 

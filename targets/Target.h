@@ -44,8 +44,9 @@ struct Target {
 
 /// Every target built in, in the order targets/CMakeLists.txt lists them.
 const std::vector<Target> &targets();
-/// The target called `name`, or null.
-const Target *findTarget(const std::string &name);
+/// The target called `name`, or null with `error` (if given) saying so and
+/// listing the targets built in.
+const Target *findTarget(const std::string &name, std::string *error = nullptr);
 /// "host" or "host, cuda": for messages.
 std::string targetNames();
 

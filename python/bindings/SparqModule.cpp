@@ -142,19 +142,22 @@ optionsOf(const std::string &recipe,
   for (const auto &[name, a] : examples) {
     if (dynamicAxes.count(name))
       continue;
+    std::optional<io::DType> type = dtypeOf(a.dtype());
+    if (!type)
+      throw InputFailure("example input '" + name + "': dtype " +
+                         std::string(py::str(a.dtype())) +
+                         " is not one sparq has");
     io::HostTensor t;
     t.name = name;
-    t.shape.assign(a.shape(), a.shape() + a.ndim());
-    std::optional<io::DType> type = dtypeOf(a.dtype());
-    if (!type || !CompileOptions::isFoldableExample(t.shape)) {
-      o.inputShapes.emplace(name, t.shape); // the shape alone
-      continue;
-    }
     t.dtype = *type;
-    // Small: copied (the options outlive this call).
-    py::array c = py::array::ensure(a, py::array::c_style);
-    auto *p = static_cast<const uint8_t *>(c.data());
-    t.data.assign(p, p + c.nbytes());
+    t.shape.assign(a.shape(), a.shape() + a.ndim());
+    // Only a small example's bytes are kept (copied: the options outlive
+    // this call); a large one gives its shape.
+    if (CompileOptions::isFoldableExample(t.shape)) {
+      py::array c = py::array::ensure(a, py::array::c_style);
+      auto *p = static_cast<const uint8_t *>(c.data());
+      t.data.assign(p, p + c.nbytes());
+    }
     o.addExample(name, t);
   }
   for (const auto &entry : dynamicAxes)

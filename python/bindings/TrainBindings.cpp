@@ -2,7 +2,7 @@
 //
 // What sparq.train and sparq.dgc compute in C++: pruning masks at any
 // granularity, ESE's balanced masks and PE loads, TTQ's ternary codes, and
-// DGC's momentum correction, top-k selection, messages and their decoding.
+// DGC's whole local step on a bucket and the decoding of the messages.
 // Arrays are read and written where NumPy (or torch, through .numpy()) keeps
 // them; the GIL is released around the long loops.
 //
@@ -140,91 +140,6 @@ void sparq::bindTraining(py::module_ &m) {
       "TTQ's codes (+1, 0, -1) and the mean magnitude of each side.");
 
   m.def(
-      "dgc_accumulate",
-      [](py::object uo, py::object vo, py::array g, float momentum) {
-        py::array u = ndarray(uo, "u");
-        std::optional<py::array> v;
-        if (!vo.is_none())
-          v = ndarray(vo, "v");
-        float *pu = elements(u, "u", true);
-        float *pv = v ? elements(*v, "v", true) : nullptr;
-        const float *pg = elements(g, "grad", false);
-        if (g.size() != u.size() || (v && v->size() != u.size()))
-          throw py::value_error("u, v and grad must have the same size");
-        py::gil_scoped_release unlocked;
-        kernels::accumulateGradient(pu, pv, pg, u.size(), momentum);
-      },
-      py::arg("u"), py::arg("v"), py::arg("grad"), py::arg("momentum"),
-      "Momentum correction: u = m*u + grad; v += u.");
-
-  m.def(
-      "dgc_select",
-      [](py::array v, int64_t k, double sampleFraction, uint64_t seed) {
-        const float *p = elements(v, "v", false);
-        kernels::SelectOptions o;
-        o.sampleFraction = sampleFraction;
-        o.seed = seed;
-        kernels::SelectStats stats;
-        std::vector<int64_t> pos;
-        {
-          py::gil_scoped_release unlocked;
-          pos = kernels::selectLargest(p, v.size(), k, o, &stats);
-        }
-        py::dict info;
-        info["threshold"] = stats.threshold;
-        info["sampled"] = stats.sampled;
-        info["above_sample"] = stats.aboveSample;
-        info["trimmed"] = stats.trimmed;
-        info["exact"] = stats.exact;
-        return py::make_tuple(arrayOf(std::move(pos)), info);
-      },
-      py::arg("v"), py::arg("k"), py::arg("sample_fraction") = 0.01,
-      py::arg("seed") = 0,
-      "Positions of at most k entries of largest |v|, by sampling.");
-
-  m.def(
-      "dgc_pack",
-      [](py::list vs, py::list us, py::list selected, py::list offsets) {
-        size_t parts = vs.size();
-        if (us.size() != parts || selected.size() != parts ||
-            offsets.size() != parts)
-          throw py::value_error("dgc_pack: lists of different lengths");
-        std::vector<int64_t> positions;
-        std::vector<float> values;
-        for (size_t i = 0; i < parts; ++i) {
-          py::array v = ndarray(vs[i], "v"),
-                    sel = ndarray(selected[i], "selected");
-          float *pv = elements(v, "v", true);
-          py::array u;
-          float *pu = nullptr;
-          if (!us[i].is_none()) {
-            u = ndarray(us[i], "u");
-            pu = elements(u, "u", true);
-            if (u.size() != v.size())
-              throw py::value_error("dgc_pack: u and v of different sizes");
-          }
-          const int64_t *ps = elements<int64_t>(sel, "selected", false);
-          int64_t offset = offsets[i].cast<int64_t>();
-          for (int64_t j = 0; j < sel.size(); ++j) {
-            if (ps[j] < 0 || ps[j] >= v.size())
-              throw py::value_error("dgc_pack: position out of range");
-            positions.push_back(offset + ps[j]);
-            values.push_back(pv[ps[j]]);
-          }
-          kernels::clearSelected(pu, pv, ps, sel.size());
-        }
-        int64_t entries =
-            formats::gradientMessageEntries(positions.data(), positions.size());
-        std::vector<uint8_t> msg(formats::gradientMessageBytes(entries));
-        formats::encodeGradientMessage(positions.data(), values.data(),
-                                       positions.size(), msg.data());
-        return arrayOf(std::move(msg));
-      },
-      py::arg("v"), py::arg("u"), py::arg("selected"), py::arg("offsets"),
-      "One message of the selected entries of every part (positions offset "
-      "into one flat gradient); zeroes them in v and u (momentum masking).");
-
-  m.def(
       "dgc_compress",
       [](py::list us, py::list vs, py::list grads, std::vector<int64_t> ks,
          std::vector<int64_t> offsets, std::vector<uint64_t> seeds,
@@ -290,9 +205,4 @@ void sparq::bindTraining(py::module_ &m) {
       },
       py::arg("messages"), py::arg("out"),
       "out += every worker's message (one row each, zero-padded).");
-
-  m.def(
-      "dgc_message_bytes",
-      [](int64_t entries) { return formats::gradientMessageBytes(entries); },
-      py::arg("entries"));
 }

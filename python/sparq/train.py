@@ -8,8 +8,8 @@ weights are exact zeros and exported TTQ weights hold exactly three values,
 so the compiler's detection stores them sparse and 2-bit.
 
 Masks are enforced after every optimizer step when the optimizer is given
-(``optimizer=``), and in any case before every forward pass of the model;
-gradients of pruned weights are zeroed so momentum does not build up there.
+(``optimizer=``), else before every forward pass of the model; gradients of
+pruned weights are zeroed so momentum does not build up there.
 """
 
 import copy
@@ -74,8 +74,8 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 
 class _MaskedWeights:
-    """Keep-masks on parameters, enforced after optimizer steps, before
-    forward passes, and on gradients."""
+    """Keep-masks on parameters, enforced after optimizer steps (or, without
+    an optimizer, before forward passes) and on gradients."""
 
     def __init__(self, model: nn.Module, optimizer: Optional[torch.optim.Optimizer]):
         self.model = model
@@ -92,9 +92,10 @@ class _MaskedWeights:
             self.masks[key] = torch.from_numpy(mask).to(param.device, param.dtype)
             self._handles.append(param.register_hook(
                 lambda g, m=self.masks[key]: g * m))
-        self._handles.append(self.model.register_forward_pre_hook(
-            lambda module, inputs: self._before_forward()))
-        if self.optimizer is not None:
+        if self.optimizer is None:
+            self._handles.append(self.model.register_forward_pre_hook(
+                lambda module, inputs: self._before_forward()))
+        else:
             opt, step = self.optimizer, self.optimizer.step
 
             def step_then_mask(*args, **kwargs):

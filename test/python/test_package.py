@@ -271,7 +271,6 @@ def test_dim_param_bound_by_name() -> None:
 def test_small_float_example_is_a_compile_time_value() -> None:
     # Resize's scales as a graph input: the compiler needs them at compile
     # time, and takes them from the example, as `sparqc run -i` does.
-    onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
     graph = helper.make_graph(
         [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
@@ -283,7 +282,7 @@ def test_small_float_example_is_a_compile_time_value() -> None:
     x = np.arange(18, dtype=np.float32).reshape(1, 2, 3, 3)
     scales = np.array([1, 1, 2, 2], dtype=np.float32)
     model = sparq.compile(proto.SerializeToString(), {"x": x, "scales": scales})
-    (y,) = [model(x, scales)]
+    y = model(x, scales)
     np.testing.assert_array_equal(y, x.repeat(2, axis=2).repeat(2, axis=3))
 
 

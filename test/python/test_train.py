@@ -48,10 +48,6 @@ def dense(data):
     return [_train(data, s, {})[1] for s in SEEDS]
 
 
-def _weights(layer):
-    return list(layer.weights)
-
-
 # --- DSD --------------------------------------------------------------------
 
 def test_dsd_reaches_the_dense_accuracy(data, dense):

@@ -559,9 +559,10 @@ int runCommand(Args &a) {
 }
 
 int compileCommand(Args &a) {
-  if (!findTarget(a.target))
-    return fail("target '" + a.target +
-                "' is not built in (built in: " + targetNames() + ")");
+  std::string err;
+  // Before the import: an unknown target fails at once.
+  if (!findTarget(a.target, &err))
+    return fail(err);
   Compiler compiler;
   if (!compiler.importOnnx(a.model, a.options))
     return fail(compiler.error());
@@ -572,7 +573,6 @@ int compileCommand(Args &a) {
   request.emit = a.emit;
   request.debugInfo = a.debugInfo;
   request.out = &std::cout;
-  std::string err;
   if (!buildPackage(compiler, a.target, a.options, request, err))
     return fail(err);
   return 0;
