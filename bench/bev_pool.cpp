@@ -36,7 +36,7 @@ constexpr int64_t kCams = 6, kBins = 118, kRows = 32, kCols = 88, kC = 80;
 struct Scene {
   int64_t grid, points = kCams * kBins * kRows * kCols;
   std::vector<float> depth, feat;
-  kernels::BevPoolPlan plan;
+  formats::BevPoolPlan plan;
   std::vector<int64_t> cell, depthIndex, featIndex;
 
   explicit Scene(int64_t grid) : grid(grid) {
@@ -65,7 +65,7 @@ struct Scene {
             depthIndex.push_back(((n * kBins + d) * kRows + h) * kCols + w);
             featIndex.push_back((n * kRows + h) * kCols + w);
           }
-    plan = kernels::planBevPool(cell.data(), depthIndex.data(),
+    plan = formats::planBevPool(cell.data(), depthIndex.data(),
                                 featIndex.data(), points, grid * grid);
   }
 };
@@ -79,14 +79,14 @@ void Fused(benchmark::State &state) {
   Scene &s = scene(state.range(0));
   std::vector<float> out(s.grid * s.grid * kC);
   for (auto _ : state) {
-    kernels::bevPool(s.plan, s.depth.data(), s.feat.data(), kC, out.data(),
+    kernels::bevPool(s.plan.view(), s.depth.data(), s.feat.data(), kC,
+                     out.data(),
                      /*channelsLast=*/true);
     benchmark::DoNotOptimize(out.data());
   }
   int64_t kept = int64_t(s.plan.depthIndex.size());
-  int64_t bytes = (s.depth.size() + s.feat.size() + out.size()) * 4 +
-                  kept * 16 +
-                  int64_t(s.plan.start.size() + s.plan.cell.size()) * 8;
+  int64_t bytes = (s.depth.size() + s.feat.size() + out.size()) * 4 + kept * 8 +
+                  int64_t(s.plan.start.size() + 2 * s.plan.cell.size()) * 4;
   state.SetBytesProcessed(state.iterations() * bytes);
   state.counters["kept_points"] = double(kept);
 }

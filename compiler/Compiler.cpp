@@ -248,6 +248,33 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
   return runPipeline(impl->context, module(), p, scope, errors);
 }
 
+std::vector<FusionInfo> Compiler::fusions() {
+  std::vector<FusionInfo> out;
+  module().walk([&](mlir::sparq::BevPoolOp op) {
+    FusionInfo f;
+    f.op = "bev_pool";
+    mlir::Location loc = op.getLoc();
+    if (auto fused = mlir::dyn_cast<mlir::FusedLoc>(loc))
+      loc = fused.getLocations().front();
+    if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
+      f.name = n.getName().str();
+    auto grid = mlir::cast<mlir::RankedTensorType>(op.getType());
+    f.detail = std::to_string(op.getNumPoints()) + " points in " +
+               std::to_string(op.getNumIntervals()) + " of " +
+               std::to_string(grid.getDimSize(0)) + " cells, " +
+               std::to_string(grid.getDimSize(1)) +
+               " channels; no frustum tensor";
+    auto bytes = [&](llvm::StringRef name) {
+      auto a = op->getAttrOfType<mlir::IntegerAttr>(name);
+      return a ? a.getInt() : int64_t(0);
+    };
+    f.unfusedBytes = bytes("sparq.unfused_bytes");
+    f.fusedBytes = bytes("sparq.plan_bytes");
+    out.push_back(f);
+  });
+  return out;
+}
+
 bool Compiler::collectCompression() {
   for (LayerInfo &l : layerInfos)
     l.weights = l.integerWeights;

@@ -141,6 +141,9 @@ public:
   /// The run-time dims the specs refer to (empty for a static model).
   const std::vector<io::DimSymbol> &symbols() const { return dimSymbols; }
   const std::vector<LayerInfo> &layers() const { return layerInfos; }
+  /// The domain patterns the graph passes fused (sparq.bev_pool), for the
+  /// report; call after runGraphPipeline.
+  std::vector<FusionInfo> fusions();
   /// What went wrong, one diagnostic per line.
   const std::string &error() const { return errors; }
   /// What the passes warned of (e.g. a layer a compression pass left

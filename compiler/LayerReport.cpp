@@ -186,7 +186,8 @@ template <typename T> std::string jsonArray(const std::vector<T> &v) {
 }
 } // namespace
 
-std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers) {
+std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers,
+                                    const std::vector<FusionInfo> &fusions) {
   std::string s;
   char line[1024];
   const char *fmt = "%-30s %-14s %-16s %-14s %-10s %-14s %7s %6s %21s %7s "
@@ -226,10 +227,16 @@ std::string sparq::formatLayerTable(const std::vector<LayerInfo> &layers) {
            (human(macs) + ">" + human(effective)).c_str(), "");
   s += line;
   s += "parameters: " + human(params) + "\n";
+  for (const FusionInfo &f : fusions)
+    s += "fused " + f.op + " '" + f.name + "': " + f.detail + "; saves " +
+         fixed((f.unfusedBytes - f.fusedBytes) / 1e6, 1) + " MB per run (" +
+         human(f.unfusedBytes) + "B of tensors for " + human(f.fusedBytes) +
+         "B of plan)\n";
   return s;
 }
 
-std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers) {
+std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers,
+                                   const std::vector<FusionInfo> &fusions) {
   std::string s = "{\"layers\": [";
   int64_t bytes = 0, stored = 0, macs = 0, effective = 0, params = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -275,7 +282,15 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers) {
        ", \"stored_bytes\": " + std::to_string(stored) +
        ", \"ratio\": " + fixed(stored ? double(bytes) / stored : 1.0, 4) +
        ", \"macs\": " + std::to_string(macs) +
-       ", \"effective_macs\": " + std::to_string(effective) + "}}\n";
+       ", \"effective_macs\": " + std::to_string(effective) + "}";
+  s += ", \"fusions\": [";
+  for (size_t i = 0; i < fusions.size(); ++i)
+    s += std::string(i ? ", " : "") + "{\"op\": " + jsonString(fusions[i].op) +
+         ", \"name\": " + jsonString(fusions[i].name) +
+         ", \"detail\": " + jsonString(fusions[i].detail) +
+         ", \"unfused_bytes\": " + std::to_string(fusions[i].unfusedBytes) +
+         ", \"fused_bytes\": " + std::to_string(fusions[i].fusedBytes) + "}";
+  s += "]}\n";
   return s;
 }
 

@@ -50,6 +50,17 @@ struct LayerInfo {
   int64_t effectiveMacs() const;
 };
 
+/// A domain pattern the graph passes fused into one sparq op (today BEV
+/// pooling, sparq-fuse-bev-pool), with what the fusion saves.
+struct FusionInfo {
+  std::string op;   // the sparq op: "bev_pool"
+  std::string name; // the ONNX node it replaced
+  std::string detail;
+  /// Bytes of the tensors the unfused chain computed per inference, and of
+  /// the compile-time data the fused op reads instead.
+  int64_t unfusedBytes = 0, fusedBytes = 0;
+};
+
 /// MACs of a node from its op type, attributes-free shapes and group count.
 int64_t countMacs(const std::string &opType,
                   const std::vector<std::vector<int64_t>> &inputShapes,
@@ -60,11 +71,13 @@ int64_t countMacs(const std::string &opType,
 /// MACs, and for layers with weights their pattern, format, density, bits
 /// per weight, bytes dense -> stored, ratio, MACs dense -> effective and PE
 /// balance.
-std::string formatLayerTable(const std::vector<LayerInfo> &layers);
+std::string formatLayerTable(const std::vector<LayerInfo> &layers,
+                             const std::vector<FusionInfo> &fusions = {});
 
-/// The same as JSON: {"layers": [...], "totals": {...}}; every layer has a
-/// `ratio` (dense bytes / stored bytes).
-std::string formatLayerJson(const std::vector<LayerInfo> &layers);
+/// The same as JSON: {"layers": [...], "totals": {...}, "fusions": [...]};
+/// every layer has a `ratio` (dense bytes / stored bytes).
+std::string formatLayerJson(const std::vector<LayerInfo> &layers,
+                            const std::vector<FusionInfo> &fusions = {});
 
 /// A self-contained HTML page: the table, a picture of each weight's
 /// sparsity pattern and the per-PE load bars.

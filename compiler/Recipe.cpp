@@ -79,6 +79,8 @@ std::string sparq::applyRecipeWord(const std::string &name,
     return bare([&] { r.actBits = 8; });
   if (name == "no-detect")
     return bare([&] { r.detect = false; });
+  if (name == "no-fuse")
+    return bare([&] { r.fuse = false; });
   static const std::pair<const char *, const char *> kValued[] = {
       {"prune", "GRANULARITY:RATIO or N:M"},
       {"group", "a group size"},
@@ -91,7 +93,8 @@ std::string sparq::applyRecipeWord(const std::string &name,
       form = what;
   if (!form)
     return "is not a recipe word (prune, ternary, int4, int8, group, "
-           "codebook, int8-activations, pe-balance, layers, no-detect)";
+           "codebook, int8-activations, pe-balance, layers, no-detect, "
+           "no-fuse)";
   if (!value)
     return std::string("expects ") + form;
   const std::string &v = *value;
@@ -188,9 +191,11 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   if (r.codebookBits)
     add("sparq-weight-share{bits=" + std::to_string(r.codebookBits) + layers +
         "}");
+  // Domain fusions first: they see the graph as the model exported it.
+  std::string fusions = r.fuse ? "func.func(sparq-fuse-bev-pool)" : "";
   // --int8-activations alone still runs, to warn of the layers it skips.
   if (p.tellp() == 0 && !r.actBits)
-    return "";
+    return fusions;
   add("sparq-select-layout");
   if (r.actBits)
     add("sparq-quantize-activations{bits=" + std::to_string(r.actBits) +
@@ -198,7 +203,8 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   // Compressing: recurrent layers first become matmuls on 2-D weight
   // constants, which the passes above then see. (Detection alone leaves
   // them to the target.)
+  std::string lead = fusions.empty() ? "" : fusions + ",";
   if (r.compresses())
-    return "func.func(sparq-lower-rnn)," + p.str();
-  return p.str();
+    return lead + "func.func(sparq-lower-rnn)," + p.str();
+  return lead + p.str();
 }

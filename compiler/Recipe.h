@@ -32,6 +32,8 @@ struct CompressionRecipe {
   /// sparq-pe-balance: PEs (0: none) and pruning ratio.
   unsigned pes = 0;
   double peRatio = 0.9;
+  /// sparq-fuse-bev-pool: fuse domain patterns (BEV pooling) into sparq ops.
+  bool fuse = true;
   /// Layer-name patterns the recipe applies to ("" for all).
   std::string layers;
 
@@ -47,8 +49,8 @@ std::string parsePruneFlag(const std::string &value, CompressionRecipe &r);
 /// Applies one recipe word, as `sparqc --NAME [VALUE]` and the Python
 /// package's recipes spell it: prune=G:R or N:M, ternary[=T], int4, int8,
 /// group=G, codebook=B, int8-activations, pe-balance=P[:R], layers=PATTERNS,
-/// no-detect. `value` is null for a bare word. Returns "" or what is wrong,
-/// in words that follow the word's name ("expects ...").
+/// no-detect, no-fuse. `value` is null for a bare word. Returns "" or what is
+/// wrong, in words that follow the word's name ("expects ...").
 std::string applyRecipeWord(const std::string &name, const std::string *value,
                             CompressionRecipe &r);
 
@@ -59,9 +61,10 @@ std::string applyRecipeWord(const std::string &name, const std::string *value,
 std::string parseRecipe(const std::string &text, CompressionRecipe &r);
 
 /// The recipe as a comma-separated pass list ("" when it does nothing):
-/// detect, pe-balance, prune, ternarize / quantize / weight-share, then
-/// select-layout and quantize-activations; when it compresses, recurrent layers
-/// are lowered to matmuls first so that their weights are compressed too.
+/// the domain fusions, detect, pe-balance, prune, ternarize / quantize /
+/// weight-share, then select-layout and quantize-activations; when it
+/// compresses, recurrent layers are lowered to matmuls first so that their
+/// weights are compressed too.
 std::string recipePipeline(const CompressionRecipe &r);
 
 } // namespace sparq

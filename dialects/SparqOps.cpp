@@ -1,6 +1,8 @@
 //===- SparqOps.cpp - sparq op verifiers ----------------------------------===//
 
+#include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
+#include "runtime/formats/BevPoolPlan.h"
 
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -33,8 +35,8 @@ template <typename OpT>
 LogicalResult verifyRecurrent(OpT op, int64_t gates, int64_t biasBlocks) {
   auto xType = cast<RankedTensorType>(op.getInput().getType());
   if (xType.getRank() != 3)
-    return op.emitOpError() << "input expects rank 3 [T, B, I], got rank "
-                            << xType.getRank();
+    return op.emitOpError()
+           << "input expects rank 3 [T, B, I], got rank " << xType.getRank();
   if (!xType.hasStaticShape())
     return op.emitOpError() << "expects static shapes";
   int64_t t = xType.getDimSize(0), b = xType.getDimSize(1),
@@ -54,8 +56,8 @@ LogicalResult verifyRecurrent(OpT op, int64_t gates, int64_t biasBlocks) {
   Type elem = xType.getElementType();
   for (Value v : op->getOperands())
     if (getElementTypeOrSelf(v.getType()) != elem)
-      return op.emitOpError() << "expects all operands to have element type "
-                              << elem;
+      return op.emitOpError()
+             << "expects all operands to have element type " << elem;
   if (std::optional<APFloat> clip = op.getClip())
     if (clip->isNegative() || clip->isZero())
       return op.emitOpError() << "expects clip > 0";
@@ -71,13 +73,67 @@ LogicalResult LstmOp::verify() {
   if (failed(verifyRecurrent(*this, 4, 8)))
     return failure();
   auto xType = cast<RankedTensorType>(getInput().getType());
-  int64_t b = xType.getDimSize(1), h = getHiddenSize(),
-          d = getNumDirections();
+  int64_t b = xType.getDimSize(1), h = getHiddenSize(), d = getNumDirections();
   if (failed(expectShape(*this, "initial_c", getInitialC().getType(),
                          {d, b, h})) ||
       failed(expectShape(*this, "peepholes", getPeepholes().getType(),
                          {d, 3 * h})) ||
       failed(expectShape(*this, "y_c", getYC().getType(), {d, b, h})))
     return failure();
+  return success();
+}
+
+namespace {
+/// The int32 values of a 1-D plan attribute, or null (with an error).
+const int32_t *planArray(BevPoolOp op, StringRef name, ElementsAttr attr,
+                         int64_t size) {
+  auto type = cast<ShapedType>(attr.getType());
+  if (type.getRank() != 1 || !type.getElementType().isInteger(32) ||
+      type.getNumElements() != size) {
+    op.emitOpError() << name << " expects " << size << " i32 values, got "
+                     << type;
+    return nullptr;
+  }
+  std::optional<ArrayRef<char>> bytes = constantBytes(attr);
+  if (!bytes || (size > 1 && isSplatConstant(attr))) {
+    op.emitOpError() << name << " must be a dense array of its values";
+    return nullptr;
+  }
+  return reinterpret_cast<const int32_t *>(bytes->data());
+}
+} // namespace
+
+LogicalResult BevPoolOp::verify() {
+  auto depth = cast<RankedTensorType>(getDepth().getType());
+  auto feat = cast<RankedTensorType>(getFeatures().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (depth.getRank() != 1 || feat.getRank() != 2 || out.getRank() != 2 ||
+      !depth.hasStaticShape() || !feat.hasStaticShape() ||
+      !out.hasStaticShape())
+    return emitOpError("expects static depth [N], features [rows, C] and a "
+                       "result [cells, C]");
+  if (out.getDimSize(1) != feat.getDimSize(1))
+    return emitOpError() << "result has " << out.getDimSize(1)
+                         << " channels, features " << feat.getDimSize(1);
+  int64_t points = getNumPoints(), intervals = getNumIntervals();
+  ::sparq::formats::BevPoolPlanView plan;
+  plan.points = points;
+  plan.intervals = intervals;
+  plan.cells = out.getDimSize(0);
+  if (!(plan.depthIndex =
+            planArray(*this, "depth_index", getDepthIndex(), points)) ||
+      !(plan.featIndex =
+            planArray(*this, "feature_index", getFeatureIndex(), points)) ||
+      !(plan.start = planArray(*this, "interval_start", getIntervalStart(),
+                               intervals + 1)) ||
+      !(plan.cell =
+            planArray(*this, "interval_cell", getIntervalCell(), intervals)))
+    return failure();
+  if (points > 0 && intervals == 0)
+    return emitOpError("has points but no intervals");
+  std::string error;
+  if (!::sparq::formats::checkBevPoolPlan(plan, depth.getDimSize(0),
+                                          feat.getDimSize(0), error))
+    return emitOpError() << error;
   return success();
 }

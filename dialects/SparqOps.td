@@ -150,4 +150,47 @@ def Sparq_RnnOp : Sparq_Op<"rnn", [Pure]> {
   }];
 }
 
+def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
+  let summary = "BEVFusion's camera-to-BEV pooling over a compile-time plan";
+  let description = [{
+    Lift-splat pooling without the frustum tensor:
+
+      result[cell, c] = sum over the plan's points k with cell(k) = cell of
+                        depth[depth_index[k]] * features[feature_index[k], c]
+
+    `depth` is the flattened depth distribution of every frustum point,
+    `features` the context features as [rows, C], one row per pixel. The
+    plan is a constant of the op: the points kept (inside the grid) sorted
+    by cell, and intervals `interval_start` (one more entry than cells with
+    points) with their cells `interval_cell`, increasing. The result has one
+    row per BEV cell; cells without points are 0. Points of a cell are summed
+    in the order of the model's scatter-add, so results equal it bit for bit.
+
+    `sparq-fuse-bev-pool` builds it from an exported lift-splat (outer
+    product, frustum points, scatter-add by constant cells).
+
+    ```mlir
+    %bev = sparq.bev_pool %depth, %feat {depth_index = dense<[0, 3, 1]>
+        : tensor<3xi32>, feature_index = dense<[0, 1, 0]> : tensor<3xi32>,
+        interval_start = dense<[0, 2, 3]> : tensor<3xi32>,
+        interval_cell = dense<[1, 3]> : tensor<2xi32>}
+        : (tensor<4xf32>, tensor<2x8xf32>) -> tensor<5x8xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$depth,
+                       RankedTensorOf<[F32]>:$features,
+                       ElementsAttr:$depth_index, ElementsAttr:$feature_index,
+                       ElementsAttr:$interval_start,
+                       ElementsAttr:$interval_cell);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $depth `,` $features attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumPoints() { return getDepthIndex().getNumElements(); }
+    int64_t getNumIntervals() { return getIntervalCell().getNumElements(); }
+  }];
+}
+
 #endif // SPARQ_OPS_TD

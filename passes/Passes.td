@@ -35,6 +35,42 @@ def FuseElementwise : Pass<"sparq-fuse-elementwise", "func::FuncOp"> {
   ];
 }
 
+def FuseBevPool : Pass<"sparq-fuse-bev-pool", "func::FuncOp"> {
+  let summary = "Fuse an exported lift-splat view transform into sparq.bev_pool";
+  let description = [{
+    Finds BEVFusion's camera-to-BEV pooling as a model exports it: the depth
+    distribution times the context features (an outer product), data
+    movement that flattens the frustum into points (transposes, reshapes, a
+    gather of the points inside the grid) and a scatter-add of the points
+    into a zero BEV grid by constant cells (ScatterElements or ScatterND with
+    reduction add, imported as an scf.for). Every point's cell, depth
+    probability and feature row are evaluated here, the points sorted by
+    cell and cut into intervals, and the chain replaced by one
+    `sparq.bev_pool` that never builds the frustum. The op records the bytes
+    of the tensors the chain computed (`sparq.unfused_bytes`) and of its plan
+    (`sparq.plan_bytes`) for `sparqc report`. A pattern whose indices are not
+    compile-time constants is left as it is.
+  }];
+  let dependentDialects = [
+    "linalg::LinalgDialect", "tensor::TensorDialect",
+    "mlir::sparq::SparqDialect"
+  ];
+}
+
+def HostBevPool : Pass<"sparq-host-bev-pool", "ModuleOp"> {
+  let summary = "Lower sparq.bev_pool to a call of the host kernel";
+  let description = [{
+    Before bufferization: the op's plan becomes a constant byte global in
+    the layout of runtime/formats/BevPoolPlan.h, and the op a call of
+    `sparq_bev_pool` (runtime/kernels/BevPool.h) on the buffers of its
+    operands and a new output buffer.
+  }];
+  let dependentDialects = [
+    "bufferization::BufferizationDialect", "func::FuncDialect",
+    "memref::MemRefDialect"
+  ];
+}
+
 def HostLibraryCalls : Pass<"sparq-host-library-calls", "ModuleOp"> {
   let summary = "Call library kernels for dense f32 GEMM and convolution";
   let description = [{

@@ -346,8 +346,9 @@ PYBIND11_MODULE(_sparq, m) {
           ok = importSource(c, src, o) && c.runGraphPipeline(o) &&
                c.collectCompression();
           if (ok) {
-            json = formatLayerJson(c.layers());
-            table = formatLayerTable(c.layers());
+            std::vector<FusionInfo> fusions = c.fusions();
+            json = formatLayerJson(c.layers(), fusions);
+            table = formatLayerTable(c.layers(), fusions);
             html = formatLayerHtml(c.layers(), title);
           }
           error = c.error();

@@ -17,7 +17,8 @@ def recipe_text(recipe: Recipe) -> str:
 
     Dict keys are recipe words (``pe_balance`` may be written for
     ``pe-balance``); ``True`` gives the bare word, ``False`` or ``None``
-    leaves it out (``detect=False`` is ``no-detect``), a number or string is
+    leaves it out (``detect=False`` is ``no-detect``, ``fuse=False``
+    ``no-fuse``), a number or string is
     its value, and ``layers`` may be a list of patterns.
     """
     if recipe is None:
@@ -29,9 +30,9 @@ def recipe_text(recipe: Recipe) -> str:
     words, layers = [], None
     for key, value in recipe.items():
         name = str(key).replace("_", "-")
-        if name == "detect":
+        if name in ("detect", "fuse"):
             if value is False:
-                words.append("no-detect")
+                words.append(f"no-{name}")
             continue
         if name == "layers" and value is not None:
             layers = value if isinstance(value, str) else ",".join(map(str, value))

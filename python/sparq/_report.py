@@ -21,13 +21,17 @@ class Layer(SimpleNamespace):
 
 
 class Report(List[Layer]):
-    """The layers in graph order; ``totals`` sums them and ``table`` is the
-    text ``sparqc report`` prints."""
+    """The layers in graph order; ``totals`` sums them, ``fusions`` lists the
+    domain patterns fused into one op (op, name, detail, unfused_bytes,
+    fused_bytes: a BEV pooling's frustum chain against its plan) and
+    ``table`` is the text ``sparqc report`` prints."""
 
-    def __init__(self, layers: List[Layer], totals: SimpleNamespace, table: str) -> None:
+    def __init__(self, layers: List[Layer], totals: SimpleNamespace, table: str,
+                 fusions: Optional[List[SimpleNamespace]] = None) -> None:
         super().__init__(layers)
         self.totals = totals
         self.table = table
+        self.fusions = fusions or []
 
     def __str__(self) -> str:
         return self.table
@@ -63,4 +67,5 @@ def report(model: Any, recipe: Recipe = None, *, example_inputs: Any = None,
     if html is not None:
         with open(html, "w", encoding="utf-8") as f:
             f.write(page)
-    return Report(layers, _namespaces(data["totals"]), table)
+    return Report(layers, _namespaces(data["totals"]), table,
+                  _namespaces(data.get("fusions", [])))

@@ -110,8 +110,10 @@ def _export_torch(module: Any, example_inputs: Any,
         buffer = io.BytesIO()
         # Grad stays enabled while exporting: under no_grad, eval-mode
         # nn.MultiheadAttention takes a fused path torch cannot export.
+        # Opset 16: below it, torch exports scatter_add as a ScatterElements
+        # that overwrites repeated indices (wrong for BEV pooling's cells).
         torch.onnx.export(module, args, buffer, input_names=names,
-                          output_names=outputs, opset_version=14,
+                          output_names=outputs, opset_version=16,
                           dynamic_axes=axes or None)
     finally:
         module.train(was_training)

@@ -1,53 +1,27 @@
 //===- BevPool.cpp - BEVFusion's camera-to-BEV pooling --------------------===//
 
 #include "runtime/kernels/BevPool.h"
+#include "runtime/formats/Simd.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <numeric>
+#include <vector>
 
+using namespace sparq;
 using namespace sparq::kernels;
 
-BevPoolPlan sparq::kernels::planBevPool(const int64_t *cell,
-                                        const int64_t *depthIndex,
-                                        const int64_t *featIndex,
-                                        int64_t points, int64_t cells) {
-  std::vector<int64_t> order;
-  order.reserve(points);
-  for (int64_t p = 0; p < points; ++p)
-    if (cell[p] >= 0 && cell[p] < cells)
-      order.push_back(p);
-  // Stable: a cell's points keep their order, and so do its sums.
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return cell[a] < cell[b]; });
-  BevPoolPlan plan;
-  plan.cells = cells;
-  plan.depthIndex.reserve(order.size());
-  plan.featIndex.reserve(order.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    int64_t p = order[i];
-    if (i == 0 || cell[p] != cell[order[i - 1]]) {
-      plan.start.push_back(int64_t(i));
-      plan.cell.push_back(cell[p]);
-    }
-    plan.depthIndex.push_back(depthIndex[p]);
-    plan.featIndex.push_back(featIndex[p]);
-  }
-  plan.start.push_back(int64_t(order.size()));
-  plan.order.resize(plan.cell.size());
-  std::iota(plan.order.begin(), plan.order.end(), 0);
-  std::stable_sort(
-      plan.order.begin(), plan.order.end(), [&](int64_t a, int64_t b) {
-        return plan.featIndex[plan.start[a]] < plan.featIndex[plan.start[b]];
-      });
-  return plan;
-}
+namespace {
+/// Channels summed at once: four AVX-512 registers.
+constexpr int64_t kBlock = 64;
+} // namespace
 
-void sparq::kernels::bevPool(const BevPoolPlan &plan, const float *depth,
-                             const float *feat, int64_t channels, float *out,
-                             bool channelsLast) {
-  int64_t cells = plan.cells, intervals = int64_t(plan.cell.size());
+void sparq::kernels::bevPool(const formats::BevPoolPlanView &plan,
+                             const float *depth, const float *feat,
+                             int64_t channels, float *out, bool channelsLast) {
+  int64_t cells = plan.cells, intervals = plan.intervals;
   parallelFor(cells, 1 << 10, [&](int64_t b, int64_t e) {
     if (channelsLast) {
       std::memset(out + b * channels, 0, (e - b) * channels * sizeof(float));
@@ -59,23 +33,85 @@ void sparq::kernels::bevPool(const BevPoolPlan &plan, const float *depth,
   parallelFor(intervals, 16, [&](int64_t b, int64_t e) {
     std::vector<float> buffer(channels);
     float *__restrict acc = buffer.data();
-    for (int64_t j = b; j < e; ++j) {
-      int64_t i = plan.order[j];
-      std::fill(acc, acc + channels, 0.0f);
-      for (int64_t k = plan.start[i]; k < plan.start[i + 1]; ++k) {
-        // One depth probability times the pixel's feature row: vectorized
-        // over channels.
-        float d = depth[plan.depthIndex[k]];
-        const float *__restrict f = feat + plan.featIndex[k] * channels;
-        for (int64_t c = 0; c < channels; ++c)
-          acc[c] += d * f[c];
+    sparq::withSimd([&]() SPARQ_SIMD_INLINE {
+      for (int64_t j = b; j < e; ++j) {
+        int64_t i = plan.order[j];
+        std::fill(acc, acc + channels, 0.0f);
+        for (int64_t k = plan.start[i]; k < plan.start[i + 1]; ++k) {
+          // One depth probability times the pixel's feature row:
+          // vectorized over channels.
+          float d = depth[plan.depthIndex[k]];
+          const float *__restrict f =
+              feat + int64_t(plan.featIndex[k]) * channels;
+          for (int64_t c = 0; c < channels; ++c)
+            acc[c] += d * f[c];
+        }
+        int64_t cell = plan.cell[i];
+        if (channelsLast)
+          std::memcpy(out + cell * channels, acc, channels * sizeof(float));
+        else
+          for (int64_t c = 0; c < channels; ++c)
+            out[c * cells + cell] = acc[c];
       }
-      int64_t cell = plan.cell[i];
-      if (channelsLast)
-        std::memcpy(out + cell * channels, acc, channels * sizeof(float));
-      else
-        for (int64_t c = 0; c < channels; ++c)
-          out[c * cells + cell] = acc[c];
-    }
+    });
   });
+}
+
+namespace {
+/// `m`'s elements in row-major order: its own data when contiguous, else a
+/// copy in `scratch`.
+template <int Rank>
+const float *contiguous(const MemRef<float, Rank> &m,
+                        std::vector<float> &scratch) {
+  int64_t expect = 1, n = 1;
+  bool dense = true;
+  for (int d = Rank - 1; d >= 0; --d) {
+    if (m.sizes[d] != 1 && m.strides[d] != expect)
+      dense = false;
+    expect *= m.sizes[d];
+  }
+  n = expect;
+  if (dense)
+    return m.data();
+  scratch.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, at = m.offset;
+    for (int d = Rank - 1; d >= 0; --d) {
+      at += (rest % m.sizes[d]) * m.strides[d];
+      rest /= m.sizes[d];
+    }
+    scratch[i] = m.aligned[at];
+  }
+  return scratch.data();
+}
+} // namespace
+
+extern "C" void _mlir_ciface_sparq_bev_pool(MemRef<float, 1> *depth,
+                                            MemRef<float, 2> *feat,
+                                            MemRef<int8_t, 1> *plan,
+                                            MemRef<float, 2> *out) {
+  formats::BevPoolPlanView view;
+  std::string error;
+  if (!formats::readBevPoolPlan(reinterpret_cast<uint8_t *>(plan->data()),
+                                size_t(plan->sizes[0]), view, error) ||
+      view.cells != out->sizes[0]) {
+    // The plan is the compiler's own, from the weights: a mismatch is a
+    // corrupted weights file, not a user error the code could report.
+    std::fprintf(stderr, "sparq: %s\n",
+                 error.empty() ? "BEV pooling plan does not fit its output"
+                               : error.c_str());
+    std::abort();
+  }
+  std::vector<float> d, f;
+  const float *dp = contiguous(*depth, d), *fp = contiguous(*feat, f);
+  std::vector<float> o;
+  bool direct = out->strides[1] == 1 && out->strides[0] == out->sizes[1];
+  float *op = direct ? out->data()
+                     : (o.resize(out->sizes[0] * out->sizes[1]), o.data());
+  bevPool(view, dp, fp, feat->sizes[1], op, /*channelsLast=*/true);
+  if (!direct)
+    for (int64_t r = 0; r < out->sizes[0]; ++r)
+      for (int64_t c = 0; c < out->sizes[1]; ++c)
+        out->data()[r * out->strides[0] + c * out->strides[1]] =
+            o[r * out->sizes[1] + c];
 }

@@ -1,6 +1,7 @@
 //===- HostKernels.cpp - library kernels the host code calls --------------===//
 
 #include "runtime/kernels/HostKernels.h"
+#include "runtime/kernels/BevPool.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
@@ -619,6 +620,8 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_u8));
   fn("_mlir_ciface_sparq_maxpool2d_nchw_s8",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_s8));
+  fn("_mlir_ciface_sparq_bev_pool",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_bev_pool));
   forEachPackedKernel(fn);
   forEachQuantizedKernel(fn);
   forEachQuantizedElementwiseKernel(fn);

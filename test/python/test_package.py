@@ -180,7 +180,27 @@ def test_report_rows_have_the_json_fields(tmp_path: Path) -> None:
     assert "Conv" in rows.table and page.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_report_lists_the_bev_pool_fusion() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    import bev_model
+    cells = bev_model.frustum_cells(2, 4, 2, 6, 8)
+    model = bev_model.LiftSplat(cells, 8, 8).eval()
+    inputs = (torch.rand(2, 4, 2, 6), torch.randn(2, 8, 2, 6))
+    rows = sparq.report(model, example_inputs=inputs)
+    assert [f.op for f in rows.fusions] == ["bev_pool"], rows.table
+    assert rows.fusions[0].unfused_bytes > rows.fusions[0].fused_bytes > 0
+    assert "fused bev_pool" in rows.table
+    assert sparq.report(model, {"fuse": False}, example_inputs=inputs).fusions == []
+    # Fused or not, the model computes what PyTorch does.
+    expected = model(*inputs).detach().numpy()
+    for recipe in (None, "no-fuse"):
+        got = sparq.compile(model, inputs, recipe=recipe)(*(t.numpy() for t in inputs))
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
 def test_recipe_words_are_checked_by_the_compiler() -> None:
+    assert "sparq-fuse-bev-pool" in sparq.recipe_pipeline("")
+    assert "sparq-fuse-bev-pool" not in sparq.recipe_pipeline({"fuse": False})
     assert "sparq-prune" in sparq.recipe_pipeline("prune=kernel:0.7")
     assert "layers=conv1,conv2" in sparq.recipe_pipeline(
         {"int8": True, "layers": ["conv1", "conv2"]})

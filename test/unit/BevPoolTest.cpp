@@ -33,6 +33,11 @@ struct Scene {
         }
   }
 
+  formats::BevPoolPlan plan() const {
+    return formats::planBevPool(cell.data(), depthIndex.data(),
+                                featIndex.data(), points(), cells);
+  }
+
   /// What the exported model computes: the frustum (points x channels,
   /// depth times features), then a scatter-add by cell in point order.
   std::vector<float> reference(bool channelsLast) const {
@@ -56,9 +61,7 @@ struct Scene {
 
 TEST(BevPool, PlanSortsPointsIntoCellIntervals) {
   Scene s(1);
-  kernels::BevPoolPlan plan =
-      kernels::planBevPool(s.cell.data(), s.depthIndex.data(),
-                           s.featIndex.data(), s.points(), s.cells);
+  formats::BevPoolPlan plan = s.plan();
   int64_t kept = 0;
   for (int64_t c : s.cell)
     kept += c >= 0 && c < s.cells;
@@ -73,14 +76,12 @@ TEST(BevPool, PlanSortsPointsIntoCellIntervals) {
 
 TEST(BevPool, EqualsTheFrustumScatterAddOnEveryThreadCount) {
   Scene s(2);
-  kernels::BevPoolPlan plan =
-      kernels::planBevPool(s.cell.data(), s.depthIndex.data(),
-                           s.featIndex.data(), s.points(), s.cells);
+  formats::BevPoolPlan plan = s.plan();
   for (bool channelsLast : {true, false}) {
     std::vector<float> expected = s.reference(channelsLast);
     test::expectSameOnEveryThreadCount([&] {
       std::vector<float> out(s.cells * s.channels, -1.0f);
-      kernels::bevPool(plan, s.depth.data(), s.feat.data(), s.channels,
+      kernels::bevPool(plan.view(), s.depth.data(), s.feat.data(), s.channels,
                        out.data(), channelsLast);
       // Summed in point order, as the scatter-add: the same bits.
       EXPECT_EQ(out, expected) << (channelsLast ? "[cells, C]" : "[C, cells]");
@@ -89,11 +90,64 @@ TEST(BevPool, EqualsTheFrustumScatterAddOnEveryThreadCount) {
   }
 }
 
+TEST(BevPool, PlanBytesReadBackInPlace) {
+  Scene s(3);
+  formats::BevPoolPlan plan = s.plan();
+  std::vector<uint8_t> bytes = formats::serializeBevPoolPlan(plan.view());
+  formats::BevPoolPlanView view;
+  std::string error;
+  ASSERT_TRUE(formats::readBevPoolPlan(bytes.data(), bytes.size(), view, error))
+      << error;
+  EXPECT_TRUE(formats::checkBevPoolPlan(view, int64_t(s.depth.size()),
+                                        s.cams * s.pixels, error))
+      << error;
+  EXPECT_EQ(view.cells, s.cells);
+  EXPECT_EQ(view.points, int64_t(plan.depthIndex.size()));
+  EXPECT_EQ(std::vector<int32_t>(view.order, view.order + view.intervals),
+            plan.order);
+  std::vector<float> fromBytes(s.cells * s.channels), fromPlan = fromBytes;
+  kernels::bevPool(view, s.depth.data(), s.feat.data(), s.channels,
+                   fromBytes.data(), true);
+  kernels::bevPool(plan.view(), s.depth.data(), s.feat.data(), s.channels,
+                   fromPlan.data(), true);
+  EXPECT_EQ(fromBytes, fromPlan);
+}
+
+TEST(BevPool, DamagedPlanBytesAreRefused) {
+  Scene s(4);
+  formats::BevPoolPlan plan = s.plan();
+  std::vector<uint8_t> bytes = formats::serializeBevPoolPlan(plan.view());
+  formats::BevPoolPlanView view;
+  std::string error;
+  EXPECT_FALSE(
+      formats::readBevPoolPlan(bytes.data(), bytes.size() - 4, view, error));
+  EXPECT_NE(error.find("size"), std::string::npos) << error;
+  std::vector<uint8_t> badMagic = bytes;
+  badMagic[0] ^= 1;
+  EXPECT_FALSE(
+      formats::readBevPoolPlan(badMagic.data(), badMagic.size(), view, error));
+  ASSERT_TRUE(
+      formats::readBevPoolPlan(bytes.data(), bytes.size(), view, error));
+  // Feature rows beyond the tensor the kernel would be given.
+  EXPECT_FALSE(formats::checkBevPoolPlan(view, int64_t(s.depth.size()),
+                                         s.cams * s.pixels - 1, error));
+  EXPECT_NE(error.find("reads out of range"), std::string::npos) << error;
+  // Intervals out of order.
+  std::vector<uint8_t> swapped = bytes;
+  auto *cells = reinterpret_cast<int32_t *>(swapped.data() + 32) +
+                2 * view.points + view.intervals + 1;
+  std::swap(cells[0], cells[1]);
+  ASSERT_TRUE(
+      formats::readBevPoolPlan(swapped.data(), swapped.size(), view, error));
+  EXPECT_FALSE(formats::checkBevPoolPlan(view, int64_t(s.depth.size()),
+                                         s.cams * s.pixels, error));
+}
+
 TEST(BevPool, EmptyGridAndNoPoints) {
-  kernels::BevPoolPlan plan =
-      kernels::planBevPool(nullptr, nullptr, nullptr, 0, 4);
+  formats::BevPoolPlan plan =
+      formats::planBevPool(nullptr, nullptr, nullptr, 0, 4);
   std::vector<float> out(4 * 3, 5.0f);
-  kernels::bevPool(plan, nullptr, nullptr, 3, out.data(), true);
+  kernels::bevPool(plan.view(), nullptr, nullptr, 3, out.data(), true);
   EXPECT_EQ(out, std::vector<float>(12, 0.0f));
 }
 

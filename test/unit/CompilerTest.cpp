@@ -82,9 +82,12 @@ namespace {
 
 TEST(Recipe, FlagsBecomeTheLongForm) {
   sparq::CompressionRecipe r;
-  EXPECT_EQ(sparq::recipePipeline(r),
-            "sparq-detect-compression,sparq-select-layout");
+  EXPECT_EQ(sparq::recipePipeline(r), "func.func(sparq-fuse-bev-pool),"
+                                      "sparq-detect-compression,sparq-select-"
+                                      "layout");
   r.detect = false;
+  EXPECT_EQ(sparq::recipePipeline(r), "func.func(sparq-fuse-bev-pool)");
+  r.fuse = false;
   EXPECT_EQ(sparq::recipePipeline(r), "");
   EXPECT_EQ(sparq::parsePruneFlag("kernel:0.7", r), "");
   EXPECT_EQ(r.prune, "kernel");

@@ -605,7 +605,8 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_depthwise_nchw_s8s8_requant",
       "_mlir_ciface_sparq_maxpool2d_nchw_u8",
       "_mlir_ciface_sparq_maxpool2d_nchw_s8",
-      "_mlir_ciface_sparq_qadd_i8"};
+      "_mlir_ciface_sparq_qadd_i8",
+      "_mlir_ciface_sparq_bev_pool"};
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   EXPECT_EQ(names.size(), want.size());
 }

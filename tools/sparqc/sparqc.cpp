@@ -75,6 +75,8 @@ compression (run first; --pass-pipeline runs after):
                         separated ONNX node names, '*' wildcards)
   --no-detect           do not encode the sparsity and quantization the
                         weights already have (on by default)
+  --no-fuse             do not fuse domain patterns into sparq ops (BEV
+                        pooling: sparq-fuse-bev-pool; on by default)
 )";
 
 const char *kRunUsage =
@@ -319,7 +321,8 @@ std::string parseArgs(int argc, char **argv, Args &a) {
         return "option '" + arg + "' " + e;
     } else if (arg == "--ternary" || arg.rfind("--ternary=", 0) == 0 ||
                arg == "--int4" || arg == "--int8" ||
-               arg == "--int8-activations" || arg == "--no-detect") {
+               arg == "--int8-activations" || arg == "--no-detect" ||
+               arg == "--no-fuse") {
       size_t eq = arg.find('=');
       std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
       std::string v = eq == std::string::npos ? "" : arg.substr(eq + 1);
@@ -760,14 +763,15 @@ int reportCommand(Args &a) {
   if (!compiler.importOnnx(a.model, a.options) ||
       !runGraph(compiler, a.options) || !compiler.collectCompression())
     return fail(compiler.error());
-  std::cout << formatLayerTable(compiler.layers());
+  std::vector<FusionInfo> fusions = compiler.fusions();
+  std::cout << formatLayerTable(compiler.layers(), fusions);
   auto write = [&](const std::string &path, const std::string &text) {
     std::ofstream f(path);
     f << text;
     return static_cast<bool>(f);
   };
   if (!a.jsonOut.empty() &&
-      !write(a.jsonOut, formatLayerJson(compiler.layers())))
+      !write(a.jsonOut, formatLayerJson(compiler.layers(), fusions)))
     return fail("cannot write '" + a.jsonOut + "'");
   if (!a.htmlOut.empty() &&
       !write(a.htmlOut,

@@ -92,8 +92,69 @@ def quantize_roundtrip() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def lift_splat(variant: str) -> onnx.ModelProto:
+    """A lift-splat as small as it gets: 2 depth bins x 3 pixels = 6 frustum
+    points, 2 channels, a 2x2 BEV grid. Point 3 leaves the grid (the Gather
+    drops it); the kept points fall in cells [3, 0, 3, 1, 3].
+
+    elements: features NCHW, ScatterElements into [4, 2] with the cells
+      broadcast over channels by Expand, as PyTorch's scatter_add exports.
+    nd: features NHWC, ScatterND into a [2, 2, 2] grid by (x, y) pairs.
+    dynamic: the elements variant with cells from a graph input: no plan
+      can be made at compile time."""
+    kept = np.array([0, 1, 2, 4, 5], np.int64)
+    cells = np.array([3, 0, 3, 1, 3], np.int64)
+    channels_last = variant == "nd"
+    feat_shape = [1, 1, 3, 2] if channels_last else [1, 2, 1, 3]
+    inputs = [helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, 2, 1, 3]),
+              helper.make_tensor_value_info("feat", TensorProto.FLOAT, feat_shape)]
+    inits = [numpy_helper.from_array(kept, "kept"),
+             numpy_helper.from_array(np.array([-1, 2], np.int64), "points_x_c")]
+    if channels_last:  # [N, D, H, W, 1] * [N, 1, H, W, C]
+        nodes = [helper.make_node("Unsqueeze", ["depth", "ax_last"], ["d5"]),
+                 helper.make_node("Unsqueeze", ["feat", "ax1"], ["f5"]),
+                 helper.make_node("Mul", ["d5", "f5"], ["frustum"]),
+                 helper.make_node("Reshape", ["frustum", "points_x_c"], ["points"])]
+        inits += [numpy_helper.from_array(np.array([4], np.int64), "ax_last"),
+                  numpy_helper.from_array(np.array([1], np.int64), "ax1")]
+    else:  # [N, 1, D, H, W] * [N, C, 1, H, W], then channels last
+        nodes = [helper.make_node("Unsqueeze", ["depth", "ax1"], ["d5"]),
+                 helper.make_node("Unsqueeze", ["feat", "ax2"], ["f5"]),
+                 helper.make_node("Mul", ["d5", "f5"], ["frustum"]),
+                 helper.make_node("Transpose", ["frustum"], ["t"], perm=[0, 2, 3, 4, 1]),
+                 helper.make_node("Reshape", ["t", "points_x_c"], ["points"])]
+        inits += [numpy_helper.from_array(np.array([1], np.int64), "ax1"),
+                  numpy_helper.from_array(np.array([2], np.int64), "ax2")]
+    nodes.append(helper.make_node("Gather", ["points", "kept"], ["kept_points"], axis=0))
+    if variant == "nd":
+        xy = np.stack([cells // 2, cells % 2], axis=1)
+        inits += [numpy_helper.from_array(np.zeros((2, 2, 2), np.float32), "grid"),
+                  numpy_helper.from_array(xy, "cells")]
+        nodes.append(helper.make_node("ScatterND", ["grid", "cells", "kept_points"], ["bev"],
+                                      name="splat", reduction="add"))
+        out_shape = [2, 2, 2]
+    else:
+        inits += [numpy_helper.from_array(np.zeros((4, 2), np.float32), "grid"),
+                  numpy_helper.from_array(np.array([5, 2], np.int64), "shape")]
+        if variant == "dynamic":
+            inputs.append(helper.make_tensor_value_info("cells", TensorProto.INT64, [5, 1]))
+        else:
+            inits.append(numpy_helper.from_array(cells.reshape(5, 1), "cells"))
+        nodes += [helper.make_node("Expand", ["cells", "shape"], ["index"]),
+                  helper.make_node("ScatterElements", ["grid", "index", "kept_points"],
+                                   ["bev"], name="splat", axis=0, reduction="add")]
+        out_shape = [4, 2]
+    graph = helper.make_graph(
+        nodes, "lift_splat_" + variant, inputs,
+        [helper.make_tensor_value_info("bev", TensorProto.FLOAT, out_shape)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+
+
 MODELS = {"conv_bn_relu": conv_bn_relu, "shape_chain": shape_chain, "lstm": lstm,
-          "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip}
+          "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
+          "lift_splat_elements": lambda: lift_splat("elements"),
+          "lift_splat_nd": lambda: lift_splat("nd"),
+          "lift_splat_dynamic": lambda: lift_splat("dynamic")}
 
 if __name__ == "__main__":
     onnx.save(MODELS[sys.argv[1]](), sys.argv[2])
