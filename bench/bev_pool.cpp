@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "bench/BevScene.h"
 #include "runtime/kernels/BevPool.h"
 #include "runtime/kernels/HostKernels.h"
 
@@ -25,50 +26,10 @@
 #include <vector>
 
 using namespace sparq;
+using bench::kC;
+using bench::Scene;
 
 namespace {
-
-constexpr int64_t kCams = 6, kBins = 118, kRows = 32, kCols = 88, kC = 80;
-
-/// A ring of six cameras, 60 degrees apart with a 70-degree field of view;
-/// depth bins from 1 m every 0.5 m. A pixel column at one depth falls in one
-/// BEV cell (the grid has no height), as lift-splat's geometry gives.
-struct Scene {
-  int64_t grid, points = kCams * kBins * kRows * kCols;
-  std::vector<float> depth, feat;
-  formats::BevPoolPlan plan;
-  std::vector<int64_t> cell, depthIndex, featIndex;
-
-  explicit Scene(int64_t grid) : grid(grid) {
-    std::mt19937 rng(0);
-    std::uniform_real_distribution<float> u(0, 1);
-    depth.resize(points);
-    for (float &x : depth)
-      x = u(rng);
-    feat.resize(kCams * kRows * kCols * kC);
-    for (float &x : feat)
-      x = u(rng) - 0.5f;
-    double cellSize = 102.4 / grid; // +-51.2 m
-    for (int64_t n = 0; n < kCams; ++n)
-      for (int64_t d = 0; d < kBins; ++d)
-        for (int64_t h = 0; h < kRows; ++h)
-          for (int64_t w = 0; w < kCols; ++w) {
-            double yaw = n * M_PI / 3 +
-                         (w / double(kCols - 1) - 0.5) * (70.0 * M_PI / 180);
-            double r = 1.0 + 0.5 * d;
-            int64_t x =
-                int64_t(std::floor((r * std::cos(yaw) + 51.2) / cellSize));
-            int64_t y =
-                int64_t(std::floor((r * std::sin(yaw) + 51.2) / cellSize));
-            bool inside = x >= 0 && x < grid && y >= 0 && y < grid;
-            cell.push_back(inside ? y * grid + x : -1);
-            depthIndex.push_back(((n * kBins + d) * kRows + h) * kCols + w);
-            featIndex.push_back((n * kRows + h) * kCols + w);
-          }
-    plan = formats::planBevPool(cell.data(), depthIndex.data(),
-                                featIndex.data(), points, grid * grid);
-  }
-};
 
 Scene &scene(int64_t grid) {
   static Scene s128(128), s256(256);
@@ -84,11 +45,8 @@ void Fused(benchmark::State &state) {
                      /*channelsLast=*/true);
     benchmark::DoNotOptimize(out.data());
   }
-  int64_t kept = int64_t(s.plan.depthIndex.size());
-  int64_t bytes = (s.depth.size() + s.feat.size() + out.size()) * 4 + kept * 8 +
-                  int64_t(s.plan.start.size() + 2 * s.plan.cell.size()) * 4;
-  state.SetBytesProcessed(state.iterations() * bytes);
-  state.counters["kept_points"] = double(kept);
+  state.SetBytesProcessed(state.iterations() * bench::bytesToMove(s));
+  state.counters["kept_points"] = double(s.plan.depthIndex.size());
 }
 
 void FrustumScatter(benchmark::State &state) {

@@ -248,6 +248,8 @@ bool Compiler::runGraphPipeline(const CompileOptions &options) {
   return runPipeline(impl->context, module(), p, scope, errors);
 }
 
+std::string Compiler::modelPath() const { return impl->modelPath; }
+
 std::vector<FusionInfo> Compiler::fusions() {
   std::vector<FusionInfo> out;
   module().walk([&](mlir::sparq::BevPoolOp op) {

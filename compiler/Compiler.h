@@ -134,6 +134,8 @@ public:
   /// locations if `debugInfo`).
   std::string printIR(bool full = false, bool debugInfo = false);
   mlir::ModuleOp module();
+  /// The path of the model imported from a file ("" otherwise).
+  std::string modelPath() const;
   mlir::MLIRContext &context();
 
   const std::vector<TensorSpec> &inputs() const { return inputSpecs; }

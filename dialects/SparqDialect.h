@@ -12,6 +12,9 @@
 #include "mlir/IR/TensorEncoding.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <cstdint>
+#include <vector>
+
 #include "dialects/SparqDialect.h.inc"
 #include "dialects/SparqEnums.h.inc"
 

@@ -137,3 +137,20 @@ LogicalResult BevPoolOp::verify() {
     return emitOpError() << error;
   return success();
 }
+
+std::vector<uint8_t> BevPoolOp::serializePlan() {
+  auto ints = [](ElementsAttr a) {
+    return reinterpret_cast<const int32_t *>(constantBytes(a)->data());
+  };
+  ::sparq::formats::BevPoolPlanView plan;
+  plan.depthIndex = ints(getDepthIndex());
+  plan.featIndex = ints(getFeatureIndex());
+  plan.start = ints(getIntervalStart());
+  plan.cell = ints(getIntervalCell());
+  plan.points = getNumPoints();
+  plan.intervals = getNumIntervals();
+  plan.cells = cast<RankedTensorType>(getType()).getDimSize(0);
+  std::vector<int32_t> order = ::sparq::formats::bevPoolOrder(plan);
+  plan.order = order.data();
+  return ::sparq::formats::serializeBevPoolPlan(plan);
+}

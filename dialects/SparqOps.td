@@ -190,6 +190,9 @@ def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
   let extraClassDeclaration = [{
     int64_t getNumPoints() { return getDepthIndex().getNumElements(); }
     int64_t getNumIntervals() { return getIntervalCell().getNumElements(); }
+    /// The plan in runtime/formats/BevPoolPlan.h's byte layout, with the
+    /// interval order computed: what the host and CUDA kernels read.
+    std::vector<uint8_t> serializePlan();
   }];
 }
 

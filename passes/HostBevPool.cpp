@@ -15,10 +15,6 @@ using namespace mlir::sparq;
 
 namespace {
 
-const int32_t *int32s(ElementsAttr attr) {
-  return reinterpret_cast<const int32_t *>(constantBytes(attr)->data());
-}
-
 /// A memref of `rank` with dynamic sizes, strides and offset: the kernel's
 /// parameter type (sparq-host-library-calls declares its kernels alike).
 MemRefType anyMemRef(int64_t rank, Type elem) {
@@ -40,18 +36,8 @@ struct HostBevPoolPass : mlir::sparq::impl::HostBevPoolBase<HostBevPoolPass> {
 
   void lower(ModuleOp module, BevPoolOp op, int64_t id) {
     MLIRContext *ctx = &getContext();
-    ::sparq::formats::BevPoolPlanView plan;
-    plan.depthIndex = int32s(op.getDepthIndex());
-    plan.featIndex = int32s(op.getFeatureIndex());
-    plan.start = int32s(op.getIntervalStart());
-    plan.cell = int32s(op.getIntervalCell());
-    plan.points = op.getNumPoints();
-    plan.intervals = op.getNumIntervals();
     auto outType = cast<RankedTensorType>(op.getType());
-    plan.cells = outType.getDimSize(0);
-    std::vector<int32_t> order = ::sparq::formats::bevPoolOrder(plan);
-    plan.order = order.data();
-    std::vector<uint8_t> bytes = ::sparq::formats::serializeBevPoolPlan(plan);
+    std::vector<uint8_t> bytes = op.serializePlan();
 
     Location loc = op.getLoc();
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());

@@ -2,6 +2,8 @@
 
 #include "targets/Target.h"
 
+#include <filesystem>
+
 namespace sparq {
 // One `Target <name>Target();` per folder, from targets/CMakeLists.txt.
 #define SPARQ_TARGET(name) Target name##Target();
@@ -51,4 +53,12 @@ bool sparq::buildPackage(Compiler &compiler, const std::string &target,
   if (error.empty())
     error = compiler.error();
   return false;
+}
+
+bool sparq::createPackageDir(const std::string &dir, std::string &error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    error = "cannot create output directory '" + dir + "': " + ec.message();
+  return !ec;
 }

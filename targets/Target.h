@@ -50,6 +50,9 @@ const Target *findTarget(const std::string &name, std::string *error = nullptr);
 /// "host" or "host, cuda": for messages.
 std::string targetNames();
 
+/// Creates a package's folder `dir` (and its parents); false with `error`.
+bool createPackageDir(const std::string &dir, std::string &error);
+
 /// Builds `target`'s package from the graph `compiler` holds; false with
 /// `error` set for an unknown target or a failed build.
 bool buildPackage(Compiler &compiler, const std::string &target,

@@ -77,13 +77,8 @@ bool buildHost(Compiler &compiler, const CompileOptions &options,
     return false;
   if (request.outDir.empty())
     return true;
-  std::error_code ec;
-  fs::create_directories(request.outDir, ec);
-  if (ec) {
-    error = "cannot create output directory '" + request.outDir +
-            "': " + ec.message();
+  if (!createPackageDir(request.outDir, error))
     return false;
-  }
   fs::path dir(request.outDir);
   mlir::TimingScope writing = compiler.phase("write outputs");
   std::ofstream((dir / "model.mlir").string()) << graphIR;

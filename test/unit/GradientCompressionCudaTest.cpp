@@ -9,6 +9,7 @@
 #include "runtime/cuda/GradientCompressionCuda.h"
 #include "runtime/formats/GradientMessage.h"
 #include "runtime/kernels/GradientCompression.h"
+#include "test/unit/RequireGpu.h"
 #include "test/unit/TestData.h"
 
 #include <cuda_runtime.h>
@@ -19,13 +20,6 @@
 using namespace sparq;
 
 namespace {
-
-#define REQUIRE_GPU()                                                          \
-  do {                                                                         \
-    std::string why;                                                           \
-    if (!gpu::deviceAvailable(&why))                                           \
-      GTEST_SKIP() << "no CUDA device here (" << why << ")";                   \
-  } while (0)
 
 template <typename T> struct OnDevice {
   T *data = nullptr;

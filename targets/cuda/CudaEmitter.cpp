@@ -1,0 +1,1026 @@
+//===- CudaEmitter.cpp - graph IR to a CUDA C++ source --------------------===//
+
+#include "targets/cuda/CudaEmitter.h"
+
+#include "dialects/ConstantData.h"
+#include "dialects/SparqDialect.h"
+#include "runtime/formats/BevPoolPlan.h"
+#include "runtime/io/WeightsFile.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <sstream>
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kThreads = 256;
+
+std::string nodeOf(Operation *op) {
+  Location loc = op->getLoc();
+  if (auto f = dyn_cast<FusedLoc>(loc))
+    for (Location l : f.getLocations())
+      if (auto n = dyn_cast<NameLoc>(l))
+        return n.getName().str();
+  if (auto n = dyn_cast<NameLoc>(loc))
+    return n.getName().str();
+  return "";
+}
+
+/// A C identifier from a node name: [A-Za-z0-9_], others '_'.
+std::string identifier(const std::string &s) {
+  std::string r;
+  for (char c : s)
+    r += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  // No "__" anywhere (reserved in C++), none at either end.
+  while (r.find("__") != std::string::npos)
+    r.erase(r.find("__"), 1);
+  if (r.size() > 40)
+    r = r.substr(r.size() - 40);
+  while (!r.empty() && r.front() == '_')
+    r.erase(0, 1);
+  while (!r.empty() && r.back() == '_')
+    r.pop_back();
+  return r;
+}
+
+std::string shapeText(ArrayRef<int64_t> shape) {
+  std::string s;
+  for (int64_t d : shape)
+    s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s.empty() ? "scalar" : s;
+}
+
+/// The C type of an element type, or "" if the target has none for it.
+std::string cType(Type t) {
+  if (t.isF32())
+    return "float";
+  if (t.isF64())
+    return "double";
+  if (t.isIndex() || t.isInteger(64))
+    return "long long";
+  if (t.isInteger(32))
+    return "int";
+  if (t.isInteger(16))
+    return "short";
+  if (t.isInteger(8))
+    return "signed char";
+  if (t.isInteger(1))
+    return "bool";
+  return "";
+}
+
+int64_t elementBytes(Type t) {
+  if (t.isIndex())
+    return 8;
+  return t.isInteger(1) ? 1
+                        : std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
+}
+
+std::string literal(Attribute a, Type t) {
+  if (auto f = dyn_cast<FloatAttr>(a)) {
+    double v = f.getValueAsDouble();
+    if (std::isnan(v))
+      return "NAN";
+    if (std::isinf(v))
+      return v > 0 ? "INFINITY" : "-INFINITY";
+    std::ostringstream s;
+    s.precision(9);
+    s << std::scientific << v;
+    return t.isF32() ? s.str() + "f" : s.str();
+  }
+  if (auto i = dyn_cast<IntegerAttr>(a)) {
+    if (t.isInteger(1))
+      return i.getValue().isZero() ? "false" : "true";
+    return "(" + cType(t) + ")" + std::to_string(i.getValue().getSExtValue()) +
+           "LL";
+  }
+  return "";
+}
+
+/// An affine expression of the loop variables i0, i1, ...
+std::string affineText(AffineExpr e) {
+  if (auto d = dyn_cast<AffineDimExpr>(e))
+    return "i" + std::to_string(d.getPosition());
+  if (auto c = dyn_cast<AffineConstantExpr>(e))
+    return std::to_string(c.getValue()) + "LL";
+  auto b = cast<AffineBinaryOpExpr>(e);
+  std::string l = affineText(b.getLHS()), r = affineText(b.getRHS());
+  switch (e.getKind()) {
+  case AffineExprKind::Add:
+    return "(" + l + " + " + r + ")";
+  case AffineExprKind::Mul:
+    return "(" + l + " * " + r + ")";
+  case AffineExprKind::FloorDiv:
+    return "(" + l + " / " + r + ")"; // operands are non-negative here
+  case AffineExprKind::Mod:
+    return "(" + l + " % " + r + ")";
+  default:
+    return "";
+  }
+}
+
+/// Row-major linear index of `indices` in `shape`.
+std::string linearIndex(ArrayRef<std::string> indices,
+                        ArrayRef<int64_t> shape) {
+  if (indices.empty())
+    return "0";
+  std::string s = indices[0];
+  for (size_t i = 1; i < indices.size(); ++i)
+    s = "(" + s + ") * " + std::to_string(shape[i]) + "LL + " + indices[i];
+  return s;
+}
+
+struct Emitter {
+  ::sparq::io::WeightsBlob &weights;
+  std::string error;
+  /// Each tensor's device pointer, as a C expression of its element type.
+  DenseMap<Value, std::string> where;
+  int64_t arena = 0;
+  int kernelCount = 0;
+  std::string kernels, run, convTable;
+  int convCount = 0;
+  bool usesBevPool = false;
+
+  explicit Emitter(::sparq::io::WeightsBlob &w) : weights(w) {}
+
+  bool fail(Operation *op, const std::string &what) {
+    std::string node = nodeOf(op);
+    error = (node.empty() ? "" : "node '" + node + "': ") + what;
+    return false;
+  }
+
+  std::string pointer(const std::string &base, int64_t offset, Type elem) {
+    return "((" + cType(elem) + " *)(m->" + base + " + " +
+           std::to_string(offset) + "))";
+  }
+
+  /// A new arena buffer for `v`.
+  std::string allocate(Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t bytes = t.getNumElements() * elementBytes(t.getElementType());
+    std::string p = pointer("arena", arena, t.getElementType());
+    arena += (bytes + 255) / 256 * 256;
+    where[v] = p;
+    return p;
+  }
+
+  /// The buffer a destination-style op writes its result `r` into: a new
+  /// one, holding `init`'s values first when the op reads them.
+  bool destination(Operation *op, Value r, Value init, bool readsInit) {
+    if (init.getDefiningOp<tensor::EmptyOp>() || !readsInit) {
+      allocate(r);
+      return true;
+    }
+    auto it = where.find(init);
+    if (it == where.end())
+      return fail(op, "its init tensor has no buffer");
+    auto t = cast<RankedTensorType>(r.getType());
+    std::string dst = allocate(r);
+    run +=
+        "  if (!sparq_rt::copy(m, " + dst + ", " + it->second + ", " +
+        std::to_string(t.getNumElements() * elementBytes(t.getElementType())) +
+        ")) return -1;\n";
+    return true;
+  }
+
+  std::string operand(Value v) { return where.lookup(v); }
+
+  bool emitFunc(func::FuncOp f, std::string &inputsCopy,
+                std::string &outputsCopy) {
+    int k = 0;
+    for (BlockArgument a : f.getArguments()) {
+      auto t = dyn_cast<RankedTensorType>(a.getType());
+      if (!t || !t.hasStaticShape() || cType(t.getElementType()).empty()) {
+        error = "input " + std::to_string(k) +
+                " has no static shape of a supported element type";
+        return false;
+      }
+      std::string p = allocate(a);
+      inputsCopy += "  if (!sparq_rt::copy(m, " + p + ", inputs[" +
+                    std::to_string(k++) + "], " +
+                    std::to_string(t.getNumElements() *
+                                   elementBytes(t.getElementType())) +
+                    ")) return -1;\n";
+    }
+    for (Operation &op : f.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+          auto t = cast<RankedTensorType>(v.getType());
+          outputsCopy += "  if (!sparq_rt::copy(m, outputs[" +
+                         std::to_string(i) + "], " + operand(v) + ", " +
+                         std::to_string(t.getNumElements() *
+                                        elementBytes(t.getElementType())) +
+                         ")) return -1;\n";
+        }
+        continue;
+      }
+      if (!emitOp(&op))
+        return false;
+    }
+    return true;
+  }
+
+  bool emitOp(Operation *op) {
+    for (Type t : op->getResultTypes())
+      if (auto rt = dyn_cast<RankedTensorType>(t);
+          rt && (!rt.hasStaticShape() || cType(rt.getElementType()).empty()))
+        return fail(op, "the cuda target needs static shapes of f32, f64 or "
+                        "integer elements, got " +
+                            std::string(op->getName().getStringRef()));
+    return llvm::TypeSwitch<Operation *, bool>(op)
+        .Case([&](arith::ConstantOp c) { return emitConstant(c); })
+        .Case([&](tensor::EmptyOp e) {
+          allocate(e.getResult());
+          return true;
+        })
+        .Case<tensor::ExpandShapeOp, tensor::CollapseShapeOp>([&](auto r) {
+          where[r.getResult()] = std::string(where.lookup(r.getSrc()));
+          return true;
+        })
+        .Case([&](linalg::FillOp f) { return emitFill(f); })
+        .Case([&](linalg::GenericOp g) { return emitGeneric(g); })
+        .Case([&](linalg::TransposeOp t) { return emitTranspose(t); })
+        .Case([&](tensor::ExtractSliceOp s) { return emitExtractSlice(s); })
+        .Case([&](tensor::InsertSliceOp s) { return emitInsertSlice(s); })
+        .Case([&](tensor::PadOp p) { return emitPad(p); })
+        .Case<linalg::MatmulOp, linalg::MatmulTransposeBOp,
+              linalg::BatchMatmulOp>([&](auto m) { return emitGemm(m); })
+        .Case<linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNchwChwOp,
+              linalg::Conv2DNgchwGfchwOp>([&](auto c) { return emitConv(c); })
+        .Case([&](mlir::sparq::BevPoolOp b) { return emitBevPool(b); })
+        .Default([&](Operation *o) {
+          if (o->getNumResults() == 0 || isOpTriviallyDead(o))
+            return true;
+          return fail(o, "op '" + o->getName().getStringRef().str() +
+                             "' is not supported by the cuda target yet");
+        });
+  }
+
+  bool emitConstant(arith::ConstantOp c) {
+    auto type = dyn_cast<RankedTensorType>(c.getType());
+    if (!type)
+      return true; // scalars are folded into the code that uses them
+    if (type.getEncoding())
+      return fail(c, "compressed weights (" + std::string([&] {
+                       std::string s;
+                       llvm::raw_string_ostream os(s);
+                       os << type.getEncoding();
+                       return s;
+                     }()) +
+                         ") are not supported by the cuda target yet");
+    Type elem = type.getElementType();
+    int64_t bytes = elementBytes(elem), n = type.getNumElements();
+    uint64_t offset;
+    if (elem.isInteger(1)) {
+      auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+      if (!dense)
+        return fail(c, "a bool constant that is not dense");
+      std::vector<uint8_t> v;
+      for (bool b : dense.getValues<bool>())
+        v.push_back(b);
+      if (dense.isSplat())
+        v.assign(n, v.front());
+      offset = weights.append(v.data(), v.size());
+    } else {
+      std::optional<ArrayRef<char>> data =
+          mlir::sparq::constantBytes(c.getValue());
+      if (!data)
+        return fail(c, "a constant whose bytes cannot be read");
+      if (mlir::sparq::isSplatConstant(c.getValue()))
+        offset = weights.append(data->data(), size_t(bytes * n), size_t(n));
+      else
+        offset = weights.append(data->data(), data->size());
+    }
+    where[c.getResult()] = pointer("weights", int64_t(offset), elem);
+    return true;
+  }
+
+  /// Opens a kernel named after `op`: its parameters are `params`
+  /// ("const float *in0", ...); its body decodes `total` threads.
+  std::string openKernel(Operation *op, const std::string &what,
+                         ArrayRef<std::string> params, int64_t total,
+                         std::string &name) {
+    name = "k" + std::to_string(kernelCount++);
+    std::string node = identifier(nodeOf(op));
+    if (!node.empty())
+      name += "_" + node;
+    std::string s = "// " + what + " (node '" + nodeOf(op) + "')\n";
+    s += "__global__ void " + name + "(";
+    for (size_t i = 0; i < params.size(); ++i)
+      s += (i ? ", " : "") + params[i];
+    s += ") {\n  long long t = (long long)blockIdx.x * blockDim.x + "
+         "threadIdx.x;\n  if (t >= " +
+         std::to_string(total) + "LL) return;\n";
+    return s;
+  }
+
+  void launch(const std::string &name, int64_t total,
+              ArrayRef<std::string> args, Operation *op) {
+    int64_t blocks = std::max<int64_t>(1, (total + kThreads - 1) / kThreads);
+    run += "  // " + std::string(op->getName().getStringRef()) + " '" +
+           nodeOf(op) + "'\n  SPARQ_LAUNCH(" + name + ", " +
+           std::to_string(blocks) + ", " + std::to_string(kThreads) +
+           ", m->stream";
+    for (const std::string &a : args)
+      run += ", " + a;
+    run += ");\n";
+  }
+
+  /// Decodes thread t into loop variables `dims` of `sizes` (row-major).
+  static std::string decode(ArrayRef<int64_t> dims, ArrayRef<int64_t> sizes) {
+    std::string s = "  long long r = t;\n";
+    for (int64_t i = int64_t(dims.size()) - 1; i >= 0; --i) {
+      std::string v = "i" + std::to_string(dims[i]);
+      if (i == 0)
+        s += "  long long " + v + " = r;\n";
+      else
+        s += "  long long " + v + " = r % " + std::to_string(sizes[i]) +
+             "LL; r /= " + std::to_string(sizes[i]) + "LL;\n";
+    }
+    s += "  (void)r;\n";
+    return s;
+  }
+
+  bool emitFill(linalg::FillOp f) {
+    Value r = f.getResult(0);
+    allocate(r);
+    auto t = cast<RankedTensorType>(r.getType());
+    auto cst = f.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+    if (!cst)
+      return fail(f, "a fill with a value that is not a constant");
+    std::string v = literal(cst.getValue(), t.getElementType()), name;
+    std::string ty = cType(t.getElementType());
+    std::string k =
+        openKernel(f, "fill " + shapeText(t.getShape()),
+                   {ty + " *__restrict__ out"}, t.getNumElements(), name);
+    k += "  out[t] = " + v + ";\n}\n\n";
+    kernels += k;
+    launch(name, t.getNumElements(), {operand(r)}, f);
+    return true;
+  }
+
+  bool emitTranspose(linalg::TransposeOp op) {
+    Value r = op->getResult(0);
+    auto out = cast<RankedTensorType>(r.getType());
+    auto in = cast<RankedTensorType>(op.getInput().getType());
+    allocate(r);
+    ArrayRef<int64_t> perm = op.getPermutation();
+    SmallVector<int64_t> dims;
+    for (int64_t i = 0; i < out.getRank(); ++i)
+      dims.push_back(i);
+    std::string ty = cType(out.getElementType()), name;
+    std::string k = openKernel(
+        op,
+        "transpose " + shapeText(in.getShape()) + " -> " +
+            shapeText(out.getShape()),
+        {"const " + ty + " *__restrict__ in", ty + " *__restrict__ out"},
+        out.getNumElements(), name);
+    k += decode(dims, out.getShape());
+    SmallVector<std::string> src(in.getRank());
+    for (size_t i = 0; i < perm.size(); ++i)
+      src[perm[i]] = "i" + std::to_string(i);
+    k += "  out[t] = in[" + linearIndex(src, in.getShape()) + "];\n}\n\n";
+    kernels += k;
+    launch(name, out.getNumElements(), {operand(op.getInput()), operand(r)},
+           op);
+    return true;
+  }
+
+  /// A copy kernel: out[i...] = in[src(i...)] over out's shape.
+  void copyKernel(Operation *op, const std::string &what, Value in,
+                  const std::string &inPtr, const std::string &outPtr,
+                  ArrayRef<int64_t> shape, ArrayRef<std::string> srcIndex,
+                  const std::string &dstIndex, const std::string &guard = "",
+                  const std::string &otherwise = "") {
+    auto inType = cast<RankedTensorType>(in.getType());
+    std::string ty = cType(inType.getElementType()), name;
+    int64_t total = 1;
+    for (int64_t d : shape)
+      total *= d;
+    SmallVector<int64_t> dims;
+    for (size_t i = 0; i < shape.size(); ++i)
+      dims.push_back(i);
+    std::string k = openKernel(
+        op, what,
+        {"const " + ty + " *__restrict__ in", ty + " *__restrict__ out"}, total,
+        name);
+    k += decode(dims, shape);
+    std::string read = "in[" + linearIndex(srcIndex, inType.getShape()) + "]";
+    if (!guard.empty())
+      read = "(" + guard + ") ? " + read + " : " + otherwise;
+    k += "  out[" + dstIndex + "] = " + read + ";\n}\n\n";
+    kernels += k;
+    launch(name, total, {inPtr, outPtr}, op);
+  }
+
+  bool emitExtractSlice(tensor::ExtractSliceOp s) {
+    if (s.getSourceType().getRank() != s.getType().getRank() ||
+        ShapedType::isDynamicShape(s.getStaticOffsets()) ||
+        ShapedType::isDynamicShape(s.getStaticStrides()))
+      return fail(s, "a rank-reducing or dynamic slice");
+    Value r = s.getResult();
+    allocate(r);
+    SmallVector<std::string> src;
+    for (int64_t i = 0; i < s.getType().getRank(); ++i)
+      src.push_back(std::to_string(s.getStaticOffsets()[i]) + "LL + i" +
+                    std::to_string(i) + " * " +
+                    std::to_string(s.getStaticStrides()[i]) + "LL");
+    copyKernel(s, "slice " + shapeText(s.getType().getShape()), s.getSource(),
+               operand(s.getSource()), operand(r), s.getType().getShape(), src,
+               "t");
+    return true;
+  }
+
+  bool emitInsertSlice(tensor::InsertSliceOp s) {
+    if (s.getSourceType().getRank() != s.getType().getRank() ||
+        ShapedType::isDynamicShape(s.getStaticOffsets()) ||
+        ShapedType::isDynamicShape(s.getStaticStrides()))
+      return fail(s, "a rank-reducing or dynamic slice");
+    if (!destination(s, s.getResult(), s.getDest(), /*readsInit=*/true))
+      return false;
+    auto src = cast<RankedTensorType>(s.getSource().getType());
+    SmallVector<std::string> srcIdx, dst;
+    for (int64_t i = 0; i < src.getRank(); ++i) {
+      srcIdx.push_back("i" + std::to_string(i));
+      dst.push_back(std::to_string(s.getStaticOffsets()[i]) + "LL + i" +
+                    std::to_string(i) + " * " +
+                    std::to_string(s.getStaticStrides()[i]) + "LL");
+    }
+    copyKernel(s, "insert " + shapeText(src.getShape()), s.getSource(),
+               operand(s.getSource()), operand(s.getResult()), src.getShape(),
+               srcIdx, linearIndex(dst, s.getType().getShape()));
+    return true;
+  }
+
+  bool emitPad(tensor::PadOp p) {
+    auto yield = cast<tensor::YieldOp>(p.getRegion().front().getTerminator());
+    auto cst = yield.getValue().getDefiningOp<arith::ConstantOp>();
+    if (!cst || ShapedType::isDynamicShape(p.getStaticLow()))
+      return fail(p, "a pad by a value that is not a constant");
+    Value r = p.getResult();
+    allocate(r);
+    auto in = p.getSourceType();
+    SmallVector<std::string> src;
+    std::string guard;
+    for (int64_t i = 0; i < in.getRank(); ++i) {
+      std::string v = "(i" + std::to_string(i) + " - " +
+                      std::to_string(p.getStaticLow()[i]) + "LL)";
+      src.push_back(v);
+      guard += std::string(guard.empty() ? "" : " && ") + v + " >= 0 && " + v +
+               " < " + std::to_string(in.getDimSize(i)) + "LL";
+    }
+    copyKernel(p,
+               "pad " + shapeText(in.getShape()) + " -> " +
+                   shapeText(p.getResultType().getShape()),
+               p.getSource(), operand(p.getSource()), operand(r),
+               p.getResultType().getShape(), src, "t", guard,
+               literal(cst.getValue(), in.getElementType()));
+    return true;
+  }
+
+  template <typename OpT> bool emitGemm(OpT op) {
+    Value a = op.getDpsInputOperand(0)->get(),
+          b = op.getDpsInputOperand(1)->get();
+    Value init = op.getDpsInitOperand(0)->get(), r = op->getResult(0);
+    auto at = cast<RankedTensorType>(a.getType()),
+         bt = cast<RankedTensorType>(b.getType()),
+         ct = cast<RankedTensorType>(r.getType());
+    if (!at.getElementType().isF32() || !bt.getElementType().isF32() ||
+        !ct.getElementType().isF32())
+      return fail(op, "a GEMM that is not f32");
+    if (!destination(op, r, init, /*readsInit=*/true))
+      return false;
+    bool batched = isa<linalg::BatchMatmulOp>(op);
+    bool transB = isa<linalg::MatmulTransposeBOp>(op);
+    int64_t batch = batched ? ct.getDimSize(0) : 1;
+    int64_t M = ct.getDimSize(batched), N = ct.getDimSize(batched + 1),
+            K = at.getDimSize(batched + 1);
+    run += "  // " + std::string(op->getName().getStringRef()) + " '" +
+           nodeOf(op) + "': [" + std::to_string(M) + "x" + std::to_string(K) +
+           "] x [" + std::to_string(K) + "x" + std::to_string(N) + "]" +
+           (batched ? " x " + std::to_string(batch) : std::string()) + "\n";
+    run += "  if (!sparq_rt::gemm(m, false, " +
+           std::string(transB ? "true" : "false") + ", " + std::to_string(M) +
+           ", " + std::to_string(N) + ", " + std::to_string(K) + ", " +
+           operand(a) + ", " + operand(b) + ", " + operand(r) + ", " +
+           std::to_string(batch) + ", " + std::to_string(M * K) + "LL, " +
+           std::to_string(K * N) + "LL, " + std::to_string(M * N) +
+           "LL)) return -1;\n";
+    return true;
+  }
+
+  template <typename OpT> bool emitConv(OpT op) {
+    Value x = op.getDpsInputOperand(0)->get(),
+          w = op.getDpsInputOperand(1)->get();
+    Value init = op.getDpsInitOperand(0)->get(), r = op->getResult(0);
+    auto xt = cast<RankedTensorType>(x.getType()),
+         wt = cast<RankedTensorType>(w.getType()),
+         yt = cast<RankedTensorType>(r.getType());
+    if (!xt.getElementType().isF32() || !wt.getElementType().isF32())
+      return fail(op, "a convolution that is not f32");
+    SmallVector<int64_t> strides(op.getStrides().template getValues<int64_t>());
+    SmallVector<int64_t> dilations(
+        op.getDilations().template getValues<int64_t>());
+    // n, c, h, w, f, kh, kw, groups, oh, ow of each form.
+    int64_t n = xt.getDimSize(0), c, h, wd, f, kh, kw, groups, oh, ow;
+    if (isa<linalg::Conv2DNgchwGfchwOp>(op)) {
+      groups = xt.getDimSize(1);
+      c = groups * xt.getDimSize(2);
+      h = xt.getDimSize(3);
+      wd = xt.getDimSize(4);
+      f = groups * wt.getDimSize(1);
+      kh = wt.getDimSize(3);
+      kw = wt.getDimSize(4);
+      oh = yt.getDimSize(3);
+      ow = yt.getDimSize(4);
+    } else {
+      c = xt.getDimSize(1);
+      h = xt.getDimSize(2);
+      wd = xt.getDimSize(3);
+      bool depthwise = isa<linalg::DepthwiseConv2DNchwChwOp>(op);
+      groups = depthwise ? c : 1;
+      f = depthwise ? c : wt.getDimSize(0);
+      kh = wt.getDimSize(depthwise ? 1 : 2);
+      kw = wt.getDimSize(depthwise ? 2 : 3);
+      oh = yt.getDimSize(2);
+      ow = yt.getDimSize(3);
+    }
+    if (!destination(op, r, init, /*readsInit=*/true))
+      return false;
+    std::string shape =
+        "{" + std::to_string(n) + ", " + std::to_string(c) + ", " +
+        std::to_string(h) + ", " + std::to_string(wd) + ", " +
+        std::to_string(f) + ", " + std::to_string(kh) + ", " +
+        std::to_string(kw) + ", " + std::to_string(strides[0]) + ", " +
+        std::to_string(strides[1]) + ", " + std::to_string(dilations[0]) +
+        ", " + std::to_string(dilations[1]) + ", " + std::to_string(groups) +
+        ", " + std::to_string(oh) + ", " + std::to_string(ow) + "}";
+    convTable += "    " + shape + ", // '" + nodeOf(op) + "'\n";
+    run += "  // " + std::string(op->getName().getStringRef()) + " '" +
+           nodeOf(op) + "'\n  if (!sparq_rt::conv(m, " +
+           std::to_string(convCount) + ", kConvs[" + std::to_string(convCount) +
+           "], " + operand(x) + ", " + operand(w) + ", " + operand(r) +
+           ")) return -1;\n";
+    ++convCount;
+    return true;
+  }
+
+  bool emitBevPool(mlir::sparq::BevPoolOp op) {
+    std::vector<uint8_t> bytes = op.serializePlan();
+    auto out = cast<RankedTensorType>(op.getType());
+    uint64_t offset = weights.append(bytes.data(), bytes.size());
+    Value r = op.getResult();
+    std::string o = allocate(r);
+    int64_t channels = out.getDimSize(1), points = op.getNumPoints(),
+            intervals = op.getNumIntervals();
+    auto at = [&](int64_t words) {
+      return "((const int32_t *)(m->weights + " +
+             std::to_string(offset + 32 + 4 * words) + "))";
+    };
+    run += "  // sparq.bev_pool '" + nodeOf(op) +
+           "': " + std::to_string(points) + " points in " +
+           std::to_string(intervals) + " of " +
+           std::to_string(out.getDimSize(0)) + " cells, " +
+           std::to_string(channels) + " channels\n";
+    run += "  if (!sparq_rt::zero(m, " + o + ", " +
+           std::to_string(out.getNumElements() * 4) + ")) return -1;\n";
+    int64_t total = intervals * channels;
+    run += "  SPARQ_LAUNCH(sparq_bev_pool_kernel, " +
+           std::to_string(
+               std::max<int64_t>(1, (total + kThreads - 1) / kThreads)) +
+           ", " + std::to_string(kThreads) + ", m->stream, " + at(0) + ", " +
+           at(points) + ", " + at(2 * points) + ", " +
+           at(2 * points + intervals + 1) + ", " + operand(op.getDepth()) +
+           ", " + operand(op.getFeatures()) + ", " + std::to_string(channels) +
+           "LL, " + std::to_string(intervals) + "LL, " + o + ");\n";
+    usesBevPool = true;
+    return true;
+  }
+
+  bool emitGeneric(linalg::GenericOp g);
+};
+
+/// The body of a linalg.generic as C statements.
+struct BodyWriter {
+  Emitter &e;
+  linalg::GenericOp g;
+  DenseMap<Value, std::string> names;
+  /// Tensors the body reads with tensor.extract, captured from above:
+  /// extra kernel parameters.
+  SmallVector<Value> captured;
+  std::string code;
+  int counter = 0;
+
+  /// The C expression of `v`: a body value, or a scalar constant from
+  /// above (canonicalization hoists them out of bodies).
+  std::string name(Value v) {
+    std::string n = names.lookup(v);
+    if (n.empty())
+      if (auto c = v.getDefiningOp<arith::ConstantOp>();
+          c && !isa<ShapedType>(c.getType()))
+        n = literal(c.getValue(), c.getType());
+    return n;
+  }
+
+  std::string capture(Value t) {
+    for (size_t i = 0; i < captured.size(); ++i)
+      if (captured[i] == t)
+        return "cap" + std::to_string(i);
+    captured.push_back(t);
+    return "cap" + std::to_string(captured.size() - 1);
+  }
+
+  /// `expr` of `op` (one result) for the C expression of each operand.
+  std::string expression(Operation *op) {
+    auto o = [&](unsigned i) { return name(op->getOperand(i)); };
+    Type rt = op->getNumResults() ? op->getResult(0).getType() : Type();
+    std::string ct = rt ? cType(rt) : "";
+    bool f64 = rt && rt.isF64();
+    auto fn = [&](const char *f32, const char *f64n) {
+      return std::string(f64 ? f64n : f32) + "(" + o(0) + ")";
+    };
+    if (auto c = dyn_cast<arith::ConstantOp>(op))
+      return literal(c.getValue(), rt);
+    if (auto i = dyn_cast<linalg::IndexOp>(op))
+      return "i" + std::to_string(i.getDim());
+    if (auto x = dyn_cast<tensor::ExtractOp>(op)) {
+      auto t = cast<RankedTensorType>(x.getTensor().getType());
+      SmallVector<std::string> idx;
+      for (Value v : x.getIndices())
+        idx.push_back("(long long)" + name(v));
+      return capture(x.getTensor()) + "[" + linearIndex(idx, t.getShape()) +
+             "]";
+    }
+    if (isa<arith::AddFOp, arith::AddIOp>(op))
+      return "(" + o(0) + " + " + o(1) + ")";
+    if (isa<arith::SubFOp, arith::SubIOp>(op))
+      return "(" + o(0) + " - " + o(1) + ")";
+    if (isa<arith::MulFOp, arith::MulIOp>(op))
+      return "(" + o(0) + " * " + o(1) + ")";
+    if (isa<arith::DivFOp, arith::DivSIOp>(op))
+      return "(" + o(0) + " / " + o(1) + ")";
+    if (isa<arith::RemSIOp>(op))
+      return "(" + o(0) + " % " + o(1) + ")";
+    if (isa<arith::RemFOp>(op))
+      return std::string(f64 ? "fmod" : "fmodf") + "(" + o(0) + ", " + o(1) +
+             ")";
+    if (isa<arith::DivUIOp, arith::RemUIOp>(op)) {
+      std::string u = "(unsigned " + ct + ")";
+      return "(" + ct + ")(" + u + o(0) +
+             (isa<arith::DivUIOp>(op) ? " / " : " % ") + u + o(1) + ")";
+    }
+    if (isa<arith::FloorDivSIOp>(op))
+      return "((" + o(0) + " / " + o(1) + ") - ((" + o(0) + " % " + o(1) +
+             " != 0) && ((" + o(0) + " < 0) != (" + o(1) + " < 0))))";
+    if (isa<arith::CeilDivSIOp>(op))
+      return "((" + o(0) + " / " + o(1) + ") + ((" + o(0) + " % " + o(1) +
+             " != 0) && ((" + o(0) + " < 0) == (" + o(1) + " < 0))))";
+    if (isa<arith::NegFOp>(op))
+      return "(-" + o(0) + ")";
+    if (isa<arith::AndIOp>(op))
+      return "(" + o(0) + " & " + o(1) + ")";
+    if (isa<arith::OrIOp>(op))
+      return "(" + o(0) + " | " + o(1) + ")";
+    if (isa<arith::XOrIOp>(op))
+      return "(" + o(0) + " ^ " + o(1) + ")";
+    if (isa<arith::ShLIOp>(op))
+      return "(" + o(0) + " << " + o(1) + ")";
+    if (isa<arith::ShRUIOp>(op))
+      return "(" + ct + ")((unsigned " + ct + ")" + o(0) + " >> " + o(1) + ")";
+    if (isa<arith::MaxSIOp>(op))
+      return "(" + o(0) + " > " + o(1) + " ? " + o(0) + " : " + o(1) + ")";
+    if (isa<arith::MinSIOp>(op))
+      return "(" + o(0) + " < " + o(1) + " ? " + o(0) + " : " + o(1) + ")";
+    if (isa<arith::MaximumFOp>(op) && !f64)
+      return "sparq_maximumf(" + o(0) + ", " + o(1) + ")";
+    if (isa<arith::MinimumFOp>(op) && !f64)
+      return "sparq_minimumf(" + o(0) + ", " + o(1) + ")";
+    if (isa<arith::MaxNumFOp>(op))
+      return std::string(f64 ? "fmax" : "fmaxf") + "(" + o(0) + ", " + o(1) +
+             ")";
+    if (isa<arith::MinNumFOp>(op))
+      return std::string(f64 ? "fmin" : "fminf") + "(" + o(0) + ", " + o(1) +
+             ")";
+    if (isa<arith::SelectOp>(op))
+      return "(" + o(0) + " ? " + o(1) + " : " + o(2) + ")";
+    if (isa<arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp,
+            arith::ExtSIOp, arith::TruncIOp, arith::ExtFOp, arith::TruncFOp>(
+            op))
+      return "(" + ct + ")" + o(0);
+    if (isa<arith::ExtUIOp, arith::UIToFPOp, arith::IndexCastUIOp>(op)) {
+      Type in = op->getOperand(0).getType();
+      return "(" + ct + ")(unsigned " +
+             (in.isInteger(1) ? std::string("char") : cType(in)) + ")" + o(0);
+    }
+    if (auto c = dyn_cast<arith::CmpFOp>(op)) {
+      std::string a = o(0), b = o(1);
+      using P = arith::CmpFPredicate;
+      switch (c.getPredicate()) {
+      case P::OEQ:
+        return "(" + a + " == " + b + ")";
+      case P::OGT:
+        return "(" + a + " > " + b + ")";
+      case P::OGE:
+        return "(" + a + " >= " + b + ")";
+      case P::OLT:
+        return "(" + a + " < " + b + ")";
+      case P::OLE:
+        return "(" + a + " <= " + b + ")";
+      case P::ONE:
+        return "(" + a + " < " + b + " || " + a + " > " + b + ")";
+      case P::ORD:
+        return "(" + a + " == " + a + " && " + b + " == " + b + ")";
+      case P::UEQ:
+        return "!(" + a + " < " + b + " || " + a + " > " + b + ")";
+      case P::UGT:
+        return "!(" + a + " <= " + b + ")";
+      case P::UGE:
+        return "!(" + a + " < " + b + ")";
+      case P::ULT:
+        return "!(" + a + " >= " + b + ")";
+      case P::ULE:
+        return "!(" + a + " > " + b + ")";
+      case P::UNE:
+        return "(" + a + " != " + b + ")";
+      case P::UNO:
+        return "(" + a + " != " + a + " || " + b + " != " + b + ")";
+      case P::AlwaysTrue:
+        return "true";
+      case P::AlwaysFalse:
+        return "false";
+      }
+    }
+    if (auto c = dyn_cast<arith::CmpIOp>(op)) {
+      Type in = op->getOperand(0).getType();
+      std::string u = "(unsigned " + cType(in) + ")";
+      std::string a = o(0), b = o(1);
+      using P = arith::CmpIPredicate;
+      switch (c.getPredicate()) {
+      case P::eq:
+        return "(" + a + " == " + b + ")";
+      case P::ne:
+        return "(" + a + " != " + b + ")";
+      case P::slt:
+        return "(" + a + " < " + b + ")";
+      case P::sle:
+        return "(" + a + " <= " + b + ")";
+      case P::sgt:
+        return "(" + a + " > " + b + ")";
+      case P::sge:
+        return "(" + a + " >= " + b + ")";
+      case P::ult:
+        return "(" + u + a + " < " + u + b + ")";
+      case P::ule:
+        return "(" + u + a + " <= " + u + b + ")";
+      case P::ugt:
+        return "(" + u + a + " > " + u + b + ")";
+      case P::uge:
+        return "(" + u + a + " >= " + u + b + ")";
+      }
+    }
+    if (isa<math::ExpOp>(op))
+      return fn("expf", "exp");
+    if (isa<math::LogOp>(op))
+      return fn("logf", "log");
+    if (isa<math::TanhOp>(op))
+      return fn("tanhf", "tanh");
+    if (isa<math::SqrtOp>(op))
+      return fn("sqrtf", "sqrt");
+    if (isa<math::RsqrtOp>(op))
+      return "(1.0f / sqrtf(" + o(0) + "))";
+    if (isa<math::ErfOp>(op))
+      return fn("erff", "erf");
+    if (isa<math::AbsFOp>(op))
+      return fn("fabsf", "fabs");
+    if (isa<math::ExpM1Op>(op))
+      return fn("expm1f", "expm1");
+    if (isa<math::Log1pOp>(op))
+      return fn("log1pf", "log1p");
+    if (isa<math::RoundEvenOp>(op))
+      return fn("rintf", "rint");
+    if (isa<math::FloorOp>(op))
+      return fn("floorf", "floor");
+    if (isa<math::CeilOp>(op))
+      return fn("ceilf", "ceil");
+    if (isa<math::SinOp>(op))
+      return fn("sinf", "sin");
+    if (isa<math::CosOp>(op))
+      return fn("cosf", "cos");
+    if (isa<math::AbsIOp>(op))
+      return "(" + o(0) + " < 0 ? -" + o(0) + " : " + o(0) + ")";
+    if (isa<math::PowFOp>(op))
+      return std::string(f64 ? "pow" : "powf") + "(" + o(0) + ", " + o(1) + ")";
+    return "";
+  }
+
+  bool write(Block &body) {
+    for (Operation &op : body.without_terminator()) {
+      if (op.getNumResults() != 1 || op.getNumRegions())
+        return e.fail(g, "a generic whose body holds '" +
+                             op.getName().getStringRef().str() + "'");
+      std::string expr = expression(&op);
+      std::string ct = cType(op.getResult(0).getType());
+      bool known = llvm::all_of(op.getOperands(), [&](Value v) {
+        return !name(v).empty() || isa<RankedTensorType>(v.getType());
+      });
+      if (!known)
+        return e.fail(g, "a generic body reading a scalar computed outside it");
+      if (expr.empty() || ct.empty())
+        return e.fail(g, "'" + op.getName().getStringRef().str() +
+                             "' in a generic body is not supported by the "
+                             "cuda target yet");
+      std::string v = "v" + std::to_string(counter++);
+      code += "    const " + ct + " " + v + " = " + expr + ";\n";
+      names[op.getResult(0)] = v;
+    }
+    return true;
+  }
+};
+
+bool Emitter::emitGeneric(linalg::GenericOp g) {
+  SmallVector<int64_t> ranges = g.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = g.getIteratorTypesArray();
+  SmallVector<int64_t> parallel, reduction, psizes;
+  for (size_t i = 0; i < iters.size(); ++i) {
+    if (ShapedType::isDynamic(ranges[i]))
+      return fail(g, "a generic with dynamic loop ranges");
+    if (iters[i] == utils::IteratorType::parallel) {
+      parallel.push_back(i);
+      psizes.push_back(ranges[i]);
+    } else {
+      reduction.push_back(i);
+    }
+  }
+  Block &body = g.getRegion().front();
+  // Every output must be indexed by all parallel loops (one thread, one
+  // element of each output).
+  for (OpOperand &init : g.getDpsInitsMutable()) {
+    AffineMap map = g.getMatchingIndexingMap(&init);
+    if (!map.isProjectedPermutation() ||
+        int64_t(map.getNumResults()) != int64_t(parallel.size()))
+      return fail(g, "a generic whose output is not indexed by its parallel "
+                     "loops");
+  }
+  bool reads = !reduction.empty();
+  for (OpOperand &init : g.getDpsInitsMutable())
+    reads |= g.payloadUsesValueFromOperand(&init);
+  for (auto [r, init] : llvm::zip(g->getResults(), g.getDpsInits()))
+    if (!destination(g, r, init, reads))
+      return false;
+
+  BodyWriter w{*this, g};
+  SmallVector<std::string> params, args;
+  std::string loads;
+  int64_t total = 1;
+  for (int64_t s : psizes)
+    total *= s;
+  for (OpOperand *in : g.getDpsInputOperands()) {
+    auto t = dyn_cast<RankedTensorType>(in->get().getType());
+    BlockArgument arg = body.getArgument(in->getOperandNumber());
+    std::string v = "a" + std::to_string(in->getOperandNumber());
+    if (!t) { // a scalar operand
+      auto c = in->get().getDefiningOp<arith::ConstantOp>();
+      if (!c)
+        return fail(g, "a generic with a scalar operand that is not constant");
+      w.names[arg] = literal(c.getValue(), arg.getType());
+      continue;
+    }
+    if (arg.use_empty())
+      continue;
+    std::string ct = cType(t.getElementType());
+    params.push_back("const " + ct + " *__restrict__ in" +
+                     std::to_string(in->getOperandNumber()));
+    args.push_back(operand(in->get()));
+    SmallVector<std::string> idx;
+    for (AffineExpr x : g.getMatchingIndexingMap(in).getResults())
+      idx.push_back(affineText(x));
+    loads += "    const " + ct + " " + v + " = in" +
+             std::to_string(in->getOperandNumber()) + "[" +
+             linearIndex(idx, t.getShape()) + "];\n";
+    w.names[arg] = v;
+  }
+  std::string init, store;
+  for (auto [k, out] : llvm::enumerate(g.getDpsInitsMutable())) {
+    auto t = cast<RankedTensorType>(out.get().getType());
+    std::string ct = cType(t.getElementType());
+    SmallVector<std::string> idx;
+    for (AffineExpr x : g.getMatchingIndexingMap(&out).getResults())
+      idx.push_back(affineText(x));
+    std::string at =
+        "out" + std::to_string(k) + "[" + linearIndex(idx, t.getShape()) + "]";
+    params.push_back(ct + " *__restrict__ out" + std::to_string(k));
+    args.push_back(operand(g->getResult(k)));
+    std::string acc = "acc" + std::to_string(k);
+    init +=
+        "  " + ct + " " + acc + (reads ? " = " + at : std::string()) + ";\n";
+    store += "  " + at + " = " + acc + ";\n";
+    w.names[body.getArgument(g.getNumDpsInputs() + k)] = acc;
+  }
+  if (!w.write(body))
+    return false;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  std::string update;
+  for (auto [k, v] : llvm::enumerate(yield.getOperands())) {
+    std::string n = w.name(v);
+    if (n.empty())
+      return fail(g, "a generic yielding a value from outside its body");
+    update += "    acc" + std::to_string(k) + " = " + n + ";\n";
+  }
+  for (auto [i, c] : llvm::enumerate(w.captured)) {
+    auto t = cast<RankedTensorType>(c.getType());
+    params.push_back("const " + cType(t.getElementType()) +
+                     " *__restrict__ cap" + std::to_string(i));
+    if (where.find(c) == where.end())
+      return fail(g, "a generic reading a tensor without a buffer");
+    args.push_back(operand(c));
+  }
+  std::string what = "generic " + shapeText(psizes);
+  if (!reduction.empty())
+    what += ", reducing " + shapeText([&] {
+              SmallVector<int64_t> s;
+              for (int64_t d : reduction)
+                s.push_back(ranges[d]);
+              return s;
+            }());
+  std::string name;
+  std::string k = openKernel(g, what, params, total, name);
+  k += decode(parallel, psizes) + init;
+  std::string indent = "  ";
+  for (int64_t d : reduction) {
+    k += indent + "for (long long i" + std::to_string(d) + " = 0; i" +
+         std::to_string(d) + " < " + std::to_string(ranges[d]) + "LL; ++i" +
+         std::to_string(d) + ") {\n";
+    indent += "  ";
+  }
+  k += "  {\n" + loads + w.code + update + "  }\n";
+  for (size_t i = 0; i < reduction.size(); ++i)
+    k += "  }\n";
+  k += store + "}\n\n";
+  kernels += k;
+  launch(name, total, args, g);
+  return true;
+}
+
+} // namespace
+
+bool ::sparq::cuda::emitModel(ModuleOp module, const std::string &header,
+                              ::sparq::io::WeightsBlob &weights,
+                              std::string &source, std::string &error) {
+  auto f = module.lookupSymbol<func::FuncOp>("forward");
+  if (!f) {
+    error = "the module has no @forward";
+    return false;
+  }
+  Emitter e(weights);
+  std::string inputs, outputs;
+  if (!e.emitFunc(f, inputs, outputs)) {
+    error = e.error;
+    return false;
+  }
+  std::string s = header;
+  s += "#include \"sparq_cuda_runtime.h\"\n";
+  if (e.usesBevPool)
+    s += "#include \"BevPoolKernel.cuh\"\n";
+  s += "\nnamespace {\n\n";
+  s += "// The weights this code was compiled with (model.weights).\n";
+  s += "constexpr uint64_t kWeightsBytes = " + std::to_string(weights.size()) +
+       "ULL;\nconstexpr uint64_t kWeightsDigest = " +
+       std::to_string(weights.digest()) + "ULL;\n";
+  s += "// Every tensor's buffer, at offsets below.\nconstexpr size_t "
+       "kArenaBytes = " +
+       std::to_string(e.arena) + ";\n";
+  s += "// The convolutions, for cuDNN's descriptors: n, c, h, w, f, kh, kw,\n"
+       "// strides, dilations, groups, oh, ow.\n";
+  s += "const sparq_rt::ConvShape kConvs[] = {\n" +
+       (e.convTable.empty() ? "    {},\n" : e.convTable) + "};\n";
+  s += "constexpr int kConvCount = " + std::to_string(e.convCount) + ";\n\n";
+  s += e.kernels;
+  s += "} // namespace\n\n";
+  s += "struct sparq_model : sparq_rt::Model {};\n\n";
+  s += "extern \"C\" sparq_model *sparq_model_load(const char *dir, char "
+       "*error, size_t error_size) {\n"
+       "  sparq_model *m = new sparq_model;\n"
+       "  if (sparq_rt::loadWeights(m, dir, kWeightsBytes, kWeightsDigest) &&\n"
+       "      sparq_rt::start(m, kArenaBytes, kConvs, kConvCount))\n"
+       "    return m;\n"
+       "  if (error && error_size)\n"
+       "    std::snprintf(error, error_size, \"%s\", m->error.c_str());\n"
+       "  sparq_model_free(m);\n  return nullptr;\n}\n\n";
+  s += "extern \"C\" int sparq_model_run(sparq_model *m, const void *const "
+       "*inputs, void *const *outputs) {\n";
+  s += inputs + e.run + outputs;
+  s += "  return sparq_rt::finish(m) ? 0 : -1;\n}\n\n";
+  s += "extern \"C\" const char *sparq_model_error(const sparq_model *m) {\n"
+       "  return m->error.c_str();\n}\n\n"
+       "extern \"C\" void sparq_model_free(sparq_model *m) {\n"
+       "  if (!m)\n    return;\n  sparq_rt::stop(m);\n  delete m;\n}\n";
+  source = std::move(s);
+  return true;
+}
