@@ -4,7 +4,9 @@
 
 #include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
+#include "passes/Weights.h"
 #include "runtime/formats/BevPoolPlan.h"
+#include "runtime/formats/Packed.h"
 #include "runtime/io/WeightsFile.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -137,6 +139,11 @@ std::string linearIndex(ArrayRef<std::string> indices,
   return s;
 }
 
+/// A convolution's sizes, as the package's sparq_rt::ConvShape.
+struct ConvSizes {
+  int64_t n, c, h, w, f, kh, kw, sh, sw, dh, dw, oh, ow;
+};
+
 struct Emitter {
   ::sparq::io::WeightsBlob &weights;
   std::string error;
@@ -147,6 +154,13 @@ struct Emitter {
   std::string kernels, run, convTable;
   int convCount = 0;
   bool usesBevPool = false;
+  /// Compressed weights, packed in the formats library's layout into the
+  /// weights: where the blob starts and its header.
+  struct Packed {
+    uint64_t offset;
+    ::sparq::formats::Header header;
+  };
+  DenseMap<Value, Packed> packed;
 
   explicit Emitter(::sparq::io::WeightsBlob &w) : weights(w) {}
 
@@ -255,6 +269,7 @@ struct Emitter {
         .Case<linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNchwChwOp,
               linalg::Conv2DNgchwGfchwOp>([&](auto c) { return emitConv(c); })
         .Case([&](mlir::sparq::BevPoolOp b) { return emitBevPool(b); })
+        .Case([&](mlir::sparq::LstmOp l) { return emitLstm(l); })
         .Default([&](Operation *o) {
           if (o->getNumResults() == 0 || isOpTriviallyDead(o))
             return true;
@@ -267,14 +282,17 @@ struct Emitter {
     auto type = dyn_cast<RankedTensorType>(c.getType());
     if (!type)
       return true; // scalars are folded into the code that uses them
-    if (type.getEncoding())
-      return fail(c, "compressed weights (" + std::string([&] {
-                       std::string s;
-                       llvm::raw_string_ostream os(s);
-                       os << type.getEncoding();
-                       return s;
-                     }()) +
-                         ") are not supported by the cuda target yet");
+    if (auto enc =
+            dyn_cast_or_null<mlir::sparq::EncodingAttr>(type.getEncoding())) {
+      // An encoding whose storage is plain f32 (a pattern too dense to
+      // store sparse) is an ordinary constant.
+      ::sparq::formats::Layout l = mlir::sparq::toLayout(enc, type.getShape());
+      if (l.format != ::sparq::formats::Format::Dense ||
+          l.quant != ::sparq::formats::Quant::None)
+        return emitPackedConstant(c);
+    } else if (type.getEncoding()) {
+      return fail(c, "a tensor encoding that is not sparq's");
+    }
     Type elem = type.getElementType();
     int64_t bytes = elementBytes(elem), n = type.getNumElements();
     uint64_t offset;
@@ -299,6 +317,339 @@ struct Emitter {
         offset = weights.append(data->data(), data->size());
     }
     where[c.getResult()] = pointer("weights", int64_t(offset), elem);
+    return true;
+  }
+
+  /// A compressed weight: packed by the formats library, as the host packs
+  /// it, and read in place by a generated kernel. Only the products the
+  /// target has kernels for take one.
+  bool emitPackedConstant(arith::ConstantOp c) {
+    auto type = cast<RankedTensorType>(c.getType());
+    auto enc = dyn_cast<mlir::sparq::EncodingAttr>(type.getEncoding());
+    for (OpOperand &use : c->getUses())
+      if (!isa<linalg::MatmulTransposeBOp, linalg::Conv2DNchwFchwOp>(
+              use.getOwner()) ||
+          use.getOperandNumber() != 1)
+        return fail(use.getOwner(),
+                    "compressed weights are supported by the cuda target "
+                    "only as the weight of a MatMul/Gemm or a plain "
+                    "convolution yet");
+    if (!enc)
+      return fail(c, "a tensor encoding that is not sparq's");
+    ::sparq::formats::Layout layout =
+        mlir::sparq::toLayout(enc, type.getShape());
+    using ::sparq::formats::Format;
+    using ::sparq::formats::Quant;
+    bool csr =
+        (layout.format == Format::CSR || layout.format == Format::BCSR) &&
+        layout.quant == Quant::None;
+    // int8 rows (a convolution's per-channel int8): one byte per code.
+    bool bytes = layout.format == Format::Dense && layout.quant == Quant::Int &&
+                 layout.bits == 8 && !::sparq::formats::codesPerWord(layout);
+    bool tiled =
+        layout.format == Format::Dense &&
+        ::sparq::formats::codesPerWord(layout) &&
+        (layout.quant == Quant::Ternary ||
+         (layout.quant == Quant::Int && layout.bits == 4 &&
+          (layout.group ? layout.group : type.getDimSize(1)) % 8 == 0));
+    if (!tiled && !csr && !bytes)
+      return fail(*c->getUsers().begin(),
+                  "weight format " + ::sparq::formats::describe(layout) +
+                      " is not supported by the cuda target yet (ternary, "
+                      "int4 groups, int8 rows, f32 CSR and BCSR are)");
+    std::vector<float> values =
+        mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
+    int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
+    std::vector<uint8_t> blob;
+    try {
+      blob = ::sparq::formats::pack(values.data(), rows, cols, layout);
+    } catch (const ::sparq::formats::FormatError &e) {
+      return fail(c, e.what());
+    }
+    Packed p;
+    p.offset = weights.append(blob.data(), blob.size());
+    p.header = ::sparq::formats::PackedView(blob.data(), blob.size()).header();
+    packed[c.getResult()] = p;
+    return true;
+  }
+
+  /// y += x W^T with W [N, K] packed, one thread per output, W's row
+  /// decoded in registers as it is read. A GEMM: y[M, N], x[M, K]. A
+  /// convolution (`conv`): y[b, f, oy, ox] with f the row, the input read
+  /// through the im2col index of column k (channel, ky, kx).
+  bool emitPackedProduct(Operation *op, const Packed &w,
+                         const ConvSizes *conv) {
+    namespace fmt = ::sparq::formats;
+    auto dps = cast<DestinationStyleOpInterface>(op);
+    Value x = dps.getDpsInputOperand(0)->get(), r = op->getResult(0);
+    auto ct = cast<RankedTensorType>(r.getType());
+    if (!destination(op, r, dps.getDpsInitOperand(0)->get(), true))
+      return false;
+    const fmt::Header &h = w.header;
+    const fmt::Layout &l = h.layout;
+    int64_t N = h.rows, K = h.cols;
+    int64_t outputs = ct.getNumElements();
+    auto num = [](int64_t v) { return std::to_string(v) + "LL"; };
+    auto section = [&](fmt::Section s, const std::string &type) {
+      return "(const " + type + " *)(blob + " + std::to_string(h.offset[s]) +
+             ")";
+    };
+    auto f32 = [&](float v) {
+      Type t = Float32Type::get(op->getContext());
+      return literal(FloatAttr::get(t, v), t);
+    };
+    std::string name;
+    std::string what =
+        std::string(conv ? "packed convolution, " : "packed GEMM, ") +
+        fmt::describe(l) + " weight " + std::to_string(N) + "x" +
+        std::to_string(K);
+    std::string k = openKernel(op, what,
+                               {"const float *__restrict__ x",
+                                "const unsigned char *__restrict__ blob",
+                                "float *__restrict__ y"},
+                               outputs, name);
+    if (!conv) {
+      k += "  const long long n = t % " + num(N) + ", m = t / " + num(N) +
+           ";\n  const float *xm = x + m * " + num(K) + ";\n";
+      k += "#define SPARQ_X(col) xm[col]\n";
+    } else {
+      const ConvSizes &c = *conv;
+      int64_t taps = c.kh * c.kw;
+      k += "  const long long ox = t % " + num(c.ow) + ", oy = (t / " +
+           num(c.ow) + ") % " + num(c.oh) + ", n = (t / " + num(c.ow * c.oh) +
+           ") % " + num(N) + ", b = t / " + num(c.ow * c.oh * N) + ";\n";
+      // Column k of W's row is (channel, ky, kx) of the window at (oy, ox).
+      k += "  const float *xb = x + b * " + num(c.c * c.h * c.w) + " + oy * " +
+           num(c.sh * c.w) + " + ox * " + num(c.sw) + ";\n";
+      k += "#define SPARQ_X(col) xb[((col) / " + num(taps) + ") * " +
+           num(c.h * c.w) + " + (((col) / " + num(c.kw) + ") % " + num(c.kh) +
+           ") * " + num(c.dh * c.w) + " + ((col) % " + num(c.kw) + ") * " +
+           num(c.dw) + "]\n";
+    }
+    if (l.format == fmt::Format::BCSR) {
+      int64_t br = l.blockRows, bc = l.blockCols;
+      std::string idx = K / bc <= 65536 ? "unsigned short" : "unsigned int";
+      k +=
+          "  const unsigned int *ptr = " + section(fmt::Ptr, "unsigned int") +
+          ";\n  const " + idx + " *col = " + section(fmt::Index, idx) +
+          ";\n  const float *val = " + section(fmt::Values, "float") +
+          ";\n  const long long blockRow = n / " + num(br) + ", i = n % " +
+          num(br) +
+          ";\n  float acc = 0.0f;\n"
+          "  for (unsigned int e = ptr[blockRow]; e < ptr[blockRow + 1]; ++e)\n"
+          "    for (long long j = 0; j < " +
+          num(bc) +
+          "; ++j)\n"
+          "      acc += val[(long long)e * " +
+          num(br * bc) + " + i * " + num(bc) + " + j] * SPARQ_X(col[e] * " +
+          num(bc) + " + j);\n";
+    } else if (l.format == fmt::Format::Dense && l.quant == fmt::Quant::Int &&
+               !fmt::codesPerWord(l)) {
+      int64_t g = l.group ? l.group : K, groups = K / g;
+      k += "  const unsigned char *codes = " +
+           section(fmt::Values, "unsigned char") + " + n * " +
+           num(int64_t(fmt::denseRowBytes(l, K))) +
+           ";\n  const float *scale = " + section(fmt::Scales, "float") + ";\n";
+      if (l.zeroPoints)
+        k += "  const unsigned char *zero = " +
+             section(fmt::Zeros, "unsigned char") + ";\n";
+      k += "  float acc = 0.0f;\n  for (long long gi = 0; gi < " + num(groups) +
+           "; ++gi) {\n    const long long at = n * " + num(groups) +
+           " + gi;\n    const float z = " +
+           (l.zeroPoints ? std::string("(float)zero[at]")
+                         : std::to_string(1u << (l.bits - 1)) + ".0f") +
+           ";\n    float sum = 0.0f;\n    for (long long i = gi * " + num(g) +
+           "; i < (gi + 1) * " + num(g) +
+           "; ++i)\n"
+           "      sum += ((float)codes[i] - z) * SPARQ_X(i);\n"
+           "    acc += sum * scale[at];\n  }\n";
+    } else if (l.format == fmt::Format::CSR) {
+      std::string idx = K <= 65536 ? "unsigned short" : "unsigned int";
+      k += "  const unsigned int *ptr = " + section(fmt::Ptr, "unsigned int") +
+           ";\n  const " + idx + " *col = " + section(fmt::Index, idx) +
+           ";\n  const float *val = " + section(fmt::Values, "float") +
+           ";\n  float acc = 0.0f;\n"
+           "  for (unsigned int e = ptr[n]; e < ptr[n + 1]; ++e)\n"
+           "    acc += val[e] * SPARQ_X(col[e]);\n";
+    } else {
+      int64_t perWord = fmt::codesPerWord(l);
+      int64_t words = (K + perWord - 1) / perWord, tile = fmt::kTileRows;
+      // Row n's word w is at tiledWordIndex(N, words, n, w): consecutive
+      // threads (rows) read consecutive words.
+      k += "  const long long t0 = n - n % " + num(tile) +
+           ";\n  const long long tileRows = " + num(N) + " - t0 < " +
+           num(tile) + " ? " + num(N) + " - t0 : " + num(tile) +
+           ";\n  const unsigned int *word = " +
+           section(fmt::Values, "unsigned int") + " + t0 * " + num(words) +
+           " + (n - t0);\n";
+      if (l.quant == fmt::Quant::Ternary) {
+        // The inputs under +Wp codes and under -Wn codes summed apart,
+        // scaled once: the 2-bit codes never leave registers.
+        k += "  float plus = 0.0f, minus = 0.0f;\n"
+             "  for (long long w = 0; w < " +
+             num(words) +
+             "; ++w) {\n"
+             "    const unsigned int codes = word[w * tileRows];\n"
+             "    for (int j = 0; j < 16 && w * 16 + j < " +
+             num(K) +
+             "; ++j) {\n"
+             "      const unsigned int c = (codes >> (2 * j)) & 3u;\n"
+             "      const float v = SPARQ_X(w * 16 + j);\n"
+             "      plus += c == 1u ? v : 0.0f;\n"
+             "      minus += c == 2u ? v : 0.0f;\n"
+             "    }\n  }\n";
+        if (l.perChannel)
+          k += "  const float *scale = " + section(fmt::Scales, "float") +
+               ";\n  const float acc = plus * scale[2 * n] - minus * "
+               "scale[2 * n + 1];\n";
+        else
+          k += "  const float acc = plus * " + f32(h.wp) + " - minus * " +
+               f32(h.wn) + ";\n";
+      } else { // int4: (code - zero) * scale per group, scales group-major
+        int64_t g = l.group ? l.group : K, groups = K / g;
+        k += "  const float *scale = " + section(fmt::Scales, "float") + ";\n";
+        if (l.zeroPoints)
+          k += "  const unsigned char *zero = " +
+               section(fmt::Zeros, "unsigned char") + ";\n";
+        k += "  float acc = 0.0f;\n  for (long long gi = 0; gi < " +
+             num(groups) + "; ++gi) {\n    const long long at = gi * " +
+             num(N) + " + n;\n    const float z = " +
+             (l.zeroPoints ? std::string("(float)zero[at]")
+                           : std::to_string(1u << (l.bits - 1)) + ".0f") +
+             ";\n    float sum = 0.0f;\n    for (long long w = gi * " +
+             num(g / perWord) + "; w < (gi + 1) * " + num(g / perWord) +
+             "; ++w) {\n"
+             "      const unsigned int codes = word[w * tileRows];\n"
+             "      for (int j = 0; j < 8; ++j)\n"
+             "        sum += ((float)((codes >> (4 * j)) & 15u) - z) * "
+             "SPARQ_X(w * 8 + j);\n"
+             "    }\n    acc += sum * scale[at];\n  }\n";
+      }
+    }
+    k += "  y[t] += acc;\n}\n#undef SPARQ_X\n\n";
+    kernels += k;
+    launch(name, outputs,
+           {operand(x),
+            "(const unsigned char *)(m->weights + " + std::to_string(w.offset) +
+                ")",
+            operand(r)},
+           op);
+    return true;
+  }
+
+  /// sparq.lstm as cuBLAS GEMMs and one generated gate kernel: the input
+  /// projection of every step at once, then per step (a loop in run(), the
+  /// sequence length being static) the recurrent GEMM and the gates, cell
+  /// and hidden state of every (batch, unit) in one launch. ONNX's gate
+  /// order (i, o, f, c), peepholes (i, o, f), sigmoid and tanh, `clip` on
+  /// the pre-activations; a bidirectional layer runs its two directions one
+  /// after the other.
+  bool emitLstm(mlir::sparq::LstmOp op) {
+    auto xt = cast<RankedTensorType>(op.getInput().getType());
+    int64_t T = xt.getDimSize(0), B = xt.getDimSize(1), I = xt.getDimSize(2);
+    int64_t H = op.getHiddenSize(), D = op.getNumDirections();
+    for (Value v : {op.getW(), op.getR()})
+      if (packed.count(v))
+        return fail(op, "compressed LSTM weights are not supported by the "
+                        "cuda target yet");
+    auto num = [](int64_t v) { return std::to_string(v) + "LL"; };
+    FloatAttr clipAttr = op.getClipAttr();
+    std::string clip =
+        clipAttr ? literal(clipAttr, clipAttr.getType()) : "0.0f";
+    std::string name;
+    std::string k = openKernel(
+        op, "LSTM gates, " + std::to_string(B) + " x " + std::to_string(H),
+        {"const float *__restrict__ gx", "const float *__restrict__ gh",
+         "const float *__restrict__ bias", "const float *__restrict__ peep",
+         "float *__restrict__ h", "float *__restrict__ c",
+         "float *__restrict__ y"},
+        B * H, name);
+    auto pre = [&](int gate) {
+      std::string g = std::to_string(gate);
+      std::string s = "gx[b * " + num(4 * H) + " + " + g + " * " + num(H) +
+                      " + j] + gh[b * " + num(4 * H) + " + " + g + " * " +
+                      num(H) + " + j] + bias[" + g + " * " + num(H) +
+                      " + j] + bias[" + std::to_string(4 + gate) + " * " +
+                      num(H) + " + j]";
+      return s;
+    };
+    std::string clipFn =
+        clipAttr ? "fminf(fmaxf(v, -" + clip + "), " + clip + ")" : "v";
+    k += "  const long long b = t / " + num(H) + ", j = t % " + num(H) +
+         ";\n"
+         "  auto cl = [](float v) { return " +
+         clipFn +
+         "; };\n"
+         "  auto sig = [](float v) { return 1.0f / (1.0f + expf(-v)); };\n"
+         "  const float cPrev = c[t];\n"
+         "  const float i = sig(cl(" +
+         pre(0) + " + peep[j] * cPrev));\n  const float f = sig(cl(" + pre(2) +
+         " + peep[" + num(2 * H) +
+         " + j] * cPrev));\n  const float g = tanhf(cl(" + pre(3) +
+         "));\n  const float cNew = f * cPrev + i * g;\n  const float o = "
+         "sig(cl(" +
+         pre(1) + " + peep[" + num(H) +
+         " + j] * cNew));\n  const float hNew = o * tanhf(cNew);\n"
+         "  c[t] = cNew;\n  h[t] = hNew;\n  y[t] = hNew;\n}\n\n";
+    kernels += k;
+    std::string y = allocate(op.getY()), yh = allocate(op.getYH()),
+                yc = allocate(op.getYC());
+    // Scratch: the input projection of all steps, one step's recurrent
+    // part. (Buffers of their own: the arena has no liveness yet.)
+    auto scratch = [&](int64_t floats) {
+      std::string p =
+          pointer("arena", arena, Float32Type::get(op.getContext()));
+      arena += (floats * 4 + 255) / 256 * 256;
+      return p;
+    };
+    std::string gx = scratch(T * B * 4 * H), gh = scratch(B * 4 * H);
+    std::string x = operand(op.getInput()), w = operand(op.getW()),
+                r = operand(op.getR()), bias = operand(op.getBias()),
+                h0 = operand(op.getInitialH()), c0 = operand(op.getInitialC()),
+                peep = operand(op.getPeepholes());
+    bool reverseOnly = op.getDirection() == mlir::sparq::RnnDirection::Reverse;
+    int64_t blocks = (B * H + kThreads - 1) / kThreads;
+    run += "  // sparq.lstm '" + nodeOf(op) + "': " + std::to_string(T) +
+           " steps, batch " + std::to_string(B) + ", " + std::to_string(I) +
+           " -> " + std::to_string(H) + ", " + std::to_string(D) +
+           " direction(s)\n";
+    for (int64_t d = 0; d < D; ++d) {
+      bool reverse = reverseOnly || d == 1;
+      std::string sd = std::to_string(d);
+      std::string hd = yh + " + " + num(d * B * H),
+                  cd = yc + " + " + num(d * B * H);
+      run += "  if (!sparq_rt::copy(m, " + hd + ", " + h0 + " + " +
+             num(d * B * H) + ", " + std::to_string(B * H * 4) +
+             ") ||\n      !sparq_rt::copy(m, " + cd + ", " + c0 + " + " +
+             num(d * B * H) + ", " + std::to_string(B * H * 4) +
+             ") ||\n      !sparq_rt::zero(m, " + gx + ", " +
+             std::to_string(T * B * 4 * H * 4) +
+             ") ||\n      !sparq_rt::gemm(m, false, true, " +
+             std::to_string(T * B) + ", " + std::to_string(4 * H) + ", " +
+             std::to_string(I) + ", " + x + ", " + w + " + " +
+             num(d * 4 * H * I) + ", " + gx +
+             ", 1, 0LL, 0LL, 0LL))\n"
+             "    return -1;\n";
+      run += "  for (long long s = 0; s < " + num(T) +
+             "; ++s) {\n"
+             "    const long long step = " +
+             (reverse ? num(T - 1) + " - s" : std::string("s")) +
+             ";\n"
+             "    if (!sparq_rt::zero(m, " +
+             gh + ", " + std::to_string(B * 4 * H * 4) +
+             ") ||\n        !sparq_rt::gemm(m, false, true, " +
+             std::to_string(B) + ", " + std::to_string(4 * H) + ", " +
+             std::to_string(H) + ", " + hd + ", " + r + " + " +
+             num(d * 4 * H * H) + ", " + gh +
+             ", 1, 0LL, 0LL, 0LL))\n      return -1;\n"
+             "    SPARQ_LAUNCH(" +
+             name + ", " + std::to_string(blocks) + ", " +
+             std::to_string(kThreads) + ", m->stream, " + gx + " + step * " +
+             num(B * 4 * H) + ", " + gh + ", " + bias + " + " + num(d * 8 * H) +
+             ", " + peep + " + " + num(d * 3 * H) + ", " + hd + ", " + cd +
+             ", " + y + " + (step * " + num(D) + " + " + sd + ") * " +
+             num(B * H) + ");\n  }\n";
+    }
     return true;
   }
 
@@ -488,6 +839,9 @@ struct Emitter {
   template <typename OpT> bool emitGemm(OpT op) {
     Value a = op.getDpsInputOperand(0)->get(),
           b = op.getDpsInputOperand(1)->get();
+    if constexpr (std::is_same_v<OpT, linalg::MatmulTransposeBOp>)
+      if (auto it = packed.find(b); it != packed.end())
+        return emitPackedProduct(op, it->second, nullptr);
     Value init = op.getDpsInitOperand(0)->get(), r = op->getResult(0);
     auto at = cast<RankedTensorType>(a.getType()),
          bt = cast<RankedTensorType>(b.getType()),
@@ -552,6 +906,25 @@ struct Emitter {
       oh = yt.getDimSize(2);
       ow = yt.getDimSize(3);
     }
+    if (auto it = packed.find(w); it != packed.end()) {
+      if (groups != 1)
+        return fail(op, "compressed weights of a grouped convolution are not "
+                        "supported by the cuda target yet");
+      ConvSizes sizes{n,
+                      c,
+                      h,
+                      wd,
+                      f,
+                      kh,
+                      kw,
+                      strides[0],
+                      strides[1],
+                      dilations[0],
+                      dilations[1],
+                      oh,
+                      ow};
+      return emitPackedProduct(op, it->second, &sizes);
+    }
     if (!destination(op, r, init, /*readsInit=*/true))
       return false;
     std::string shape =
@@ -609,6 +982,7 @@ struct Emitter {
 
 /// The body of a linalg.generic as C statements.
 struct BodyWriter {
+  BodyWriter(Emitter &e, linalg::GenericOp g) : e(e), g(g) {}
   Emitter &e;
   linalg::GenericOp g;
   DenseMap<Value, std::string> names;
@@ -875,7 +1249,7 @@ bool Emitter::emitGeneric(linalg::GenericOp g) {
     if (!destination(g, r, init, reads))
       return false;
 
-  BodyWriter w{*this, g};
+  BodyWriter w(*this, g);
   SmallVector<std::string> params, args;
   std::string loads;
   int64_t total = 1;

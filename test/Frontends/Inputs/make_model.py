@@ -69,6 +69,39 @@ def lstm() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
+def gru() -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    h, i = 4, 3
+    inits = [numpy_helper.from_array(rng.standard_normal((1, 3 * h, i)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.standard_normal((1, 3 * h, h)).astype(np.float32), "R")]
+    node = helper.make_node("GRU", ["x", "W", "R"], ["y"], name="gru1", hidden_size=h)
+    graph = helper.make_graph(
+        [node], "gru", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 2, i])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, 2, h])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
+def lstm_peepholes() -> onnx.ModelProto:
+    """A bidirectional LSTM with biases, peepholes, initial states and clip."""
+    rng = np.random.default_rng(0)
+    h, i, d = 8, 5, 2
+    inits = [numpy_helper.from_array(0.5 * rng.standard_normal((d, 4 * h, i)).astype(np.float32), "W"),
+             numpy_helper.from_array(0.5 * rng.standard_normal((d, 4 * h, h)).astype(np.float32), "R"),
+             numpy_helper.from_array(0.5 * rng.standard_normal((d, 8 * h)).astype(np.float32), "B"),
+             numpy_helper.from_array(0.5 * rng.standard_normal((d, 3 * h)).astype(np.float32), "P")]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0", "P"], ["y", "yh", "yc"],
+                            name="bilstm", hidden_size=h, direction="bidirectional", clip=1.5)
+    graph = helper.make_graph(
+        [node], "lstm_peepholes",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 3, i]),
+         helper.make_tensor_value_info("h0", TensorProto.FLOAT, [d, 3, h]),
+         helper.make_tensor_value_info("c0", TensorProto.FLOAT, [d, 3, h])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6, d, 3, h]),
+         helper.make_tensor_value_info("yh", TensorProto.FLOAT, [d, 3, h]),
+         helper.make_tensor_value_info("yc", TensorProto.FLOAT, [d, 3, h])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
 def unknown_op() -> onnx.ModelProto:
     node = helper.make_node("Frobnicate", ["x"], ["y"], name="mystery")
     graph = helper.make_graph(
@@ -152,6 +185,7 @@ def lift_splat(variant: str) -> onnx.ModelProto:
 
 MODELS = {"conv_bn_relu": conv_bn_relu, "shape_chain": shape_chain, "lstm": lstm,
           "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
+          "gru": gru, "lstm_peepholes": lstm_peepholes,
           "lift_splat_elements": lambda: lift_splat("elements"),
           "lift_splat_nd": lambda: lift_splat("nd"),
           "lift_splat_dynamic": lambda: lift_splat("dynamic")}
