@@ -14,6 +14,8 @@
 #include "runtime/cuda/BevPoolCuda.h"
 #include "runtime/cuda/GradientCompressionCuda.h"
 
+#include "bench/CudaTiming.h"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -23,38 +25,8 @@
 
 using namespace sparq;
 
-namespace {
-
-/// Median milliseconds of `runs` runs of `body` on the default stream.
-float medianMs(int runs, const std::function<void()> &body) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  body(); // warm up
-  std::vector<float> ms;
-  for (int i = 0; i < runs; ++i) {
-    cudaEventRecord(a);
-    body();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-template <typename T> T *upload(const std::vector<T> &v) {
-  T *d = nullptr;
-  cudaMalloc(&d, v.size() * sizeof(T));
-  cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return d;
-}
-
-} // namespace
+using sparq::bench::medianMs;
+using sparq::bench::upload;
 
 int main() {
   std::string why;

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a machine with an NVIDIA GPU (the
-# device machine: run it there with build/bin/sparq-cuda-tests,
-# build/bin/sparq-bench-bev-cuda and build/cuda-packages carried from this
-# build; the binaries link the CUDA runtime statically and need only the
-# driver, the packages need nvcc, cuBLAS and cuDNN there). Writes what it
-# saw into ${OUT:-/tmp/sparq-device}.
+# device machine). Carry from this build: build/bin/sparq-cuda-tests,
+# build/bin/sparq-bench-bev-cuda, build/bin/sparq-bench-gemv-baselines
+# (CUDA runtime linked statically: they need only the driver, and cuBLAS /
+# cuSPARSE for the last), build/cuda-packages
+# (scripts/make_cuda_packages.py) and build/gpu-bench
+# (scripts/make_gpu_bench.py; 64 MiB in all, --only splits it): the
+# packages need nvcc, cuBLAS and cuDNN there. Writes what it saw into
+# ${OUT:-/tmp/sparq-device}.
 #   bash scripts/device_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,31 @@ checks() {
   else
     echo "build/cuda-packages missing: make them with scripts/make_cuda_packages.py"
     status=1
+  fi
+  echo "== GEMV peers on the GPU (sparq-bench-gemv-baselines: 8192x8192, 2048x2048)"
+  if [ -x build/bin/sparq-bench-gemv-baselines ]; then
+    build/bin/sparq-bench-gemv-baselines 8192 8192 || status=1
+    build/bin/sparq-bench-gemv-baselines 2048 2048 || status=1
+  else
+    echo "build/bin/sparq-bench-gemv-baselines missing: build with nvcc first"
+  fi
+  echo "== packed GEMVs of the cuda target (build/gpu-bench)"
+  if [ -d build/gpu-bench ]; then
+    for dir in build/gpu-bench/*/; do
+      name=$(basename "$dir"); pkg="$dir/package"
+      if cmake -S "$pkg" -B "$pkg/build" -G Ninja > "$out/$name.cmake.log" 2>&1 &&
+         cmake --build "$pkg/build" >> "$out/$name.cmake.log" 2>&1; then
+        line=$("$pkg/build/sparq_run" "$pkg" "$dir/x.npy" -o "$dir" --repeat 50) || status=1
+        bytes=$(grep -o '"bytes": [0-9]*' "$pkg/model.json" | tail -1 | grep -o '[0-9]*$')
+        ms=$(echo "$line" | sed -n 's/.*on the device \([0-9.]*\) ms.*/\1/p')
+        echo "$name: $line; weights $bytes bytes; $(awk -v b="$bytes" -v t="$ms" \
+          'BEGIN { if (t > 0) printf "%.0f GB/s on the packed bytes", b / t / 1e6 }')"
+      else
+        echo "$name: build failed: see $out/$name.cmake.log"; status=1
+      fi
+    done
+  else
+    echo "build/gpu-bench missing: make it with scripts/make_gpu_bench.py"
   fi
   return $status
 }

@@ -5,6 +5,9 @@
 // [i*w, (i+1)*w) of the byte stream. 2-bit codes packed this way are exactly
 // "16 codes per little-endian uint32".
 //
+// Plain C++ that CUDA device code can call too: the cuda target copies this
+// file into packages whose kernels read bit-packed codes.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef SPARQ_RUNTIME_FORMATS_BITPACK_H
@@ -12,12 +15,20 @@
 
 #include <cstdint>
 
+#ifdef __CUDACC__
+#define SPARQ_HOST_DEVICE __host__ __device__
+#else
+#define SPARQ_HOST_DEVICE
+#endif
+
 namespace sparq::formats {
 
-inline uint64_t bytesForBits(uint64_t bits) { return (bits + 7) / 8; }
+SPARQ_HOST_DEVICE inline uint64_t bytesForBits(uint64_t bits) {
+  return (bits + 7) / 8;
+}
 
-inline void writeBits(uint8_t *buf, uint64_t bitPos, unsigned width,
-                      uint32_t value) {
+SPARQ_HOST_DEVICE inline void writeBits(uint8_t *buf, uint64_t bitPos,
+                                        unsigned width, uint32_t value) {
   for (unsigned done = 0; done < width;) {
     uint64_t byte = (bitPos + done) / 8;
     unsigned shift = (bitPos + done) % 8;
@@ -29,7 +40,8 @@ inline void writeBits(uint8_t *buf, uint64_t bitPos, unsigned width,
   }
 }
 
-inline uint32_t readBits(const uint8_t *buf, uint64_t bitPos, unsigned width) {
+SPARQ_HOST_DEVICE inline uint32_t readBits(const uint8_t *buf, uint64_t bitPos,
+                                           unsigned width) {
   uint32_t value = 0;
   for (unsigned done = 0; done < width;) {
     uint64_t byte = (bitPos + done) / 8;

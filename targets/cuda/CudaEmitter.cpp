@@ -154,6 +154,7 @@ struct Emitter {
   std::string kernels, run, convTable;
   int convCount = 0;
   bool usesBevPool = false;
+  bool usesBitPack = false; // kernels read bit-packed codes (BitPack.h)
   /// Compressed weights, packed in the formats library's layout into the
   /// weights: where the blob starts and its header.
   struct Packed {
@@ -349,14 +350,18 @@ struct Emitter {
     bool tiled =
         layout.format == Format::Dense &&
         ::sparq::formats::codesPerWord(layout) &&
-        (layout.quant == Quant::Ternary ||
+        (layout.quant == Quant::Ternary || layout.quant == Quant::Codebook ||
          (layout.quant == Quant::Int && layout.bits == 4 &&
           (layout.group ? layout.group : type.getDimSize(1)) % 8 == 0));
-    if (!tiled && !csr && !bytes)
+    bool nm = layout.format == Format::NM && layout.quant == Quant::None;
+    bool codebook =
+        layout.format == Format::Dense && layout.quant == Quant::Codebook;
+    if (!tiled && !csr && !bytes && !nm && !codebook)
       return fail(*c->getUsers().begin(),
                   "weight format " + ::sparq::formats::describe(layout) +
                       " is not supported by the cuda target yet (ternary, "
-                      "int4 groups, int8 rows, f32 CSR and BCSR are)");
+                      "int4 groups, int8 rows, codebooks, f32 CSR, BCSR and "
+                      "N:M are)");
     std::vector<float> values =
         mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
     int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
@@ -463,6 +468,33 @@ struct Emitter {
            "; ++i)\n"
            "      sum += ((float)codes[i] - z) * SPARQ_X(i);\n"
            "    acc += sum * scale[at];\n  }\n";
+    } else if (l.format == fmt::Format::NM) {
+      // Row n's groups of M columns each keep N slots: a value and its
+      // position in the group, ceil(log2 M) bits (formats' BitPack.h).
+      usesBitPack = true;
+      int64_t groups = K / l.m;
+      unsigned ib = fmt::nmIndexBits(l.m);
+      k += "  const unsigned char *pos = " +
+           section(fmt::Index, "unsigned char") +
+           ";\n  const float *val = " + section(fmt::Values, "float") +
+           ";\n  float acc = 0.0f;\n  for (long long g = 0; g < " +
+           num(groups) + "; ++g)\n    for (long long s = 0; s < " + num(l.n) +
+           "; ++s) {\n      const long long e = (n * " + num(groups) +
+           " + g) * " + num(l.n) + " + s;\n      acc += val[e] * SPARQ_X(g * " +
+           num(l.m) +
+           " + sparq::formats::readBits(pos, (unsigned long long)e * " +
+           std::to_string(ib) + "ULL, " + std::to_string(ib) + "));\n    }\n";
+    } else if (l.quant == fmt::Quant::Codebook && !fmt::codesPerWord(l)) {
+      usesBitPack = true;
+      k += "  const unsigned char *row = " +
+           section(fmt::Values, "unsigned char") + " + n * " +
+           num(int64_t(fmt::denseRowBytes(l, K))) +
+           ";\n  const float *table = " + section(fmt::Table, "float") +
+           ";\n  float acc = 0.0f;\n  for (long long i = 0; i < " + num(K) +
+           "; ++i)\n    acc += table[sparq::formats::readBits(row, "
+           "(unsigned long long)i * " +
+           std::to_string(l.bits) + "ULL, " + std::to_string(l.bits) +
+           ")] * SPARQ_X(i);\n";
     } else if (l.format == fmt::Format::CSR) {
       std::string idx = K <= 65536 ? "unsigned short" : "unsigned int";
       k += "  const unsigned int *ptr = " + section(fmt::Ptr, "unsigned int") +
@@ -505,6 +537,15 @@ struct Emitter {
         else
           k += "  const float acc = plus * " + f32(h.wp) + " - minus * " +
                f32(h.wn) + ";\n";
+      } else if (l.quant == fmt::Quant::Codebook) { // 4-bit codes, a table
+        k += "  const float *table = " + section(fmt::Table, "float") +
+             ";\n  float acc = 0.0f;\n  for (long long w = 0; w < " +
+             num(words) +
+             "; ++w) {\n    const unsigned int codes = word[w * tileRows];\n"
+             "    for (int j = 0; j < 8 && w * 8 + j < " +
+             num(K) +
+             "; ++j)\n      acc += table[(codes >> (4 * j)) & 15u] * "
+             "SPARQ_X(w * 8 + j);\n  }\n";
       } else { // int4: (code - zero) * scale per group, scales group-major
         int64_t g = l.group ? l.group : K, groups = K / g;
         k += "  const float *scale = " + section(fmt::Scales, "float") + ";\n";
@@ -1362,6 +1403,8 @@ bool ::sparq::cuda::emitModel(ModuleOp module, const std::string &header,
   s += "#include \"sparq_cuda_runtime.h\"\n";
   if (e.usesBevPool)
     s += "#include \"BevPoolKernel.cuh\"\n";
+  if (e.usesBitPack)
+    s += "#include \"BitPack.h\"\n";
   s += "\nnamespace {\n\n";
   s += "// The weights this code was compiled with (model.weights).\n";
   s += "constexpr uint64_t kWeightsBytes = " + std::to_string(weights.size()) +
@@ -1389,10 +1432,13 @@ bool ::sparq::cuda::emitModel(ModuleOp module, const std::string &header,
        "  sparq_model_free(m);\n  return nullptr;\n}\n\n";
   s += "extern \"C\" int sparq_model_run(sparq_model *m, const void *const "
        "*inputs, void *const *outputs) {\n";
-  s += inputs + e.run + outputs;
+  s += inputs + "  if (!sparq_rt::mark(m, 0)) return -1;\n" + e.run +
+       "  if (!sparq_rt::mark(m, 1)) return -1;\n" + outputs;
   s += "  return sparq_rt::finish(m) ? 0 : -1;\n}\n\n";
   s += "extern \"C\" const char *sparq_model_error(const sparq_model *m) {\n"
        "  return m->error.c_str();\n}\n\n"
+       "extern \"C\" double sparq_model_last_device_ms(const sparq_model *m) "
+       "{\n  return m->lastDeviceMs;\n}\n\n"
        "extern \"C\" void sparq_model_free(sparq_model *m) {\n"
        "  if (!m)\n    return;\n  sparq_rt::stop(m);\n  delete m;\n}\n";
   source = std::move(s);

@@ -174,10 +174,12 @@ bool buildCuda(Compiler &compiler, const CompileOptions &options,
   std::string readme = kReadme;
   readme.replace(readme.find("@MODEL@"), 7, model);
   bool bev = source.find("BevPoolKernel.cuh") != std::string::npos;
+  bool bits = source.find("#include \"BitPack.h\"") != std::string::npos;
   return write(dir / "model.cu", source, error) &&
          write(dir / "sparq_model.h", kSparqModelH, error) &&
          write(dir / "sparq_cuda_runtime.h", kSparqCudaRuntimeH, error) &&
          (!bev || write(dir / "BevPoolKernel.cuh", kBevPoolKernelCuh, error)) &&
+         (!bits || write(dir / "BitPack.h", kBitPackH, error)) &&
          write(dir / "runner.cpp", kRunnerCpp, error) &&
          write(dir / "CMakeLists.txt", kCMakeLists, error) &&
          write(dir / "README.md", readme, error) &&

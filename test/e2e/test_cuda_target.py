@@ -188,6 +188,9 @@ class Mlp(torch.nn.Module):
     ("mlp", ["--ternary"], "packed GEMM, dense+ternary", 2),
     ("mlp", ["--int4", "group=8"], "packed GEMM, dense+int4g8", 4),
     ("mlp", ["--prune", "element:0.9"], "packed GEMM, csr", 4),
+    ("mlp", ["--prune", "2:4"], "packed GEMM, nm2:4", 4),
+    ("mlp", ["--codebook", "4"], "packed GEMM, dense+cb4", 4),
+    ("mlp", ["--codebook", "3"], "packed GEMM, dense+cb3", 4),
     ("cnn", ["--ternary"], "packed convolution, dense+ternary", 5),
     ("cnn", ["--prune", "element:0.9"], "packed convolution, csr", 6),
     ("cnn", ["--prune", "kernel:0.5"], "packed convolution, bcsr1x9", 5),
@@ -242,11 +245,11 @@ def test_unsupported_weight_format_names_the_layer(tmp_path: Path, sparqc: Path)
     torch.onnx.export(Mlp().eval(), (torch.randn(1, 64),), str(path), input_names=["x"],
                       opset_version=16)
     proc = subprocess.run([str(sparqc), "compile", str(path), "--target", "cuda", "-o",
-                           str(tmp_path / "pkg"), "--prune", "2:4"],
+                           str(tmp_path / "pkg"), "--pe-balance", "8"],
                           capture_output=True, text=True)
     assert proc.returncode != 0
-    assert re.search(r"node '/net/net\.[0246]/Gemm': weight format nm2:4 is not supported",
-                     proc.stderr), proc.stderr
+    assert re.search(r"node '/net/net\.[0246]/Gemm': weight format icsc8/4b is not "
+                     r"supported", proc.stderr), proc.stderr
     assert not (tmp_path / "pkg").exists()
 
 

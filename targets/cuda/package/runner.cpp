@@ -1,13 +1,18 @@
 // runner.cpp - runs a model package on .npy files:
 //   sparq_run PACKAGE_DIR INPUT.npy... [-o OUT_DIR]
-//             [--compare REF_DIR [--rtol R] [--atol A]]
+//             [--compare REF_DIR [--rtol R] [--atol A]] [--repeat N]
 // One .npy per input, in the signature's order (see model.json); writes one
 // OUT_DIR/<output name>.npy per output (default: the current folder). With
 // --compare, also checks each float32 output against REF_DIR/<name>.npy
 // (|got - ref| <= atol + rtol * |ref|, defaults 1e-4 and 1e-3), prints the
-// largest difference and exits with 3 on a mismatch.
+// largest difference and exits with 3 on a mismatch. --repeat N runs the
+// model N more times and prints the median time of a run (inputs copied in,
+// outputs copied out, the stream synchronized) and of its device work
+// alone.
 #include "sparq_model.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -106,6 +111,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> files;
   std::string dir, out = ".", compare;
   double rtol = 1e-3, atol = 1e-4;
+  int repeat = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-o" && i + 1 < argc)
@@ -116,6 +122,8 @@ int main(int argc, char **argv) {
       rtol = std::atof(argv[++i]);
     else if (a == "--atol" && i + 1 < argc)
       atol = std::atof(argv[++i]);
+    else if (a == "--repeat" && i + 1 < argc)
+      repeat = std::atoi(argv[++i]);
     else if (dir.empty())
       dir = a;
     else
@@ -159,10 +167,26 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "error: %s\n", error);
     return 1;
   }
-  if (sparq_model_run(m, inPtrs.data(), outPtrs.data()) != 0) {
-    std::fprintf(stderr, "error: %s\n", sparq_model_error(m));
-    sparq_model_free(m);
-    return 1;
+  std::vector<double> ms, device;
+  for (int k = 0; k <= repeat; ++k) {
+    auto start = std::chrono::steady_clock::now();
+    if (sparq_model_run(m, inPtrs.data(), outPtrs.data()) != 0) {
+      std::fprintf(stderr, "error: %s\n", sparq_model_error(m));
+      sparq_model_free(m);
+      return 1;
+    }
+    std::chrono::duration<double, std::milli> d =
+        std::chrono::steady_clock::now() - start;
+    if (k > 0) { // the first run warms up
+      ms.push_back(d.count());
+      device.push_back(sparq_model_last_device_ms(m));
+    }
+  }
+  if (!ms.empty()) {
+    std::sort(ms.begin(), ms.end());
+    std::sort(device.begin(), device.end());
+    std::printf("run: %.4f ms, on the device %.4f ms (medians of %zu)\n",
+                ms[ms.size() / 2], device[device.size() / 2], ms.size());
   }
   sparq_model_free(m);
   bool mismatch = false;

@@ -12,6 +12,7 @@
 
 #include "sparq_model.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -78,6 +79,8 @@ struct Model {
   void *workspace = nullptr;
   size_t workspaceBytes = 0;
   std::string error;
+  /// Milliseconds of the last run between its inputs' and outputs' copies.
+  double lastDeviceMs = 0;
 #ifndef SPARQ_CUDA_EMULATION
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
@@ -89,8 +92,10 @@ struct Model {
     cudnnConvolutionFwdAlgo_t algo;
   };
   std::vector<Conv> convs;
+  cudaEvent_t marks[2] = {nullptr, nullptr};
 #else
   cudaStream_t stream = 0;
+  double marks[2] = {0, 0};
 #endif
 };
 
@@ -221,6 +226,8 @@ inline bool start(Model *m, size_t arenaBytes, const ConvShape *convs,
   return true;
 #else
   SPARQ_CHECK(m, cudaStreamCreate(&m->stream));
+  SPARQ_CHECK(m, cudaEventCreate(&m->marks[0]));
+  SPARQ_CHECK(m, cudaEventCreate(&m->marks[1]));
   SPARQ_CHECK_BLAS(m, cublasCreate(&m->blas));
   SPARQ_CHECK_BLAS(m, cublasSetStream(m->blas, m->stream));
   // FP32 arithmetic, as the host target: no TF32 tensor cores.
@@ -284,6 +291,9 @@ inline void stop(Model *m) {
     cublasDestroy(m->blas);
   if (m->stream)
     cudaStreamDestroy(m->stream);
+  for (cudaEvent_t e : m->marks)
+    if (e)
+      cudaEventDestroy(e);
 #endif
   release(m->workspace);
   release(m->arena);
@@ -353,13 +363,29 @@ inline bool conv(Model *m, int i, const ConvShape &s, const float *x,
 #endif
 }
 
-/// Waits for the run and reports a kernel's error, if any.
+/// Marks the start (0) or the end (1) of the run's device work.
+inline bool mark(Model *m, int which) {
+#ifdef SPARQ_CUDA_EMULATION
+  m->marks[which] = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
+#else
+  SPARQ_CHECK(m, cudaEventRecord(m->marks[which], m->stream));
+#endif
+  return true;
+}
+
+/// Waits for the run, reports a kernel's error, if any, and the time
+/// between the marks.
 inline bool finish(Model *m) {
 #ifndef SPARQ_CUDA_EMULATION
   SPARQ_CHECK(m, cudaGetLastError());
   SPARQ_CHECK(m, cudaStreamSynchronize(m->stream));
+  float ms = 0;
+  SPARQ_CHECK(m, cudaEventElapsedTime(&ms, m->marks[0], m->marks[1]));
+  m->lastDeviceMs = ms;
 #else
-  (void)m;
+  m->lastDeviceMs = m->marks[1] - m->marks[0];
 #endif
   return true;
 }

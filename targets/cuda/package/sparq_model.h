@@ -25,6 +25,9 @@ int sparq_model_run(sparq_model *model, const void *const *inputs,
                     void *const *outputs);
 
 const char *sparq_model_error(const sparq_model *model);
+/* Milliseconds the last run spent on the device between copying its inputs
+ * in and its outputs out (CUDA events). */
+double sparq_model_last_device_ms(const sparq_model *model);
 void sparq_model_free(sparq_model *model);
 
 /* The signature. Element types are numpy's names ("float32", "int64"). */
