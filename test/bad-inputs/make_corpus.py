@@ -285,6 +285,9 @@ FUZZ_FINDINGS: dict[str, str] = {
     # Session 16: hostile extents read as run-time dim ids (DimTable.h).
     "fuzz_pad_huge_negative.onnx": "pads crop more than the input has",
     "fuzz_expand_int64_min.onnx": "of shape [-9223372036854775808, 3, 6] is too large",
+    # Session 22: a per-channel weight zero point reshaped to 4-D for a
+    # rank-2 weight (read out of bounds before the rank check).
+    "fuzz_qlinearconv_rank2_weight.onnx": "expects input and weight of one rank >= 3",
 }
 
 

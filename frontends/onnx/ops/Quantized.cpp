@@ -956,8 +956,13 @@ LogicalResult buildQLinearConv(NodeContext &ctx) {
   OpBuilder &b = ctx.b;
   Location loc = ctx.loc;
   Value wz = ctx.value(5);
-  if (ctx.rank(5) == 1 && ctx.shape(5)[0] > 1)
-    wz = reshapeTensor(b, loc, wz, {ctx.shape(5)[0], 1, 1, 1});
+  if (ctx.rank(5) == 1 && ctx.shape(5)[0] > 1) {
+    // Per output channel: [F, 1, ...] of the weight's rank, whatever it is
+    // (a malformed model's weight need not be 4-D).
+    std::vector<int64_t> perChannel(ctx.rank(3), 1);
+    perChannel[0] = ctx.shape(5)[0];
+    wz = reshapeTensor(b, loc, wz, perChannel);
+  }
   Value x = minusZeroPoint(b, loc, ctx.value(0), ctx.dtype(0), ctx.value(2),
                            ctx.dtype(2));
   Value w =
