@@ -322,3 +322,14 @@ def test_build_writes_a_target_package(tmp_path: Path) -> None:
     with pytest.raises(sparq.CompileError, match=r"not built in \(built in: host"):
         sparq.build(net, tmp_path / "other", (x,), target="nope")
     assert not (tmp_path / "other").exists()
+    # The cuda target from Python: the same package sparqc writes.
+    assert "cuda" in sparq.targets()
+    gpu = Path(sparq.build(net, tmp_path / "gpu", (x,), target="cuda",
+                           recipe="prune=element:0.5"))
+    assert {"model.cu", "sparq_model.h", "CMakeLists.txt", "model.weights"} <= {
+        p.name for p in gpu.iterdir()}
+    assert "// packed convolution, csr weight" in (gpu / "model.cu").read_text()
+    # A format it has no kernel for is an error naming the layer; no package.
+    with pytest.raises(sparq.CompileError, match=r"node '.*': weight format icsc"):
+        sparq.build(net, tmp_path / "icsc", (x,), target="cuda", recipe="pe-balance=4")
+    assert not (tmp_path / "icsc").exists()

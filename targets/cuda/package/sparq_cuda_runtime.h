@@ -261,10 +261,14 @@ inline bool start(Model *m, size_t arenaBytes, const ConvShape *convs,
     int found = 0;
     SPARQ_CHECK_DNN(m, cudnnGetConvolutionForwardAlgorithm_v7(
                            m->dnn, c.x, c.w, c.conv, c.y, 8, &found, perf));
-    if (found == 0)
+    // The fastest that cuDNN could run (the list is sorted by time).
+    int pick = 0;
+    while (pick < found && perf[pick].status != CUDNN_STATUS_SUCCESS)
+      ++pick;
+    if (pick == found)
       return fail(m, "cuDNN has no algorithm for convolution " +
                          std::to_string(i));
-    c.algo = perf[0].algo;
+    c.algo = perf[pick].algo;
     size_t ws = 0;
     SPARQ_CHECK_DNN(m, cudnnGetConvolutionForwardWorkspaceSize(
                            m->dnn, c.x, c.w, c.conv, c.y, c.algo, &ws));
