@@ -68,7 +68,7 @@ int main() {
     formats::BevPoolPlanView plan =
         gpu::planOnDevice(host, bytes.data(), dPlan);
     float ms = medianMs(50, [&] {
-      gpu::bevPool(plan, dDepth, dFeat, bench::kC, dOut, nullptr);
+      gpu::bevPool(plan, dDepth, dFeat, bench::kC, dOut, false, nullptr);
     });
     double gbs = bench::bytesToMove(s) / ms / 1e6;
     std::printf("| %lld | %zu | %.3f | %.0f | %.0f%% |\n", (long long)grid,

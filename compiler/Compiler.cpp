@@ -260,11 +260,10 @@ std::vector<FusionInfo> Compiler::fusions() {
       loc = fused.getLocations().front();
     if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
       f.name = n.getName().str();
-    auto grid = mlir::cast<mlir::RankedTensorType>(op.getType());
     f.detail = std::to_string(op.getNumPoints()) + " points in " +
                std::to_string(op.getNumIntervals()) + " of " +
-               std::to_string(grid.getDimSize(0)) + " cells, " +
-               std::to_string(grid.getDimSize(1)) +
+               std::to_string(op.getNumCells()) + " cells, " +
+               std::to_string(op.getNumChannels()) +
                " channels; no frustum tensor";
     auto bytes = [&](llvm::StringRef name) {
       auto a = op->getAttrOfType<mlir::IntegerAttr>(name);

@@ -112,14 +112,14 @@ LogicalResult BevPoolOp::verify() {
       !out.hasStaticShape())
     return emitOpError("expects static depth [N], features [rows, C] and a "
                        "result [cells, C]");
-  if (out.getDimSize(1) != feat.getDimSize(1))
-    return emitOpError() << "result has " << out.getDimSize(1)
+  if (getNumChannels() != feat.getDimSize(1))
+    return emitOpError() << "result has " << getNumChannels()
                          << " channels, features " << feat.getDimSize(1);
   int64_t points = getNumPoints(), intervals = getNumIntervals();
   ::sparq::formats::BevPoolPlanView plan;
   plan.points = points;
   plan.intervals = intervals;
-  plan.cells = out.getDimSize(0);
+  plan.cells = getNumCells();
   if (!(plan.depthIndex =
             planArray(*this, "depth_index", getDepthIndex(), points)) ||
       !(plan.featIndex =
@@ -149,7 +149,7 @@ std::vector<uint8_t> BevPoolOp::serializePlan() {
   plan.cell = ints(getIntervalCell());
   plan.points = getNumPoints();
   plan.intervals = getNumIntervals();
-  plan.cells = cast<RankedTensorType>(getType()).getDimSize(0);
+  plan.cells = getNumCells();
   std::vector<int32_t> order = ::sparq::formats::bevPoolOrder(plan);
   plan.order = order.data();
   return ::sparq::formats::serializeBevPoolPlan(plan);

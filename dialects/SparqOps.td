@@ -163,7 +163,9 @@ def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
     plan is a constant of the op: the points kept (inside the grid) sorted
     by cell, and intervals `interval_start` (one more entry than cells with
     points) with their cells `interval_cell`, increasing. The result has one
-    row per BEV cell; cells without points are 0. Points of a cell are summed
+    row per BEV cell ([cells, C]), or with `channels_first` one row per
+    channel ([C, cells]: what an NCHW consumer reads, with no transpose
+    after it); cells without points are 0. Points of a cell are summed
     in the order of the model's scatter-add, so results equal it bit for bit.
 
     `sparq-fuse-bev-pool` builds it from an exported lift-splat (outer
@@ -181,7 +183,8 @@ def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
                        RankedTensorOf<[F32]>:$features,
                        ElementsAttr:$depth_index, ElementsAttr:$feature_index,
                        ElementsAttr:$interval_start,
-                       ElementsAttr:$interval_cell);
+                       ElementsAttr:$interval_cell,
+                       UnitAttr:$channels_first);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $depth `,` $features attr-dict `:` functional-type(operands, results)
@@ -190,6 +193,14 @@ def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
   let extraClassDeclaration = [{
     int64_t getNumPoints() { return getDepthIndex().getNumElements(); }
     int64_t getNumIntervals() { return getIntervalCell().getNumElements(); }
+    int64_t getNumCells() {
+      return cast<RankedTensorType>(getType()).getDimSize(
+          getChannelsFirst() ? 1 : 0);
+    }
+    int64_t getNumChannels() {
+      return cast<RankedTensorType>(getType()).getDimSize(
+          getChannelsFirst() ? 0 : 1);
+    }
     /// The plan in runtime/formats/BevPoolPlan.h's byte layout, with the
     /// interval order computed: what the host and CUDA kernels read.
     std::vector<uint8_t> serializePlan();

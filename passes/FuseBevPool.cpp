@@ -601,6 +601,46 @@ int64_t eraseDeadProducers(SmallVector<Operation *> worklist) {
   return bytes;
 }
 
+/// The transpose that moves the grid `grid` ([cells, C]) channels-first,
+/// through reshapes only (`chain`, in order), with everything before the
+/// channels of size 1 and the cells' order kept: [1.., C, X, Y] from
+/// [X, Y, C] say. Null if the grid is used otherwise.
+linalg::TransposeOp channelsFirstUse(Value grid,
+                                     SmallVector<Operation *> &chain) {
+  Value v = grid;
+  while (v.hasOneUse() && isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(
+                              *v.getUsers().begin())) {
+    chain.push_back(*v.getUsers().begin());
+    v = chain.back()->getResult(0);
+  }
+  auto t = v.hasOneUse() ? dyn_cast<linalg::TransposeOp>(*v.getUsers().begin())
+                         : linalg::TransposeOp();
+  auto gridType = cast<RankedTensorType>(grid.getType());
+  int64_t channels = gridType.getShape().back();
+  if (!t || t.getInput() != v ||
+      cast<RankedTensorType>(v.getType()).getShape().back() != channels) {
+    chain.clear();
+    return {};
+  }
+  ArrayRef<int64_t> perm = t.getPermutation();
+  int64_t last = int64_t(perm.size()) - 1, previous = -1;
+  auto outShape = cast<RankedTensorType>(t->getResult(0).getType()).getShape();
+  bool seenChannels = false;
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] == last) {
+      seenChannels = true;
+      continue;
+    }
+    // Before the channels only extents of 1; the cells keep their order.
+    if ((!seenChannels && outShape[i] != 1) || perm[i] < previous) {
+      chain.clear();
+      return {};
+    }
+    previous = perm[i];
+  }
+  return t;
+}
+
 struct FuseBevPoolPass : mlir::sparq::impl::FuseBevPoolBase<FuseBevPoolPass> {
   void runOnOperation() override {
     SmallVector<scf::ForOp> loops;
@@ -677,16 +717,51 @@ struct FuseBevPoolPass : mlir::sparq::impl::FuseBevPoolBase<FuseBevPoolPass> {
           RankedTensorType::get({int64_t(v.size())}, IntegerType::get(ctx, 32));
       return constantAttr(type, std::vector<int32_t>(v));
     };
+    // The grid moved channels-first right after (an NCHW consumer): the op
+    // writes that layout itself and the transpose goes.
+    SmallVector<Operation *> chain;
+    linalg::TransposeOp toNchw = channelsFirstUse(loop.getResult(0), chain);
     auto resultType =
-        RankedTensorType::get({m.cells, m.channels}, b.getF32Type());
+        RankedTensorType::get(toNchw ? ArrayRef<int64_t>{m.channels, m.cells}
+                                     : ArrayRef<int64_t>{m.cells, m.channels},
+                              b.getF32Type());
     auto pool = b.create<BevPoolOp>(loc, resultType, depth, feat,
                                     attr(plan.depthIndex), attr(plan.featIndex),
-                                    attr(plan.start), attr(plan.cell));
+                                    attr(plan.start), attr(plan.cell),
+                                    toNchw ? b.getUnitAttr() : UnitAttr());
     int64_t planBytes = 4 * int64_t(2 * plan.depthIndex.size() +
                                     plan.start.size() + plan.cell.size());
     Value result = pool.getResult();
+    int64_t transposed = 0; // the NCHW copy the op now writes directly
+    if (toNchw) {
+      // [C, cells] as the transpose's [1.., C, rest..]: dims up to C, then
+      // the rest.
+      auto outType = cast<RankedTensorType>(toNchw->getResult(0).getType());
+      ArrayRef<int64_t> perm = toNchw.getPermutation();
+      int64_t q = 0;
+      while (perm[q] != int64_t(perm.size()) - 1)
+        ++q;
+      ReassociationIndices first, rest;
+      for (int64_t d = 0; d <= q; ++d)
+        first.push_back(d);
+      for (int64_t d = q + 1; d < outType.getRank(); ++d)
+        rest.push_back(d);
+      Value nchw = result;
+      if (outType.getRank() > 2)
+        nchw = b.create<tensor::ExpandShapeOp>(
+            loc, outType, result,
+            SmallVector<ReassociationIndices>{first, rest});
+      toNchw->getResult(0).replaceAllUsesWith(nchw);
+      transposed = outType.getNumElements() * 4;
+      Value init = toNchw.getInit();
+      toNchw->erase();
+      if (Operation *e = init.getDefiningOp(); e && e->use_empty())
+        e->erase();
+      for (Operation *op : llvm::reverse(chain))
+        op->erase();
+    }
     auto gridType = cast<RankedTensorType>(loop.getResult(0).getType());
-    if (gridType.getRank() > 2) {
+    if (!toNchw && gridType.getRank() > 2) {
       ReassociationIndices lead;
       for (int64_t d = 0; d + 1 < gridType.getRank(); ++d)
         lead.push_back(d);
@@ -694,7 +769,8 @@ struct FuseBevPoolPass : mlir::sparq::impl::FuseBevPoolBase<FuseBevPoolPass> {
           loc, gridType, result,
           SmallVector<ReassociationIndices>{lead, {gridType.getRank() - 1}});
     }
-    loop.getResult(0).replaceAllUsesWith(result);
+    if (!toNchw)
+      loop.getResult(0).replaceAllUsesWith(result);
     // What the loop read from above: the frustum's chain, the indices.
     SmallVector<Operation *> producers;
     loop.walk([&](Operation *inner) {
@@ -703,7 +779,7 @@ struct FuseBevPoolPass : mlir::sparq::impl::FuseBevPoolBase<FuseBevPoolPass> {
           producers.push_back(def);
     });
     loop.erase();
-    int64_t unfused = eraseDeadProducers(std::move(producers));
+    int64_t unfused = eraseDeadProducers(std::move(producers)) + transposed;
     // For the report: what the unfused chain materialized per inference,
     // against the plan the fused op reads instead.
     pool->setAttr("sparq.unfused_bytes", b.getI64IntegerAttr(unfused));

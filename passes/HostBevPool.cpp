@@ -52,7 +52,7 @@ struct HostBevPoolPass : mlir::sparq::impl::HostBevPoolBase<HostBevPoolPass> {
     const char *name = "sparq_bev_pool";
     SmallVector<Type> params{anyMemRef(1, mb.getF32Type()),
                              anyMemRef(2, mb.getF32Type()), anyMemRef(1, i8),
-                             anyMemRef(2, mb.getF32Type())};
+                             anyMemRef(2, mb.getF32Type()), mb.getI64Type()};
     if (!module.lookupSymbol<func::FuncOp>(name)) {
       auto decl =
           mb.create<func::FuncOp>(loc, name, mb.getFunctionType(params, {}));
@@ -77,6 +77,8 @@ struct HostBevPoolPass : mlir::sparq::impl::HostBevPoolBase<HostBevPoolPass> {
     SmallVector<Value> args{depth, feat, planBuf, out};
     for (auto [v, t] : llvm::zip(args, params))
       v = b.create<memref::CastOp>(loc, t, v);
+    args.push_back(
+        b.create<arith::ConstantIntOp>(loc, op.getChannelsFirst() ? 1 : 0, 64));
     b.create<func::CallOp>(loc, name, TypeRange{}, args);
     Value result = b.create<bufferization::ToTensorOp>(
         loc, outType, out, /*restrict=*/true, /*writable=*/true);

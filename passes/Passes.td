@@ -63,7 +63,7 @@ def HostBevPool : Pass<"sparq-host-bev-pool", "ModuleOp"> {
     Before bufferization: the op's plan becomes a constant byte global in
     the layout of runtime/formats/BevPoolPlan.h, and the op a call of
     `sparq_bev_pool` (runtime/kernels/BevPool.h) on the buffers of its
-    operands and a new output buffer.
+    operands, a new output buffer and whether it is channels-first.
   }];
   let dependentDialects = [
     "bufferization::BufferizationDialect", "func::FuncDialect",

@@ -38,7 +38,8 @@ sparq::gpu::planOnDevice(const formats::BevPoolPlanView &host,
 
 void sparq::gpu::bevPool(const formats::BevPoolPlanView &plan,
                          const float *depth, const float *feat,
-                         int64_t channels, float *out, void *streamPtr) {
+                         int64_t channels, float *out, bool channelsFirst,
+                         void *streamPtr) {
   auto stream = static_cast<cudaStream_t>(streamPtr);
   check(cudaMemsetAsync(out, 0, plan.cells * channels * sizeof(float), stream),
         "cudaMemsetAsync");
@@ -47,8 +48,8 @@ void sparq::gpu::bevPool(const formats::BevPoolPlanView &plan,
     return;
   constexpr int kBlock = 256;
   sparq_bev_pool_kernel<<<unsigned((threads + kBlock - 1) / kBlock), kBlock, 0,
-                          stream>>>(plan.depthIndex, plan.featIndex, plan.start,
-                                    plan.cell, depth, feat, channels,
-                                    plan.intervals, out);
+                          stream>>>(
+      plan.depthIndex, plan.featIndex, plan.start, plan.cell, depth, feat,
+      channels, plan.intervals, plan.cells, channelsFirst, out);
   check(cudaGetLastError(), "sparq_bev_pool_kernel launch");
 }

@@ -26,11 +26,12 @@ formats::BevPoolPlanView planOnDevice(const formats::BevPoolPlanView &host,
                                       const uint8_t *hostBytes,
                                       const uint8_t *deviceBytes);
 
-/// out[cells, C] = the sum over each cell's points of
-/// depth[depthIndex] * feat[featIndex * C + c]; `plan` from planOnDevice,
-/// depth, feat and out in device memory. Queued on `stream`.
+/// out[cells, C] (channelsFirst: [C, cells]) = the sum over each cell's
+/// points of depth[depthIndex] * feat[featIndex * C + c]; `plan` from
+/// planOnDevice, depth, feat and out in device memory. Queued on `stream`.
 void bevPool(const formats::BevPoolPlanView &plan, const float *depth,
-             const float *feat, int64_t channels, float *out, void *stream);
+             const float *feat, int64_t channels, float *out,
+             bool channelsFirst, void *stream);
 
 } // namespace sparq::gpu
 

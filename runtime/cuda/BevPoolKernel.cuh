@@ -4,7 +4,8 @@
 //
 // Thread t owns channel t % C of interval t / C: consecutive threads read
 // consecutive channels of one feature row (coalesced) and write one output
-// row, so no atomics. Points are summed in plan order with the multiply and
+// row ([cells, C]; or one column of [C, cells] when `channelsFirst`), so no
+// atomics. Points are summed in plan order with the multiply and
 // the add rounded separately (no FMA), as the host kernel does: the result
 // equals the host's bit for bit. The plan arrays are those of
 // runtime/formats/BevPoolPlan.h; `out` was zeroed for cells without points.
@@ -13,14 +14,12 @@
 
 #include <cstdint>
 
-__global__ void sparq_bev_pool_kernel(const int32_t *__restrict__ depthIndex,
-                                      const int32_t *__restrict__ featIndex,
-                                      const int32_t *__restrict__ start,
-                                      const int32_t *__restrict__ cell,
-                                      const float *__restrict__ depth,
-                                      const float *__restrict__ feat,
-                                      int64_t channels, int64_t intervals,
-                                      float *__restrict__ out) {
+__global__ void sparq_bev_pool_kernel(
+    const int32_t *__restrict__ depthIndex,
+    const int32_t *__restrict__ featIndex, const int32_t *__restrict__ start,
+    const int32_t *__restrict__ cell, const float *__restrict__ depth,
+    const float *__restrict__ feat, int64_t channels, int64_t intervals,
+    int64_t cells, int channelsFirst, float *__restrict__ out) {
   int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= intervals * channels)
     return;
@@ -30,7 +29,8 @@ __global__ void sparq_bev_pool_kernel(const int32_t *__restrict__ depthIndex,
     acc = __fadd_rn(
         acc, __fmul_rn(__ldg(depth + depthIndex[k]),
                        __ldg(feat + int64_t(featIndex[k]) * channels + c)));
-  out[int64_t(cell[i]) * channels + c] = acc;
+  out[channelsFirst ? c * cells + cell[i] : int64_t(cell[i]) * channels + c] =
+      acc;
 }
 
 #endif // SPARQ_BEV_POOL_KERNEL_CUH

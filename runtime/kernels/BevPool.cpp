@@ -89,12 +89,13 @@ const float *contiguous(const MemRef<float, Rank> &m,
 extern "C" void _mlir_ciface_sparq_bev_pool(MemRef<float, 1> *depth,
                                             MemRef<float, 2> *feat,
                                             MemRef<int8_t, 1> *plan,
-                                            MemRef<float, 2> *out) {
+                                            MemRef<float, 2> *out,
+                                            int64_t channelsFirst) {
   formats::BevPoolPlanView view;
   std::string error;
   if (!formats::readBevPoolPlan(reinterpret_cast<uint8_t *>(plan->data()),
                                 size_t(plan->sizes[0]), view, error) ||
-      view.cells != out->sizes[0]) {
+      view.cells != out->sizes[channelsFirst ? 1 : 0]) {
     // The plan is the compiler's own, from the weights: a mismatch is a
     // corrupted weights file, not a user error the code could report.
     std::fprintf(stderr, "sparq: %s\n",
@@ -108,7 +109,7 @@ extern "C" void _mlir_ciface_sparq_bev_pool(MemRef<float, 1> *depth,
   bool direct = out->strides[1] == 1 && out->strides[0] == out->sizes[1];
   float *op = direct ? out->data()
                      : (o.resize(out->sizes[0] * out->sizes[1]), o.data());
-  bevPool(view, dp, fp, feat->sizes[1], op, /*channelsLast=*/true);
+  bevPool(view, dp, fp, feat->sizes[1], op, /*channelsLast=*/!channelsFirst);
   if (!direct)
     for (int64_t r = 0; r < out->sizes[0]; ++r)
       for (int64_t c = 0; c < out->sizes[1]; ++c)

@@ -28,13 +28,14 @@ void bevPool(const formats::BevPoolPlanView &plan, const float *depth,
 } // namespace sparq::kernels
 
 extern "C" {
-/// What sparq.bev_pool lowers to on the host: out[cells, C] from depth[N],
-/// feat[rows, C] and the plan's bytes (each memref contiguous, as the
-/// lowering allocates them; others are copied first).
+/// What sparq.bev_pool lowers to on the host: out[cells, C] (or [C, cells]
+/// when `channelsFirst`) from depth[N], feat[rows, C] and the plan's bytes
+/// (memrefs that are not contiguous are copied first).
 void _mlir_ciface_sparq_bev_pool(sparq::kernels::MemRef<float, 1> *depth,
                                  sparq::kernels::MemRef<float, 2> *feat,
                                  sparq::kernels::MemRef<int8_t, 1> *plan,
-                                 sparq::kernels::MemRef<float, 2> *out);
+                                 sparq::kernels::MemRef<float, 2> *out,
+                                 int64_t channelsFirst);
 }
 
 #endif // SPARQ_RUNTIME_KERNELS_BEVPOOL_H

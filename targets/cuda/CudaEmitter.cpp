@@ -992,7 +992,7 @@ struct Emitter {
     uint64_t offset = weights.append(bytes.data(), bytes.size());
     Value r = op.getResult();
     std::string o = allocate(r);
-    int64_t channels = out.getDimSize(1), points = op.getNumPoints(),
+    int64_t channels = op.getNumChannels(), points = op.getNumPoints(),
             intervals = op.getNumIntervals();
     auto at = [&](int64_t words) {
       return "((const int32_t *)(m->weights + " +
@@ -1001,8 +1001,9 @@ struct Emitter {
     run += "  // sparq.bev_pool '" + nodeOf(op) +
            "': " + std::to_string(points) + " points in " +
            std::to_string(intervals) + " of " +
-           std::to_string(out.getDimSize(0)) + " cells, " +
-           std::to_string(channels) + " channels\n";
+           std::to_string(op.getNumCells()) + " cells, " +
+           std::to_string(channels) + " channels" +
+           (op.getChannelsFirst() ? ", channels first" : "") + "\n";
     run += "  if (!sparq_rt::zero(m, " + o + ", " +
            std::to_string(out.getNumElements() * 4) + ")) return -1;\n";
     int64_t total = intervals * channels;
@@ -1013,7 +1014,9 @@ struct Emitter {
            at(points) + ", " + at(2 * points) + ", " +
            at(2 * points + intervals + 1) + ", " + operand(op.getDepth()) +
            ", " + operand(op.getFeatures()) + ", " + std::to_string(channels) +
-           "LL, " + std::to_string(intervals) + "LL, " + o + ");\n";
+           "LL, " + std::to_string(intervals) + "LL, " +
+           std::to_string(op.getNumCells()) + "LL, " +
+           (op.getChannelsFirst() ? "1" : "0") + ", " + o + ");\n";
     usesBevPool = true;
     return true;
   }

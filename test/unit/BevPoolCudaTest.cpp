@@ -52,23 +52,25 @@ void expectSameAsHost(int64_t pixels, int64_t bins, int64_t channels,
   ASSERT_TRUE(
       formats::readBevPoolPlan(bytes.data(), bytes.size(), hostView, error))
       << error;
-  std::vector<float> expected(cells * channels, -1.0f);
-  kernels::bevPool(hostView, depth.data(), feat.data(), channels,
-                   expected.data(), /*channelsLast=*/true);
-
   uint8_t *dPlan = upload(bytes.data(), bytes.size());
   float *dDepth = upload(depth.data(), depth.size());
   float *dFeat = upload(feat.data(), feat.size());
-  std::vector<float> poison(cells * channels, -1.0f), got(cells * channels);
-  float *dOut = upload(poison.data(), poison.size());
-  gpu::bevPool(gpu::planOnDevice(hostView, bytes.data(), dPlan), dDepth, dFeat,
-               channels, dOut, nullptr);
-  ASSERT_EQ(cudaMemcpy(got.data(), dOut, got.size() * sizeof(float),
-                       cudaMemcpyDeviceToHost),
-            cudaSuccess);
-  for (void *p : {(void *)dPlan, (void *)dDepth, (void *)dFeat, (void *)dOut})
+  for (bool channelsFirst : {false, true}) {
+    std::vector<float> expected(cells * channels, -1.0f);
+    kernels::bevPool(hostView, depth.data(), feat.data(), channels,
+                     expected.data(), /*channelsLast=*/!channelsFirst);
+    std::vector<float> poison(cells * channels, -1.0f), got(cells * channels);
+    float *dOut = upload(poison.data(), poison.size());
+    gpu::bevPool(gpu::planOnDevice(hostView, bytes.data(), dPlan), dDepth,
+                 dFeat, channels, dOut, channelsFirst, nullptr);
+    ASSERT_EQ(cudaMemcpy(got.data(), dOut, got.size() * sizeof(float),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    cudaFree(dOut);
+    EXPECT_EQ(got, expected) << (channelsFirst ? "[C, cells]" : "[cells, C]");
+  }
+  for (void *p : {(void *)dPlan, (void *)dDepth, (void *)dFeat})
     cudaFree(p);
-  EXPECT_EQ(got, expected);
 }
 
 TEST(BevPoolCuda, EqualsTheHostKernel) {
