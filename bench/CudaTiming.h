@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <vector>
 
@@ -39,6 +40,15 @@ template <typename T> T *upload(const std::vector<T> &v) {
   cudaMalloc(&d, v.size() * sizeof(T));
   cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
   return d;
+}
+
+/// 0, or 1 after printing the last CUDA error: a benchmark's exit status.
+inline int exitStatus() {
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess)
+    return 0;
+  std::printf("error: %s\n", cudaGetErrorString(err));
+  return 1;
 }
 
 } // namespace sparq::bench

@@ -76,10 +76,5 @@ int main() {
     for (void *p : {(void *)dPlan, (void *)dDepth, (void *)dFeat, (void *)dOut})
       cudaFree(p);
   }
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) {
-    std::printf("error: %s\n", cudaGetErrorString(err));
-    return 1;
-  }
-  return 0;
+  return sparq::bench::exitStatus();
 }

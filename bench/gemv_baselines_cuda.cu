@@ -137,10 +137,5 @@ int main(int argc, char **argv) {
     for (void *p : {(void *)dptr, (void *)dcol, (void *)dval, ws})
       cudaFree(p);
   }
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) {
-    std::printf("error: %s\n", cudaGetErrorString(err));
-    return 1;
-  }
-  return 0;
+  return sparq::bench::exitStatus();
 }

@@ -15,15 +15,6 @@ using namespace mlir::sparq;
 
 namespace {
 
-/// A memref of `rank` with dynamic sizes, strides and offset: the kernel's
-/// parameter type (sparq-host-library-calls declares its kernels alike).
-MemRefType anyMemRef(int64_t rank, Type elem) {
-  SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(elem.getContext(), ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, elem, layout);
-}
-
 struct HostBevPoolPass : mlir::sparq::impl::HostBevPoolBase<HostBevPoolPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();

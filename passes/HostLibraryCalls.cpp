@@ -35,21 +35,20 @@ namespace mlir::sparq {
 } // namespace mlir::sparq
 
 using namespace mlir;
+using mlir::sparq::anyMemRef;
 using mlir::sparq::constantAttr;
 using mlir::sparq::constantBytes;
 using mlir::sparq::isSplatConstant;
 using mlir::sparq::releaseConstant;
 
-namespace {
-
-/// A memref of `rank` elements with dynamic sizes, strides and offset: the
-/// type every kernel parameter has, so one declaration fits every call.
-MemRefType anyMemRef(int64_t rank, Type elem) {
+MemRefType mlir::sparq::anyMemRef(int64_t rank, Type elem) {
   SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
   auto layout =
       StridedLayoutAttr::get(elem.getContext(), ShapedType::kDynamic, dyn);
   return MemRefType::get(dyn, elem, layout);
 }
+
+namespace {
 
 bool allF32Memrefs(Operation *op) {
   return llvm::all_of(op->getOperands(), [](Value v) {

@@ -25,6 +25,11 @@ namespace mlir::sparq {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// A memref of `rank` elements with dynamic sizes, strides and offset: the
+/// type of every host kernel's memref parameter, so one declaration fits
+/// every call (sparq-host-library-calls, sparq-host-bev-pool).
+MemRefType anyMemRef(int64_t rank, Type elem);
+
 /// The symbols sparq-externalize-weights defines: the pointer the loader
 /// sets to the weights payload, and the payload's size and digest.
 inline constexpr const char *kWeightsSymbol = "__sparq_weights";
