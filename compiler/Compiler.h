@@ -74,6 +74,9 @@ struct CompileOptions {
   /// IR after the recipe, before the target lowering; empty for none.
   std::string passPipeline;
   mlir::sparq::HostPipelineOptions host;
+  /// The Halide target the arm target compiles its pipeline for (empty:
+  /// arm-64-linux; "host" or x86-64-...: this machine, for comparisons).
+  std::string halideTarget;
   /// LLVM optimization level for the JIT/object code.
   int optLevel = 3;
   /// Print the time of each phase (import, graph passes, lowering, LLVM

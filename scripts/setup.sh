@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libopenblas-dev libgtest-dev libbenchmark-dev pybind11-dev
   python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest
   python3-sklearn
+  make g++-aarch64-linux-gnu qemu-user
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -38,6 +39,13 @@ fi
 if [ ! -d .venv/lib/python3*/site-packages/google/protobuf ]; then
   .venv/bin/pip install -q --ignore-installed --no-deps protobuf==4.21.12
 fi
+
+# Halide 21, the arm target's compiler (its packages' generators link it;
+# sparq itself does not). --no-deps: its numpy requirement would replace
+# Debian's, which Debian's torch is built against. Before the build: CMake
+# finds it here.
+.venv/bin/python -c "import halide" 2>/dev/null ||
+  .venv/bin/pip install -q --no-deps halide==21.0.0
 
 bash scripts/build.sh
 

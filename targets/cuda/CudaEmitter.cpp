@@ -1,6 +1,7 @@
 //===- CudaEmitter.cpp - graph IR to a CUDA C++ source --------------------===//
 
 #include "targets/cuda/CudaEmitter.h"
+#include "targets/common/ScalarExpr.h"
 
 #include "dialects/ConstantData.h"
 #include "dialects/SparqDialect.h"
@@ -19,92 +20,11 @@
 #include <sstream>
 
 using namespace mlir;
+using namespace ::sparq::emit;
 
 namespace {
 
 constexpr int64_t kThreads = 256;
-
-std::string nodeOf(Operation *op) {
-  Location loc = op->getLoc();
-  if (auto f = dyn_cast<FusedLoc>(loc))
-    for (Location l : f.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l))
-        return n.getName().str();
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return n.getName().str();
-  return "";
-}
-
-/// A C identifier from a node name: [A-Za-z0-9_], others '_'.
-std::string identifier(const std::string &s) {
-  std::string r;
-  for (char c : s)
-    r += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  // No "__" anywhere (reserved in C++), none at either end.
-  while (r.find("__") != std::string::npos)
-    r.erase(r.find("__"), 1);
-  if (r.size() > 40)
-    r = r.substr(r.size() - 40);
-  while (!r.empty() && r.front() == '_')
-    r.erase(0, 1);
-  while (!r.empty() && r.back() == '_')
-    r.pop_back();
-  return r;
-}
-
-std::string shapeText(ArrayRef<int64_t> shape) {
-  std::string s;
-  for (int64_t d : shape)
-    s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s.empty() ? "scalar" : s;
-}
-
-/// The C type of an element type, or "" if the target has none for it.
-std::string cType(Type t) {
-  if (t.isF32())
-    return "float";
-  if (t.isF64())
-    return "double";
-  if (t.isIndex() || t.isInteger(64))
-    return "long long";
-  if (t.isInteger(32))
-    return "int";
-  if (t.isInteger(16))
-    return "short";
-  if (t.isInteger(8))
-    return "signed char";
-  if (t.isInteger(1))
-    return "bool";
-  return "";
-}
-
-int64_t elementBytes(Type t) {
-  if (t.isIndex())
-    return 8;
-  return t.isInteger(1) ? 1
-                        : std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
-}
-
-std::string literal(Attribute a, Type t) {
-  if (auto f = dyn_cast<FloatAttr>(a)) {
-    double v = f.getValueAsDouble();
-    if (std::isnan(v))
-      return "NAN";
-    if (std::isinf(v))
-      return v > 0 ? "INFINITY" : "-INFINITY";
-    std::ostringstream s;
-    s.precision(9);
-    s << std::scientific << v;
-    return t.isF32() ? s.str() + "f" : s.str();
-  }
-  if (auto i = dyn_cast<IntegerAttr>(a)) {
-    if (t.isInteger(1))
-      return i.getValue().isZero() ? "false" : "true";
-    return "(" + cType(t) + ")" + std::to_string(i.getValue().getSExtValue()) +
-           "LL";
-  }
-  return "";
-}
 
 /// An affine expression of the loop variables i0, i1, ...
 std::string affineText(AffineExpr e) {
@@ -1057,15 +977,6 @@ struct BodyWriter {
 
   /// `expr` of `op` (one result) for the C expression of each operand.
   std::string expression(Operation *op) {
-    auto o = [&](unsigned i) { return name(op->getOperand(i)); };
-    Type rt = op->getNumResults() ? op->getResult(0).getType() : Type();
-    std::string ct = rt ? cType(rt) : "";
-    bool f64 = rt && rt.isF64();
-    auto fn = [&](const char *f32, const char *f64n) {
-      return std::string(f64 ? f64n : f32) + "(" + o(0) + ")";
-    };
-    if (auto c = dyn_cast<arith::ConstantOp>(op))
-      return literal(c.getValue(), rt);
     if (auto i = dyn_cast<linalg::IndexOp>(op))
       return "i" + std::to_string(i.getDim());
     if (auto x = dyn_cast<tensor::ExtractOp>(op)) {
@@ -1076,166 +987,10 @@ struct BodyWriter {
       return capture(x.getTensor()) + "[" + linearIndex(idx, t.getShape()) +
              "]";
     }
-    if (isa<arith::AddFOp, arith::AddIOp>(op))
-      return "(" + o(0) + " + " + o(1) + ")";
-    if (isa<arith::SubFOp, arith::SubIOp>(op))
-      return "(" + o(0) + " - " + o(1) + ")";
-    if (isa<arith::MulFOp, arith::MulIOp>(op))
-      return "(" + o(0) + " * " + o(1) + ")";
-    if (isa<arith::DivFOp, arith::DivSIOp>(op))
-      return "(" + o(0) + " / " + o(1) + ")";
-    if (isa<arith::RemSIOp>(op))
-      return "(" + o(0) + " % " + o(1) + ")";
-    if (isa<arith::RemFOp>(op))
-      return std::string(f64 ? "fmod" : "fmodf") + "(" + o(0) + ", " + o(1) +
-             ")";
-    if (isa<arith::DivUIOp, arith::RemUIOp>(op)) {
-      std::string u = "(unsigned " + ct + ")";
-      return "(" + ct + ")(" + u + o(0) +
-             (isa<arith::DivUIOp>(op) ? " / " : " % ") + u + o(1) + ")";
-    }
-    if (isa<arith::FloorDivSIOp>(op))
-      return "((" + o(0) + " / " + o(1) + ") - ((" + o(0) + " % " + o(1) +
-             " != 0) && ((" + o(0) + " < 0) != (" + o(1) + " < 0))))";
-    if (isa<arith::CeilDivSIOp>(op))
-      return "((" + o(0) + " / " + o(1) + ") + ((" + o(0) + " % " + o(1) +
-             " != 0) && ((" + o(0) + " < 0) == (" + o(1) + " < 0))))";
-    if (isa<arith::NegFOp>(op))
-      return "(-" + o(0) + ")";
-    if (isa<arith::AndIOp>(op))
-      return "(" + o(0) + " & " + o(1) + ")";
-    if (isa<arith::OrIOp>(op))
-      return "(" + o(0) + " | " + o(1) + ")";
-    if (isa<arith::XOrIOp>(op))
-      return "(" + o(0) + " ^ " + o(1) + ")";
-    if (isa<arith::ShLIOp>(op))
-      return "(" + o(0) + " << " + o(1) + ")";
-    if (isa<arith::ShRUIOp>(op))
-      return "(" + ct + ")((unsigned " + ct + ")" + o(0) + " >> " + o(1) + ")";
-    if (isa<arith::MaxSIOp>(op))
-      return "(" + o(0) + " > " + o(1) + " ? " + o(0) + " : " + o(1) + ")";
-    if (isa<arith::MinSIOp>(op))
-      return "(" + o(0) + " < " + o(1) + " ? " + o(0) + " : " + o(1) + ")";
-    if (isa<arith::MaximumFOp>(op) && !f64)
-      return "sparq_maximumf(" + o(0) + ", " + o(1) + ")";
-    if (isa<arith::MinimumFOp>(op) && !f64)
-      return "sparq_minimumf(" + o(0) + ", " + o(1) + ")";
-    if (isa<arith::MaxNumFOp>(op))
-      return std::string(f64 ? "fmax" : "fmaxf") + "(" + o(0) + ", " + o(1) +
-             ")";
-    if (isa<arith::MinNumFOp>(op))
-      return std::string(f64 ? "fmin" : "fminf") + "(" + o(0) + ", " + o(1) +
-             ")";
-    if (isa<arith::SelectOp>(op))
-      return "(" + o(0) + " ? " + o(1) + " : " + o(2) + ")";
-    if (isa<arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp,
-            arith::ExtSIOp, arith::TruncIOp, arith::ExtFOp, arith::TruncFOp>(
-            op))
-      return "(" + ct + ")" + o(0);
-    if (isa<arith::ExtUIOp, arith::UIToFPOp, arith::IndexCastUIOp>(op)) {
-      Type in = op->getOperand(0).getType();
-      return "(" + ct + ")(unsigned " +
-             (in.isInteger(1) ? std::string("char") : cType(in)) + ")" + o(0);
-    }
-    if (auto c = dyn_cast<arith::CmpFOp>(op)) {
-      std::string a = o(0), b = o(1);
-      using P = arith::CmpFPredicate;
-      switch (c.getPredicate()) {
-      case P::OEQ:
-        return "(" + a + " == " + b + ")";
-      case P::OGT:
-        return "(" + a + " > " + b + ")";
-      case P::OGE:
-        return "(" + a + " >= " + b + ")";
-      case P::OLT:
-        return "(" + a + " < " + b + ")";
-      case P::OLE:
-        return "(" + a + " <= " + b + ")";
-      case P::ONE:
-        return "(" + a + " < " + b + " || " + a + " > " + b + ")";
-      case P::ORD:
-        return "(" + a + " == " + a + " && " + b + " == " + b + ")";
-      case P::UEQ:
-        return "!(" + a + " < " + b + " || " + a + " > " + b + ")";
-      case P::UGT:
-        return "!(" + a + " <= " + b + ")";
-      case P::UGE:
-        return "!(" + a + " < " + b + ")";
-      case P::ULT:
-        return "!(" + a + " >= " + b + ")";
-      case P::ULE:
-        return "!(" + a + " > " + b + ")";
-      case P::UNE:
-        return "(" + a + " != " + b + ")";
-      case P::UNO:
-        return "(" + a + " != " + a + " || " + b + " != " + b + ")";
-      case P::AlwaysTrue:
-        return "true";
-      case P::AlwaysFalse:
-        return "false";
-      }
-    }
-    if (auto c = dyn_cast<arith::CmpIOp>(op)) {
-      Type in = op->getOperand(0).getType();
-      std::string u = "(unsigned " + cType(in) + ")";
-      std::string a = o(0), b = o(1);
-      using P = arith::CmpIPredicate;
-      switch (c.getPredicate()) {
-      case P::eq:
-        return "(" + a + " == " + b + ")";
-      case P::ne:
-        return "(" + a + " != " + b + ")";
-      case P::slt:
-        return "(" + a + " < " + b + ")";
-      case P::sle:
-        return "(" + a + " <= " + b + ")";
-      case P::sgt:
-        return "(" + a + " > " + b + ")";
-      case P::sge:
-        return "(" + a + " >= " + b + ")";
-      case P::ult:
-        return "(" + u + a + " < " + u + b + ")";
-      case P::ule:
-        return "(" + u + a + " <= " + u + b + ")";
-      case P::ugt:
-        return "(" + u + a + " > " + u + b + ")";
-      case P::uge:
-        return "(" + u + a + " >= " + u + b + ")";
-      }
-    }
-    if (isa<math::ExpOp>(op))
-      return fn("expf", "exp");
-    if (isa<math::LogOp>(op))
-      return fn("logf", "log");
-    if (isa<math::TanhOp>(op))
-      return fn("tanhf", "tanh");
-    if (isa<math::SqrtOp>(op))
-      return fn("sqrtf", "sqrt");
-    if (isa<math::RsqrtOp>(op))
-      return "(1.0f / sqrtf(" + o(0) + "))";
-    if (isa<math::ErfOp>(op))
-      return fn("erff", "erf");
-    if (isa<math::AbsFOp>(op))
-      return fn("fabsf", "fabs");
-    if (isa<math::ExpM1Op>(op))
-      return fn("expm1f", "expm1");
-    if (isa<math::Log1pOp>(op))
-      return fn("log1pf", "log1p");
-    if (isa<math::RoundEvenOp>(op))
-      return fn("rintf", "rint");
-    if (isa<math::FloorOp>(op))
-      return fn("floorf", "floor");
-    if (isa<math::CeilOp>(op))
-      return fn("ceilf", "ceil");
-    if (isa<math::SinOp>(op))
-      return fn("sinf", "sin");
-    if (isa<math::CosOp>(op))
-      return fn("cosf", "cos");
-    if (isa<math::AbsIOp>(op))
-      return "(" + o(0) + " < 0 ? -" + o(0) + " : " + o(0) + ")";
-    if (isa<math::PowFOp>(op))
-      return std::string(f64 ? "pow" : "powf") + "(" + o(0) + ", " + o(1) + ")";
-    return "";
+    SmallVector<std::string> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(name(v));
+    return scalarExpression(op, operands, Syntax::C);
   }
 
   bool write(Block &body) {

@@ -51,6 +51,11 @@ std::string specsJson(const Compiler &compiler,
 bool buildHost(Compiler &compiler, const CompileOptions &options,
                const PackageRequest &request, std::string &error) {
   std::ostream &out = request.out ? *request.out : std::cout;
+  if (request.emit == "source") {
+    error = "the host target writes an object file (model.o), not source: "
+            "use --emit llvm for its code";
+    return false;
+  }
   if (request.emit == "mlir" && request.outDir.empty()) {
     out << compiler.printIR(false, request.debugInfo);
     return true;

@@ -103,6 +103,12 @@ OUTDIR (without -o: compiles and checks, writing nothing). For host, the
 weights file is mapped by the program that links model.o, which points
 __sparq_weights at it before the first call (runtime/io/WeightsFile.h);
 model.mlir has constants over 16 elements elided, as with --emit mlir.
+  --emit source      cuda, arm: print the generated source (model.cu, the
+                     Halide generator pipeline.cpp)
+  --halide-target T  arm: the Halide target of the pipeline (default
+                     arm-64-linux; "host" builds it for this machine with
+                     g++, to compare); needs Halide 21 (SPARQ_HALIDE_DIR)
+                     and, for aarch64, aarch64-linux-gnu-g++ (SPARQ_ARM_CXX)
 )";
 
 const char *kGenerateUsage =
@@ -272,10 +278,19 @@ std::string parseArgs(int argc, char **argv, Args &a) {
         return "option '--target' expects a target (built in: " +
                targetNames() + ")";
       a.target = *v;
+    } else if (arg == "--halide-target") {
+      auto v = value("--halide-target");
+      if (!v || v->empty())
+        return "option '--halide-target' expects a Halide target "
+               "(arm-64-linux, host, ...)";
+      a.options.halideTarget = *v;
     } else if (arg == "--emit") {
       auto v = value("--emit");
-      if (!v || (*v != "mlir" && *v != "llvm"))
-        return "option '--emit' expects mlir or llvm";
+      if (!v || (*v != "mlir" && *v != "llvm" &&
+                 (*v != "source" || a.command != "compile")))
+        return a.command == "compile"
+                   ? "option '--emit' expects mlir, llvm or source"
+                   : "option '--emit' expects mlir or llvm";
       a.emit = *v;
     } else if (arg == "--pass-pipeline") {
       auto v = value("--pass-pipeline");

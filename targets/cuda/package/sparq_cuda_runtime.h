@@ -11,6 +11,7 @@
 #define SPARQ_CUDA_RUNTIME_H
 
 #include "sparq_model.h"
+#include "sparq_weights.h"
 
 #include <chrono>
 #include <cmath>
@@ -176,33 +177,10 @@ inline bool zero(Model *m, void *p, size_t bytes) {
 /// one payload, so a size or digest that differs is refused.
 inline bool loadWeights(Model *m, const std::string &dir, uint64_t bytes,
                         uint64_t digest) {
-  std::string path = dir + "/model.weights";
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return fail(m, "cannot open '" + path + "'");
-  unsigned char header[64];
-  bool ok = std::fread(header, 1, 64, f) == 64;
-  uint64_t version = 0, size = 0, sum = 0;
-  if (ok) {
-    std::memcpy(&version, header + 8, 8);
-    std::memcpy(&size, header + 16, 8);
-    std::memcpy(&sum, header + 24, 8);
-  }
-  if (!ok || std::memcmp(header, "SPARQWT1", 8) != 0 || version != 1) {
-    std::fclose(f);
-    return fail(m, "'" + path + "' is not a sparq weights file");
-  }
-  if (size != bytes || sum != digest) {
-    std::fclose(f);
-    return fail(m, "'" + path +
-                       "' holds other weights than this model was "
-                       "compiled with");
-  }
-  std::vector<char> host(bytes);
-  ok = std::fread(host.data(), 1, bytes, f) == bytes;
-  std::fclose(f);
-  if (!ok)
-    return fail(m, "'" + path + "' is truncated");
+  std::vector<char> host;
+  std::string error;
+  if (!sparq_pkg::readWeights(dir, bytes, digest, host, error))
+    return fail(m, error);
   if (!allocate(m, &m->weights, bytes))
     return false;
 #ifdef SPARQ_CUDA_EMULATION

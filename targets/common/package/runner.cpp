@@ -6,9 +6,9 @@
 // --compare, also checks each float32 output against REF_DIR/<name>.npy
 // (|got - ref| <= atol + rtol * |ref|, defaults 1e-4 and 1e-3), prints the
 // largest difference and exits with 3 on a mismatch. --repeat N runs the
-// model N more times and prints the median time of a run (inputs copied in,
-// outputs copied out, the stream synchronized) and of its device work
-// alone.
+// model N more times and prints the median time of a run and of its work
+// on the device alone (cuda: between the input and output copies; arm: the
+// pipeline call).
 #include "sparq_model.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 /* sparq_model.h - the C API of a model compiled by `sparqc compile
- * --target cuda`. Every model package has the same API; the signature
- * (names, shapes, element types) is in model.json and in the functions
- * below. */
+ * --target cuda` or `--target arm`. Every model package has the same API;
+ * the signature (names, shapes, element types) is in model.json and in the
+ * functions below. */
 #ifndef SPARQ_MODEL_H
 #define SPARQ_MODEL_H
 
@@ -14,7 +14,8 @@ extern "C" {
 
 typedef struct sparq_model sparq_model;
 
-/* Loads the package in `dir` (its model.weights) onto the current GPU.
+/* Loads the package in `dir` (its model.weights): onto the current GPU for
+ * cuda, into memory for arm.
  * Returns null on failure, with the reason in `error` (`error_size` bytes). */
 sparq_model *sparq_model_load(const char *dir, char *error, size_t error_size);
 
@@ -25,8 +26,9 @@ int sparq_model_run(sparq_model *model, const void *const *inputs,
                     void *const *outputs);
 
 const char *sparq_model_error(const sparq_model *model);
-/* Milliseconds the last run spent on the device between copying its inputs
- * in and its outputs out (CUDA events). */
+/* Milliseconds the last run spent on the device: for cuda between copying
+ * its inputs in and its outputs out (CUDA events), for arm in the Halide
+ * pipeline (a steady clock). */
 double sparq_model_last_device_ms(const sparq_model *model);
 void sparq_model_free(sparq_model *model);
 
