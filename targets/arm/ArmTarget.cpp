@@ -193,8 +193,12 @@ bool buildArm(Compiler &compiler, const CompileOptions &options,
   std::string halide = halideDir(error);
   if (halide.empty())
     return false;
-  std::string target =
-      options.halideTarget.empty() ? "arm-64-linux" : options.halideTarget;
+  // With int8 dot products, one library with two versions of the
+  // pipeline: sdot (ARMv8.2 dotprod) where the CPU has it, else NEON alone.
+  std::string target = !options.halideTarget.empty() ? options.halideTarget
+                       : pipeline.dotProducts
+                           ? "arm-64-linux-arm_dot_prod,arm-64-linux"
+                           : "arm-64-linux";
   bool native = target == "host" || target.rfind("x86", 0) == 0;
   const char *envCxx = std::getenv("SPARQ_ARM_CXX");
   std::string cxx = native              ? "g++"

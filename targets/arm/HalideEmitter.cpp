@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <numeric>
+
 using namespace mlir;
 using namespace ::sparq::emit;
 
@@ -27,6 +29,7 @@ enum class Kind {
   Pointwise, // one read of each operand per point: inlined where it can be
   Root,      // computed at root (reductions, pads, gathers, outputs)
   Acc,       // a convolution's or matrix product's sum: inside a tile
+  Decoded,   // a compressed convolution weight decoded: per channel tile
 };
 
 struct Node {
@@ -51,6 +54,8 @@ struct Node {
   int wrapper = -1, channelDim = -1;
   /// The Acc nodes computed inside this one's tiles.
   SmallVector<int> tiles;
+  /// Acc: the Decoded weight it reads, or -1.
+  int decoded = -1;
   std::string schedule;
 };
 
@@ -76,6 +81,8 @@ struct Emitter {
   std::vector<Node> nodes;
   DenseMap<Value, int> ids;
   int exprCount = 0;
+  MLIRContext *ctx = nullptr;
+  bool dotProducts = false; // int8 dot products: arm_dot_prod's sdot
 
   Emitter(::sparq::io::WeightsBlob &w,
           std::vector<::sparq::arm::PipelineArgument> &a)
@@ -135,17 +142,30 @@ struct Emitter {
   int param(Value v, Type elem, ArrayRef<int64_t> shape, Operation *op,
             ::sparq::arm::PipelineArgument::Kind kind, uint64_t index,
             const std::string &label) {
-    int id = newNode(Kind::Param, shape, op, label, "p");
+    int id = param(halideType(elem),
+                   elem.isF32() || elem.isF64() ? 2
+                   : elem.isInteger(1)          ? 1
+                                                : 0,
+                   elem.isInteger(1) ? 1 : int(elem.getIntOrFloatBitWidth()),
+                   shape, op, kind, index, label);
     if (v)
       ids[v] = id;
+    return id;
+  }
+  /// An ImageParam of Halide type `type` (halide_type_code_t `code`, `bits`).
+  int param(const std::string &type, int code, int bits,
+            ArrayRef<int64_t> shape, Operation *op,
+            ::sparq::arm::PipelineArgument::Kind kind, uint64_t index,
+            const std::string &label) {
+    int id = newNode(Kind::Param, shape, op, label, "p");
     ::sparq::arm::PipelineArgument a;
     a.kind = kind;
     a.index = index;
-    a.code = elem.isF32() || elem.isF64() ? 2 : elem.isInteger(1) ? 1 : 0;
-    a.bits = elem.isInteger(1) ? 1 : int(elem.getIntOrFloatBitWidth());
+    a.code = code;
+    a.bits = bits;
     a.shape.assign(shape.begin(), shape.end());
     arguments.push_back(a);
-    defs += "  ImageParam " + nodes[id].name + "(" + halideType(elem) + ", " +
+    defs += "  ImageParam " + nodes[id].name + "(" + type + ", " +
             std::to_string(shape.size()) + ", \"" + nodes[id].name +
             "\");\n  fix(" + nodes[id].name + ", " + extents(shape) +
             ");\n  args.push_back(" + nodes[id].name + ");\n";
@@ -210,9 +230,7 @@ struct Emitter {
       ::sparq::formats::Layout l = mlir::sparq::toLayout(enc, type.getShape());
       if (l.format != ::sparq::formats::Format::Dense ||
           l.quant != ::sparq::formats::Quant::None)
-        return fail(c->use_empty() ? c.getOperation() : *c->getUsers().begin(),
-                    "compressed weights (" + ::sparq::formats::describe(l) +
-                        ") are not supported by the arm target yet");
+        return emitPacked(c, l);
     } else if (type.getEncoding()) {
       return fail(c, "a tensor encoding that is not sparq's");
     }
@@ -245,6 +263,232 @@ struct Emitter {
     param(c, elem, type.getShape(), c, ::sparq::arm::PipelineArgument::Weight,
           offset, "weight " + shapeText(type.getShape()));
     return true;
+  }
+
+  /// A compressed weight: the formats library's blob in model.weights,
+  /// read in place by the Exprs below (one ImageParam per section read).
+  struct Packed {
+    uint64_t offset;
+    ::sparq::formats::Header h;
+    /// CSR: the most entries of a row; BCSR: of a block row.
+    int64_t maxRun = 0;
+    std::map<unsigned, std::string> sections;
+    std::string label;
+  };
+  DenseMap<Value, Packed> packed;
+
+  bool emitPacked(arith::ConstantOp c, const ::sparq::formats::Layout &l) {
+    namespace fmt = ::sparq::formats;
+    auto type = cast<RankedTensorType>(c.getType());
+    for (OpOperand &use : c->getUses())
+      if (!isa<linalg::MatmulTransposeBOp, linalg::Conv2DNchwFchwOp>(
+              use.getOwner()) ||
+          use.getOperandNumber() != 1)
+        return fail(use.getOwner(),
+                    "compressed weights are supported by the arm target only "
+                    "as the weight of a MatMul/Gemm or a plain convolution");
+    bool dense = l.format == fmt::Format::Dense &&
+                 l.quant != fmt::Quant::None && l.valueBits() <= 24;
+    bool sparse =
+        (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR ||
+         l.format == fmt::Format::NM) &&
+        l.quant == fmt::Quant::None;
+    if (!dense && !sparse)
+      return fail(c->use_empty() ? c.getOperation() : *c->getUsers().begin(),
+                  "weight format " + fmt::describe(l) +
+                      " is not supported by the arm target yet (ternary, int, "
+                      "codebook and fixed-point codes, f32 CSR, BCSR and N:M "
+                      "are)");
+    std::vector<float> values =
+        mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
+    int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
+    std::vector<uint8_t> blob;
+    try {
+      blob = fmt::pack(values.data(), rows, cols, l);
+    } catch (const fmt::FormatError &e) {
+      return fail(c, e.what());
+    }
+    Packed p;
+    p.offset = weights.append(blob.data(), blob.size());
+    fmt::PackedView view(blob.data(), blob.size());
+    p.h = view.header();
+    p.label = "weight " + shapeText(type.getShape()) + ", " + fmt::describe(l);
+    if (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR) {
+      const uint32_t *ptr = view.section<uint32_t>(fmt::Section::Ptr);
+      int64_t units = l.format == fmt::Format::CSR ? rows : rows / l.blockRows;
+      for (int64_t u = 0; u < units; ++u)
+        p.maxRun = std::max<int64_t>(p.maxRun, ptr[u + 1] - ptr[u]);
+    }
+    packed[c.getResult()] = p;
+    return true;
+  }
+
+  /// The ImageParam over section `s` of `p`, as elements of `type`.
+  std::string section(Packed &p, ::sparq::formats::Section s,
+                      const std::string &type, int code, int bits) {
+    auto it = p.sections.find(s);
+    if (it != p.sections.end())
+      return it->second;
+    int64_t n = std::max<int64_t>(1, int64_t(p.h.size[s]) / (bits / 8));
+    static const char *const names[] = {"ptr",   "index",  "values",
+                                        "table", "scales", "zero points"};
+    int id = param(type, code, bits, {n}, nullptr,
+                   ::sparq::arm::PipelineArgument::Weight,
+                   p.offset + p.h.offset[s], p.label + ", " + names[s]);
+    return p.sections[s] = nodes[id].name;
+  }
+  /// `param` at `index`, clamped to its extent: Halide cannot bound an
+  /// index read from data.
+  std::string at(Packed &p, ::sparq::formats::Section s,
+                 const std::string &type, int code, int bits,
+                 const std::string &index) {
+    std::string name = section(p, s, type, code, bits);
+    int64_t n = std::max<int64_t>(1, int64_t(p.h.size[s]) / (bits / 8));
+    return name + "(clamp(" + index + ", 0, " + std::to_string(n - 1) + "))";
+  }
+  /// The value of a dense quantized weight at (row r, column k), decoded
+  /// as formats::decodeRows does.
+  std::string denseValue(Packed &p, const std::string &r,
+                         const std::string &k) {
+    namespace fmt = ::sparq::formats;
+    const fmt::Layout &l = p.h.layout;
+    int64_t rows = p.h.rows, cols = p.h.cols;
+    int64_t per = fmt::codesPerWord(l);
+    unsigned bits = l.valueBits();
+    std::string code;
+    if (per) {
+      std::string words = section(p, fmt::Section::Values, "UInt(32)", 1, 32);
+      code = "tiledCode(" + words + ", " + r + ", " + k + ", " +
+             std::to_string(rows) + ", " +
+             std::to_string((cols + per - 1) / per) + ", " +
+             std::to_string(bits) + ", " + std::to_string(fmt::kTileRows) + ")";
+    } else if (bits == 8) {
+      code = "cast(UInt(32), " +
+             at(p, fmt::Section::Values, "UInt(8)", 1, 8,
+                r + " * " + std::to_string(cols) + " + " + k) +
+             ")";
+    } else {
+      std::string bytes = section(p, fmt::Section::Values, "UInt(8)", 1, 8);
+      code = "bitsAt(" + bytes + ", " + r + " * " +
+             std::to_string(fmt::denseRowBytes(l, cols) * 8) + " + " + k +
+             " * " + std::to_string(bits) + ", " + std::to_string(bits) + ", " +
+             std::to_string(p.h.size[fmt::Section::Values]) + ")";
+    }
+    auto flt = [&](double v) {
+      return literal(FloatAttr::get(Float32Type::get(ctx), v),
+                     Float32Type::get(ctx), Syntax::Halide);
+    };
+    std::string e = "e" + std::to_string(exprCount++);
+    defs += "  Expr " + e + " = " + code + ";\n";
+    switch (l.quant) {
+    case fmt::Quant::Ternary: {
+      std::string wp = flt(p.h.wp), wn = flt(p.h.wn);
+      if (l.perChannel) {
+        wp = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * " + r);
+        wn = at(p, fmt::Section::Scales, "Float(32)", 2, 32,
+                "2 * " + r + " + 1");
+      }
+      return "select(" + e + " == 1, " + wp + ", " + e + " == 2, -" + wn +
+             ", " + flt(0) + ")";
+    }
+    case fmt::Quant::Int: {
+      int64_t g = l.group ? l.group : cols, groups = cols / g;
+      std::string gi = "(" + k + ") / " + std::to_string(g);
+      std::string idx = per ? gi + " * " + std::to_string(rows) + " + " + r
+                            : r + " * " + std::to_string(groups) + " + " + gi;
+      std::string zero =
+          l.zeroPoints
+              ? "cast(Float(32), " +
+                    at(p, fmt::Section::Zeros, "UInt(8)", 1, 8, idx) + ")"
+              : flt(double(1u << (l.bits - 1)));
+      return "(cast(Float(32), " + e + ") - " + zero + ") * " +
+             at(p, fmt::Section::Scales, "Float(32)", 2, 32, idx);
+    }
+    case fmt::Quant::Codebook:
+      return at(p, fmt::Section::Table, "Float(32)", 2, 32,
+                "cast(Int(32), " + e + ")");
+    default: { // fixed point: (code - 2^(bits-1)) * 2^-frac, in double
+      Type f64 = Float64Type::get(ctx);
+      return "cast(Float(32), (cast(Float(64), " + e + ") - " +
+             literal(FloatAttr::get(f64, std::ldexp(1.0, int(bits) - 1)), f64,
+                     Syntax::Halide) +
+             ") * " +
+             literal(FloatAttr::get(f64, std::ldexp(1.0, -int(l.fracBits))),
+                     f64, Syntax::Halide) +
+             ")";
+    }
+    }
+  }
+
+  /// For a sparse weight: the sum's reduction extents (innermost first)
+  /// and, for row `r` and the RDom `rd`, the entry's value and column (as
+  /// Exprs defined in `defs`).
+  std::vector<int64_t> sparseExtents(Packed &p) {
+    namespace fmt = ::sparq::formats;
+    const fmt::Layout &l = p.h.layout;
+    if (l.format == fmt::Format::CSR)
+      return {std::max<int64_t>(1, p.maxRun)};
+    if (l.format == fmt::Format::BCSR)
+      return {l.blockCols, std::max<int64_t>(1, p.maxRun)};
+    return {p.h.cols / l.m * l.n};
+  }
+  std::pair<std::string, std::string>
+  sparseEntry(Packed &p, const std::string &r, const std::string &rd) {
+    namespace fmt = ::sparq::formats;
+    const fmt::Layout &l = p.h.layout;
+    std::string idxType = p.h.cols <= 65536 ? "UInt(16)" : "UInt(32)";
+    int idxBits = p.h.cols <= 65536 ? 16 : 32;
+    if (l.format == fmt::Format::BCSR)
+      idxType = p.h.cols / l.blockCols <= 65536 ? "UInt(16)" : "UInt(32)",
+      idxBits = idxType == "UInt(16)" ? 16 : 32;
+    std::string id = std::to_string(exprCount++);
+    std::string e = "se" + id, v = "sv" + id, k = "sk" + id;
+    auto ptr = [&](const std::string &i) {
+      return "cast(Int(32), " + at(p, fmt::Section::Ptr, "UInt(32)", 1, 32, i) +
+             ")";
+    };
+    auto value = [&](const std::string &i) {
+      return at(p, fmt::Section::Values, "Float(32)", 2, 32, i);
+    };
+    std::string s;
+    if (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR) {
+      bool csr = l.format == fmt::Format::CSR;
+      std::string unit =
+          csr ? r : "(" + r + ") / " + std::to_string(l.blockRows);
+      std::string t = csr ? rd + "[0]" : rd + "[1]";
+      s += "  Expr " + e + " = " + ptr(unit) + " + " + t + ";\n";
+      std::string valid = "(" + e + " < " + ptr(unit + " + 1") + ")";
+      std::string col = "cast(Int(32), " +
+                        at(p, fmt::Section::Index, idxType, 1, idxBits, e) +
+                        ")";
+      if (csr) {
+        s += "  Expr " + k + " = " + col + ";\n";
+        s += "  Expr " + v + " = select(" + valid + ", " + value(e) +
+             ", 0.0f);\n";
+      } else {
+        int64_t bc = l.blockCols, br = l.blockRows;
+        s += "  Expr " + k + " = " + col + " * " + std::to_string(bc) + " + " +
+             rd + "[0];\n";
+        s += "  Expr " + v + " = select(" + valid + ", " +
+             value(e + " * " + std::to_string(br * bc) + " + (" + r + ") % " +
+                   std::to_string(br) + " * " + std::to_string(bc) + " + " +
+                   rd + "[0]") +
+             ", 0.0f);\n";
+      }
+    } else { // N:M: slot s of row r holds position `index` of group s / n
+      int64_t slots = p.h.cols / l.m * l.n;
+      unsigned ib = fmt::nmIndexBits(l.m);
+      std::string bytes = section(p, fmt::Section::Index, "UInt(8)", 1, 8);
+      s += "  Expr " + e + " = (" + r + ") * " + std::to_string(slots) + " + " +
+           rd + "[0];\n";
+      s += "  Expr " + k + " = " + rd + "[0] / " + std::to_string(l.n) + " * " +
+           std::to_string(l.m) + " + cast(Int(32), bitsAt(" + bytes + ", " + e +
+           " * " + std::to_string(ib) + ", " + std::to_string(ib) + ", " +
+           std::to_string(p.h.size[fmt::Section::Index]) + "));\n";
+      s += "  Expr " + v + " = " + value(e) + ";\n";
+    }
+    defs += s;
+    return {v, "clamp(" + k + ", 0, " + std::to_string(p.h.cols - 1) + ")"};
   }
 
   bool emitFill(linalg::FillOp f) {
@@ -453,6 +697,32 @@ struct Emitter {
     bool batched = isa<linalg::BatchMatmulOp>(m);
     bool transB = isa<linalg::MatmulTransposeBOp>(m);
     int64_t k = at.getShape().back();
+    if (transB && packed.count(b)) {
+      Packed &p = packed[b];
+      const ::sparq::formats::Layout &l = p.h.layout;
+      using ::sparq::formats::Quant;
+      if (l.actBits == 8 && at.getDimSize(0) == 1 &&
+          ::sparq::formats::codesPerWord(l) &&
+          (l.quant == Quant::Ternary || (l.quant == Quant::Int && l.bits == 4)))
+        return emitInt8Gemv(m, a, init, p);
+      std::string what =
+          "matmul, " + ::sparq::formats::describe(p.h.layout) + " weight";
+      if (!p.h.layout.isSparse())
+        return emitSum(
+            m, init, what, {k},
+            [&](int acc, const std::string &r) {
+              return read(a, {"v0", r + "[0]"}, acc, false, false) + " * " +
+                     denseValue(p, "v1", r + "[0]");
+            },
+            0);
+      return emitSum(
+          m, init, what, sparseExtents(p),
+          [&](int acc, const std::string &r) {
+            auto [v, col] = sparseEntry(p, "v1", r);
+            return v + " * " + read(a, {"v0", col}, acc, false, false);
+          },
+          0);
+    }
     if (transB) {
       // A weight [N, K] is stored [K, N]: the tile reads it contiguously.
       auto c = b.getDefiningOp<arith::ConstantOp>();
@@ -493,6 +763,139 @@ struct Emitter {
         batched ? 1 : 0);
   }
 
+  /// y = x W^T for one row x on int8 activations (Layout::actBits = 8),
+  /// as the host's GEMV computes it: x quantized to int8 per block of
+  /// columns (scale max|x| / 127, rounded to nearest even), each block's
+  /// codes times int8 x summed exactly in int32 (the dot products the
+  /// target has: sdot with arm_dot_prod), then scaled. Ternary: the sums
+  /// of x over +1 codes and over -1 codes, times Wp and Wn; int4: per group,
+  /// scale * (sum code * x - zero * sum x).
+  bool emitInt8Gemv(Operation *op, Value x, Value init, Packed &p) {
+    namespace fmt = ::sparq::formats;
+    const fmt::Layout &l = p.h.layout;
+    int64_t rows = p.h.rows, cols = p.h.cols;
+    int64_t words = (cols + 7) / 8;
+    bool ternary = l.quant == fmt::Quant::Ternary;
+    int64_t g = ternary || !l.group ? cols : l.group;
+    int64_t groups = cols / g;
+    // The host's blocks (kernels/PackedKernels.cpp): 128 columns, or, for
+    // groups that are a part of a row, a common divisor of both.
+    int64_t block =
+        ternary || g == cols ? 128 : 8 * std::gcd(g / 8, int64_t(16));
+    int64_t blocks = (cols + block - 1) / block;
+    int64_t perGroup = g == cols ? blocks : g / block;
+    std::string id = std::to_string(nodes.size());
+    auto name = [&](const char *n) { return std::string(n) + id; };
+    std::string K = std::to_string(cols), B = std::to_string(block);
+    std::string xa = name("xa"), amax = name("amax"), xq = name("xq"),
+                qsum = name("qsum"), rb = name("rb"), rj = name("rj");
+    Value res = op->getResult(0);
+    int out =
+        func(res, Kind::Root, op,
+             "matvec on int8 activations, " + fmt::describe(l) + " weight");
+    std::string s;
+    s += "  // int8 activations: x in blocks of " + B + " columns\n";
+    s += "  Func " + xa + "(\"" + xa + "\"), " + amax + "(\"" + amax + "\"), " +
+         xq + "(\"" + xq + "\"), " + qsum + "(\"" + qsum + "\");\n";
+    s += "  RDom " + rb + "(0, " + B + ", \"" + rb + "\");\n";
+    s += "  " + xa + "(v0) = select(v0 < " + K + ", " +
+         read(x, {"0", "clamp(v0, 0, " + std::to_string(cols - 1) + ")"}, out,
+              false, false) +
+         ", 0.0f);\n";
+    s += "  " + amax + "(v0) = 0.0f;\n  " + amax + "(v0) = max(" + amax +
+         "(v0), abs(" + xa + "(v0 * " + B + " + " + rb + ")));\n";
+    s += "  " + xq + "(v0) = cast(Int(8), round(" + xa + "(v0) * select(" +
+         amax + "(v0 / " + B + ") > 0.0f, 127.0f / " + amax + "(v0 / " + B +
+         "), 0.0f)));\n";
+    s += "  " + qsum + "(v0) = 0;\n  " + qsum + "(v0) += cast(Int(32), " + xq +
+         "(v0 * " + B + " + " + rb + "));\n";
+    std::string wordsParam =
+        section(p, fmt::Section::Values, "UInt(32)", 1, 32);
+    std::string code = "tiledCode(" + wordsParam + ", v0, v1 * " + B + " + " +
+                       rj + ", " + std::to_string(rows) + ", " +
+                       std::to_string((cols + fmt::codesPerWord(l) - 1) /
+                                      fmt::codesPerWord(l)) +
+                       ", " + std::to_string(l.valueBits()) + ", " +
+                       std::to_string(fmt::kTileRows) + ")";
+    // dot(row, block): codes (as int8) times int8 x, exact in int32.
+    SmallVector<std::pair<std::string, std::string>> dots;
+    if (ternary)
+      dots = {{name("dotp"), "select(" + code + " == 1, 1, 0)"},
+              {name("dotn"), "select(" + code + " == 2, 1, 0)"}};
+    else
+      dots = {{name("dot"), code}};
+    s += "  RDom " + rj + "(0, " + B + ", \"" + rj + "\");\n";
+    for (auto &[d, c] : dots) {
+      s += "  Func " + d + "(\"" + d + "\");\n  " + d + "(v0, v1) = 0;\n  " +
+           d + "(v0, v1) += cast(Int(32), cast(Int(8), " + c +
+           ")) * cast(Int(32), " + xq + "(v1 * " + B + " + " + rj + "));\n";
+      // 4 rows by 4 columns: one sdot. Parallel over groups of rows (over
+      // blocks, the lanes' stores would be atomic).
+      s += "  {\n    RVar jo, ji;\n    Var vi;\n    " + d +
+           ".compute_root().update().split(" + rj +
+           ", jo, ji, 4).split(v0, v0, vi, 4).reorder(ji, vi, jo, v1, v0)"
+           ".atomic().vectorize(ji).vectorize(vi).parallel(v0);\n  }\n";
+    }
+    s += "  " + amax + ".compute_root();\n  " + xq + ".compute_root();\n  " +
+         qsum + ".compute_root();\n";
+    // The output: per group (per block for ternary), scaled sums.
+    auto flt = [&](double v) {
+      return literal(FloatAttr::get(Float32Type::get(ctx), v),
+                     Float32Type::get(ctx), Syntax::Halide);
+    };
+    auto scale = [&](const std::string &b) {
+      return "(" + amax + "(" + b + ") / 127.0f)";
+    };
+    std::string rg = name("rg");
+    std::string start = init.getDefiningOp<tensor::EmptyOp>()
+                            ? flt(0)
+                            : read(init, {"v0", "v1"}, out, true, true);
+    s += define(out, start);
+    if (ternary) {
+      s += "  RDom " + rg + "(0, " + std::to_string(blocks) + ", \"" + rg +
+           "\");\n";
+      std::string wp = flt(p.h.wp), wn = flt(p.h.wn);
+      if (l.perChannel) {
+        wp = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v1");
+        wn = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v1 + 1");
+      }
+      s += "  " + nodes[out].name + "(v1, v0) += " + scale(rg) + " * (" + wp +
+           " * cast(Float(32), " + dots[0].first + "(v1, " + rg + ")) - " + wn +
+           " * cast(Float(32), " + dots[1].first + "(v1, " + rg + ")));\n";
+    } else {
+      // The group's sums over its blocks.
+      std::string sg = name("sg"), xs = name("xs"), rr = name("rr");
+      s += "  Func " + sg + "(\"" + sg + "\"), " + xs + "(\"" + xs + "\");\n";
+      s += "  RDom " + rr + "(0, " + std::to_string(perGroup) + ", \"" + rr +
+           "\");\n";
+      std::string b = "v1 * " + std::to_string(perGroup) + " + " + rr;
+      s += "  " + sg + "(v0, v1) = 0.0f;\n  " + sg + "(v0, v1) += " + scale(b) +
+           " * cast(Float(32), " + dots[0].first + "(v0, " + b + "));\n";
+      std::string bx = "v0 * " + std::to_string(perGroup) + " + " + rr;
+      s += "  " + xs + "(v0) = 0.0f;\n  " + xs + "(v0) += " + scale(bx) +
+           " * cast(Float(32), " + qsum + "(" + bx + "));\n";
+      s += "  " + sg +
+           ".compute_root().vectorize(v0, 4).update().vectorize(v0, "
+           "4);\n  " +
+           xs + ".compute_root();\n";
+      s += "  RDom " + rg + "(0, " + std::to_string(groups) + ", \"" + rg +
+           "\");\n";
+      std::string idx = rg + " * " + std::to_string(rows) + " + v1";
+      std::string zero =
+          l.zeroPoints
+              ? "cast(Float(32), " +
+                    at(p, fmt::Section::Zeros, "UInt(8)", 1, 8, idx) + ")"
+              : flt(double(1u << (l.bits - 1)));
+      s += "  " + nodes[out].name + "(v1, v0) += " +
+           at(p, fmt::Section::Scales, "Float(32)", 2, 32, idx) + " * (" + sg +
+           "(v1, " + rg + ") - " + zero + " * " + xs + "(" + rg + "));\n";
+    }
+    (void)words;
+    defs += s;
+    dotProducts = true;
+    return true;
+  }
+
   template <typename Conv> bool emitConv(Conv c) {
     SmallVector<int64_t> s(c.getStrides().template getValues<int64_t>());
     SmallVector<int64_t> d(c.getDilations().template getValues<int64_t>());
@@ -520,6 +923,48 @@ struct Emitter {
     std::vector<int64_t> rext = {kw, kh};
     if (!depthwise)
       rext.push_back(it.getDimSize(grouped ? 2 : 1));
+    if (packed.count(w)) {
+      Packed &p = packed[w];
+      what += ", " + ::sparq::formats::describe(p.h.layout) + " weight";
+      if (!p.h.layout.isSparse()) {
+        // Decoded a channel tile at a time (Decoded nodes are computed at
+        // the tile's channel loop), then read as a dense weight.
+        int dec = newNode(Kind::Decoded, {p.h.rows, p.h.cols}, c,
+                          "decoded weight", "d");
+        defs += define(dec, denseValue(p, "v0", "v1"));
+        std::string dn = nodes[dec].name;
+        bool ok = emitSum(
+            c, init, what, rext,
+            [&](int acc, const std::string &r) {
+              nodes[acc].decoded = dec;
+              return read(in,
+                          {"v0", r + "[2]", tap(y, r + "[1]", s[0], d[0]),
+                           tap(x, r + "[0]", s[1], d[1])},
+                          acc, false, false) +
+                     " * " + dn + "((" + r + "[2] * " + std::to_string(kh) +
+                     " + " + r + "[1]) * " + std::to_string(kw) + " + " + r +
+                     "[0], v1)";
+            },
+            1);
+        return ok;
+      }
+      return emitSum(
+          c, init, what, sparseExtents(p),
+          [&](int acc, const std::string &r) {
+            auto [v, col] = sparseEntry(p, "v1", r);
+            std::string kk = std::to_string(kh * kw), kws = std::to_string(kw);
+            std::string ch = "(" + col + ") / " + kk;
+            std::string ky =
+                "(" + col + ") / " + kws + " % " + std::to_string(kh);
+            std::string kx = "(" + col + ") % " + kws;
+            return v + " * " +
+                   read(in,
+                        {"v0", ch, tap(y, ky, s[0], d[0]),
+                         tap(x, kx, s[1], d[1])},
+                        acc, false, false);
+          },
+          1);
+    }
     return emitSum(
         c, init, what, rext,
         [&](int acc, const std::string &r) {
@@ -760,7 +1205,7 @@ std::string Emitter::schedule(std::string &summary) {
   std::string s;
   for (Node &n : nodes) {
     std::string how;
-    if (n.kind == Kind::Param || n.kind == Kind::Acc)
+    if (n.kind == Kind::Param || n.kind == Kind::Acc || n.kind == Kind::Decoded)
       continue;
     if (n.uses.empty() && n.name.rfind("f", 0) == 0 &&
         n.what.rfind("output", 0) != 0)
@@ -774,8 +1219,14 @@ std::string Emitter::schedule(std::string &summary) {
                 ", " + nodes[a].rdom + "}";
       int rank = int(n.shape.size());
       int c = nodes[n.tiles[0]].channelDim;
+      std::string decoded;
+      for (int a : n.tiles)
+        if (nodes[a].decoded >= 0)
+          decoded += std::string(decoded.empty() ? "" : ", ") +
+                     nodes[nodes[a].decoded].name;
       s += "  tiled(" + n.name + ", " + extents(n.shape) + ", " +
-           std::to_string(c < 0 ? -1 : rank - 1 - c) + ", {" + accs + "});\n";
+           std::to_string(c < 0 ? -1 : rank - 1 - c) + ", {" + accs + "}" +
+           (decoded.empty() ? "" : ", {" + decoded + "}") + ");\n";
       how = "root, tiles holding";
       for (int a : n.tiles)
         how += " " + nodes[a].name + " (" + nodes[a].what + ")";
@@ -839,7 +1290,8 @@ void root(Func f, const std::vector<int> &extents) {
 /// along axis `c` (-1: none), each computing the sums `accs` it reads
 /// inside it: their accumulators stay in registers across the reduction.
 void tiled(Func out, const std::vector<int> &extents, int c,
-           const std::vector<std::pair<Func, RDom>> &accs) {
+           const std::vector<std::pair<Func, RDom>> &accs,
+           const std::vector<Func> &decoded = {}) {
   std::vector<Var> a = out.args();
   int n = int(a.size());
   int vx = extents[0] >= 2 * V ? 2 * V : extents[0] >= V ? V : 1;
@@ -876,6 +1328,12 @@ void tiled(Func out, const std::vector<int> &extents, int c,
       out.parallel(a[d]), parallel = true;
   if (!parallel && extents[0] / vx > 1)
     out.parallel(xo);
+  // Compressed weights decoded for the tile's channels, once per channel
+  // tile.
+  for (Func d : decoded) {
+    d.compute_at(out, c > 0 ? co : xo);
+    d.vectorize(d.args()[0], V);
+  }
   for (const auto &[acc, r] : accs) {
     std::vector<Var> b = acc.args();
     Func f = acc;
@@ -893,15 +1351,46 @@ void tiled(Func out, const std::vector<int> &extents, int c,
   }
 }
 
+/// Code (row r, column k) of a dense weight stored as tiled words: `words`
+/// uint32 words a row, `bits` bits a code, tiles of `tile` rows stored word
+/// by word (runtime/formats/Packed.h, tiledWordIndex).
+Expr tiledCode(ImageParam w, Expr r, Expr k, int rows, int words, int bits,
+               int tile) {
+  int per = 32 / bits;
+  Expr t0 = r / tile * tile;
+  Expr at = t0 * words + k / per * min(tile, rows - t0) + (r - t0);
+  Expr word = w(clamp(at, 0, rows * words - 1));
+  return (word >> cast(UInt(32), k % per * bits)) &
+         cast(UInt(32), (1 << bits) - 1);
+}
+
+/// `bits` (<= 24) bits at bit `pos` of a string of `bytes` bytes, least
+/// significant first (formats::readBits).
+Expr bitsAt(ImageParam b, Expr pos, int bits, int bytes) {
+  Expr byte = pos / 8;
+  Expr v = cast(UInt(32), 0);
+  for (int i = 0; i < 4; ++i)
+    v = v | (cast(UInt(32), b(clamp(byte + i, 0, bytes - 1))) << (8 * i));
+  return (v >> cast(UInt(32), pos % 8)) & cast(UInt(32), (1 << bits) - 1);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s HALIDE_TARGET OUTDIR\n", argv[0]);
+    std::fprintf(stderr, "usage: %s HALIDE_TARGET[,TARGET...] OUTDIR\n",
+                 argv[0]);
     return 2;
   }
-  Target target(argv[1]);
-  V = target.natural_vector_size<float>();
+  // Several targets (the most capable first, the baseline last): one
+  // library that runs the first one the CPU can.
+  std::vector<Target> targets;
+  for (std::string t = argv[1], rest; !t.empty(); t = rest) {
+    size_t comma = t.find(',');
+    rest = comma == std::string::npos ? "" : t.substr(comma + 1);
+    targets.emplace_back(t.substr(0, comma));
+  }
+  V = targets.back().natural_vector_size<float>();
   std::string dir = argv[2];
   std::vector<Argument> args;
 
@@ -918,6 +1407,7 @@ bool ::sparq::arm::emitPipeline(ModuleOp module, const std::string &header,
     return false;
   }
   Emitter e(weights, pipeline.arguments);
+  e.ctx = module.getContext();
   std::string outputs;
   if (!e.emitFunc(f, outputs)) {
     error = e.error;
@@ -934,13 +1424,26 @@ bool ::sparq::arm::emitPipeline(ModuleOp module, const std::string &header,
   s += "  // The graph, one Func per tensor.\n" + e.defs;
   s += "\n  // Schedules.\n" + sched;
   s += "\n  Pipeline pipeline({" + outputs + "});\n";
-  s += "  pipeline.compile_to(\n"
-       "      {{OutputFileType::static_library, dir + \"/sparq_pipeline.a\"},\n"
-       "       {OutputFileType::c_header, dir + \"/sparq_pipeline.h\"},\n"
-       "       {OutputFileType::assembly, dir + \"/sparq_pipeline.s\"}},\n"
-       "      args, \"sparq_pipeline\", target);\n"
-       "  return 0;\n}\n";
+  s += R"(  std::map<OutputFileType, std::string> files = {
+      {OutputFileType::static_library, dir + "/sparq_pipeline.a"},
+      {OutputFileType::c_header, dir + "/sparq_pipeline.h"},
+      {OutputFileType::assembly, dir + "/sparq_pipeline.s"}};
+  if (targets.size() == 1) {
+    pipeline.compile_to(files, args, "sparq_pipeline", targets[0]);
+    return 0;
+  }
+  std::vector<std::string> suffixes;
+  for (size_t i = 0; i < targets.size(); ++i)
+    suffixes.push_back("t" + std::to_string(i));
+  compile_multitarget("sparq_pipeline", files, targets, suffixes,
+                      [&](const std::string &name, const Target &t) {
+                        return pipeline.compile_to_module(args, name, t);
+                      });
+  return 0;
+}
+)";
   pipeline.generator = std::move(s);
+  pipeline.dotProducts = e.dotProducts;
   pipeline.scheduleSummary = std::move(summary);
   return true;
 }

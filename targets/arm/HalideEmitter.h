@@ -58,6 +58,8 @@ struct Pipeline {
   /// One line per op, for the package's README and lit tests: the Func,
   /// the ONNX node and how it is scheduled.
   std::string scheduleSummary;
+  /// Some layer sums int8 products: worth arm_dot_prod's sdot.
+  bool dotProducts = false;
 };
 
 /// Writes `module`'s @forward as a Halide generator; its weights go into

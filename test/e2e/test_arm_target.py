@@ -29,6 +29,7 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
                 allow_module_level=True)
 
 from test_models import GroupedConvs, small_cnn  # noqa: E402
+from torch_modules import Mlp  # noqa: E402
 
 RunSparqc = Callable[..., dict[str, np.ndarray]]
 RTOL, ATOL = 1e-3, 1e-4
@@ -183,3 +184,86 @@ def test_unsupported_op_names_the_node(tmp_path: Path, sparqc: Path) -> None:
     assert "node '" in proc.stderr and "sparq.lstm" in proc.stderr, proc.stderr
     assert "arm target" in proc.stderr
     assert not pkg.exists()
+
+
+@pytest.mark.parametrize("model_name,recipe,layer,count", [
+    ("mlp", ["--ternary"], "matmul, dense+ternary weight", 2),
+    ("mlp", ["--int4", "group=8"], "matmul, dense+int4g8 weight", 4),
+    ("mlp", ["--prune", "element:0.9"], "matmul, csr weight", 4),
+    ("mlp", ["--prune", "2:4"], "matmul, nm2:4 weight", 4),
+    ("mlp", ["--codebook", "4"], "matmul, dense+cb4 weight", 4),
+    ("mlp", ["--codebook", "3"], "matmul, dense+cb3 weight", 4),
+    ("cnn", ["--ternary"], "dense+ternary weight", 5),
+    ("cnn", ["--prune", "element:0.9"], "csr weight", 7),
+    ("cnn", ["--prune", "kernel:0.5"], "bcsr1x9 weight", 5),
+    ("cnn", ["--int4", "group=8"], "dense+int8s weight", 6),
+])
+def test_compressed_weights_run_packed(model_name: str, recipe: list, layer: str,
+                                       count: int, tmp_path: Path, sparqc: Path,
+                                       run_sparqc: RunSparqc) -> None:
+    """Compressed weights stay packed in the formats library's layout in
+    model.weights and the pipeline decodes them where it reads them (dense
+    codes per channel tile of a convolution, sparse entries as a sum over
+    each row's entries): the MLP (matrix-vector products) and the small CNN,
+    under qemu, against the host target with the same recipe."""
+    torch.manual_seed(0)
+    model = (Mlp() if model_name == "mlp" else small_cnn()).eval()
+    x = torch.randn(1, 64) if model_name == "mlp" else torch.randn(1, 3, 32, 32)
+    path = tmp_path / f"{model_name}.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["y"],
+                      opset_version=16)
+    np.save(tmp_path / "x.npy", x.numpy())
+    pkg = tmp_path / "pkg"
+    compile_arm(sparqc, path, pkg, *recipe)
+    schedule = (pkg / "schedule.txt").read_text()
+    assert schedule.count(f"{layer} (tile)") == count, schedule
+    got = run_package(pkg, [tmp_path / "x.npy"], tmp_path / "out")
+    host = run_sparqc(path, {"x": x.numpy()}, ["y"], extra_args=recipe)["y"]
+    np.testing.assert_allclose(got, host, rtol=RTOL, atol=ATOL)
+
+
+def export_mlp(tmp_path: Path) -> tuple[Path, torch.Tensor]:
+    """The MLP at batch 1 as ONNX, and its input (also in x.npy)."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 64)
+    path = tmp_path / "mlp.onnx"
+    torch.onnx.export(Mlp().eval(), (x,), str(path), input_names=["x"], output_names=["y"],
+                      opset_version=16)
+    np.save(tmp_path / "x.npy", x.numpy())
+    return path, x
+
+
+def test_int4_mlp_on_int8_activations_uses_sdot(tmp_path: Path, sparqc: Path,
+                                                run_sparqc: RunSparqc) -> None:
+    """W4A8 at batch 1: x quantized to int8 per block as the host does, each
+    block's codes times int8 x summed exactly in int32 by sdot (the
+    arm_dot_prod version of the pipeline, which qemu's CPU runs), so the
+    outputs match the host's at its tolerances."""
+    path, x = export_mlp(tmp_path)
+    recipe = ["--int4", "group=8", "--int8-activations"]
+    pkg = tmp_path / "pkg"
+    compile_arm(sparqc, path, pkg, *recipe)
+    assert (pkg / "schedule.txt").read_text().count("matvec on int8 activations") == 4
+    assert "\tsdot\tv" in (pkg / "sparq_pipeline-t0.s").read_text()
+    assert "sdot" not in (pkg / "sparq_pipeline-t1.s").read_text()
+    got = run_package(pkg, [tmp_path / "x.npy"], tmp_path / "out")
+    host = run_sparqc(path, {"x": x.numpy()}, ["y"], extra_args=recipe)["y"]
+    w4 = run_sparqc(path, {"x": x.numpy()}, ["y"], extra_args=recipe[:2])["y"]
+    np.testing.assert_allclose(got, host, rtol=RTOL, atol=ATOL)
+    assert np.abs(got - w4).max() > 1e-6, "int8 activations changed nothing"
+
+
+def test_ternary_mlp_on_int8_activations(tmp_path: Path, sparqc: Path,
+                                         run_sparqc: RunSparqc) -> None:
+    """Ternary weights on int8 activations: sums of int8 x over the +1 and
+    the -1 codes (sdot), times Wp and Wn. The host quantizes its lookup
+    tables (sums of x pairs) rather than x, so both are checked against the
+    f32-activation result: within what int8 rounding of x explains (as
+    test_compression.py bounds the host's)."""
+    path, x = export_mlp(tmp_path)
+    pkg = tmp_path / "pkg"
+    compile_arm(sparqc, path, pkg, "--ternary", "--int8-activations")
+    got = run_package(pkg, [tmp_path / "x.npy"], tmp_path / "out")
+    f32 = run_sparqc(path, {"x": x.numpy()}, ["y"], extra_args=["--ternary"])["y"]
+    err = np.abs(got - f32).max()
+    assert 1e-6 < err < 0.01 * np.abs(f32).max(), err

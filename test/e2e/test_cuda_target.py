@@ -35,7 +35,7 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
                 allow_module_level=True)
 
 import bev_model  # noqa: E402
-from torch_modules import PreNormBlock, TwoLayerLSTM  # noqa: E402
+from torch_modules import Mlp, PreNormBlock, TwoLayerLSTM  # noqa: E402
 from test_models import GroupedConvs, small_cnn  # noqa: E402
 
 RunSparqc = Callable[..., dict[str, np.ndarray]]
@@ -168,20 +168,6 @@ def test_package_builds_with_nvcc(name: str, packages) -> None:
                           str(out)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     np.testing.assert_allclose(outputs_of(out), packages[name][3], rtol=RTOL, atol=ATOL)
-
-
-class Mlp(torch.nn.Module):
-    """Four Gemm layers (TTQ leaves the first and last in fp32)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-            torch.nn.ReLU(), torch.nn.Linear(256, 120), torch.nn.ReLU(),
-            torch.nn.Linear(120, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 @pytest.mark.parametrize("model_name,recipe,kernel,count", [

@@ -29,3 +29,17 @@ class PreNormBlock(nn.Module):
         attended = self.attn(h, h, h, need_weights=False)[0]
         x = x + attended
         return x + self.mlp(self.ln2(x))
+
+
+class Mlp(nn.Module):
+    """Four Gemm layers (TTQ leaves the first and last in fp32)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256),
+            nn.ReLU(), nn.Linear(256, 120), nn.ReLU(),
+            nn.Linear(120, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -183,7 +183,31 @@ def lift_splat(variant: str) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
 
 
-MODELS = {"conv_bn_relu": conv_bn_relu, "shape_chain": shape_chain, "lstm": lstm,
+def mlp() -> onnx.ModelProto:
+    """Three Gemm layers with ReLUs, batch 1: matrix-vector products."""
+    rng = np.random.default_rng(0)
+    sizes = [64, 256, 128, 10]
+    nodes, inits, x = [], [], "x"
+    for i in range(3):
+        inits += [
+            numpy_helper.from_array(
+                (rng.standard_normal((sizes[i + 1], sizes[i])) / 8).astype(np.float32),
+                f"w{i}"),
+            numpy_helper.from_array(rng.standard_normal(sizes[i + 1]).astype(np.float32),
+                                    f"b{i}")]
+        y = "y" if i == 2 else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [y + "_"], name=f"fc{i}",
+                                      transB=1))
+        nodes.append(helper.make_node("Identity" if i == 2 else "Relu", [y + "_"], [y],
+                                      name=f"act{i}"))
+        x = y
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "shape_chain": shape_chain, "lstm": lstm,
           "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
           "gru": gru, "lstm_peepholes": lstm_peepholes,
           "lift_splat_elements": lambda: lift_splat("elements"),
