@@ -273,6 +273,26 @@ std::vector<FusionInfo> Compiler::fusions() {
     f.fusedBytes = bytes("sparq.plan_bytes");
     out.push_back(f);
   });
+  module().walk([&](mlir::sparq::CorrelationOp op) {
+    FusionInfo f;
+    f.op = "correlation";
+    mlir::Location loc = op.getLoc();
+    if (auto fused = mlir::dyn_cast<mlir::FusedLoc>(loc))
+      loc = fused.getLocations().front();
+    if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
+      f.name = n.getName().str();
+    auto pt = mlir::cast<mlir::RankedTensorType>(op.getPatches().getType());
+    f.detail = std::to_string(pt.getDimSize(0)) + " patches " +
+               std::to_string(pt.getDimSize(1)) + "x" +
+               std::to_string(pt.getDimSize(2)) + "x" +
+               std::to_string(pt.getDimSize(3)) + ", stride " +
+               std::to_string(op.getStride()) + ", " +
+               std::to_string(op.getMacs()) +
+               " MACs; each window's energy once, no squared search";
+    auto a = op->getAttrOfType<mlir::IntegerAttr>("sparq.unfused_bytes");
+    f.unfusedBytes = a ? a.getInt() : 0;
+    out.push_back(f);
+  });
   return out;
 }
 

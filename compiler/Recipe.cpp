@@ -192,7 +192,8 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
     add("sparq-weight-share{bits=" + std::to_string(r.codebookBits) + layers +
         "}");
   // Domain fusions first: they see the graph as the model exported it.
-  std::string fusions = r.fuse ? "func.func(sparq-fuse-bev-pool)" : "";
+  std::string fusions =
+      r.fuse ? "func.func(sparq-fuse-bev-pool,sparq-fuse-correlation)" : "";
   // --int8-activations alone still runs, to warn of the layers it skips.
   if (p.tellp() == 0 && !r.actBits)
     return fusions;

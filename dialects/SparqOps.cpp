@@ -103,6 +103,44 @@ const int32_t *planArray(BevPoolOp op, StringRef name, ElementsAttr attr,
 }
 } // namespace
 
+LogicalResult CorrelationOp::verify() {
+  auto search = cast<RankedTensorType>(getSearch().getType());
+  auto patches = cast<RankedTensorType>(getPatches().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (search.getRank() != 4 || patches.getRank() != 4 || out.getRank() != 4 ||
+      !search.hasStaticShape() || !patches.hasStaticShape() ||
+      !out.hasStaticShape())
+    return emitOpError("expects static search [N, C, H, W], patches "
+                       "[P, C, KH, KW] and a result [N, P, OH, OW]");
+  int64_t s = getStride();
+  if (s < 1)
+    return emitOpError() << "stride must be at least 1, got " << s;
+  if (!(getEps().convertToFloat() >= 0.0f))
+    return emitOpError("eps must be a number >= 0");
+  if (patches.getDimSize(1) != search.getDimSize(1))
+    return emitOpError() << "patches have " << patches.getDimSize(1)
+                         << " channels, the search region "
+                         << search.getDimSize(1);
+  int64_t kh = patches.getDimSize(2), kw = patches.getDimSize(3);
+  int64_t h = search.getDimSize(2), w = search.getDimSize(3);
+  if (kh > h || kw > w)
+    return emitOpError("patches are larger than the search region");
+  SmallVector<int64_t> want = {search.getDimSize(0), patches.getDimSize(0),
+                               (h - kh) / s + 1, (w - kw) / s + 1};
+  if (out.getShape() != ArrayRef<int64_t>(want))
+    return emitOpError() << "result must be " << want[0] << "x" << want[1]
+                         << "x" << want[2] << "x" << want[3];
+  return success();
+}
+
+int64_t CorrelationOp::getMacs() {
+  auto patches = cast<RankedTensorType>(getPatches().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  int64_t window = patches.getNumElements() / patches.getDimSize(0);
+  int64_t points = out.getDimSize(0) * out.getDimSize(2) * out.getDimSize(3);
+  return points * window * (out.getDimSize(1) + 1);
+}
+
 LogicalResult BevPoolOp::verify() {
   auto depth = cast<RankedTensorType>(getDepth().getType());
   auto feat = cast<RankedTensorType>(getFeatures().getType());

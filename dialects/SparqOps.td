@@ -207,4 +207,44 @@ def Sparq_BevPoolOp : Sparq_Op<"bev_pool", [Pure]> {
   }];
 }
 
+def Sparq_CorrelationOp : Sparq_Op<"correlation", [Pure]> {
+  let summary = "PatchNet's patchwise correlation, normalized by window energy";
+  let description = [{
+    Every patch of a template correlated with every window of the search
+    region, divided by the window's norm:
+
+      result[n, p, y, x] = sum_{c,i,j} patches[p, c, i, j] * w(n, c, i, j)
+                           / sqrt(sum_{c,i,j} w(n, c, i, j)^2 + eps)
+      w(n, c, i, j)      = search[n, c, y * stride + i, x * stride + j]
+
+    `patches` [P, C, KH, KW] are the template's patches (computed, not
+    weights: the template is an input), `search` is [N, C, H, W] and the
+    result [N, P, (H - KH) / stride + 1, (W - KW) / stride + 1]. The energy
+    of a window is computed once for all P patches.
+
+    `sparq-fuse-correlation` builds it from what PyTorch exports: a Conv
+    whose weights are the patches, divided by the square root of a Conv of
+    the squared search with a box of ones (plus eps).
+
+    ```mlir
+    %r = sparq.correlation %search, %patches {stride = 2 : i64,
+        eps = 1.0e-06 : f32}
+        : (tensor<1x3x119x119xf32>, tensor<64x3x8x8xf32>)
+        -> tensor<1x64x56x56xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$search,
+                       RankedTensorOf<[F32]>:$patches,
+                       I64Attr:$stride, F32Attr:$eps);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $search `,` $patches attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Multiply-accumulates of the correlation and of the windows' energy.
+    int64_t getMacs();
+  }];
+}
+
 #endif // SPARQ_OPS_TD

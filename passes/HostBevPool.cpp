@@ -40,39 +40,17 @@ struct HostBevPoolPass : mlir::sparq::impl::HostBevPoolBase<HostBevPoolPass> {
         constantAttr(RankedTensorType::get(bytesType.getShape(), i8),
                      std::move(bytes)),
         /*constant=*/true, mb.getI64IntegerAttr(64));
-    const char *name = "sparq_bev_pool";
     SmallVector<Type> params{anyMemRef(1, mb.getF32Type()),
                              anyMemRef(2, mb.getF32Type()), anyMemRef(1, i8),
                              anyMemRef(2, mb.getF32Type()), mb.getI64Type()};
-    if (!module.lookupSymbol<func::FuncOp>(name)) {
-      auto decl =
-          mb.create<func::FuncOp>(loc, name, mb.getFunctionType(params, {}));
-      decl.setPrivate();
-      decl->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
-    }
-
     OpBuilder b(op);
-    auto bufferOf = [&](Value t) -> Value {
-      auto type = cast<RankedTensorType>(t.getType());
-      Value m = b.create<bufferization::ToMemrefOp>(
-          loc, MemRefType::get(type.getShape(), type.getElementType()), t,
-          /*read_only=*/true);
-      return m;
-    };
-    Value depth = bufferOf(op.getDepth()), feat = bufferOf(op.getFeatures());
     Value planBuf =
         b.create<memref::GetGlobalOp>(loc, bytesType, global.getSymName());
-    Value out = b.create<memref::AllocOp>(
-        loc, MemRefType::get(outType.getShape(), outType.getElementType()),
-        b.getI64IntegerAttr(64));
-    SmallVector<Value> args{depth, feat, planBuf, out};
-    for (auto [v, t] : llvm::zip(args, params))
-      v = b.create<memref::CastOp>(loc, t, v);
-    args.push_back(
-        b.create<arith::ConstantIntOp>(loc, op.getChannelsFirst() ? 1 : 0, 64));
-    b.create<func::CallOp>(loc, name, TypeRange{}, args);
-    Value result = b.create<bufferization::ToTensorOp>(
-        loc, outType, out, /*restrict=*/true, /*writable=*/true);
+    Value channelsFirst =
+        b.create<arith::ConstantIntOp>(loc, op.getChannelsFirst() ? 1 : 0, 64);
+    Value result = hostKernelCall(b, loc, "sparq_bev_pool", params,
+                                  {op.getDepth(), op.getFeatures(), planBuf},
+                                  outType, {channelsFirst});
     op.replaceAllUsesWith(result);
     op.erase();
   }

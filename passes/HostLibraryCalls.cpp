@@ -48,6 +48,43 @@ MemRefType mlir::sparq::anyMemRef(int64_t rank, Type elem) {
   return MemRefType::get(dyn, elem, layout);
 }
 
+Value mlir::sparq::hostKernelCall(OpBuilder &b, Location loc, StringRef name,
+                                  ArrayRef<Type> params, ValueRange inputs,
+                                  RankedTensorType outType,
+                                  ValueRange scalars) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  if (!module.lookupSymbol<func::FuncOp>(name)) {
+    OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+    auto decl =
+        mb.create<func::FuncOp>(loc, name, mb.getFunctionType(params, {}));
+    decl.setPrivate();
+    decl->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+  }
+  SmallVector<Value> args;
+  for (Value t : inputs) {
+    auto type = dyn_cast<RankedTensorType>(t.getType());
+    if (!type) { // a buffer already
+      args.push_back(t);
+      continue;
+    }
+    args.push_back(b.create<bufferization::ToMemrefOp>(
+        loc, MemRefType::get(type.getShape(), type.getElementType()), t,
+        /*read_only=*/true));
+  }
+  Value out = b.create<memref::AllocOp>(
+      loc, MemRefType::get(outType.getShape(), outType.getElementType()),
+      b.getI64IntegerAttr(64));
+  args.push_back(out);
+  for (auto [v, t] : llvm::zip(args, params))
+    v = b.create<memref::CastOp>(loc, t, v);
+  args.append(scalars.begin(), scalars.end());
+  b.create<func::CallOp>(loc, name, TypeRange{}, args);
+  return b.create<bufferization::ToTensorOp>(loc, outType, out,
+                                             /*restrict=*/true,
+                                             /*writable=*/true);
+}
+
 namespace {
 
 bool allF32Memrefs(Operation *op) {

@@ -30,6 +30,15 @@ namespace mlir::sparq {
 /// every call (sparq-host-library-calls, sparq-host-bev-pool).
 MemRefType anyMemRef(int64_t rank, Type elem);
 
+/// Before bufferization, the tensor a host kernel call computes: declares
+/// `name` (once per module, with the C interface) taking `params`, calls it
+/// at `b` on read-only buffers of `inputs`, a new 64-byte aligned buffer
+/// of `outType` and then `scalars` (memrefs cast to their parameter
+/// types), and returns the output buffer as a tensor.
+Value hostKernelCall(OpBuilder &b, Location loc, StringRef name,
+                     ArrayRef<Type> params, ValueRange inputs,
+                     RankedTensorType outType, ValueRange scalars);
+
 /// The symbols sparq-externalize-weights defines: the pointer the loader
 /// sets to the weights payload, and the payload's size and digest.
 inline constexpr const char *kWeightsSymbol = "__sparq_weights";

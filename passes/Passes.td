@@ -57,6 +57,35 @@ def FuseBevPool : Pass<"sparq-fuse-bev-pool", "func::FuncOp"> {
   ];
 }
 
+def FuseCorrelation : Pass<"sparq-fuse-correlation", "func::FuncOp"> {
+  let summary = "Fuse PatchNet's exported patchwise correlation into sparq.correlation";
+  let description = [{
+    Finds a division of a convolution whose weights are computed (the
+    template's patches) by the square root of a convolution of the squared
+    input with a box of ones at the same stride (plus an eps), broadcast
+    over the output channels: PatchNet's energy-normalized patchwise
+    correlation as PyTorch exports it. The chain becomes one
+    `sparq.correlation` of the search region and the patches, which records
+    the bytes of the tensors the chain computed (`sparq.unfused_bytes`).
+  }];
+  let dependentDialects = [
+    "linalg::LinalgDialect", "mlir::sparq::SparqDialect"
+  ];
+}
+
+def HostCorrelation : Pass<"sparq-host-correlation", "ModuleOp"> {
+  let summary = "Lower sparq.correlation to a call of the host kernel";
+  let description = [{
+    Before bufferization: the op becomes a call of `sparq_correlation`
+    (runtime/kernels/Correlation.h) on the buffers of the search region and
+    the patches, a new output buffer, the stride and eps.
+  }];
+  let dependentDialects = [
+    "bufferization::BufferizationDialect", "func::FuncDialect",
+    "memref::MemRefDialect"
+  ];
+}
+
 def HostBevPool : Pass<"sparq-host-bev-pool", "ModuleOp"> {
   let summary = "Lower sparq.bev_pool to a call of the host kernel";
   let description = [{

@@ -57,35 +57,6 @@ void sparq::kernels::bevPool(const formats::BevPoolPlanView &plan,
   });
 }
 
-namespace {
-/// `m`'s elements in row-major order: its own data when contiguous, else a
-/// copy in `scratch`.
-template <int Rank>
-const float *contiguous(const MemRef<float, Rank> &m,
-                        std::vector<float> &scratch) {
-  int64_t expect = 1, n = 1;
-  bool dense = true;
-  for (int d = Rank - 1; d >= 0; --d) {
-    if (m.sizes[d] != 1 && m.strides[d] != expect)
-      dense = false;
-    expect *= m.sizes[d];
-  }
-  n = expect;
-  if (dense)
-    return m.data();
-  scratch.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t rest = i, at = m.offset;
-    for (int d = Rank - 1; d >= 0; --d) {
-      at += (rest % m.sizes[d]) * m.strides[d];
-      rest /= m.sizes[d];
-    }
-    scratch[i] = m.aligned[at];
-  }
-  return scratch.data();
-}
-} // namespace
-
 extern "C" void _mlir_ciface_sparq_bev_pool(MemRef<float, 1> *depth,
                                             MemRef<float, 2> *feat,
                                             MemRef<int8_t, 1> *plan,

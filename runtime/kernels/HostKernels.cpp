@@ -3,6 +3,7 @@
 #include "runtime/kernels/HostKernels.h"
 #include "runtime/kernels/BevPool.h"
 #include "runtime/kernels/BufferCache.h"
+#include "runtime/kernels/Correlation.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
 #include "runtime/kernels/PackedKernels.h"
@@ -622,6 +623,8 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_maxpool2d_nchw_s8));
   fn("_mlir_ciface_sparq_bev_pool",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_bev_pool));
+  fn("_mlir_ciface_sparq_correlation",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_correlation));
   forEachPackedKernel(fn);
   forEachQuantizedKernel(fn);
   forEachQuantizedElementwiseKernel(fn);

@@ -9,6 +9,7 @@
 #define SPARQ_RUNTIME_KERNELS_MEMREF_H
 
 #include <cstdint>
+#include <vector>
 
 namespace sparq::kernels {
 
@@ -54,6 +55,33 @@ MemRef<T, Rank - 1> sliceOf(const MemRef<T, Rank> &m, int dim, int64_t index) {
       r.strides[j++] = m.strides[i];
     }
   return r;
+}
+
+/// `m`'s elements in row-major order: its own data when contiguous, else a
+/// copy in `scratch`.
+template <int Rank>
+const float *contiguous(const MemRef<float, Rank> &m,
+                        std::vector<float> &scratch) {
+  int64_t expect = 1, n = 1;
+  bool dense = true;
+  for (int d = Rank - 1; d >= 0; --d) {
+    if (m.sizes[d] != 1 && m.strides[d] != expect)
+      dense = false;
+    expect *= m.sizes[d];
+  }
+  n = expect;
+  if (dense)
+    return m.data();
+  scratch.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, at = m.offset;
+    for (int d = Rank - 1; d >= 0; --d) {
+      at += (rest % m.sizes[d]) * m.strides[d];
+      rest /= m.sizes[d];
+    }
+    scratch[i] = m.aligned[at];
+  }
+  return scratch.data();
 }
 
 } // namespace sparq::kernels

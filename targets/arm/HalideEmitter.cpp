@@ -56,6 +56,9 @@ struct Node {
   SmallVector<int> tiles;
   /// Acc: the Decoded weight it reads, or -1.
   int decoded = -1;
+  /// An input's ImageParam: the Func that reads it clamped, or -1.
+  bool input = false;
+  int staged = -1;
   std::string schedule;
 };
 
@@ -117,16 +120,35 @@ struct Emitter {
     return id;
   }
 
-  /// `v` read at MLIR indices `idx` by node `user`.
+  /// `v` read at MLIR indices `idx` by node `user`. A stencil or gather
+  /// reads an input through a copy computed at root with its indices
+  /// clamped: vectorized strided loads read a little past the last point
+  /// used, which a Func may compute but an input buffer does not have.
   std::string read(Value v, ArrayRef<std::string> idx, int user, bool identity,
-                   bool pointwise) {
+                   bool pointwise, bool clamped = false) {
     int id = ids.lookup(v);
+    if (!pointwise && !clamped && nodes[id].input)
+      id = staged(id);
     nodes[id].uses.push_back({user, identity, pointwise});
     std::string s = nodes[id].name + "(";
     for (int64_t d = int64_t(idx.size()) - 1; d >= 0; --d)
       s += idx[d] + (d ? ", " : "");
     return s + ")";
   }
+  int staged(int param) {
+    if (nodes[param].staged >= 0)
+      return nodes[param].staged;
+    SmallVector<int64_t> shape = nodes[param].shape;
+    int id = newNode(Kind::Root, shape, nullptr, "input, clamped");
+    std::string s = nodes[param].name + "(";
+    for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d)
+      s += "clamp(v" + std::to_string(d) + ", 0, " +
+           std::to_string(shape[d] - 1) + ")" + (d ? ", " : "");
+    defs += define(id, s + ")");
+    nodes[param].uses.push_back({id, false, false});
+    return nodes[param].staged = id;
+  }
+
   SmallVector<std::string> identityIndices(int64_t rank) {
     SmallVector<std::string> idx;
     for (int64_t d = 0; d < rank; ++d)
@@ -207,6 +229,7 @@ struct Emitter {
               linalg::BatchMatmulOp>([&](auto m) { return emitMatmul(m); })
         .Case<linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNchwChwOp,
               linalg::Conv2DNgchwGfchwOp>([&](auto c) { return emitConv(c); })
+        .Case([&](mlir::sparq::CorrelationOp c) { return emitCorrelation(c); })
         .Default([&](Operation *o) {
           if (o->getNumResults() == 0 || isOpTriviallyDead(o))
             return true;
@@ -611,7 +634,7 @@ struct Emitter {
     }
     if (j != srcShape.size())
       return fail(s, "an insert_slice whose source does not match its sizes");
-    std::string src = read(s.getSource(), idx, id, false, false);
+    std::string src = read(s.getSource(), idx, id, false, false, true);
     std::string dst =
         read(s.getDest(), identityIndices(dt.getRank()), id, true, false);
     defs += define(id, inside.empty() ? src
@@ -646,7 +669,7 @@ struct Emitter {
                 std::to_string(low + n);
       idx.push_back("clamp(" + rel + ", 0, " + std::to_string(n - 1) + ")");
     }
-    std::string src = read(p.getSource(), idx, id, false, false);
+    std::string src = read(p.getSource(), idx, id, false, false, true);
     defs += define(id, inside.empty() ? src
                                       : "select(" + inside + ", " + src + ", " +
                                             value + ")");
@@ -659,7 +682,8 @@ struct Emitter {
       Operation *op, Value init, const std::string &what,
       const std::vector<int64_t> &rextents,
       const std::function<std::string(int acc, const std::string &r)> &product,
-      int channelDim) {
+      int channelDim,
+      const std::function<std::string(const std::string &)> &finish = nullptr) {
     Value res = op->getResult(0);
     auto rt = cast<RankedTensorType>(res.getType());
     int acc = newNode(Kind::Acc, rt.getShape(), op, what, "a");
@@ -673,7 +697,7 @@ struct Emitter {
     defs +=
         "  RDom " + a.rdom + "(Region{" + region + "}, \"" + a.rdom + "\");\n";
     std::string start;
-    if (init.getDefiningOp<tensor::EmptyOp>())
+    if (!init || init.getDefiningOp<tensor::EmptyOp>())
       start = "cast(" + halideType(rt.getElementType()) + ", 0)";
     else
       start = read(init, identityIndices(rt.getRank()), acc, true, true);
@@ -683,7 +707,8 @@ struct Emitter {
         "  " + nodes[acc].name + "(" + vars(rt.getRank()) + ") += " + p + ";\n";
     int w = func(res, Kind::Pointwise, op, what + " (tile)");
     nodes[acc].wrapper = w;
-    defs += define(w, nodes[acc].name + "(" + vars(rt.getRank()) + ")");
+    std::string sum = nodes[acc].name + "(" + vars(rt.getRank()) + ")";
+    defs += define(w, finish ? finish(sum) : sum);
     nodes[acc].uses.push_back({w, true, true});
     return true;
   }
@@ -896,6 +921,70 @@ struct Emitter {
     return true;
   }
 
+  /// sparq.correlation: the patches' sums as a convolution's (in register
+  /// tiles, the patch axis unrolled), divided in the tile by the window's
+  /// norm; the energy is a box filter of the squared search, separable:
+  /// over channels, then along rows, then along columns.
+  bool emitCorrelation(mlir::sparq::CorrelationOp op) {
+    auto st = cast<RankedTensorType>(op.getSearch().getType());
+    auto pt = cast<RankedTensorType>(op.getPatches().getType());
+    auto ot = cast<RankedTensorType>(op.getType());
+    int64_t c = st.getDimSize(1), kh = pt.getDimSize(2), kw = pt.getDimSize(3);
+    std::string s = std::to_string(op.getStride());
+    std::string id = std::to_string(nodes.size());
+    std::string sq = "sq" + id, rows = "rows" + id, norm = "norm" + id;
+    // The reads below belong to the sum about to be made (emitSum's first
+    // node).
+    int user = int(nodes.size());
+    std::string e;
+    e += "  Func " + sq + "(\"" + sq + "\"), " + rows + "(\"" + rows + "\"), " +
+         norm + "(\"" + norm + "\");\n";
+    e += "  RDom rc" + id + "(0, " + std::to_string(c) + "), ri" + id + "(0, " +
+         std::to_string(kh) + "), rj" + id + "(0, " + std::to_string(kw) +
+         ");\n";
+    std::string x =
+        read(op.getSearch(), {"v2", "rc" + id, "v1", "v0"}, user, false, false);
+    e += "  " + sq + "(v0, v1, v2) = 0.0f;\n  " + sq + "(v0, v1, v2) += " + x +
+         " * " + x + ";\n";
+    e += "  " + rows + "(v0, v1, v2) = 0.0f;\n  " + rows +
+         "(v0, v1, v2) += " + sq + "(v0 * " + s + " + rj" + id + ", v1, v2);\n";
+    e += "  " + norm + "(v0, v1, v2) = 0.0f;\n  " + norm +
+         "(v0, v1, v2) += " + rows + "(v0, v1 * " + s + " + ri" + id +
+         ", v2);\n";
+    auto ext = [](int64_t a, int64_t b, int64_t c) {
+      return "{" + std::to_string(a) + ", " + std::to_string(b) + ", " +
+             std::to_string(c) + "}";
+    };
+    e += "  root(" + sq + ", " +
+         ext(st.getDimSize(3), st.getDimSize(2), st.getDimSize(0)) + ");\n";
+    e += "  root(" + rows + ", " +
+         ext(ot.getDimSize(3), st.getDimSize(2), st.getDimSize(0)) + ");\n";
+    e += "  root(" + norm + ", " +
+         ext(ot.getDimSize(3), ot.getDimSize(2), ot.getDimSize(0)) + ");\n";
+    defs += e;
+    Type f32 = Float32Type::get(ctx);
+    std::string eps = literal(FloatAttr::get(f32, op.getEps().convertToFloat()),
+                              f32, Syntax::Halide);
+    return emitSum(
+        op, Value(),
+        "correlation of " + std::to_string(pt.getDimSize(0)) + " patches " +
+            shapeText(pt.getShape().drop_front()) + ", stride " + s,
+        {kw, kh, c},
+        [&](int acc, const std::string &r) {
+          std::string rx = r + "[0]", ry = r + "[1]", rc = r + "[2]";
+          return read(op.getSearch(),
+                      {"v0", rc, "v2 * " + s + " + " + ry,
+                       "v3 * " + s + " + " + rx},
+                      acc, false, false) +
+                 " * " +
+                 read(op.getPatches(), {"v1", rc, ry, rx}, acc, false, false);
+        },
+        1,
+        [&](const std::string &sum) {
+          return sum + " / sqrt(" + norm + "(v3, v2, v0) + " + eps + ")";
+        });
+  }
+
   template <typename Conv> bool emitConv(Conv c) {
     SmallVector<int64_t> s(c.getStrides().template getValues<int64_t>());
     SmallVector<int64_t> d(c.getDilations().template getValues<int64_t>());
@@ -993,8 +1082,9 @@ struct Emitter {
                 " has no static shape of a supported element type";
         return false;
       }
-      param(a, t.getElementType(), t.getShape(), nullptr,
-            ::sparq::arm::PipelineArgument::Input, k, "input");
+      int id = param(a, t.getElementType(), t.getShape(), nullptr,
+                     ::sparq::arm::PipelineArgument::Input, k, "input");
+      nodes[id].input = true;
     }
     for (Operation &op : f.getBody().front()) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -1153,7 +1243,7 @@ bool Emitter::emitGeneric(linalg::GenericOp g) {
       for (auto [d, v] : llvm::enumerate(x.getIndices()))
         idx.push_back("clamp(cast(Int(32), " + name(v) + "), 0, " +
                       std::to_string(t.getDimSize(d) - 1) + ")");
-      expr = read(x.getTensor(), idx, id, false, false);
+      expr = read(x.getTensor(), idx, id, false, false, true);
     } else {
       SmallVector<std::string> operands;
       for (Value v : op.getOperands())

@@ -190,6 +190,7 @@ struct Emitter {
         .Case<linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNchwChwOp,
               linalg::Conv2DNgchwGfchwOp>([&](auto c) { return emitConv(c); })
         .Case([&](mlir::sparq::BevPoolOp b) { return emitBevPool(b); })
+        .Case([&](mlir::sparq::CorrelationOp c) { return emitCorrelation(c); })
         .Case([&](mlir::sparq::LstmOp l) { return emitLstm(l); })
         .Default([&](Operation *o) {
           if (o->getNumResults() == 0 || isOpTriviallyDead(o))
@@ -903,6 +904,50 @@ struct Emitter {
            "], " + operand(x) + ", " + operand(w) + ", " + operand(r) +
            ")) return -1;\n";
     ++convCount;
+    return true;
+  }
+
+  /// One thread per output: the window's dot product with its patch and
+  /// its energy, summed in (channel, row, column) order, then divided.
+  bool emitCorrelation(mlir::sparq::CorrelationOp op) {
+    auto st = cast<RankedTensorType>(op.getSearch().getType());
+    auto pt = cast<RankedTensorType>(op.getPatches().getType());
+    auto ot = cast<RankedTensorType>(op.getType());
+    std::string search = operand(op.getSearch()),
+                patches = operand(op.getPatches());
+    if (search.empty() || patches.empty())
+      return fail(op, "a correlation whose operands have no buffer");
+    std::string out = allocate(op.getResult());
+    auto num = [](int64_t v) { return std::to_string(v) + "LL"; };
+    int64_t c = st.getDimSize(1), h = st.getDimSize(2), w = st.getDimSize(3);
+    int64_t kh = pt.getDimSize(2), kw = pt.getDimSize(3);
+    std::string stride = num(op.getStride());
+    std::string name;
+    std::string k =
+        openKernel(op,
+                   "correlation of " + std::to_string(pt.getDimSize(0)) +
+                       " patches " + shapeText(pt.getShape().drop_front()) +
+                       ", stride " + std::to_string(op.getStride()),
+                   {"const float *__restrict__ s",
+                    "const float *__restrict__ pt", "float *__restrict__ out"},
+                   ot.getNumElements(), name);
+    k += decode({0, 1, 2, 3}, ot.getShape());
+    k += "  float dot = 0.0f, energy = 0.0f;\n";
+    k += "  for (long long c = 0; c < " + num(c) + "; ++c)\n";
+    k += "    for (long long i = 0; i < " + num(kh) + "; ++i)\n";
+    k += "      for (long long j = 0; j < " + num(kw) + "; ++j) {\n";
+    k += "        float v = s[((i0 * " + num(c) + " + c) * " + num(h) +
+         " + i2 * " + stride + " + i) * " + num(w) + " + i3 * " + stride +
+         " + j];\n";
+    k += "        dot += pt[((i1 * " + num(c) + " + c) * " + num(kh) +
+         " + i) * " + num(kw) + " + j] * v;\n";
+    k += "        energy += v * v;\n      }\n";
+    Type f32 = Float32Type::get(op.getContext());
+    k += "  out[t] = dot / sqrtf(energy + " +
+         literal(FloatAttr::get(f32, op.getEps().convertToFloat()), f32) +
+         ");\n}\n\n";
+    kernels += k;
+    launch(name, ot.getNumElements(), {search, patches, out}, op);
     return true;
   }
 

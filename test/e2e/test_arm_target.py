@@ -30,6 +30,7 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
 
 from test_models import GroupedConvs, small_cnn  # noqa: E402
 from torch_modules import Mlp  # noqa: E402
+import patchnet_model  # noqa: E402
 
 RunSparqc = Callable[..., dict[str, np.ndarray]]
 RTOL, ATOL = 1e-3, 1e-4
@@ -267,3 +268,35 @@ def test_ternary_mlp_on_int8_activations(tmp_path: Path, sparqc: Path,
     f32 = run_sparqc(path, {"x": x.numpy()}, ["y"], extra_args=["--ternary"])["y"]
     err = np.abs(got - f32).max()
     assert 1e-6 < err < 0.01 * np.abs(f32).max(), err
+
+
+def test_patchnet_correlation_under_qemu(tmp_path: Path, sparqc: Path,
+                                         run_sparqc: RunSparqc) -> None:
+    """The PatchNet-like head: sparq.correlation as a Halide stencil (the
+    patches' sums in register tiles, the window energy a separable box
+    filter), then the aggregation convolutions; against the host target,
+    PyTorch and the loop-by-loop reference of the correlation."""
+    torch.manual_seed(0)
+    model = patchnet_model.PatchNetHead()
+    path = tmp_path / "patchnet.onnx"
+    search, template = patchnet_model.export(model, path)
+    files = [tmp_path / "search.npy", tmp_path / "template.npy"]
+    np.save(files[0], search.numpy())
+    np.save(files[1], template.numpy())
+    pkg = tmp_path / "pkg"
+    compile_arm(sparqc, path, pkg)
+    schedule = (pkg / "schedule.txt").read_text()
+    assert "correlation of 64 patches 3x8x8, stride 2 (tile) '/Conv'" in schedule
+    got = run_package(pkg, files, tmp_path / "out")
+    inputs = {"search": search.numpy(), "template": template.numpy()}
+    host = run_sparqc(path, inputs, ["y"])["y"]
+    with torch.no_grad():
+        want = model(search, template).numpy()
+    np.testing.assert_allclose(got, host, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    corr_path = tmp_path / "corr.onnx"
+    patchnet_model.export(patchnet_model.Correlation(), corr_path)
+    compile_arm(sparqc, corr_path, tmp_path / "corr")
+    got = run_package(tmp_path / "corr", files, tmp_path / "corr_out")
+    np.testing.assert_allclose(got, patchnet_model.reference(search, template).numpy(),
+                               rtol=RTOL, atol=ATOL)

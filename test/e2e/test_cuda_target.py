@@ -35,6 +35,7 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
                 allow_module_level=True)
 
 import bev_model  # noqa: E402
+import patchnet_model  # noqa: E402
 from torch_modules import Mlp, PreNormBlock, TwoLayerLSTM  # noqa: E402
 from test_models import GroupedConvs, small_cnn  # noqa: E402
 
@@ -68,6 +69,10 @@ def build_model(name: str):
         return PreNormBlock(), (torch.randn(1, 16, 64),), ["x"]
     if name == "two_layer_lstm":
         return TwoLayerLSTM(), (torch.randn(5, 2, 16),), ["x"]
+    if name == "patchnet":
+        torch.manual_seed(0)
+        return (patchnet_model.PatchNetHead(), patchnet_model.example_inputs(),
+                ["search", "template"])
     if name == "camera_bev":
         model = bev_model.CameraBev()
         return model, (torch.randn(6, 32, 8, 22),), ["images"]
@@ -75,7 +80,7 @@ def build_model(name: str):
 
 
 MODELS = ["small_cnn", "resnet18", "mobilenet_v2", "grouped_convs", "prenorm_block",
-          "two_layer_lstm", "camera_bev"]
+          "two_layer_lstm", "camera_bev", "patchnet"]
 
 
 @pytest.fixture(scope="module")

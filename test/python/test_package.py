@@ -333,3 +333,27 @@ def test_build_writes_a_target_package(tmp_path: Path) -> None:
     with pytest.raises(sparq.CompileError, match=r"node '.*': weight format icsc"):
         sparq.build(net, tmp_path / "icsc", (x,), target="cuda", recipe="pe-balance=4")
     assert not (tmp_path / "icsc").exists()
+
+
+def test_build_arm_package(tmp_path: Path) -> None:
+    """sparq.build(target="arm"): the Halide pipeline built for aarch64 with
+    the packed weights, as `sparqc compile --target arm` writes it."""
+    import shutil
+    if shutil.which("aarch64-linux-gnu-g++") is None or shutil.which("make") is None:
+        pytest.skip("aarch64-linux-gnu-g++ or make not found: arm packages are not "
+                    "built here (scripts/setup.sh installs them)")
+    torch.manual_seed(SEED)
+    net = SmallCNN().eval()
+    x = torch.randn(1, 3, 16, 16)
+    assert "arm" in sparq.targets()
+    try:
+        out = Path(sparq.build(net, tmp_path / "arm", (x,), target="arm",
+                               recipe="ternary"))
+    except sparq.CompileError as e:
+        if "needs Halide" in str(e):
+            pytest.skip(str(e))
+        raise
+    assert {"pipeline.cpp", "libsparq_model.a", "sparq_run", "model.weights",
+            "schedule.txt"} <= {p.name for p in out.iterdir()}
+    assert "dense+ternary weight (tile)" in (out / "schedule.txt").read_text()
+    assert (out / "sparq_run").read_bytes()[18] == 183  # EM_AARCH64

@@ -76,7 +76,8 @@ compression (run first; --pass-pipeline runs after):
   --no-detect           do not encode the sparsity and quantization the
                         weights already have (on by default)
   --no-fuse             do not fuse domain patterns into sparq ops (BEV
-                        pooling: sparq-fuse-bev-pool; on by default)
+                        pooling: sparq-fuse-bev-pool; PatchNet's patchwise
+                        correlation: sparq-fuse-correlation; on by default)
 )";
 
 const char *kRunUsage =
