@@ -850,20 +850,12 @@ struct Emitter {
     else
       dots = {{name("dot"), code}};
     s += "  RDom " + rj + "(0, " + B + ", \"" + rj + "\");\n";
-    for (auto &[d, c] : dots) {
+    for (auto &[d, c] : dots)
       s += "  Func " + d + "(\"" + d + "\");\n  " + d + "(v0, v1) = 0;\n  " +
            d + "(v0, v1) += cast(Int(32), cast(Int(8), " + c +
            ")) * cast(Int(32), " + xq + "(v1 * " + B + " + " + rj + "));\n";
-      // 4 rows by 4 columns: one sdot. Parallel over groups of rows (over
-      // blocks, the lanes' stores would be atomic).
-      s += "  {\n    RVar jo, ji;\n    Var vi;\n    " + d +
-           ".compute_root().update().split(" + rj +
-           ", jo, ji, 4).split(v0, v0, vi, 4).reorder(ji, vi, jo, v1, v0)"
-           ".atomic().vectorize(ji).vectorize(vi).parallel(v0);\n  }\n";
-    }
     s += "  " + amax + ".compute_root();\n  " + xq + ".compute_root();\n  " +
          qsum + ".compute_root();\n";
-    // The output: per group (per block for ternary), scaled sums.
     auto flt = [&](double v) {
       return literal(FloatAttr::get(Float32Type::get(ctx), v),
                      Float32Type::get(ctx), Syntax::Halide);
@@ -871,40 +863,55 @@ struct Emitter {
     auto scale = [&](const std::string &b) {
       return "(" + amax + "(" + b + ") / 127.0f)";
     };
-    std::string rg = name("rg");
+    // sg(row, group): the group's blocks' sums, scaled by x's block scales
+    // (ternary: one group, Wp and Wn applied).
+    std::string sg = name("sg"), rr = name("rr");
+    int64_t sums = ternary ? 1 : groups, per = ternary ? blocks : perGroup;
+    s += "  Func " + sg + "(\"" + sg + "\");\n";
+    s += "  RDom " + rr + "(0, " + std::to_string(per) + ", \"" + rr + "\");\n";
+    std::string b = "v1 * " + std::to_string(per) + " + " + rr;
+    auto dotAt = [&](int i) {
+      return "cast(Float(32), " + dots[i].first + "(v0, " + b + "))";
+    };
+    std::string term = dotAt(0);
+    if (ternary) {
+      std::string wp = flt(p.h.wp), wn = flt(p.h.wn);
+      if (l.perChannel) {
+        wp = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v0");
+        wn = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v0 + 1");
+      }
+      term = "(" + wp + " * " + dotAt(0) + " - " + wn + " * " + dotAt(1) + ")";
+    }
+    s += "  " + sg + "(v0, v1) = 0.0f;\n  " + sg + "(v0, v1) += " + scale(b) +
+         " * " + term + ";\n";
+    // Parallel over tiles of 16 rows; in each, the dot products of its
+    // rows, 4 rows by 4 columns per sdot. (Parallel loops of the dot
+    // products' own would make their stores atomic.)
+    s += "  {\n    Var vo, vi;\n    RVar jo, ji;\n    " + sg +
+         ".compute_root().split(v0, vo, vi, 16).parallel(vo).vectorize(vi, "
+         "4);\n    " +
+         sg +
+         ".update().split(v0, vo, vi, 16).parallel(vo).vectorize(vi, 4);\n";
+    for (auto &[d, c] : dots)
+      s += "    " + d + ".compute_at(" + sg + ", vo).update().split(" + rj +
+           ", jo, ji, 4).split(v0, v0, vi, 4).reorder(ji, vi, jo, v1, v0)"
+           ".atomic().vectorize(ji).vectorize(vi);\n";
+    s += "  }\n";
     std::string start = init.getDefiningOp<tensor::EmptyOp>()
                             ? flt(0)
                             : read(init, {"v0", "v1"}, out, true, true);
     s += define(out, start);
+    std::string rg = name("rg");
+    s +=
+        "  RDom " + rg + "(0, " + std::to_string(sums) + ", \"" + rg + "\");\n";
     if (ternary) {
-      s += "  RDom " + rg + "(0, " + std::to_string(blocks) + ", \"" + rg +
-           "\");\n";
-      std::string wp = flt(p.h.wp), wn = flt(p.h.wn);
-      if (l.perChannel) {
-        wp = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v1");
-        wn = at(p, fmt::Section::Scales, "Float(32)", 2, 32, "2 * v1 + 1");
-      }
-      s += "  " + nodes[out].name + "(v1, v0) += " + scale(rg) + " * (" + wp +
-           " * cast(Float(32), " + dots[0].first + "(v1, " + rg + ")) - " + wn +
-           " * cast(Float(32), " + dots[1].first + "(v1, " + rg + ")));\n";
+      s += "  " + nodes[out].name + "(v1, v0) += " + sg + "(v1, " + rg + ");\n";
     } else {
-      // The group's sums over its blocks.
-      std::string sg = name("sg"), xs = name("xs"), rr = name("rr");
-      s += "  Func " + sg + "(\"" + sg + "\"), " + xs + "(\"" + xs + "\");\n";
-      s += "  RDom " + rr + "(0, " + std::to_string(perGroup) + ", \"" + rr +
-           "\");\n";
-      std::string b = "v1 * " + std::to_string(perGroup) + " + " + rr;
-      s += "  " + sg + "(v0, v1) = 0.0f;\n  " + sg + "(v0, v1) += " + scale(b) +
-           " * cast(Float(32), " + dots[0].first + "(v0, " + b + "));\n";
-      std::string bx = "v0 * " + std::to_string(perGroup) + " + " + rr;
-      s += "  " + xs + "(v0) = 0.0f;\n  " + xs + "(v0) += " + scale(bx) +
-           " * cast(Float(32), " + qsum + "(" + bx + "));\n";
-      s += "  " + sg +
-           ".compute_root().vectorize(v0, 4).update().vectorize(v0, "
-           "4);\n  " +
-           xs + ".compute_root();\n";
-      s += "  RDom " + rg + "(0, " + std::to_string(groups) + ", \"" + rg +
-           "\");\n";
+      std::string xs = name("xs");
+      std::string bx = "v0 * " + std::to_string(per) + " + " + rr;
+      s += "  Func " + xs + "(\"" + xs + "\");\n  " + xs + "(v0) = 0.0f;\n  " +
+           xs + "(v0) += " + scale(bx) + " * cast(Float(32), " + qsum + "(" +
+           bx + "));\n  " + xs + ".compute_root();\n";
       std::string idx = rg + " * " + std::to_string(rows) + " + v1";
       std::string zero =
           l.zeroPoints
