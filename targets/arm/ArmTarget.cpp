@@ -199,7 +199,8 @@ bool buildArm(Compiler &compiler, const CompileOptions &options,
                        : pipeline.dotProducts
                            ? "arm-64-linux-arm_dot_prod,arm-64-linux"
                            : "arm-64-linux";
-  bool native = target == "host" || target.rfind("x86", 0) == 0;
+  // "host", "host-profile", "x86-64-linux-avx2": this machine's g++.
+  bool native = target.rfind("host", 0) == 0 || target.rfind("x86", 0) == 0;
   const char *envCxx = std::getenv("SPARQ_ARM_CXX");
   std::string cxx = native              ? "g++"
                     : envCxx && *envCxx ? envCxx

@@ -730,6 +730,10 @@ struct Emitter {
           ::sparq::formats::codesPerWord(l) &&
           (l.quant == Quant::Ternary || (l.quant == Quant::Int && l.bits == 4)))
         return emitInt8Gemv(m, a, init, p);
+      if (l.actBits == 8 && at.getDimSize(0) == 1)
+        return fail(m, "int8 activations on " + ::sparq::formats::describe(l) +
+                           " weights are not supported by the arm target yet "
+                           "(ternary and int4 are)");
       std::string what =
           "matmul, " + ::sparq::formats::describe(p.h.layout) + " weight";
       if (!p.h.layout.isSparse())
@@ -1364,14 +1368,23 @@ template <typename P> void fix(P p, const std::vector<int> &extents) {
   }
 }
 
+/// The widest vector of `want` lanes or fewer, halving down to 4, that
+/// `extent` points fill; 1 where not even 4 do.
+int lanes(int extent, int want) {
+  while (want > 4 && want > extent)
+    want /= 2;
+  return want <= extent ? want : 1;
+}
+
 /// At root: vectorized along the innermost axis, parallel over the
 /// outermost axis with more than one point.
 void root(Func f, const std::vector<int> &extents) {
   f.compute_root();
   std::vector<Var> a = f.args();
+  int v = a.empty() ? 1 : lanes(extents[0], V);
   auto stage = [&](Stage s) {
-    if (!a.empty() && extents[0] >= V)
-      s.vectorize(a[0], V);
+    if (v > 1)
+      s.vectorize(a[0], v);
     for (int d = int(a.size()) - 1; d > 0; --d)
       if (extents[d] > 1) {
         s.parallel(a[d]);
@@ -1391,7 +1404,7 @@ void tiled(Func out, const std::vector<int> &extents, int c,
            const std::vector<Func> &decoded = {}) {
   std::vector<Var> a = out.args();
   int n = int(a.size());
-  int vx = extents[0] >= 2 * V ? 2 * V : extents[0] >= V ? V : 1;
+  int vx = lanes(extents[0], 2 * V);
   int cb = c > 0 && extents[c] % 4 == 0 ? 4 : c > 0 && extents[c] % 2 == 0 ? 2 : 1;
   Var xo("xo"), xi("xi"), co("co"), ci("ci");
   out.compute_root().split(a[0], xo, xi, vx);
@@ -1429,7 +1442,7 @@ void tiled(Func out, const std::vector<int> &extents, int c,
   // tile.
   for (Func d : decoded) {
     d.compute_at(out, c > 0 ? co : xo);
-    d.vectorize(d.args()[0], V);
+    d.vectorize(d.args()[0], 4);
   }
   for (const auto &[acc, r] : accs) {
     std::vector<Var> b = acc.args();
@@ -1455,7 +1468,11 @@ Expr tiledCode(ImageParam w, Expr r, Expr k, int rows, int words, int bits,
                int tile) {
   int per = 32 / bits;
   Expr t0 = r / tile * tile;
-  Expr at = t0 * words + k / per * min(tile, rows - t0) + (r - t0);
+  // Whole tiles: a constant tile height, so that Halide sees the words of
+  // consecutive rows as consecutive.
+  Expr at = rows % tile == 0
+                ? t0 * words + k / per * tile + r % tile
+                : t0 * words + k / per * min(tile, rows - t0) + (r - t0);
   Expr word = w(clamp(at, 0, rows * words - 1));
   return (word >> cast(UInt(32), k % per * bits)) &
          cast(UInt(32), (1 << bits) - 1);
