@@ -310,8 +310,11 @@ struct Emitter {
         return fail(use.getOwner(),
                     "compressed weights are supported by the arm target only "
                     "as the weight of a MatMul/Gemm or a plain convolution");
-    bool dense = l.format == fmt::Format::Dense &&
-                 l.quant != fmt::Quant::None && l.valueBits() <= 24;
+    bool dense =
+        l.format == fmt::Format::Dense &&
+        (l.quant == fmt::Quant::Ternary || l.quant == fmt::Quant::Int ||
+         l.quant == fmt::Quant::Codebook) &&
+        l.valueBits() <= 24;
     bool sparse =
         (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR ||
          l.format == fmt::Format::NM) &&
@@ -319,9 +322,8 @@ struct Emitter {
     if (!dense && !sparse)
       return fail(c->use_empty() ? c.getOperation() : *c->getUsers().begin(),
                   "weight format " + fmt::describe(l) +
-                      " is not supported by the arm target yet (ternary, int, "
-                      "codebook and fixed-point codes, f32 CSR, BCSR and N:M "
-                      "are)");
+                      " is not supported by the arm target yet (ternary, int "
+                      "and codebook codes, f32 CSR, BCSR and N:M are)");
     std::vector<float> values =
         mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
     int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
@@ -430,16 +432,8 @@ struct Emitter {
     case fmt::Quant::Codebook:
       return at(p, fmt::Section::Table, "Float(32)", 2, 32,
                 "cast(Int(32), " + e + ")");
-    default: { // fixed point: (code - 2^(bits-1)) * 2^-frac, in double
-      Type f64 = Float64Type::get(ctx);
-      return "cast(Float(32), (cast(Float(64), " + e + ") - " +
-             literal(FloatAttr::get(f64, std::ldexp(1.0, int(bits) - 1)), f64,
-                     Syntax::Halide) +
-             ") * " +
-             literal(FloatAttr::get(f64, std::ldexp(1.0, -int(l.fracBits))),
-                     f64, Syntax::Halide) +
-             ")";
-    }
+    default: // emitPacked admits no other codes
+      return "";
     }
   }
 
@@ -840,12 +834,18 @@ struct Emitter {
          "(v0 * " + B + " + " + rb + "));\n";
     std::string wordsParam =
         section(p, fmt::Section::Values, "UInt(32)", 1, 32);
-    std::string code = "tiledCode(" + wordsParam + ", v0, v1 * " + B + " + " +
-                       rj + ", " + std::to_string(rows) + ", " +
-                       std::to_string((cols + fmt::codesPerWord(l) - 1) /
-                                      fmt::codesPerWord(l)) +
-                       ", " + std::to_string(l.valueBits()) + ", " +
-                       std::to_string(fmt::kTileRows) + ")";
+    // codes(row, column) as int8, decoded a tile of rows at a time (in the
+    // group sums' parallel tiles): whole tiled words, one per row, in a
+    // vector.
+    std::string codes = name("codes");
+    s += "  Func " + codes + "(\"" + codes + "\");\n  " + codes +
+         "(v0, v1) = cast(Int(8), tiledCode(" + wordsParam + ", v0, v1, " +
+         std::to_string(rows) + ", " +
+         std::to_string((cols + fmt::codesPerWord(l) - 1) /
+                        fmt::codesPerWord(l)) +
+         ", " + std::to_string(l.valueBits()) + ", " +
+         std::to_string(fmt::kTileRows) + "));\n";
+    std::string code = codes + "(v0, v1 * " + B + " + " + rj + ")";
     // dot(row, block): codes (as int8) times int8 x, exact in int32.
     SmallVector<std::pair<std::string, std::string>> dots;
     if (ternary)
@@ -896,6 +896,9 @@ struct Emitter {
          "4);\n    " +
          sg +
          ".update().split(v0, vo, vi, 16).parallel(vo).vectorize(vi, 4);\n";
+    s += "    " + codes + ".compute_at(" + sg +
+         ", vo).reorder_storage(v0, v1).vectorize(v0, 16, "
+         "TailStrategy::GuardWithIf);\n";
     for (auto &[d, c] : dots)
       s += "    " + d + ".compute_at(" + sg + ", vo).update().split(" + rj +
            ", jo, ji, 4).split(v0, v0, vi, 4).reorder(ji, vi, jo, v1, v0)"

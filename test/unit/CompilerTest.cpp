@@ -82,11 +82,12 @@ namespace {
 
 TEST(Recipe, FlagsBecomeTheLongForm) {
   sparq::CompressionRecipe r;
-  EXPECT_EQ(sparq::recipePipeline(r), "func.func(sparq-fuse-bev-pool),"
-                                      "sparq-detect-compression,sparq-select-"
-                                      "layout");
+  EXPECT_EQ(sparq::recipePipeline(r),
+            "func.func(sparq-fuse-bev-pool,sparq-fuse-correlation),"
+            "sparq-detect-compression,sparq-select-layout");
   r.detect = false;
-  EXPECT_EQ(sparq::recipePipeline(r), "func.func(sparq-fuse-bev-pool)");
+  EXPECT_EQ(sparq::recipePipeline(r),
+            "func.func(sparq-fuse-bev-pool,sparq-fuse-correlation)");
   r.fuse = false;
   EXPECT_EQ(sparq::recipePipeline(r), "");
   EXPECT_EQ(sparq::parsePruneFlag("kernel:0.7", r), "");
