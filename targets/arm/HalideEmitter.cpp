@@ -126,6 +126,11 @@ struct Emitter {
   /// used, which a Func may compute but an input buffer does not have.
   std::string read(Value v, ArrayRef<std::string> idx, int user, bool identity,
                    bool pointwise, bool clamped = false) {
+    if (!ids.count(v)) {
+      auto c = lazyWeights.lookup(v);
+      if (!c || weightParam(c) < 0)
+        return "undefined"; // error set: the emission fails
+    }
     int id = ids.lookup(v);
     if (!pointwise && !clamped && nodes[id].input)
       id = staged(id);
@@ -267,11 +272,24 @@ struct Emitter {
           id, literal(dense.getSplatValue<Attribute>(), elem, Syntax::Halide));
       return true;
     }
+    // Made an ImageParam when first read: a weight stored otherwise
+    // (transposed for a tile) is not in model.weights twice.
+    lazyWeights[c.getResult()] = c;
+    return true;
+  }
+
+  DenseMap<Value, arith::ConstantOp> lazyWeights;
+
+  /// The ImageParam of the dense constant `c`, its bytes appended to the
+  /// weights; -1 with `error` set.
+  int weightParam(arith::ConstantOp c) {
+    auto type = cast<RankedTensorType>(c.getType());
+    Type elem = type.getElementType();
     uint64_t offset;
     if (elem.isInteger(1)) {
       auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
       if (!dense)
-        return fail(c, "a bool constant that is not dense");
+        return fail(c, "a bool constant that is not dense"), -1;
       std::vector<uint8_t> v;
       for (bool b : dense.getValues<bool>())
         v.push_back(b);
@@ -280,12 +298,12 @@ struct Emitter {
       std::optional<ArrayRef<char>> data =
           mlir::sparq::constantBytes(c.getValue());
       if (!data)
-        return fail(c, "a constant whose bytes cannot be read");
+        return fail(c, "a constant whose bytes cannot be read"), -1;
       offset = weights.append(data->data(), data->size());
     }
-    param(c, elem, type.getShape(), c, ::sparq::arm::PipelineArgument::Weight,
-          offset, "weight " + shapeText(type.getShape()));
-    return true;
+    return param(c, elem, type.getShape(), c,
+                 ::sparq::arm::PipelineArgument::Weight, offset,
+                 "weight " + shapeText(type.getShape()));
   }
 
   /// A compressed weight: the formats library's blob in model.weights,
@@ -1251,7 +1269,7 @@ bool Emitter::emitGeneric(linalg::GenericOp g) {
       expr = dim[i.getDim()];
     } else if (auto x = dyn_cast<tensor::ExtractOp>(op)) {
       auto t = cast<RankedTensorType>(x.getTensor().getType());
-      if (!ids.count(x.getTensor()))
+      if (!ids.count(x.getTensor()) && !lazyWeights.count(x.getTensor()))
         return fail(g, "a generic reading a tensor it cannot see");
       SmallVector<std::string> idx;
       for (auto [d, v] : llvm::enumerate(x.getIndices()))
@@ -1526,7 +1544,7 @@ bool ::sparq::arm::emitPipeline(ModuleOp module, const std::string &header,
   Emitter e(weights, pipeline.arguments);
   e.ctx = module.getContext();
   std::string outputs;
-  if (!e.emitFunc(f, outputs)) {
+  if (!e.emitFunc(f, outputs) || !e.error.empty()) {
     error = e.error;
     return false;
   }
