@@ -108,8 +108,9 @@ struct Emitter {
     nodes.push_back(n);
     if (kind != Kind::Param)
       defs += "  Func " + n.name + "(\"" + n.name + "\");";
-    defs += (n.node.empty() ? std::string("\n")
-                            : "  // " + what + " '" + n.node + "'\n");
+    if (kind == Kind::Param || !n.node.empty())
+      defs += "  // " + what + (n.node.empty() ? "" : " '" + n.node + "'");
+    defs += "\n";
     return int(nodes.size()) - 1;
   }
 
