@@ -36,7 +36,7 @@ except ImportError as exc:  # only Debian's /usr/bin/python3 has torch
 
 import bev_model  # noqa: E402
 import patchnet_model  # noqa: E402
-from torch_modules import Mlp, PreNormBlock, TwoLayerLSTM  # noqa: E402
+from torch_modules import Mlp, PreNormBlock, TwoLayerLSTM, trained_batchnorm  # noqa: E402
 from test_models import GroupedConvs, small_cnn  # noqa: E402
 
 RunSparqc = Callable[..., dict[str, np.ndarray]]
@@ -62,7 +62,8 @@ def build_model(name: str):
     if name == "small_cnn":
         return small_cnn(), (torch.randn(1, 3, 32, 32),), ["x"]
     if name in ("resnet18", "mobilenet_v2"):
-        return getattr(torchvision.models, name)(), (torch.randn(1, 3, 224, 224),), ["x"]
+        model = trained_batchnorm(getattr(torchvision.models, name)())
+        return model, (torch.randn(1, 3, 224, 224),), ["x"]
     if name == "grouped_convs":
         return GroupedConvs(), (torch.randn(1, 16, 20, 20),), ["x"]
     if name == "prenorm_block":

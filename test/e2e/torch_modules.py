@@ -43,3 +43,17 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def trained_batchnorm(model: nn.Module) -> nn.Module:
+    """Batch-norm statistics and affine parameters as training leaves them,
+    not the fresh (0, 1) ones (seeded by the caller): with torchvision's
+    fresh ones MobileNetV2's logits are ~1e-9, and any tolerance passes."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+    return model
