@@ -154,13 +154,9 @@ def export(name: str, path: Path) -> np.ndarray:
     # Batch-norm statistics and affine parameters as training leaves them,
     # not the fresh (0, 1) ones: each folds into a non-zero bias per channel,
     # as in a trained model.
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.1)
+    sys.path.insert(0, str(REPO / "test" / "e2e"))
+    from torch_modules import trained_batchnorm
+    trained_batchnorm(model)
     model.eval()
     x = torch.randn(1, 3, 224, 224)
     torch.onnx.export(model, (x,), str(path), input_names=["input"],

@@ -252,14 +252,19 @@ std::string Compiler::modelPath() const { return impl->modelPath; }
 
 std::vector<FusionInfo> Compiler::fusions() {
   std::vector<FusionInfo> out;
-  module().walk([&](mlir::sparq::BevPoolOp op) {
-    FusionInfo f;
-    f.op = "bev_pool";
-    mlir::Location loc = op.getLoc();
+  // The ONNX node a fused op replaced: its location's first name.
+  auto nodeName = [](mlir::Operation *op) -> std::string {
+    mlir::Location loc = op->getLoc();
     if (auto fused = mlir::dyn_cast<mlir::FusedLoc>(loc))
       loc = fused.getLocations().front();
     if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
-      f.name = n.getName().str();
+      return n.getName().str();
+    return "";
+  };
+  module().walk([&](mlir::sparq::BevPoolOp op) {
+    FusionInfo f;
+    f.op = "bev_pool";
+    f.name = nodeName(op);
     f.detail = std::to_string(op.getNumPoints()) + " points in " +
                std::to_string(op.getNumIntervals()) + " of " +
                std::to_string(op.getNumCells()) + " cells, " +
@@ -276,11 +281,7 @@ std::vector<FusionInfo> Compiler::fusions() {
   module().walk([&](mlir::sparq::CorrelationOp op) {
     FusionInfo f;
     f.op = "correlation";
-    mlir::Location loc = op.getLoc();
-    if (auto fused = mlir::dyn_cast<mlir::FusedLoc>(loc))
-      loc = fused.getLocations().front();
-    if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
-      f.name = n.getName().str();
+    f.name = nodeName(op);
     auto pt = mlir::cast<mlir::RankedTensorType>(op.getPatches().getType());
     f.detail = std::to_string(pt.getDimSize(0)) + " patches " +
                std::to_string(pt.getDimSize(1)) + "x" +

@@ -24,15 +24,13 @@ struct HostCorrelationPass
     MLIRContext *ctx = &getContext();
     Type f32 = Float32Type::get(ctx);
     SmallVector<Type> params{anyMemRef(4, f32), anyMemRef(4, f32),
-                             anyMemRef(4, f32)};
+                             anyMemRef(4, f32), IntegerType::get(ctx, 64), f32};
     for (CorrelationOp op : ops) {
       OpBuilder b(op);
       Value stride =
           b.create<arith::ConstantIntOp>(op.getLoc(), op.getStride(), 64);
       Value eps = b.create<arith::ConstantFloatOp>(op.getLoc(), op.getEps(),
                                                    b.getF32Type());
-      params.resize(3);
-      params.append({stride.getType(), f32});
       Value result =
           hostKernelCall(b, op.getLoc(), "sparq_correlation", params,
                          {op.getSearch(), op.getPatches()},

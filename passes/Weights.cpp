@@ -117,6 +117,20 @@ void mlir::sparq::packInParallel(ArrayRef<const float *> values,
   });
 }
 
+std::vector<uint8_t> mlir::sparq::packConstant(arith::ConstantOp cst,
+                                               const formats::Layout &layout,
+                                               std::string &error) {
+  Weight w;
+  w.cst = cst;
+  std::vector<float> scratch;
+  try {
+    return formats::pack(w.floats(scratch), w.rows(), w.cols(), layout);
+  } catch (const formats::FormatError &e) {
+    error = e.what();
+    return {};
+  }
+}
+
 std::vector<Weight> mlir::sparq::collectWeights(ModuleOp module) {
   std::vector<Weight> weights;
   module.walk([&](arith::ConstantOp cst) {

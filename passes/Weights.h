@@ -59,6 +59,13 @@ void packInParallel(ArrayRef<const float *> values, ArrayRef<Weight> weights,
                     std::vector<std::vector<uint8_t>> &out,
                     std::vector<std::string> &errors);
 
+/// formats::pack of the weight constant `cst` (rows: its first dimension)
+/// at `layout`: the blob, or empty with the format's complaint in `error`.
+/// What the targets that write source store for a compressed weight.
+std::vector<uint8_t> packConstant(arith::ConstantOp cst,
+                                  const formats::Layout &layout,
+                                  std::string &error);
+
 /// The elements of a float dense or dense_resource attribute
 /// (dialects/ConstantData.h); empty for a released one.
 std::vector<float> floatValues(ElementsAttr attr);

@@ -77,13 +77,7 @@ extern "C" void _mlir_ciface_sparq_bev_pool(MemRef<float, 1> *depth,
   std::vector<float> d, f;
   const float *dp = contiguous(*depth, d), *fp = contiguous(*feat, f);
   std::vector<float> o;
-  bool direct = out->strides[1] == 1 && out->strides[0] == out->sizes[1];
-  float *op = direct ? out->data()
-                     : (o.resize(out->sizes[0] * out->sizes[1]), o.data());
+  float *op = outputOf(*out, o);
   bevPool(view, dp, fp, feat->sizes[1], op, /*channelsLast=*/!channelsFirst);
-  if (!direct)
-    for (int64_t r = 0; r < out->sizes[0]; ++r)
-      for (int64_t c = 0; c < out->sizes[1]; ++c)
-        out->data()[r * out->strides[0] + c * out->strides[1]] =
-            o[r * out->sizes[1] + c];
+  writeBack(*out, o);
 }

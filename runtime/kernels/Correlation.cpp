@@ -52,23 +52,8 @@ extern "C" void _mlir_ciface_sparq_correlation(MemRef<float, 4> *search,
                                                int64_t stride, float eps) {
   std::vector<float> s, t, o;
   const float *sp = contiguous(*search, s), *tp = contiguous(*patches, t);
-  int64_t total = 1;
-  for (int64_t d : out->sizes)
-    total *= d;
-  bool direct = contiguous(*out, o) == out->data();
-  o.resize(direct ? 0 : total);
-  float *op = direct ? out->data() : o.data();
   correlation(sp, search->sizes[0], search->sizes[1], search->sizes[2],
               search->sizes[3], tp, patches->sizes[0], patches->sizes[2],
-              patches->sizes[3], stride, eps, op);
-  if (direct)
-    return;
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t rest = i, at = out->offset;
-    for (int d = 3; d >= 0; --d) {
-      at += (rest % out->sizes[d]) * out->strides[d];
-      rest /= out->sizes[d];
-    }
-    out->aligned[at] = o[i];
-  }
+              patches->sizes[3], stride, eps, outputOf(*out, o));
+  writeBack(*out, o);
 }

@@ -57,31 +57,62 @@ MemRef<T, Rank - 1> sliceOf(const MemRef<T, Rank> &m, int dim, int64_t index) {
   return r;
 }
 
-/// `m`'s elements in row-major order: its own data when contiguous, else a
+/// Whether `m` is row-major and dense (unit dimensions aside).
+template <typename T, int Rank> bool isDense(const MemRef<T, Rank> &m) {
+  int64_t expect = 1;
+  for (int d = Rank - 1; d >= 0; --d) {
+    if (m.sizes[d] != 1 && m.strides[d] != expect)
+      return false;
+    expect *= m.sizes[d];
+  }
+  return true;
+}
+
+/// Where element `i` (row-major order) of `m` is, from m.aligned.
+template <typename T, int Rank>
+int64_t elementOffset(const MemRef<T, Rank> &m, int64_t i) {
+  int64_t at = m.offset;
+  for (int d = Rank - 1; d >= 0; --d) {
+    at += (i % m.sizes[d]) * m.strides[d];
+    i /= m.sizes[d];
+  }
+  return at;
+}
+
+template <typename T, int Rank> int64_t numElements(const MemRef<T, Rank> &m) {
+  int64_t n = 1;
+  for (int d = 0; d < Rank; ++d)
+    n *= m.sizes[d];
+  return n;
+}
+
+/// `m`'s elements in row-major order: its own data when dense, else a
 /// copy in `scratch`.
 template <int Rank>
 const float *contiguous(const MemRef<float, Rank> &m,
                         std::vector<float> &scratch) {
-  int64_t expect = 1, n = 1;
-  bool dense = true;
-  for (int d = Rank - 1; d >= 0; --d) {
-    if (m.sizes[d] != 1 && m.strides[d] != expect)
-      dense = false;
-    expect *= m.sizes[d];
-  }
-  n = expect;
-  if (dense)
+  if (isDense(m))
     return m.data();
-  scratch.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t rest = i, at = m.offset;
-    for (int d = Rank - 1; d >= 0; --d) {
-      at += (rest % m.sizes[d]) * m.strides[d];
-      rest /= m.sizes[d];
-    }
-    scratch[i] = m.aligned[at];
-  }
+  scratch.resize(numElements(m));
+  for (int64_t i = 0; i < int64_t(scratch.size()); ++i)
+    scratch[i] = m.aligned[elementOffset(m, i)];
   return scratch.data();
+}
+
+/// Where a kernel writes `m`'s elements row-major: `m` itself when dense,
+/// else `scratch`, which writeBack then copies into `m`.
+template <int Rank>
+float *outputOf(const MemRef<float, Rank> &m, std::vector<float> &scratch) {
+  if (isDense(m))
+    return m.data();
+  scratch.resize(numElements(m));
+  return scratch.data();
+}
+template <int Rank>
+void writeBack(const MemRef<float, Rank> &m,
+               const std::vector<float> &scratch) {
+  for (int64_t i = 0; i < int64_t(scratch.size()); ++i)
+    m.aligned[elementOffset(m, i)] = scratch[i];
 }
 
 } // namespace sparq::kernels

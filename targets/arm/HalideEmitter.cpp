@@ -314,6 +314,8 @@ struct Emitter {
     ::sparq::formats::Header h;
     /// CSR: the most entries of a row; BCSR: of a block row.
     int64_t maxRun = 0;
+    /// CSR, BCSR: bytes of a column index (PackedView::indexBytes).
+    unsigned indexBytes = 0;
     std::map<unsigned, std::string> sections;
     std::string label;
   };
@@ -343,19 +345,17 @@ struct Emitter {
                   "weight format " + fmt::describe(l) +
                       " is not supported by the arm target yet (ternary, int "
                       "and codebook codes, f32 CSR, BCSR and N:M are)");
-    std::vector<float> values =
-        mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
-    int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
-    std::vector<uint8_t> blob;
-    try {
-      blob = fmt::pack(values.data(), rows, cols, l);
-    } catch (const fmt::FormatError &e) {
-      return fail(c, e.what());
-    }
+    int64_t rows = type.getDimSize(0);
+    std::string why;
+    std::vector<uint8_t> blob = mlir::sparq::packConstant(c, l, why);
+    if (blob.empty())
+      return fail(c, why);
     Packed p;
     p.offset = weights.append(blob.data(), blob.size());
     fmt::PackedView view(blob.data(), blob.size());
     p.h = view.header();
+    if (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR)
+      p.indexBytes = view.indexBytes();
     p.label = "weight " + shapeText(type.getShape()) + ", " + fmt::describe(l);
     if (l.format == fmt::Format::CSR || l.format == fmt::Format::BCSR) {
       const uint32_t *ptr = view.section<uint32_t>(fmt::Section::Ptr);
@@ -472,11 +472,8 @@ struct Emitter {
   sparseEntry(Packed &p, const std::string &r, const std::string &rd) {
     namespace fmt = ::sparq::formats;
     const fmt::Layout &l = p.h.layout;
-    std::string idxType = p.h.cols <= 65536 ? "UInt(16)" : "UInt(32)";
-    int idxBits = p.h.cols <= 65536 ? 16 : 32;
-    if (l.format == fmt::Format::BCSR)
-      idxType = p.h.cols / l.blockCols <= 65536 ? "UInt(16)" : "UInt(32)",
-      idxBits = idxType == "UInt(16)" ? 16 : 32;
+    int idxBits = 8 * p.indexBytes;
+    std::string idxType = "UInt(" + std::to_string(idxBits) + ")";
     std::string id = std::to_string(exprCount++);
     std::string e = "se" + id, v = "sv" + id, k = "sk" + id;
     auto ptr = [&](const std::string &i) {
@@ -816,7 +813,6 @@ struct Emitter {
     namespace fmt = ::sparq::formats;
     const fmt::Layout &l = p.h.layout;
     int64_t rows = p.h.rows, cols = p.h.cols;
-    int64_t words = (cols + 7) / 8;
     bool ternary = l.quant == fmt::Quant::Ternary;
     int64_t g = ternary || !l.group ? cols : l.group;
     int64_t groups = cols / g;
@@ -948,7 +944,6 @@ struct Emitter {
            at(p, fmt::Section::Scales, "Float(32)", 2, 32, idx) + " * (" + sg +
            "(v1, " + rg + ") - " + zero + " * " + xs + "(" + rg + "));\n";
     }
-    (void)words;
     defs += s;
     dotProducts = true;
     return true;

@@ -283,15 +283,10 @@ struct Emitter {
                       " is not supported by the cuda target yet (ternary, "
                       "int4 groups, int8 rows, codebooks, f32 CSR, BCSR and "
                       "N:M are)");
-    std::vector<float> values =
-        mlir::sparq::floatValues(cast<ElementsAttr>(c.getValue()));
-    int64_t rows = type.getDimSize(0), cols = type.getNumElements() / rows;
-    std::vector<uint8_t> blob;
-    try {
-      blob = ::sparq::formats::pack(values.data(), rows, cols, layout);
-    } catch (const ::sparq::formats::FormatError &e) {
-      return fail(c, e.what());
-    }
+    std::string why;
+    std::vector<uint8_t> blob = mlir::sparq::packConstant(c, layout, why);
+    if (blob.empty())
+      return fail(c, why);
     Packed p;
     p.offset = weights.append(blob.data(), blob.size());
     p.header = ::sparq::formats::PackedView(blob.data(), blob.size()).header();
