@@ -201,11 +201,9 @@ std::string sparq::recipePipeline(const CompressionRecipe &r) {
   if (r.actBits)
     add("sparq-quantize-activations{bits=" + std::to_string(r.actBits) +
         layers + "}");
-  // Compressing: recurrent layers first become matmuls on 2-D weight
-  // constants, which the passes above then see. (Detection alone leaves
-  // them to the target.)
+  // Recurrent layers stay whole: the passes see their stacked weights, and
+  // each target runs them its way (the host lowers them, keeping the
+  // encodings; the hls target's engine runs the LSTM itself).
   std::string lead = fusions.empty() ? "" : fusions + ",";
-  if (r.compresses())
-    return lead + "func.func(sparq-lower-rnn)," + p.str();
   return lead + p.str();
 }

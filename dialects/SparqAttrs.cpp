@@ -322,9 +322,7 @@ LogicalResult EncodingAttr::verifyEncoding(
   if (llvm::any_of(shape, ShapedType::isDynamic))
     return emitError() << "compressed weights must have a static shape";
   int64_t rank = shape.size();
-  int64_t cols = 1;
-  for (int64_t i = 1; i < rank; ++i)
-    cols *= shape[i];
+  int64_t cols = weightMatrixShape(shape).second;
   if (SparsityAttr s = getSparsity()) {
     SparsityPattern p = s.getPattern();
     bool convOnly = p == SparsityPattern::Vector ||
@@ -343,8 +341,10 @@ LogicalResult EncodingAttr::verifyEncoding(
       return emitError() << "N:M sparsity expects the input dimension ("
                          << cols << ") to be a multiple of M ("
                          << s.getGroup()[1] << ")";
-    if (s.getFormat() == StorageFormat::InterleavedCSC && rank != 2)
-      return emitError() << "interleaved_csc expects a 2-D weight, got rank "
+    if (s.getFormat() == StorageFormat::InterleavedCSC && rank != 2 &&
+        rank != 3)
+      return emitError() << "interleaved_csc expects a matrix (or a "
+                            "recurrent layer's stacked directions), got rank "
                          << rank;
   }
   if (QuantAttr q = getQuant()) {

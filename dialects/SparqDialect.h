@@ -24,4 +24,20 @@
 #define GET_OP_CLASSES
 #include "dialects/SparqOps.h.inc"
 
+namespace mlir::sparq {
+/// The matrix a weight of `shape` is compressed as: [shape[0],
+/// prod(shape[1:])] (output channels by inputs; a conv's [K, C*R*S]),
+/// except rank 3, a recurrent layer's directions stacked ([D, G*H, I] of
+/// sparq.lstm/gru/rnn): [D*G*H, I], each direction's rows a block of it.
+inline std::pair<int64_t, int64_t> weightMatrixShape(ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return {0, 0};
+  int64_t rows = shape[0], cols = 1;
+  size_t lead = shape.size() == 3 ? 2 : 1;
+  for (size_t i = 1; i < shape.size(); ++i)
+    (i < lead ? rows : cols) *= shape[i];
+  return {rows, cols};
+}
+} // namespace mlir::sparq
+
 #endif // SPARQ_DIALECTS_SPARQDIALECT_H

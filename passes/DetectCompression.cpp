@@ -68,7 +68,7 @@ struct DetectCompressionPass
     std::vector<int64_t> rows, cols;
     for (size_t i = 0; i < weights.size(); ++i) {
       values.push_back(weights[i].floats(scratch[i]));
-      shapes.push_back(formats::weightShape(weights[i].shape()));
+      shapes.push_back(formats::weightShape(weights[i].patternShape()));
       rows.push_back(weights[i].rows());
       cols.push_back(weights[i].cols());
     }
@@ -94,10 +94,10 @@ struct DetectCompressionPass
                                APFloat(0.0f), APFloat(0.0f), 0, 0);
       // Few distinct values: a codebook of the fewest bits that holds them
       // (and 0, which sparse storage needs for padding). Values must also
-      // repeat (4 uses each on average): a small layer has few distinct
-      // values without being quantized.
+      // repeat (4 uses each on average among the non-zeros): a small or
+      // pruned layer has few distinct values without being quantized.
       else if (f.distinct <= 256 && f.distinct > 1 &&
-               f.distinct * 4 <= rows[i] * cols[i]) {
+               f.distinct * 4 <= f.sparsity.nonzeros) {
         unsigned bits = 1;
         while ((int64_t(1) << bits) < f.distinct)
           ++bits;

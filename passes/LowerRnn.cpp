@@ -75,8 +75,11 @@ Value slice(OpBuilder &b, Location loc, Value src,
 Value weightSlice(OpBuilder &b, Location loc, Value all, int64_t d,
                   ArrayRef<int64_t> shape) {
   ElementsAttr attr;
-  auto elem = cast<RankedTensorType>(all.getType()).getElementType();
-  auto type = RankedTensorType::get(shape, elem);
+  auto allType = cast<RankedTensorType>(all.getType());
+  auto elem = allType.getElementType();
+  // A compressed weight's slices keep its encoding: every format stores a
+  // direction's rows as it stores the stacked matrix's.
+  auto type = RankedTensorType::get(shape, elem, allType.getEncoding());
   std::optional<ArrayRef<char>> raw;
   if (matchPattern(all, m_Constant(&attr)) && (raw = constantBytes(attr))) {
     int64_t n = shape[0] * shape[1];
@@ -121,7 +124,7 @@ SmallVector<Value> lowerRecurrent(OpBuilder &rewriter, Location loc,
                                   Value input, Value wAll, Value rAll,
                                   ArrayRef<Value> initialStates, int64_t gates,
                                   int64_t hidden, RnnDirection direction,
-                                  StepFn step) {
+                                  StepFn step, bool needsRT = false) {
   auto xType = cast<RankedTensorType>(input.getType());
   Type elem = xType.getElementType();
   int64_t seq = xType.getDimSize(0), batch = xType.getDimSize(1),
@@ -153,7 +156,9 @@ SmallVector<Value> lowerRecurrent(OpBuilder &rewriter, Location loc,
     Value xw3 = rewriter.create<tensor::ExpandShapeOp>(
         loc, RankedTensorType::get({seq, batch, gh}, elem), xw,
         ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-    Value rT = transpose2d(rewriter, loc, r);
+    // Only GRU's reset-first step reads R transposed; an unused transpose
+    // would keep a compressed R from being a weight until canonicalized.
+    Value rT = needsRT ? transpose2d(rewriter, loc, r) : Value();
     Value lb = rewriter.create<arith::ConstantIndexOp>(loc, 0);
     Value ub = rewriter.create<arith::ConstantIndexOp>(loc, seq);
     Value one = rewriter.create<arith::ConstantIndexOp>(loc, 1);
@@ -436,7 +441,7 @@ struct LowerGru : OpRewritePattern<GruOp> {
     SmallVector<Value> r =
         lowerRecurrent(rewriter, op.getLoc(), op.getInput(), op.getW(),
                        op.getR(), {op.getInitialH()}, 3, hidden,
-                       op.getDirection(), step);
+                       op.getDirection(), step, !linearBeforeReset);
     rewriter.replaceOp(op, r);
     return success();
   }

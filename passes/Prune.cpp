@@ -49,8 +49,9 @@ struct PrunePass : mlir::sparq::impl::PruneBase<PrunePass> {
       std::vector<float> v = w.values();
       try {
         formats::applyMask(
-            v.data(), formats::pruneMask(
-                          v.data(), formats::weightShape(w.shape()), spec));
+            v.data(),
+            formats::pruneMask(v.data(), formats::weightShape(w.patternShape()),
+                               spec));
       } catch (const std::invalid_argument &e) {
         layerError(w, "sparq-prune") << e.what();
         return signalPassFailure();

@@ -18,12 +18,24 @@ namespace {
 /// Whether `use` is the weight operand of an op sparq compresses.
 bool isWeightUse(OpOperand &use, bool &isConv) {
   Operation *op = use.getOwner();
-  if (use.getOperandNumber() != 1)
+  unsigned n = use.getOperandNumber();
+  if (isa<LstmOp, GruOp, RnnOp>(op)) {
+    if (n != 1 && n != 2)
+      return false;
+  } else if (n != 1) {
     return false;
+  }
   if (isa<linalg::Conv2DNchwFchwOp>(op)) {
     isConv = true;
     return true;
   }
+  // A recurrent layer's W (operand 1) and R (2), which sparq-lower-rnn
+  // slices per direction with their encoding. GRU's R when the reset gate
+  // comes first is also read transposed: not a weight there.
+  if (isa<LstmOp, RnnOp>(op))
+    return true;
+  if (auto gru = dyn_cast<GruOp>(op))
+    return n == 1 || gru.getLinearBeforeReset();
   return isa<linalg::MatmulTransposeBOp>(op);
 }
 
@@ -263,9 +275,7 @@ formats::Layout mlir::sparq::toLayout(EncodingAttr enc,
     case StorageFormat::BCSR: {
       l.format = formats::Format::BCSR;
       l.blockRows = 1;
-      int64_t cols = 1;
-      for (size_t i = 1; i < shape.size(); ++i)
-        cols *= shape[i];
+      int64_t cols = weightMatrixShape(shape).second;
       switch (s.getPattern()) {
       case SparsityPattern::Block:
         l.blockRows = s.getGroup()[0];

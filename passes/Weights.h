@@ -1,11 +1,12 @@
 //===- Weights.h - the weights compression passes work on -------*- C++ -*-===//
 //
 // A weight is an f32 `arith.constant` of rank >= 2 whose every use is the
-// filter of a `linalg.conv_2d_nchw_fchw` or the right operand of a
+// filter of a `linalg.conv_2d_nchw_fchw`, the right operand of a
 // `linalg.matmul_transpose_b` (the importer stores constant Gemm/MatMul
-// operands output-major for this). Its matrix view is [shape[0],
-// prod(shape[1:])]: output channels by inputs. Its encoding, when it has
-// one, is the `#sparq.encoding` of the constant's type.
+// operands output-major for this), or the input or recurrent weight of a
+// sparq.lstm/gru/rnn. Its matrix view is weightMatrixShape's: output
+// channels by inputs, a recurrent layer's directions stacked. Its encoding,
+// when it has one, is the `#sparq.encoding` of the constant's type.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,14 +37,21 @@ struct Weight {
   RankedTensorType type() const {
     return cast<RankedTensorType>(cst.getType());
   }
-  int64_t rows() const { return type().getDimSize(0); }
-  int64_t cols() const { return type().getNumElements() / rows(); }
+  int64_t rows() const { return weightMatrixShape(type().getShape()).first; }
+  int64_t cols() const { return weightMatrixShape(type().getShape()).second; }
   std::vector<int64_t> shape() const {
     return std::vector<int64_t>(type().getShape().begin(),
                                 type().getShape().end());
   }
   EncodingAttr encoding() const {
     return dyn_cast_or_null<EncodingAttr>(type().getEncoding());
+  }
+  /// The shape pruning patterns are named on: the weight's own, except a
+  /// recurrent weight's stacked directions, which are its matrix.
+  std::vector<int64_t> patternShape() const {
+    if (type().getRank() == 3)
+      return {rows(), cols()};
+    return shape();
   }
   std::vector<float> values() const;
   /// The weight's floats where its constant stores them element by element

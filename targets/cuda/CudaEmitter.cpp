@@ -248,14 +248,19 @@ struct Emitter {
   bool emitPackedConstant(arith::ConstantOp c) {
     auto type = cast<RankedTensorType>(c.getType());
     auto enc = dyn_cast<mlir::sparq::EncodingAttr>(type.getEncoding());
-    for (OpOperand &use : c->getUses())
-      if (!isa<linalg::MatmulTransposeBOp, linalg::Conv2DNchwFchwOp>(
-              use.getOwner()) ||
-          use.getOperandNumber() != 1)
+    for (OpOperand &use : c->getUses()) {
+      unsigned n = use.getOperandNumber();
+      bool product = isa<linalg::MatmulTransposeBOp, linalg::Conv2DNchwFchwOp>(
+                         use.getOwner()) &&
+                     n == 1;
+      bool lstm =
+          isa<mlir::sparq::LstmOp>(use.getOwner()) && (n == 1 || n == 2);
+      if (!product && !lstm)
         return fail(use.getOwner(),
                     "compressed weights are supported by the cuda target "
-                    "only as the weight of a MatMul/Gemm or a plain "
-                    "convolution yet");
+                    "only as the weight of a MatMul/Gemm, a plain "
+                    "convolution or an LSTM yet");
+    }
     if (!enc)
       return fail(c, "a tensor encoding that is not sparq's");
     ::sparq::formats::Layout layout =
@@ -273,7 +278,11 @@ struct Emitter {
         ::sparq::formats::codesPerWord(layout) &&
         (layout.quant == Quant::Ternary || layout.quant == Quant::Codebook ||
          (layout.quant == Quant::Int && layout.bits == 4 &&
-          (layout.group ? layout.group : type.getDimSize(1)) % 8 == 0));
+          (layout.group
+               ? layout.group
+               : mlir::sparq::weightMatrixShape(type.getShape()).second) %
+                  8 ==
+              0));
     bool nm = layout.format == Format::NM && layout.quant == Quant::None;
     bool codebook =
         layout.format == Format::Dense && layout.quant == Quant::Codebook;
@@ -300,16 +309,33 @@ struct Emitter {
   /// through the im2col index of column k (channel, ky, kx).
   bool emitPackedProduct(Operation *op, const Packed &w,
                          const ConvSizes *conv) {
-    namespace fmt = ::sparq::formats;
     auto dps = cast<DestinationStyleOpInterface>(op);
     Value x = dps.getDpsInputOperand(0)->get(), r = op->getResult(0);
     auto ct = cast<RankedTensorType>(r.getType());
     if (!destination(op, r, dps.getDpsInitOperand(0)->get(), true))
       return false;
+    int64_t outputs = ct.getNumElements();
+    std::string name = packedProductKernel(op, w, conv, w.header.rows, outputs);
+    launch(name, outputs,
+           {operand(x),
+            "(const unsigned char *)(m->weights + " + std::to_string(w.offset) +
+                ")",
+            operand(r), "0LL"},
+           op);
+    return true;
+  }
+
+  /// The kernel of emitPackedProduct, its name returned: `outputs` threads
+  /// compute y[m, n] += x[m] . W[rowBase + n] for n < `rows` (a block of
+  /// W's rows: one direction of a recurrent layer's stacked weights);
+  /// parameters (x, blob, y, rowBase).
+  std::string packedProductKernel(Operation *op, const Packed &w,
+                                  const ConvSizes *conv, int64_t rows,
+                                  int64_t outputs) {
+    namespace fmt = ::sparq::formats;
     const fmt::Header &h = w.header;
     const fmt::Layout &l = h.layout;
     int64_t N = h.rows, K = h.cols;
-    int64_t outputs = ct.getNumElements();
     auto num = [](int64_t v) { return std::to_string(v) + "LL"; };
     auto section = [&](fmt::Section s, const std::string &type) {
       return "(const " + type + " *)(blob + " + std::to_string(h.offset[s]) +
@@ -327,11 +353,11 @@ struct Emitter {
     std::string k = openKernel(op, what,
                                {"const float *__restrict__ x",
                                 "const unsigned char *__restrict__ blob",
-                                "float *__restrict__ y"},
+                                "float *__restrict__ y", "long long rowBase"},
                                outputs, name);
     if (!conv) {
-      k += "  const long long n = t % " + num(N) + ", m = t / " + num(N) +
-           ";\n  const float *xm = x + m * " + num(K) + ";\n";
+      k += "  const long long n = t % " + num(rows) + " + rowBase, m = t / " +
+           num(rows) + ";\n  const float *xm = x + m * " + num(K) + ";\n";
       k += "#define SPARQ_X(col) xm[col]\n";
     } else {
       const ConvSizes &c = *conv;
@@ -485,13 +511,7 @@ struct Emitter {
     }
     k += "  y[t] += acc;\n}\n#undef SPARQ_X\n\n";
     kernels += k;
-    launch(name, outputs,
-           {operand(x),
-            "(const unsigned char *)(m->weights + " + std::to_string(w.offset) +
-                ")",
-            operand(r)},
-           op);
-    return true;
+    return name;
   }
 
   /// sparq.lstm as cuBLAS GEMMs and one generated gate kernel: the input
@@ -505,10 +525,6 @@ struct Emitter {
     auto xt = cast<RankedTensorType>(op.getInput().getType());
     int64_t T = xt.getDimSize(0), B = xt.getDimSize(1), I = xt.getDimSize(2);
     int64_t H = op.getHiddenSize(), D = op.getNumDirections();
-    for (Value v : {op.getW(), op.getR()})
-      if (packed.count(v))
-        return fail(op, "compressed LSTM weights are not supported by the "
-                        "cuda target yet");
     auto num = [](int64_t v) { return std::to_string(v) + "LL"; };
     FloatAttr clipAttr = op.getClipAttr();
     std::string clip =
@@ -560,8 +576,34 @@ struct Emitter {
       return p;
     };
     std::string gx = scratch(T * B * 4 * H), gh = scratch(B * 4 * H);
-    std::string x = operand(op.getInput()), w = operand(op.getW()),
-                r = operand(op.getR()), bias = operand(op.getBias()),
+    // out[rows, 4H] += in[rows, cols] . direction d's block of `weight`,
+    // a statement of run() at `indent`: cuBLAS on a dense weight, the
+    // packed-product kernel (reading the stacked blob from row d*4H) on a
+    // compressed one.
+    DenseMap<Value, std::string> packedKernels;
+    auto project = [&](Value weight, int64_t rows, int64_t cols,
+                       const std::string &in, int64_t d, const std::string &out,
+                       const std::string &indent) {
+      auto it = packed.find(weight);
+      if (it == packed.end())
+        return indent + "if (!sparq_rt::gemm(m, false, true, " +
+               std::to_string(rows) + ", " + std::to_string(4 * H) + ", " +
+               std::to_string(cols) + ", " + in + ", " + operand(weight) +
+               " + " + num(d * 4 * H * cols) + ", " + out +
+               ", 1, 0LL, 0LL, 0LL))\n" + indent + "  return -1;\n";
+      int64_t outputs = rows * 4 * H;
+      // One kernel per weight: the direction is its rowBase argument.
+      std::string &kernel = packedKernels[weight];
+      if (kernel.empty())
+        kernel = packedProductKernel(op, it->second, nullptr, 4 * H, outputs);
+      return indent + "SPARQ_LAUNCH(" + kernel + ", " +
+             std::to_string((outputs + kThreads - 1) / kThreads) + ", " +
+             std::to_string(kThreads) + ", m->stream, " + in +
+             ", (const unsigned char *)(m->weights + " +
+             std::to_string(it->second.offset) + "), " + out + ", " +
+             num(d * 4 * H) + ");\n";
+    };
+    std::string x = operand(op.getInput()), bias = operand(op.getBias()),
                 h0 = operand(op.getInitialH()), c0 = operand(op.getInitialC()),
                 peep = operand(op.getPeepholes());
     bool reverseOnly = op.getDirection() == mlir::sparq::RnnDirection::Reverse;
@@ -580,13 +622,8 @@ struct Emitter {
              ") ||\n      !sparq_rt::copy(m, " + cd + ", " + c0 + " + " +
              num(d * B * H) + ", " + std::to_string(B * H * 4) +
              ") ||\n      !sparq_rt::zero(m, " + gx + ", " +
-             std::to_string(T * B * 4 * H * 4) +
-             ") ||\n      !sparq_rt::gemm(m, false, true, " +
-             std::to_string(T * B) + ", " + std::to_string(4 * H) + ", " +
-             std::to_string(I) + ", " + x + ", " + w + " + " +
-             num(d * 4 * H * I) + ", " + gx +
-             ", 1, 0LL, 0LL, 0LL))\n"
-             "    return -1;\n";
+             std::to_string(T * B * 4 * H * 4) + "))\n    return -1;\n" +
+             project(op.getW(), T * B, I, x, d, gx, "  ");
       run += "  for (long long s = 0; s < " + num(T) +
              "; ++s) {\n"
              "    const long long step = " +
@@ -594,12 +631,8 @@ struct Emitter {
              ";\n"
              "    if (!sparq_rt::zero(m, " +
              gh + ", " + std::to_string(B * 4 * H * 4) +
-             ") ||\n        !sparq_rt::gemm(m, false, true, " +
-             std::to_string(B) + ", " + std::to_string(4 * H) + ", " +
-             std::to_string(H) + ", " + hd + ", " + r + " + " +
-             num(d * 4 * H * H) + ", " + gh +
-             ", 1, 0LL, 0LL, 0LL))\n      return -1;\n"
-             "    SPARQ_LAUNCH(" +
+             "))\n      return -1;\n" +
+             project(op.getR(), B, H, hd, d, gh, "    ") + "    SPARQ_LAUNCH(" +
              name + ", " + std::to_string(blocks) + ", " +
              std::to_string(kThreads) + ", m->stream, " + gx + " + step * " +
              num(B * 4 * H) + ", " + gh + ", " + bias + " + " + num(d * 8 * H) +

@@ -230,3 +230,47 @@ def test_transformer_block_int4_int8_activations(sparqc, run_sparqc, tmp_path: P
                          timeout=600)
     assert res.returncode == 0, res.stderr
     assert "warning: node '/attn/MatMul': sparq-quantize-activations" in res.stderr, res.stderr
+
+
+def magnitude_pruned_lstm(density: float) -> TwoLayerLSTM:
+    """TwoLayerLSTM with every weight matrix magnitude-pruned to `density`,
+    as DSD/ESE training leaves it."""
+    torch.manual_seed(0)
+    model = TwoLayerLSTM()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "weight" in name:
+                keep = int(round(p.numel() * density))
+                cut = p.abs().flatten().sort(descending=True).values[keep - 1]
+                p.mul_((p.abs() >= cut).float())
+    return model
+
+
+def test_pruned_lstm_is_stored_compressed_by_default(sparqc, run_sparqc,
+                                                     tmp_path: Path) -> None:
+    """No flags: sparq-detect-compression finds the pruned recurrent weights
+    (W and R of both layers), the report shows them sparse and smaller, and
+    the compressed model still equals PyTorch."""
+    model = magnitude_pruned_lstm(0.1)
+    x = torch.randn(5, 2, 16)
+    names = ["output", "h_n", "c_n"]
+    src = export(model, (x,), tmp_path / "lstm.onnx", ["x"], names)
+    report = tmp_path / "report.json"
+    subprocess.run([str(sparqc), "report", str(src), "--json", str(report)],
+                   check=True, capture_output=True, timeout=600)
+    lstms = [l for l in json.loads(report.read_text())["layers"] if l["op"] == "LSTM"]
+    assert len(lstms) == 2, lstms
+    for layer in lstms:
+        weights = layer["weights"]
+        assert len(weights) == 2, layer
+        for w in weights:
+            assert w["format"] == "csr" and w["pattern"] == "element", w
+            assert w["density"] <= 0.11 and w["ratio"] > 3.0, w
+        assert layer["ratio"] > 3.0, layer
+    got = run_sparqc(src, {"x": x.numpy()}, names)
+    with torch.no_grad():
+        want = model(x)
+    want = [want[0], *want[1]]
+    for name, w in zip(names, want):
+        np.testing.assert_allclose(got[name], w.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)

@@ -311,3 +311,41 @@ def test_llvm_emit_is_refused(packages, sparqc: Path) -> None:
     proc = subprocess.run([str(sparqc), "compile", str(packages["small_cnn"][4]), "--target",
                            "cuda", "--emit", "llvm"], capture_output=True, text=True)
     assert proc.returncode != 0 and "not LLVM IR" in proc.stderr
+
+
+def test_pruned_lstm_runs_compressed(tmp_path: Path, sparqc: Path,
+                                     run_sparqc: RunSparqc) -> None:
+    """An LSTM pruned while training, compiled with no flags: its W and R
+    are detected sparse, stored packed in model.weights (smaller than the
+    dense floats) and multiplied by the packed-product kernel; emulated
+    outputs equal the host target's and PyTorch's."""
+    from test_compression import magnitude_pruned_lstm
+    model = magnitude_pruned_lstm(0.1).eval()
+    x = torch.randn(5, 2, 16)
+    path = tmp_path / "lstm.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["y"],
+                      opset_version=16)
+    np.save(tmp_path / "x.npy", x.numpy())
+    pkg = tmp_path / "pkg"
+    proc = subprocess.run([str(sparqc), "compile", str(path), "--target", "cuda", "-o",
+                           str(pkg)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    source = (pkg / "model.cu").read_text()
+    assert source.count("packed GEMM, csr weight 128x") == 4, source
+    assert "sparq_rt::gemm" not in source
+    dense_bytes = 4 * sum(p.numel() for n, p in model.named_parameters() if "weight" in n)
+    assert (pkg / "model.weights").stat().st_size < dense_bytes / 2
+    cc = subprocess.run(["g++", "-std=c++17", "-O2", "-x", "c++", "-DSPARQ_CUDA_EMULATION",
+                         "model.cu", "runner.cpp", "-o", "emu"], cwd=pkg, capture_output=True,
+                        text=True)
+    assert cc.returncode == 0, cc.stderr
+    (pkg / "out").mkdir()
+    run = subprocess.run([str(pkg / "emu"), str(pkg), str(tmp_path / "x.npy"), "-o",
+                          str(pkg / "out")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    got = np.load(pkg / "out" / "y.npy")
+    host = run_sparqc(path, {"x": x.numpy()}, ["y"])["y"]
+    with torch.no_grad():
+        want = model(x)[0].numpy()
+    np.testing.assert_allclose(got, host, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)

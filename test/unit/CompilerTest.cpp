@@ -96,13 +96,11 @@ TEST(Recipe, FlagsBecomeTheLongForm) {
   r.ternary = true;
   r.layers = "conv*";
   EXPECT_EQ(sparq::recipePipeline(r),
-            "func.func(sparq-lower-rnn),"
             "sparq-prune{granularity=kernel ratio=0.700000 layers=conv*},"
             "sparq-ternarize{threshold=0.050000 layers=conv*},"
             "sparq-select-layout");
   r.actBits = 8;
   EXPECT_EQ(sparq::recipePipeline(r),
-            "func.func(sparq-lower-rnn),"
             "sparq-prune{granularity=kernel ratio=0.700000 layers=conv*},"
             "sparq-ternarize{threshold=0.050000 layers=conv*},"
             "sparq-select-layout,sparq-quantize-activations{bits=8 "
