@@ -69,6 +69,27 @@ def lstm() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
+def ese_lstm() -> onnx.ModelProto:
+    """A forward LSTM with peepholes over 4 steps, then a projection MatMul:
+    ESE's model, small."""
+    rng = np.random.default_rng(0)
+    h, i, p = 8, 6, 4
+    inits = [numpy_helper.from_array(0.5 * rng.standard_normal((1, 4 * h, i)).astype(np.float32), "W"),
+             numpy_helper.from_array(0.5 * rng.standard_normal((1, 4 * h, h)).astype(np.float32), "R"),
+             numpy_helper.from_array(0.1 * rng.standard_normal((1, 8 * h)).astype(np.float32), "B"),
+             numpy_helper.from_array(0.1 * rng.standard_normal((1, 3 * h)).astype(np.float32), "P"),
+             numpy_helper.from_array(0.5 * rng.standard_normal((h, p)).astype(np.float32), "proj"),
+             numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    nodes = [helper.make_node("LSTM", ["x", "W", "R", "B", "", "", "", "P"], ["y"], name="lstm",
+                              hidden_size=h),
+             helper.make_node("Squeeze", ["y", "axes"], ["s"], name="squeeze"),
+             helper.make_node("MatMul", ["s", "proj"], ["out"], name="projection")]
+    graph = helper.make_graph(
+        nodes, "ese_lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 1, i])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4, 1, p])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
 def gru() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     h, i = 4, 3
@@ -207,7 +228,7 @@ def mlp() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "shape_chain": shape_chain, "lstm": lstm,
+MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "ese_lstm": ese_lstm, "shape_chain": shape_chain, "lstm": lstm,
           "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
           "gru": gru, "lstm_peepholes": lstm_peepholes,
           "lift_splat_elements": lambda: lift_splat("elements"),
