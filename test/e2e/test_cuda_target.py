@@ -349,3 +349,9 @@ def test_pruned_lstm_runs_compressed(tmp_path: Path, sparqc: Path,
         want = model(x)[0].numpy()
     np.testing.assert_allclose(got, host, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    if NVCC is None:
+        print("nvcc not found: the package's CUDA source is not compiled")
+        return
+    nv = subprocess.run([NVCC, "-std=c++17", "-arch=sm_80", "-c", "model.cu", "-o",
+                         str(tmp_path / "model.o")], cwd=pkg, capture_output=True, text=True)
+    assert nv.returncode == 0, nv.stderr

@@ -13,6 +13,10 @@
 #ifndef SPARQ_HLS_H
 #define SPARQ_HLS_H
 
+// HLS pragmas are written as the tools document them (II=1): no
+// reformatting.
+// clang-format off
+
 #include <stdint.h>
 
 #ifndef SPARQ_ACT_FRAC
@@ -81,7 +85,7 @@ void sparq_spmv(const uint8_t *w, const sparq_matrix &m,
                 const sparq_act x[COLS], int64_t y[ROWS]) {
   const int LOCAL = (ROWS + PES - 1) / PES;
   sparq_acc acc[PES][LOCAL];
-#pragma HLS ARRAY_PARTITION variable = acc dim = 1 complete
+#pragma HLS ARRAY_PARTITION variable=acc dim=1 complete
 clear:
   for (int k = 0; k < LOCAL; ++k)
     for (int p = 0; p < PES; ++p) {
@@ -99,7 +103,7 @@ broadcast:
       int local = -1;
     entries:
       for (uint32_t e = sparq_word(w, at); e < end; ++e) {
-#pragma HLS PIPELINE II = 1
+#pragma HLS PIPELINE II=1
         local += (int)sparq_bits(w + m.idx, (uint64_t)e * 4, 4) + 1;
         acc[p][local] += (sparq_acc)sparq_value(w, m, e) * xj;
       }
@@ -107,7 +111,7 @@ broadcast:
   }
 gather:
   for (int r = 0; r < ROWS; ++r) {
-#pragma HLS PIPELINE II = 1
+#pragma HLS PIPELINE II=1
     y[r] = sparq_round_shift(acc[r % PES][r / PES], m.frac);
   }
 }
@@ -125,7 +129,7 @@ steps:
     sparq_spmv<PES, ROWS, COLS>(w, m, x + t * COLS, acc);
   finish:
     for (int r = 0; r < ROWS; ++r) {
-#pragma HLS PIPELINE II = 1
+#pragma HLS PIPELINE II=1
       sparq_act v = sparq_saturate(acc[r] + (bias ? bias[r] : 0));
       if (act == SPARQ_RELU)
         v = v < 0 ? 0 : v;
@@ -139,10 +143,10 @@ steps:
 }
 
 // An ONNX LSTM (gates i, o, f, c; peepholes i, o, f) over STEPS inputs,
-// from zero states; y gets every step's h. Per step the scheduler runs the
-// input product W x_t and the recurrent product R h_{t-1}, then the
-// element-wise unit: W x_{t+1} needs no h, so in hardware it overlaps this
-// step's element-wise work (DATAFLOW); R h_t waits for it.
+// from zero states; y gets every step's h. ESE's schedule: the input
+// product W x_{t+1} needs no h, so it runs beside step t's element-wise
+// work (the DATAFLOW region; gx is double-buffered), while R h_t waits for
+// it.
 template <int PES, int H, int IN, int STEPS>
 void sparq_lstm(const uint8_t *w, const sparq_matrix &wx,
                 const sparq_matrix &wh, const int16_t bias[8 * H],
@@ -150,24 +154,25 @@ void sparq_lstm(const uint8_t *w, const sparq_matrix &wx,
                 const int16_t sig[2048], const int16_t tnh[2048],
                 const sparq_act *x, sparq_act *y) {
   static sparq_act h[H], c[H];
-  static int64_t gx[4 * H], gh[4 * H];
+  static int64_t gx[2][4 * H], gh[4 * H];
 init:
   for (int j = 0; j < H; ++j) {
     h[j] = 0;
     c[j] = 0;
   }
+  sparq_spmv<PES, 4 * H, IN>(w, wx, x, gx[0]);
 steps:
   for (int t = 0; t < STEPS; ++t) {
 #pragma HLS DATAFLOW
-    sparq_spmv<PES, 4 * H, IN>(w, wx, x + t * IN, gx);
+    const int64_t *gxt = gx[t & 1];
     sparq_spmv<PES, 4 * H, H>(w, wh, h, gh);
   cells:
     for (int j = 0; j < H; ++j) {
-#pragma HLS PIPELINE II = 1
+#pragma HLS PIPELINE II=1
       int64_t pre[4];
       for (int g = 0; g < 4; ++g) {
         const int k = g * H + j;
-        pre[g] = gx[k] + gh[k] + bias[k] + bias[4 * H + k];
+        pre[g] = gxt[k] + gh[k] + bias[k] + bias[4 * H + k];
       }
       const sparq_act cp = c[j];
 #define SPARQ_CLIP(v)                                                          \
@@ -190,6 +195,9 @@ steps:
       y[t * H + j] = sparq_saturate(sparq_round_shift(
           (int64_t)o * sparq_lookup(tnh, cn), SPARQ_ACT_FRAC));
     }
+    // The next step's input product, independent of the cells above.
+    if (t + 1 < STEPS)
+      sparq_spmv<PES, 4 * H, IN>(w, wx, x + (t + 1) * IN, gx[(t + 1) & 1]);
   update:
     for (int j = 0; j < H; ++j)
       h[j] = y[t * H + j];
