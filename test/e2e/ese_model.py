@@ -66,23 +66,23 @@ def prune(m: np.ndarray, density: float, pes: int = 0) -> np.ndarray:
     for rows in ([slice(p, None, pes) for p in range(pes)] if pes else [slice(None)]):
         part = m[rows]
         keep = int(round(part.size * density))
+        if keep == 0:  # a PE with no rows (or too few to keep one)
+            continue
         cut = np.sort(np.abs(part), axis=None)[::-1][keep - 1]
         out[rows] = np.where(np.abs(part) >= cut, part, 0)
     return out.astype(np.float32)
 
 
 def fc_stack(path: Path, sizes: list[int], batch: int = 1, seed: int = 0,
-             density: float = 1.0) -> dict:
+             density: float = 1.0, balance_pes: int = 0) -> dict:
     """Gemm + Relu layers (the last one plain): sizes[0] inputs, then each
-    layer's outputs."""
+    layer's outputs; pruned as prune() does."""
     rng = np.random.default_rng(seed)
     w, nodes, prev = {}, [], "x"
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         m = (rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32)
         if density < 1:
-            keep = int(round(m.size * density))
-            cut = np.sort(np.abs(m), axis=None)[::-1][keep - 1]
-            m = np.where(np.abs(m) >= cut, m, 0).astype(np.float32)
+            m = prune(m, density, balance_pes)
         w[f"w{i}"], w[f"b{i}"] = m, (0.1 * rng.standard_normal(b)).astype(np.float32)
         last = i == len(sizes) - 2
         out = "y" if last else f"h{i}"

@@ -80,6 +80,24 @@ def test_fc_stack_bit_exact_and_close_to_float(sparqc: Path, tmp_path: Path) -> 
     assert (pkg / "weights_data.h").is_file()
 
 
+def test_full_size_fc_stack(sparqc: Path, tmp_path: Path) -> None:
+    """1024 -> 2048 -> 1024 -> 10 (4.2 M weights), pruned to 11% with load
+    balance over 32 PEs: weights read from model.weights, bit-exact."""
+    model = tmp_path / "fc.onnx"
+    w = ese_model.fc_stack(model, [1024, 2048, 1024, 10], batch=2, density=0.11,
+                           balance_pes=32)
+    pkg = compile_hls(sparqc, model, tmp_path / "pkg", "--pe-balance", "32:0")
+    assert "20 outputs" in csim(pkg)
+    assert not (pkg / "weights_data.h").exists()
+    x = np.load(pkg / "testbench" / "input.npy")
+    want = ese_model.fc_reference(w, x)
+    err = np.abs(engine_output(pkg, want.shape) - want).max()
+    print(f"full-size FC stack: max |engine - float| = {err:.5f} (outputs up to "
+          f"{np.abs(want).max():.2f})")
+    assert err <= FLOAT_ATOL
+    assert cycles(pkg)["load_balance"] >= 0.95
+
+
 def test_small_ese_lstm_with_peepholes_and_projection(sparqc: Path, tmp_path: Path) -> None:
     model = tmp_path / "ese.onnx"
     w = ese_model.ese_lstm(model, steps=6, inputs=20, hidden=32, projection=16,
