@@ -52,7 +52,7 @@ CycleReport sparq::hls::modelCycles(const EngineModel &m,
   int64_t usefulMacs = 0, denseMacs = 0, entries = 0, storedMacs = 0;
   double balanceSum = 0;
   bool lstm = false;
-  int64_t weightBits = 0, bufferBits = 0;
+  int64_t bufferBits = 0;
   for (const Layer &l : m.layers) {
     LayerCycles lc;
     lc.node = l.node;
@@ -85,10 +85,8 @@ CycleReport sparq::hls::modelCycles(const EngineModel &m,
       lc.balance =
           (w.balance * double(w.entries) + rc.balance * double(rc.entries)) /
           double(std::max<int64_t>(1, w.entries + rc.entries));
-      weightBits += int64_t(l.r.blob.size()) * 8;
       bufferBits += 2 * 16 * l.outputs; // c and h
     }
-    weightBits += int64_t(l.w.blob.size()) * 8;
     bufferBits += 16 * (l.inputs + l.outputs) * 2; // double-buffered vectors
     r.cycles += lc.cycles;
     r.layers.push_back(lc);
@@ -109,7 +107,6 @@ CycleReport sparq::hls::modelCycles(const EngineModel &m,
   int64_t tables = 2 * (int64_t(1) << kTableBits) * 16;
   auto brams = [](int64_t bits) { return (bits + 18431) / 18432; };
   r.bram18k = brams(bufferBits) + brams(tables) + int64_t(m.pes) * 1;
-  (void)weightBits;
   return r;
 }
 

@@ -62,16 +62,6 @@ std::string halideDir(std::string &error) {
   return dir;
 }
 
-/// `from` with every "@KEY@" replaced.
-std::string fill(std::string from,
-                 const std::vector<std::pair<std::string, std::string>> &keys) {
-  for (const auto &[k, v] : keys)
-    for (size_t at = from.find(k); at != std::string::npos;
-         at = from.find(k, at + v.size()))
-      from.replace(at, k.size(), v);
-  return from;
-}
-
 /// The tables and C API of model.cpp.
 std::string modelSource(const arm::Pipeline &p, const io::WeightsBlob &w,
                         const std::string &header, const std::string &sig) {
@@ -236,8 +226,8 @@ bool buildArm(Compiler &compiler, const CompileOptions &options,
         write("sparq_weights.h", kSparqWeightsH) &&
         write("sparq_arm_runtime.h", kSparqArmRuntimeH) &&
         write("runner.cpp", kRunnerCpp) &&
-        write("Makefile", fill(kMakefile, keys)) &&
-        write("README.md", fill(kReadme, keys)) &&
+        write("Makefile", package::fill(kMakefile, keys)) &&
+        write("README.md", package::fill(kReadme, keys)) &&
         write("schedule.txt", pipeline.scheduleSummary) &&
         write("model.mlir", compiler.printIR(false)) &&
         write("model.json",

@@ -150,4 +150,13 @@ bool writeFile(const std::string &path, const std::string &text,
   return static_cast<bool>(f);
 }
 
+std::string fill(std::string from,
+                 const std::vector<std::pair<std::string, std::string>> &keys) {
+  for (const auto &[k, v] : keys)
+    for (size_t at = from.find(k); at != std::string::npos;
+         at = from.find(k, at + v.size()))
+      from.replace(at, k.size(), v);
+  return from;
+}
+
 } // namespace sparq::package

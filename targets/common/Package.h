@@ -43,6 +43,10 @@ std::string signatureSource(const std::vector<TensorSpec> &inputs,
 std::string modelJson(const std::vector<TensorSpec> &inputs,
                       const std::vector<TensorSpec> &outputs,
                       uint64_t weightsBytes);
+/// `from` with every "@KEY@" of `keys` replaced: the packages' README and
+/// build files are templates.
+std::string fill(std::string from,
+                 const std::vector<std::pair<std::string, std::string>> &keys);
 /// Writes `text` to `path`; false with `error` set.
 bool writeFile(const std::string &path, const std::string &text,
                std::string &error);

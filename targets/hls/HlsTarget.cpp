@@ -45,15 +45,6 @@ namespace {
 /// does not compile megabytes of initializers.
 constexpr uint64_t kEmbedLimit = 512 * 1024;
 
-std::string fill(std::string from,
-                 const std::vector<std::pair<std::string, std::string>> &keys) {
-  for (const auto &[k, v] : keys)
-    for (size_t at = from.find(k); at != std::string::npos;
-         at = from.find(k, at + v.size()))
-      from.replace(at, k.size(), v);
-  return from;
-}
-
 std::string array(const std::string &decl, const std::vector<int16_t> &v) {
   std::string s = decl + "[" + std::to_string(v.size()) + "] = {";
   for (size_t i = 0; i < v.size(); ++i)
@@ -295,7 +286,7 @@ bool buildHls(Compiler &compiler, const CompileOptions &options,
   if (!(write("model.h", src.header) && write("model.cpp", src.model) &&
         write("sparq_hls.h", kSparqHlsH) && write("csim.cpp", kCsimCpp) &&
         write("CMakeLists.txt", kCMakeLists) &&
-        write("README.md", fill(kReadme, keys)) &&
+        write("README.md", package::fill(kReadme, keys)) &&
         write("cycles.json", cycles.json() + "\n") &&
         write("model.mlir", compiler.printIR(false)) &&
         (weights.size() > kEmbedLimit ||
