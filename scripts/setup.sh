@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata zlib1g-dev
   libopenblas-dev libgtest-dev libbenchmark-dev pybind11-dev
   python3-torch python3-torchvision python3-onnx python3-numpy python3-pytest
-  python3-sklearn
+  python3-sklearn python3-matplotlib
   make g++-aarch64-linux-gnu qemu-user
 )
 missing=()
