@@ -7,6 +7,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/TypeUtilities.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::sparq;
 
@@ -127,6 +129,35 @@ LogicalResult CorrelationOp::verify() {
     return emitOpError("patches are larger than the search region");
   SmallVector<int64_t> want = {search.getDimSize(0), patches.getDimSize(0),
                                (h - kh) / s + 1, (w - kw) / s + 1};
+  if (out.getShape() != ArrayRef<int64_t>(want))
+    return emitOpError() << "result must be " << want[0] << "x" << want[1]
+                         << "x" << want[2] << "x" << want[3];
+  return success();
+}
+
+LogicalResult RoiAlignOp::verify() {
+  auto x = cast<RankedTensorType>(getX().getType());
+  auto rois = cast<RankedTensorType>(getRois().getType());
+  auto idx = cast<RankedTensorType>(getBatchIndices().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (x.getRank() != 4 || rois.getRank() != 2 || idx.getRank() != 1 ||
+      out.getRank() != 4 || !x.hasStaticShape() || !rois.hasStaticShape() ||
+      !idx.hasStaticShape() || !out.hasStaticShape())
+    return emitOpError("expects static x [N, C, H, W], rois [R, 4], "
+                       "batch_indices [R] and a result [R, C, OH, OW]");
+  if (getMode() != "avg" && getMode() != "max")
+    return emitOpError() << "mode must be \"avg\" or \"max\", got \""
+                         << getMode() << "\"";
+  if (getOutputHeight() < 1 || getOutputWidth() < 1 || getSamplingRatio() < 0)
+    return emitOpError("expects output sizes >= 1 and sampling_ratio >= 0");
+  if (!std::isfinite(getSpatialScale().convertToFloat()))
+    return emitOpError("spatial_scale must be finite");
+  int64_t r = rois.getDimSize(0);
+  if (rois.getDimSize(1) != 4 || idx.getDimSize(0) != r)
+    return emitOpError() << "rois must be [R, 4] and batch_indices [R], got "
+                         << rois << " and " << idx;
+  SmallVector<int64_t> want = {r, x.getDimSize(1), getOutputHeight(),
+                               getOutputWidth()};
   if (out.getShape() != ArrayRef<int64_t>(want))
     return emitOpError() << "result must be " << want[0] << "x" << want[1]
                          << "x" << want[2] << "x" << want[3];

@@ -247,4 +247,39 @@ def Sparq_CorrelationOp : Sparq_Op<"correlation", [Pure]> {
   }];
 }
 
+def Sparq_RoiAlignOp : Sparq_Op<"roi_align", [Pure]> {
+  let summary = "RoiAlign: each region of interest pooled to a fixed grid";
+  let description = [{
+    ONNX `RoiAlign`: for region r (`rois` [R, 4] as x1, y1, x2, y2 in input
+    coordinates, times `spatial_scale`) of image `batch_indices[r]` of `x`
+    [N, C, H, W], the result [R, C, output_height, output_width] holds each
+    bin's average (`mode = "avg"`) or maximum (`"max"`) of bilinear samples
+    on a `sampling_ratio` x `sampling_ratio` grid per bin (0: ceil of the
+    bin's size, per region). `half_pixel` shifts the region by -0.5 pixel
+    (ONNX's `coordinate_transformation_mode = "half_pixel"`); without it,
+    regions are at least 1 x 1 (`"output_half_pixel"`, opset 10's only
+    behaviour). Samples more than a pixel outside the image count as 0;
+    "max" takes the largest weighted corner of each sample, as ONNX's
+    reference does.
+
+    ```mlir
+    %y = sparq.roi_align %x, %rois, %idx {mode = "avg", output_height = 5 : i64,
+        output_width = 5 : i64, sampling_ratio = 2 : i64,
+        spatial_scale = 1.0 : f32, half_pixel}
+        : (tensor<1x1x10x10xf32>, tensor<3x4xf32>, tensor<3xi64>)
+        -> tensor<3x1x5x5xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$x, RankedTensorOf<[F32]>:$rois,
+                       RankedTensorOf<[I64]>:$batch_indices, StrAttr:$mode,
+                       I64Attr:$output_height, I64Attr:$output_width,
+                       I64Attr:$sampling_ratio, F32Attr:$spatial_scale,
+                       UnitAttr:$half_pixel);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $x `,` $rois `,` $batch_indices attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARQ_OPS_TD

@@ -73,6 +73,19 @@ def FuseCorrelation : Pass<"sparq-fuse-correlation", "func::FuncOp"> {
   ];
 }
 
+def HostRoiAlign : Pass<"sparq-host-roi-align", "ModuleOp"> {
+  let summary = "Lower sparq.roi_align to a call of the host kernel";
+  let description = [{
+    Before bufferization: the op becomes a call of `sparq_roi_align`
+    (runtime/kernels/RoiAlign.h) on the buffers of the features, the
+    regions and the batch indices, a new output buffer and the attributes.
+  }];
+  let dependentDialects = [
+    "bufferization::BufferizationDialect", "func::FuncDialect",
+    "memref::MemRefDialect"
+  ];
+}
+
 def HostCorrelation : Pass<"sparq-host-correlation", "ModuleOp"> {
   let summary = "Lower sparq.correlation to a call of the host kernel";
   let description = [{

@@ -79,6 +79,7 @@ const OpTable &opTable() {
     registerShapeOps(t);
     registerReduceOps(t);
     registerRecurrentOps(t);
+    registerDetectionOps(t);
     registerQuantizedOps(t);
     registerResizeOps(t);
     registerMiscOps(t);

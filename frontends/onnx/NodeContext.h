@@ -230,6 +230,7 @@ void registerNeuralNetOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerReduceOps(OpTable &table);
 void registerRecurrentOps(OpTable &table);
+void registerDetectionOps(OpTable &table);
 
 /// Convolution of `input` by `weight` (+ `bias`, may be null) with the
 /// node's conv attributes (pads, strides, dilations, group, auto_pad); any

@@ -9,6 +9,7 @@
 #include "runtime/kernels/PackedKernels.h"
 #include "runtime/kernels/QuantizedConv.h"
 #include "runtime/kernels/QuantizedElementwise.h"
+#include "runtime/kernels/RoiAlign.h"
 #include "runtime/kernels/ThreadPool.h"
 
 #include <algorithm>
@@ -625,6 +626,8 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_bev_pool));
   fn("_mlir_ciface_sparq_correlation",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_correlation));
+  fn("_mlir_ciface_sparq_roi_align",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_roi_align));
   forEachPackedKernel(fn);
   forEachQuantizedKernel(fn);
   forEachQuantizedElementwiseKernel(fn);

@@ -607,7 +607,8 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_maxpool2d_nchw_s8",
       "_mlir_ciface_sparq_qadd_i8",
       "_mlir_ciface_sparq_bev_pool",
-      "_mlir_ciface_sparq_correlation"};
+      "_mlir_ciface_sparq_correlation",
+      "_mlir_ciface_sparq_roi_align"};
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   EXPECT_EQ(names.size(), want.size());
 }

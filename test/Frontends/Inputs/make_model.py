@@ -90,6 +90,20 @@ def ese_lstm() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
+def roi_align() -> onnx.ModelProto:
+    """RoiAlign at opset 10, whose only behaviour is output_half_pixel."""
+    node = helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], name="pool",
+                            mode="max", output_height=2, output_width=3, sampling_ratio=2,
+                            spatial_scale=0.5)
+    graph = helper.make_graph(
+        [node], "roi_align",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8]),
+         helper.make_tensor_value_info("rois", TensorProto.FLOAT, [5, 4]),
+         helper.make_tensor_value_info("idx", TensorProto.INT64, [5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 4, 2, 3])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+
+
 def gru() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     h, i = 4, 3
@@ -228,7 +242,8 @@ def mlp() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "ese_lstm": ese_lstm, "shape_chain": shape_chain, "lstm": lstm,
+MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "ese_lstm": ese_lstm,
+          "roi_align": roi_align, "shape_chain": shape_chain, "lstm": lstm,
           "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
           "gru": gru, "lstm_peepholes": lstm_peepholes,
           "lift_splat_elements": lambda: lift_splat("elements"),
