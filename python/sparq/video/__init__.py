@@ -1,5 +1,5 @@
 """Video detection: delay metrics (`sparq.video.metrics`: AD, mD and AP),
-and `python -m sparq.video`, which prints them for detections and ground
-truth given per frame."""
+`python -m sparq.video`, which prints them for detections and ground truth
+given per frame, and the cascade's tracker (`sparq.video.tracker`)."""
 
-from . import metrics  # noqa: F401
+from . import metrics, tracker  # noqa: F401
