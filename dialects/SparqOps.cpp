@@ -148,7 +148,9 @@ LogicalResult RoiAlignOp::verify() {
   if (getMode() != "avg" && getMode() != "max")
     return emitOpError() << "mode must be \"avg\" or \"max\", got \""
                          << getMode() << "\"";
-  if (getOutputHeight() < 1 || getOutputWidth() < 1 || getSamplingRatio() < 0)
+  // (I64Attr's getters are unsigned: read them signed.)
+  int64_t oh = int64_t(getOutputHeight()), ow = int64_t(getOutputWidth());
+  if (oh < 1 || ow < 1 || int64_t(getSamplingRatio()) < 0)
     return emitOpError("expects output sizes >= 1 and sampling_ratio >= 0");
   if (!std::isfinite(getSpatialScale().convertToFloat()))
     return emitOpError("spatial_scale must be finite");
@@ -156,8 +158,7 @@ LogicalResult RoiAlignOp::verify() {
   if (rois.getDimSize(1) != 4 || idx.getDimSize(0) != r)
     return emitOpError() << "rois must be [R, 4] and batch_indices [R], got "
                          << rois << " and " << idx;
-  SmallVector<int64_t> want = {r, x.getDimSize(1), getOutputHeight(),
-                               getOutputWidth()};
+  SmallVector<int64_t> want = {r, x.getDimSize(1), oh, ow};
   if (out.getShape() != ArrayRef<int64_t>(want))
     return emitOpError() << "result must be " << want[0] << "x" << want[1]
                          << "x" << want[2] << "x" << want[3];
