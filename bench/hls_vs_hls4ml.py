@@ -35,17 +35,10 @@ import torch
 import torch.nn as nn
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test" / "e2e"))
+from torch_modules import magnitude_prune as prune  # noqa: E402
+
 FRAC = 10
-
-
-def prune(model: nn.Module, density: float) -> nn.Module:
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "weight" in name:
-                keep = int(round(p.numel() * density))
-                cut = p.abs().flatten().sort(descending=True).values[keep - 1]
-                p.mul_((p.abs() >= cut).float())
-    return model
 
 
 class LstmProj(nn.Module):

@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch", reason="needs Debian's /usr/bin/python3")
 onnx = pytest.importorskip("onnx", reason="needs Debian's /usr/bin/python3")
 from onnx import numpy_helper  # noqa: E402
 
+from torch_modules import magnitude_prune  # noqa: E402
 from test_models import (PreNormBlock, SmallCNN, TwoLayerLSTM, export,  # noqa: E402
                          images, small_cnn, torchvision_model)
 
@@ -236,14 +237,7 @@ def magnitude_pruned_lstm(density: float) -> TwoLayerLSTM:
     """TwoLayerLSTM with every weight matrix magnitude-pruned to `density`,
     as DSD/ESE training leaves it."""
     torch.manual_seed(0)
-    model = TwoLayerLSTM()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "weight" in name:
-                keep = int(round(p.numel() * density))
-                cut = p.abs().flatten().sort(descending=True).values[keep - 1]
-                p.mul_((p.abs() >= cut).float())
-    return model
+    return magnitude_prune(TwoLayerLSTM(), density)
 
 
 def test_pruned_lstm_is_stored_compressed_by_default(sparqc, run_sparqc,

@@ -54,7 +54,7 @@ def numpy_roi_align(x, rois, idx, oh, ow, sr, scale, half_pixel, mode):
                         y = y1 + ph * rh / oh + (iy + 0.5) * rh / oh / gh
                         xx = x1 + pw * rw / ow + (ix + 0.5) * rw / ow / gw
                         if y < -1 or y > h or xx < -1 or xx > w:
-                            vals.append(np.zeros(c) if mode == "avg" else np.zeros(c))
+                            vals.append(np.zeros(c))
                             continue
                         y, xx = max(y, 0.0), max(xx, 0.0)
                         y0, x0 = int(y), int(xx)

@@ -57,3 +57,15 @@ def trained_batchnorm(model: nn.Module) -> nn.Module:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.normal_(0.0, 0.1)
     return model
+
+
+def magnitude_prune(model: nn.Module, density: float) -> nn.Module:
+    """Every weight matrix of `model` magnitude-pruned to `density` in place,
+    as DSD/ESE training leaves it; returns the model."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "weight" in name:
+                keep = int(round(p.numel() * density))
+                cut = p.abs().flatten().sort(descending=True).values[keep - 1]
+                p.mul_((p.abs() >= cut).float())
+    return model
