@@ -140,9 +140,14 @@ LogicalResult RoiAlignOp::verify() {
   auto rois = cast<RankedTensorType>(getRois().getType());
   auto idx = cast<RankedTensorType>(getBatchIndices().getType());
   auto out = cast<RankedTensorType>(getResult().getType());
+  // R may be a run-time dimension (regions after NonMaxSuppression).
+  auto staticButFirst = [](RankedTensorType t) {
+    return llvm::all_of(t.getShape().drop_front(),
+                        [](int64_t d) { return !ShapedType::isDynamic(d); });
+  };
   if (x.getRank() != 4 || rois.getRank() != 2 || idx.getRank() != 1 ||
-      out.getRank() != 4 || !x.hasStaticShape() || !rois.hasStaticShape() ||
-      !idx.hasStaticShape() || !out.hasStaticShape())
+      out.getRank() != 4 || !x.hasStaticShape() || !staticButFirst(rois) ||
+      !staticButFirst(out))
     return emitOpError("expects static x [N, C, H, W], rois [R, 4], "
                        "batch_indices [R] and a result [R, C, OH, OW]");
   if (getMode() != "avg" && getMode() != "max")
@@ -160,8 +165,60 @@ LogicalResult RoiAlignOp::verify() {
                          << rois << " and " << idx;
   SmallVector<int64_t> want = {r, x.getDimSize(1), oh, ow};
   if (out.getShape() != ArrayRef<int64_t>(want))
-    return emitOpError() << "result must be " << want[0] << "x" << want[1]
-                         << "x" << want[2] << "x" << want[3];
+    return emitOpError() << "result must be [R, " << want[1] << ", " << want[2]
+                         << ", " << want[3] << "] with R of rois";
+  return success();
+}
+
+LogicalResult NonZeroOp::verify() {
+  auto mask = cast<RankedTensorType>(getMask().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (out.getRank() != 2 || !out.hasStaticShape() ||
+      out.getDimSize(0) != mask.getRank())
+    return emitOpError() << "result must be a static [" << mask.getRank()
+                         << ", bound]";
+  if (mask.hasStaticShape() && out.getDimSize(1) < mask.getNumElements())
+    return emitOpError() << "bound " << out.getDimSize(1)
+                         << " is below the mask's " << mask.getNumElements()
+                         << " elements";
+  return success();
+}
+
+LogicalResult NonMaxSuppressionOp::verify() {
+  auto boxes = cast<RankedTensorType>(getBoxes().getType());
+  auto scores = cast<RankedTensorType>(getScores().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  // N may be a run-time dimension (the regions of a first stage).
+  if (boxes.getRank() != 3 || scores.getRank() != 3 || boxes.isDynamicDim(0) ||
+      boxes.getDimSize(2) != 4 || scores.isDynamicDim(1) ||
+      boxes.getDimSize(0) != scores.getDimSize(0) ||
+      boxes.getDimSize(1) != scores.getDimSize(2))
+    return emitOpError() << "expects boxes [B, N, 4] and scores [B, C, N] "
+                            "(N may be run-time), got "
+                         << boxes << " and " << scores;
+  for (Value v : {getMaxOutput(), getIouThreshold(), getScoreThreshold()})
+    if (auto t = cast<RankedTensorType>(v.getType());
+        !t.hasStaticShape() || t.getNumElements() != 1)
+      return emitOpError("expects one-element max_output and thresholds");
+  if (out.getRank() != 2 || !out.hasStaticShape() || out.getDimSize(1) != 3)
+    return emitOpError("result must be a static [bound, 3]");
+  int64_t c = int64_t(getCenterPointBox());
+  if (c != 0 && c != 1)
+    return emitOpError("center_point_box must be 0 or 1");
+  return success();
+}
+
+LogicalResult UniqueOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (in.getRank() != 3 || !in.hasStaticShape())
+    return emitOpError("expects a static [outer, D, inner] input");
+  int64_t d = in.getDimSize(1);
+  if (getUnique().getType() != in)
+    return emitOpError("unique must have the input's type");
+  for (Value v : {getIndices(), getInverse(), getCounts()})
+    if (cast<RankedTensorType>(v.getType()).getShape() != ArrayRef<int64_t>{d})
+      return emitOpError() << "indices, inverse and counts must be [" << d
+                           << "]";
   return success();
 }
 

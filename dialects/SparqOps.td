@@ -282,4 +282,90 @@ def Sparq_RoiAlignOp : Sparq_Op<"roi_align", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Sparq_NonZeroOp : Sparq_Op<"nonzero", [Pure]> {
+  let summary = "NonZero: coordinates of the true elements, up to a bound";
+  let description = [{
+    ONNX `NonZero` on a mask: `result` [rank, bound] holds the coordinates
+    of the mask's true elements in row-major order in its first `count`
+    columns; the rest are zeros. `bound` is the mask's (largest) element
+    count. The importer slices the first `count` columns: `count` is a
+    run-time dimension the op computes (docs/design.md, "Data-dependent
+    sizes").
+
+    ```mlir
+    %c, %n = sparq.nonzero %mask : tensor<2x3xi1> -> tensor<2x6xi64>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I1]>:$mask);
+  let results = (outs RankedTensorOf<[I64]>:$result, Index:$count);
+  let assemblyFormat = [{
+    $mask attr-dict `:` type($mask) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Sparq_NonMaxSuppressionOp : Sparq_Op<"non_max_suppression", [Pure]> {
+  let summary = "NonMaxSuppression: the boxes kept per batch and class";
+  let description = [{
+    ONNX `NonMaxSuppression` on `boxes` [B, N, 4] and `scores` [B, C, N]:
+    per batch and class, boxes by descending score (ties by index) above
+    `score_threshold` (when `has_score_threshold`), each kept unless its IoU
+    with a kept box exceeds `iou_threshold`, at most `max_output` per class.
+    `max_output`, `iou_threshold` and `score_threshold` are one-element
+    tensors read at run time. The first `count` rows of `result` [bound, 3]
+    are the kept (batch, class, box) triples in that order; `bound` is
+    B * C * min(N, max_output when known), N's bound if N is a run-time
+    dimension. `center_point_box` reads boxes as
+    (cx, cy, w, h) instead of corners (y1, x1, y2, x2), in either order.
+
+    ```mlir
+    %sel, %n = sparq.non_max_suppression %boxes, %scores, %max, %iou, %thr
+        {center_point_box = 0 : i64, has_score_threshold}
+        : (tensor<1x6x4xf32>, tensor<1x1x6xf32>, tensor<1xi64>, tensor<1xf32>,
+           tensor<1xf32>) -> tensor<6x3xi64>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$boxes,
+                       RankedTensorOf<[F32]>:$scores,
+                       RankedTensorOf<[I64]>:$max_output,
+                       RankedTensorOf<[F32]>:$iou_threshold,
+                       RankedTensorOf<[F32]>:$score_threshold,
+                       I64Attr:$center_point_box,
+                       UnitAttr:$has_score_threshold);
+  let results = (outs RankedTensorOf<[I64]>:$result, Index:$count);
+  let assemblyFormat = [{
+    $boxes `,` $scores `,` $max_output `,` $iou_threshold `,` $score_threshold
+    attr-dict `:` functional-type(operands, $result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Sparq_UniqueOp : Sparq_Op<"unique", [Pure]> {
+  let summary = "Unique: the distinct slices of a tensor along an axis";
+  let description = [{
+    ONNX `Unique` on `input` viewed as [outer, D, inner]: the distinct slices
+    [outer, 1, inner] along the middle axis, sorted ascending
+    (lexicographically, as flattened) when `sorted`, else in order of first
+    occurrence. The first `count` entries of `unique` [outer, D, inner] (a
+    3-D view of ONNX's Y), `indices` [D] (first occurrence) and `counts` [D]
+    hold them; `inverse` [D] maps each input slice to its unique one. Without
+    an axis, ONNX's Unique is the 1-D case, [1, size, 1].
+
+    ```mlir
+    %y, %i, %inv, %c, %n = sparq.unique %x {sorted} : tensor<1x6x1xf32>
+        -> tensor<1x6x1xf32>, tensor<6xi64>, tensor<6xi64>, tensor<6xi64>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32, I64]>:$input, UnitAttr:$sorted);
+  let results = (outs RankedTensorOf<[F32, I64]>:$unique,
+                      RankedTensorOf<[I64]>:$indices,
+                      RankedTensorOf<[I64]>:$inverse,
+                      RankedTensorOf<[I64]>:$counts, Index:$count);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($unique) `,` type($indices)
+    `,` type($inverse) `,` type($counts)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARQ_OPS_TD

@@ -52,12 +52,23 @@ Value mlir::sparq::hostKernelCall(OpBuilder &b, Location loc, StringRef name,
                                   ArrayRef<Type> params, ValueRange inputs,
                                   RankedTensorType outType,
                                   ValueRange scalars) {
+  return callHostKernel(b, loc, name, params, inputs, {outType}, scalars)
+      .outputs.front();
+}
+
+mlir::sparq::HostKernelResults mlir::sparq::callHostKernel(
+    OpBuilder &b, Location loc, StringRef name, ArrayRef<Type> params,
+    ValueRange inputs, ArrayRef<RankedTensorType> outTypes, ValueRange scalars,
+    Type resultType, ValueRange dynamicSizes) {
   auto module =
       b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+    SmallVector<Type> results;
+    if (resultType)
+      results.push_back(resultType);
     auto decl =
-        mb.create<func::FuncOp>(loc, name, mb.getFunctionType(params, {}));
+        mb.create<func::FuncOp>(loc, name, mb.getFunctionType(params, results));
     decl.setPrivate();
     decl->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
   }
@@ -72,17 +83,28 @@ Value mlir::sparq::hostKernelCall(OpBuilder &b, Location loc, StringRef name,
         loc, MemRefType::get(type.getShape(), type.getElementType()), t,
         /*read_only=*/true));
   }
-  Value out = b.create<memref::AllocOp>(
-      loc, MemRefType::get(outType.getShape(), outType.getElementType()),
-      b.getI64IntegerAttr(64));
-  args.push_back(out);
+  SmallVector<Value> outs;
+  for (RankedTensorType outType : outTypes) {
+    // The dynamic extents of every output, in order.
+    int64_t dyn = outType.getNumDynamicDims();
+    outs.push_back(b.create<memref::AllocOp>(
+        loc, MemRefType::get(outType.getShape(), outType.getElementType()),
+        dynamicSizes.take_front(dyn), b.getI64IntegerAttr(64)));
+    dynamicSizes = dynamicSizes.drop_front(dyn);
+    args.push_back(outs.back());
+  }
   for (auto [v, t] : llvm::zip(args, params))
     v = b.create<memref::CastOp>(loc, t, v);
   args.append(scalars.begin(), scalars.end());
-  b.create<func::CallOp>(loc, name, TypeRange{}, args);
-  return b.create<bufferization::ToTensorOp>(loc, outType, out,
-                                             /*restrict=*/true,
-                                             /*writable=*/true);
+  auto call = b.create<func::CallOp>(
+      loc, name, resultType ? TypeRange{resultType} : TypeRange{}, args);
+  HostKernelResults r;
+  for (auto [out, outType] : llvm::zip(outs, outTypes))
+    r.outputs.push_back(b.create<bufferization::ToTensorOp>(
+        loc, outType, out, /*restrict=*/true, /*writable=*/true));
+  if (resultType)
+    r.result = call.getResult(0);
+  return r;
 }
 
 namespace {

@@ -3,6 +3,8 @@
 #include "dialects/SparqDialect.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 namespace mlir::sparq {
 #define GEN_PASS_DEF_HOSTROIALIGN
 #include "passes/Passes.h.inc"
@@ -40,13 +42,20 @@ struct HostRoiAlignPass
       };
       Value scale = b.create<arith::ConstantFloatOp>(loc, op.getSpatialScale(),
                                                      b.getF32Type());
-      Value result = hostKernelCall(
-          b, loc, "sparq_roi_align", params,
-          {op.getX(), op.getRois(), op.getBatchIndices()},
-          cast<RankedTensorType>(op.getType()),
-          {int64(op.getOutputHeight()), int64(op.getOutputWidth()),
-           int64(op.getSamplingRatio()), scale, int64(op.getHalfPixel()),
-           int64(op.getMode() == "max")});
+      // The number of regions may be known only at run time.
+      auto type = cast<RankedTensorType>(op.getType());
+      SmallVector<Value> dynamic;
+      if (type.isDynamicDim(0))
+        dynamic.push_back(b.create<tensor::DimOp>(loc, op.getRois(), 0));
+      Value result =
+          callHostKernel(
+              b, loc, "sparq_roi_align", params,
+              {op.getX(), op.getRois(), op.getBatchIndices()}, {type},
+              {int64(op.getOutputHeight()), int64(op.getOutputWidth()),
+               int64(op.getSamplingRatio()), scale, int64(op.getHalfPixel()),
+               int64(op.getMode() == "max")},
+              Type(), dynamic)
+              .outputs.front();
       op.replaceAllUsesWith(result);
       op.erase();
     }

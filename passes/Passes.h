@@ -39,6 +39,21 @@ Value hostKernelCall(OpBuilder &b, Location loc, StringRef name,
                      ArrayRef<Type> params, ValueRange inputs,
                      RankedTensorType outType, ValueRange scalars);
 
+/// The tensors and the returned scalar of a kernel call with several
+/// outputs.
+struct HostKernelResults {
+  SmallVector<Value> outputs;
+  Value result;
+};
+/// hostKernelCall with several output buffers (`outTypes`, their dynamic
+/// extents `dynamicSizes` in order) and, when `resultType` is given, the
+/// kernel's return value: a data-dependent op's count.
+HostKernelResults callHostKernel(OpBuilder &b, Location loc, StringRef name,
+                                 ArrayRef<Type> params, ValueRange inputs,
+                                 ArrayRef<RankedTensorType> outTypes,
+                                 ValueRange scalars, Type resultType = {},
+                                 ValueRange dynamicSizes = {});
+
 /// The symbols sparq-externalize-weights defines: the pointer the loader
 /// sets to the weights payload, and the payload's size and digest.
 inline constexpr const char *kWeightsSymbol = "__sparq_weights";

@@ -73,6 +73,20 @@ def FuseCorrelation : Pass<"sparq-fuse-correlation", "func::FuncOp"> {
   ];
 }
 
+def HostDataDependent : Pass<"sparq-host-data-dependent", "ModuleOp"> {
+  let summary = "Lower ops with data-dependent sizes to host kernel calls";
+  let description = [{
+    Before bufferization: `sparq.nonzero`, `sparq.non_max_suppression` and
+    `sparq.unique` become calls of their kernels
+    (runtime/kernels/DataDependent.h) on new buffers at the ops' bounds; the
+    kernels' return value is the op's `count`.
+  }];
+  let dependentDialects = [
+    "arith::ArithDialect", "bufferization::BufferizationDialect",
+    "func::FuncDialect", "memref::MemRefDialect", "tensor::TensorDialect"
+  ];
+}
+
 def HostRoiAlign : Pass<"sparq-host-roi-align", "ModuleOp"> {
   let summary = "Lower sparq.roi_align to a call of the host kernel";
   let description = [{

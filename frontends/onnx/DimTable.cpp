@@ -21,6 +21,21 @@ int DimTable::addSymbol(io::DimSymbol symbol) {
   return static_cast<int>(syms.size()) - 1;
 }
 
+int64_t DimTable::addComputedSymbol(std::string name, int64_t bound,
+                                    Value value) {
+  int sym = addSymbol({std::move(name), bound, -1, -1});
+  bindSymbol(sym, value);
+  return dimOf(io::DimExpr::ofSymbol(sym));
+}
+
+SmallVector<Value> DimTable::computedValues() const {
+  SmallVector<Value> r;
+  for (size_t k = 0; k < syms.size(); ++k)
+    if (syms[k].computed())
+      r.push_back(symValues.at(k));
+  return r;
+}
+
 int64_t DimTable::dimOf(const io::DimExpr &e) {
   if (e.isConstant())
     return e.constant >= 0 ? e.constant : -1;
@@ -81,7 +96,13 @@ Value DimTable::value(OpBuilder &b, Location loc, int64_t d) {
   if (it != values.end())
     return it->second;
   const io::DimExpr &e = exprs[kFirstDimId - d];
-  OpBuilder top(anchor);
+  // A computed symbol is defined where its op is: what reads it is built
+  // where it is needed, after that (CSE merges repeats).
+  bool computed = llvm::any_of(
+      e.terms, [&](const auto &term) { return syms[term.first].computed(); });
+  OpBuilder top = computed
+                      ? OpBuilder(b.getInsertionBlock(), b.getInsertionPoint())
+                      : OpBuilder(anchor);
   Value r;
   for (const auto &[sym, coeff] : e.terms) {
     Value v = symValues.at(sym);
@@ -93,7 +114,8 @@ Value DimTable::value(OpBuilder &b, Location loc, int64_t d) {
   if (e.constant != 0)
     r = top.create<arith::AddIOp>(
         loc, r, top.create<arith::ConstantIndexOp>(loc, e.constant));
-  values[d] = r;
+  if (!computed)
+    values[d] = r;
   return r;
 }
 

@@ -34,6 +34,11 @@ class DimTable {
 public:
   /// Adds a symbol; returns its index.
   int addSymbol(io::DimSymbol symbol);
+  /// Adds a symbol an op computes (`value`, an index defined mid-function)
+  /// with the largest value it can take; returns its id as a shape entry.
+  int64_t addComputedSymbol(std::string name, int64_t bound, mlir::Value value);
+  /// The values of the computed symbols, in symbol order.
+  llvm::SmallVector<mlir::Value> computedValues() const;
   const std::vector<io::DimSymbol> &symbols() const { return syms; }
   /// Its SSA value (an index), set by the importer at the function's entry.
   void bindSymbol(int symbol, mlir::Value value) { symValues[symbol] = value; }
@@ -61,7 +66,8 @@ public:
   std::vector<int64_t> boundShape(llvm::ArrayRef<int64_t> shape) const;
   io::SymbolicShape symbolicShape(llvm::ArrayRef<int64_t> shape) const;
 
-  /// The value of `d` as an index (materialized once, at the function's top).
+  /// The value of `d` as an index (materialized once, at the function's top;
+  /// at `b` if it reads a computed symbol).
   mlir::Value value(mlir::OpBuilder &b, mlir::Location loc, int64_t d);
   /// Static extents as attributes, run-time ones as values.
   mlir::OpFoldResult size(mlir::OpBuilder &b, mlir::Location loc, int64_t d);

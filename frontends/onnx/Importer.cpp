@@ -111,6 +111,8 @@ private:
                 const onnx::TensorShapeProto *decl);
   LogicalResult checkDynamicOptions(const onnx::GraphProto &graph);
   ValueInfo valueInfo(const std::string &name, const GraphValue &v) const;
+  bool readsComputedSymbol(ArrayRef<int64_t> shape) const;
+  Value atBounds(const GraphValue &v);
   void planKvCaches(const onnx::GraphProto &graph);
   void addKvCacheLengths(SmallVectorImpl<Type> &argTypes);
   LogicalResult buildKvCacheAppend(NodeContext &nc);
@@ -237,6 +239,32 @@ LogicalResult GraphImporter::buildKvCacheAppend(NodeContext &nc) {
       zeros, sizes, ones);
   nc.setOutput(0, present, nc.dtype(0), shape);
   return success();
+}
+
+bool GraphImporter::readsComputedSymbol(ArrayRef<int64_t> shape) const {
+  return llvm::any_of(shape, [&](int64_t d) {
+    return isRunTimeDim(d) &&
+           llvm::any_of(dims.exprOf(d).terms, [&](const auto &term) {
+             return dims.symbols()[term.first].computed();
+           });
+  });
+}
+
+/// An output whose size the model computes is returned in a buffer of its
+/// bound shape, the valid part at the start of each axis: the caller
+/// allocated that much before the call and compacts it after
+/// (HostExecutable::run).
+Value GraphImporter::atBounds(const GraphValue &v) {
+  Location loc = UnknownLoc::get(&ctx);
+  auto type = cast<RankedTensorType>(v.value.getType());
+  std::vector<int64_t> bounds = dims.boundShape(v.shape);
+  Value full = b.create<tensor::EmptyOp>(loc, bounds, type.getElementType());
+  int64_t rank = bounds.size();
+  SmallVector<OpFoldResult> zeros(rank, b.getIndexAttr(0)),
+      ones(rank, b.getIndexAttr(1)),
+      sizes = tensor::getMixedSizes(b, loc, v.value);
+  return b.create<tensor::InsertSliceOp>(loc, v.value, full, zeros, sizes,
+                                         ones);
 }
 
 ValueInfo GraphImporter::valueInfo(const std::string &name,
@@ -819,13 +847,29 @@ FailureOr<ImportedModel> GraphImporter::run() {
     if (cache != cachePlans.end())
       continue; // written in place, not returned
     results.push_back(v.value);
-    resultTypes.push_back(v.value.getType());
+    if (readsComputedSymbol(v.shape))
+      results.back() = atBounds(v);
+    resultTypes.push_back(results.back().getType());
     outputInfos.push_back(valueInfo(out.name(), v));
+  }
+  // Counts computed by the model (data-dependent sizes) come back in one
+  // more result, after the outputs: the caller allocated the outputs at
+  // their bounds and trims them to these.
+  SmallVector<Value> computed = dims.computedValues();
+  if (!computed.empty()) {
+    Location loc = UnknownLoc::get(&ctx);
+    for (Value &v : computed)
+      v = b.create<arith::IndexCastOp>(loc, b.getI64Type(), v);
+    results.push_back(b.create<tensor::FromElementsOp>(loc, computed));
+    resultTypes.push_back(results.back().getType());
   }
   b.create<func::ReturnOp>(UnknownLoc::get(&ctx), results);
   func.setType(b.getFunctionType(argTypes, resultTypes));
   for (unsigned i = 0; i < outputInfos.size(); ++i)
     func.setResultAttr(i, "onnx.name", b.getStringAttr(outputInfos[i].name));
+  if (!computed.empty())
+    func.setResultAttr(outputInfos.size(), "sparq.computed_dims",
+                       b.getUnitAttr());
   if (failed(mlir::verify(*module)))
     return failure();
   ImportedModel result;

@@ -63,9 +63,11 @@ const llvm::StringSet<> &broadcastingOps() {
 /// Ops whose builders compute their results' run-time extents themselves.
 const llvm::StringSet<> &sizingOps() {
   static const llvm::StringSet<> ops = {
-      "MatMul",    "Transpose", "Reshape",  "Unsqueeze", "Squeeze",
-      "Concat",    "Slice",     "Gather",   "Range",     "ReduceMean",
-      "ReduceSum", "ReduceMax", "ReduceMin"};
+      "MatMul", "Transpose", "Reshape", "Unsqueeze", "Squeeze", "Concat",
+      "Slice", "Gather", "Range", "ReduceMean", "ReduceSum", "ReduceMax",
+      "ReduceMin",
+      // Detection ops check their own inputs (ops/Detection.cpp).
+      "RoiAlign", "NonMaxSuppression", "NonZero", "Compress", "Unique"};
   return ops;
 }
 

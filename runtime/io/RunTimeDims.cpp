@@ -91,6 +91,10 @@ bool io::bindSymbols(const std::vector<DimSymbol> &symbols,
   values.assign(symbols.size(), -1);
   for (size_t k = 0; k < symbols.size(); ++k) {
     const DimSymbol &s = symbols[k];
+    if (s.computed()) {
+      values[k] = s.bound;
+      continue;
+    }
     if (s.axis != -1)
       continue;
     const int64_t *v = static_cast<size_t>(s.input) < scalars.size()

@@ -29,8 +29,12 @@ struct DimSymbol {
   /// Largest value the compiled model accepts.
   int64_t bound = 0;
   /// The input and axis that carry it; axis -1: the value of a scalar
-  /// int64 input (a KV cache's length, see KvCacheSpec).
+  /// int64 input (a KV cache's length, see KvCacheSpec). Input -1: a
+  /// count the model computes (NonZero's, NonMaxSuppression's), known
+  /// after the call (docs/design.md, "Data-dependent sizes").
   int input = 0, axis = 0;
+
+  bool computed() const { return input < 0; }
 };
 
 /// constant + sum(coeff * symbol): terms sorted by symbol, no zero coeffs.
@@ -79,8 +83,10 @@ struct KvCacheSpec {
   DimExpr appended;
 };
 
-/// Binds the symbols from the shapes of the inputs (`inputShapes[i]` of the
-/// input whose spec is `specs[i]`) and the values of scalar inputs
+/// Binds the symbols from the shapes of the inputs (computed symbols to
+/// their bounds, which is what output buffers are allocated for)
+/// (`inputShapes[i]` of the input whose spec is `specs[i]`) and the values of
+/// scalar inputs
 /// (`scalars[i]`, null if not a scalar int64): each run-time axis must match
 /// its expression and stay within its bound. Fills `values` (by symbol) or
 /// an error naming the input and axis.

@@ -4,6 +4,7 @@
 #include "runtime/kernels/BevPool.h"
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/Correlation.h"
+#include "runtime/kernels/DataDependent.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/Depthwise.h"
 #include "runtime/kernels/PackedKernels.h"
@@ -628,6 +629,14 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_correlation));
   fn("_mlir_ciface_sparq_roi_align",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_roi_align));
+  fn("_mlir_ciface_sparq_nonzero",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_nonzero));
+  fn("_mlir_ciface_sparq_non_max_suppression",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_non_max_suppression));
+  fn("_mlir_ciface_sparq_unique_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_unique_f32));
+  fn("_mlir_ciface_sparq_unique_i64",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_unique_i64));
   forEachPackedKernel(fn);
   forEachQuantizedKernel(fn);
   forEachQuantizedElementwiseKernel(fn);

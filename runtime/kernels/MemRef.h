@@ -88,9 +88,8 @@ template <typename T, int Rank> int64_t numElements(const MemRef<T, Rank> &m) {
 
 /// `m`'s elements in row-major order: its own data when dense, else a
 /// copy in `scratch`.
-template <int Rank>
-const float *contiguous(const MemRef<float, Rank> &m,
-                        std::vector<float> &scratch) {
+template <typename T, int Rank>
+const T *contiguous(const MemRef<T, Rank> &m, std::vector<T> &scratch) {
   if (isDense(m))
     return m.data();
   scratch.resize(numElements(m));
@@ -101,16 +100,15 @@ const float *contiguous(const MemRef<float, Rank> &m,
 
 /// Where a kernel writes `m`'s elements row-major: `m` itself when dense,
 /// else `scratch`, which writeBack then copies into `m`.
-template <int Rank>
-float *outputOf(const MemRef<float, Rank> &m, std::vector<float> &scratch) {
+template <typename T, int Rank>
+T *outputOf(const MemRef<T, Rank> &m, std::vector<T> &scratch) {
   if (isDense(m))
     return m.data();
   scratch.resize(numElements(m));
   return scratch.data();
 }
-template <int Rank>
-void writeBack(const MemRef<float, Rank> &m,
-               const std::vector<float> &scratch) {
+template <typename T, int Rank>
+void writeBack(const MemRef<T, Rank> &m, const std::vector<T> &scratch) {
   for (int64_t i = 0; i < int64_t(scratch.size()); ++i)
     m.aligned[elementOffset(m, i)] = scratch[i];
 }

@@ -17,6 +17,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 
+#include <cstring>
 #include <filesystem>
 
 using namespace sparq;
@@ -231,6 +232,27 @@ std::vector<int64_t> makeDescriptor(void *data,
   }
   return desc;
 }
+
+/// Moves the block [0, shape) of a row-major `bounds`-shaped buffer of
+/// `elem`-byte elements to its start, row-major in `shape`. Forward order
+/// is safe: an element's new offset is never past its old one.
+void compactPrefix(uint8_t *data, size_t elem,
+                   const std::vector<int64_t> &bounds,
+                   const std::vector<int64_t> &shape) {
+  int64_t rank = shape.size(), total = 1;
+  for (int64_t d : shape)
+    total *= d;
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t from = 0;
+    for (int64_t a = 0; a < rank; ++a)
+      from = from * bounds[a] + idx[a];
+    if (from != i)
+      std::memmove(data + i * elem, data + from * elem, elem);
+    for (int64_t a = rank - 1; a >= 0 && ++idx[a] == shape[a]; --a)
+      idx[a] = 0;
+  }
+}
 } // namespace
 
 bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
@@ -294,15 +316,29 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     descs.push_back(
         makeDescriptor(const_cast<uint8_t *>(t->data.data()), t->shape));
   }
+  // Outputs whose size the model computes are allocated at their bounds.
+  std::vector<size_t> computed;
+  for (size_t k = 0; k < dimSymbols.size(); ++k)
+    if (dimSymbols[k].computed())
+      computed.push_back(k);
+  auto readsComputed = [&](const io::SymbolicShape &s) {
+    for (const std::optional<io::DimExpr> &e : s.dims)
+      for (size_t k : computed)
+        if (e && llvm::any_of(e->terms, [&](const auto &t) {
+              return t.first == static_cast<int>(k);
+            }))
+          return true;
+    return false;
+  };
   results.resize(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     io::HostTensor &r = results[i];
     r.name = outputs[i].name;
     r.dtype = outputs[i].dtype;
     r.shape = outputs[i].shape;
-    if (!outputs[i].dims.empty() &&
-        !io::evaluateShape(outputs[i].symbolicShape(), symbolValues, r.shape,
-                           error)) {
+    io::SymbolicShape spec = outputs[i].symbolicShape();
+    if (!outputs[i].dims.empty() && !readsComputed(spec) &&
+        !io::evaluateShape(spec, symbolValues, r.shape, error)) {
       error = "output '" + outputs[i].name + "': " + error;
       return false;
     }
@@ -310,6 +346,10 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     r.data.assign((r.numElements() + 1) * io::dtypeSize(r.dtype), 0);
     descs.push_back(makeDescriptor(r.data.data(), r.shape));
   }
+  std::vector<int64_t> computedValues(computed.size() + 1, 0);
+  if (!computed.empty())
+    descs.push_back(
+        makeDescriptor(computedValues.data(), {int64_t(computed.size())}));
   std::vector<void *> descPtrs(descs.size());
   std::vector<void *> packed(descs.size());
   for (size_t i = 0; i < descs.size(); ++i) {
@@ -317,6 +357,23 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
     packed[i] = &descPtrs[i];
   }
   packedEntry(packed.data());
+  // The computed counts give the true shapes. Such an output was written
+  // in its buffer at bound shape, the valid part at the start of each axis
+  // (the importer's atBounds): compact it in place.
+  for (size_t j = 0; j < computed.size(); ++j)
+    symbolValues[computed[j]] = computedValues[j];
+  for (size_t i = 0; i < outputs.size() && !computed.empty(); ++i) {
+    io::SymbolicShape spec = outputs[i].symbolicShape();
+    if (!readsComputed(spec))
+      continue;
+    std::vector<int64_t> bounds = results[i].shape;
+    if (!io::evaluateShape(spec, symbolValues, results[i].shape, error)) {
+      error = "output '" + outputs[i].name + "': " + error;
+      return false;
+    }
+    compactPrefix(results[i].data.data(), io::dtypeSize(results[i].dtype),
+                  bounds, results[i].shape);
+  }
   if (symbolValuesOut)
     *symbolValuesOut = std::move(symbolValues);
   for (io::HostTensor &r : results)

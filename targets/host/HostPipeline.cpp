@@ -21,7 +21,8 @@ mlir::sparq::hostLoweringPipeline(const HostPipelineOptions &options) {
   p += std::string("sparq-pack-weights{kernels=") +
        (options.libraryCalls ? "true" : "false") + "},";
   // Fused domain ops become kernel calls on the buffers of their operands.
-  p += "sparq-host-bev-pool,sparq-host-correlation,sparq-host-roi-align,";
+  p += "sparq-host-bev-pool,sparq-host-correlation,sparq-host-roi-align,"
+       "sparq-host-data-dependent,";
   // Every tensor.empty its own allocation before CSE could merge them: ops
   // sharing one init would bufferize into one reused buffer, and a conv
   // writing the buffer its padded input was copied from keeps that copy.

@@ -608,7 +608,11 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_qadd_i8",
       "_mlir_ciface_sparq_bev_pool",
       "_mlir_ciface_sparq_correlation",
-      "_mlir_ciface_sparq_roi_align"};
+      "_mlir_ciface_sparq_roi_align",
+      "_mlir_ciface_sparq_nonzero",
+      "_mlir_ciface_sparq_non_max_suppression",
+      "_mlir_ciface_sparq_unique_f32",
+      "_mlir_ciface_sparq_unique_i64"};
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   EXPECT_EQ(names.size(), want.size());
 }

@@ -117,4 +117,28 @@ TEST(RunTimeDims, ReadsASymbolFromAScalarInput) {
   EXPECT_NE(err.find("must be a scalar int64"), std::string::npos) << err;
 }
 
+TEST(RunTimeDims, ComputedSymbolsBindToTheirBounds) {
+  // Symbol 1 is a count the model computes (input -1): before the call it
+  // stands at its bound, which is what output buffers are sized for.
+  std::vector<DimSymbol> syms = {{"seq", 16, 0, 1}, {"count(sel)", 40, -1, -1}};
+  EXPECT_FALSE(syms[0].computed());
+  EXPECT_TRUE(syms[1].computed());
+  std::vector<SymbolicShape> specs = {
+      {{1, 16}, {std::nullopt, DimExpr::ofSymbol(0)}}};
+  std::vector<int64_t> values;
+  std::string err;
+  ASSERT_TRUE(
+      bindSymbols(syms, {"ids"}, specs, {{1, 5}}, {nullptr}, values, err))
+      << err;
+  EXPECT_EQ(values, (std::vector<int64_t>{5, 40}));
+  // An output [count, 3] evaluates at the bound, then at the true count.
+  SymbolicShape out = {{40, 3}, {DimExpr::ofSymbol(1), std::nullopt}};
+  std::vector<int64_t> shape;
+  ASSERT_TRUE(evaluateShape(out, values, shape, err)) << err;
+  EXPECT_EQ(shape, (std::vector<int64_t>{40, 3}));
+  values[1] = 7;
+  ASSERT_TRUE(evaluateShape(out, values, shape, err)) << err;
+  EXPECT_EQ(shape, (std::vector<int64_t>{7, 3}));
+}
+
 } // namespace

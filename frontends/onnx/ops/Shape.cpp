@@ -473,11 +473,23 @@ FailureOr<SliceSpec> onnx_import::resolveSlice(NodeContext &ctx) {
       return failure();
     }
     if (isRunTimeDim(d)) {
-      // A run-time axis is taken whole, or not at all.
+      // A run-time axis is taken whole, or its first `end` entries: the
+      // boxes kept after NonMaxSuppression, cut to a budget. That many is
+      // min(d, end), a count the model computes.
       if (starts[i] == 0 && st == 1 && ends[i] >= kMaxElements)
         continue;
+      if (starts[i] == 0 && st == 1 && ends[i] > 0) {
+        OpBuilder &b = ctx.b;
+        Value n =
+            b.create<arith::MinSIOp>(ctx.loc, ctx.dims().value(b, ctx.loc, d),
+                                     indexConstant(b, ctx.loc, ends[i]));
+        spec.sizes[a] = ctx.dims().addComputedSymbol(
+            "min(" + ctx.dims().str(d) + ", " + std::to_string(ends[i]) + ")",
+            std::min(ctx.dims().bound(d), ends[i]), n);
+        continue;
+      }
       ctx.error() << "slicing run-time axis " << a << " (" << ctx.dims().str(d)
-                  << ") is not supported yet";
+                  << ") is supported from 0 with step 1 only";
       return failure();
     }
     // ONNX clamping: to [0, d] for positive steps, [-1, d-1] for negative.

@@ -104,6 +104,32 @@ def roi_align() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
 
 
+def nms_regions() -> onnx.ModelProto:
+    """NonMaxSuppression, then the kept boxes' first 4 (Gather, Slice) pooled
+    by RoiAlign: sizes the model computes, flowing downstream."""
+    nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores", "max", "iou"], ["sel"],
+                              name="nms"),
+             helper.make_node("Gather", ["sel", "two"], ["keep"], axis=1),
+             helper.make_node("Slice", ["keep", "s0", "s4"], ["top"]),
+             helper.make_node("Squeeze", ["boxes", "s0"], ["all"]),
+             helper.make_node("Gather", ["all", "top"], ["rois"], axis=0),
+             helper.make_node("Mul", ["top", "s0"], ["zeros"]),
+             helper.make_node("RoiAlign", ["x", "rois", "zeros"], ["y"], name="pool",
+                              output_height=2, output_width=2)]
+    inits = [numpy_helper.from_array(np.array([6], np.int64), "max"),
+             numpy_helper.from_array(np.array([0.5], np.float32), "iou"),
+             numpy_helper.from_array(np.array(2, np.int64), "two"),
+             numpy_helper.from_array(np.array([0], np.int64), "s0"),
+             numpy_helper.from_array(np.array([4], np.int64), "s4")]
+    graph = helper.make_graph(
+        nodes, "nms_regions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8]),
+         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 6, 4]),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+
+
 def gru() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     h, i = 4, 3
@@ -243,7 +269,7 @@ def mlp() -> onnx.ModelProto:
 
 
 MODELS = {"conv_bn_relu": conv_bn_relu, "mlp": mlp, "ese_lstm": ese_lstm,
-          "roi_align": roi_align, "shape_chain": shape_chain, "lstm": lstm,
+          "roi_align": roi_align, "nms_regions": nms_regions, "shape_chain": shape_chain, "lstm": lstm,
           "unknown_op": unknown_op, "quantize_roundtrip": quantize_roundtrip,
           "gru": gru, "lstm_peepholes": lstm_peepholes,
           "lift_splat_elements": lambda: lift_splat("elements"),
