@@ -868,8 +868,8 @@ FailureOr<ImportedModel> GraphImporter::run() {
   for (unsigned i = 0; i < outputInfos.size(); ++i)
     func.setResultAttr(i, "onnx.name", b.getStringAttr(outputInfos[i].name));
   if (!computed.empty())
-    func.setResultAttr(outputInfos.size(), "sparq.computed_dims",
-                       b.getUnitAttr());
+    func.setResultAttr(outputInfos.size(), "onnx.name",
+                       b.getStringAttr("sparq.computed_dims"));
   if (failed(mlir::verify(*module)))
     return failure();
   ImportedModel result;

@@ -271,6 +271,33 @@ def test_help_is_useful() -> None:
     assert "example_inputs" in doc and "recipe" in doc and "CompileError" in doc
 
 
+def test_outputs_sized_by_the_data() -> None:
+    """torchvision's NMS: each call returns as many boxes as it keeps, up to
+    the first 5 (a count the model computes), as PyTorch does."""
+    torchvision = pytest.importorskip("torchvision")
+
+    class Keep(nn.Module):
+        def forward(self, boxes, scores):
+            keep = torchvision.ops.nms(boxes, scores, 0.5)[:5]
+            return boxes[keep], scores[keep]
+
+    def boxes(seed: int, spread: float):
+        g = torch.Generator().manual_seed(seed)
+        xy = torch.rand(12, 2, generator=g) * spread
+        return torch.cat([xy, xy + 8], 1), torch.rand(12, generator=g)
+
+    compiled = sparq.compile(Keep(), boxes(0, 40))
+    counts = set()
+    for seed, spread in [(1, 4), (2, 400), (3, 20)]:
+        b, s = boxes(seed, spread)
+        got, want = compiled(b, s), Keep()(b, s)
+        counts.add(len(want[0]))
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            assert torch.equal(g, w)
+    assert len(counts) > 1, counts
+
+
 def test_dim_param_bound_by_name() -> None:
     torch.manual_seed(SEED)
     net = nn.Linear(16, 4).eval()

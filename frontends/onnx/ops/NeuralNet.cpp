@@ -641,9 +641,17 @@ LogicalResult buildGemm(NodeContext &ctx) {
     if (tb)
       bm = transposeTensor(b, loc, bm, {1, 0});
   }
-  auto as = cast<RankedTensorType>(a.getType()).getShape();
+  // A's rows may be a run-time dimension (one row per region).
+  std::vector<int64_t> as = ctx.shape(0);
+  if (ta)
+    std::swap(as[0], as[1]);
   auto bs = cast<RankedTensorType>(bm.getType()).getShape();
   int64_t k = weight ? bs[1] : bs[0], n = weight ? bs[0] : bs[1];
+  if (isRunTimeDim(as[1]) || hasRunTimeDims(ctx.shape(1)) ||
+      (ctx.hasInput(2) && hasRunTimeDims(ctx.shape(2))))
+    return ctx.error() << "supports a run-time number of rows of A only, got "
+                       << ctx.dims().shapeStr(ctx.shape(0)) << " by "
+                       << ctx.dims().shapeStr(ctx.shape(1));
   if (as[1] != k)
     return ctx.error() << "cannot multiply " << shapeStr(as) << " by "
                        << shapeStr(ctx.shape(1))
@@ -674,7 +682,7 @@ LogicalResult buildGemm(NodeContext &ctx) {
   Value r = weight ? matmulWeight(b, loc, a, bm, acc)
                    : b.create<linalg::MatmulOp>(loc, ValueRange{a, bm}, acc)
                          .getResult(0);
-  ctx.setOutput(0, r, ctx.dtype(0));
+  ctx.setOutput(0, r, ctx.dtype(0), out);
   return success();
 }
 

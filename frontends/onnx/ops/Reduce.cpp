@@ -268,11 +268,11 @@ template <bool IsMax> LogicalResult buildArgReduce(NodeContext &ctx) {
       });
   Value r = op.getResult(1);
   if (keep) {
-    std::vector<int64_t> ks = xs;
-    ks[axis] = 1;
-    r = reshapeTensor(b, loc, r, ks);
+    out = xs;
+    out[axis] = 1;
+    r = reshapeTensor(b, loc, r, out);
   }
-  ctx.setOutput(0, r, io::DType::I64);
+  ctx.setOutput(0, r, io::DType::I64, out);
   return success();
 }
 

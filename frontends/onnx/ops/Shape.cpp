@@ -28,11 +28,14 @@ Value cIdx(OpBuilder &b, Location loc, int64_t v) {
 }
 
 /// Wraps a possibly negative index into [0, dim).
-Value wrapIndex(OpBuilder &b, Location loc, Value idx, int64_t dim) {
+Value wrapIndex(OpBuilder &b, Location loc, Value idx, Value dim) {
   Value zero = cIdx(b, loc, 0);
   Value neg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, idx, zero);
-  Value wrapped = b.create<arith::AddIOp>(loc, idx, cIdx(b, loc, dim));
+  Value wrapped = b.create<arith::AddIOp>(loc, idx, dim);
   return b.create<arith::SelectOp>(loc, neg, wrapped, idx);
+}
+Value wrapIndex(OpBuilder &b, Location loc, Value idx, int64_t dim) {
+  return wrapIndex(b, loc, idx, cIdx(b, loc, dim));
 }
 
 FailureOr<std::vector<int64_t>> axesOf(NodeContext &ctx, size_t inputIdx,
@@ -245,6 +248,28 @@ LogicalResult buildFlatten(NodeContext &ctx) {
     return ctx.error() << "axis " << ctx.attrInt("axis", 1)
                        << " is out of range for rank " << rank;
   const auto &s = ctx.shape(0);
+  if (hasRunTimeDims(s)) {
+    // One run-time extent, before the axis: the rows scale it (RoIs'
+    // features flattened for a box head).
+    ArrayRef<int64_t> head = ArrayRef<int64_t>(s).take_front(axis),
+                      tail = ArrayRef<int64_t>(s).drop_front(axis);
+    if (hasRunTimeDims(tail) || llvm::count_if(head, isRunTimeDim) != 1)
+      return ctx.error() << "flattens one run-time extent before the axis "
+                            "only, got "
+                         << ctx.dims().shapeStr(s) << " at axis " << axis;
+    int64_t statics = 1;
+    for (int64_t d : head)
+      if (!isRunTimeDim(d))
+        statics *= d;
+    io::DimExpr outerExpr =
+        ctx.dims().exprOf(*llvm::find_if(head, isRunTimeDim));
+    if (!outerExpr.scale(statics))
+      return ctx.error() << "the flattened extent overflows";
+    std::vector<int64_t> out = {ctx.dims().dimOf(outerExpr), numElements(tail)};
+    ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), out),
+                  ctx.dtype(0), out);
+    return success();
+  }
   int64_t outer = numElements(ArrayRef<int64_t>(s).take_front(axis));
   int64_t inner = numElements(ArrayRef<int64_t>(s).drop_front(axis));
   ctx.setOutput(0, reshapeTensor(ctx.b, ctx.loc, ctx.value(0), {outer, inner}),
@@ -561,11 +586,11 @@ LogicalResult buildGather(NodeContext &ctx) {
   std::vector<int64_t> out(ds.begin(), ds.begin() + axis);
   out.insert(out.end(), is.begin(), is.end());
   out.insert(out.end(), ds.begin() + axis + 1, ds.end());
-  if (isRunTimeDim(ds[axis]))
-    return ctx.error() << "gathering along run-time axis " << axis << " ("
-                       << ctx.dims().str(ds[axis]) << ") is not supported yet";
   Value data = ctx.value(0), indices = ctx.value(1);
-  int64_t ir = is.size(), dim = ds[axis];
+  int64_t ir = is.size();
+  // Negative indices count from the axis's end, a run-time extent or not
+  // (the boxes a NonMaxSuppression kept, indexed by a second one).
+  Value dim = ctx.dims().value(ctx.b, ctx.loc, ds[axis]);
   MLIRContext *mctx = ctx.b.getContext();
   SmallVector<AffineExpr> idxExprs;
   for (int64_t k = 0; k < ir; ++k)
