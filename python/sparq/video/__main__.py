@@ -1,8 +1,11 @@
-"""python -m sparq.video: delay metrics of detections against ground truth.
+"""python -m sparq.video: delay metrics of detections against ground truth,
+and CaTDet's cascade over two detectors.
 
     python -m sparq.video ad --truth gt.json --detections det.json [--plot ad.png]
     python -m sparq.video md --truth gt.csv --detections det.csv [--precision 0.8]
     python -m sparq.video ap --truth gt.json --detections det.json
+    python -m sparq.video cascade --proposal p.onnx --refinement r.onnx \
+        --frames frames.npy [--truth gt.json] [--out det.json]
 
 Each prints a table; `ad --plot` also writes the mean delay against the
 false-positive ratio as a PNG (matplotlib). The file layouts are in
@@ -12,9 +15,11 @@ docs/video.md.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from .._sparq import CompileError, InputError
 from . import metrics
 
 
@@ -68,9 +73,40 @@ def _ap(args) -> int:
     return 0
 
 
+def _cascade(args) -> int:
+    import numpy as np
+
+    from .cascade import Cascade
+    frames = np.load(args.frames, allow_pickle=False).astype(np.float32)
+    if frames.ndim == 4:
+        frames = frames[:, None]
+    if frames.ndim != 5 or frames.shape[1] != 1:
+        raise ValueError(f"{args.frames}: frames must be [T, C, H, W] or [T, 1, C, H, W], "
+                         f"got {frames.shape}")
+    cascade = Cascade(str(args.proposal), str(args.refinement), frames.shape[2:],
+                      crop=args.crop, context=args.context,
+                      proposal_threshold=args.proposal_threshold,
+                      max_regions=args.max_regions,
+                      detection_threshold=args.detection_threshold)
+    r = cascade.run(list(frames), single=args.truth is not None)
+    print(r.table())
+    if args.truth is not None:
+        d = r.delay(metrics.load(args.truth, "truth"), precision=args.precision)
+        print(f"mD = {d['cascade']:.3f} frames for the cascade, {d['single']:.3f} for the "
+              f"refinement network on every frame: {d['added']:+.3f} added")
+    if args.out is not None:
+        frames_out = [{"frame": t, "detections": [
+            {"label": d.label, "box": list(d.box), "score": d.score}
+            for d in r.detections if d.frame == t]} for t in range(len(frames))]
+        args.out.write_text(json.dumps({"frames": frames_out}, indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sparq.video",
-                                 description="Delay metrics for video object detection.")
+                                 description="Delay metrics for video object detection, "
+                                 "and CaTDet's cascade.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--truth", required=True, type=Path,
@@ -90,10 +126,34 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_md)
     p = sub.add_parser("ap", parents=[common], help="average precision per class, mAP")
     p.set_defaults(run=_ap)
+    p = sub.add_parser("cascade", help="CaTDet's cascade: operations and delay")
+    p.add_argument("--proposal", required=True, type=Path,
+                   help="the cheap detector (ONNX, input [1, C, H, W])")
+    p.add_argument("--refinement", required=True, type=Path,
+                   help="the expensive detector (ONNX, H and W symbolic: it is "
+                        "compiled for the crop and for the frame)")
+    p.add_argument("--frames", required=True, type=Path,
+                   help="the video, a .npy of [T, C, H, W] float frames")
+    p.add_argument("--truth", type=Path,
+                   help="ground truth: also run the refinement network on every "
+                        "frame and print the delay the cascade adds (mD)")
+    p.add_argument("--out", type=Path, help="write the cascade's detections (JSON)")
+    p.add_argument("--crop", type=int, default=32, help="crop side (default 32)")
+    p.add_argument("--context", type=float, default=2.0,
+                   help="region side over the box's longer side (default 2)")
+    p.add_argument("--max-regions", type=int, default=16,
+                   help="regions refined per frame, at most (default 16)")
+    p.add_argument("--proposal-threshold", type=float, default=0.0,
+                   help="proposals below this score are not refined (default 0)")
+    p.add_argument("--detection-threshold", type=float, default=0.5,
+                   help="detections that update the tracker (default 0.5)")
+    p.add_argument("--precision", type=float, default=0.8,
+                   help="precision mD's threshold is calibrated to (default 0.8)")
+    p.set_defaults(run=_cascade)
     args = ap.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, CompileError, InputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 
