@@ -105,6 +105,15 @@ bool buildHost(Compiler &compiler, const CompileOptions &options,
           << ", \"axis\": " << d.axis << "}";
     }
     sig << "]";
+    // Counts the model computes (input -1) come back in one more out-param,
+    // int64 [K] after the outputs, in this order; the outputs that read
+    // them are written at their bounds, the valid block first on each axis.
+    std::string computed;
+    for (const io::DimSymbol &d : compiler.symbols())
+      if (d.computed())
+        computed += (computed.empty() ? "\"" : ", \"") + d.name + "\"";
+    if (!computed.empty())
+      sig << ", \"computed_dims\": [" << computed << "]";
   }
   if (weights)
     sig << ", \"weights\": {\"file\": \"model.weights\", \"bytes\": "

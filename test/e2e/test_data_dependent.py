@@ -260,3 +260,36 @@ def test_torchvision_nms_export(run_sparqc, tmp_path: Path) -> None:
                          ["b", "s", "k"])
         for name, want in zip("bsk", Keep()(boxes, scores)):
             np.testing.assert_array_equal(got[name], want.numpy(), err_msg=name)
+
+
+def test_topk_after_nms(run_sparqc, tmp_path: Path) -> None:
+    """The best 4 scores of the boxes NMS kept (TopK along the kept count):
+    min(count, 4) of them, in order, with their positions."""
+    nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores", "max_out", "iou"],
+                              ["sel"], name="nms"),
+             helper.make_node("Gather", ["sel", "two"], ["keep"], axis=1),
+             helper.make_node("Gather", ["flat", "keep"], ["kept"], axis=0),
+             helper.make_node("Reshape", ["scores", "shape"], ["flat"]),
+             helper.make_node("TopK", ["kept", "k"], ["best", "where"], name="topk")]
+    path = save(tmp_path / "topk.onnx", nodes,
+                [info("boxes", TensorProto.FLOAT, [1, 30, 4]),
+                 info("scores", TensorProto.FLOAT, [1, 1, 30])],
+                [info("best", TensorProto.FLOAT, None), info("where", TensorProto.INT64, None)],
+                [numpy_helper.from_array(np.array([30], np.int64), "max_out"),
+                 numpy_helper.from_array(np.array([0.3], np.float32), "iou"),
+                 numpy_helper.from_array(np.array(2, np.int64), "two"),
+                 numpy_helper.from_array(np.array([30], np.int64), "shape"),
+                 numpy_helper.from_array(np.array([4], np.int64), "k")], opset=11)
+    rng = np.random.default_rng(9)
+    for spread in [40.0, 0.5]:  # many kept; one or two kept
+        boxes = random_boxes(rng, 1, 30, False)
+        boxes[..., :2] *= spread / 40
+        boxes[..., 2:] = boxes[..., :2] + 10
+        scores = rng.uniform(0, 1, (1, 1, 30)).astype(np.float32)
+        got = run_sparqc(path, {"boxes": boxes, "scores": scores}, ["best", "where"])
+        keep = reference_nms(boxes, scores, 30, 0.3, None, 0)[:, 2]
+        kept = scores[0, 0][keep]
+        order = np.argsort(-kept, kind="stable")[:4]
+        assert len(got["best"]) == min(len(keep), 4)
+        np.testing.assert_array_equal(got["best"], kept[order])
+        np.testing.assert_array_equal(got["where"], order)

@@ -40,7 +40,15 @@ LogicalResult buildTopK(NodeContext &ctx) {
     k = *kv;
   }
   int64_t n = ctx.shape(0)[axis];
-  if (k < 0 || k > n)
+  // A run-time axis (the scores NonMaxSuppression kept) of a 1-D input: its
+  // first min(n, k) entries, a count the model computes. (ONNX would
+  // reject n < k; a detector's top-k wants them all.)
+  bool runTime = isRunTimeDim(n);
+  if (runTime && (rank != 1 || k < 0))
+    return ctx.error() << "TopK along a run-time axis takes a 1-D input and "
+                          "k >= 0, got "
+                       << ctx.dims().shapeStr(ctx.shape(0)) << " and k = " << k;
+  if (!runTime && (k < 0 || k > n))
     return ctx.error() << "k = " << k << " is out of range for an axis of "
                        << n;
   bool largest = ctx.attrInt("largest", 1);
@@ -70,7 +78,10 @@ LogicalResult buildTopK(NodeContext &ctx) {
   ie.push_back(getAffineDimExpr(rank - 1, mctx));
   je = outer;
   je.push_back(getAffineDimExpr(rank, mctx));
-  Value counts = filledTensor(b, loc, xs, b.getI64Type(), 0);
+  std::vector<int64_t> xsDims(xs.begin(), xs.end());
+  if (runTime)
+    xsDims = ctx.shape(0);
+  Value counts = filledTensor(b, loc, xsDims, b.getI64Type(), 0);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   iters.push_back(utils::IteratorType::reduction);
   Value ranks =
@@ -118,12 +129,13 @@ LogicalResult buildTopK(NodeContext &ctx) {
   outShape.back() = k;
   Value vals = emptyTensor(b, loc, outShape, elem);
   Value idxs = emptyTensor(b, loc, outShape, b.getI64Type());
-  int64_t total = numElements(xs);
+  Value total =
+      runTime ? ctx.dims().value(b, loc, n) : cIdx(b, loc, numElements(xs));
   auto loop = b.create<scf::ForOp>(
-      loc, cIdx(b, loc, 0), cIdx(b, loc, total), cIdx(b, loc, 1),
-      ValueRange{vals, idxs},
+      loc, cIdx(b, loc, 0), total, cIdx(b, loc, 1), ValueRange{vals, idxs},
       [&](OpBuilder &nb, Location nl, Value iv, ValueRange iter) {
-        SmallVector<Value> at = delinearize(nb, nl, iv, xs);
+        SmallVector<Value> at =
+            runTime ? SmallVector<Value>{iv} : delinearize(nb, nl, iv, xs);
         Value r = nb.create<tensor::ExtractOp>(nl, ranks, at);
         Value kk = nb.create<arith::ConstantIntOp>(nl, k, 64);
         Value win = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::slt, r, kk);
@@ -144,6 +156,26 @@ LogicalResult buildTopK(NodeContext &ctx) {
             });
         nb.create<scf::YieldOp>(nl, ifOp.getResults());
       });
+  if (runTime) {
+    Value m = b.create<arith::MinSIOp>(loc, total, cIdx(b, loc, k));
+    int64_t count = ctx.dims().addComputedSymbol(
+        "min(" + ctx.dims().str(n) + ", " + std::to_string(k) + ")",
+        std::min(ctx.dims().bound(n), k), m);
+    for (int i = 0; i < 2; ++i) {
+      if (i == 1 && !ctx.wantsOutput(1))
+        break;
+      Value full = loop.getResult(i);
+      Value first = b.create<tensor::ExtractSliceOp>(
+          loc,
+          RankedTensorType::get(
+              {ShapedType::kDynamic},
+              cast<RankedTensorType>(full.getType()).getElementType()),
+          full, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{m}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      ctx.setOutput(i, first, i ? io::DType::I64 : dt, {count});
+    }
+    return success();
+  }
   ctx.setOutput(0, transposeTensor(b, loc, loop.getResult(0), inv), dt);
   if (ctx.wantsOutput(1))
     ctx.setOutput(1, transposeTensor(b, loc, loop.getResult(1), inv),
