@@ -606,7 +606,9 @@ Value onnx_import::padTensor(OpBuilder &b, Location loc, Value v,
   auto type = cast<RankedTensorType>(v.getType());
   SmallVector<int64_t> shape;
   for (int64_t i = 0; i < type.getRank(); ++i)
-    shape.push_back(type.getDimSize(i) + low[i] + high[i]);
+    shape.push_back(type.isDynamicDim(i)
+                        ? ShapedType::kDynamic
+                        : type.getDimSize(i) + low[i] + high[i]);
   auto resultType = RankedTensorType::get(shape, type.getElementType());
   SmallVector<OpFoldResult> lo, hi;
   for (size_t i = 0; i < low.size(); ++i) {

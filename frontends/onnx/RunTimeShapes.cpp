@@ -65,7 +65,8 @@ const llvm::StringSet<> &sizingOps() {
   static const llvm::StringSet<> ops = {
       "MatMul", "Transpose", "Reshape", "Unsqueeze", "Squeeze", "Concat",
       "Slice", "Gather", "Range", "ReduceMean", "ReduceSum", "ReduceMax",
-      "ReduceMin", "ArgMax", "ArgMin", "Flatten", "Gemm", "TopK",
+      "ReduceMin", "ArgMax", "ArgMin", "Flatten", "Gemm", "TopK", "Conv",
+      "MaxPool", "AveragePool",
       // Detection ops check their own inputs (ops/Detection.cpp).
       "RoiAlign", "NonMaxSuppression", "NonZero", "Compress", "Unique"};
   return ops;

@@ -124,7 +124,9 @@ std::optional<io::DType> dtypeOf(const py::dtype &d) {
 
 /// The compile options the Python package passes as keywords. Example
 /// inputs go through CompileOptions::addExample, as sparqc run's -i files
-/// do, except those with run-time axes (their extent comes at call time).
+/// do, except those with run-time axes: those give their other extents
+/// (an image's height and width beside a run-time batch), the run-time
+/// ones coming at call time.
 CompileOptions
 optionsOf(const std::string &recipe,
           const std::map<std::string, std::vector<int64_t>> &shapes,
@@ -140,8 +142,11 @@ optionsOf(const std::string &recipe,
   o.dynamicAxes = dynamicAxes;
   o.dynamicDimParams = dimParams;
   for (const auto &[name, a] : examples) {
-    if (dynamicAxes.count(name))
+    if (dynamicAxes.count(name)) {
+      if (!o.inputShapes.count(name))
+        o.inputShapes[name].assign(a.shape(), a.shape() + a.ndim());
       continue;
+    }
     std::optional<io::DType> type = dtypeOf(a.dtype());
     if (!type)
       throw InputFailure("example input '" + name + "': dtype " +
@@ -160,8 +165,15 @@ optionsOf(const std::string &recipe,
     }
     o.addExample(name, t);
   }
-  for (const auto &entry : dynamicAxes)
-    o.inputShapes.erase(entry.first);
+  // A run-time axis of a given shape stands at its bound.
+  for (const auto &[name, axes] : dynamicAxes) {
+    auto it = o.inputShapes.find(name);
+    if (it == o.inputShapes.end())
+      continue;
+    for (const auto &[axis, bound] : axes)
+      if (axis >= 0 && axis < static_cast<int64_t>(it->second.size()))
+        it->second[axis] = bound;
+  }
   o.passPipeline = passPipeline;
   o.optLevel = optLevel;
   return o;

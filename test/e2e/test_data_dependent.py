@@ -293,3 +293,48 @@ def test_topk_after_nms(run_sparqc, tmp_path: Path) -> None:
         assert len(got["best"]) == min(len(keep), 4)
         np.testing.assert_array_equal(got["best"], kept[order])
         np.testing.assert_array_equal(got["where"], order)
+
+
+def test_convolutions_on_a_run_time_batch_of_crops(run_sparqc, tmp_path: Path) -> None:
+    """The regions NMS keeps, cropped by RoIAlign, go through Conv, Relu,
+    MaxPool (the crops are the batch, a computed count), a depthwise Conv,
+    Flatten and Linear: against PyTorch."""
+    torch = pytest.importorskip("torch", reason="needs Debian's /usr/bin/python3")
+    torchvision = pytest.importorskip("torchvision", reason="needs Debian's /usr/bin/python3")
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+            self.depthwise = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+            self.fc = torch.nn.Linear(8 * 4 * 4, 5)
+
+        def forward(self, x, boxes, scores):
+            keep = torchvision.ops.nms(boxes, scores, 0.4)[:6]
+            rois = boxes[keep]
+            crops = torchvision.ops.roi_align(x, torch.cat([rois[:, :1] * 0, rois], 1),
+                                              (8, 8), spatial_scale=0.5, sampling_ratio=2,
+                                              aligned=True)
+            y = torch.nn.functional.max_pool2d(torch.relu(self.conv(crops)), 2)
+            return self.fc(self.depthwise(y).flatten(1))
+
+    torch.manual_seed(0)
+    head = Head().eval()
+    x = torch.randn(1, 4, 32, 32)
+    path = tmp_path / "head.onnx"
+    xy = torch.rand(20, 2) * 40
+    boxes = torch.cat([xy, xy + 16], 1)
+    torch.onnx.export(head, (x, boxes, torch.rand(20)), str(path),
+                      input_names=["x", "boxes", "scores"], output_names=["y"],
+                      opset_version=16)
+    for seed, spread in [(1, 40.0), (2, 2.0)]:  # six crops, and one
+        torch.manual_seed(seed)
+        xy = torch.rand(20, 2) * spread
+        boxes = torch.cat([xy, xy + 16], 1)
+        scores = torch.rand(20)
+        got = run_sparqc(path, {"x": x.numpy(), "boxes": boxes.numpy(),
+                                "scores": scores.numpy()}, ["y"])["y"]
+        with torch.no_grad():
+            want = head(x, boxes, scores).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -4,7 +4,7 @@ cascade: test_video_cascade.py and bench/detection.py.
 The video is noise with bright squares that move at constant velocity, one
 appearing midway. Both detectors are a matched filter (a convolution with
 fixed weights), peaks by 3x3 max pooling above a threshold, and NonZero for
-a data-dependent number of boxes.
+a data-dependent number of boxes, over a batch of images of any size.
 """
 
 from __future__ import annotations
@@ -69,17 +69,19 @@ class TemplateDetector(nn.Module):
         self.threshold = threshold
 
     def forward(self, image):
+        """(boxes, scores, labels, image index in the batch) of the peaks."""
         r = self.mix(self.match(self.pool(image)))
         peak = (r == nn.functional.max_pool2d(r, 3, 1, 1)) & (r > self.threshold)
-        width = r.shape[3]
+        height, width = r.shape[2], r.shape[3]
         flat = r.reshape(-1)
         idx = torch.nonzero(peak.reshape(-1))[:, 0]
         scores = flat[idx]
-        cy = (idx // width).float() * self.scale + (self.scale - 1) / 2
-        cx = (idx % width).float() * self.scale + (self.scale - 1) / 2
+        pixel = idx % (height * width)
+        cy = (pixel // width).float() * self.scale + (self.scale - 1) / 2
+        cx = (pixel % width).float() * self.scale + (self.scale - 1) / 2
         half = SIDE / 2
         # The peak is the square's center pixel: its box spans half a side
         # around that pixel's center.
         boxes = torch.stack([cx + 0.5 - half, cy + 0.5 - half,
                              cx + 0.5 + half, cy + 0.5 + half], 1)
-        return boxes, scores
+        return boxes, scores, idx * 0, idx // (height * width)

@@ -271,6 +271,22 @@ def test_help_is_useful() -> None:
     assert "example_inputs" in doc and "recipe" in doc and "CompileError" in doc
 
 
+def test_example_gives_the_static_extents_beside_a_run_time_axis() -> None:
+    """A run-time batch and an example for the rest (an ONNX model whose
+    height and width are symbolic): the example fixes them."""
+    torch.manual_seed(SEED)
+    net = nn.Conv2d(3, 4, 3, padding=1).eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(net, (torch.randn(1, 3, 8, 8),), buffer, input_names=["x"],
+                      output_names=["y"], opset_version=14,
+                      dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
+    model = sparq.compile(buffer.getvalue(), (np.zeros((1, 3, 12, 10), np.float32),),
+                          dynamic={"x": {0: 4}})
+    assert model.inputs[0].shape == (4, 3, 12, 10) and model.inputs[0].runtime_axes == (0,)
+    x = torch.randn(3, 3, 12, 10)
+    torch.testing.assert_close(model(x), net(x).detach(), rtol=RTOL, atol=ATOL)
+
+
 def test_outputs_sized_by_the_data() -> None:
     """torchvision's NMS: each call returns as many boxes as it keeps, up to
     the first 5 (a count the model computes), as PyTorch does."""

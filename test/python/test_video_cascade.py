@@ -77,8 +77,9 @@ def test_tracker_regions_cover_a_missed_proposal() -> None:
     """A proposal network that finds nothing after frame 0: the tracker's
     predictions alone keep the objects in the refined regions."""
     frames, truth = video()
+    # (Crop by crop, the refinement network compiled for one.)
     cascade = Cascade(TemplateDetector(True, 1, 0.3), TemplateDetector(False, 8, 0.5),
-                      (1, SIZE, SIZE), crop=32, context=3.0)
+                      (1, SIZE, SIZE), crop=32, context=3.0, batch_crops=False)
     first, _, _ = cascade.step(0, frames[0])
     blank = np.zeros_like(frames[1])
     # The proposal network sees a blank frame; the refinement network the real one.
@@ -93,6 +94,8 @@ def test_tracker_regions_cover_a_missed_proposal() -> None:
 def test_bad_frames_and_networks() -> None:
     cascade = Cascade(TemplateDetector(True, 1, 0.3), TemplateDetector(False, 1, 0.5),
                       (1, SIZE, SIZE), crop=32)
+    assert [o.shape for o in cascade.refinement.inputs] == [(16, 1, 32, 32)]
+    assert cascade.refinement.inputs[0].runtime_axes == (0,)
     with pytest.raises(ValueError, match="frame 0: expected shape"):
         cascade.step(0, np.zeros((1, 1, 32, 32), np.float32))
     cascade.proposal = lambda frame: (np.zeros((2, 3), np.float32), np.zeros(2, np.float32))
@@ -139,3 +142,12 @@ def test_cascade_command(tmp_path) -> None:
     help_text = subprocess.run([sys.executable, "-m", "sparq.video", "--help"],
                                capture_output=True, text=True).stdout
     assert "cascade" in help_text and "ad" in help_text and "md" in help_text
+
+
+def test_batched_refinement_needs_crop_indices() -> None:
+    class NoIndices(TemplateDetector):
+        def forward(self, image):
+            return super().forward(image)[:2]
+
+    with pytest.raises(ValueError, match="returns \\(boxes, scores, labels, crop indices\\)"):
+        Cascade(TemplateDetector(True, 1, 0.3), NoIndices(False, 1, 0.5), (1, SIZE, SIZE))

@@ -129,6 +129,22 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
   }
   int64_t s = rank - 2, n = xs[0], c = xs[1], f = ws[0];
   int64_t g = ctx.attrInt("group", 1);
+  // The batch may be a run-time dimension (crops of regions), for 2-D
+  // convolutions without groups or depthwise: their kernels take it from
+  // the buffers.
+  if (ShapedType::isDynamic(n)) {
+    n = ctx.shape(0)[0];
+    bool plainOrDepthwise = g == 1 || (g == c && f == c);
+    if (!isRunTimeDim(n) || s != 2 || !plainOrDepthwise ||
+        llvm::any_of(xs.drop_front(), ShapedType::isDynamic) ||
+        !cast<RankedTensorType>(weight.getType()).hasStaticShape()) {
+      ctx.error() << "a run-time extent is supported as the batch of 2-D "
+                     "convolutions without groups or depthwise, got input "
+                  << ctx.dims().shapeStr(ctx.shape(0)) << " and weight "
+                  << ctx.dims().shapeStr(ctx.shape(1));
+      return failure();
+    }
+  }
   if (g <= 0 || c % g || f % g || ws[1] != c / g) {
     ctx.error() << "weight " << shapeStr(ws) << " does not match " << c
                 << " input channels in " << g << " groups";
@@ -277,7 +293,12 @@ LogicalResult buildConv(NodeContext &ctx) {
                          ctx.hasInput(2) ? ctx.value(2) : Value());
   if (failed(r))
     return failure();
-  ctx.setOutput(0, *r, ctx.dtype(0));
+  // A run-time batch keeps its id.
+  auto type = cast<RankedTensorType>(r->getType());
+  std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+  if (type.isDynamicDim(0))
+    shape[0] = ctx.shape(0)[0];
+  ctx.setOutput(0, *r, ctx.dtype(0), shape);
   return success();
 }
 
@@ -1042,10 +1063,15 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
   auto win = resolveWindow(ctx, spatial, kernel, ceilMode);
   if (failed(win))
     return failure();
+  // The batch may be a run-time dimension; the rest is static.
+  if (llvm::any_of(ArrayRef<int64_t>(xs).drop_front(), isRunTimeDim))
+    return ctx.error() << "a run-time extent is supported as the batch only, "
+                          "got "
+                       << ctx.dims().shapeStr(xs);
   std::vector<int64_t> outShape = {xs[0], xs[1]};
   outShape.insert(outShape.end(), win->out.begin(), win->out.end());
   // Checked before the window counts below are tabulated per output.
-  if (!fitsLimits(outShape))
+  if (!fitsLimits(ctx.dims().boundShape(outShape)))
     return ctx.error() << "output of shape " << shapeStr(outShape)
                        << " is too large";
   Window explicitWin = *win;
@@ -1124,7 +1150,7 @@ template <bool IsMax> LogicalResult buildPool(NodeContext &ctx) {
     ctx.results()[0].dequantized = std::move(record);
     return success();
   }
-  ctx.setOutput(0, pooled, ctx.dtype(0));
+  ctx.setOutput(0, pooled, ctx.dtype(0), outShape);
   return success();
 }
 

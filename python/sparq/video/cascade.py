@@ -118,17 +118,37 @@ def _example(model: Any, shape: tuple) -> Any:
     return torch.from_numpy(zeros) if isinstance(model, torch.nn.Module) else zeros
 
 
-def _detections(outputs: Any) -> list[tuple[str, Box, float]]:
-    """(label, box, score) from a detector's (boxes, scores[, labels])."""
+def _detections(outputs: Any) -> list[tuple[int, str, Box, float]]:
+    """(image, label, box, score) from a detector's (boxes, scores[, labels
+    [, images]]): `images` is each detection's index in the batch."""
     outs = [np.asarray(o) for o in (outputs if isinstance(outputs, tuple) else (outputs,))]
-    if len(outs) not in (2, 3) or outs[0].ndim != 2 or outs[0].shape[1:] != (4,) or \
-            outs[1].shape != outs[0].shape[:1]:
+    if len(outs) not in (2, 3, 4) or outs[0].ndim != 2 or outs[0].shape[1:] != (4,) or \
+            any(o.shape != outs[0].shape[:1] for o in outs[1:]):
         raise ValueError("a cascade's networks return (boxes [n, 4], scores [n]) and "
-                         "optionally labels [n]; got shapes "
+                         "optionally labels [n] and batch indices [n]; got shapes "
                          f"{[o.shape for o in outs]}")
-    labels = outs[2] if len(outs) == 3 else np.zeros(len(outs[1]), np.int64)
-    return [(str(int(l)), tuple(float(v) for v in b), float(s))  # type: ignore[misc]
-            for b, s, l in zip(outs[0], outs[1], labels)]
+    n = len(outs[1])
+    labels = outs[2] if len(outs) >= 3 else np.zeros(n, np.int64)
+    images = outs[3] if len(outs) == 4 else np.zeros(n, np.int64)
+    return [(int(i), str(int(l)), tuple(float(v) for v in b), float(s))  # type: ignore[misc]
+            for b, s, l, i in zip(outs[0], outs[1], labels, images)]
+
+
+def _first_input(model: Any) -> str:
+    """The name a model's first input has once compiled: a torch module's
+    first forward parameter, an ONNX graph's first non-initializer input."""
+    import inspect
+
+    try:
+        import torch
+        if isinstance(model, torch.nn.Module):
+            return next(iter(inspect.signature(model.forward).parameters))
+    except ImportError:
+        pass
+    from .._source import _graph_input_names
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    return _graph_input_names(str(model) if not isinstance(model, bytes) else model)[0]
 
 
 class Cascade:
@@ -138,7 +158,13 @@ class Cascade:
         proposal: the cheap detector (a torch module, or an ONNX model whose
             input takes the frame's shape), compiled for the full frame.
         refinement: the expensive detector, compiled for `crop` x `crop`
-            crops and for the full frame.
+            crops and for the full frame. With `batch_crops`, it is compiled
+            for a run-time batch of up to `max_regions` crops and runs once
+            per frame; it must then return each detection's crop (its
+            index in the batch) as a fourth output, after the labels.
+        batch_crops: False runs the refinement network crop by crop,
+            compiled for one (for networks whose ops do not take a run-time
+            batch).
         frame_shape: (C, H, W).
         crop: the side of the crops the refinement network sees.
         context: a region's side is `context` times its box's longer side,
@@ -154,7 +180,8 @@ class Cascade:
     def __init__(self, proposal: Any, refinement: Any, frame_shape: Sequence[int], *,
                  crop: int = 32, context: float = 2.0, proposal_threshold: float = 0.0,
                  max_regions: int = 16, detection_threshold: float = 0.5,
-                 merge_iou: float = 0.5, tracker: Optional[Tracker] = None) -> None:
+                 merge_iou: float = 0.5, tracker: Optional[Tracker] = None,
+                 batch_crops: bool = True) -> None:
         import sparq
         c, h, w = (int(d) for d in frame_shape)
         if crop < 1 or max_regions < 1 or context <= 0:
@@ -169,7 +196,15 @@ class Cascade:
         crop_in = _example(refinement, (1, c, crop, crop))
         full = _example(refinement, (1, c, h, w))
         self.proposal = sparq.compile(proposal, (frame,))
-        self.refinement = sparq.compile(refinement, (crop_in,))
+        self.batch_crops = bool(batch_crops)
+        self.refinement = sparq.compile(
+            refinement, (crop_in,),
+            dynamic={_first_input(refinement): {0: max_regions}} if batch_crops else None)
+        if batch_crops and len(self.refinement.outputs) != 4:
+            raise ValueError(
+                "with batch_crops, the refinement network returns (boxes, scores, labels, "
+                f"crop indices); it has {len(self.refinement.outputs)} outputs "
+                "(or pass batch_crops=False)")
         self.refinement_full = sparq.compile(refinement, (full,))
         self.crops = sparq.compile(_crop_model(c, h, w, crop).SerializeToString(),
                                    dynamic={"regions": max_regions})
@@ -207,26 +242,35 @@ class Cascade:
         if frame.shape != (1,) + self.frame_shape:
             raise ValueError(f"frame {index}: expected shape {(1,) + self.frame_shape}, "
                              f"got {frame.shape}")
-        proposals = [d for d in _detections(self.proposal(frame))
-                     if d[2] >= self.proposal_threshold]
+        proposals = [d[1:] for d in _detections(self.proposal(frame))
+                     if d[3] >= self.proposal_threshold]
         predicted = self.tracker.predictions()
         regions = self.regions(proposals, predicted)
         found: list[tuple[str, Box, float]] = []
         if regions:
             rois = np.array(regions, np.float32)
             crops = self.crops(frame, rois, np.zeros(len(regions), np.int64))
-            for region, crop in zip(regions, crops):
+            if self.batch_crops:
+                refined = _detections(self.refinement(crops))
+            else:
+                refined = [(k, l, b, s) for k, crop in enumerate(crops)
+                           for _, l, b, s in _detections(self.refinement(crop[None]))]
+            for k, label, b, s in refined:
+                if not 0 <= k < len(regions):
+                    raise ValueError(f"frame {index}: the refinement network gave crop "
+                                     f"{k} of {len(regions)}")
+                region = regions[k]
                 scale = (region[2] - region[0]) / self.crop
-                for label, b, s in _detections(self.refinement(crop[None])):
-                    found.append((label, (region[0] + b[0] * scale, region[1] + b[1] * scale,
-                                          region[0] + b[2] * scale, region[1] + b[3] * scale),
-                                  s))
+                found.append((label, (region[0] + b[0] * scale, region[1] + b[1] * scale,
+                                      region[0] + b[2] * scale, region[1] + b[3] * scale),
+                              s))
         found = _suppress(found, self.merge_iou)
         self.tracker.update([(l, b) for l, b, s in found if s >= self.detection_threshold])
         report = FrameReport(index, len(regions), len(proposals), len(predicted),
                              self.proposal_macs, len(regions) * self.crop_macs,
                              self.single_macs)
-        single_found = _detections(self.refinement_full(frame)) if single else None
+        single_found = ([d[1:] for d in _detections(self.refinement_full(frame))]
+                        if single else None)
         return report, found, single_found
 
     def run(self, frames: Sequence[Any], single: bool = True) -> CascadeResult:
