@@ -1135,6 +1135,24 @@ void rewriteMaxPool(linalg::GenericOp gen, const MaxPool &pool) {
     op->erase();
 }
 
+/// TopK's O(n^2) ranks (marked sparq.topk_ranks by the importer, float32,
+/// 1-D or 2-D) become the sorting kernel (runtime/kernels/TopKRanks.h).
+void rewriteTopKRanks(linalg::GenericOp gen) {
+  OpBuilder b(gen);
+  Location loc = gen.getLoc();
+  SmallVector<Value> views = {gen.getInputs()[0], gen.getOutputs()[0]};
+  for (Value &v : views) {
+    auto type = cast<MemRefType>(v.getType());
+    if (type.getRank() == 1) // [n] as [1, n]
+      v = b.create<memref::ExpandShapeOp>(
+          loc, ArrayRef<int64_t>{1, type.getDimSize(0)}, v,
+          ArrayRef<ReassociationIndices>{{0, 1}});
+  }
+  bool largest = gen->getAttrOfType<BoolAttr>("sparq.topk_ranks").getValue();
+  replaceWithCall(gen, "sparq_topk_ranks_f32", views,
+                  {b.getI64IntegerAttr(largest)});
+}
+
 /// An elementwise generic marked sparq.qadd by the QDQ import (the Add of a
 /// residual connection on uint8/int8, requantized) on contiguous buffers of
 /// one shape: a call of the threaded byte kernel, on them flattened.
@@ -1303,6 +1321,15 @@ struct HostLibraryCallsPass
       if (gen->hasAttr("sparq.qadd"))
         adds.push_back(gen);
     });
+    SmallVector<linalg::GenericOp> ranks;
+    getOperation().walk([&](linalg::GenericOp gen) {
+      auto in = dyn_cast<MemRefType>(gen.getInputs()[0].getType());
+      if (gen->hasAttr("sparq.topk_ranks") && in && in.hasStaticShape() &&
+          in.getElementType().isF32())
+        ranks.push_back(gen);
+    });
+    for (linalg::GenericOp gen : ranks)
+      rewriteTopKRanks(gen);
     for (linalg::GenericOp gen : adds)
       rewriteQuantizedAdd(gen);
     if (failed(dropPlaceholders(getOperation())))

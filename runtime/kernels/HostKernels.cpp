@@ -12,6 +12,7 @@
 #include "runtime/kernels/QuantizedElementwise.h"
 #include "runtime/kernels/RoiAlign.h"
 #include "runtime/kernels/ThreadPool.h"
+#include "runtime/kernels/TopKRanks.h"
 
 #include <algorithm>
 #include <array>
@@ -629,6 +630,8 @@ void sparq::kernels::forEachHostKernel(
      reinterpret_cast<void *>(&_mlir_ciface_sparq_correlation));
   fn("_mlir_ciface_sparq_roi_align",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_roi_align));
+  fn("_mlir_ciface_sparq_topk_ranks_f32",
+     reinterpret_cast<void *>(&_mlir_ciface_sparq_topk_ranks_f32));
   fn("_mlir_ciface_sparq_nonzero",
      reinterpret_cast<void *>(&_mlir_ciface_sparq_nonzero));
   fn("_mlir_ciface_sparq_non_max_suppression",

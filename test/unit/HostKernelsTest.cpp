@@ -5,6 +5,7 @@
 #include "runtime/kernels/BufferCache.h"
 #include "runtime/kernels/DenseGemm.h"
 #include "runtime/kernels/QuantizedElementwise.h"
+#include "runtime/kernels/TopKRanks.h"
 #include "test/unit/TestData.h"
 
 #include <gtest/gtest.h>
@@ -609,6 +610,7 @@ TEST(HostKernels, EveryKernelIsRegisteredForTheJit) {
       "_mlir_ciface_sparq_bev_pool",
       "_mlir_ciface_sparq_correlation",
       "_mlir_ciface_sparq_roi_align",
+      "_mlir_ciface_sparq_topk_ranks_f32",
       "_mlir_ciface_sparq_nonzero",
       "_mlir_ciface_sparq_non_max_suppression",
       "_mlir_ciface_sparq_unique_f32",
@@ -638,6 +640,32 @@ TEST(BufferCache, ReusesLargeBlocksOfTheSameSize) {
   EXPECT_EQ(cachedBytes(), 2 * big + 64);
   releaseCachedBuffers();
   EXPECT_EQ(cachedBytes(), 0u);
+}
+
+TEST(TopKRanks, MatchTheQuadraticDefinition) {
+  // The importer's generic: rank[i] = #j beating i, larger (or smaller)
+  // or equal and earlier, by ordered comparisons (NaN beats nothing and
+  // nothing beats it). Ties and NaNs included.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> pick(0, 5);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (bool largest : {true, false}) {
+    std::vector<float> x(3 * 40);
+    for (float &v : x)
+      v = pick(rng) == 0 ? nan : float(pick(rng)) - 2.5f;
+    std::vector<int64_t> got(x.size());
+    topKRanks(x.data(), 3, 40, largest, got.data());
+    for (int r = 0; r < 3; ++r)
+      for (int i = 0; i < 40; ++i) {
+        int64_t want = 0;
+        for (int j = 0; j < 40; ++j) {
+          float xi = x[r * 40 + i], xj = x[r * 40 + j];
+          bool strict = largest ? xj > xi : xj < xi;
+          want += strict || (xj == xi && j < i);
+        }
+        EXPECT_EQ(got[r * 40 + i], want) << "row " << r << " element " << i;
+      }
+  }
 }
 
 } // namespace

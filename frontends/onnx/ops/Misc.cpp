@@ -84,45 +84,44 @@ LogicalResult buildTopK(NodeContext &ctx) {
   Value counts = filledTensor(b, loc, xsDims, b.getI64Type(), 0);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   iters.push_back(utils::IteratorType::reduction);
-  Value ranks =
-      b.create<linalg::GenericOp>(
-           loc, TypeRange{counts.getType()}, ValueRange{x, x},
-           ValueRange{counts},
-           ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, ie, mctx),
-                               AffineMap::get(rank + 1, 0, je, mctx),
-                               AffineMap::get(rank + 1, 0, ie, mctx)},
-           iters,
-           [&](OpBuilder &nb, Location nl, ValueRange a) {
-             Value xi = a[0], xj = a[1];
-             Value i = nb.create<linalg::IndexOp>(nl, rank - 1);
-             Value j = nb.create<linalg::IndexOp>(nl, rank);
-             Value strict, equal;
-             if (fl) {
-               strict = nb.create<arith::CmpFOp>(
-                   nl, largest ? arith::CmpFPredicate::OGT
-                               : arith::CmpFPredicate::OLT,
-                   xj, xi);
-               equal = nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OEQ,
-                                                xj, xi);
-             } else {
-               arith::CmpIPredicate p =
-                   largest ? (uns ? arith::CmpIPredicate::ugt
-                                  : arith::CmpIPredicate::sgt)
-                           : (uns ? arith::CmpIPredicate::ult
-                                  : arith::CmpIPredicate::slt);
-               strict = nb.create<arith::CmpIOp>(nl, p, xj, xi);
-               equal = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
-                                                xj, xi);
-             }
-             Value earlier = nb.create<arith::CmpIOp>(
-                 nl, arith::CmpIPredicate::ult, j, i);
-             Value beats = nb.create<arith::OrIOp>(
-                 nl, strict, nb.create<arith::AndIOp>(nl, equal, earlier));
-             Value inc = nb.create<arith::ExtUIOp>(nl, nb.getI64Type(), beats);
-             nb.create<linalg::YieldOp>(
-                 nl, Value(nb.create<arith::AddIOp>(nl, a[2], inc)));
-           })
-          .getResult(0);
+  auto rankOp = b.create<linalg::GenericOp>(
+      loc, TypeRange{counts.getType()}, ValueRange{x, x}, ValueRange{counts},
+      ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, ie, mctx),
+                          AffineMap::get(rank + 1, 0, je, mctx),
+                          AffineMap::get(rank + 1, 0, ie, mctx)},
+      iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value xi = a[0], xj = a[1];
+        Value i = nb.create<linalg::IndexOp>(nl, rank - 1);
+        Value j = nb.create<linalg::IndexOp>(nl, rank);
+        Value strict, equal;
+        if (fl) {
+          strict = nb.create<arith::CmpFOp>(nl,
+                                            largest ? arith::CmpFPredicate::OGT
+                                                    : arith::CmpFPredicate::OLT,
+                                            xj, xi);
+          equal =
+              nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OEQ, xj, xi);
+        } else {
+          arith::CmpIPredicate p = largest ? (uns ? arith::CmpIPredicate::ugt
+                                                  : arith::CmpIPredicate::sgt)
+                                           : (uns ? arith::CmpIPredicate::ult
+                                                  : arith::CmpIPredicate::slt);
+          strict = nb.create<arith::CmpIOp>(nl, p, xj, xi);
+          equal =
+              nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq, xj, xi);
+        }
+        Value earlier =
+            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::ult, j, i);
+        Value beats = nb.create<arith::OrIOp>(
+            nl, strict, nb.create<arith::AndIOp>(nl, equal, earlier));
+        Value inc = nb.create<arith::ExtUIOp>(nl, nb.getI64Type(), beats);
+        nb.create<linalg::YieldOp>(
+            nl, Value(nb.create<arith::AddIOp>(nl, a[2], inc)));
+      });
+  // The host runs float32 ranks of up to 2-D by sorting (TopKRanks.h).
+  if (elem.isF32() && rank <= 2 && !runTime)
+    rankOp->setAttr("sparq.topk_ranks", b.getBoolAttr(largest));
+  Value ranks = rankOp.getResult(0);
 
   // Scatter the winners to their slots.
   std::vector<int64_t> outShape(xs.begin(), xs.end());
