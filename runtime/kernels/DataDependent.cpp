@@ -3,7 +3,9 @@
 #include "runtime/kernels/DataDependent.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 using namespace sparq::kernels;
@@ -72,8 +74,10 @@ int64_t sparq::kernels::nonMaxSuppression(const float *boxes,
     for (int64_t ci = 0; ci < c; ++ci) {
       const float *s = scores + (bi * c + ci) * n;
       order.clear();
+      // A NaN score is never kept (and would break the sort's order).
       for (int64_t i = 0; i < n; ++i)
-        if (!p.hasScoreThreshold || s[i] > p.scoreThreshold)
+        if (!std::isnan(s[i]) &&
+            (!p.hasScoreThreshold || s[i] > p.scoreThreshold))
           order.push_back(i);
       // Highest score first; equal scores by index, as onnxruntime does.
       std::stable_sort(order.begin(), order.end(),
@@ -113,10 +117,20 @@ int64_t sparq::kernels::unique(const T *x, int64_t outer, int64_t d,
     return x[((k / inner) * d + j) * inner + k % inner];
   };
   int64_t width = outer * inner;
+  // A total order: NaNs after every number and equal to each other, so
+  // that sorting is well defined and NaNs group as one value.
+  auto compare = [](T x, T y) {
+    if constexpr (std::is_floating_point_v<T>) {
+      bool nx = std::isnan(x), ny = std::isnan(y);
+      if (nx || ny)
+        return int(nx) - int(ny);
+    }
+    return x < y ? -1 : (y < x ? 1 : 0);
+  };
   auto less = [&](int64_t a, int64_t b) {
     for (int64_t k = 0; k < width; ++k)
-      if (at(a, k) != at(b, k))
-        return at(a, k) < at(b, k);
+      if (int c = compare(at(a, k), at(b, k)))
+        return c < 0;
     return false;
   };
   // Slices by value, first occurrences first among equals.

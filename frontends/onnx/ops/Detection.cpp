@@ -122,6 +122,11 @@ FailureOr<std::pair<Value, int64_t>> nonZero(NodeContext &ctx, Value mask,
                                              ArrayRef<int64_t> shape) {
   int64_t rank = shape.size();
   int64_t bound = numElements(ctx.dims().boundShape(shape));
+  if (bound > kMaxElements / std::max<int64_t>(rank, 1)) {
+    ctx.error() << "may find " << bound << " non-zeros of rank " << rank
+                << ", too many to hold";
+    return failure();
+  }
   auto type = RankedTensorType::get({rank, bound}, ctx.b.getI64Type());
   auto op = ctx.b.create<mlir::sparq::NonZeroOp>(ctx.loc, type,
                                                  ctx.b.getIndexType(), mask);
@@ -240,7 +245,11 @@ LogicalResult buildNonMaxSuppression(NodeContext &ctx) {
     perClass = 0;
   else if (const io::HostTensor *k = ctx.knownValue(2))
     perClass = std::clamp<int64_t>(hostToInts(*k)[0], 0, perClass);
-  int64_t bound = bs[0] * ss[1] * perClass;
+  // (Saturating: a hostile model's extents multiply past int64.)
+  int64_t bound = numElements({bs[0], ss[1], perClass});
+  if (bound > kMaxElements / 3)
+    return ctx.error() << "may keep " << bound << " boxes, more than "
+                       << kMaxElements / 3;
   auto op = b.create<mlir::sparq::NonMaxSuppressionOp>(
       ctx.loc, RankedTensorType::get({bound, 3}, b.getI64Type()),
       b.getIndexType(), ctx.value(0), ctx.value(1), *maxOut, *iou, *thr,
