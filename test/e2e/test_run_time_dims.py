@@ -98,12 +98,13 @@ def test_bad_dynamic_flags(decoder, sparqc: Path, tmp_path, flag, message):
 
 
 def test_unsupported_op_names_the_node(sparqc: Path, tmp_path):
-    # A convolution over a run-time length: not supported yet, said clearly.
+    # A convolution over a run-time length (a run-time batch is supported):
+    # not supported yet, said clearly.
     conv = nn.Conv1d(4, 4, 3).eval()
     path = tmp_path / "conv.onnx"
     torch.onnx.export(conv, (torch.randn(1, 4, 10),), str(path), input_names=["x"],
                       output_names=["y"], dynamic_axes={"x": {2: "len"}}, opset_version=13)
     err = run_fails(sparqc, path, {"x": np.zeros((1, 4, 10), np.float32)}, tmp_path,
                     "--dynamic", "len<=64")
-    assert "(Conv): this operator does not support run-time dimensions yet" in err
-    assert "x [1, 4, len]" in err
+    assert "(Conv): a run-time extent is supported as the batch of 2-D" in err
+    assert "input [1, 4, len]" in err

@@ -132,7 +132,7 @@ FailureOr<Value> onnx_import::buildConvCore(NodeContext &ctx, Value input,
   // The batch may be a run-time dimension (crops of regions), for 2-D
   // convolutions without groups or depthwise: their kernels take it from
   // the buffers.
-  if (ShapedType::isDynamic(n)) {
+  if (llvm::any_of(xs, ShapedType::isDynamic)) {
     n = ctx.shape(0)[0];
     bool plainOrDepthwise = g == 1 || (g == c && f == c);
     if (!isRunTimeDim(n) || s != 2 || !plainOrDepthwise ||
