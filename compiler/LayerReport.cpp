@@ -1,6 +1,7 @@
 //===- LayerReport.cpp - per-layer statistics for `sparqc report` ---------===//
 
 #include "compiler/LayerReport.h"
+#include "runtime/io/HostTensor.h"
 #include "runtime/io/SizeMath.h"
 
 #include <algorithm>
@@ -145,22 +146,6 @@ WeightColumns weightColumns(const LayerInfo &l) {
   return c;
 }
 
-std::string jsonString(const std::string &s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\')
-      out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-      continue;
-    }
-    out += ch;
-  }
-  return out + "\"";
-}
-
 std::string htmlEscape(const std::string &s) {
   std::string out;
   for (char ch : s) {
@@ -243,8 +228,8 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers,
     const LayerInfo &l = layers[i];
     int64_t st = l.storedBytes();
     s += i ? ",\n  " : "\n  ";
-    s += "{\"name\": " + jsonString(l.name) +
-         ", \"op\": " + jsonString(l.opType) +
+    s += "{\"name\": " + io::jsonString(l.name) +
+         ", \"op\": " + io::jsonString(l.opType) +
          ", \"parameters\": " + std::to_string(l.parameters) +
          ", \"bytes\": " + std::to_string(l.parameterBytes) +
          ", \"stored_bytes\": " + std::to_string(st) +
@@ -255,8 +240,8 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers,
     for (size_t j = 0; j < l.weights.size(); ++j) {
       const WeightStats &w = l.weights[j];
       s += (j ? ", " : "") + std::string("{\"shape\": ") + jsonArray(w.shape) +
-           ", \"pattern\": " + jsonString(w.pattern) +
-           ", \"format\": " + jsonString(w.format) +
+           ", \"pattern\": " + io::jsonString(w.pattern) +
+           ", \"format\": " + io::jsonString(w.format) +
            ", \"density\": " + fixed(w.density(), 6) +
            ", \"bits_per_weight\": " +
            fixed(w.elements ? w.bytes * 8.0 / w.elements : 32.0, 4) +
@@ -285,9 +270,10 @@ std::string sparq::formatLayerJson(const std::vector<LayerInfo> &layers,
        ", \"effective_macs\": " + std::to_string(effective) + "}";
   s += ", \"fusions\": [";
   for (size_t i = 0; i < fusions.size(); ++i)
-    s += std::string(i ? ", " : "") + "{\"op\": " + jsonString(fusions[i].op) +
-         ", \"name\": " + jsonString(fusions[i].name) +
-         ", \"detail\": " + jsonString(fusions[i].detail) +
+    s += std::string(i ? ", " : "") +
+         "{\"op\": " + io::jsonString(fusions[i].op) +
+         ", \"name\": " + io::jsonString(fusions[i].name) +
+         ", \"detail\": " + io::jsonString(fusions[i].detail) +
          ", \"unfused_bytes\": " + std::to_string(fusions[i].unfusedBytes) +
          ", \"fused_bytes\": " + std::to_string(fusions[i].fusedBytes) + "}";
   s += "]}\n";

@@ -207,6 +207,22 @@ bool checkedTensorSize(const std::vector<int64_t> &shape, DType dtype,
   return true;
 }
 
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\')
+      out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+      continue;
+    }
+    out += ch;
+  }
+  return out + "\"";
+}
+
 std::string formatShape(const std::vector<int64_t> &shape) {
   if (shape.empty())
     return "scalar";

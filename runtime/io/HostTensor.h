@@ -64,6 +64,10 @@ bool checkedTensorSize(const std::vector<int64_t> &shape, DType dtype,
 /// Formats a shape as "1x3x224x224", "scalar" for rank 0.
 std::string formatShape(const std::vector<int64_t> &shape);
 
+/// `s` as a JSON string, quoted and escaped: a model's names are arbitrary
+/// bytes, and the JSON files written about it must still parse.
+std::string jsonString(const std::string &s);
+
 struct HostTensor {
   std::string name;
   DType dtype = DType::F32;

@@ -8,6 +8,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -86,9 +87,18 @@ std::string signatureSource(const std::vector<TensorSpec> &ins,
                 target + " target";
         return "";
       }
+      // A C string literal: quotes and backslashes escaped, control
+      // characters as 3-digit octal (which, unlike \x, ends by itself).
       std::string n;
-      for (char c : t.name)
+      for (char c : t.name) {
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\%03o", c);
+          n += buf;
+          continue;
+        }
         n += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+      }
       names += "\"" + n + "\", ";
       dtypes += std::string("\"") + numpyName(t.dtype) + "\", ";
       ranks += std::to_string(t.shape.size()) + ", ";
@@ -121,8 +131,9 @@ namespace {
 std::string specsJson(const std::vector<TensorSpec> &v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) {
-    s += std::string(i ? ", " : "") + "{\"name\": \"" + v[i].name +
-         "\", \"dtype\": \"" + numpyName(v[i].dtype) + "\", \"shape\": [";
+    s += std::string(i ? ", " : "") +
+         "{\"name\": " + io::jsonString(v[i].name) + ", \"dtype\": \"" +
+         numpyName(v[i].dtype) + "\", \"shape\": [";
     for (size_t k = 0; k < v[i].shape.size(); ++k)
       s += (k ? ", " : "") + std::to_string(v[i].shape[k]);
     s += "]}";

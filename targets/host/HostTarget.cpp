@@ -30,8 +30,9 @@ std::string specsJson(const Compiler &compiler,
                       const std::vector<TensorSpec> &v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) {
-    s += std::string(i ? ", " : "") + "{\"name\": \"" + v[i].name +
-         "\", \"dtype\": \"" + io::dtypeName(v[i].dtype) + "\", \"shape\": [";
+    s += std::string(i ? ", " : "") +
+         "{\"name\": " + io::jsonString(v[i].name) + ", \"dtype\": \"" +
+         io::dtypeName(v[i].dtype) + "\", \"shape\": [";
     for (size_t k = 0; k < v[i].shape.size(); ++k)
       s += (k ? ", " : "") + std::to_string(v[i].shape[k]);
     s += "]";
@@ -39,8 +40,9 @@ std::string specsJson(const Compiler &compiler,
       s += ", \"dims\": [";
       for (size_t k = 0; k < v[i].dims.size(); ++k)
         s += std::string(k ? ", " : "") +
-             (v[i].dims[k] ? "\"" + v[i].dims[k]->str(compiler.symbols()) + "\""
-                           : "null");
+             (v[i].dims[k]
+                  ? io::jsonString(v[i].dims[k]->str(compiler.symbols()))
+                  : "null");
       s += "]";
     }
     s += "}";
@@ -100,8 +102,8 @@ bool buildHost(Compiler &compiler, const CompileOptions &options,
     sig << ", \"symbols\": [";
     for (size_t k = 0; k < compiler.symbols().size(); ++k) {
       const io::DimSymbol &d = compiler.symbols()[k];
-      sig << (k ? ", " : "") << "{\"name\": \"" << d.name
-          << "\", \"bound\": " << d.bound << ", \"input\": " << d.input
+      sig << (k ? ", " : "") << "{\"name\": " << io::jsonString(d.name)
+          << ", \"bound\": " << d.bound << ", \"input\": " << d.input
           << ", \"axis\": " << d.axis << "}";
     }
     sig << "]";
@@ -111,7 +113,7 @@ bool buildHost(Compiler &compiler, const CompileOptions &options,
     std::string computed;
     for (const io::DimSymbol &d : compiler.symbols())
       if (d.computed())
-        computed += (computed.empty() ? "\"" : ", \"") + d.name + "\"";
+        computed += (computed.empty() ? "" : ", ") + io::jsonString(d.name);
     if (!computed.empty())
       sig << ", \"computed_dims\": [" << computed << "]";
   }

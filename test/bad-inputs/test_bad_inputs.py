@@ -208,6 +208,36 @@ def test_report_of_a_zero_sized_gemm(tmp_path: Path) -> None:
     assert "empty_gemm" in proc.stdout
 
 
+@pytest.mark.parametrize("target", ["host", "cuda"])
+def test_names_with_quotes_keep_model_json_valid(target: str, tmp_path: Path) -> None:
+    """Input and output names are arbitrary: model.json escapes them."""
+    import json
+    name_in, name_out = 'x "in" \\ 1', 'y\n"out"'
+    graph = helper.make_graph(
+        [helper.make_node("Relu", [name_in], [name_out])], "g",
+        [helper.make_tensor_value_info(name_in, TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info(name_out, TensorProto.FLOAT, [2, 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(tmp_path / "names.onnx"))
+    proc = _run(["compile", "names.onnx", "--target", target, "-o", "pkg"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "pkg" / "model.json").read_text())
+    assert [i["name"] for i in doc["inputs"]] == [name_in]
+    assert [o["name"] for o in doc["outputs"]] == [name_out]
+    if target == "cuda":
+        # The C name tables too: compiled and printed, they give the names.
+        tables = [line for line in (tmp_path / "pkg" / "model.cu").read_text().splitlines()
+                  if line.startswith(("static const char *const kInNames",
+                                      "static const char *const kOutNames"))]
+        assert len(tables) == 2, tables
+        src = tmp_path / "names.cpp"
+        src.write_text("#include <cstdio>\n" + "\n".join(tables) + "\nint main() { "
+                       "std::printf(\"%s|%s\", kInNames[0], kOutNames[0]); }\n")
+        subprocess.run(["g++", str(src), "-o", str(tmp_path / "names")], check=True)
+        out = subprocess.run([str(tmp_path / "names")], capture_output=True).stdout
+        assert out.decode() == f"{name_in}|{name_out}"
+
+
 def _one_node_model(path: Path, node: onnx.NodeProto, shape: list[int]) -> None:
     graph = helper.make_graph(
         [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
