@@ -4,6 +4,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace ::sparq;
 using namespace ::sparq::onnx_import;
@@ -26,6 +28,14 @@ int64_t DimTable::addComputedSymbol(std::string name, int64_t bound,
   int sym = addSymbol({std::move(name), bound, -1, -1});
   bindSymbol(sym, value);
   return dimOf(io::DimExpr::ofSymbol(sym));
+}
+
+int64_t DimTable::addMinSymbol(OpBuilder &b, Location loc, int64_t d,
+                               int64_t k) {
+  Value m = b.create<arith::MinSIOp>(loc, value(b, loc, d),
+                                     b.create<arith::ConstantIndexOp>(loc, k));
+  return addComputedSymbol("min(" + str(d) + ", " + std::to_string(k) + ")",
+                           std::min(bound(d), k), m);
 }
 
 SmallVector<Value> DimTable::computedValues() const {

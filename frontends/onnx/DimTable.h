@@ -37,6 +37,10 @@ public:
   /// Adds a symbol an op computes (`value`, an index defined mid-function)
   /// with the largest value it can take; returns its id as a shape entry.
   int64_t addComputedSymbol(std::string name, int64_t bound, mlir::Value value);
+  /// min(d, k) for a run-time `d` (its first k entries, a Slice [0:k] or a
+  /// TopK along it): a computed symbol, valued at `b`; returns its id.
+  int64_t addMinSymbol(mlir::OpBuilder &b, mlir::Location loc, int64_t d,
+                       int64_t k);
   /// The values of the computed symbols, in symbol order.
   llvm::SmallVector<mlir::Value> computedValues() const;
   const std::vector<io::DimSymbol> &symbols() const { return syms; }

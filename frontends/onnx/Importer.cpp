@@ -111,7 +111,6 @@ private:
                 const onnx::TensorShapeProto *decl);
   LogicalResult checkDynamicOptions(const onnx::GraphProto &graph);
   ValueInfo valueInfo(const std::string &name, const GraphValue &v) const;
-  bool readsComputedSymbol(ArrayRef<int64_t> shape) const;
   Value atBounds(const GraphValue &v);
   void planKvCaches(const onnx::GraphProto &graph);
   void addKvCacheLengths(SmallVectorImpl<Type> &argTypes);
@@ -239,15 +238,6 @@ LogicalResult GraphImporter::buildKvCacheAppend(NodeContext &nc) {
       zeros, sizes, ones);
   nc.setOutput(0, present, nc.dtype(0), shape);
   return success();
-}
-
-bool GraphImporter::readsComputedSymbol(ArrayRef<int64_t> shape) const {
-  return llvm::any_of(shape, [&](int64_t d) {
-    return isRunTimeDim(d) &&
-           llvm::any_of(dims.exprOf(d).terms, [&](const auto &term) {
-             return dims.symbols()[term.first].computed();
-           });
-  });
 }
 
 /// An output whose size the model computes is returned in a buffer of its
@@ -847,7 +837,7 @@ FailureOr<ImportedModel> GraphImporter::run() {
     if (cache != cachePlans.end())
       continue; // written in place, not returned
     results.push_back(v.value);
-    if (readsComputedSymbol(v.shape))
+    if (io::readsComputed(dims.symbolicShape(v.shape), dims.symbols()))
       results.back() = atBounds(v);
     resultTypes.push_back(results.back().getType());
     outputInfos.push_back(valueInfo(out.name(), v));

@@ -280,6 +280,14 @@ struct SliceSpec {
 };
 mlir::FailureOr<SliceSpec> resolveSlice(NodeContext &ctx);
 
+/// Gather: `data`'s entries at `indices` (negative ones from the end) along
+/// `axis`; `out` receives the result's shape (run-time extents as ids).
+mlir::Value gatherAlongAxis(NodeContext &ctx, mlir::Value data,
+                            llvm::ArrayRef<int64_t> dataShape, mlir::Type elem,
+                            mlir::Value indices,
+                            llvm::ArrayRef<int64_t> indicesShape, int64_t axis,
+                            std::vector<int64_t> &out);
+
 /// Folds a shape computation on run-time dims (Shape of a tensor with
 /// run-time extents, Gather/Concat/Add/... of such shapes) to expressions
 /// (GraphValue::symbolic). True if folded; false if the node is to be built;

@@ -169,6 +169,16 @@ bool io::bindSymbols(const std::vector<DimSymbol> &symbols,
   return true;
 }
 
+bool io::readsComputed(const SymbolicShape &spec,
+                       const std::vector<DimSymbol> &symbols) {
+  for (const std::optional<DimExpr> &e : spec.dims)
+    if (e)
+      for (const auto &[sym, coeff] : e->terms)
+        if (symbols[sym].computed())
+          return true;
+  return false;
+}
+
 bool io::evaluateShape(const SymbolicShape &spec,
                        const std::vector<int64_t> &values,
                        std::vector<int64_t> &out, std::string &error) {

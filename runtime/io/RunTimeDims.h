@@ -96,6 +96,10 @@ bool bindSymbols(const std::vector<DimSymbol> &symbols,
                  const std::vector<std::vector<int64_t>> &inputShapes,
                  const std::vector<const int64_t *> &scalars,
                  std::vector<int64_t> &values, std::string &error);
+/// Whether an extent of `spec` reads a symbol the model computes (its size
+/// is known only after the call).
+bool readsComputed(const SymbolicShape &spec,
+                   const std::vector<DimSymbol> &symbols);
 /// The extents of `spec` for bound symbol `values`.
 bool evaluateShape(const SymbolicShape &spec,
                    const std::vector<int64_t> &values,

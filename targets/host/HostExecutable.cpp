@@ -207,6 +207,12 @@ std::unique_ptr<HostExecutable> HostExecutable::create(
   exe->inputs = std::move(inputs);
   exe->outputs = std::move(outputs);
   exe->dimSymbols = std::move(symbols);
+  for (size_t k = 0; k < exe->dimSymbols.size(); ++k)
+    if (exe->dimSymbols[k].computed())
+      exe->computedSymbols.push_back(k);
+  for (const TensorSpec &o : exe->outputs)
+    exe->outputSizedAfterCall.push_back(
+        io::readsComputed(o.symbolicShape(), exe->dimSymbols));
   return exe;
 }
 
@@ -317,28 +323,16 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
         makeDescriptor(const_cast<uint8_t *>(t->data.data()), t->shape));
   }
   // Outputs whose size the model computes are allocated at their bounds.
-  std::vector<size_t> computed;
-  for (size_t k = 0; k < dimSymbols.size(); ++k)
-    if (dimSymbols[k].computed())
-      computed.push_back(k);
-  auto readsComputed = [&](const io::SymbolicShape &s) {
-    for (const std::optional<io::DimExpr> &e : s.dims)
-      for (size_t k : computed)
-        if (e && llvm::any_of(e->terms, [&](const auto &t) {
-              return t.first == static_cast<int>(k);
-            }))
-          return true;
-    return false;
-  };
+  const std::vector<size_t> &computed = computedSymbols;
   results.resize(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     io::HostTensor &r = results[i];
     r.name = outputs[i].name;
     r.dtype = outputs[i].dtype;
     r.shape = outputs[i].shape;
-    io::SymbolicShape spec = outputs[i].symbolicShape();
-    if (!outputs[i].dims.empty() && !readsComputed(spec) &&
-        !io::evaluateShape(spec, symbolValues, r.shape, error)) {
+    if (!outputs[i].dims.empty() && !outputSizedAfterCall[i] &&
+        !io::evaluateShape(outputs[i].symbolicShape(), symbolValues, r.shape,
+                           error)) {
       error = "output '" + outputs[i].name + "': " + error;
       return false;
     }
@@ -362,12 +356,12 @@ bool HostExecutable::run(const std::vector<const io::HostTensor *> &args,
   // (the importer's atBounds): compact it in place.
   for (size_t j = 0; j < computed.size(); ++j)
     symbolValues[computed[j]] = computedValues[j];
-  for (size_t i = 0; i < outputs.size() && !computed.empty(); ++i) {
-    io::SymbolicShape spec = outputs[i].symbolicShape();
-    if (!readsComputed(spec))
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (!outputSizedAfterCall[i])
       continue;
     std::vector<int64_t> bounds = results[i].shape;
-    if (!io::evaluateShape(spec, symbolValues, results[i].shape, error)) {
+    if (!io::evaluateShape(outputs[i].symbolicShape(), symbolValues,
+                           results[i].shape, error)) {
       error = "output '" + outputs[i].name + "': " + error;
       return false;
     }

@@ -75,6 +75,10 @@ private:
   void (*packedEntry)(void **) = nullptr;
   std::vector<TensorSpec> inputs, outputs;
   std::vector<io::DimSymbol> dimSymbols;
+  /// The symbols the model computes (in the order its counts come back),
+  /// and per output whether its size reads one.
+  std::vector<size_t> computedSymbols;
+  std::vector<bool> outputSizedAfterCall;
   std::vector<io::KvCacheSpec> caches;
   std::shared_ptr<const io::WeightsBlob> weights;
 };

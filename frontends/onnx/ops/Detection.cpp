@@ -144,25 +144,6 @@ LogicalResult buildNonZero(NodeContext &ctx) {
   return success();
 }
 
-/// data's entries `idx` (a [n] int64 tensor of in-range indices) along
-/// `axis`.
-Value gatherAlong(NodeContext &ctx, Value data, ArrayRef<int64_t> shape,
-                  Type elem, Value idx, int64_t n, int64_t axis) {
-  MLIRContext *mctx = ctx.b.getContext();
-  std::vector<int64_t> out(shape.begin(), shape.end());
-  out[axis] = n;
-  AffineMap idxMap =
-      AffineMap::get(out.size(), 0, {getAffineDimExpr(axis, mctx)}, mctx);
-  return buildIndexed(
-      ctx.b, ctx.loc, out, elem, {idx}, {idxMap},
-      [&](OpBuilder &b, Location loc, ValueRange at, ValueRange args) -> Value {
-        SmallVector<Value> src(at.begin(), at.end());
-        src[axis] =
-            b.create<arith::IndexCastOp>(loc, b.getIndexType(), args[0]);
-        return b.create<tensor::ExtractOp>(loc, data, src);
-      });
-}
-
 LogicalResult buildCompress(NodeContext &ctx) {
   if (ctx.dtype(1) != io::DType::Bool || ctx.rank(1) != 1)
     return ctx.error() << "expects a 1-D bool condition, got "
@@ -192,12 +173,10 @@ LogicalResult buildCompress(NodeContext &ctx) {
   // [1, n] -> [n]
   Value idx = ctx.b.create<tensor::CollapseShapeOp>(
       ctx.loc, r->first, SmallVector<ReassociationIndices>{{0, 1}});
-  std::vector<int64_t> out = shape;
-  out[axis] = r->second;
-  ctx.setOutput(0,
-                gatherAlong(ctx, data, shape, ctx.elementType(ctx.dtype(0)),
-                            idx, r->second, axis),
-                ctx.dtype(0), out);
+  std::vector<int64_t> out;
+  Value kept = gatherAlongAxis(ctx, data, shape, ctx.elementType(ctx.dtype(0)),
+                               idx, {r->second}, axis, out);
+  ctx.setOutput(0, kept, ctx.dtype(0), out);
   return success();
 }
 

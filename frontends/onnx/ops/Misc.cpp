@@ -156,10 +156,8 @@ LogicalResult buildTopK(NodeContext &ctx) {
         nb.create<scf::YieldOp>(nl, ifOp.getResults());
       });
   if (runTime) {
-    Value m = b.create<arith::MinSIOp>(loc, total, cIdx(b, loc, k));
-    int64_t count = ctx.dims().addComputedSymbol(
-        "min(" + ctx.dims().str(n) + ", " + std::to_string(k) + ")",
-        std::min(ctx.dims().bound(n), k), m);
+    int64_t count = ctx.dims().addMinSymbol(b, loc, n, k);
+    Value m = ctx.dims().value(b, loc, count);
     for (int i = 0; i < 2; ++i) {
       if (i == 1 && !ctx.wantsOutput(1))
         break;

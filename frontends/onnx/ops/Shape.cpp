@@ -504,13 +504,7 @@ FailureOr<SliceSpec> onnx_import::resolveSlice(NodeContext &ctx) {
       if (starts[i] == 0 && st == 1 && ends[i] >= kMaxElements)
         continue;
       if (starts[i] == 0 && st == 1 && ends[i] > 0) {
-        OpBuilder &b = ctx.b;
-        Value n =
-            b.create<arith::MinSIOp>(ctx.loc, ctx.dims().value(b, ctx.loc, d),
-                                     indexConstant(b, ctx.loc, ends[i]));
-        spec.sizes[a] = ctx.dims().addComputedSymbol(
-            "min(" + ctx.dims().str(d) + ", " + std::to_string(ends[i]) + ")",
-            std::min(ctx.dims().bound(d), ends[i]), n);
+        spec.sizes[a] = ctx.dims().addMinSymbol(ctx.b, ctx.loc, d, ends[i]);
         continue;
       }
       ctx.error() << "slicing run-time axis " << a << " (" << ctx.dims().str(d)
@@ -582,32 +576,10 @@ LogicalResult buildGather(NodeContext &ctx) {
   int64_t axis = normalizeAxis(ctx.attrInt("axis", 0), rank);
   if (axis < 0)
     return ctx.error() << "axis is out of range for rank " << rank;
-  const auto &ds = ctx.shape(0), &is = ctx.shape(1);
-  std::vector<int64_t> out(ds.begin(), ds.begin() + axis);
-  out.insert(out.end(), is.begin(), is.end());
-  out.insert(out.end(), ds.begin() + axis + 1, ds.end());
-  Value data = ctx.value(0), indices = ctx.value(1);
-  int64_t ir = is.size();
-  // Negative indices count from the axis's end, a run-time extent or not
-  // (the boxes a NonMaxSuppression kept, indexed by a second one).
-  Value dim = ctx.dims().value(ctx.b, ctx.loc, ds[axis]);
-  MLIRContext *mctx = ctx.b.getContext();
-  SmallVector<AffineExpr> idxExprs;
-  for (int64_t k = 0; k < ir; ++k)
-    idxExprs.push_back(getAffineDimExpr(axis + k, mctx));
-  AffineMap idxMap = AffineMap::get(out.size(), 0, idxExprs, mctx);
-  Value r = buildIndexed(
-      ctx.b, ctx.loc, out, ctx.elementType(ctx.dtype(0)), {indices}, {idxMap},
-      [&](OpBuilder &b, Location loc, ValueRange idx,
-          ValueRange args) -> Value {
-        SmallVector<Value> src;
-        for (int64_t i = 0; i < axis; ++i)
-          src.push_back(idx[i]);
-        src.push_back(wrapIndex(b, loc, toIndex(b, loc, args[0]), dim));
-        for (int64_t i = axis + 1; i < rank; ++i)
-          src.push_back(idx[i - 1 + ir]);
-        return b.create<tensor::ExtractOp>(loc, data, src);
-      });
+  std::vector<int64_t> out;
+  Value r = gatherAlongAxis(ctx, ctx.value(0), ctx.shape(0),
+                            ctx.elementType(ctx.dtype(0)), ctx.value(1),
+                            ctx.shape(1), axis, out);
   ctx.setOutput(0, r, ctx.dtype(0), out);
   return success();
 }
@@ -1137,4 +1109,35 @@ void onnx_import::registerShapeOps(OpTable &t) {
   t["SpaceToDepth"] = buildSpaceToDepth;
   t["Trilu"] = buildTrilu;
   t["EyeLike"] = buildEyeLike;
+}
+
+Value onnx_import::gatherAlongAxis(NodeContext &ctx, Value data,
+                                   ArrayRef<int64_t> dataShape, Type elem,
+                                   Value indices,
+                                   ArrayRef<int64_t> indicesShape, int64_t axis,
+                                   std::vector<int64_t> &out) {
+  int64_t rank = dataShape.size(), ir = indicesShape.size();
+  out.assign(dataShape.begin(), dataShape.begin() + axis);
+  out.insert(out.end(), indicesShape.begin(), indicesShape.end());
+  out.insert(out.end(), dataShape.begin() + axis + 1, dataShape.end());
+  // Negative indices count from the axis's end, a run-time extent or not
+  // (the boxes a NonMaxSuppression kept, indexed by a second one).
+  Value dim = ctx.dims().value(ctx.b, ctx.loc, dataShape[axis]);
+  MLIRContext *mctx = ctx.b.getContext();
+  SmallVector<AffineExpr> idxExprs;
+  for (int64_t k = 0; k < ir; ++k)
+    idxExprs.push_back(getAffineDimExpr(axis + k, mctx));
+  AffineMap idxMap = AffineMap::get(out.size(), 0, idxExprs, mctx);
+  return buildIndexed(ctx.b, ctx.loc, out, elem, {indices}, {idxMap},
+                      [&](OpBuilder &b, Location loc, ValueRange idx,
+                          ValueRange args) -> Value {
+                        SmallVector<Value> src;
+                        for (int64_t i = 0; i < axis; ++i)
+                          src.push_back(idx[i]);
+                        src.push_back(
+                            wrapIndex(b, loc, toIndex(b, loc, args[0]), dim));
+                        for (int64_t i = axis + 1; i < rank; ++i)
+                          src.push_back(idx[i - 1 + ir]);
+                        return b.create<tensor::ExtractOp>(loc, data, src);
+                      });
 }
